@@ -1,0 +1,197 @@
+//! Wiring: turns parsed command-line arguments into a running proxy or a
+//! CA action. Every failure here is a one-line message and exit status 2.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::cli::{self, CaAction, CaArgs, Cli, Command, RunArgs};
+use crate::hosts::{HostName, ResolveTable};
+use crate::log::{self, jsonl::JsonlSink, terminal::TerminalSink, Sink};
+use crate::proxy::{Proxy, ProxyParts, Settings};
+use crate::tls::ca::{CaOrigin, CertificateAuthority};
+use crate::tls::{upstream, CaFiles, LeafCache};
+
+/// A failure that ends the program with a message and exit status 2.
+#[derive(Debug)]
+pub struct Fatal(pub String);
+
+impl std::fmt::Display for Fatal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl<E: std::error::Error> From<E> for Fatal {
+    fn from(e: E) -> Self {
+        Fatal(e.to_string())
+    }
+}
+
+/// Runs the parsed command line; returns the process exit status.
+pub fn main(cli: Cli) -> Result<i32, Fatal> {
+    match cli.command {
+        None => run(cli.run),
+        Some(Command::Run(args)) => run(args),
+        Some(Command::Ca(args)) => ca(args),
+    }
+}
+
+fn ca(args: CaArgs) -> Result<i32, Fatal> {
+    let files = CaFiles::new(&args.certs.certs);
+    match args.action {
+        CaAction::Path => println!("{}", absolute(&files.cert_path()).display()),
+        CaAction::Export => {
+            let (ca, _) = CertificateAuthority::load_or_create(&files, &[])?;
+            print!("{}", ca.cert_pem());
+        }
+        CaAction::Regenerate { intercept } => {
+            let hosts = cli::intercept_hosts(&intercept);
+            CertificateAuthority::create(&files, &hosts)?;
+            eprintln!(
+                "trakt-doctor: a new CA for {} is in {}.\n\
+                 Remove the old trakt-doctor CA from your trust store and trust this one instead.",
+                host_list(&hosts),
+                absolute(&files.cert_path()).display()
+            );
+        }
+    }
+    Ok(0)
+}
+
+fn host_list(hosts: &[HostName]) -> String {
+    hosts.iter().map(|h| h.as_str()).collect::<Vec<_>>().join(", ")
+}
+
+fn absolute(path: &Path) -> PathBuf {
+    std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf())
+}
+
+fn run(args: RunArgs) -> Result<i32, Fatal> {
+    if !args.listen.ip().is_loopback() && !args.allow_lan {
+        return Err(Fatal(format!(
+            "--listen {} is not a loopback address: anyone on your network could use the proxy. \
+             Add --allow-lan if that is what you want.",
+            args.listen
+        )));
+    }
+    let hosts = cli::intercept_hosts(&args.intercept);
+    let files = CaFiles::new(&args.certs.certs);
+    let (ca, origin) = CertificateAuthority::load_or_create(&files, &hosts)?;
+    let ca_pem = ca.cert_pem().to_string();
+    let upstream_tls = upstream::client_config(&args.upstream_ca, true)?;
+
+    let mut sinks: Vec<Box<dyn Sink>> = vec![Box::new(TerminalSink::stdout(args.quiet))];
+    if let Some(path) = &args.log {
+        let sink = JsonlSink::open(path)
+            .map_err(|e| Fatal(format!("cannot open the log file {}: {e}", path.display())))?;
+        sinks.push(Box::new(sink));
+    }
+
+    let settings = Settings {
+        intercept: hosts.clone(),
+        capture_limit: args.capture_limit,
+        upstream_timeout: Duration::from_secs_f64(args.upstream_timeout),
+        ..Settings::default()
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Fatal(format!("cannot start the async runtime: {e}")))?;
+    let (log, writer) = log::spawn(sinks, !args.show_secrets);
+    let parts = ProxyParts {
+        settings,
+        certs: Arc::new(LeafCache::new(ca)),
+        ca_pem,
+        upstream_tls,
+        resolve: ResolveTable::new(&args.resolve),
+        log,
+    };
+    let proxy = match runtime.block_on(Proxy::bind(args.listen, parts)) {
+        Ok(proxy) => proxy,
+        Err(e) => {
+            writer.finish();
+            let hint = if e.kind() == std::io::ErrorKind::AddrInUse {
+                " (another program, maybe another trakt-doctor, uses it: pick another with --listen 127.0.0.1:PORT)"
+            } else {
+                ""
+            };
+            return Err(Fatal(format!("cannot listen on {}: {e}{hint}", args.listen)));
+        }
+    };
+    print_banner(&proxy, &files, origin, &hosts, &args);
+    runtime.block_on(proxy.run(shutdown_signal()));
+    // Drops whatever is still running; cut exchanges log themselves now.
+    runtime.shutdown_timeout(Duration::from_secs(1));
+    let stats = writer.finish();
+    eprintln!(
+        "trakt-doctor: stopped; {} exchange(s) logged{}",
+        stats.records,
+        if stats.sink_errors > 0 {
+            format!(", {} write error(s)", stats.sink_errors)
+        } else {
+            String::new()
+        }
+    );
+    Ok(0)
+}
+
+/// Completes on Ctrl-C, or SIGTERM on Unix.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = terminate => {},
+    }
+    eprintln!("trakt-doctor: stopping (finishing open exchanges)...");
+}
+
+fn print_banner(proxy: &Proxy, files: &CaFiles, origin: CaOrigin, hosts: &[HostName], args: &RunArgs) {
+    let addr = proxy.local_addr();
+    let ca_path = absolute(&files.cert_path());
+    let ca = ca_path.display();
+    let ca_state = match origin {
+        CaOrigin::Created => "created now: trust it once, as below",
+        CaOrigin::Loaded => "loaded",
+    };
+    let log_line = match &args.log {
+        Some(path) => format!("\n  JSON Lines log: {}", path.display()),
+        None => String::new(),
+    };
+    eprintln!(
+        "trakt-doctor {version}: listening on {addr}
+  Decrypting:   {hosts} (every other host is tunnelled untouched)
+  CA:           {ca} ({ca_state}){log_line}
+  Web:          http://{addr}/   CA download: http://{addr}/ca   PAC: http://{addr}/proxy.pac
+
+Trust the CA once:
+  Windows  certutil -user -addstore Root \"{ca}\"
+  macOS    security add-trusted-cert -r trustRoot -k ~/Library/Keychains/login.keychain-db \"{ca}\"
+  Linux    certutil -d sql:$HOME/.pki/nssdb -A -t \"C,,\" -n trakt-doctor -i \"{ca}\"   (Chromium, Stremio)
+
+Route Stremio through it:
+  Stremio 5 (Windows)  system proxy, or PAC http://{addr}/proxy.pac, or
+                       WEBVIEW2_ADDITIONAL_BROWSER_ARGUMENTS=--proxy-server=http://{addr} (untested)
+  Stremio 4 (desktop)  stremio --proxy-server=http://{addr} (untested)
+  Stremio Web          a browser started with --proxy-server=http://{addr}
+  Addons and scripts   HTTPS_PROXY=http://{addr} NODE_EXTRA_CA_CERTS=\"{ca}\"
+Press Ctrl-C to stop.",
+        version = env!("CARGO_PKG_VERSION"),
+        hosts = host_list(hosts),
+    );
+}

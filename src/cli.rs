@@ -1,0 +1,164 @@
+//! The command line (a contract: see DESIGN.md). Definitions only; the
+//! wiring lives in `app.rs`.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::hosts::{HostName, ResolveRule};
+
+const AFTER_HELP: &str = "\
+Quick start:
+  1. trakt-doctor                      start the proxy on 127.0.0.1:8080 (creates certs/ on first run)
+  2. trust certs/trakt-doctor-ca.pem   (the banner says how on your system)
+  3. point Stremio, a browser or an addon at http://127.0.0.1:8080, reproduce the Trakt error,
+     and read why it happened in this terminal (or in --log FILE.jsonl)
+
+Examples:
+  trakt-doctor --log trakt.jsonl
+  curl -x http://127.0.0.1:8080 --cacert certs/trakt-doctor-ca.pem https://api.trakt.tv/users/settings
+  HTTPS_PROXY=http://127.0.0.1:8080 NODE_EXTRA_CA_CERTS=certs/trakt-doctor-ca.pem node addon.js";
+
+/// A local HTTPS debugging proxy that shows why Trakt (or Stremio's Trakt
+/// bridge) rejected a request, and what to do about it.
+#[derive(Debug, Parser)]
+#[command(name = "trakt-doctor", version, about, after_help = AFTER_HELP)]
+#[command(args_conflicts_with_subcommands = true)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+
+    #[command(flatten)]
+    pub run: RunArgs,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the proxy (the default when no command is given).
+    Run(RunArgs),
+    /// Show, export or regenerate the local certificate authority.
+    Ca(CaArgs),
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct RunArgs {
+    /// Address to listen on. Loopback by default; anything else needs --allow-lan.
+    #[arg(long, env = "TRAKT_DOCTOR_LISTEN", default_value = "127.0.0.1:8080", value_name = "ADDR")]
+    pub listen: SocketAddr,
+
+    /// Allow listening on a non-loopback address (anyone on the network can then use the proxy).
+    #[arg(long, env = "TRAKT_DOCTOR_ALLOW_LAN")]
+    pub allow_lan: bool,
+
+    /// Append every intercepted exchange to this JSON Lines file.
+    #[arg(long, env = "TRAKT_DOCTOR_LOG", value_name = "FILE.jsonl")]
+    pub log: Option<PathBuf>,
+
+    #[command(flatten)]
+    pub certs: CertsArgs,
+
+    /// Decrypt this host (repeatable). Default: api.trakt.tv, trakt.tv, api.strem.io, www.strem.io.
+    #[arg(long = "intercept", value_name = "HOST")]
+    pub intercept: Vec<HostName>,
+
+    /// Also trust this CA (PEM) for upstream servers (repeatable).
+    #[arg(long = "upstream-ca", value_name = "PEM")]
+    pub upstream_ca: Vec<PathBuf>,
+
+    /// Send HOST:PORT's upstream connections to ADDR instead, keeping SNI and certificate checks (repeatable).
+    #[arg(long = "resolve", value_name = "HOST:PORT=ADDR")]
+    pub resolve: Vec<ResolveRule>,
+
+    /// Write tokens, client secrets, refresh tokens, OAuth codes and authKeys to the logs in clear.
+    #[arg(long)]
+    pub show_secrets: bool,
+
+    /// Show only exchanges with findings or errors in the terminal.
+    #[arg(long, short)]
+    pub quiet: bool,
+
+    /// Seconds to wait for an upstream response before answering 504.
+    #[arg(long, env = "TRAKT_DOCTOR_UPSTREAM_TIMEOUT", default_value_t = 30.0, value_name = "SECS", value_parser = positive_seconds)]
+    pub upstream_timeout: f64,
+
+    /// Largest body captured (and linted), in bytes; larger bodies stream through untruncated.
+    #[arg(long, default_value_t = 1024 * 1024, value_name = "BYTES")]
+    pub capture_limit: usize,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct CertsArgs {
+    /// Folder holding the CA (trakt-doctor-ca.pem and its key).
+    #[arg(long, env = "TRAKT_DOCTOR_CERTS", default_value = "certs", value_name = "DIR")]
+    pub certs: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct CaArgs {
+    #[command(subcommand)]
+    pub action: CaAction,
+    #[command(flatten)]
+    pub certs: CertsArgs,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CaAction {
+    /// Print the path of the CA certificate (the file to trust).
+    Path,
+    /// Print the CA certificate (PEM) to standard output, creating the CA if needed.
+    Export,
+    /// Replace the CA with a new one (trust the new certificate afterwards).
+    Regenerate {
+        /// Domains the new CA may sign for (repeatable; defaults to the standard intercepted hosts).
+        #[arg(long = "intercept", value_name = "HOST")]
+        intercept: Vec<HostName>,
+    },
+}
+
+fn positive_seconds(raw: &str) -> Result<f64, String> {
+    match raw.parse::<f64>() {
+        Ok(secs) if secs.is_finite() && secs > 0.0 && secs < 86_400.0 => Ok(secs),
+        _ => Err(format!("`{raw}` is not a number of seconds between 0 and 86400")),
+    }
+}
+
+/// The intercepted hosts: the user's, or the defaults.
+pub fn intercept_hosts(chosen: &[HostName]) -> Vec<HostName> {
+    if chosen.is_empty() {
+        crate::default_intercept_hosts()
+    } else {
+        let mut hosts = chosen.to_vec();
+        hosts.sort();
+        hosts.dedup();
+        hosts
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn the_command_line_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn run_is_the_default_command() {
+        let cli = Cli::try_parse_from(["trakt-doctor", "--listen", "127.0.0.1:0", "--quiet"]).unwrap();
+        assert!(cli.command.is_none());
+        assert!(cli.run.quiet);
+        let cli = Cli::try_parse_from(["trakt-doctor", "run", "--intercept", "api.trakt.tv"]).unwrap();
+        assert!(matches!(cli.command, Some(Command::Run(ref r)) if r.intercept.len() == 1));
+    }
+
+    #[test]
+    fn bad_values_are_refused() {
+        assert!(Cli::try_parse_from(["trakt-doctor", "--listen", "nowhere"]).is_err());
+        assert!(Cli::try_parse_from(["trakt-doctor", "--intercept", "10.0.0.1"]).is_err());
+        assert!(Cli::try_parse_from(["trakt-doctor", "--resolve", "x"]).is_err());
+        assert!(Cli::try_parse_from(["trakt-doctor", "--upstream-timeout", "-1"]).is_err());
+    }
+}

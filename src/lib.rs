@@ -1,0 +1,30 @@
+//! trakt-doctor: a local HTTPS debugging proxy for Trakt and Stremio's Trakt bridge.
+//!
+//! The crate is a pure core (the exchange model, redaction, and later the
+//! spec, lint, fix and diagnose modules) inside a thin async shell
+//! ([`proxy`], [`tls`], [`log`]). The binary in `main.rs` only wires the
+//! command line ([`cli`]) to these modules.
+
+pub mod app;
+pub mod cli;
+pub mod diagnose;
+pub mod exchange;
+pub mod fix;
+pub mod hosts;
+pub mod lint;
+pub mod log;
+pub mod proxy;
+pub mod redact;
+pub mod tls;
+
+/// The hosts decrypted when the user names none with `--intercept`.
+pub const DEFAULT_INTERCEPT_HOSTS: [&str; 4] =
+    ["api.trakt.tv", "trakt.tv", "api.strem.io", "www.strem.io"];
+
+/// [`DEFAULT_INTERCEPT_HOSTS`] as validated host names.
+pub fn default_intercept_hosts() -> Vec<hosts::HostName> {
+    DEFAULT_INTERCEPT_HOSTS
+        .iter()
+        .filter_map(|h| h.parse().ok())
+        .collect()
+}

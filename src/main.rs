@@ -1,0 +1,23 @@
+//! The `trakt-doctor` binary: parse the command line, set up diagnostics,
+//! hand over to [`trakt_doctor::app`].
+
+use clap::Parser;
+use tracing_subscriber::EnvFilter;
+
+fn main() {
+    let cli = trakt_doctor::cli::Cli::parse();
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("trakt_doctor=info,warn"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .init();
+    let code = match trakt_doctor::app::main(cli) {
+        Ok(code) => code,
+        Err(fatal) => {
+            eprintln!("trakt-doctor: error: {fatal}");
+            2
+        }
+    };
+    std::process::exit(code);
+}

@@ -1,0 +1,212 @@
+//! CONNECT: decide between decrypting (intercepted hosts) and a blind byte
+//! tunnel (every other host), each step a function of its own:
+//! read the target, decide, then accept TLS (or plain HTTP) and serve.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use http::{Request, Response, StatusCode};
+use hyper::body::Incoming;
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite};
+use tokio::net::TcpStream;
+
+use super::body::{self, ProxyBody};
+use super::forward::{self, Target};
+use super::io::Rewind;
+use super::Shared;
+
+/// The first byte of a TLS handshake record.
+const TLS_HANDSHAKE: u8 = 0x16;
+
+/// Answers a CONNECT request and starts the tunnel behind it.
+pub async fn handle(shared: Arc<Shared>, peer: SocketAddr, req: Request<Incoming>) -> Response<ProxyBody> {
+    let (host, port) = match connect_target(&req) {
+        Ok(target) => target,
+        Err(message) => {
+            tracing::warn!("{peer}: refused CONNECT {}: {message}", req.uri());
+            return forward::error_response(StatusCode::BAD_REQUEST, &message);
+        }
+    };
+    if shared.is_self(&host, port) {
+        tracing::warn!("{peer}: refused CONNECT {host}:{port}: that is trakt-doctor itself");
+        return forward::error_response(
+            StatusCode::LOOP_DETECTED,
+            "this CONNECT is addressed to trakt-doctor itself; refusing to loop",
+        );
+    }
+    if shared.is_intercepted(&host) {
+        let target = Target {
+            scheme: "https",
+            host,
+            port,
+        };
+        let tracked = shared.clone();
+        tracked.tasks.spawn(async move {
+            match hyper::upgrade::on(req).await {
+                Ok(upgraded) => intercept(shared, peer, target, TokioIo::new(upgraded)).await,
+                Err(e) => tracing::debug!("{peer}: CONNECT upgrade failed: {e}"),
+            }
+        });
+        return ok_response();
+    }
+    // Dial first, so an unreachable origin gets a 502 and not an empty tunnel.
+    let upstream = match shared.dialer.connect(&host, port).await {
+        Ok(stream) => stream,
+        Err(e) => {
+            tracing::warn!("{peer}: tunnel to {host}:{port} failed: {e}");
+            return forward::error_response(
+                StatusCode::BAD_GATEWAY,
+                &format!("trakt-doctor could not open a tunnel to {host}:{port}: {e}"),
+            );
+        }
+    };
+    let tracked = shared.clone();
+    tracked.tasks.spawn(async move {
+        match hyper::upgrade::on(req).await {
+            Ok(upgraded) => tunnel(peer, &host, port, TokioIo::new(upgraded), upstream).await,
+            Err(e) => tracing::debug!("{peer}: CONNECT upgrade failed: {e}"),
+        }
+    });
+    ok_response()
+}
+
+fn ok_response() -> Response<ProxyBody> {
+    Response::new(body::empty())
+}
+
+/// The host and port of a CONNECT request, validated.
+fn connect_target<B>(req: &Request<B>) -> Result<(String, u16), String> {
+    let authority = req
+        .uri()
+        .authority()
+        .ok_or_else(|| "CONNECT needs a HOST:PORT target".to_string())?;
+    let port = authority
+        .port_u16()
+        .ok_or_else(|| format!("CONNECT target `{authority}` has no port"))?;
+    if port == 0 {
+        return Err(format!("CONNECT target `{authority}` has port 0"));
+    }
+    let host = authority
+        .host()
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .trim_end_matches('.')
+        .to_ascii_lowercase();
+    if host.is_empty() {
+        return Err(format!("CONNECT target `{authority}` has no host"));
+    }
+    Ok((host, port))
+}
+
+/// Copies bytes both ways until either side closes. Never decrypts.
+async fn tunnel<C>(peer: SocketAddr, host: &str, port: u16, mut client: C, mut upstream: TcpStream)
+where
+    C: AsyncRead + AsyncWrite + Unpin,
+{
+    match tokio::io::copy_bidirectional(&mut client, &mut upstream).await {
+        Ok((up, down)) => tracing::debug!("{peer}: tunnel {host}:{port} closed ({up} bytes up, {down} down)"),
+        Err(e) => tracing::debug!("{peer}: tunnel {host}:{port} ended: {e}"),
+    }
+}
+
+/// Decrypts an intercepted tunnel: peeks at the first bytes to tell a TLS
+/// handshake from plain HTTP, then serves HTTP/1.1 or HTTP/2 on it.
+async fn intercept<C>(shared: Arc<Shared>, peer: SocketAddr, target: Target, mut client: C)
+where
+    C: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let mut first = vec![0u8; 4096];
+    let read = tokio::time::timeout(shared.settings.header_timeout, client.read(&mut first)).await;
+    let n = match read {
+        Ok(Ok(0)) => return,
+        Ok(Ok(n)) => n,
+        Ok(Err(e)) => {
+            tracing::debug!("{peer}: tunnel to {} closed: {e}", target.host);
+            return;
+        }
+        Err(_) => {
+            tracing::warn!("{peer}: tunnel to {} sent nothing in time; closed", target.host);
+            return;
+        }
+    };
+    first.truncate(n);
+    let is_tls = first[0] == TLS_HANDSHAKE;
+    let stream = Rewind::new(Bytes::from(first), client);
+    if !is_tls {
+        let plain = Target {
+            scheme: "http",
+            ..target
+        };
+        return serve_http(shared, peer, plain, stream).await;
+    }
+    let config = match shared.certs.server_config(&target.host) {
+        Ok(config) => config,
+        Err(e) => {
+            tracing::error!("{peer}: {e}");
+            return;
+        }
+    };
+    match tokio_rustls::TlsAcceptor::from(config).accept(stream).await {
+        Ok(tls) => serve_http(shared, peer, target, tls).await,
+        Err(e) => tracing::warn!(
+            "{peer}: TLS handshake for {} failed: {e}. If the client reports a certificate error, \
+             it does not trust the trakt-doctor CA yet: download it from http://{}/ca and trust it",
+            target.host,
+            shared.local_addr
+        ),
+    }
+}
+
+/// Serves decrypted HTTP/1.1 or HTTP/2 requests for one intercepted host.
+async fn serve_http<S>(shared: Arc<Shared>, peer: SocketAddr, target: Target, stream: S)
+where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let service = {
+        let shared = shared.clone();
+        let target = target.clone();
+        service_fn(move |req| forward::serve(shared.clone(), target.clone(), req))
+    };
+    let mut builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(shared.settings.header_timeout);
+    builder.http2().timer(TokioTimer::new());
+    let conn = builder.serve_connection(TokioIo::new(stream), service);
+    tokio::pin!(conn);
+    let mut stop = shared.stop.clone();
+    let result = tokio::select! {
+        result = conn.as_mut() => result,
+        _ = stop.changed() => {
+            conn.as_mut().graceful_shutdown();
+            conn.await
+        }
+    };
+    if let Err(e) = result {
+        match e.downcast_ref::<hyper::Error>() {
+            Some(hyper_error) => super::report_connection_error(peer, &format!("tunnel to {}", target.host), hyper_error),
+            None => tracing::warn!("{peer}: tunnel to {}: {e}", target.host),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn connect(target: &str) -> Result<(String, u16), String> {
+        let req = Request::builder().method("CONNECT").uri(target).body(()).unwrap();
+        connect_target(&req)
+    }
+
+    #[test]
+    fn connect_targets_need_host_and_nonzero_port() {
+        assert_eq!(connect("API.trakt.tv:443").unwrap(), ("api.trakt.tv".into(), 443));
+        assert_eq!(connect("[::1]:8443").unwrap(), ("::1".into(), 8443));
+        assert!(connect("api.trakt.tv:0").is_err());
+    }
+}

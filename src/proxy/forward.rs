@@ -1,0 +1,231 @@
+//! Forwarding one request upstream: capture it, inspect it, send it,
+//! stream the answer back, and log the exchange. Upstream failures become a
+//! 502 (504 for a timeout) that says what failed.
+
+use std::convert::Infallible;
+use std::sync::Arc;
+use std::time::Instant;
+
+use bytes::Bytes;
+use http::header::{self, HeaderMap, HeaderName, HeaderValue};
+use http::{Request, Response, StatusCode, Uri};
+use http_body_util::BodyExt;
+use hyper::body::Incoming;
+use time::OffsetDateTime;
+
+use super::body::{self, Collected, PrefixedBody, ProxyBody, RecordingBody};
+use super::pending::PendingExchange;
+use super::Shared;
+use crate::exchange::{self, Body, Headers};
+
+/// Where a request is going: the scheme and authority it will be sent to.
+#[derive(Debug, Clone)]
+pub struct Target {
+    pub scheme: &'static str,
+    pub host: String,
+    pub port: u16,
+}
+
+impl Target {
+    fn default_port(&self) -> u16 {
+        if self.scheme == "https" {
+            443
+        } else {
+            80
+        }
+    }
+
+    /// `https://host` or `https://host:8443`.
+    pub fn origin(&self) -> String {
+        let host = if self.host.contains(':') {
+            format!("[{}]", self.host)
+        } else {
+            self.host.clone()
+        };
+        if self.port == self.default_port() {
+            format!("{}://{host}", self.scheme)
+        } else {
+            format!("{}://{host}:{}", self.scheme, self.port)
+        }
+    }
+}
+
+/// Serves one request from a client, for the given target.
+pub async fn serve(
+    shared: Arc<Shared>,
+    target: Target,
+    req: Request<Incoming>,
+) -> Result<Response<ProxyBody>, Infallible> {
+    let inspect = shared.is_intercepted(&target.host);
+    let response = if inspect {
+        inspected(&shared, &target, req).await
+    } else {
+        passthrough(&shared, &target, req).await
+    };
+    Ok(response)
+}
+
+fn upstream_uri(target: &Target, uri: &Uri) -> Result<Uri, http::Error> {
+    let path = uri.path_and_query().map_or("/", |p| p.as_str());
+    Ok(format!("{}{path}", target.origin()).parse::<Uri>()?)
+}
+
+/// The header fields that describe one connection, not the message.
+fn strip_hop_by_hop(headers: &mut HeaderMap) {
+    let listed: Vec<HeaderName> = headers
+        .get_all(header::CONNECTION)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .filter_map(|name| HeaderName::from_bytes(name.trim().as_bytes()).ok())
+        .collect();
+    for name in listed {
+        headers.remove(name);
+    }
+    for name in [
+        "connection",
+        "keep-alive",
+        "proxy-connection",
+        "proxy-authenticate",
+        "proxy-authorization",
+        "te",
+        "trailer",
+        "transfer-encoding",
+        "upgrade",
+    ] {
+        headers.remove(name);
+    }
+}
+
+/// A request to a host we do not inspect (plain HTTP through the proxy):
+/// forwarded as it is, without capture.
+async fn passthrough(shared: &Shared, target: &Target, req: Request<Incoming>) -> Response<ProxyBody> {
+    let (mut parts, incoming) = req.into_parts();
+    let uri = match upstream_uri(target, &parts.uri) {
+        Ok(uri) => uri,
+        Err(e) => return error_response(StatusCode::BAD_REQUEST, &format!("bad request target: {e}")),
+    };
+    parts.uri = uri;
+    parts.version = http::Version::HTTP_11;
+    strip_hop_by_hop(&mut parts.headers);
+    parts.headers.remove(header::HOST);
+    let req = Request::from_parts(parts, incoming.map_err(body::BoxError::from).boxed_unsync());
+    match send(shared, req).await {
+        Ok(response) => {
+            let (mut parts, incoming) = response.into_parts();
+            strip_hop_by_hop(&mut parts.headers);
+            Response::from_parts(parts, incoming.map_err(body::BoxError::from).boxed_unsync())
+        }
+        Err(failure) => error_response(failure.status, &failure.message),
+    }
+}
+
+/// A request to an intercepted host: captured, inspected, logged.
+async fn inspected(shared: &Shared, target: &Target, req: Request<Incoming>) -> Response<ProxyBody> {
+    let started = Instant::now();
+    let started_at = OffsetDateTime::now_utc();
+    let (mut parts, incoming) = req.into_parts();
+    let url = match upstream_uri(target, &parts.uri) {
+        Ok(uri) => uri,
+        Err(e) => return error_response(StatusCode::BAD_REQUEST, &format!("bad request target: {e}")),
+    };
+    let record = exchange::Request {
+        method: parts.method.to_string(),
+        url: url.to_string(),
+        http_version: exchange::version_name(parts.version).to_string(),
+        headers: Headers::from_map(&parts.headers),
+        body: Body::default(),
+    };
+    let mut pending = PendingExchange::start(shared.log.clone(), started_at, started, record);
+    pending.set_abandon_reason("the client closed the connection while sending the request");
+
+    let limit = shared.settings.capture_limit;
+    let collected = match body::collect_up_to(incoming, limit).await {
+        Ok(collected) => collected,
+        Err(e) => {
+            let message = format!("the client's request body could not be read: {e}");
+            pending.finish(Some(message.clone()));
+            return error_response(StatusCode::BAD_REQUEST, &message);
+        }
+    };
+    pending.set_abandon_reason("the client closed the connection before the response arrived");
+    let (captured, upstream_body) = match collected {
+        Collected::Complete(bytes) => (Body::complete(bytes.clone()), body::full(bytes)),
+        Collected::Partial { read, rest } => {
+            let captured = Body {
+                bytes: read.slice(..limit.min(read.len())),
+                size: read.len() as u64,
+                truncated: true,
+            };
+            let stream = PrefixedBody::new(read, rest).map_err(body::BoxError::from).boxed_unsync();
+            (captured, stream)
+        }
+    };
+    if let Some(state_request) = pending.request_mut() {
+        state_request.body = captured;
+    }
+
+    parts.uri = url;
+    parts.version = http::Version::HTTP_11;
+    strip_hop_by_hop(&mut parts.headers);
+    parts.headers.remove(header::HOST);
+    let req = Request::from_parts(parts, upstream_body);
+
+    match send(shared, req).await {
+        Ok(response) => {
+            let (mut parts, incoming) = response.into_parts();
+            pending.set_response(exchange::Response {
+                status: parts.status.as_u16(),
+                http_version: exchange::version_name(parts.version).to_string(),
+                headers: Headers::from_map(&parts.headers),
+                body: Body::default(),
+            });
+            strip_hop_by_hop(&mut parts.headers);
+            let recording = RecordingBody::new(incoming, pending, limit);
+            Response::from_parts(parts, recording.map_err(body::BoxError::from).boxed_unsync())
+        }
+        Err(failure) => {
+            pending.finish(Some(failure.message.clone()));
+            error_response(failure.status, &failure.message)
+        }
+    }
+}
+
+/// Why the upstream gave no response, and the status that tells the client.
+struct Failure {
+    status: StatusCode,
+    message: String,
+}
+
+async fn send(shared: &Shared, req: Request<ProxyBody>) -> Result<Response<Incoming>, Failure> {
+    let target = req.uri().to_string();
+    let timeout = shared.settings.upstream_timeout;
+    match tokio::time::timeout(timeout, shared.client.request(req)).await {
+        Ok(Ok(response)) => Ok(response),
+        Ok(Err(e)) => Err(Failure {
+            status: StatusCode::BAD_GATEWAY,
+            message: format!("trakt-doctor could not get a response from {target}: {}", super::upstream::describe(&e)),
+        }),
+        Err(_) => Err(Failure {
+            status: StatusCode::GATEWAY_TIMEOUT,
+            message: format!(
+                "trakt-doctor gave up on {target}: no response within {} s (--upstream-timeout)",
+                timeout.as_secs_f64()
+            ),
+        }),
+    }
+}
+
+/// A plain-text answer from the proxy itself.
+pub fn error_response(status: StatusCode, message: &str) -> Response<ProxyBody> {
+    let mut response = Response::new(body::full(Bytes::from(format!("{message}\n"))));
+    *response.status_mut() = status;
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    response
+        .headers_mut()
+        .insert("x-trakt-doctor", HeaderValue::from_static("error"));
+    response
+}

@@ -1,0 +1,268 @@
+//! The proxy: the only async code. It accepts client connections, answers
+//! CONNECT (decrypting intercepted hosts, tunnelling the rest), forwards
+//! plain-HTTP proxy requests, serves its own pages, and shuts down gracefully.
+
+pub mod body;
+pub mod connect;
+pub mod forward;
+pub mod io;
+pub mod local;
+pub mod pending;
+pub mod upstream;
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use http::{Method, Request, Response, StatusCode};
+use hyper::body::Incoming;
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::watch;
+use tokio_util::task::TaskTracker;
+
+use crate::hosts::{HostName, ResolveTable};
+use crate::log::LogHandle;
+use crate::tls::ServerConfigSource;
+use body::ProxyBody;
+use forward::Target;
+use upstream::{Dialer, UpstreamClient};
+
+/// Tunable limits and behaviour of a running proxy.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub intercept: Vec<HostName>,
+    /// Bodies are captured (and linted) up to this many bytes.
+    pub capture_limit: usize,
+    /// How long to wait for an upstream response head.
+    pub upstream_timeout: Duration,
+    /// How long to wait for a TCP connection to the upstream.
+    pub connect_timeout: Duration,
+    /// How long a client may take to send a request head.
+    pub header_timeout: Duration,
+    /// How long in-flight exchanges may take to finish at shutdown.
+    pub shutdown_grace: Duration,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            intercept: crate::default_intercept_hosts(),
+            capture_limit: 1024 * 1024,
+            upstream_timeout: Duration::from_secs(30),
+            connect_timeout: Duration::from_secs(10),
+            header_timeout: Duration::from_secs(30),
+            shutdown_grace: Duration::from_secs(5),
+        }
+    }
+}
+
+/// State shared by every connection.
+pub struct Shared {
+    pub settings: Settings,
+    pub certs: Arc<dyn ServerConfigSource>,
+    pub dialer: Dialer,
+    pub client: UpstreamClient,
+    pub log: LogHandle,
+    /// The CA certificate, served at `/ca`.
+    pub ca_pem: String,
+    pub local_addr: SocketAddr,
+    tasks: TaskTracker,
+    stop: watch::Receiver<bool>,
+}
+
+impl Shared {
+    pub fn is_intercepted(&self, host: &str) -> bool {
+        let host = host.trim_end_matches('.');
+        self.settings
+            .intercept
+            .iter()
+            .any(|h| h.as_str().eq_ignore_ascii_case(host))
+    }
+
+    /// Whether `host:port` is this proxy itself (a request that would loop).
+    pub fn is_self(&self, host: &str, port: u16) -> bool {
+        if port != self.local_addr.port() {
+            return false;
+        }
+        let host = host.trim_start_matches('[').trim_end_matches(']');
+        if host.eq_ignore_ascii_case("localhost") {
+            return true;
+        }
+        match host.parse::<std::net::IpAddr>() {
+            Ok(ip) => {
+                ip == self.local_addr.ip()
+                    || (self.local_addr.ip().is_unspecified() || self.local_addr.ip().is_loopback())
+                        && ip.is_loopback()
+            }
+            Err(_) => false,
+        }
+    }
+}
+
+/// Everything needed to start a proxy.
+pub struct ProxyParts {
+    pub settings: Settings,
+    pub certs: Arc<dyn ServerConfigSource>,
+    pub ca_pem: String,
+    pub upstream_tls: rustls::ClientConfig,
+    pub resolve: ResolveTable,
+    pub log: LogHandle,
+}
+
+/// A bound proxy, ready to [`run`](Proxy::run).
+pub struct Proxy {
+    listener: TcpListener,
+    shared: Arc<Shared>,
+    stop_tx: watch::Sender<bool>,
+}
+
+impl Proxy {
+    pub async fn bind(listen: SocketAddr, parts: ProxyParts) -> std::io::Result<Proxy> {
+        let listener = TcpListener::bind(listen).await?;
+        let local_addr = listener.local_addr()?;
+        let dialer = Dialer {
+            resolve: parts.resolve,
+            connect_timeout: parts.settings.connect_timeout,
+        };
+        let client = upstream::client(dialer.clone(), parts.upstream_tls);
+        let (stop_tx, stop) = watch::channel(false);
+        let shared = Arc::new(Shared {
+            settings: parts.settings,
+            certs: parts.certs,
+            dialer,
+            client,
+            log: parts.log,
+            ca_pem: parts.ca_pem,
+            local_addr,
+            tasks: TaskTracker::new(),
+            stop,
+        });
+        Ok(Proxy {
+            listener,
+            shared,
+            stop_tx,
+        })
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        self.shared.local_addr
+    }
+
+    /// Serves until `shutdown` completes, then stops accepting, asks every
+    /// connection to finish, and waits for them up to the grace period.
+    /// Whatever is still running after that is dropped when the runtime
+    /// shuts down, and logs itself as cut short.
+    pub async fn run(self, shutdown: impl Future<Output = ()>) {
+        let Proxy {
+            listener,
+            shared,
+            stop_tx,
+        } = self;
+        tokio::pin!(shutdown);
+        loop {
+            tokio::select! {
+                _ = &mut shutdown => break,
+                accepted = listener.accept() => match accepted {
+                    Ok((stream, peer)) => {
+                        let _ = stream.set_nodelay(true);
+                        shared.tasks.spawn(serve_client(shared.clone(), stream, peer));
+                    }
+                    Err(e) => {
+                        // Out of file descriptors and the like: wait, do not spin.
+                        tracing::warn!("cannot accept a connection: {e}");
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                    }
+                },
+            }
+        }
+        drop(listener);
+        let _ = stop_tx.send(true);
+        shared.tasks.close();
+        let grace = shared.settings.shutdown_grace;
+        if tokio::time::timeout(grace, shared.tasks.wait()).await.is_err() {
+            tracing::warn!(
+                "{} connection(s) still open after {:?}; closing them",
+                shared.tasks.len(),
+                grace
+            );
+        }
+    }
+}
+
+/// Serves one client connection to the proxy port (HTTP/1.1 with CONNECT upgrades).
+async fn serve_client(shared: Arc<Shared>, stream: TcpStream, peer: SocketAddr) {
+    let service = {
+        let shared = shared.clone();
+        service_fn(move |req| route(shared.clone(), peer, req))
+    };
+    let mut builder = hyper::server::conn::http1::Builder::new();
+    builder
+        .timer(TokioTimer::new())
+        .header_read_timeout(shared.settings.header_timeout)
+        .max_buf_size(64 * 1024);
+    let conn = builder
+        .serve_connection(TokioIo::new(stream), service)
+        .with_upgrades();
+    tokio::pin!(conn);
+    let mut stop = shared.stop.clone();
+    let result = tokio::select! {
+        result = conn.as_mut() => result,
+        _ = stop.changed() => {
+            conn.as_mut().graceful_shutdown();
+            conn.await
+        }
+    };
+    if let Err(e) = result {
+        report_connection_error(peer, "proxy connection", &e);
+    }
+}
+
+/// Says what went wrong with a client connection, at a level that fits.
+fn report_connection_error(peer: SocketAddr, what: &str, e: &hyper::Error) {
+    if e.is_parse() || e.is_parse_too_large() {
+        tracing::warn!("{peer}: {what}: the client sent something that is not valid HTTP ({e}); answered 400 and closed");
+    } else if e.is_timeout() {
+        tracing::warn!("{peer}: {what}: the client sent no complete request head in time; closed");
+    } else if e.is_incomplete_message() || e.is_closed() || e.is_canceled() {
+        tracing::debug!("{peer}: {what}: closed early: {e}");
+    } else {
+        tracing::warn!("{peer}: {what}: {}", upstream::describe(e));
+    }
+}
+
+/// Dispatches one request on the proxy port.
+async fn route(
+    shared: Arc<Shared>,
+    peer: SocketAddr,
+    req: Request<Incoming>,
+) -> Result<Response<ProxyBody>, std::convert::Infallible> {
+    if req.method() == Method::CONNECT {
+        return Ok(connect::handle(shared, peer, req).await);
+    }
+    let uri = req.uri().clone();
+    match (uri.scheme_str(), uri.host()) {
+        (Some(scheme), Some(host)) => {
+            let scheme = if scheme.eq_ignore_ascii_case("https") { "https" } else { "http" };
+            let port = uri
+                .port_u16()
+                .unwrap_or(if scheme == "https" { 443 } else { 80 });
+            if shared.is_self(host, port) {
+                return Ok(local::serve(&shared, req));
+            }
+            let target = Target {
+                scheme,
+                host: host.trim_start_matches('[').trim_end_matches(']').to_ascii_lowercase(),
+                port,
+            };
+            forward::serve(shared, target, req).await
+        }
+        _ if uri.authority().is_none() => Ok(local::serve(&shared, req)),
+        _ => Ok(forward::error_response(
+            StatusCode::BAD_REQUEST,
+            "the request target is neither a path nor an absolute URL",
+        )),
+    }
+}

@@ -1,0 +1,125 @@
+//! Connections to upstream servers: the dialer (with `--resolve`
+//! overrides and a connect timeout) and the pooled HTTP/1.1 + HTTP/2
+//! client built on it.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use hyper_rustls::HttpsConnector;
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use tokio::net::TcpStream;
+
+use super::body::ProxyBody;
+use crate::hosts::ResolveTable;
+
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// Opens TCP connections, honouring `--resolve` before DNS.
+#[derive(Clone, Debug)]
+pub struct Dialer {
+    pub resolve: ResolveTable,
+    pub connect_timeout: Duration,
+}
+
+impl Dialer {
+    /// Connects to `host:port`, trying each address in turn.
+    pub async fn connect(&self, host: &str, port: u16) -> std::io::Result<TcpStream> {
+        let host = host.trim_start_matches('[').trim_end_matches(']');
+        let addrs: Vec<SocketAddr> = match self.resolve.lookup(host, port) {
+            Some(addr) => vec![addr],
+            None => tokio::time::timeout(self.connect_timeout, tokio::net::lookup_host((host, port)))
+                .await
+                .map_err(|_| timed_out(format!("looking up {host} took too long")))?
+                .map_err(|e| std::io::Error::new(e.kind(), format!("cannot resolve {host}: {e}")))?
+                .collect(),
+        };
+        let mut last_error = None;
+        for addr in addrs {
+            match tokio::time::timeout(self.connect_timeout, TcpStream::connect(addr)).await {
+                Ok(Ok(stream)) => {
+                    let _ = stream.set_nodelay(true);
+                    return Ok(stream);
+                }
+                Ok(Err(e)) => {
+                    last_error = Some(std::io::Error::new(e.kind(), format!("cannot connect to {host}:{port} ({addr}): {e}")))
+                }
+                Err(_) => {
+                    last_error = Some(timed_out(format!(
+                        "connecting to {host}:{port} ({addr}) took longer than {:?}",
+                        self.connect_timeout
+                    )))
+                }
+            }
+        }
+        Err(last_error.unwrap_or_else(|| {
+            std::io::Error::new(std::io::ErrorKind::NotFound, format!("{host} has no address"))
+        }))
+    }
+}
+
+fn timed_out(message: String) -> std::io::Error {
+    std::io::Error::new(std::io::ErrorKind::TimedOut, message)
+}
+
+impl tower_service::Service<http::Uri> for Dialer {
+    type Response = TokioIo<TcpStream>;
+    type Error = std::io::Error;
+    type Future = Pin<Box<dyn Future<Output = Result<Self::Response, Self::Error>> + Send>>;
+
+    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, uri: http::Uri) -> Self::Future {
+        let dialer = self.clone();
+        Box::pin(async move {
+            let host = uri
+                .host()
+                .ok_or_else(|| std::io::Error::new(std::io::ErrorKind::InvalidInput, "URL without a host"))?
+                .to_string();
+            let port = uri
+                .port_u16()
+                .unwrap_or(if uri.scheme_str() == Some("http") { 80 } else { 443 });
+            dialer.connect(&host, port).await.map(TokioIo::new)
+        })
+    }
+}
+
+pub type UpstreamClient = Client<HttpsConnector<Dialer>, ProxyBody>;
+
+/// The pooled client: TLS with ALPN (h2, http/1.1) for https, plain for http.
+pub fn client(dialer: Dialer, tls: rustls::ClientConfig) -> UpstreamClient {
+    let connector = hyper_rustls::HttpsConnectorBuilder::new()
+        .with_tls_config(tls)
+        .https_or_http()
+        .enable_all_versions()
+        .wrap_connector(dialer);
+    Client::builder(TokioExecutor::new())
+        .timer(TokioTimer::new())
+        .pool_timer(TokioTimer::new())
+        .pool_idle_timeout(Duration::from_secs(60))
+        .build(connector)
+}
+
+/// The chain of causes of an error, joined: "client error (Connect): tcp connect error: refused".
+pub fn describe(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut parts = vec![error.to_string()];
+    let mut source = error.source();
+    while let Some(cause) = source {
+        let text = cause.to_string();
+        if !parts.iter().any(|p| p.contains(&text)) {
+            parts.push(text);
+        }
+        source = cause.source();
+    }
+    parts.join(": ")
+}
+
+/// Boxes any error for the body types.
+pub fn boxed<E: Into<BoxError>>(e: E) -> BoxError {
+    e.into()
+}
