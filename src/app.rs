@@ -60,7 +60,11 @@ fn ca(args: CaArgs) -> Result<i32, Fatal> {
 }
 
 fn host_list(hosts: &[HostName]) -> String {
-    hosts.iter().map(|h| h.as_str()).collect::<Vec<_>>().join(", ")
+    hosts
+        .iter()
+        .map(|h| h.as_str())
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 fn absolute(path: &Path) -> PathBuf {
@@ -116,7 +120,10 @@ fn run(args: RunArgs) -> Result<i32, Fatal> {
             } else {
                 ""
             };
-            return Err(Fatal(format!("cannot listen on {}: {e}{hint}", args.listen)));
+            return Err(Fatal(format!(
+                "cannot listen on {}: {e}{hint}",
+                args.listen
+            )));
         }
     };
     print_banner(&proxy, &files, origin, &hosts, &args);
@@ -161,7 +168,13 @@ async fn shutdown_signal() {
     eprintln!("trakt-doctor: stopping (finishing open exchanges)...");
 }
 
-fn print_banner(proxy: &Proxy, files: &CaFiles, origin: CaOrigin, hosts: &[HostName], args: &RunArgs) {
+fn print_banner(
+    proxy: &Proxy,
+    files: &CaFiles,
+    origin: CaOrigin,
+    hosts: &[HostName],
+    args: &RunArgs,
+) {
     let addr = proxy.local_addr();
     let ca_path = absolute(&files.cert_path());
     let ca = ca_path.display();

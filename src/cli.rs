@@ -44,7 +44,12 @@ pub enum Command {
 #[derive(Debug, Args, Clone)]
 pub struct RunArgs {
     /// Address to listen on. Loopback by default; anything else needs --allow-lan.
-    #[arg(long, env = "TRAKT_DOCTOR_LISTEN", default_value = "127.0.0.1:8080", value_name = "ADDR")]
+    #[arg(
+        long,
+        env = "TRAKT_DOCTOR_LISTEN",
+        default_value = "127.0.0.1:8080",
+        value_name = "ADDR"
+    )]
     pub listen: SocketAddr,
 
     /// Allow listening on a non-loopback address (anyone on the network can then use the proxy).
@@ -90,7 +95,12 @@ pub struct RunArgs {
 #[derive(Debug, Args, Clone)]
 pub struct CertsArgs {
     /// Folder holding the CA (trakt-doctor-ca.pem and its key).
-    #[arg(long, env = "TRAKT_DOCTOR_CERTS", default_value = "certs", value_name = "DIR")]
+    #[arg(
+        long,
+        env = "TRAKT_DOCTOR_CERTS",
+        default_value = "certs",
+        value_name = "DIR"
+    )]
     pub certs: PathBuf,
 }
 
@@ -119,7 +129,9 @@ pub enum CaAction {
 fn positive_seconds(raw: &str) -> Result<f64, String> {
     match raw.parse::<f64>() {
         Ok(secs) if secs.is_finite() && secs > 0.0 && secs < 86_400.0 => Ok(secs),
-        _ => Err(format!("`{raw}` is not a number of seconds between 0 and 86400")),
+        _ => Err(format!(
+            "`{raw}` is not a number of seconds between 0 and 86400"
+        )),
     }
 }
 
@@ -147,10 +159,12 @@ mod tests {
 
     #[test]
     fn run_is_the_default_command() {
-        let cli = Cli::try_parse_from(["trakt-doctor", "--listen", "127.0.0.1:0", "--quiet"]).unwrap();
+        let cli =
+            Cli::try_parse_from(["trakt-doctor", "--listen", "127.0.0.1:0", "--quiet"]).unwrap();
         assert!(cli.command.is_none());
         assert!(cli.run.quiet);
-        let cli = Cli::try_parse_from(["trakt-doctor", "run", "--intercept", "api.trakt.tv"]).unwrap();
+        let cli =
+            Cli::try_parse_from(["trakt-doctor", "run", "--intercept", "api.trakt.tv"]).unwrap();
         assert!(matches!(cli.command, Some(Command::Run(ref r)) if r.intercept.len() == 1));
     }
 

@@ -103,7 +103,9 @@ impl<'de> Deserialize<'de> for Headers {
                     let name = name.to_ascii_lowercase();
                     match values {
                         OneOrMany::One(v) => out.push((name, v)),
-                        OneOrMany::Many(vs) => out.extend(vs.into_iter().map(|v| (name.clone(), v))),
+                        OneOrMany::Many(vs) => {
+                            out.extend(vs.into_iter().map(|v| (name.clone(), v)))
+                        }
                     }
                 }
                 Ok(Headers(out))
@@ -289,7 +291,10 @@ mod tests {
             ("x-a".into(), "2".into()),
         ]);
         let json = serde_json::to_string(&headers).unwrap();
-        assert_eq!(json, r#"{"content-type":"application/json","x-a":["1","2"]}"#);
+        assert_eq!(
+            json,
+            r#"{"content-type":"application/json","x-a":["1","2"]}"#
+        );
         let back: Headers = serde_json::from_str(&json).unwrap();
         assert_eq!(back, headers);
     }

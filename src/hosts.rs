@@ -92,7 +92,8 @@ impl FromStr for ResolveRule {
     type Err = String;
 
     fn from_str(raw: &str) -> Result<Self, Self::Err> {
-        let usage = || format!("`{raw}` is not HOST:PORT=ADDR:PORT (e.g. api.trakt.tv:443=127.0.0.1:8443)");
+        let usage =
+            || format!("`{raw}` is not HOST:PORT=ADDR:PORT (e.g. api.trakt.tv:443=127.0.0.1:8443)");
         let (left, right) = raw.split_once('=').ok_or_else(usage)?;
         let (host, port) = left.rsplit_once(':').ok_or_else(usage)?;
         let port: u16 = port.parse().map_err(|_| usage())?;

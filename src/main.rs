@@ -6,7 +6,8 @@ use tracing_subscriber::EnvFilter;
 
 fn main() {
     let cli = trakt_doctor::cli::Cli::parse();
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("trakt_doctor=info,warn"));
+    let filter = EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| EnvFilter::new("trakt_doctor=info,warn"));
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)

@@ -25,7 +25,12 @@ const SECRET_KEYS: &[&str] = &[
 ];
 
 /// Header fields whose whole value (after an auth scheme) is secret.
-const SECRET_HEADERS: &[&str] = &["authorization", "proxy-authorization", "cookie", "set-cookie"];
+const SECRET_HEADERS: &[&str] = &[
+    "authorization",
+    "proxy-authorization",
+    "cookie",
+    "set-cookie",
+];
 
 /// Header fields that carry URLs whose query may hold secrets.
 const URL_HEADERS: &[&str] = &["location", "referer"];
@@ -135,7 +140,10 @@ fn percent_decode(s: &str) -> String {
         let hex = |b: u8| (b as char).to_digit(16);
         match bytes[i] {
             b'%' => {
-                match (bytes.get(i + 1).and_then(|b| hex(*b)), bytes.get(i + 2).and_then(|b| hex(*b))) {
+                match (
+                    bytes.get(i + 1).and_then(|b| hex(*b)),
+                    bytes.get(i + 2).and_then(|b| hex(*b)),
+                ) {
                     (Some(hi), Some(lo)) => {
                         out.push((hi * 16 + lo) as u8);
                         i += 3;
@@ -166,40 +174,94 @@ pub fn body(body: &mut Body, headers: &Headers) {
     }
 }
 
-/// Replaces the string value of every secret JSON key in `raw`, leaving all
-/// other bytes as they were. Works on truncated or invalid JSON too, since it
-/// only scans for `"key" : "value"`.
+/// Replaces the value of every secret key in `raw`, leaving all other bytes
+/// as they were. It scans for `key` followed by `:` or `=` rather than
+/// parsing, so it also works on truncated or invalid JSON, on JSON held in a
+/// JSON string (`\"code\":\"…\"`) and on `key=value` text.
 pub fn text(raw: &str) -> String {
     let bytes = raw.as_bytes();
     let mut out = String::with_capacity(raw.len());
     let mut copied = 0;
     let mut i = 0;
     while i < bytes.len() {
-        if bytes[i] != b'"' {
+        let starts_word = i == 0 || !is_word_byte(bytes[i - 1]);
+        let matched = if starts_word {
+            secret_key_at(bytes, i)
+        } else {
+            None
+        };
+        let Some(key_len) = matched else {
             i += 1;
             continue;
+        };
+        match secret_value_span(bytes, i + key_len) {
+            Some((start, end)) if end > start => {
+                out.push_str(&raw[copied..start]);
+                out.push_str(&fingerprint(&raw[start..end]));
+                copied = end;
+                i = end;
+            }
+            _ => i += key_len,
         }
-        let Some(key_end) = string_end(bytes, i) else { break };
-        let key = &raw[i + 1..key_end];
-        let mut j = skip_ws(bytes, key_end + 1);
-        if j < bytes.len() && bytes[j] == b':' && is_secret_key(key) {
-            j = skip_ws(bytes, j + 1);
-            if j < bytes.len() && bytes[j] == b'"' {
-                let value_end = string_end(bytes, j).unwrap_or(bytes.len());
-                let value = &raw[j + 1..value_end];
-                if !value.is_empty() {
-                    out.push_str(&raw[copied..j + 1]);
-                    out.push_str(&fingerprint(value));
-                    copied = value_end;
-                }
-                i = value_end + 1;
-                continue;
+    }
+    out.push_str(&raw[copied..]);
+    out
+}
+
+fn is_word_byte(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b == b'_'
+}
+
+/// The length of the secret key that starts at `i`, if one does as a whole word.
+fn secret_key_at(bytes: &[u8], i: usize) -> Option<usize> {
+    SECRET_KEYS.iter().map(|k| k.len()).find(|&len| {
+        let end = i + len;
+        end <= bytes.len()
+            && (end == bytes.len() || !is_word_byte(bytes[end]))
+            && is_secret_key(std::str::from_utf8(&bytes[i..end]).unwrap_or(""))
+    })
+}
+
+/// After a key ending at `i`: the byte range of its value, for `"key": "v"`,
+/// `\"key\":\"v\"` and `key=v`.
+fn secret_value_span(bytes: &[u8], mut i: usize) -> Option<(usize, usize)> {
+    let escaped_quote =
+        |at: usize| bytes.get(at) == Some(&b'\\') && bytes.get(at + 1) == Some(&b'"');
+    if escaped_quote(i) {
+        i += 2;
+    } else if bytes.get(i) == Some(&b'"') {
+        i += 1;
+    }
+    i = skip_ws(bytes, i);
+    match bytes.get(i)? {
+        b'=' => {
+            let start = i + 1;
+            let len = bytes[start..]
+                .iter()
+                .position(|&b| {
+                    b == b'&' || b == b'"' || b == b'\\' || b == b'#' || b.is_ascii_whitespace()
+                })
+                .unwrap_or(bytes.len() - start);
+            Some((start, start + len))
+        }
+        b':' => {
+            i = skip_ws(bytes, i + 1);
+            if escaped_quote(i) {
+                let start = i + 2;
+                let len = bytes[start..]
+                    .windows(2)
+                    .position(|w| w == b"\\\"")
+                    .unwrap_or(bytes.len() - start);
+                Some((start, start + len))
+            } else if bytes.get(i) == Some(&b'"') {
+                let end = string_end(bytes, i).unwrap_or(bytes.len());
+                Some((i + 1, end))
+            } else {
+                None
             }
         }
-        i = key_end + 1;
+        _ => None,
     }
-    out.push_str(&raw[copied.min(raw.len())..]);
-    out
 }
 
 /// Index of the closing quote of the JSON string starting at `start`.
@@ -242,14 +304,38 @@ mod tests {
 
     #[test]
     fn truncated_json_and_escapes_are_handled() {
-        let out = text(&format!(r#"{{"refresh_token":"{TOKEN}\"x", "authKey":"{TOKEN}"#));
+        let out = text(&format!(
+            r#"{{"refresh_token":"{TOKEN}\"x", "authKey":"{TOKEN}"#
+        ));
         assert!(!out.contains(TOKEN), "{out}");
         assert_eq!(text(r#"{"a":"b\"","#), r#"{"a":"b\"","#);
     }
 
     #[test]
+    fn json_inside_json_strings_and_plain_pairs() {
+        let nested = format!(r#"{{"body":"{{\"refresh_token\":\"{TOKEN}\",\"n\":1}}"}}"#);
+        let out = text(&nested);
+        assert!(!out.contains(TOKEN), "{out}");
+        assert!(out.contains(r#"\"n\":1"#), "{out}");
+        let pairs = text(&format!(
+            "see https://x/cb?code={TOKEN}&state=1 and device_code: \"{TOKEN}\""
+        ));
+        assert!(
+            !pairs.contains(TOKEN) && pairs.contains("state=1"),
+            "{pairs}"
+        );
+        // Words that merely contain a key are left alone.
+        assert_eq!(
+            text(r#"{"codes":"x","barcode":"y"}"#),
+            r#"{"codes":"x","barcode":"y"}"#
+        );
+    }
+
+    #[test]
     fn urls_headers_and_forms() {
-        let u = url(&format!("https://www.strem.io/trakt/auth_cb?code={TOKEN}&state=x#access_token={TOKEN}"));
+        let u = url(&format!(
+            "https://www.strem.io/trakt/auth_cb?code={TOKEN}&state=x#access_token={TOKEN}"
+        ));
         assert!(!u.contains(TOKEN) && u.contains("state=x"), "{u}");
         let mut h = Headers(vec![
             ("authorization".into(), format!("Bearer {TOKEN}")),
@@ -258,12 +344,18 @@ mod tests {
             ("trakt-api-key".into(), "public".into()),
         ]);
         headers(&mut h);
-        assert_eq!(h.get("authorization").unwrap(), format!("Bearer {}", fingerprint(TOKEN)));
+        assert_eq!(
+            h.get("authorization").unwrap(),
+            format!("Bearer {}", fingerprint(TOKEN))
+        );
         for (_, v) in h.iter() {
             assert!(!v.contains(TOKEN), "{v}");
         }
         assert_eq!(h.get("trakt-api-key"), Some("public"));
-        assert_eq!(form(&format!("client_secret={TOKEN}&grant_type=x")), format!("client_secret={}&grant_type=x", fingerprint(TOKEN)));
+        assert_eq!(
+            form(&format!("client_secret={TOKEN}&grant_type=x")),
+            format!("client_secret={}&grant_type=x", fingerprint(TOKEN))
+        );
         assert!(!form(&format!("client%5Fsecret={TOKEN}")).contains(TOKEN));
     }
 

@@ -46,7 +46,9 @@ impl LogHandle {
     pub fn send(&self, exchange: Exchange) {
         if self.tx.send(Message::Record(Box::new(exchange))).is_err() {
             // Only after shutdown; say so rather than lose it silently.
-            eprintln!("trakt-doctor: an exchange finished after the log was closed and was not written");
+            eprintln!(
+                "trakt-doctor: an exchange finished after the log was closed and was not written"
+            );
         }
     }
 
@@ -94,10 +96,18 @@ impl LogWriter {
     }
 }
 
-fn run_writer(rx: mpsc::Receiver<Message>, mut sinks: Vec<Box<dyn Sink>>, redact: bool) -> WriterStats {
+fn run_writer(
+    rx: mpsc::Receiver<Message>,
+    mut sinks: Vec<Box<dyn Sink>>,
+    redact: bool,
+) -> WriterStats {
     let mut stats = WriterStats::default();
     let mut failing = vec![false; sinks.len()];
-    let mut report = |stats: &mut WriterStats, index: usize, name: String, what: &str, e: std::io::Error| {
+    let mut report = |stats: &mut WriterStats,
+                      index: usize,
+                      name: String,
+                      what: &str,
+                      e: std::io::Error| {
         stats.sink_errors += 1;
         // One line per failing sink, not one per record.
         if !failing[index] {

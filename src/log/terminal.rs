@@ -78,7 +78,9 @@ impl<W: Write + Send> TerminalSink<W> {
 fn render(ex: &Exchange, s: Style) -> String {
     let clock = ex
         .started_at
-        .format(format_description!("[hour]:[minute]:[second].[subsecond digits:3]"))
+        .format(format_description!(
+            "[hour]:[minute]:[second].[subsecond digits:3]"
+        ))
         .unwrap_or_default();
     let target = ex
         .request
@@ -87,7 +89,11 @@ fn render(ex: &Exchange, s: Style) -> String {
         .map_or(ex.request.url.as_str(), |(_, rest)| rest);
     let outcome = match (&ex.response, &ex.error) {
         (Some(r), None) => s.status(r.status),
-        (Some(r), Some(e)) => format!("{} {}", s.status(r.status), s.paint("31", &format!("({e})"))),
+        (Some(r), Some(e)) => format!(
+            "{} {}",
+            s.status(r.status),
+            s.paint("31", &format!("({e})"))
+        ),
         (None, Some(e)) => s.paint("31", &format!("failed: {e}")),
         (None, None) => s.dim("no response"),
     };
@@ -128,7 +134,11 @@ fn render(ex: &Exchange, s: Style) -> String {
         ));
     }
     if let Some(d) = &ex.diagnosis {
-        text.push_str(&format!("    {} {}\n", s.paint("36;1", "why    "), d.summary));
+        text.push_str(&format!(
+            "    {} {}\n",
+            s.paint("36;1", "why    "),
+            d.summary
+        ));
         for cause in &d.causes {
             text.push_str(&format!("           - {cause}\n"));
         }

@@ -18,7 +18,9 @@ pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 pub type ProxyBody = UnsyncBoxBody<Bytes, BoxError>;
 
 pub fn full(bytes: impl Into<Bytes>) -> ProxyBody {
-    Full::new(bytes.into()).map_err(|never| match never {}).boxed_unsync()
+    Full::new(bytes.into())
+        .map_err(|never| match never {})
+        .boxed_unsync()
 }
 
 pub fn empty() -> ProxyBody {
@@ -101,7 +103,9 @@ pub struct RecordingBody<B> {
 
 impl<B: Body<Data = Bytes> + Unpin> RecordingBody<B> {
     pub fn new(inner: B, mut pending: PendingExchange, limit: usize) -> Self {
-        pending.set_abandon_reason("the client closed the connection before the whole response was sent");
+        pending.set_abandon_reason(
+            "the client closed the connection before the whole response was sent",
+        );
         if inner.is_end_stream() {
             pending.finish(None);
         }
@@ -171,7 +175,11 @@ mod tests {
         match collect_up_to(big, 10).await.unwrap() {
             Collected::Complete(_) => panic!("100 bytes do not fit in 10"),
             Collected::Partial { read, rest } => {
-                let whole = PrefixedBody::new(read, rest).collect().await.unwrap().to_bytes();
+                let whole = PrefixedBody::new(read, rest)
+                    .collect()
+                    .await
+                    .unwrap()
+                    .to_bytes();
                 assert_eq!(whole.len(), 100);
             }
         }

@@ -22,7 +22,11 @@ use super::Shared;
 const TLS_HANDSHAKE: u8 = 0x16;
 
 /// Answers a CONNECT request and starts the tunnel behind it.
-pub async fn handle(shared: Arc<Shared>, peer: SocketAddr, req: Request<Incoming>) -> Response<ProxyBody> {
+pub async fn handle(
+    shared: Arc<Shared>,
+    peer: SocketAddr,
+    req: Request<Incoming>,
+) -> Response<ProxyBody> {
     let (host, port) = match connect_target(&req) {
         Ok(target) => target,
         Err(message) => {
@@ -107,7 +111,9 @@ where
     C: AsyncRead + AsyncWrite + Unpin,
 {
     match tokio::io::copy_bidirectional(&mut client, &mut upstream).await {
-        Ok((up, down)) => tracing::debug!("{peer}: tunnel {host}:{port} closed ({up} bytes up, {down} down)"),
+        Ok((up, down)) => {
+            tracing::debug!("{peer}: tunnel {host}:{port} closed ({up} bytes up, {down} down)")
+        }
         Err(e) => tracing::debug!("{peer}: tunnel {host}:{port} ended: {e}"),
     }
 }
@@ -128,7 +134,10 @@ where
             return;
         }
         Err(_) => {
-            tracing::warn!("{peer}: tunnel to {} sent nothing in time; closed", target.host);
+            tracing::warn!(
+                "{peer}: tunnel to {} sent nothing in time; closed",
+                target.host
+            );
             return;
         }
     };
@@ -188,7 +197,11 @@ where
     };
     if let Err(e) = result {
         match e.downcast_ref::<hyper::Error>() {
-            Some(hyper_error) => super::report_connection_error(peer, &format!("tunnel to {}", target.host), hyper_error),
+            Some(hyper_error) => super::report_connection_error(
+                peer,
+                &format!("tunnel to {}", target.host),
+                hyper_error,
+            ),
             None => tracing::warn!("{peer}: tunnel to {}: {e}", target.host),
         }
     }
@@ -199,13 +212,20 @@ mod tests {
     use super::*;
 
     fn connect(target: &str) -> Result<(String, u16), String> {
-        let req = Request::builder().method("CONNECT").uri(target).body(()).unwrap();
+        let req = Request::builder()
+            .method("CONNECT")
+            .uri(target)
+            .body(())
+            .unwrap();
         connect_target(&req)
     }
 
     #[test]
     fn connect_targets_need_host_and_nonzero_port() {
-        assert_eq!(connect("API.trakt.tv:443").unwrap(), ("api.trakt.tv".into(), 443));
+        assert_eq!(
+            connect("API.trakt.tv:443").unwrap(),
+            ("api.trakt.tv".into(), 443)
+        );
         assert_eq!(connect("[::1]:8443").unwrap(), ("::1".into(), 8443));
         assert!(connect("api.trakt.tv:0").is_err());
     }

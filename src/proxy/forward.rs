@@ -99,11 +99,17 @@ fn strip_hop_by_hop(headers: &mut HeaderMap) {
 
 /// A request to a host we do not inspect (plain HTTP through the proxy):
 /// forwarded as it is, without capture.
-async fn passthrough(shared: &Shared, target: &Target, req: Request<Incoming>) -> Response<ProxyBody> {
+async fn passthrough(
+    shared: &Shared,
+    target: &Target,
+    req: Request<Incoming>,
+) -> Response<ProxyBody> {
     let (mut parts, incoming) = req.into_parts();
     let uri = match upstream_uri(target, &parts.uri) {
         Ok(uri) => uri,
-        Err(e) => return error_response(StatusCode::BAD_REQUEST, &format!("bad request target: {e}")),
+        Err(e) => {
+            return error_response(StatusCode::BAD_REQUEST, &format!("bad request target: {e}"))
+        }
     };
     parts.uri = uri;
     parts.version = http::Version::HTTP_11;
@@ -121,13 +127,19 @@ async fn passthrough(shared: &Shared, target: &Target, req: Request<Incoming>) -
 }
 
 /// A request to an intercepted host: captured, inspected, logged.
-async fn inspected(shared: &Shared, target: &Target, req: Request<Incoming>) -> Response<ProxyBody> {
+async fn inspected(
+    shared: &Shared,
+    target: &Target,
+    req: Request<Incoming>,
+) -> Response<ProxyBody> {
     let started = Instant::now();
     let started_at = OffsetDateTime::now_utc();
     let (mut parts, incoming) = req.into_parts();
     let url = match upstream_uri(target, &parts.uri) {
         Ok(uri) => uri,
-        Err(e) => return error_response(StatusCode::BAD_REQUEST, &format!("bad request target: {e}")),
+        Err(e) => {
+            return error_response(StatusCode::BAD_REQUEST, &format!("bad request target: {e}"))
+        }
     };
     let record = exchange::Request {
         method: parts.method.to_string(),
@@ -157,7 +169,9 @@ async fn inspected(shared: &Shared, target: &Target, req: Request<Incoming>) -> 
                 size: read.len() as u64,
                 truncated: true,
             };
-            let stream = PrefixedBody::new(read, rest).map_err(body::BoxError::from).boxed_unsync();
+            let stream = PrefixedBody::new(read, rest)
+                .map_err(body::BoxError::from)
+                .boxed_unsync();
             (captured, stream)
         }
     };
@@ -182,7 +196,10 @@ async fn inspected(shared: &Shared, target: &Target, req: Request<Incoming>) -> 
             });
             strip_hop_by_hop(&mut parts.headers);
             let recording = RecordingBody::new(incoming, pending, limit);
-            Response::from_parts(parts, recording.map_err(body::BoxError::from).boxed_unsync())
+            Response::from_parts(
+                parts,
+                recording.map_err(body::BoxError::from).boxed_unsync(),
+            )
         }
         Err(failure) => {
             pending.finish(Some(failure.message.clone()));
@@ -204,7 +221,10 @@ async fn send(shared: &Shared, req: Request<ProxyBody>) -> Result<Response<Incom
         Ok(Ok(response)) => Ok(response),
         Ok(Err(e)) => Err(Failure {
             status: StatusCode::BAD_GATEWAY,
-            message: format!("trakt-doctor could not get a response from {target}: {}", super::upstream::describe(&e)),
+            message: format!(
+                "trakt-doctor could not get a response from {target}: {}",
+                super::upstream::describe(&e)
+            ),
         }),
         Err(_) => Err(Failure {
             status: StatusCode::GATEWAY_TIMEOUT,

@@ -182,7 +182,10 @@ impl Proxy {
         let _ = stop_tx.send(true);
         shared.tasks.close();
         let grace = shared.settings.shutdown_grace;
-        if tokio::time::timeout(grace, shared.tasks.wait()).await.is_err() {
+        if tokio::time::timeout(grace, shared.tasks.wait())
+            .await
+            .is_err()
+        {
             tracing::warn!(
                 "{} connection(s) still open after {:?}; closing them",
                 shared.tasks.len(),
@@ -245,7 +248,11 @@ async fn route(
     let uri = req.uri().clone();
     match (uri.scheme_str(), uri.host()) {
         (Some(scheme), Some(host)) => {
-            let scheme = if scheme.eq_ignore_ascii_case("https") { "https" } else { "http" };
+            let scheme = if scheme.eq_ignore_ascii_case("https") {
+                "https"
+            } else {
+                "http"
+            };
             let port = uri
                 .port_u16()
                 .unwrap_or(if scheme == "https" { 443 } else { 80 });
@@ -254,7 +261,10 @@ async fn route(
             }
             let target = Target {
                 scheme,
-                host: host.trim_start_matches('[').trim_end_matches(']').to_ascii_lowercase(),
+                host: host
+                    .trim_start_matches('[')
+                    .trim_end_matches(']')
+                    .to_ascii_lowercase(),
                 port,
             };
             forward::serve(shared, target, req).await

@@ -30,7 +30,12 @@ pub struct PendingExchange {
 }
 
 impl PendingExchange {
-    pub fn start(log: LogHandle, started_at: OffsetDateTime, started: Instant, request: Request) -> Self {
+    pub fn start(
+        log: LogHandle,
+        started_at: OffsetDateTime,
+        started: Instant,
+        request: Request,
+    ) -> Self {
         let id = log.next_id();
         PendingExchange {
             state: Some(Box::new(State {
@@ -88,14 +93,17 @@ impl PendingExchange {
                 if data.len() > room {
                     response.body.truncated = true;
                 }
-                s.response_body.extend_from_slice(&data[..room.min(data.len())]);
+                s.response_body
+                    .extend_from_slice(&data[..room.min(data.len())]);
             }
         }
     }
 
     /// Logs the exchange (once); `error` says why it did not complete.
     pub fn finish(&mut self, error: Option<String>) {
-        let Some(mut s) = self.state.take() else { return };
+        let Some(mut s) = self.state.take() else {
+            return;
+        };
         if let Some(response) = s.response.as_mut() {
             response.body.bytes = std::mem::take(&mut s.response_body).freeze();
         }

@@ -31,11 +31,15 @@ impl Dialer {
         let host = host.trim_start_matches('[').trim_end_matches(']');
         let addrs: Vec<SocketAddr> = match self.resolve.lookup(host, port) {
             Some(addr) => vec![addr],
-            None => tokio::time::timeout(self.connect_timeout, tokio::net::lookup_host((host, port)))
-                .await
-                .map_err(|_| timed_out(format!("looking up {host} took too long")))?
-                .map_err(|e| std::io::Error::new(e.kind(), format!("cannot resolve {host}: {e}")))?
-                .collect(),
+            None => {
+                tokio::time::timeout(self.connect_timeout, tokio::net::lookup_host((host, port)))
+                    .await
+                    .map_err(|_| timed_out(format!("looking up {host} took too long")))?
+                    .map_err(|e| {
+                        std::io::Error::new(e.kind(), format!("cannot resolve {host}: {e}"))
+                    })?
+                    .collect()
+            }
         };
         let mut last_error = None;
         for addr in addrs {
@@ -45,7 +49,10 @@ impl Dialer {
                     return Ok(stream);
                 }
                 Ok(Err(e)) => {
-                    last_error = Some(std::io::Error::new(e.kind(), format!("cannot connect to {host}:{port} ({addr}): {e}")))
+                    last_error = Some(std::io::Error::new(
+                        e.kind(),
+                        format!("cannot connect to {host}:{port} ({addr}): {e}"),
+                    ))
                 }
                 Err(_) => {
                     last_error = Some(timed_out(format!(
@@ -56,7 +63,10 @@ impl Dialer {
             }
         }
         Err(last_error.unwrap_or_else(|| {
-            std::io::Error::new(std::io::ErrorKind::NotFound, format!("{host} has no address"))
+            std::io::Error::new(
+                std::io::ErrorKind::NotFound,
+                format!("{host} has no address"),
+            )
         }))
     }
 }
@@ -79,11 +89,17 @@ impl tower_service::Service<http::Uri> for Dialer {
         Box::pin(async move {
             let host = uri
                 .host()
-                .ok_or_else(|| std::io::Error::new(std::io::ErrorKind::InvalidInput, "URL without a host"))?
+                .ok_or_else(|| {
+                    std::io::Error::new(std::io::ErrorKind::InvalidInput, "URL without a host")
+                })?
                 .to_string();
             let port = uri
                 .port_u16()
-                .unwrap_or(if uri.scheme_str() == Some("http") { 80 } else { 443 });
+                .unwrap_or(if uri.scheme_str() == Some("http") {
+                    80
+                } else {
+                    443
+                });
             dialer.connect(&host, port).await.map(TokioIo::new)
         })
     }

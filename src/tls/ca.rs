@@ -53,14 +53,38 @@ impl CaFiles {
 /// Everything that can go wrong with the CA, each with the way out.
 #[derive(Debug)]
 pub enum CaError {
-    Io { path: PathBuf, source: io::Error },
-    CorruptCertificate { path: PathBuf, detail: String },
-    CorruptKey { path: PathBuf, detail: String },
-    KeyMismatch { cert: PathBuf, key: PathBuf },
-    HalfMissing { present: PathBuf, missing: PathBuf },
-    Expired { path: PathBuf },
-    HostNotCovered { host: String, cert: PathBuf, detail: String },
-    Mint { host: String, detail: String },
+    Io {
+        path: PathBuf,
+        source: io::Error,
+    },
+    CorruptCertificate {
+        path: PathBuf,
+        detail: String,
+    },
+    CorruptKey {
+        path: PathBuf,
+        detail: String,
+    },
+    KeyMismatch {
+        cert: PathBuf,
+        key: PathBuf,
+    },
+    HalfMissing {
+        present: PathBuf,
+        missing: PathBuf,
+    },
+    Expired {
+        path: PathBuf,
+    },
+    HostNotCovered {
+        host: String,
+        cert: PathBuf,
+        detail: String,
+    },
+    Mint {
+        host: String,
+        detail: String,
+    },
 }
 
 impl fmt::Display for CaError {
@@ -122,7 +146,8 @@ pub struct CertificateAuthority {
 impl fmt::Debug for CertificateAuthority {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         // Never print key material.
-        f.debug_struct("CertificateAuthority").finish_non_exhaustive()
+        f.debug_struct("CertificateAuthority")
+            .finish_non_exhaustive()
     }
 }
 
@@ -145,9 +170,10 @@ impl CertificateAuthority {
         params
             .distinguished_name
             .push(DnType::CommonName, CA_COMMON_NAME);
-        params
-            .distinguished_name
-            .push(DnType::OrganizationName, "trakt-doctor (local, per install)");
+        params.distinguished_name.push(
+            DnType::OrganizationName,
+            "trakt-doctor (local, per install)",
+        );
         params.is_ca = IsCa::Ca(BasicConstraints::Constrained(0));
         params.key_usages = vec![
             KeyUsagePurpose::KeyCertSign,
@@ -245,7 +271,8 @@ impl CertificateAuthority {
                         source,
                     })
                 };
-                let ca = Self::from_pem(&read(&cert_path)?, &read(&key_path)?, &cert_path, &key_path)?;
+                let ca =
+                    Self::from_pem(&read(&cert_path)?, &read(&key_path)?, &cert_path, &key_path)?;
                 for host in hosts {
                     ca.check_covers(host.as_str(), &cert_path, &key_path)?;
                 }
@@ -308,7 +335,12 @@ impl CertificateAuthority {
     /// Proves that this CA can sign for `host` by minting a leaf and
     /// verifying it as a client would (this also checks the key matches the
     /// certificate, the validity period and the name constraints).
-    pub fn check_covers(&self, host: &str, cert_path: &Path, key_path: &Path) -> Result<(), CaError> {
+    pub fn check_covers(
+        &self,
+        host: &str,
+        cert_path: &Path,
+        key_path: &Path,
+    ) -> Result<(), CaError> {
         let (chain, _) = self.mint_leaf(host)?;
         let mut roots = rustls::RootCertStore::empty();
         roots
@@ -413,13 +445,16 @@ mod tests {
 
     #[test]
     fn name_constraints_refuse_other_domains() {
-        let (ca, _) = CertificateAuthority::generate(&hosts(&["api.trakt.tv", "trakt.tv"])).unwrap();
+        let (ca, _) =
+            CertificateAuthority::generate(&hosts(&["api.trakt.tv", "trakt.tv"])).unwrap();
         let p = Path::new("ca.pem");
         assert!(ca.check_covers("api.trakt.tv", p, p).is_ok());
         assert!(ca.check_covers("auth.trakt.tv", p, p).is_ok());
         let err = ca.check_covers("bank.example", p, p).unwrap_err();
         assert!(matches!(err, CaError::HostNotCovered { .. }), "{err}");
-        assert!(err.to_string().contains("ca regenerate --intercept bank.example"));
+        assert!(err
+            .to_string()
+            .contains("ca regenerate --intercept bank.example"));
     }
 
     #[test]

@@ -2,10 +2,10 @@
 //! the system's trusted roots plus any `--upstream-ca` files. Certificate
 //! verification is never turned off.
 
-use std::path::{Path, PathBuf};
 use rustls::{ClientConfig, RootCertStore};
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::CertificateDer;
+use std::path::{Path, PathBuf};
 
 /// Why the upstream trust store could not be built.
 #[derive(Debug)]

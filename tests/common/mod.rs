@@ -1,0 +1,449 @@
+//! Shared test harness: a test CA, a fake upstream (hyper + rustls on
+//! 127.0.0.1, HTTP/1.1 and HTTP/2), the real trakt-doctor binary started on
+//! an ephemeral port, and a Rust client that goes through CONNECT.
+//! Everything talks to loopback only.
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper::body::Incoming;
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair, KeyUsagePurpose};
+use rustls_pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer, ServerName};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+
+/// Names the fake upstream's certificate is valid for.
+pub const FAKE_NAMES: &[&str] = &[
+    "api.trakt.tv",
+    "trakt.tv",
+    "api.strem.io",
+    "www.strem.io",
+    "localhost",
+];
+
+/// A CA for the fake upstream, written to a PEM file the proxy can trust.
+pub struct TestCa {
+    pub dir: tempfile::TempDir,
+    pub pem_path: PathBuf,
+    pub cert_der: CertificateDer<'static>,
+    issuer: Issuer<'static, KeyPair>,
+}
+
+impl TestCa {
+    pub fn new() -> TestCa {
+        let key = KeyPair::generate().unwrap();
+        let mut params = CertificateParams::default();
+        params
+            .distinguished_name
+            .push(DnType::CommonName, "fake upstream test CA");
+        params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        params.key_usages = vec![
+            KeyUsagePurpose::KeyCertSign,
+            KeyUsagePurpose::DigitalSignature,
+        ];
+        let cert = params.self_signed(&key).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let pem_path = dir.path().join("fake-upstream-ca.pem");
+        std::fs::write(&pem_path, cert.pem()).unwrap();
+        TestCa {
+            dir,
+            pem_path,
+            cert_der: cert.der().clone(),
+            issuer: Issuer::new(params, key),
+        }
+    }
+
+    /// A server certificate for `names`, signed by this CA.
+    pub fn leaf(&self, names: &[&str]) -> (Vec<CertificateDer<'static>>, PrivateKeyDer<'static>) {
+        let key = KeyPair::generate().unwrap();
+        let params =
+            CertificateParams::new(names.iter().map(|n| n.to_string()).collect::<Vec<_>>())
+                .unwrap();
+        let cert = params.signed_by(&key, &self.issuer).unwrap();
+        (
+            vec![cert.der().clone()],
+            PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.serialize_der())),
+        )
+    }
+}
+
+/// What the fake upstream received.
+#[derive(Debug, Clone)]
+pub struct Received {
+    pub method: String,
+    pub path: String,
+    pub version: http::Version,
+    pub headers: http::HeaderMap,
+    pub body: Bytes,
+}
+
+/// What the fake upstream answers.
+#[derive(Debug, Clone)]
+pub struct Reply {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: Bytes,
+    pub delay: Duration,
+}
+
+impl Reply {
+    pub fn json(status: u16, body: &str) -> Reply {
+        Reply {
+            status,
+            headers: vec![("content-type".into(), "application/json".into())],
+            body: Bytes::from(body.to_string()),
+            delay: Duration::ZERO,
+        }
+    }
+}
+
+pub type Handler = Arc<dyn Fn(&Received) -> Reply + Send + Sync>;
+
+/// A fake Trakt (or Stremio) server on 127.0.0.1 with TLS from a [`TestCa`].
+pub struct FakeUpstream {
+    pub addr: SocketAddr,
+    pub received: Arc<Mutex<Vec<Received>>>,
+}
+
+impl FakeUpstream {
+    pub async fn start(ca: &TestCa, handler: Handler) -> FakeUpstream {
+        let (chain, key) = ca.leaf(FAKE_NAMES);
+        let mut config = rustls::ServerConfig::builder_with_provider(Arc::new(
+            rustls::crypto::ring::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(chain, key)
+        .unwrap();
+        config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+        let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let received = Arc::new(Mutex::new(Vec::new()));
+        let log = received.clone();
+        tokio::spawn(async move {
+            loop {
+                let Ok((stream, _)) = listener.accept().await else {
+                    return;
+                };
+                let acceptor = acceptor.clone();
+                let handler = handler.clone();
+                let log = log.clone();
+                tokio::spawn(async move {
+                    let Ok(tls) = acceptor.accept(stream).await else {
+                        return;
+                    };
+                    let service = service_fn(move |req: http::Request<Incoming>| {
+                        let handler = handler.clone();
+                        let log = log.clone();
+                        async move {
+                            let (parts, body) = req.into_parts();
+                            let body = body
+                                .collect()
+                                .await
+                                .map(|b| b.to_bytes())
+                                .unwrap_or_default();
+                            let received = Received {
+                                method: parts.method.to_string(),
+                                path: parts
+                                    .uri
+                                    .path_and_query()
+                                    .map_or("/".into(), |p| p.to_string()),
+                                version: parts.version,
+                                headers: parts.headers,
+                                body,
+                            };
+                            let reply = handler(&received);
+                            log.lock().unwrap().push(received);
+                            tokio::time::sleep(reply.delay).await;
+                            let mut response = http::Response::new(Full::new(reply.body));
+                            *response.status_mut() =
+                                http::StatusCode::from_u16(reply.status).unwrap();
+                            for (name, value) in reply.headers {
+                                response.headers_mut().append(
+                                    http::HeaderName::from_bytes(name.as_bytes()).unwrap(),
+                                    http::HeaderValue::from_str(&value).unwrap(),
+                                );
+                            }
+                            Ok::<_, std::convert::Infallible>(response)
+                        }
+                    });
+                    let _ = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
+                        .serve_connection(TokioIo::new(tls), service)
+                        .await;
+                });
+            }
+        });
+        FakeUpstream { addr, received }
+    }
+
+    pub fn received(&self) -> Vec<Received> {
+        self.received.lock().unwrap().clone()
+    }
+}
+
+/// An echoing handler: answers 200 with a JSON description of the request.
+pub fn echo() -> Handler {
+    Arc::new(|r: &Received| {
+        Reply::json(
+            200,
+            &serde_json::json!({
+                "method": r.method,
+                "path": r.path,
+                "body": String::from_utf8_lossy(&r.body),
+            })
+            .to_string(),
+        )
+    })
+}
+
+/// The real trakt-doctor binary, running on an ephemeral loopback port.
+pub struct ProxyProcess {
+    pub child: Child,
+    pub addr: SocketAddr,
+    pub certs: tempfile::TempDir,
+    pub stderr: Arc<Mutex<String>>,
+    pub stdout: Arc<Mutex<String>>,
+}
+
+impl ProxyProcess {
+    /// Starts the proxy with `args` (plus --listen and --certs) and waits for its banner.
+    pub fn start(args: &[String]) -> ProxyProcess {
+        let certs = tempfile::tempdir().unwrap();
+        Self::start_with_certs(args, certs)
+    }
+
+    pub fn start_with_certs(args: &[String], certs: tempfile::TempDir) -> ProxyProcess {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_trakt-doctor"))
+            .arg("--listen")
+            .arg("127.0.0.1:0")
+            .arg("--certs")
+            .arg(certs.path())
+            .args(args)
+            .env("NO_COLOR", "1")
+            .env("RUST_LOG", "trakt_doctor=debug,warn")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start trakt-doctor");
+        let stderr = Arc::new(Mutex::new(String::new()));
+        let stdout = Arc::new(Mutex::new(String::new()));
+        let (tx, rx) = std::sync::mpsc::channel();
+        let err_pipe = child.stderr.take().unwrap();
+        let sink = stderr.clone();
+        std::thread::spawn(move || {
+            let mut tx = Some(tx);
+            for line in BufReader::new(err_pipe).lines() {
+                let Ok(line) = line else { break };
+                if let Some(rest) = line.split("listening on ").nth(1) {
+                    if let (Some(tx), Ok(addr)) = (tx.take(), rest.trim().parse::<SocketAddr>()) {
+                        let _ = tx.send(addr);
+                    }
+                }
+                let mut all = sink.lock().unwrap();
+                all.push_str(&line);
+                all.push('\n');
+            }
+        });
+        let out_pipe = child.stdout.take().unwrap();
+        let sink = stdout.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(out_pipe).lines() {
+                let Ok(line) = line else { break };
+                let mut all = sink.lock().unwrap();
+                all.push_str(&line);
+                all.push('\n');
+            }
+        });
+        let addr = match rx.recv_timeout(Duration::from_secs(30)) {
+            Ok(addr) => addr,
+            Err(_) => {
+                let _ = child.kill();
+                std::thread::sleep(Duration::from_millis(200));
+                panic!(
+                    "trakt-doctor did not start; stderr:\n{}",
+                    stderr.lock().unwrap()
+                );
+            }
+        };
+        ProxyProcess {
+            child,
+            addr,
+            certs,
+            stderr,
+            stdout,
+        }
+    }
+
+    pub fn ca_path(&self) -> PathBuf {
+        self.certs.path().join("trakt-doctor-ca.pem")
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    pub fn stderr(&self) -> String {
+        self.stderr.lock().unwrap().clone()
+    }
+
+    pub fn stdout(&self) -> String {
+        self.stdout.lock().unwrap().clone()
+    }
+
+    /// Sends SIGINT and waits for the process to exit; returns its exit code.
+    pub fn interrupt(&mut self) -> Option<i32> {
+        let status = Command::new("kill")
+            .arg("-INT")
+            .arg(self.child.id().to_string())
+            .status()
+            .expect("kill is available");
+        assert!(status.success());
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                // Let the reader threads collect the last lines.
+                std::thread::sleep(Duration::from_millis(100));
+                return status.code();
+            }
+            if Instant::now() > deadline {
+                let _ = self.child.kill();
+                panic!(
+                    "trakt-doctor did not stop after SIGINT; stderr:\n{}",
+                    self.stderr()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Waits until `predicate` holds for the stdout/stderr text, or panics.
+    pub fn wait_for(&self, what: &str, predicate: impl Fn(&ProxyProcess) -> bool) {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !predicate(self) {
+            if Instant::now() > deadline {
+                panic!(
+                    "timed out waiting for {what}; stderr:\n{}\nstdout:\n{}",
+                    self.stderr(),
+                    self.stdout()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for ProxyProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Arguments that route the default hosts to a fake upstream and trust its CA.
+pub fn route_to(fake: &FakeUpstream, ca: &TestCa) -> Vec<String> {
+    let mut args = vec![
+        "--upstream-ca".to_string(),
+        ca.pem_path.display().to_string(),
+    ];
+    for host in ["api.trakt.tv", "trakt.tv", "api.strem.io", "www.strem.io"] {
+        args.push("--resolve".into());
+        args.push(format!("{host}:443={}", fake.addr));
+    }
+    args
+}
+
+/// Reads every record of a JSON Lines log.
+pub fn read_jsonl(path: &Path) -> Vec<serde_json::Value> {
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    text.lines()
+        .map(|line| {
+            serde_json::from_str(line).unwrap_or_else(|e| panic!("bad JSONL line {line}: {e}"))
+        })
+        .collect()
+}
+
+/// Waits until the log has at least `n` records.
+pub fn wait_for_records(path: &Path, n: usize) -> Vec<serde_json::Value> {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let records = read_jsonl(path);
+        if records.len() >= n || Instant::now() > deadline {
+            return records;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Runs curl; fails with a message that says how to install it when missing.
+pub fn curl(args: &[&str]) -> std::process::Output {
+    Command::new("curl")
+        .args(["--silent", "--show-error", "--max-time", "20"])
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| {
+            panic!("curl is needed by the integration tests ({e}); install it, e.g. `apt-get install curl`")
+        })
+}
+
+/// A Rust client: CONNECT through the proxy, TLS trusting `ca`, then one
+/// hyper connection (HTTP/1.1 or HTTP/2 per ALPN).
+pub async fn connect_through(
+    proxy: SocketAddr,
+    host: &str,
+    port: u16,
+    ca: &CertificateDer<'static>,
+    alpn: &[&[u8]],
+) -> tokio_rustls::client::TlsStream<TcpStream> {
+    let mut stream = TcpStream::connect(proxy).await.unwrap();
+    stream
+        .write_all(
+            format!("CONNECT {host}:{port} HTTP/1.1\r\nHost: {host}:{port}\r\n\r\n").as_bytes(),
+        )
+        .await
+        .unwrap();
+    let mut head = Vec::new();
+    let mut byte = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        let n = stream.read(&mut byte).await.unwrap();
+        assert!(
+            n > 0,
+            "proxy closed during CONNECT: {}",
+            String::from_utf8_lossy(&head)
+        );
+        head.push(byte[0]);
+    }
+    let head = String::from_utf8_lossy(&head);
+    assert!(head.starts_with("HTTP/1.1 200"), "CONNECT answered {head}");
+    let mut roots = rustls::RootCertStore::empty();
+    roots.add(ca.clone()).unwrap();
+    let mut config = rustls::ClientConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_root_certificates(roots)
+    .with_no_client_auth();
+    config.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
+    tokio_rustls::TlsConnector::from(Arc::new(config))
+        .connect(ServerName::try_from(host.to_string()).unwrap(), stream)
+        .await
+        .unwrap()
+}
+
+/// Reads a PEM certificate file.
+pub fn read_cert(path: &Path) -> CertificateDer<'static> {
+    use rustls_pki_types::pem::PemObject;
+    CertificateDer::from_pem_file(path).unwrap()
+}
