@@ -38,14 +38,18 @@ pub fn main(cli: Cli) -> Result<i32, Fatal> {
 }
 
 fn ca(args: CaArgs) -> Result<i32, Fatal> {
-    let files = CaFiles::new(&args.certs.certs);
     match args.action {
-        CaAction::Path => println!("{}", absolute(&files.cert_path()).display()),
-        CaAction::Export => {
-            let (ca, _) = CertificateAuthority::load_or_create(&files, &[])?;
+        CaAction::Path { certs } => {
+            let files = CaFiles::new(&certs.certs);
+            println!("{}", absolute(&files.cert_path()).display())
+        }
+        CaAction::Export { certs } => {
+            let files = CaFiles::new(&certs.certs);
+            let (ca, _) = CertificateAuthority::load_or_create(&files, &crate::default_intercept_hosts())?;
             print!("{}", ca.cert_pem());
         }
-        CaAction::Regenerate { intercept } => {
+        CaAction::Regenerate { certs, intercept } => {
+            let files = CaFiles::new(&certs.certs);
             let hosts = cli::intercept_hosts(&intercept);
             CertificateAuthority::create(&files, &hosts)?;
             eprintln!(

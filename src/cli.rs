@@ -108,18 +108,24 @@ pub struct CertsArgs {
 pub struct CaArgs {
     #[command(subcommand)]
     pub action: CaAction,
-    #[command(flatten)]
-    pub certs: CertsArgs,
 }
 
 #[derive(Debug, Subcommand)]
 pub enum CaAction {
     /// Print the path of the CA certificate (the file to trust).
-    Path,
+    Path {
+        #[command(flatten)]
+        certs: CertsArgs,
+    },
     /// Print the CA certificate (PEM) to standard output, creating the CA if needed.
-    Export,
+    Export {
+        #[command(flatten)]
+        certs: CertsArgs,
+    },
     /// Replace the CA with a new one (trust the new certificate afterwards).
     Regenerate {
+        #[command(flatten)]
+        certs: CertsArgs,
         /// Domains the new CA may sign for (repeatable; defaults to the standard intercepted hosts).
         #[arg(long = "intercept", value_name = "HOST")]
         intercept: Vec<HostName>,

@@ -161,6 +161,13 @@ pub enum CaOrigin {
 impl CertificateAuthority {
     /// Generates a new CA limited to the domains that cover `hosts`.
     pub fn generate(hosts: &[HostName]) -> Result<(Self, String), CaError> {
+        if hosts.is_empty() {
+            // An empty permitted list would leave the CA unconstrained.
+            return Err(CaError::Mint {
+                host: CA_COMMON_NAME.into(),
+                detail: "a CA needs at least one intercepted host to be limited to".into(),
+            });
+        }
         let mint_err = |e: rcgen::Error| CaError::Mint {
             host: CA_COMMON_NAME.into(),
             detail: e.to_string(),
@@ -451,6 +458,7 @@ mod tests {
         assert!(ca.check_covers("api.trakt.tv", p, p).is_ok());
         assert!(ca.check_covers("auth.trakt.tv", p, p).is_ok());
         let err = ca.check_covers("bank.example", p, p).unwrap_err();
+        assert!(CertificateAuthority::generate(&[]).is_err());
         assert!(matches!(err, CaError::HostNotCovered { .. }), "{err}");
         assert!(err
             .to_string()

@@ -1,0 +1,109 @@
+//! The command line as a user meets it: the `ca` commands, and the clear
+//! one-line errors (exit status 2, never a panic) for bad configuration.
+
+mod common;
+
+use std::process::{Command, Output};
+
+fn trakt_doctor(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_trakt-doctor"))
+        .args(args)
+        .env("NO_COLOR", "1")
+        .output()
+        .expect("run trakt-doctor")
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+fn assert_clear_failure(out: &Output, needle: &str) {
+    let err = stderr(out);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains(needle), "expected `{needle}` in: {err}");
+    assert!(!err.contains("panicked"), "{err}");
+}
+
+#[test]
+fn ca_export_path_and_regenerate() {
+    let dir = tempfile::tempdir().unwrap();
+    let certs = dir.path().to_str().unwrap();
+    let export = trakt_doctor(&["ca", "export", "--certs", certs]);
+    assert!(export.status.success(), "{}", stderr(&export));
+    let pem = String::from_utf8_lossy(&export.stdout).into_owned();
+    assert!(pem.starts_with("-----BEGIN CERTIFICATE-----"));
+    assert!(!pem.contains("PRIVATE KEY"));
+
+    let path = trakt_doctor(&["ca", "path", "--certs", certs]);
+    let printed = String::from_utf8_lossy(&path.stdout).trim().to_string();
+    assert_eq!(std::fs::read_to_string(&printed).unwrap(), pem);
+
+    let again = trakt_doctor(&["ca", "export", "--certs", certs]);
+    assert_eq!(String::from_utf8_lossy(&again.stdout), pem, "export must not replace the CA");
+
+    let regen = trakt_doctor(&["ca", "regenerate", "--certs", certs, "--intercept", "api.trakt.tv", "--intercept", "example.org"]);
+    assert!(regen.status.success(), "{}", stderr(&regen));
+    assert!(stderr(&regen).contains("trust this one"));
+    assert_ne!(std::fs::read_to_string(&printed).unwrap(), pem);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let key = dir.path().join("trakt-doctor-ca.key");
+        assert_eq!(std::fs::metadata(key).unwrap().permissions().mode() & 0o777, 0o600);
+    }
+}
+
+#[test]
+fn a_corrupt_ca_file_is_a_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let certs = dir.path().to_str().unwrap();
+    assert!(trakt_doctor(&["ca", "export", "--certs", certs]).status.success());
+    std::fs::write(dir.path().join("trakt-doctor-ca.pem"), "garbage").unwrap();
+    let out = trakt_doctor(&["--certs", certs, "--listen", "127.0.0.1:0"]);
+    assert_clear_failure(&out, "ca regenerate");
+    std::fs::write(dir.path().join("trakt-doctor-ca.key"), [0xff, 0xfe, 0x00]).unwrap();
+    let out = trakt_doctor(&["ca", "export", "--certs", certs]);
+    assert_clear_failure(&out, "trakt-doctor-ca.key");
+}
+
+#[test]
+fn intercepting_a_host_outside_the_ca_explains_how_to_regenerate() {
+    let dir = tempfile::tempdir().unwrap();
+    let certs = dir.path().to_str().unwrap();
+    assert!(trakt_doctor(&["ca", "export", "--certs", certs]).status.success());
+    let out = trakt_doctor(&["--certs", certs, "--listen", "127.0.0.1:0", "--intercept", "bank.example"]);
+    assert_clear_failure(&out, "ca regenerate --intercept bank.example");
+}
+
+#[test]
+fn unsafe_or_unusable_settings_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let certs = dir.path().to_str().unwrap();
+    let lan = trakt_doctor(&["--certs", certs, "--listen", "0.0.0.0:0"]);
+    assert_clear_failure(&lan, "--allow-lan");
+
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = taken.local_addr().unwrap().to_string();
+    let busy = trakt_doctor(&["--certs", certs, "--listen", &addr]);
+    assert_clear_failure(&busy, "--listen 127.0.0.1:PORT");
+
+    let no_log = trakt_doctor(&["--certs", certs, "--listen", "127.0.0.1:0", "--log", "/nonexistent-dir/x.jsonl"]);
+    assert_clear_failure(&no_log, "cannot open the log file");
+
+    let missing_ca = trakt_doctor(&["--certs", certs, "--listen", "127.0.0.1:0", "--upstream-ca", "/nonexistent.pem"]);
+    assert_clear_failure(&missing_ca, "--upstream-ca /nonexistent.pem");
+
+    let bad_flag = trakt_doctor(&["--listen", "not-an-address"]);
+    assert_eq!(bad_flag.status.code(), Some(2));
+    assert!(stderr(&bad_flag).contains("--listen"));
+}
+
+#[test]
+fn help_explains_the_quick_start() {
+    let out = trakt_doctor(&["--help"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success());
+    for needle in ["--intercept", "--resolve", "--log", "Quick start", "ca"] {
+        assert!(text.contains(needle), "help lacks {needle}");
+    }
+}
