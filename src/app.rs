@@ -5,8 +5,13 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::cli::{self, CaAction, CaArgs, Cli, Command, RunArgs};
+use crate::cli::{
+    self, CaAction, CaArgs, Cli, Command, LintArgs, LintFormat, RulesFormat, RunArgs,
+};
 use crate::hosts::{HostName, ResolveTable};
+use crate::inspect::Inspector;
+use crate::lint::{catalogue, Severity};
+use crate::log::read;
 use crate::log::{self, jsonl::JsonlSink, terminal::TerminalSink, Sink};
 use crate::proxy::{Proxy, ProxyParts, Settings};
 use crate::tls::ca::{CaOrigin, CertificateAuthority};
@@ -34,7 +39,73 @@ pub fn main(cli: Cli) -> Result<i32, Fatal> {
         None => run(cli.run),
         Some(Command::Run(args)) => run(args),
         Some(Command::Ca(args)) => ca(args),
+        Some(Command::Lint(args)) => lint_files(args),
+        Some(Command::Rules(args)) => {
+            match args.format {
+                RulesFormat::Text => print!("{}", catalogue::text()),
+                RulesFormat::Markdown => print!("{}", catalogue::markdown()),
+                RulesFormat::Json => println!("{:#}", catalogue::json()),
+            }
+            Ok(0)
+        }
     }
+}
+
+/// `trakt-doctor lint FILE...`: replays each file's exchanges through the
+/// same pipeline as the proxy (one session per file).
+fn lint_files(args: LintArgs) -> Result<i32, Fatal> {
+    let mut errors = 0usize;
+    let mut warnings = 0usize;
+    let mut count = 0usize;
+    let mut report = Vec::new();
+    let mut terminal = TerminalSink::stdout(true);
+    for path in &args.files {
+        let text = std::fs::read(path)
+            .map_err(|e| Fatal(format!("cannot read {}: {e}", path.display())))?;
+        let text = String::from_utf8_lossy(&text);
+        let mut exchanges =
+            read::exchanges(&text).map_err(|e| Fatal(format!("{}: {e}", path.display())))?;
+        let inspector = Inspector::new();
+        for exchange in &mut exchanges {
+            inspector.replay(exchange);
+            crate::redact::exchange(exchange);
+            count += 1;
+            errors += exchange
+                .findings
+                .iter()
+                .filter(|f| f.severity == Severity::Error)
+                .count();
+            warnings += exchange
+                .findings
+                .iter()
+                .filter(|f| f.severity == Severity::Warning)
+                .count();
+            match args.format {
+                LintFormat::Text => {
+                    terminal
+                        .record(exchange)
+                        .map_err(|e| Fatal(format!("cannot write the report: {e}")))?;
+                }
+                LintFormat::Json => report.push(serde_json::json!({
+                    "file": path.display().to_string(),
+                    "id": exchange.id,
+                    "method": exchange.request.method,
+                    "url": exchange.request.url,
+                    "status": exchange.response.as_ref().map(|r| r.status),
+                    "error": exchange.error,
+                    "findings": exchange.findings,
+                    "diagnosis": exchange.diagnosis,
+                })),
+            }
+        }
+    }
+    match args.format {
+        LintFormat::Text => {
+            println!("{count} exchange(s) linted: {errors} error(s), {warnings} warning(s)")
+        }
+        LintFormat::Json => println!("{:#}", serde_json::Value::Array(report)),
+    }
+    Ok(if errors > 0 { 1 } else { 0 })
 }
 
 fn ca(args: CaArgs) -> Result<i32, Fatal> {
@@ -45,7 +116,8 @@ fn ca(args: CaArgs) -> Result<i32, Fatal> {
         }
         CaAction::Export { certs } => {
             let files = CaFiles::new(&certs.certs);
-            let (ca, _) = CertificateAuthority::load_or_create(&files, &crate::default_intercept_hosts())?;
+            let (ca, _) =
+                CertificateAuthority::load_or_create(&files, &crate::default_intercept_hosts())?;
             print!("{}", ca.cert_pem());
         }
         CaAction::Regenerate { certs, intercept } => {

@@ -39,6 +39,39 @@ pub enum Command {
     Run(RunArgs),
     /// Show, export or regenerate the local certificate authority.
     Ca(CaArgs),
+    /// Lint recorded traffic offline: HAR files (browser devtools) or trakt-doctor JSON Lines logs.
+    /// Exit status: 0 clean, 1 error findings, 2 unreadable input.
+    Lint(LintArgs),
+    /// Print the rule catalogue.
+    Rules(RulesArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct LintArgs {
+    /// HAR or JSON Lines files.
+    #[arg(required = true, value_name = "FILE")]
+    pub files: Vec<PathBuf>,
+    #[arg(long, value_enum, default_value_t = LintFormat::Text)]
+    pub format: LintFormat,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LintFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Args)]
+pub struct RulesArgs {
+    #[arg(long, value_enum, default_value_t = RulesFormat::Text)]
+    pub format: RulesFormat,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum RulesFormat {
+    Text,
+    Markdown,
+    Json,
 }
 
 #[derive(Debug, Args, Clone)]

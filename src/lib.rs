@@ -11,10 +11,13 @@ pub mod diagnose;
 pub mod exchange;
 pub mod fix;
 pub mod hosts;
+pub mod inspect;
 pub mod lint;
 pub mod log;
 pub mod proxy;
 pub mod redact;
+pub mod session;
+pub mod spec;
 pub mod tls;
 
 /// The hosts decrypted when the user names none with `--intercept`.

@@ -39,9 +39,22 @@ fn ca_export_path_and_regenerate() {
     assert_eq!(std::fs::read_to_string(&printed).unwrap(), pem);
 
     let again = trakt_doctor(&["ca", "export", "--certs", certs]);
-    assert_eq!(String::from_utf8_lossy(&again.stdout), pem, "export must not replace the CA");
+    assert_eq!(
+        String::from_utf8_lossy(&again.stdout),
+        pem,
+        "export must not replace the CA"
+    );
 
-    let regen = trakt_doctor(&["ca", "regenerate", "--certs", certs, "--intercept", "api.trakt.tv", "--intercept", "example.org"]);
+    let regen = trakt_doctor(&[
+        "ca",
+        "regenerate",
+        "--certs",
+        certs,
+        "--intercept",
+        "api.trakt.tv",
+        "--intercept",
+        "example.org",
+    ]);
     assert!(regen.status.success(), "{}", stderr(&regen));
     assert!(stderr(&regen).contains("trust this one"));
     assert_ne!(std::fs::read_to_string(&printed).unwrap(), pem);
@@ -49,7 +62,10 @@ fn ca_export_path_and_regenerate() {
     {
         use std::os::unix::fs::PermissionsExt;
         let key = dir.path().join("trakt-doctor-ca.key");
-        assert_eq!(std::fs::metadata(key).unwrap().permissions().mode() & 0o777, 0o600);
+        assert_eq!(
+            std::fs::metadata(key).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
     }
 }
 
@@ -57,7 +73,9 @@ fn ca_export_path_and_regenerate() {
 fn a_corrupt_ca_file_is_a_clear_error() {
     let dir = tempfile::tempdir().unwrap();
     let certs = dir.path().to_str().unwrap();
-    assert!(trakt_doctor(&["ca", "export", "--certs", certs]).status.success());
+    assert!(trakt_doctor(&["ca", "export", "--certs", certs])
+        .status
+        .success());
     std::fs::write(dir.path().join("trakt-doctor-ca.pem"), "garbage").unwrap();
     let out = trakt_doctor(&["--certs", certs, "--listen", "127.0.0.1:0"]);
     assert_clear_failure(&out, "ca regenerate");
@@ -70,8 +88,17 @@ fn a_corrupt_ca_file_is_a_clear_error() {
 fn intercepting_a_host_outside_the_ca_explains_how_to_regenerate() {
     let dir = tempfile::tempdir().unwrap();
     let certs = dir.path().to_str().unwrap();
-    assert!(trakt_doctor(&["ca", "export", "--certs", certs]).status.success());
-    let out = trakt_doctor(&["--certs", certs, "--listen", "127.0.0.1:0", "--intercept", "bank.example"]);
+    assert!(trakt_doctor(&["ca", "export", "--certs", certs])
+        .status
+        .success());
+    let out = trakt_doctor(&[
+        "--certs",
+        certs,
+        "--listen",
+        "127.0.0.1:0",
+        "--intercept",
+        "bank.example",
+    ]);
     assert_clear_failure(&out, "ca regenerate --intercept bank.example");
 }
 
@@ -87,10 +114,24 @@ fn unsafe_or_unusable_settings_are_refused() {
     let busy = trakt_doctor(&["--certs", certs, "--listen", &addr]);
     assert_clear_failure(&busy, "--listen 127.0.0.1:PORT");
 
-    let no_log = trakt_doctor(&["--certs", certs, "--listen", "127.0.0.1:0", "--log", "/nonexistent-dir/x.jsonl"]);
+    let no_log = trakt_doctor(&[
+        "--certs",
+        certs,
+        "--listen",
+        "127.0.0.1:0",
+        "--log",
+        "/nonexistent-dir/x.jsonl",
+    ]);
     assert_clear_failure(&no_log, "cannot open the log file");
 
-    let missing_ca = trakt_doctor(&["--certs", certs, "--listen", "127.0.0.1:0", "--upstream-ca", "/nonexistent.pem"]);
+    let missing_ca = trakt_doctor(&[
+        "--certs",
+        certs,
+        "--listen",
+        "127.0.0.1:0",
+        "--upstream-ca",
+        "/nonexistent.pem",
+    ]);
     assert_clear_failure(&missing_ca, "--upstream-ca /nonexistent.pem");
 
     let bad_flag = trakt_doctor(&["--listen", "not-an-address"]);

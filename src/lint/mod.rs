@@ -24,7 +24,7 @@ impl Severity {
 }
 
 /// One problem found in one request.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Finding {
     /// Stable id, `family.subject.problem` (e.g. `header.api-version.missing`).
     pub rule: String,
@@ -35,4 +35,175 @@ pub struct Finding {
     /// Whether auto-fix repaired it before the request left.
     #[serde(default)]
     pub fixed: bool,
+    /// The repair, when one is certain (not logged: the `fixes` list shows what was applied).
+    #[serde(skip)]
+    pub fix: Option<crate::fix::Fix>,
+}
+
+pub mod body;
+pub mod catalogue;
+pub mod headers;
+pub mod oauth;
+pub mod route;
+pub mod rule;
+
+use time::OffsetDateTime;
+
+use crate::exchange::{Headers, Request};
+use crate::spec::trakt::{self, Endpoint, RouteMatch};
+pub use rule::Rule;
+
+/// Which contract a request must meet, by host.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Contract {
+    /// api.trakt.tv: the Trakt API v2.
+    TraktApi,
+    /// trakt.tv: the website (the OAuth authorize page).
+    TraktWebsite,
+    /// Anything else: no Trakt rules apply.
+    Other,
+}
+
+/// The body, parsed once for every rule (and for auto-fix).
+#[derive(Debug)]
+pub enum ParsedBody {
+    Empty,
+    Json(serde_json::Value),
+    /// Not JSON: the parser's message with line and column.
+    Invalid(String),
+    /// Not UTF-8, or larger than the capture limit: not linted.
+    Unlinted(&'static str),
+}
+
+/// A request prepared for the rules: split URL, matched route, parsed body.
+pub struct Subject<'a> {
+    pub request: &'a Request,
+    pub method: String,
+    pub host: String,
+    pub path: String,
+    pub query: Vec<(String, String)>,
+    pub contract: Contract,
+    pub route: Option<RouteMatch>,
+    pub has_bom: bool,
+    pub body: ParsedBody,
+    /// When the request was sent (dates "in the future" are judged against it).
+    pub at: OffsetDateTime,
+}
+
+impl<'a> Subject<'a> {
+    pub fn new(request: &'a Request, at: OffsetDateTime) -> Subject<'a> {
+        let uri = request.uri();
+        let host = uri
+            .as_ref()
+            .and_then(|u| u.host())
+            .unwrap_or_default()
+            .to_ascii_lowercase();
+        let path = uri.as_ref().map_or("/", |u| u.path()).to_string();
+        let query = uri
+            .as_ref()
+            .and_then(|u| u.query())
+            .map(trakt::query_pairs)
+            .unwrap_or_default();
+        let method = request.method.to_ascii_uppercase();
+        let contract = if trakt::API_HOSTS.contains(&host.as_str()) {
+            Contract::TraktApi
+        } else if trakt::WEBSITE_HOSTS.contains(&host.as_str()) {
+            Contract::TraktWebsite
+        } else {
+            Contract::Other
+        };
+        let route = (contract == Contract::TraktApi).then(|| trakt::match_route(&method, &path));
+        let raw = &request.body.bytes[..];
+        let has_bom = raw.starts_with(b"\xEF\xBB\xBF");
+        let body = if request.body.truncated {
+            ParsedBody::Unlinted("larger than the capture limit")
+        } else if raw.is_empty() {
+            ParsedBody::Empty
+        } else {
+            let raw = if has_bom { &raw[3..] } else { raw };
+            match std::str::from_utf8(raw) {
+                Err(_) => ParsedBody::Unlinted("not UTF-8 text"),
+                Ok(text) => match serde_json::from_str(text) {
+                    Ok(value) => ParsedBody::Json(value),
+                    Err(e) => ParsedBody::Invalid(e.to_string()),
+                },
+            }
+        };
+        Subject {
+            request,
+            method,
+            host,
+            path,
+            query,
+            contract,
+            route,
+            has_bom,
+            body,
+            at,
+        }
+    }
+
+    pub fn headers(&self) -> &Headers {
+        &self.request.headers
+    }
+
+    /// The matched endpoint, when the route is known.
+    pub fn endpoint(&self) -> Option<&'static Endpoint> {
+        match &self.route {
+            Some(RouteMatch::Found { endpoint, .. }) => Some(endpoint),
+            _ => None,
+        }
+    }
+
+    pub fn param(&self, name: &str) -> Option<&str> {
+        match &self.route {
+            Some(RouteMatch::Found { params, .. }) => params
+                .iter()
+                .find(|(n, _)| *n == name)
+                .map(|(_, v)| v.as_str()),
+            _ => None,
+        }
+    }
+
+    pub fn json(&self) -> Option<&serde_json::Value> {
+        match &self.body {
+            ParsedBody::Json(v) => Some(v),
+            _ => None,
+        }
+    }
+}
+
+/// Lints one request; findings come out in a stable order (by family, then position).
+pub fn check(request: &Request, at: OffsetDateTime) -> Vec<Finding> {
+    check_subject(&Subject::new(request, at))
+}
+
+pub fn check_subject(subject: &Subject) -> Vec<Finding> {
+    let mut out = Vec::new();
+    match subject.contract {
+        Contract::TraktApi => {
+            headers::check(subject, &mut out);
+            route::check(subject, &mut out);
+            body::check(subject, &mut out);
+            oauth::check(subject, &mut out);
+        }
+        Contract::TraktWebsite => oauth::check(subject, &mut out),
+        Contract::Other => {}
+    }
+    out
+}
+
+/// Every rule, in catalogue order.
+pub fn catalogue() -> Vec<&'static Rule> {
+    let mut rules: Vec<&'static Rule> = Vec::new();
+    rules.extend(headers::RULES);
+    rules.extend(route::RULES);
+    rules.extend(body::RULES);
+    rules.extend(oauth::RULES);
+    rules.extend(crate::session::RULES);
+    rules
+}
+
+pub fn rule(id: &str) -> Option<&'static Rule> {
+    catalogue().into_iter().find(|r| r.id == id)
 }

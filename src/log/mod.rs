@@ -7,6 +7,7 @@
 //! the channel, flushes every sink and reports how many records it wrote.
 
 pub mod jsonl;
+pub mod read;
 pub mod terminal;
 
 use std::sync::atomic::{AtomicU64, Ordering};

@@ -148,7 +148,13 @@ async fn inspected(
         headers: Headers::from_map(&parts.headers),
         body: Body::default(),
     };
-    let mut pending = PendingExchange::start(shared.log.clone(), started_at, started, record);
+    let mut pending = PendingExchange::start(
+        shared.log.clone(),
+        shared.inspector.clone(),
+        started_at,
+        started,
+        record,
+    );
     pending.set_abandon_reason("the client closed the connection while sending the request");
 
     let limit = shared.settings.capture_limit;
@@ -175,8 +181,10 @@ async fn inspected(
             (captured, stream)
         }
     };
-    if let Some(state_request) = pending.request_mut() {
-        state_request.body = captured;
+    if let Some(request) = pending.request_mut() {
+        request.body = captured;
+        let findings = shared.inspector.request(request, started_at);
+        pending.set_findings(findings, Vec::new());
     }
 
     parts.uri = url;

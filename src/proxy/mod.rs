@@ -24,6 +24,7 @@ use tokio::sync::watch;
 use tokio_util::task::TaskTracker;
 
 use crate::hosts::{HostName, ResolveTable};
+use crate::inspect::Inspector;
 use crate::log::LogHandle;
 use crate::tls::ServerConfigSource;
 use body::ProxyBody;
@@ -66,6 +67,7 @@ pub struct Shared {
     pub dialer: Dialer,
     pub client: UpstreamClient,
     pub log: LogHandle,
+    pub inspector: Arc<Inspector>,
     /// The CA certificate, served at `/ca`.
     pub ca_pem: String,
     pub local_addr: SocketAddr,
@@ -135,6 +137,7 @@ impl Proxy {
             dialer,
             client,
             log: parts.log,
+            inspector: Arc::new(Inspector::new()),
             ca_pem: parts.ca_pem,
             local_addr,
             tasks: TaskTracker::new(),

@@ -8,12 +8,16 @@ use bytes::{Bytes, BytesMut};
 use time::OffsetDateTime;
 
 use crate::exchange::{Exchange, Request, Response};
+use std::sync::Arc;
+
 use crate::fix::FixRecord;
+use crate::inspect::Inspector;
 use crate::lint::Finding;
 use crate::log::LogHandle;
 
 struct State {
     log: LogHandle,
+    inspector: Arc<Inspector>,
     id: u64,
     started_at: OffsetDateTime,
     started: Instant,
@@ -32,6 +36,7 @@ pub struct PendingExchange {
 impl PendingExchange {
     pub fn start(
         log: LogHandle,
+        inspector: Arc<Inspector>,
         started_at: OffsetDateTime,
         started: Instant,
         request: Request,
@@ -40,6 +45,7 @@ impl PendingExchange {
         PendingExchange {
             state: Some(Box::new(State {
                 log,
+                inspector,
                 id,
                 started_at,
                 started,
@@ -107,7 +113,7 @@ impl PendingExchange {
         if let Some(response) = s.response.as_mut() {
             response.body.bytes = std::mem::take(&mut s.response_body).freeze();
         }
-        let exchange = Exchange {
+        let mut exchange = Exchange {
             id: s.id,
             started_at: s.started_at,
             duration_ms: s.started.elapsed().as_secs_f64() * 1000.0,
@@ -118,6 +124,7 @@ impl PendingExchange {
             fixes: s.fixes,
             diagnosis: None,
         };
+        s.inspector.finish(&mut exchange);
         s.log.send(exchange);
     }
 }

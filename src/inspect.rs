@@ -1,0 +1,51 @@
+//! The inspection pipeline shared by the proxy and the offline linter:
+//! lint a request (alone and against the session so far), then, once the
+//! exchange is finished, diagnose it and let the session learn from it.
+//!
+//! Pure apart from the mutex that serialises the session.
+
+use std::sync::Mutex;
+
+use time::OffsetDateTime;
+
+use crate::diagnose;
+use crate::exchange::{Exchange, Request};
+use crate::lint::{self, Finding};
+use crate::session::Session;
+
+#[derive(Debug, Default)]
+pub struct Inspector {
+    session: Mutex<Session>,
+}
+
+impl Inspector {
+    pub fn new() -> Self {
+        Inspector::default()
+    }
+
+    fn session(&self) -> std::sync::MutexGuard<'_, Session> {
+        self.session
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Findings for a request about to be sent at `at`.
+    pub fn request(&self, request: &Request, at: OffsetDateTime) -> Vec<Finding> {
+        let mut findings = lint::check(request, at);
+        findings.extend(self.session().observe_request(request, at));
+        findings
+    }
+
+    /// Completes a finished exchange: its diagnosis, and what the session learns from it.
+    pub fn finish(&self, exchange: &mut Exchange) {
+        exchange.diagnosis = diagnose::explain(exchange);
+        self.session().observe_exchange(exchange);
+    }
+
+    /// Runs the whole pipeline over a recorded exchange (offline linting):
+    /// findings are recomputed, the recorded response is kept.
+    pub fn replay(&self, exchange: &mut Exchange) {
+        exchange.findings = self.request(&exchange.request, exchange.started_at);
+        self.finish(exchange);
+    }
+}

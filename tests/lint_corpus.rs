@@ -1,0 +1,126 @@
+//! The fixture corpus: requests as real clients send them, good and broken.
+//! Every valid one must lint without errors (nor warnings); every broken one
+//! must produce exactly the rule ids it lists.
+
+use std::collections::BTreeSet;
+
+use bytes::Bytes;
+use serde_json::Value;
+use trakt_doctor::exchange::{Body, Headers, Request};
+
+const CLIENT_ID: &str = "0e861f52c7365efe6da5ea3e2e6641b8d25d87aca3133e8d4f7dc8487368d14b";
+const TOKEN: &str = "5c0ae0a3f6dc4d3a0a94d5f7e4d5a7a1b4c5d6e7f8091a2b3c4d5e6f70819a2b";
+
+struct Case {
+    name: String,
+    request: Request,
+    expect: BTreeSet<String>,
+}
+
+fn load() -> Vec<Case> {
+    let text = include_str!("fixtures/requests.jsonl");
+    text.lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|line| {
+            let f: Value =
+                serde_json::from_str(line).unwrap_or_else(|e| panic!("bad fixture {line}: {e}"));
+            let body = match f.get("body") {
+                None => Bytes::new(),
+                Some(Value::String(raw)) => Bytes::from(raw.clone()),
+                Some(json) => Bytes::from(json.to_string()),
+            };
+            let mut headers: Vec<(String, String)> = Vec::new();
+            if f.get("base").and_then(Value::as_bool) == Some(true) {
+                headers.push(("user-agent".into(), "StremioTraktAddon/1.4.0".into()));
+                headers.push(("trakt-api-key".into(), CLIENT_ID.into()));
+                headers.push(("trakt-api-version".into(), "2".into()));
+                headers.push(("authorization".into(), format!("Bearer {TOKEN}")));
+                if !body.is_empty() {
+                    headers.push(("content-type".into(), "application/json".into()));
+                }
+            }
+            if let Some(overrides) = f.get("headers").and_then(Value::as_object) {
+                for (name, value) in overrides {
+                    headers.retain(|(n, _)| n != name);
+                    match value {
+                        Value::String(v) => headers.push((name.clone(), v.clone())),
+                        Value::Array(vs) => {
+                            for v in vs {
+                                headers.push((
+                                    name.clone(),
+                                    v.as_str().unwrap_or_default().to_string(),
+                                ));
+                            }
+                        }
+                        _ => {}
+                    }
+                }
+            }
+            Case {
+                name: f["name"].as_str().unwrap().to_string(),
+                request: Request {
+                    method: f["method"].as_str().unwrap().to_string(),
+                    url: f["url"].as_str().unwrap().to_string(),
+                    http_version: "HTTP/1.1".into(),
+                    headers: Headers(headers),
+                    body: Body::complete(body),
+                },
+                expect: f["expect"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|v| v.as_str().unwrap().to_string())
+                    .collect(),
+            }
+        })
+        .collect()
+}
+
+fn at() -> time::OffsetDateTime {
+    time::macros::datetime!(2026-11-24 12:00 UTC)
+}
+
+#[test]
+fn the_corpus_is_large_and_covers_every_stateless_rule() {
+    let cases = load();
+    assert!(cases.len() >= 80, "only {} fixtures", cases.len());
+    let valid = cases.iter().filter(|c| c.expect.is_empty()).count();
+    assert!(
+        valid >= 30 && cases.len() - valid >= 50,
+        "{valid} valid of {}",
+        cases.len()
+    );
+    let covered: BTreeSet<&str> = cases
+        .iter()
+        .flat_map(|c| c.expect.iter().map(String::as_str))
+        .collect();
+    for rule in trakt_doctor::lint::catalogue() {
+        let stateful = rule.id.starts_with("session.") || rule.id == "body.not-linted";
+        assert!(
+            stateful || covered.contains(rule.id),
+            "no fixture exercises {}",
+            rule.id
+        );
+    }
+}
+
+#[test]
+fn every_fixture_yields_exactly_its_expected_rules() {
+    let mut failures = Vec::new();
+    for case in load() {
+        let findings = trakt_doctor::lint::check(&case.request, at());
+        let got: BTreeSet<String> = findings.iter().map(|f| f.rule.clone()).collect();
+        if got != case.expect {
+            failures.push(format!(
+                "{}: expected {:?}, got {:?}",
+                case.name, case.expect, findings
+            ));
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} fixture(s) disagree:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+}
