@@ -158,8 +158,12 @@ pub fn explain(exchange: &Exchange) -> Option<Diagnosis> {
         .to_string();
     match status {
         400 if oauth_error.as_deref() == Some("invalid_grant") => {
-            b.summary =
-                format!("400 invalid_grant: Trakt refused the token exchange ({description})");
+            if explained {
+                b.cause(format!("Trakt says invalid_grant: {description}"));
+            } else {
+                b.summary =
+                    format!("400 invalid_grant: Trakt refused the token exchange ({description})");
+            }
             if description.contains("session not found") {
                 b.cause("the refresh token was issued before Trakt's authentication migration and can no longer be exchanged");
             }

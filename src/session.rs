@@ -300,3 +300,190 @@ pub fn human(d: Duration) -> String {
         format!("{} days {} h", minutes / (24 * 60), (minutes / 60) % 24)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::exchange::{Body, Headers, Response};
+    use bytes::Bytes;
+    use time::macros::datetime;
+
+    fn request(method: &str, path: &str, token: Option<&str>, body: &str) -> Request {
+        let mut headers = vec![("trakt-api-key".to_string(), "k".to_string())];
+        if let Some(token) = token {
+            headers.push(("authorization".into(), format!("Bearer {token}")));
+        }
+        Request {
+            method: method.into(),
+            url: format!("https://api.trakt.tv{path}"),
+            http_version: "HTTP/1.1".into(),
+            headers: Headers(headers),
+            body: Body::complete(Bytes::from(body.to_string())),
+        }
+    }
+
+    fn finished(
+        request: Request,
+        at: OffsetDateTime,
+        status: u16,
+        headers: &[(&str, &str)],
+        body: &str,
+    ) -> Exchange {
+        Exchange {
+            id: 1,
+            started_at: at,
+            duration_ms: 10.0,
+            request,
+            response: Some(Response {
+                status,
+                http_version: "HTTP/1.1".into(),
+                headers: Headers(
+                    headers
+                        .iter()
+                        .map(|(n, v)| (n.to_string(), v.to_string()))
+                        .collect(),
+                ),
+                body: Body::complete(Bytes::from(body.to_string())),
+            }),
+            error: None,
+            findings: vec![],
+            fixes: vec![],
+            diagnosis: None,
+        }
+    }
+
+    fn rules(findings: &[Finding]) -> Vec<&str> {
+        findings.iter().map(|f| f.rule.as_str()).collect()
+    }
+
+    const T0: OffsetDateTime = datetime!(2026-11-24 12:00 UTC);
+
+    #[test]
+    fn a_code_exchanged_twice_is_flagged_the_second_time() {
+        let mut s = Session::new();
+        let body = r#"{"code":"abc","client_id":"c","client_secret":"s","redirect_uri":"r","grant_type":"authorization_code"}"#;
+        assert!(s
+            .observe_request(&request("POST", "/oauth/token", None, body), T0)
+            .is_empty());
+        let second = s.observe_request(
+            &request("POST", "/oauth/token", None, body),
+            T0 + Duration::seconds(2),
+        );
+        assert_eq!(rules(&second), ["session.oauth-code.reused"]);
+    }
+
+    #[test]
+    fn a_refresh_token_is_spent_only_by_a_successful_refresh() {
+        let mut s = Session::new();
+        let body = r#"{"refresh_token":"R1","client_id":"c","client_secret":"s","redirect_uri":"r","grant_type":"refresh_token"}"#;
+        let req = request("POST", "/oauth/token", None, body);
+        assert!(s.observe_request(&req, T0).is_empty());
+        // A failed attempt does not spend it.
+        s.observe_exchange(&finished(req.clone(), T0, 502, &[], ""));
+        assert!(s
+            .observe_request(&req, T0 + Duration::seconds(5))
+            .is_empty());
+        s.observe_exchange(&finished(req.clone(), T0, 200, &[], r#"{"access_token":"A2","refresh_token":"R2","expires_in":604800,"created_at":1700000000}"#));
+        assert_eq!(
+            rules(&s.observe_request(&req, T0 + Duration::seconds(9))),
+            ["session.refresh-token.reused"]
+        );
+    }
+
+    #[test]
+    fn expiry_learnt_from_the_token_response_is_enforced() {
+        let mut s = Session::new();
+        let created = T0.unix_timestamp();
+        let issue = request(
+            "POST",
+            "/oauth/token",
+            None,
+            r#"{"code":"x","grant_type":"authorization_code"}"#,
+        );
+        s.observe_exchange(&finished(
+            issue,
+            T0,
+            200,
+            &[],
+            &format!(r#"{{"access_token":"A1","expires_in":86400,"created_at":{created}}}"#),
+        ));
+        let use_it = request("GET", "/sync/last_activities", Some("A1"), "");
+        assert!(s
+            .observe_request(&use_it, T0 + Duration::hours(23))
+            .is_empty());
+        let late = s.observe_request(&use_it, T0 + Duration::hours(25));
+        assert_eq!(rules(&late), ["session.token.expired"]);
+        assert!(
+            late[0].message.contains("1 h 0 min ago"),
+            "{}",
+            late[0].message
+        );
+    }
+
+    #[test]
+    fn a_revoked_token_is_flagged() {
+        let mut s = Session::new();
+        let revoke = request(
+            "POST",
+            "/oauth/revoke",
+            None,
+            r#"{"token":"A1","client_id":"c","client_secret":"s"}"#,
+        );
+        s.observe_exchange(&finished(revoke, T0, 200, &[], ""));
+        let after = s.observe_request(
+            &request("GET", "/sync/history", Some("A1"), ""),
+            T0 + Duration::seconds(1),
+        );
+        assert_eq!(rules(&after), ["session.token.revoked"]);
+    }
+
+    #[test]
+    fn writes_faster_than_one_per_second_are_flagged() {
+        let mut s = Session::new();
+        let write = request("POST", "/sync/history", Some("A1"), "{}");
+        assert!(s.observe_request(&write, T0).is_empty());
+        assert_eq!(
+            rules(&s.observe_request(&write, T0 + Duration::milliseconds(300))),
+            ["session.write.too-fast"]
+        );
+        assert!(s
+            .observe_request(&write, T0 + Duration::milliseconds(1400))
+            .is_empty());
+        // Another user's token has its own budget.
+        assert!(s
+            .observe_request(
+                &request("POST", "/sync/history", Some("B"), "{}"),
+                T0 + Duration::milliseconds(1500)
+            )
+            .is_empty());
+    }
+
+    #[test]
+    fn retrying_before_retry_after_is_flagged() {
+        let mut s = Session::new();
+        let get = request("GET", "/sync/history", Some("A1"), "");
+        s.observe_exchange(&finished(
+            get.clone(),
+            T0,
+            429,
+            &[("retry-after", "10")],
+            "",
+        ));
+        assert_eq!(
+            rules(&s.observe_request(&get, T0 + Duration::seconds(3))),
+            ["session.retry-after.early"]
+        );
+        assert!(s
+            .observe_request(&get, T0 + Duration::seconds(11))
+            .is_empty());
+    }
+
+    #[test]
+    fn other_hosts_are_ignored() {
+        let mut s = Session::new();
+        let mut req = request("POST", "/sync/history", Some("A1"), "{}");
+        req.url = "https://example.org/sync/history".into();
+        s.observe_request(&req, T0);
+        assert!(s.observe_request(&req, T0).is_empty());
+    }
+}

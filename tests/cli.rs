@@ -148,3 +148,76 @@ fn help_explains_the_quick_start() {
         assert!(text.contains(needle), "help lacks {needle}");
     }
 }
+
+const HAR: &str = r#"{"log":{"version":"1.2","creator":{"name":"WebInspector","version":"537.36"},"entries":[
+ {"startedDateTime":"2026-11-24T10:00:00.000Z","time":50,
+  "request":{"method":"POST","url":"https://api.trakt.tv/scrobble/start","httpVersion":"HTTP/1.1",
+   "headers":[{"name":"Content-Type","value":"application/json"},{"name":"User-Agent","value":"Addon/1.0"},
+              {"name":"trakt-api-version","value":"2"},{"name":"trakt-api-key","value":"0e861f52c7365efe6da5ea3e2e6641b8d25d87aca3133e8d4f7dc8487368d14b"},
+              {"name":"Authorization","value":"Bearer secret-token-value"}],
+   "postData":{"mimeType":"application/json","text":"{\"movie\":{\"ids\":{\"trakt\":28}},\"progress\":10,}"}},
+  "response":{"status":400,"httpVersion":"HTTP/1.1","headers":[],"content":{"size":0,"mimeType":"application/json"}}},
+ {"startedDateTime":"2026-11-24T10:00:05.000Z","time":40,
+  "request":{"method":"GET","url":"https://www.strem.io/unrelated","httpVersion":"HTTP/1.1","headers":[]},
+  "response":{"status":200,"httpVersion":"HTTP/1.1","headers":[],"content":{"size":0}}}]}}"#;
+
+#[test]
+fn lint_reads_a_har_and_exits_1_on_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let har = dir.path().join("stremio-web.har");
+    std::fs::write(&har, HAR).unwrap();
+    let out = trakt_doctor(&["lint", har.to_str().unwrap()]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(text.contains("body.json.invalid"), "{text}");
+    assert!(text.contains("400 because the body is not JSON"), "{text}");
+    assert!(text.contains("2 exchange(s) linted: 1 error(s)"), "{text}");
+    assert!(!text.contains("secret-token-value"));
+
+    let json = trakt_doctor(&["lint", "--format", "json", har.to_str().unwrap()]);
+    let report: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+    assert_eq!(report.as_array().unwrap().len(), 2);
+    assert_eq!(report[0]["findings"][0]["rule"], "body.json.invalid");
+    assert_eq!(report[0]["status"], 400);
+}
+
+#[test]
+fn lint_reads_its_own_jsonl_and_exits_0_when_clean() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("clean.jsonl");
+    let record = r#"{"id":1,"started_at":"2026-11-24T10:00:00Z","duration_ms":3.0,"request":{"method":"GET","url":"https://api.trakt.tv/movies/trending","http_version":"HTTP/1.1","headers":{"user-agent":"A/1","trakt-api-version":"2","trakt-api-key":"0e861f52c7365efe6da5ea3e2e6641b8d25d87aca3133e8d4f7dc8487368d14b"},"body":null},"response":{"status":200,"headers":{},"body":null},"findings":[],"fixes":[],"diagnosis":null}"#;
+    std::fs::write(&log, format!("{record}\n{record}\n")).unwrap();
+    let out = trakt_doctor(&["lint", log.to_str().unwrap()]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout)
+        .contains("2 exchange(s) linted: 0 error(s), 0 warning(s)"));
+}
+
+#[test]
+fn lint_of_unreadable_input_exits_2_with_a_message() {
+    let dir = tempfile::tempdir().unwrap();
+    let broken = dir.path().join("broken.jsonl");
+    std::fs::write(&broken, "{\"id\":1}\nnot json\n").unwrap();
+    assert_clear_failure(&trakt_doctor(&["lint", broken.to_str().unwrap()]), "line 1");
+    assert_clear_failure(
+        &trakt_doctor(&["lint", "/nonexistent.har"]),
+        "cannot read /nonexistent.har",
+    );
+}
+
+#[test]
+fn rules_prints_the_catalogue() {
+    let out = trakt_doctor(&["rules"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success());
+    assert!(text.contains("header.api-version.missing (error, auto-fix)"));
+    assert!(text.contains("session.refresh-token.reused"));
+    let json = trakt_doctor(&["rules", "--format", "json"]);
+    let rules: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+    assert!(rules.as_array().unwrap().len() >= 40);
+}

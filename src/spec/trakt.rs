@@ -283,13 +283,12 @@ pub fn match_route(method: &str, path: &str) -> RouteMatch {
         .split('/')
         .collect();
     let fits = |endpoint: &Endpoint| -> Option<(usize, Params)> {
-        let mut literals = 0;
-        let mut params = Vec::new();
-        let segs: Vec<Segment<'static>> = segments(endpoint.path).collect();
-        if segs.len() != parts.len() {
+        if endpoint.path.matches('/').count() != parts.len() {
             return None;
         }
-        for (seg, part) in segs.iter().zip(&parts) {
+        let mut literals = 0;
+        let mut params = Vec::new();
+        for (seg, part) in segments(endpoint.path).zip(&parts) {
             match seg {
                 Segment::Literal(lit) => {
                     if !lit.eq_ignore_ascii_case(part) {
@@ -307,7 +306,7 @@ pub fn match_route(method: &str, path: &str) -> RouteMatch {
                         }
                         literals += 1;
                     }
-                    params.push((*name, percent_decode(part)));
+                    params.push((name, percent_decode(part)));
                 }
             }
         }

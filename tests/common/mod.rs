@@ -447,3 +447,124 @@ pub fn read_cert(path: &Path) -> CertificateDer<'static> {
     use rustls_pki_types::pem::PemObject;
     CertificateDer::from_pem_file(path).unwrap()
 }
+
+/// A fake Trakt that rejects mistakes the way Trakt documents (and is
+/// reported) to: 403 HTML from "Cloudflare" without a User-Agent, 400 for a
+/// wrong API version or unparsable JSON, 403 without an API key, 412 for a
+/// non-JSON content type, 401 for a bad bearer header, 422 for a bad
+/// progress, 404 for ids it cannot match, `invalid_grant` for a reused
+/// refresh token. Written independently of trakt-doctor's own rules.
+pub fn strict_trakt() -> Handler {
+    let refreshed = Arc::new(Mutex::new(Vec::<String>::new()));
+    Arc::new(move |r: &Received| {
+        let header = |name: &str| {
+            r.headers
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_string)
+        };
+        if header("user-agent").is_none() {
+            return Reply {
+                status: 403,
+                headers: vec![
+                    ("content-type".into(), "text/html; charset=UTF-8".into()),
+                    ("server".into(), "cloudflare".into()),
+                    ("cf-ray".into(), "8a1b2c3d4e5f-AMS".into()),
+                ],
+                body: Bytes::from_static(b"<!DOCTYPE html><html><title>Attention Required! | Cloudflare</title>Sorry, you have been blocked</html>"),
+                delay: Duration::ZERO,
+            };
+        }
+        if header("trakt-api-version").as_deref() != Some("2") {
+            return Reply::json(400, "");
+        }
+        if header("trakt-api-key").is_none() {
+            return Reply::json(403, "");
+        }
+        let json: Option<serde_json::Value> = if r.body.is_empty() {
+            None
+        } else {
+            if header("content-type").as_deref() != Some("application/json") {
+                return Reply::json(412, "");
+            }
+            match serde_json::from_slice(&r.body) {
+                Ok(v) => Some(v),
+                Err(_) => return Reply::json(400, ""),
+            }
+        };
+        let path = r.path.split('?').next().unwrap_or("").to_string();
+        let needs_token = path.starts_with("/scrobble/")
+            || path.starts_with("/sync/")
+            || path == "/users/settings";
+        if needs_token {
+            match header("authorization") {
+                Some(auth)
+                    if auth.starts_with("Bearer ")
+                        && auth.len() > 7
+                        && !auth[7..].contains([' ', '"']) => {}
+                _ => {
+                    return Reply {
+                        headers: vec![(
+                            "www-authenticate".into(),
+                            "Bearer realm=\"trakt\", error=\"invalid_token\"".into(),
+                        )],
+                        ..Reply::json(401, "")
+                    }
+                }
+            }
+        }
+        if path == "/oauth/token" {
+            let refresh = json
+                .as_ref()
+                .and_then(|j| j.get("refresh_token"))
+                .and_then(|v| v.as_str())
+                .map(str::to_string);
+            if let Some(refresh) = refresh {
+                let mut used = refreshed.lock().unwrap();
+                if used.contains(&refresh) {
+                    return Reply::json(
+                        400,
+                        r#"{"error":"invalid_grant","error_description":"The provided authorization grant is invalid, expired, revoked, does not match the redirection URI used in the authorization request, or was issued to another client."}"#,
+                    );
+                }
+                used.push(refresh);
+            }
+            return Reply::json(
+                200,
+                r#"{"access_token":"new-access","token_type":"bearer","expires_in":604800,"refresh_token":"new-refresh","scope":"public","created_at":1700000000}"#,
+            );
+        }
+        if path.starts_with("/scrobble/") {
+            let body = json.unwrap_or_default();
+            let progress = body.get("progress").and_then(|p| p.as_f64());
+            match progress {
+                Some(p) if (0.0..=100.0).contains(&p) && !(path == "/scrobble/stop" && p < 1.0) => {
+                }
+                _ => {
+                    return Reply::json(
+                        422,
+                        r#"{"errors":{"progress":["must be a number between 0 and 100"]}}"#,
+                    )
+                }
+            }
+            let item = body.get("movie").or_else(|| body.get("episode"));
+            let ids = item.and_then(|i| i.get("ids")).and_then(|i| i.as_object());
+            let matchable = ids.is_some_and(|ids| {
+                ids.iter().any(|(k, v)| match k.as_str() {
+                    "trakt" | "tmdb" | "tvdb" => v.is_u64(),
+                    "imdb" => v.as_str().is_some_and(|s| s.starts_with("tt")),
+                    "slug" => v.is_string(),
+                    _ => false,
+                })
+            });
+            if !matchable {
+                return Reply::json(404, "");
+            }
+            return Reply::json(201, r#"{"id":3373536619,"action":"start","progress":10}"#);
+        }
+        if r.method == "POST" {
+            return Reply::json(201, r#"{"added":{"movies":1},"not_found":{"movies":[]}}"#);
+        }
+        Reply::json(200, "{}")
+    })
+}
