@@ -8,6 +8,7 @@ use std::time::Duration;
 use crate::cli::{
     self, CaAction, CaArgs, Cli, Command, LintArgs, LintFormat, RulesFormat, RunArgs,
 };
+use crate::fix::FixPolicy;
 use crate::hosts::{HostName, ResolveTable};
 use crate::inspect::Inspector;
 use crate::lint::{catalogue, Severity};
@@ -172,6 +173,7 @@ fn run(args: RunArgs) -> Result<i32, Fatal> {
         intercept: hosts.clone(),
         capture_limit: args.capture_limit,
         upstream_timeout: Duration::from_secs_f64(args.upstream_timeout),
+        fix: args.fix.clone().unwrap_or_default(),
         ..Settings::default()
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -258,6 +260,16 @@ fn print_banner(
         CaOrigin::Created => "created now: trust it once, as below",
         CaOrigin::Loaded => "loaded",
     };
+    let fix_line = match &args.fix {
+        Some(FixPolicy::All) => {
+            "\n  Auto-fix:     on (every safe fix; see `trakt-doctor rules`)".to_string()
+        }
+        Some(FixPolicy::Only(ids)) => format!(
+            "\n  Auto-fix:     on for {}",
+            ids.iter().cloned().collect::<Vec<_>>().join(", ")
+        ),
+        _ => String::new(),
+    };
     let log_line = match &args.log {
         Some(path) => format!("\n  JSON Lines log: {}", path.display()),
         None => String::new(),
@@ -265,7 +277,7 @@ fn print_banner(
     eprintln!(
         "trakt-doctor {version}: listening on {addr}
   Decrypting:   {hosts} (every other host is tunnelled untouched)
-  CA:           {ca} ({ca_state}){log_line}
+  CA:           {ca} ({ca_state}){fix_line}{log_line}
   Web:          http://{addr}/   CA download: http://{addr}/ca   PAC: http://{addr}/proxy.pac
 
 Trust the CA once:

@@ -6,6 +6,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
+use crate::fix::FixPolicy;
 use crate::hosts::{HostName, ResolveRule};
 
 const AFTER_HELP: &str = "\
@@ -89,6 +90,10 @@ pub struct RunArgs {
     #[arg(long, env = "TRAKT_DOCTOR_ALLOW_LAN")]
     pub allow_lan: bool,
 
+    /// Repair malformed requests before they leave: every safe fix, or only the listed rule ids (--fix=RULE,RULE).
+    #[arg(long, env = "TRAKT_DOCTOR_FIX", num_args = 0..=1, require_equals = true, default_missing_value = "all", value_name = "RULES", value_parser = parse_fix)]
+    pub fix: Option<FixPolicy>,
+
     /// Append every intercepted exchange to this JSON Lines file.
     #[arg(long, env = "TRAKT_DOCTOR_LOG", value_name = "FILE.jsonl")]
     pub log: Option<PathBuf>,
@@ -165,6 +170,10 @@ pub enum CaAction {
     },
 }
 
+fn parse_fix(raw: &str) -> Result<FixPolicy, String> {
+    FixPolicy::parse(raw)
+}
+
 fn positive_seconds(raw: &str) -> Result<f64, String> {
     match raw.parse::<f64>() {
         Ok(secs) if secs.is_finite() && secs > 0.0 && secs < 86_400.0 => Ok(secs),
@@ -202,6 +211,15 @@ mod tests {
             Cli::try_parse_from(["trakt-doctor", "--listen", "127.0.0.1:0", "--quiet"]).unwrap();
         assert!(cli.command.is_none());
         assert!(cli.run.quiet);
+        assert!(cli.run.fix.is_none());
+        let cli = Cli::try_parse_from(["trakt-doctor", "--fix"]).unwrap();
+        assert_eq!(cli.run.fix, Some(FixPolicy::All));
+        let cli = Cli::try_parse_from([
+            "trakt-doctor",
+            "--fix=body.json.bom,header.api-version.missing",
+        ])
+        .unwrap();
+        assert!(matches!(cli.run.fix, Some(FixPolicy::Only(ref ids)) if ids.len() == 2));
         let cli =
             Cli::try_parse_from(["trakt-doctor", "run", "--intercept", "api.trakt.tv"]).unwrap();
         assert!(matches!(cli.command, Some(Command::Run(ref r)) if r.intercept.len() == 1));
@@ -213,5 +231,14 @@ mod tests {
         assert!(Cli::try_parse_from(["trakt-doctor", "--intercept", "10.0.0.1"]).is_err());
         assert!(Cli::try_parse_from(["trakt-doctor", "--resolve", "x"]).is_err());
         assert!(Cli::try_parse_from(["trakt-doctor", "--upstream-timeout", "-1"]).is_err());
+        let err = Cli::try_parse_from(["trakt-doctor", "--fix=header.nope"])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("valid ids") && err.contains("header.api-version.missing"),
+            "{err}"
+        );
+        // A rule without a fix is refused too.
+        assert!(Cli::try_parse_from(["trakt-doctor", "--fix=route.unknown"]).is_err());
     }
 }

@@ -30,3 +30,335 @@ pub enum Fix {
         value: serde_json::Value,
     },
 }
+
+use std::collections::BTreeSet;
+
+use bytes::Bytes;
+
+use crate::exchange::Request;
+use crate::lint::{self, Finding};
+
+/// Which fixes auto-fix applies.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum FixPolicy {
+    /// Auto-fix is off (the default).
+    #[default]
+    Off,
+    /// Every rule that has a fix.
+    All,
+    /// Only these rule ids.
+    Only(BTreeSet<String>),
+}
+
+/// The rule ids that have a fix.
+pub fn fixable_rules() -> Vec<&'static str> {
+    lint::catalogue()
+        .into_iter()
+        .filter(|r| r.autofix.is_some())
+        .map(|r| r.id)
+        .collect()
+}
+
+impl FixPolicy {
+    /// Parses `--fix` (`all`) or `--fix=RULE,RULE`; unknown or unfixable ids are an error that lists the valid ones.
+    pub fn parse(spec: &str) -> Result<FixPolicy, String> {
+        let spec = spec.trim();
+        if spec.is_empty() || spec == "all" {
+            return Ok(FixPolicy::All);
+        }
+        let valid = fixable_rules();
+        let mut chosen = BTreeSet::new();
+        for id in spec.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+            if !valid.contains(&id) {
+                return Err(format!(
+                    "`{id}` is not a rule auto-fix can repair; valid ids: {}",
+                    valid.join(", ")
+                ));
+            }
+            chosen.insert(id.to_string());
+        }
+        Ok(FixPolicy::Only(chosen))
+    }
+
+    pub fn enabled(&self, rule: &str) -> bool {
+        match self {
+            FixPolicy::Off => false,
+            FixPolicy::All => true,
+            FixPolicy::Only(rules) => rules.contains(rule),
+        }
+    }
+
+    pub fn is_off(&self) -> bool {
+        matches!(self, FixPolicy::Off)
+    }
+}
+
+/// Applies the enabled fixes carried by `findings` to a copy of `request`,
+/// marks those findings `fixed`, and returns the new request with a record
+/// of each rewrite. `None` when nothing was changed: the original request is
+/// then forwarded untouched, byte for byte.
+pub fn apply(
+    request: &Request,
+    findings: &mut [Finding],
+    policy: &FixPolicy,
+) -> Option<(Request, Vec<FixRecord>)> {
+    if policy.is_off() {
+        return None;
+    }
+    let mut fixed = request.clone();
+    let mut records = Vec::new();
+    let mut json: Option<serde_json::Value> = None;
+    let mut body_changed = false;
+    for finding in findings.iter_mut() {
+        let Some(fix) = finding.fix.clone() else {
+            continue;
+        };
+        if !policy.enabled(&finding.rule) || request.body.truncated && fix.touches_body() {
+            continue;
+        }
+        let changed = match &fix {
+            Fix::SetHeader { name, value } => set_header(&mut fixed, name, value),
+            Fix::RenameHeader { from, to } => rename_header(&mut fixed, from, to),
+            Fix::DedupeHeader { name } => dedupe_header(&mut fixed, name),
+            Fix::StripBom => {
+                let bytes = &fixed.body.bytes;
+                if bytes.starts_with(b"\xEF\xBB\xBF") {
+                    let before = format!("{} bytes starting EF BB BF", bytes.len());
+                    fixed.body.bytes = bytes.slice(3..);
+                    body_changed = true;
+                    Some((before, format!("{} bytes", fixed.body.bytes.len())))
+                } else {
+                    None
+                }
+            }
+            Fix::SetJson { pointer, value } => {
+                if json.is_none() {
+                    json = std::str::from_utf8(&fixed.body.bytes)
+                        .ok()
+                        .and_then(|t| serde_json::from_str(t.trim_start_matches('\u{feff}')).ok());
+                }
+                match json.as_mut().and_then(|j| j.pointer_mut(pointer)) {
+                    Some(slot) if slot != value => {
+                        let before = slot.to_string();
+                        *slot = value.clone();
+                        body_changed = true;
+                        Some((before, value.to_string()))
+                    }
+                    _ => None,
+                }
+            }
+        };
+        if let Some((before, after)) = changed {
+            finding.fixed = true;
+            records.push(FixRecord {
+                rule: finding.rule.clone(),
+                location: finding.location.clone(),
+                before,
+                after,
+            });
+        }
+    }
+    if records.is_empty() {
+        return None;
+    }
+    if let Some(json) = json.filter(|_| body_changed) {
+        fixed.body.bytes = Bytes::from(serde_json::to_vec(&json).unwrap_or_default());
+    }
+    if body_changed {
+        fixed.body.size = fixed.body.bytes.len() as u64;
+        if fixed.headers.get("content-length").is_some() {
+            let length = fixed.body.bytes.len().to_string();
+            set_header(&mut fixed, "content-length", &length);
+        }
+    }
+    Some((fixed, records))
+}
+
+impl Fix {
+    fn touches_body(&self) -> bool {
+        matches!(self, Fix::StripBom | Fix::SetJson { .. })
+    }
+}
+
+fn show(values: &[String]) -> String {
+    if values.is_empty() {
+        "(absent)".into()
+    } else {
+        values.join(", ")
+    }
+}
+
+fn set_header(request: &mut Request, name: &str, value: &str) -> Option<(String, String)> {
+    let headers = &mut request.headers.0;
+    let before: Vec<String> = headers
+        .iter()
+        .filter(|(n, _)| n.eq_ignore_ascii_case(name))
+        .map(|(_, v)| v.clone())
+        .collect();
+    if before.len() == 1 && before[0] == value {
+        return None;
+    }
+    match headers
+        .iter()
+        .position(|(n, _)| n.eq_ignore_ascii_case(name))
+    {
+        Some(first) => {
+            headers[first].1 = value.to_string();
+            let mut index = 0;
+            headers.retain(|(n, _)| {
+                let keep = index <= first || !n.eq_ignore_ascii_case(name);
+                index += 1;
+                keep
+            });
+        }
+        None => headers.push((name.to_ascii_lowercase(), value.to_string())),
+    }
+    Some((
+        format!("{name}: {}", show(&before)),
+        format!("{name}: {value}"),
+    ))
+}
+
+fn rename_header(request: &mut Request, from: &str, to: &str) -> Option<(String, String)> {
+    let headers = &mut request.headers.0;
+    if headers.iter().any(|(n, _)| n.eq_ignore_ascii_case(to)) {
+        return None;
+    }
+    let entry = headers
+        .iter_mut()
+        .find(|(n, _)| n.eq_ignore_ascii_case(from))?;
+    entry.0 = to.to_string();
+    Some((format!("{from}: {}", entry.1), format!("{to}: {}", entry.1)))
+}
+
+fn dedupe_header(request: &mut Request, name: &str) -> Option<(String, String)> {
+    let headers = &mut request.headers.0;
+    let before = headers
+        .iter()
+        .filter(|(n, _)| n.eq_ignore_ascii_case(name))
+        .count();
+    let mut seen: Vec<String> = Vec::new();
+    headers.retain(|(n, v)| {
+        if !n.eq_ignore_ascii_case(name) {
+            return true;
+        }
+        if seen.contains(v) {
+            return false;
+        }
+        seen.push(v.clone());
+        true
+    });
+    let after = seen.len();
+    (after < before).then(|| (format!("{name} ×{before}"), format!("{name} ×{after}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::exchange::{Body, Headers};
+
+    fn request(headers: &[(&str, &str)], body: &str) -> Request {
+        Request {
+            method: "POST".into(),
+            url: "https://api.trakt.tv/scrobble/start".into(),
+            http_version: "HTTP/1.1".into(),
+            headers: Headers(
+                headers
+                    .iter()
+                    .map(|(n, v)| (n.to_string(), v.to_string()))
+                    .collect(),
+            ),
+            body: Body::complete(Bytes::from(body.to_string())),
+        }
+    }
+
+    fn run(req: &Request, policy: &FixPolicy) -> Option<(Request, Vec<FixRecord>, Vec<Finding>)> {
+        let mut findings = lint::check(req, time::OffsetDateTime::UNIX_EPOCH);
+        apply(req, &mut findings, policy).map(|(r, f)| (r, f, findings))
+    }
+
+    const GOOD: &[(&str, &str)] = &[
+        ("user-agent", "A/1"),
+        (
+            "trakt-api-key",
+            "0e861f52c7365efe6da5ea3e2e6641b8d25d87aca3133e8d4f7dc8487368d14b",
+        ),
+        ("trakt-api-version", "2"),
+        ("authorization", "Bearer abc"),
+        ("content-type", "application/json"),
+    ];
+
+    #[test]
+    fn a_clean_request_is_not_touched() {
+        let req = request(GOOD, r#"{"movie":{"ids":{"trakt":28}},"progress":10}"#);
+        assert!(run(&req, &FixPolicy::All).is_none());
+        let broken = request(
+            &GOOD[1..],
+            r#"{"movie":{"ids":{"trakt":28}},"progress":10}"#,
+        );
+        assert!(run(&broken, &FixPolicy::Off).is_none());
+    }
+
+    #[test]
+    fn body_fixes_recompute_content_length_and_mark_findings() {
+        let mut headers = GOOD.to_vec();
+        headers.push(("content-length", "52"));
+        let req = request(
+            &headers,
+            "\u{feff}{\"movie\":{\"ids\":{\"trakt\":\"28\"}},\"progress\":10}",
+        );
+        let (fixed, records, findings) = run(&req, &FixPolicy::All).unwrap();
+        assert_eq!(
+            &fixed.body.bytes[..],
+            br#"{"movie":{"ids":{"trakt":28}},"progress":10}"#
+        );
+        assert_eq!(
+            fixed.headers.get("content-length"),
+            Some(fixed.body.bytes.len().to_string().as_str())
+        );
+        let rules: Vec<&str> = records.iter().map(|r| r.rule.as_str()).collect();
+        assert_eq!(rules, ["body.json.bom", "body.number.string"]);
+        assert!(findings.iter().all(|f| f.fixed));
+    }
+
+    #[test]
+    fn header_fixes_keep_other_headers_in_place() {
+        let req = request(
+            &[
+                (
+                    "trakt_api_key",
+                    "0e861f52c7365efe6da5ea3e2e6641b8d25d87aca3133e8d4f7dc8487368d14b",
+                ),
+                ("authorization", "bearer  abc"),
+                ("x-other", "1"),
+            ],
+            "",
+        );
+        let (fixed, records, _) = run(&req, &FixPolicy::All).unwrap();
+        assert_eq!(fixed.headers.0[0].0, "trakt-api-key");
+        assert_eq!(fixed.headers.get("authorization"), Some("Bearer abc"));
+        assert_eq!(fixed.headers.get("x-other"), Some("1"));
+        assert_eq!(fixed.headers.get("trakt-api-version"), Some("2"));
+        assert!(fixed
+            .headers
+            .get("user-agent")
+            .unwrap()
+            .starts_with("trakt-doctor-autofix/"));
+        assert!(records
+            .iter()
+            .any(|r| r.before == "trakt-api-version: (absent)"));
+    }
+
+    #[test]
+    fn only_enabled_rules_are_applied() {
+        let policy = FixPolicy::parse("header.api-version.missing").unwrap();
+        let req = request(&GOOD[..0], "");
+        let (fixed, records, findings) = run(&req, &policy).unwrap();
+        assert_eq!(records.len(), 1);
+        assert!(fixed.headers.get("user-agent").is_none());
+        assert!(findings
+            .iter()
+            .any(|f| f.rule == "header.user-agent.missing" && !f.fixed));
+        assert!(FixPolicy::parse("route.unknown").is_err());
+    }
+}

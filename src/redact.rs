@@ -59,8 +59,8 @@ pub fn exchange(ex: &mut Exchange) {
         body(&mut response.body, &response.headers);
     }
     for fix in &mut ex.fixes {
-        fix.before = text(&fix.before);
-        fix.after = text(&fix.after);
+        fix.before = header_line(&fix.before);
+        fix.after = header_line(&fix.after);
     }
     for finding in &mut ex.findings {
         finding.message = text(&finding.message);
@@ -75,6 +75,16 @@ pub fn headers(headers: &mut Headers) {
         } else if URL_HEADERS.contains(&name.as_str()) {
             *value = url(value);
         }
+    }
+}
+
+/// A `name: value` line (as fix records show headers), or any other text.
+fn header_line(line: &str) -> String {
+    match line.split_once(": ") {
+        Some((name, value)) if SECRET_HEADERS.contains(&name.to_ascii_lowercase().as_str()) => {
+            format!("{name}: {}", credential(value))
+        }
+        _ => text(line),
     }
 }
 
@@ -357,6 +367,23 @@ mod tests {
             format!("client_secret={}&grant_type=x", fingerprint(TOKEN))
         );
         assert!(!form(&format!("client%5Fsecret={TOKEN}")).contains(TOKEN));
+    }
+
+    #[test]
+    fn fix_records_of_secret_headers_are_redacted() {
+        let mut ex: Exchange = serde_json::from_str(r#"{"id":1,"started_at":"2026-01-01T00:00:00Z","duration_ms":1,"request":{"method":"GET","url":"https://api.trakt.tv/"},"response":null}"#).unwrap();
+        ex.fixes.push(crate::fix::FixRecord {
+            rule: "header.authorization.scheme".into(),
+            location: "authorization".into(),
+            before: format!("authorization: bearer {TOKEN}"),
+            after: format!("authorization: Bearer {TOKEN}"),
+        });
+        exchange(&mut ex);
+        assert_eq!(
+            ex.fixes[0].after,
+            format!("authorization: Bearer {}", fingerprint(TOKEN))
+        );
+        assert!(!ex.fixes[0].before.contains(TOKEN));
     }
 
     #[test]

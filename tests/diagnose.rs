@@ -100,7 +100,7 @@ async fn each_mistake_is_found_and_the_status_explained() {
             args: with(
                 good_headers(),
                 &[
-                    &json[0],
+                    json[0],
                     json[1],
                     "--data",
                     "{\"movie\":{\"ids\":{\"trakt\":28}},\"progress\":10,}",

@@ -17,6 +17,7 @@ use super::body::{self, Collected, PrefixedBody, ProxyBody, RecordingBody};
 use super::pending::PendingExchange;
 use super::Shared;
 use crate::exchange::{self, Body, Headers};
+use crate::fix;
 
 /// Where a request is going: the scheme and authority it will be sent to.
 #[derive(Debug, Clone)]
@@ -181,10 +182,22 @@ async fn inspected(
             (captured, stream)
         }
     };
+    let mut upstream_body = upstream_body;
     if let Some(request) = pending.request_mut() {
         request.body = captured;
-        let findings = shared.inspector.request(request, started_at);
-        pending.set_findings(findings, Vec::new());
+        let mut findings = shared.inspector.request(request, started_at);
+        let mut fixes = Vec::new();
+        if let Some((fixed, records)) = fix::apply(request, &mut findings, &shared.settings.fix) {
+            if fixed.body.bytes != request.body.bytes {
+                upstream_body = body::full(fixed.body.bytes.clone());
+            }
+            parts.headers = header_map(&fixed.headers);
+            parts.headers.remove(header::CONTENT_LENGTH);
+            // The log shows the request that was actually sent; `fixes` has the before/after.
+            *request = fixed;
+            fixes = records;
+        }
+        pending.set_findings(findings, fixes);
     }
 
     parts.uri = url;
@@ -214,6 +227,20 @@ async fn inspected(
             error_response(failure.status, &failure.message)
         }
     }
+}
+
+/// Rebuilds header fields from the captured (and repaired) list.
+fn header_map(headers: &Headers) -> HeaderMap {
+    let mut map = HeaderMap::with_capacity(headers.0.len());
+    for (name, value) in headers.iter() {
+        if let (Ok(name), Ok(value)) = (
+            HeaderName::from_bytes(name.as_bytes()),
+            HeaderValue::from_bytes(value.as_bytes()),
+        ) {
+            map.append(name, value);
+        }
+    }
+    map
 }
 
 /// Why the upstream gave no response, and the status that tells the client.

@@ -23,6 +23,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 use tokio_util::task::TaskTracker;
 
+use crate::fix::FixPolicy;
 use crate::hosts::{HostName, ResolveTable};
 use crate::inspect::Inspector;
 use crate::log::LogHandle;
@@ -45,6 +46,8 @@ pub struct Settings {
     pub header_timeout: Duration,
     /// How long in-flight exchanges may take to finish at shutdown.
     pub shutdown_grace: Duration,
+    /// Which repairs auto-fix applies before a request leaves.
+    pub fix: FixPolicy,
 }
 
 impl Default for Settings {
@@ -56,6 +59,7 @@ impl Default for Settings {
             connect_timeout: Duration::from_secs(10),
             header_timeout: Duration::from_secs(30),
             shutdown_grace: Duration::from_secs(5),
+            fix: FixPolicy::Off,
         }
     }
 }

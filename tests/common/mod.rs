@@ -475,7 +475,10 @@ pub fn strict_trakt() -> Handler {
                 delay: Duration::ZERO,
             };
         }
-        if header("trakt-api-version").as_deref() != Some("2") {
+        let repeated = ["trakt-api-version", "trakt-api-key", "authorization"]
+            .iter()
+            .any(|h| r.headers.get_all(*h).iter().count() > 1);
+        if repeated || header("trakt-api-version").as_deref() != Some("2") {
             return Reply::json(400, "");
         }
         if header("trakt-api-key").is_none() {
@@ -563,8 +566,33 @@ pub fn strict_trakt() -> Handler {
             return Reply::json(201, r#"{"id":3373536619,"action":"start","progress":10}"#);
         }
         if r.method == "POST" {
+            if let Some(json) = &json {
+                if !dates_are_utc_strings(json) {
+                    return Reply::json(
+                        422,
+                        r#"{"errors":{"watched_at":["is not a valid date"]}}"#,
+                    );
+                }
+            }
             return Reply::json(201, r#"{"added":{"movies":1},"not_found":{"movies":[]}}"#);
         }
         Reply::json(200, "{}")
     })
+}
+
+/// Whether every `watched_at`/`collected_at`/`rated_at` in `value` is an ISO 8601 UTC string.
+fn dates_are_utc_strings(value: &serde_json::Value) -> bool {
+    match value {
+        serde_json::Value::Object(map) => map.iter().all(|(k, v)| {
+            let is_date = matches!(k.as_str(), "watched_at" | "collected_at" | "rated_at");
+            let ok = !is_date
+                || v.as_str().is_some_and(|s| {
+                    s == "released"
+                        || (s.ends_with('Z') && s.len() >= 20 && s.as_bytes()[10] == b'T')
+                });
+            ok && dates_are_utc_strings(v)
+        }),
+        serde_json::Value::Array(items) => items.iter().all(dates_are_utc_strings),
+        _ => true,
+    }
 }
