@@ -5,10 +5,12 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::check_token;
 use crate::cli::{
     self, CaAction, CaArgs, Cli, Command, LintArgs, LintFormat, RulesFormat, RunArgs,
 };
 use crate::fix::FixPolicy;
+use crate::guide;
 use crate::hosts::{HostName, ResolveTable};
 use crate::inspect::Inspector;
 use crate::lint::{catalogue, Severity};
@@ -41,6 +43,19 @@ pub fn main(cli: Cli) -> Result<i32, Fatal> {
         Some(Command::Run(args)) => run(args),
         Some(Command::Ca(args)) => ca(args),
         Some(Command::Lint(args)) => lint_files(args),
+        Some(Command::Stremio(args)) => {
+            let ca = absolute(&CaFiles::new(&args.certs.certs).cert_path())
+                .display()
+                .to_string();
+            let os = args.os.unwrap_or_else(guide::Os::current);
+            println!(
+                "Route Stremio through trakt-doctor on {}:\n{}",
+                os.name(),
+                guide::stremio_steps(os, &args.proxy.to_string(), &ca)
+            );
+            Ok(0)
+        }
+        Some(Command::CheckToken(args)) => check_token::run(args),
         Some(Command::Rules(args)) => {
             match args.format {
                 RulesFormat::Text => print!("{}", catalogue::text()),
@@ -255,7 +270,7 @@ fn print_banner(
 ) {
     let addr = proxy.local_addr();
     let ca_path = absolute(&files.cert_path());
-    let ca = ca_path.display();
+    let ca = ca_path.display().to_string();
     let ca_state = match origin {
         CaOrigin::Created => "created now: trust it once, as below",
         CaOrigin::Loaded => "loaded",
@@ -274,25 +289,25 @@ fn print_banner(
         Some(path) => format!("\n  JSON Lines log: {}", path.display()),
         None => String::new(),
     };
+    let os = guide::Os::current();
+    let trust: String = guide::Os::ALL
+        .iter()
+        .map(|os| format!("  {:<8} {}\n", os.name(), guide::trust_step(*os, &ca)))
+        .collect();
     eprintln!(
         "trakt-doctor {version}: listening on {addr}
   Decrypting:   {hosts} (every other host is tunnelled untouched)
   CA:           {ca} ({ca_state}){fix_line}{log_line}
-  Web:          http://{addr}/   CA download: http://{addr}/ca   PAC: http://{addr}/proxy.pac
+  Pages:        http://{addr}/ca (CA and trust steps)   http://{addr}/proxy.pac
 
 Trust the CA once:
-  Windows  certutil -user -addstore Root \"{ca}\"
-  macOS    security add-trusted-cert -r trustRoot -k ~/Library/Keychains/login.keychain-db \"{ca}\"
-  Linux    certutil -d sql:$HOME/.pki/nssdb -A -t \"C,,\" -n trakt-doctor -i \"{ca}\"   (Chromium, Stremio)
-
-Route Stremio through it:
-  Stremio 5 (Windows)  system proxy, or PAC http://{addr}/proxy.pac, or
-                       WEBVIEW2_ADDITIONAL_BROWSER_ARGUMENTS=--proxy-server=http://{addr} (untested)
-  Stremio 4 (desktop)  stremio --proxy-server=http://{addr} (untested)
-  Stremio Web          a browser started with --proxy-server=http://{addr}
-  Addons and scripts   HTTPS_PROXY=http://{addr} NODE_EXTRA_CA_CERTS=\"{ca}\"
+{trust}
+Route Stremio through it ({os_name}; `trakt-doctor stremio --os OS` for another system):
+{steps}
 Press Ctrl-C to stop.",
         version = env!("CARGO_PKG_VERSION"),
         hosts = host_list(hosts),
+        os_name = os.name(),
+        steps = guide::stremio_steps(os, &addr.to_string(), &ca),
     );
 }

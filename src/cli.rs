@@ -45,6 +45,51 @@ pub enum Command {
     Lint(LintArgs),
     /// Print the rule catalogue.
     Rules(RulesArgs),
+    /// Print the steps to route Stremio through the proxy (trust the CA, proxy settings per app).
+    Stremio(StremioArgs),
+    /// Ask Trakt once whether an access token works (GET /users/settings). Only when you run it.
+    CheckToken(CheckTokenArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct StremioArgs {
+    /// The system to give steps for (default: this one).
+    #[arg(long, value_enum)]
+    pub os: Option<crate::guide::Os>,
+    /// The proxy address the steps should use.
+    #[arg(
+        long,
+        env = "TRAKT_DOCTOR_LISTEN",
+        default_value = "127.0.0.1:8080",
+        value_name = "ADDR"
+    )]
+    pub proxy: SocketAddr,
+    #[command(flatten)]
+    pub certs: CertsArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct CheckTokenArgs {
+    /// The Trakt access token to check (for Stremio's, log getUser with --show-secrets).
+    #[arg(
+        long,
+        env = "TRAKT_TOKEN",
+        hide_env_values = true,
+        value_name = "TOKEN"
+    )]
+    pub token: String,
+    /// The client id the token was issued to (default: Stremio's Trakt app).
+    #[arg(long, default_value = crate::spec::stremio::TRAKT_CLIENT_ID, value_name = "ID")]
+    pub client_id: String,
+    /// Also trust this CA (PEM) for the Trakt server (repeatable).
+    #[arg(long = "upstream-ca", value_name = "PEM")]
+    pub upstream_ca: Vec<PathBuf>,
+    /// Send HOST:PORT's connection to ADDR instead (repeatable; for staging or tests).
+    #[arg(long = "resolve", value_name = "HOST:PORT=ADDR")]
+    pub resolve: Vec<ResolveRule>,
+    /// Seconds to wait for Trakt's answer.
+    #[arg(long, default_value_t = 15.0, value_name = "SECS", value_parser = positive_seconds)]
+    pub timeout: f64,
 }
 
 #[derive(Debug, Args)]

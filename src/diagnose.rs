@@ -8,6 +8,7 @@ use serde_json::Value;
 
 use crate::exchange::{Exchange, Response};
 use crate::lint::{Finding, Severity};
+use crate::spec::stremio;
 use crate::spec::trakt::API_HOSTS;
 
 /// The explanation attached to a failed (or quietly incomplete) exchange.
@@ -123,6 +124,9 @@ pub fn explain(exchange: &Exchange) -> Option<Diagnosis> {
         return b.done();
     };
     let status = response.status;
+    if host == stremio::API_HOST || host == stremio::WEB_HOST {
+        return stremio_bridge(exchange, status);
+    }
     if !API_HOSTS.contains(&host.as_str()) && !host.ends_with("trakt.tv") {
         return None;
     }
@@ -284,6 +288,67 @@ pub fn explain(exchange: &Exchange) -> Option<Diagnosis> {
         }
     }
     b.done()
+}
+
+/// Explains Stremio's own Trakt traffic from the Stremio-lens findings.
+fn stremio_bridge(exchange: &Exchange, status: u16) -> Option<Diagnosis> {
+    let open = |rule: &str| {
+        exchange
+            .findings
+            .iter()
+            .find(|f| f.rule == rule && !f.fixed)
+    };
+    let reauthenticate = "re-authenticate: Stremio → Settings → Trakt Scrobbling → Authenticate (or stremio.com → account → Integrations)";
+    if let Some(f) = open("stremio.authorize.api-host") {
+        let mut b = Builder::new("Stremio's Trakt link redirects to api.trakt.tv/oauth/authorize, where Trakt answers 400 Bad Request");
+        b.cause(f.message.clone());
+        b.cause("Trakt's authorize page is on trakt.tv; Trakt staff confirmed Stremio uses the wrong URL (trakt/trakt-api#646)");
+        b.remedy("run trakt-doctor with --fix: the redirect is rewritten to trakt.tv with the same parameters");
+        b.remedy("or, on the Trakt error page, remove `api.` from the address bar and press Enter");
+        return b.done();
+    }
+    if let Some(f) = open("stremio.trakt-token.expired") {
+        let mut b = Builder::new("Stremio's Trakt token has expired: Stremio shows \"Trakt authentication expired\" and scrobbles are lost");
+        b.cause(f.message.clone());
+        b.cause("Trakt access tokens last 7 days (24 hours in 2025) and the Stremio app holds no refresh token (stremio-core#803, PR #821)");
+        b.remedy(reauthenticate);
+        return b.done();
+    }
+    if let Some(f) = open("stremio.addon.auth-error") {
+        let mut b = Builder::new("The Trakt catalogue addon cannot use the stored Trakt token (\"Trakt authenticate error - please reauthenticate\")");
+        b.cause(f.message.clone());
+        b.cause("the token on Stremio's servers expired or was revoked (stremio-bugs#2447)");
+        b.remedy(reauthenticate);
+        return b.done();
+    }
+    if let Some(f) = open("stremio.api.error") {
+        let mut b = Builder::new(format!(
+            "Stremio's API failed inside a 200 answer: {}",
+            f.message
+        ));
+        b.cause("api.strem.io reports errors as {\"error\": …} with status 200");
+        b.remedy("sign out of Stremio and in again if the error is about the session; otherwise retry later");
+        return b.done();
+    }
+    if let Some(f) = open("stremio.trakt-token.expiring") {
+        let mut b = Builder::new("Stremio's Trakt token expires within a day");
+        b.cause(f.message.clone());
+        b.remedy(reauthenticate);
+        return b.done();
+    }
+    if let Some(f) = open("stremio.event.has-trakt") {
+        let mut b = Builder::new("Stremio will not scrobble this playback: it believes Trakt is not linked or its token expired");
+        b.cause(f.message.clone());
+        b.remedy(reauthenticate);
+        return b.done();
+    }
+    if status >= 400 {
+        let mut b = Builder::new(format!("{status} from Stremio's servers"));
+        b.cause("a failure on Stremio's side (api.strem.io / www.strem.io), not Trakt's");
+        b.remedy("retry later; if it persists, report it to Stremio with the logged exchange");
+        return b.done();
+    }
+    None
 }
 
 fn truncate(text: &str, max: usize) -> String {

@@ -174,6 +174,35 @@ pub fn apply(
     Some((fixed, records))
 }
 
+/// Applies the enabled header fixes of response findings (Stremio's link
+/// redirect): returns each header to set, with its record, and marks the
+/// findings fixed. The logged response keeps the headers as received.
+pub fn apply_to_response(
+    findings: &mut [Finding],
+    received: &crate::exchange::Headers,
+    policy: &FixPolicy,
+) -> Vec<(String, String, FixRecord)> {
+    let mut out = Vec::new();
+    for finding in findings.iter_mut() {
+        if let (Some(Fix::SetHeader { name, value }), true) =
+            (&finding.fix, policy.enabled(&finding.rule))
+        {
+            finding.fixed = true;
+            out.push((
+                name.clone(),
+                value.clone(),
+                FixRecord {
+                    rule: finding.rule.clone(),
+                    location: finding.location.clone(),
+                    before: format!("{name}: {}", received.get(name).unwrap_or("(absent)")),
+                    after: format!("{name}: {value}"),
+                },
+            ));
+        }
+    }
+    out
+}
+
 impl Fix {
     fn touches_body(&self) -> bool {
         matches!(self, Fix::StripBom | Fix::SetJson { .. })

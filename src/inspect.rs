@@ -10,7 +10,7 @@ use time::OffsetDateTime;
 
 use crate::diagnose;
 use crate::exchange::{Exchange, Request};
-use crate::lint::{self, Finding};
+use crate::lint::{self, stremio, Finding};
 use crate::session::Session;
 
 #[derive(Debug, Default)]
@@ -38,14 +38,26 @@ impl Inspector {
 
     /// Completes a finished exchange: its diagnosis, and what the session learns from it.
     pub fn finish(&self, exchange: &mut Exchange) {
+        let response_findings = stremio::check_response(exchange);
+        exchange.findings.extend(response_findings);
         exchange.diagnosis = diagnose::explain(exchange);
-        self.session().observe_exchange(exchange);
+        let mut session = self.session();
+        if let Some((token, expires_at)) = stremio::getuser_token(exchange) {
+            // Direct Trakt calls with Stremio's token are judged against this expiry.
+            session.learn_expiry(&token, expires_at);
+        }
+        session.observe_exchange(exchange);
     }
 
     /// Runs the whole pipeline over a recorded exchange (offline linting):
     /// findings are recomputed, the recorded response is kept.
     pub fn replay(&self, exchange: &mut Exchange) {
         exchange.findings = self.request(&exchange.request, exchange.started_at);
+        if let Some(response) = &exchange.response {
+            let head =
+                stremio::check_response_head(&exchange.request, response.status, &response.headers);
+            exchange.findings.extend(head);
+        }
         self.finish(exchange);
     }
 }

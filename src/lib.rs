@@ -6,10 +6,12 @@
 //! command line ([`cli`]) to these modules.
 
 pub mod app;
+pub mod check_token;
 pub mod cli;
 pub mod diagnose;
 pub mod exchange;
 pub mod fix;
+pub mod guide;
 pub mod hosts;
 pub mod inspect;
 pub mod lint;

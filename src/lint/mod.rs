@@ -46,6 +46,7 @@ pub mod headers;
 pub mod oauth;
 pub mod route;
 pub mod rule;
+pub mod stremio;
 
 use time::OffsetDateTime;
 
@@ -60,6 +61,8 @@ pub enum Contract {
     TraktApi,
     /// trakt.tv: the website (the OAuth authorize page).
     TraktWebsite,
+    /// api.strem.io and www.strem.io: Stremio's Trakt bridge.
+    Stremio,
     /// Anything else: no Trakt rules apply.
     Other,
 }
@@ -109,6 +112,8 @@ impl<'a> Subject<'a> {
             Contract::TraktApi
         } else if trakt::WEBSITE_HOSTS.contains(&host.as_str()) {
             Contract::TraktWebsite
+        } else if host == crate::spec::stremio::API_HOST || host == crate::spec::stremio::WEB_HOST {
+            Contract::Stremio
         } else {
             Contract::Other
         };
@@ -181,6 +186,8 @@ pub fn check(request: &Request, at: OffsetDateTime) -> Vec<Finding> {
 pub fn check_subject(subject: &Subject) -> Vec<Finding> {
     let mut out = Vec::new();
     match subject.contract {
+        // A browser opening the authorize page sends no API headers: only the OAuth rules apply.
+        Contract::TraktApi if subject.path == "/oauth/authorize" => oauth::check(subject, &mut out),
         Contract::TraktApi => {
             headers::check(subject, &mut out);
             route::check(subject, &mut out);
@@ -188,6 +195,7 @@ pub fn check_subject(subject: &Subject) -> Vec<Finding> {
             oauth::check(subject, &mut out);
         }
         Contract::TraktWebsite => oauth::check(subject, &mut out),
+        Contract::Stremio => stremio::check_request(subject, &mut out),
         Contract::Other => {}
     }
     out
@@ -200,6 +208,7 @@ pub fn catalogue() -> Vec<&'static Rule> {
     rules.extend(route::RULES);
     rules.extend(body::RULES);
     rules.extend(oauth::RULES);
+    rules.extend(stremio::RULES);
     rules.extend(crate::session::RULES);
     rules
 }

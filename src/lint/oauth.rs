@@ -173,8 +173,13 @@ fn token(body: &Map<String, Value>, out: &mut Vec<Finding>) {
 }
 
 fn authorize_params(s: &Subject, out: &mut Vec<Finding>) {
+    authorize_query(&s.query, out);
+}
+
+/// Checks the query of an authorize URL (also used on Stremio's link redirect).
+pub fn authorize_query(query: &[(String, String)], out: &mut Vec<Finding>) {
     let get = |k: &str| {
-        s.query
+        query
             .iter()
             .find(|(key, _)| key == k)
             .map(|(_, v)| v.as_str())

@@ -18,6 +18,7 @@ use super::pending::PendingExchange;
 use super::Shared;
 use crate::exchange::{self, Body, Headers};
 use crate::fix;
+use crate::lint;
 
 /// Where a request is going: the scheme and authority it will be sent to.
 #[derive(Debug, Clone)]
@@ -209,10 +210,27 @@ async fn inspected(
     match send(shared, req).await {
         Ok(response) => {
             let (mut parts, incoming) = response.into_parts();
+            let headers = Headers::from_map(&parts.headers);
+            let status = parts.status.as_u16();
+            if let Some(request) = pending.request() {
+                let mut findings = lint::stremio::check_response_head(request, status, &headers);
+                for (name, value, record) in
+                    fix::apply_to_response(&mut findings, &headers, &shared.settings.fix)
+                {
+                    if let (Ok(name), Ok(value)) = (
+                        HeaderName::from_bytes(name.as_bytes()),
+                        HeaderValue::from_str(&value),
+                    ) {
+                        parts.headers.insert(name, value);
+                    }
+                    pending.add_fix(record);
+                }
+                pending.add_findings(findings);
+            }
             pending.set_response(exchange::Response {
-                status: parts.status.as_u16(),
+                status,
                 http_version: exchange::version_name(parts.version).to_string(),
-                headers: Headers::from_map(&parts.headers),
+                headers,
                 body: Body::default(),
             });
             strip_hop_by_hop(&mut parts.headers);

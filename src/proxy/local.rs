@@ -7,6 +7,7 @@ use http::{Request, Response, StatusCode};
 
 use super::body::{self, ProxyBody};
 use super::Shared;
+use crate::guide::{stremio_steps, trust_step, Os};
 
 pub fn serve<B>(shared: &Shared, req: Request<B>) -> Response<ProxyBody> {
     let proxy_address = proxy_address(shared, &req);
@@ -22,8 +23,17 @@ pub fn serve<B>(shared: &Shared, req: Request<B>) -> Response<ProxyBody> {
                 intercepted_list(shared)
             ),
         ),
+        "/ca" if wants_html(&req) => text(
+            StatusCode::OK,
+            "text/html; charset=utf-8",
+            ca_page(&proxy_address),
+        ),
         "/ca" | "/ca.pem" | "/trakt-doctor-ca.pem" => {
-            let mut response = text(StatusCode::OK, "application/x-pem-file", shared.ca_pem.clone());
+            let mut response = text(
+                StatusCode::OK,
+                "application/x-pem-file",
+                shared.ca_pem.clone(),
+            );
             response.headers_mut().insert(
                 header::CONTENT_DISPOSITION,
                 HeaderValue::from_static("attachment; filename=\"trakt-doctor-ca.pem\""),
@@ -43,6 +53,45 @@ pub fn serve<B>(shared: &Shared, req: Request<B>) -> Response<ProxyBody> {
             ),
         ),
     }
+}
+
+fn wants_html<B>(req: &Request<B>) -> bool {
+    req.headers()
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|accept| accept.contains("text/html"))
+}
+
+fn escape(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+/// The CA page (as mitmproxy's mitm.it): the download and the trust steps per system.
+fn ca_page(proxy_address: &str) -> String {
+    let ca = "trakt-doctor-ca.pem";
+    let steps: String = Os::ALL
+        .iter()
+        .map(|os| {
+            format!(
+                "<h2>{}</h2><p><code>{}</code></p><pre>{}</pre>",
+                os.name(),
+                escape(&trust_step(*os, ca)),
+                escape(&stremio_steps(*os, proxy_address, ca))
+            )
+        })
+        .collect();
+    format!(
+        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>trakt-doctor CA</title>\
+         <style>body{{font:16px/1.5 system-ui,sans-serif;max-width:60rem;margin:2rem auto;padding:0 1rem}}\
+         pre,code{{background:#f4f4f4;padding:.2rem .4rem;white-space:pre-wrap}}</style></head><body>\
+         <h1>Trust the trakt-doctor CA</h1>\
+         <p><a id=\"download\" href=\"/ca.pem\" download=\"{ca}\">Download {ca}</a>. \
+         It is limited to the intercepted Trakt and Stremio domains and was created on this computer.</p>\
+         {steps}</body></html>"
+    )
 }
 
 fn intercepted_list(shared: &Shared) -> String {

@@ -78,6 +78,18 @@ impl PendingExchange {
         }
     }
 
+    pub fn add_findings(&mut self, findings: Vec<Finding>) {
+        if let Some(s) = self.state.as_mut() {
+            s.findings.extend(findings);
+        }
+    }
+
+    pub fn add_fix(&mut self, fix: FixRecord) {
+        if let Some(s) = self.state.as_mut() {
+            s.fixes.push(fix);
+        }
+    }
+
     pub fn set_abandon_reason(&mut self, reason: &'static str) {
         if let Some(s) = self.state.as_mut() {
             s.abandon_reason = reason;

@@ -4,4 +4,5 @@
 //! Facts come from ../shared/trakt-api.md (Trakt's developer guides and its
 //! ts-rest contracts in the public trakt/trakt-api repository).
 
+pub mod stremio;
 pub mod trakt;

@@ -79,6 +79,8 @@ impl TestCa {
 /// What the fake upstream received.
 #[derive(Debug, Clone)]
 pub struct Received {
+    /// The host the request was for (Host header or :authority).
+    pub host: String,
     pub method: String,
     pub path: String,
     pub version: http::Version,
@@ -153,7 +155,20 @@ impl FakeUpstream {
                                 .await
                                 .map(|b| b.to_bytes())
                                 .unwrap_or_default();
+                            let host = parts
+                                .uri
+                                .host()
+                                .map(str::to_string)
+                                .or_else(|| {
+                                    parts
+                                        .headers
+                                        .get("host")
+                                        .and_then(|h| h.to_str().ok())
+                                        .map(|h| h.split(':').next().unwrap_or("").to_string())
+                                })
+                                .unwrap_or_default();
                             let received = Received {
+                                host,
                                 method: parts.method.to_string(),
                                 path: parts
                                     .uri

@@ -1,0 +1,170 @@
+//! `trakt-doctor check-token`: one explicit call to Trakt's
+//! `GET /users/settings` with a token the user gives, reported as valid,
+//! expired or revoked, or blocked. Never run automatically.
+
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use http_body_util::BodyExt;
+use time::OffsetDateTime;
+
+use crate::app::Fatal;
+use crate::cli::CheckTokenArgs;
+use crate::exchange::{Body, Exchange, Headers, Request, Response};
+use crate::hosts::ResolveTable;
+use crate::proxy::body;
+use crate::proxy::upstream::{self, Dialer};
+use crate::tls;
+
+const URL: &str = "https://api.trakt.tv/users/settings";
+
+/// The verdict on a token, from Trakt's answer.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Verdict {
+    Valid { user: String },
+    Invalid,
+    Blocked,
+    WrongClient,
+    Other(u16),
+}
+
+/// Reads Trakt's answer (pure).
+pub fn verdict(status: u16, headers: &Headers, body: &[u8]) -> Verdict {
+    let html = headers
+        .get("content-type")
+        .is_some_and(|c| c.contains("text/html"))
+        || headers.get("cf-ray").is_some();
+    match status {
+        200 => {
+            let json: serde_json::Value = serde_json::from_slice(body).unwrap_or_default();
+            let user = json["user"]["username"].as_str().unwrap_or("?").to_string();
+            Verdict::Valid { user }
+        }
+        401 => Verdict::Invalid,
+        403 if html => Verdict::Blocked,
+        403 => Verdict::WrongClient,
+        other => Verdict::Other(other),
+    }
+}
+
+pub fn run(args: CheckTokenArgs) -> Result<i32, Fatal> {
+    let token = args
+        .token
+        .trim()
+        .trim_start_matches("Bearer ")
+        .trim()
+        .to_string();
+    if token.is_empty() {
+        return Err(Fatal("--token is empty".into()));
+    }
+    let tls = tls::upstream::client_config(&args.upstream_ca, true)?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Fatal(format!("cannot start the async runtime: {e}")))?;
+    let timeout = Duration::from_secs_f64(args.timeout);
+    let headers = vec![
+        (
+            "user-agent".to_string(),
+            format!("trakt-doctor/{} (check-token)", env!("CARGO_PKG_VERSION")),
+        ),
+        ("trakt-api-version".to_string(), "2".to_string()),
+        ("trakt-api-key".to_string(), args.client_id.clone()),
+        ("authorization".to_string(), format!("Bearer {token}")),
+        ("content-type".to_string(), "application/json".to_string()),
+    ];
+    let started = Instant::now();
+    let started_at = OffsetDateTime::now_utc();
+    let result = runtime.block_on(async {
+        let client = upstream::client(
+            Dialer {
+                resolve: ResolveTable::new(&args.resolve),
+                connect_timeout: timeout,
+            },
+            tls,
+        );
+        let mut builder = http::Request::get(URL);
+        for (name, value) in &headers {
+            builder = builder.header(name, value);
+        }
+        let request = builder.body(body::empty()).map_err(|e| e.to_string())?;
+        let response = tokio::time::timeout(timeout, client.request(request))
+            .await
+            .map_err(|_| format!("Trakt did not answer within {} s", args.timeout))?
+            .map_err(|e| upstream::describe(&e))?;
+        let (parts, incoming) = response.into_parts();
+        let bytes = tokio::time::timeout(timeout, incoming.collect())
+            .await
+            .map_err(|_| "Trakt's answer did not finish in time".to_string())?
+            .map_err(|e| e.to_string())?
+            .to_bytes();
+        Ok::<_, String>((
+            parts.status.as_u16(),
+            Headers::from_map(&parts.headers),
+            bytes,
+        ))
+    });
+    let (status, response_headers, bytes): (u16, Headers, Bytes) = match result {
+        Ok(answer) => answer,
+        Err(e) => return Err(Fatal(format!("could not reach Trakt: {e}"))),
+    };
+    let exchange = Exchange {
+        id: 1,
+        started_at,
+        duration_ms: started.elapsed().as_secs_f64() * 1000.0,
+        request: Request {
+            method: "GET".into(),
+            url: URL.into(),
+            http_version: "HTTP/1.1".into(),
+            headers: Headers(headers),
+            body: Body::default(),
+        },
+        response: Some(Response {
+            status,
+            http_version: String::new(),
+            headers: response_headers.clone(),
+            body: Body::complete(bytes.clone()),
+        }),
+        error: None,
+        findings: Vec::new(),
+        fixes: Vec::new(),
+        diagnosis: None,
+    };
+    let fingerprint = crate::redact::fingerprint(&token);
+    let (line, code) = match verdict(status, &response_headers, &bytes) {
+        Verdict::Valid { user } => (format!("valid: token {fingerprint} works for Trakt user `{user}`"), 0),
+        Verdict::Invalid => (format!("expired or revoked: Trakt answered 401 to token {fingerprint}; sign in to Trakt again"), 1),
+        Verdict::Blocked => ("blocked: Cloudflare in front of Trakt refused the request (403 HTML); try another network".to_string(), 1),
+        Verdict::WrongClient => (format!("refused: 403 for client id {}; the token may belong to another app, or the app was revoked", args.client_id), 1),
+        Verdict::Other(code) => (format!("unexpected: Trakt answered {code}"), 1),
+    };
+    println!("{line}");
+    if let Some(diagnosis) = crate::diagnose::explain(&exchange) {
+        println!("  why: {}", diagnosis.summary);
+        for remedy in diagnosis.remedies {
+            println!("  do:  {remedy}");
+        }
+    }
+    Ok(code)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn verdicts_follow_trakts_answers() {
+        let json = Headers(vec![("content-type".into(), "application/json".into())]);
+        let html = Headers(vec![("content-type".into(), "text/html".into())]);
+        assert_eq!(
+            verdict(200, &json, br#"{"user":{"username":"sean"}}"#),
+            Verdict::Valid {
+                user: "sean".into()
+            }
+        );
+        assert_eq!(verdict(401, &json, b""), Verdict::Invalid);
+        assert_eq!(verdict(403, &html, b"<html>"), Verdict::Blocked);
+        assert_eq!(verdict(403, &json, b""), Verdict::WrongClient);
+        assert_eq!(verdict(503, &json, b""), Verdict::Other(503));
+    }
+}

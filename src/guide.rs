@@ -1,0 +1,112 @@
+//! How-to text for people: trusting the CA and routing each Stremio app
+//! through the proxy, per operating system. Used by the start-up banner,
+//! `trakt-doctor stremio` and the `/ca` page. Pure: text in, text out.
+
+/// An operating system the guide has steps for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Os {
+    Windows,
+    Macos,
+    Linux,
+}
+
+impl Os {
+    /// The system this binary runs on (Linux steps for other Unixes).
+    pub fn current() -> Os {
+        match std::env::consts::OS {
+            "windows" => Os::Windows,
+            "macos" => Os::Macos,
+            _ => Os::Linux,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Os::Windows => "Windows",
+            Os::Macos => "macOS",
+            Os::Linux => "Linux",
+        }
+    }
+
+    pub const ALL: [Os; 3] = [Os::Windows, Os::Macos, Os::Linux];
+}
+
+/// The command (or clicks) that make this OS trust the CA.
+pub fn trust_step(os: Os, ca: &str) -> String {
+    match os {
+        Os::Windows => format!(
+            "certutil -user -addstore Root \"{ca}\"   (or double-click the file → Install Certificate → Current User → Trusted Root Certification Authorities)"
+        ),
+        Os::Macos => format!(
+            "security add-trusted-cert -r trustRoot -k ~/Library/Keychains/login.keychain-db \"{ca}\"   (or open it in Keychain Access and set \"Always Trust\")"
+        ),
+        Os::Linux => format!(
+            "certutil -d sql:$HOME/.pki/nssdb -A -t \"C,,\" -n trakt-doctor -i \"{ca}\"   (Chromium and Stremio; package libnss3-tools)"
+        ),
+    }
+}
+
+/// Step-by-step routing of the Stremio apps on `os` through the proxy at `addr`.
+pub fn stremio_steps(os: Os, addr: &str, ca: &str) -> String {
+    let mut steps = vec![format!("1. Trust the CA: {}", trust_step(os, ca))];
+    match os {
+        Os::Windows => {
+            steps.push(format!(
+                "2. Stremio 5 (WebView2): Settings → Network & Internet → Proxy → \"Use setup script\" = http://{addr}/proxy.pac \
+                 (only the Trakt and Stremio hosts go through trakt-doctor), then restart Stremio."
+            ));
+            steps.push(format!(
+                "   Alternative (untested): set WEBVIEW2_ADDITIONAL_BROWSER_ARGUMENTS=--proxy-server=http://{addr} in a Command Prompt and start Stremio from it."
+            ));
+            steps.push(format!(
+                "3. Stremio 4 (Qt desktop, untested): stremio.exe --proxy-server=http://{addr}"
+            ));
+        }
+        Os::Macos => {
+            steps.push(format!(
+                "2. System Settings → Network → your network → Details → Proxies → \"Automatic proxy configuration\" = http://{addr}/proxy.pac, then restart Stremio."
+            ));
+            steps.push(format!(
+                "3. Stremio 4 (untested): open -a Stremio --args --proxy-server=http://{addr}"
+            ));
+        }
+        Os::Linux => {
+            steps.push(format!(
+                "2. Stremio 4 (Qt, untested): stremio --proxy-server=http://{addr}   (or the desktop's proxy setting / PAC http://{addr}/proxy.pac)"
+            ));
+            steps.push(
+                "   Flatpak: flatpak run com.stremio.Stremio --proxy-server=... (untested)"
+                    .to_string(),
+            );
+        }
+    }
+    steps.push(format!(
+        "4. Stremio Web: start a browser with --proxy-server=http://{addr} (Chromium/Chrome/Edge), open web.stremio.com."
+    ));
+    steps.push(format!(
+        "5. Addons and scripts (Node): HTTPS_PROXY=http://{addr} NODE_USE_ENV_PROXY=1 NODE_EXTRA_CA_CERTS=\"{ca}\" (Node >= 24 honours HTTPS_PROXY only with NODE_USE_ENV_PROXY=1)."
+    ));
+    steps.push(
+        "6. Reproduce the Trakt problem (link, play, sync) and read the explanation under each exchange.".to_string(),
+    );
+    steps.join("\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_os_gets_trust_and_routing_steps_with_the_address() {
+        for os in Os::ALL {
+            let text = stremio_steps(os, "127.0.0.1:8080", "/x/ca.pem");
+            assert!(text.contains("/x/ca.pem"), "{}", os.name());
+            assert!(text.contains("http://127.0.0.1:8080"), "{}", os.name());
+            assert!(
+                text.contains("untested"),
+                "untested steps must say so: {}",
+                os.name()
+            );
+        }
+    }
+}

@@ -1,0 +1,28 @@
+//! Stremio's Trakt bridge as data: the hosts and endpoints the official
+//! apps use instead of api.trakt.tv (see ../shared/stremio.md).
+
+/// Stremio's API: every call is `POST /api/<name>` with a JSON body whose
+/// `type` names the call and whose `authKey` identifies the user.
+pub const API_HOST: &str = "api.strem.io";
+
+/// Stremio's website: the Trakt link flow and the Trakt catalogue addon.
+pub const WEB_HOST: &str = "www.strem.io";
+
+/// Where the app sends the browser to link Trakt (`/trakt/auth/<user id>`).
+pub const AUTH_PREFIX: &str = "/trakt/auth/";
+
+/// The Trakt catalogue addon (`/trakt/addon/<user id>/manifest.json`, catalogs, metas).
+pub const ADDON_PREFIX: &str = "/trakt/addon/";
+
+/// Stremio's Trakt OAuth app (public: it appears in the authorize URL).
+pub const TRAKT_CLIENT_ID: &str =
+    "0e861f52c7365efe6da5ea3e2e6641b8d25d87aca3133e8d4f7dc8487368d14b";
+
+/// The redirect URI of Stremio's Trakt app.
+pub const TRAKT_REDIRECT_URI: &str = "https://www.strem.io/trakt/auth_cb";
+
+/// Analytics events that Stremio's servers turn into Trakt scrobbles.
+pub const TRAKT_EVENTS: &[&str] = &["traktPlaying", "traktPaused"];
+
+/// Below this much time left, a token is about to expire (Stremio cannot refresh it itself).
+pub const EXPIRY_WARNING_SECONDS: i64 = 24 * 60 * 60;
