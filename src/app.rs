@@ -15,10 +15,11 @@ use crate::hosts::{HostName, ResolveTable};
 use crate::inspect::Inspector;
 use crate::lint::{catalogue, Severity};
 use crate::log::read;
-use crate::log::{self, jsonl::JsonlSink, terminal::TerminalSink, Sink};
+use crate::log::{self, har::HarSink, jsonl::JsonlSink, terminal::TerminalSink, Sink};
 use crate::proxy::{Proxy, ProxyParts, Settings};
 use crate::tls::ca::{CaOrigin, CertificateAuthority};
 use crate::tls::{upstream, CaFiles, LeafCache};
+use crate::web::store::{WebSink, WebStore};
 
 /// A failure that ends the program with a message and exit status 2.
 #[derive(Debug)]
@@ -177,10 +178,23 @@ fn run(args: RunArgs) -> Result<i32, Fatal> {
     let ca_pem = ca.cert_pem().to_string();
     let upstream_tls = upstream::client_config(&args.upstream_ca, true)?;
 
-    let mut sinks: Vec<Box<dyn Sink>> = vec![Box::new(TerminalSink::stdout(args.quiet))];
+    let web = WebStore::new(10_000, 256 * 1024 * 1024);
+    let mut sinks: Vec<Box<dyn Sink>> = vec![
+        Box::new(TerminalSink::stdout(args.quiet)),
+        Box::new(WebSink(web.clone())),
+    ];
     if let Some(path) = &args.log {
         let sink = JsonlSink::open(path)
             .map_err(|e| Fatal(format!("cannot open the log file {}: {e}", path.display())))?;
+        sinks.push(Box::new(sink));
+    }
+    if let Some(path) = &args.har {
+        let sink = HarSink::create(path).map_err(|e| {
+            Fatal(format!(
+                "cannot create the HAR file {}: {e}",
+                path.display()
+            ))
+        })?;
         sinks.push(Box::new(sink));
     }
 
@@ -203,6 +217,7 @@ fn run(args: RunArgs) -> Result<i32, Fatal> {
         upstream_tls,
         resolve: ResolveTable::new(&args.resolve),
         log,
+        web,
     };
     let proxy = match runtime.block_on(Proxy::bind(args.listen, parts)) {
         Ok(proxy) => proxy,
@@ -288,6 +303,9 @@ fn print_banner(
     let log_line = match &args.log {
         Some(path) => format!("\n  JSON Lines log: {}", path.display()),
         None => String::new(),
+    } + &match &args.har {
+        Some(path) => format!("\n  HAR file:     {}", path.display()),
+        None => String::new(),
     };
     let os = guide::Os::current();
     let trust: String = guide::Os::ALL
@@ -298,7 +316,7 @@ fn print_banner(
         "trakt-doctor {version}: listening on {addr}
   Decrypting:   {hosts} (every other host is tunnelled untouched)
   CA:           {ca} ({ca_state}){fix_line}{log_line}
-  Pages:        http://{addr}/ca (CA and trust steps)   http://{addr}/proxy.pac
+  Web view:     http://{addr}/   (CA and trust steps: http://{addr}/ca, PAC: http://{addr}/proxy.pac)
 
 Trust the CA once:
 {trust}

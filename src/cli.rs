@@ -143,6 +143,10 @@ pub struct RunArgs {
     #[arg(long, env = "TRAKT_DOCTOR_LOG", value_name = "FILE.jsonl")]
     pub log: Option<PathBuf>,
 
+    /// Write every intercepted exchange to this HAR 1.2 file (replaced at start; valid at every moment).
+    #[arg(long, env = "TRAKT_DOCTOR_HAR", value_name = "FILE.har")]
+    pub har: Option<PathBuf>,
+
     #[command(flatten)]
     pub certs: CertsArgs,
 

@@ -21,6 +21,7 @@ pub mod redact;
 pub mod session;
 pub mod spec;
 pub mod tls;
+pub mod web;
 
 /// The hosts decrypted when the user names none with `--intercept`.
 pub const DEFAULT_INTERCEPT_HOSTS: [&str; 4] =

@@ -6,6 +6,7 @@
 //! passes the record to every sink in order. On shutdown the thread drains
 //! the channel, flushes every sink and reports how many records it wrote.
 
+pub mod har;
 pub mod jsonl;
 pub mod read;
 pub mod terminal;

@@ -188,7 +188,7 @@ async fn inspected(
         request.body = captured;
         let mut findings = shared.inspector.request(request, started_at);
         let mut fixes = Vec::new();
-        if let Some((fixed, records)) = fix::apply(request, &mut findings, &shared.settings.fix) {
+        if let Some((fixed, records)) = fix::apply(request, &mut findings, &shared.fix_policy()) {
             if fixed.body.bytes != request.body.bytes {
                 upstream_body = body::full(fixed.body.bytes.clone());
             }
@@ -215,7 +215,7 @@ async fn inspected(
             if let Some(request) = pending.request() {
                 let mut findings = lint::stremio::check_response_head(request, status, &headers);
                 for (name, value, record) in
-                    fix::apply_to_response(&mut findings, &headers, &shared.settings.fix)
+                    fix::apply_to_response(&mut findings, &headers, &shared.fix_policy())
                 {
                     if let (Ok(name), Ok(value)) = (
                         HeaderName::from_bytes(name.as_bytes()),

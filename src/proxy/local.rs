@@ -3,26 +3,43 @@
 //! (`/proxy.pac`) that sends only the intercepted hosts through the proxy.
 
 use http::header::{self, HeaderValue};
+use std::net::SocketAddr;
+use std::sync::Arc;
+
 use http::{Request, Response, StatusCode};
+use hyper::body::Incoming;
 
 use super::body::{self, ProxyBody};
 use super::Shared;
 use crate::guide::{stremio_steps, trust_step, Os};
 
-pub fn serve<B>(shared: &Shared, req: Request<B>) -> Response<ProxyBody> {
-    let proxy_address = proxy_address(shared, &req);
-    match req.uri().path() {
-        "/" => text(
-            StatusCode::OK,
+pub async fn serve(
+    shared: Arc<Shared>,
+    peer: SocketAddr,
+    req: Request<Incoming>,
+) -> Response<ProxyBody> {
+    let host = req
+        .headers()
+        .get(header::HOST)
+        .and_then(|v| v.to_str().ok());
+    if !crate::web::host_allowed(host, shared.local_addr) {
+        // A page reached through another name could be DNS rebinding.
+        return text(
+            StatusCode::FORBIDDEN,
             "text/plain; charset=utf-8",
             format!(
-                "trakt-doctor is running.\n\n\
-                 CA certificate: http://{proxy_address}/ca\n\
-                 PAC file:       http://{proxy_address}/proxy.pac\n\
-                 Intercepted hosts: {}\n",
-                intercepted_list(shared)
+                "trakt-doctor answers only to http://{} (or localhost); the Host header named `{}`\n",
+                shared.local_addr,
+                host.unwrap_or("")
             ),
-        ),
+        );
+    }
+    if crate::web::handles(req.uri().path()) {
+        return crate::web::serve(shared, peer, req).await;
+    }
+    let shared = &*shared;
+    let proxy_address = proxy_address(shared, &req);
+    match req.uri().path() {
         "/ca" if wants_html(&req) => text(
             StatusCode::OK,
             "text/html; charset=utf-8",
@@ -92,16 +109,6 @@ fn ca_page(proxy_address: &str) -> String {
          It is limited to the intercepted Trakt and Stremio domains and was created on this computer.</p>\
          {steps}</body></html>"
     )
-}
-
-fn intercepted_list(shared: &Shared) -> String {
-    shared
-        .settings
-        .intercept
-        .iter()
-        .map(|h| h.as_str())
-        .collect::<Vec<_>>()
-        .join(", ")
 }
 
 /// The address clients used to reach us (the Host header, when it is a

@@ -12,7 +12,7 @@ pub mod upstream;
 
 use std::future::Future;
 use std::net::SocketAddr;
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use http::{Method, Request, Response, StatusCode};
@@ -28,6 +28,7 @@ use crate::hosts::{HostName, ResolveTable};
 use crate::inspect::Inspector;
 use crate::log::LogHandle;
 use crate::tls::ServerConfigSource;
+use crate::web::store::WebStore;
 use body::ProxyBody;
 use forward::Target;
 use upstream::{Dialer, UpstreamClient};
@@ -75,11 +76,30 @@ pub struct Shared {
     /// The CA certificate, served at `/ca`.
     pub ca_pem: String,
     pub local_addr: SocketAddr,
+    /// What the web view shows.
+    pub web: Arc<WebStore>,
+    /// The per-run token the web view's actions must carry.
+    pub web_token: String,
+    /// Auto-fix, which the web view can turn on and off at run time.
+    fix: RwLock<FixPolicy>,
     tasks: TaskTracker,
     stop: watch::Receiver<bool>,
 }
 
 impl Shared {
+    pub fn fix_policy(&self) -> FixPolicy {
+        self.fix.read().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    pub fn set_fix_policy(&self, policy: FixPolicy) {
+        *self.fix.write().unwrap_or_else(|p| p.into_inner()) = policy;
+    }
+
+    /// Changes when the proxy starts shutting down.
+    pub fn stop_signal(&self) -> watch::Receiver<bool> {
+        self.stop.clone()
+    }
+
     pub fn is_intercepted(&self, host: &str) -> bool {
         let host = host.trim_end_matches('.');
         self.settings
@@ -116,6 +136,7 @@ pub struct ProxyParts {
     pub upstream_tls: rustls::ClientConfig,
     pub resolve: ResolveTable,
     pub log: LogHandle,
+    pub web: Arc<WebStore>,
 }
 
 /// A bound proxy, ready to [`run`](Proxy::run).
@@ -135,7 +156,11 @@ impl Proxy {
         };
         let client = upstream::client(dialer.clone(), parts.upstream_tls);
         let (stop_tx, stop) = watch::channel(false);
+        let fix = RwLock::new(parts.settings.fix.clone());
         let shared = Arc::new(Shared {
+            fix,
+            web: parts.web,
+            web_token: crate::web::new_token(),
             settings: parts.settings,
             certs: parts.certs,
             dialer,
@@ -264,7 +289,7 @@ async fn route(
                 .port_u16()
                 .unwrap_or(if scheme == "https" { 443 } else { 80 });
             if shared.is_self(host, port) {
-                return Ok(local::serve(&shared, req));
+                return Ok(local::serve(shared, peer, req).await);
             }
             let target = Target {
                 scheme,
@@ -276,7 +301,7 @@ async fn route(
             };
             forward::serve(shared, target, req).await
         }
-        _ if uri.authority().is_none() => Ok(local::serve(&shared, req)),
+        _ if uri.authority().is_none() => Ok(local::serve(shared, peer, req).await),
         _ => Ok(forward::error_response(
             StatusCode::BAD_REQUEST,
             "the request target is neither a path nor an absolute URL",

@@ -1,0 +1,364 @@
+//! The live web view, served on the proxy's own address: the page and its
+//! assets (embedded in the binary), the exchange list and details as JSON, a
+//! server-sent-events stream of new exchanges, HAR/JSONL downloads, and two
+//! actions (clear, toggle auto-fix).
+//!
+//! Every request must name the proxy by IP address or `localhost` in its
+//! Host header (no DNS rebinding); actions also need a loopback peer, the
+//! per-run token printed into the page, and a same-origin `Origin` (no CSRF).
+
+pub mod store;
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::header::{self, HeaderValue};
+use http::{Method, Request, Response, StatusCode};
+use http_body::{Body, Frame};
+use http_body_util::BodyExt;
+use hyper::body::Incoming;
+use tokio::sync::{broadcast, mpsc};
+
+use crate::fix::FixPolicy;
+use crate::proxy::body::{self, ProxyBody};
+use crate::proxy::Shared;
+
+const INDEX: &str = include_str!("assets/index.html");
+const APP_JS: &str = include_str!("assets/app.js");
+const APP_CSS: &str = include_str!("assets/app.css");
+
+/// A random token for this run, required on every state-changing request.
+pub fn new_token() -> String {
+    use ring::rand::SecureRandom;
+    let mut bytes = [0u8; 16];
+    // The system RNG failing is not recoverable in any useful way; fall back to the clock.
+    if ring::rand::SystemRandom::new().fill(&mut bytes).is_err() {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or_default();
+        bytes = nanos.to_le_bytes();
+    }
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Whether the Host header names this proxy by IP literal or `localhost` and its port.
+pub fn host_allowed(host: Option<&str>, local: SocketAddr) -> bool {
+    let Some(host) = host else { return false };
+    let (name, port) = match host.rsplit_once(':') {
+        Some((name, port)) if !name.ends_with(':') && !host.ends_with(']') => {
+            (name, port.parse::<u16>().ok())
+        }
+        _ => (host, Some(80)),
+    };
+    if port != Some(local.port()) {
+        return false;
+    }
+    let name = name.trim_start_matches('[').trim_end_matches(']');
+    name.eq_ignore_ascii_case("localhost") || name.parse::<std::net::IpAddr>().is_ok()
+}
+
+/// Paths the web view answers; anything else falls through to the other local pages.
+pub fn handles(path: &str) -> bool {
+    matches!(
+        path,
+        "/" | "/app.js" | "/app.css" | "/rules" | "/download.har" | "/download.jsonl"
+    ) || path.starts_with("/api/")
+}
+
+pub async fn serve(
+    shared: Arc<Shared>,
+    peer: SocketAddr,
+    req: Request<Incoming>,
+) -> Response<ProxyBody> {
+    let path = req.uri().path().to_string();
+    match (req.method().clone(), path.as_str()) {
+        (Method::GET, "/") => {
+            let page = INDEX
+                .replace("{{TOKEN}}", &shared.web_token)
+                .replace("{{VERSION}}", env!("CARGO_PKG_VERSION"));
+            respond(StatusCode::OK, "text/html; charset=utf-8", page)
+        }
+        (Method::GET, "/app.js") => {
+            respond(StatusCode::OK, "text/javascript; charset=utf-8", APP_JS)
+        }
+        (Method::GET, "/app.css") => respond(StatusCode::OK, "text/css; charset=utf-8", APP_CSS),
+        (Method::GET, "/rules") => {
+            respond(StatusCode::OK, "text/html; charset=utf-8", rules_page())
+        }
+        (Method::GET, "/api/exchanges") => {
+            respond(StatusCode::OK, "application/json", shared.web.summaries())
+        }
+        (Method::GET, "/api/state") => {
+            let state = serde_json::json!({
+                "fix": !shared.fix_policy().is_off(),
+                "count": shared.web.len(),
+                "intercepted": shared.settings.intercept.iter().map(|h| h.as_str()).collect::<Vec<_>>(),
+            });
+            respond(StatusCode::OK, "application/json", state.to_string())
+        }
+        (Method::GET, "/api/stream") => stream(&shared),
+        (Method::GET, "/download.jsonl") => download(
+            shared.web.jsonl(),
+            "application/x-ndjson",
+            "trakt-doctor.jsonl",
+        ),
+        (Method::GET, "/download.har") => {
+            download(har(&shared), "application/json", "trakt-doctor.har")
+        }
+        (Method::GET, p) if p.starts_with("/api/exchanges/") => {
+            match p["/api/exchanges/".len()..]
+                .parse::<u64>()
+                .ok()
+                .and_then(|id| shared.web.full(id))
+            {
+                Some(full) => respond(StatusCode::OK, "application/json", full.to_string()),
+                None => respond(
+                    StatusCode::NOT_FOUND,
+                    "text/plain; charset=utf-8",
+                    "no such exchange (it may have been cleared)\n",
+                ),
+            }
+        }
+        (Method::POST, "/api/clear") | (Method::POST, "/api/fix") => {
+            action(&shared, peer, req).await
+        }
+        _ => respond(
+            StatusCode::NOT_FOUND,
+            "text/plain; charset=utf-8",
+            "not found\n",
+        ),
+    }
+}
+
+async fn action(shared: &Shared, peer: SocketAddr, req: Request<Incoming>) -> Response<ProxyBody> {
+    let token_ok = req
+        .headers()
+        .get("x-trakt-doctor-token")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|t| t == shared.web_token);
+    let origin_ok = match req
+        .headers()
+        .get(header::ORIGIN)
+        .and_then(|v| v.to_str().ok())
+    {
+        None => true,
+        Some(origin) => {
+            let host = req
+                .headers()
+                .get(header::HOST)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_default();
+            origin == format!("http://{host}")
+        }
+    };
+    if !peer.ip().is_loopback() || !token_ok || !origin_ok {
+        tracing::warn!(
+            "{peer}: refused web action {} (token, origin or peer not allowed)",
+            req.uri().path()
+        );
+        return respond(
+            StatusCode::FORBIDDEN,
+            "text/plain; charset=utf-8",
+            "forbidden: actions need the page's token, the same origin and a loopback client\n",
+        );
+    }
+    let path = req.uri().path().to_string();
+    let body = match req.into_body().collect().await {
+        Ok(b) => b.to_bytes(),
+        Err(_) => Bytes::new(),
+    };
+    match path.as_str() {
+        "/api/clear" => {
+            shared.web.clear();
+            respond(StatusCode::OK, "application/json", "{\"cleared\":true}")
+        }
+        _ => {
+            let enabled = serde_json::from_slice::<serde_json::Value>(&body)
+                .ok()
+                .and_then(|v| v.get("enabled").and_then(|e| e.as_bool()));
+            let Some(enabled) = enabled else {
+                return respond(
+                    StatusCode::BAD_REQUEST,
+                    "text/plain; charset=utf-8",
+                    "expected {\"enabled\": true|false}\n",
+                );
+            };
+            shared.set_fix_policy(if enabled {
+                FixPolicy::All
+            } else {
+                FixPolicy::Off
+            });
+            tracing::info!(
+                "auto-fix turned {} from the web view",
+                if enabled { "on" } else { "off" }
+            );
+            respond(
+                StatusCode::OK,
+                "application/json",
+                format!("{{\"fix\":{enabled}}}"),
+            )
+        }
+    }
+}
+
+fn respond(
+    status: StatusCode,
+    content_type: &'static str,
+    body: impl Into<Bytes>,
+) -> Response<ProxyBody> {
+    let mut response = Response::new(body::full(body.into()));
+    *response.status_mut() = status;
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    headers.insert(
+        "x-content-type-options",
+        HeaderValue::from_static("nosniff"),
+    );
+    headers.insert("x-frame-options", HeaderValue::from_static("DENY"));
+    headers.insert(
+        "content-security-policy",
+        HeaderValue::from_static(
+            "default-src 'self'; style-src 'self'; script-src 'self'; frame-ancestors 'none'",
+        ),
+    );
+    response
+}
+
+fn download(body: String, content_type: &'static str, name: &'static str) -> Response<ProxyBody> {
+    let mut response = respond(StatusCode::OK, content_type, body);
+    if let Ok(value) = HeaderValue::from_str(&format!("attachment; filename=\"{name}\"")) {
+        response
+            .headers_mut()
+            .insert(header::CONTENT_DISPOSITION, value);
+    }
+    response
+}
+
+fn har(shared: &Shared) -> String {
+    let entries: Vec<serde_json::Value> = shared
+        .web
+        .exchanges()
+        .iter()
+        .map(|ex| crate::log::har::entry(ex))
+        .collect();
+    serde_json::json!({"log": {
+        "version": "1.2",
+        "creator": {"name": "trakt-doctor", "version": env!("CARGO_PKG_VERSION")},
+        "pages": [],
+        "entries": entries,
+    }})
+    .to_string()
+}
+
+fn rules_page() -> String {
+    let escape = |t: &str| {
+        t.replace('&', "&amp;")
+            .replace('<', "&lt;")
+            .replace('>', "&gt;")
+    };
+    let mut html = String::from(
+        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>trakt-doctor rules</title>\
+         <link rel=\"stylesheet\" href=\"/app.css\"></head><body class=\"doc\"><h1>Rule catalogue</h1>",
+    );
+    for rule in crate::lint::catalogue() {
+        html.push_str(&format!(
+            "<section id=\"{id}\"><h2><code>{id}</code> <span class=\"sev {sev}\">{sev}</span></h2><p>{summary}</p>\
+             <p><b>Why it matters:</b> {why}</p><p><b>Auto-fix:</b> {fix}</p><p>Bad:</p><pre>{bad}</pre><p>Good:</p><pre>{good}</pre></section>",
+            id = rule.id,
+            sev = rule.severity.as_str(),
+            summary = escape(rule.summary),
+            why = escape(rule.why),
+            fix = escape(rule.autofix.unwrap_or("none (the intended request is not certain)")),
+            bad = escape(rule.bad),
+            good = escape(rule.good),
+        ));
+    }
+    html.push_str("</body></html>");
+    html
+}
+
+/// A body fed from a channel (the event stream).
+struct ChannelBody(mpsc::Receiver<Bytes>);
+
+impl Body for ChannelBody {
+    type Data = Bytes;
+    type Error = Infallible;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
+        self.0
+            .poll_recv(cx)
+            .map(|chunk| chunk.map(|b| Ok(Frame::data(b))))
+    }
+}
+
+/// Server-sent events: one `data:` line per new exchange summary.
+fn stream(shared: &Arc<Shared>) -> Response<ProxyBody> {
+    let (tx, rx) = mpsc::channel::<Bytes>(64);
+    let mut live = shared.web.subscribe();
+    let mut stop = shared.stop_signal();
+    tokio::spawn(async move {
+        if tx
+            .send(Bytes::from_static(b": connected\n\n"))
+            .await
+            .is_err()
+        {
+            return;
+        }
+        loop {
+            let chunk = tokio::select! {
+                message = live.recv() => match message {
+                    Ok(summary) => Bytes::from(format!("data: {summary}\n\n")),
+                    // The page missed some: it reloads the list.
+                    Err(broadcast::error::RecvError::Lagged(n)) => Bytes::from(format!("event: lagged\ndata: {n}\n\n")),
+                    Err(broadcast::error::RecvError::Closed) => break,
+                },
+                _ = tokio::time::sleep(Duration::from_secs(15)) => Bytes::from_static(b": keep-alive\n\n"),
+                _ = stop.changed() => break,
+            };
+            if tx.send(chunk).await.is_err() {
+                break;
+            }
+        }
+    });
+    let mut response = Response::new(
+        ChannelBody(rx)
+            .map_err(|never| match never {})
+            .boxed_unsync(),
+    );
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/event-stream"),
+    );
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_ip_literals_and_localhost_on_our_port_are_allowed() {
+        let local: SocketAddr = "127.0.0.1:8080".parse().unwrap();
+        assert!(host_allowed(Some("127.0.0.1:8080"), local));
+        assert!(host_allowed(Some("localhost:8080"), local));
+        assert!(host_allowed(Some("[::1]:8080"), local));
+        assert!(!host_allowed(Some("evil.example:8080"), local));
+        assert!(!host_allowed(Some("127.0.0.1:9090"), local));
+        assert!(!host_allowed(Some("127.0.0.1"), local));
+        assert!(!host_allowed(None, local));
+        assert_eq!(new_token().len(), 32);
+        assert_ne!(new_token(), new_token());
+    }
+}

@@ -1,0 +1,208 @@
+//! The web view's memory: the most recent exchanges (already redacted, as
+//! every sink receives them) and a broadcast of each new one for the live
+//! page. Bounded in count and bytes; the oldest go first.
+
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex};
+
+use serde_json::json;
+use tokio::sync::broadcast;
+
+use crate::exchange::Exchange;
+use crate::lint::Severity;
+use crate::log::Sink;
+
+/// What the live list shows of one exchange, as JSON.
+pub fn summary(ex: &Exchange) -> serde_json::Value {
+    let count = |s: Severity| {
+        ex.findings
+            .iter()
+            .filter(|f| f.severity == s && !f.fixed)
+            .count()
+    };
+    let (host, path) = match ex.request.url.parse::<http::Uri>() {
+        Ok(uri) => (
+            uri.host().unwrap_or_default().to_string(),
+            uri.path_and_query()
+                .map_or("/".to_string(), |p| p.to_string()),
+        ),
+        Err(_) => (String::new(), ex.request.url.clone()),
+    };
+    json!({
+        "id": ex.id,
+        "started_at": ex.started_at.format(&time::format_description::well_known::Rfc3339).unwrap_or_default(),
+        "method": ex.request.method,
+        "host": host,
+        "path": path,
+        "status": ex.response.as_ref().map(|r| r.status),
+        "error": ex.error,
+        "duration_ms": ex.duration_ms,
+        "errors": count(Severity::Error),
+        "warnings": count(Severity::Warning),
+        "infos": count(Severity::Info),
+        "fixed": !ex.fixes.is_empty(),
+        "summary": ex.diagnosis.as_ref().map(|d| d.summary.clone()),
+        "rules": ex.findings.iter().map(|f| f.rule.clone()).collect::<Vec<_>>(),
+    })
+}
+
+struct Stored {
+    id: u64,
+    full: Arc<str>,
+    summary: Arc<str>,
+    exchange: Arc<Exchange>,
+}
+
+#[derive(Default)]
+struct Inner {
+    records: VecDeque<Stored>,
+    bytes: usize,
+}
+
+pub struct WebStore {
+    inner: Mutex<Inner>,
+    live: broadcast::Sender<Arc<str>>,
+    max_records: usize,
+    max_bytes: usize,
+}
+
+impl WebStore {
+    pub fn new(max_records: usize, max_bytes: usize) -> Arc<WebStore> {
+        let (live, _) = broadcast::channel(1024);
+        Arc::new(WebStore {
+            inner: Mutex::new(Inner::default()),
+            live,
+            max_records,
+            max_bytes,
+        })
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
+        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub fn push(&self, ex: &Exchange) {
+        let full: Arc<str> = serde_json::to_string(ex).unwrap_or_default().into();
+        let summary: Arc<str> = summary(ex).to_string().into();
+        let mut inner = self.lock();
+        inner.bytes += full.len() + summary.len();
+        inner.records.push_back(Stored {
+            id: ex.id,
+            full,
+            summary: summary.clone(),
+            exchange: Arc::new(ex.clone()),
+        });
+        while inner.records.len() > self.max_records
+            || inner.bytes > self.max_bytes && inner.records.len() > 1
+        {
+            if let Some(old) = inner.records.pop_front() {
+                inner.bytes -= old.full.len() + old.summary.len();
+            }
+        }
+        drop(inner);
+        // No subscriber is fine: nobody has the page open.
+        let _ = self.live.send(summary);
+    }
+
+    pub fn subscribe(&self) -> broadcast::Receiver<Arc<str>> {
+        self.live.subscribe()
+    }
+
+    /// Every stored summary, oldest first, as one JSON array.
+    pub fn summaries(&self) -> String {
+        let inner = self.lock();
+        let mut out = String::from("[");
+        for (i, r) in inner.records.iter().enumerate() {
+            if i > 0 {
+                out.push(',');
+            }
+            out.push_str(&r.summary);
+        }
+        out.push(']');
+        out
+    }
+
+    pub fn full(&self, id: u64) -> Option<Arc<str>> {
+        self.lock()
+            .records
+            .iter()
+            .find(|r| r.id == id)
+            .map(|r| r.full.clone())
+    }
+
+    pub fn exchanges(&self) -> Vec<Arc<Exchange>> {
+        self.lock()
+            .records
+            .iter()
+            .map(|r| r.exchange.clone())
+            .collect()
+    }
+
+    pub fn jsonl(&self) -> String {
+        let inner = self.lock();
+        let mut out = String::new();
+        for r in &inner.records {
+            out.push_str(&r.full);
+            out.push('\n');
+        }
+        out
+    }
+
+    pub fn clear(&self) {
+        let mut inner = self.lock();
+        inner.records.clear();
+        inner.bytes = 0;
+    }
+
+    pub fn len(&self) -> usize {
+        self.lock().records.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// The sink that feeds the store from the log writer thread.
+pub struct WebSink(pub Arc<WebStore>);
+
+impl Sink for WebSink {
+    fn name(&self) -> String {
+        "the web view".into()
+    }
+    fn record(&mut self, exchange: &Exchange) -> std::io::Result<()> {
+        self.0.push(exchange);
+        Ok(())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn exchange(id: u64) -> Exchange {
+        serde_json::from_value(json!({"id": id, "started_at": "2026-11-24T12:00:00Z", "duration_ms": 1.0,
+            "request": {"method": "GET", "url": "https://api.trakt.tv/sync/history?page=2"}, "response": {"status": 200}}))
+        .unwrap()
+    }
+
+    #[test]
+    fn keeps_the_newest_within_bounds_and_broadcasts() {
+        let store = WebStore::new(3, usize::MAX);
+        let mut live = store.subscribe();
+        for id in 1..=5 {
+            store.push(&exchange(id));
+        }
+        assert_eq!(store.len(), 3);
+        assert!(store.full(1).is_none() && store.full(5).is_some());
+        let summaries: serde_json::Value = serde_json::from_str(&store.summaries()).unwrap();
+        assert_eq!(summaries[0]["id"], 3);
+        assert_eq!(summaries[2]["path"], "/sync/history?page=2");
+        assert!(live.try_recv().unwrap().contains("\"id\":1"));
+        store.clear();
+        assert!(store.is_empty());
+    }
+}
