@@ -1,0 +1,188 @@
+//! The web view and the proxy in a real browser: Debian's headless Chromium,
+//! driven by playwright-core (tests/browser/*.mjs). Needs `chromium`,
+//! `certutil` (libnss3-tools), node and `npm install` in tests/browser;
+//! `.ci/run` installs them. A missing piece fails with the command to run.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::Arc;
+
+use common::*;
+
+const CLIENT_ID: &str = "0e861f52c7365efe6da5ea3e2e6641b8d25d87aca3133e8d4f7dc8487368d14b";
+
+fn browser_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/browser")
+}
+
+fn require_tools() {
+    let missing: Vec<&str> = [
+        ("/usr/bin/chromium", "apt-get install chromium"),
+        ("/usr/bin/certutil", "apt-get install libnss3-tools"),
+    ]
+    .iter()
+    .filter(|(path, _)| !Path::new(path).exists())
+    .map(|(_, how)| *how)
+    .collect();
+    assert!(
+        missing.is_empty(),
+        "browser tests need: {} (or run .ci/run, which installs them)",
+        missing.join("; ")
+    );
+    assert!(
+        browser_dir().join("node_modules/playwright-core").exists(),
+        "browser tests need playwright-core: run `npm install` in tests/browser (or run .ci/run)"
+    );
+}
+
+fn node(script: &str, config: serde_json::Value) -> (bool, String) {
+    let out = Command::new("node")
+        .arg(browser_dir().join(script))
+        .arg(config.to_string())
+        .current_dir(browser_dir())
+        .output()
+        .unwrap_or_else(|e| panic!("node is needed for the browser tests ({e}); install nodejs"));
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.success(), text)
+}
+
+fn artifacts() -> PathBuf {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/browser-artifacts");
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_web_view_shows_traffic_live_and_explains_it() {
+    require_tools();
+    let ca = TestCa::new();
+    let fake = FakeUpstream::start(&ca, strict_trakt()).await;
+    let args = route_to(&fake, &ca);
+    let proxy = ProxyProcess::start(&args);
+    let ca_path = proxy.ca_path().display().to_string();
+    let base = |extra: &[&str]| -> Vec<String> {
+        let mut v: Vec<String> = [
+            "-x",
+            &proxy.url(),
+            "--cacert",
+            &ca_path,
+            "-H",
+            "User-Agent: BrowserTest/1",
+            "-H",
+            "trakt-api-version: 2",
+            "-H",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        v.push(format!("trakt-api-key: {CLIENT_ID}"));
+        v.extend(extra.iter().map(|s| s.to_string()));
+        v
+    };
+    let curls = vec![
+        base(&["https://api.trakt.tv/movies/trending"]),
+        base(&[
+            "-H",
+            "Authorization: Bearer t0k3n",
+            "-H",
+            "Content-Type: application/json",
+            "--data",
+            "{\"movie\":{\"ids\":{\"trakt\":28}},\"progress\":10,}",
+            "https://api.trakt.tv/scrobble/start",
+        ]),
+        base(&["https://api.trakt.tv/shows/trending"]),
+    ];
+    let screenshot = artifacts().join("web-view.png");
+    let (ok, output) = node(
+        "ui.mjs",
+        serde_json::json!({
+            "page": format!("{}/", proxy.url()),
+            "curls": curls,
+            "expectRows": 3,
+            "errorRule": "body.json.invalid",
+            "summary": "400 because the body is not JSON",
+            "screenshot": screenshot,
+        }),
+    );
+    assert!(ok, "{output}\nproxy stderr:\n{}", proxy.stderr());
+    assert!(
+        output.contains("rows appeared live") && output.contains("OK"),
+        "{output}"
+    );
+    assert!(
+        std::fs::metadata(&screenshot)
+            .map(|m| m.len() > 10_000)
+            .unwrap_or(false),
+        "no screenshot"
+    );
+    println!("{output}screenshot: {}", screenshot.display());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn chromium_through_the_proxy_trusts_the_ca_from_an_nss_database() {
+    require_tools();
+    let ca = TestCa::new();
+    let page: Handler = Arc::new(|r: &Received| Reply {
+        headers: vec![("content-type".into(), "text/html".into())],
+        ..Reply::json(
+            200,
+            &format!("<html><body>Stremio Trakt page {}</body></html>", r.path),
+        )
+    });
+    let fake = FakeUpstream::start(&ca, page).await;
+    let tmp = tempfile::tempdir().unwrap();
+    let log = tmp.path().join("log.jsonl");
+    let mut args = vec!["--log".to_string(), log.display().to_string()];
+    args.extend(route_to(&fake, &ca));
+    let proxy = ProxyProcess::start(&args);
+    let home = tmp.path().join("home");
+    let nssdb = home.join(".pki/nssdb");
+    std::fs::create_dir_all(&nssdb).unwrap();
+    let db = format!("sql:{}", nssdb.display());
+    let run = |args: &[&str]| {
+        let out = Command::new("certutil")
+            .args(args)
+            .output()
+            .expect("certutil");
+        assert!(
+            out.status.success(),
+            "certutil {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    run(&["-N", "-d", &db, "--empty-password"]);
+    run(&[
+        "-A",
+        "-d",
+        &db,
+        "-t",
+        "C,,",
+        "-n",
+        "trakt-doctor",
+        "-i",
+        proxy.ca_path().to_str().unwrap(),
+    ]);
+    let (ok, output) = node(
+        "proxied.mjs",
+        serde_json::json!({
+            "proxy": proxy.url(),
+            "url": "https://www.strem.io/trakt/hello",
+            "home": home,
+            "expect": "Stremio Trakt page /trakt/hello",
+        }),
+    );
+    assert!(ok, "{output}\nproxy stderr:\n{}", proxy.stderr());
+    let records = wait_for_records(&log, 1);
+    assert!(
+        records
+            .iter()
+            .any(|r| r["request"]["url"] == "https://www.strem.io/trakt/hello"),
+        "{records:?}"
+    );
+}

@@ -1,0 +1,171 @@
+//! The web view's HTTP surface with curl: the page, the JSON API, the event
+//! stream, and the guards on it (Host header, token, origin).
+
+mod common;
+
+use common::*;
+
+fn page_token(html: &str) -> String {
+    let start = html.find("name=\"trakt-doctor-token\" content=\"").unwrap()
+        + "name=\"trakt-doctor-token\" content=\"".len();
+    html[start..start + 32].to_string()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_page_api_and_stream_serve_exchanges_and_actions_are_guarded() {
+    let ca = TestCa::new();
+    let fake = FakeUpstream::start(&ca, echo()).await;
+    let proxy = ProxyProcess::start(&route_to(&fake, &ca));
+    let base = proxy.url();
+    let html = String::from_utf8_lossy(&curl(&[&format!("{base}/")]).stdout).into_owned();
+    assert!(html.contains("<script src=\"/app.js\"></script>"), "{html}");
+    let token = page_token(&html);
+
+    // The event stream delivers a new exchange as it happens.
+    let stream_url = format!("{base}/api/stream");
+    let stream = std::thread::spawn(move || curl(&["-N", "--max-time", "3", &stream_url]));
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    let ca_path = proxy.ca_path().display().to_string();
+    curl(&[
+        "-x",
+        &base,
+        "--cacert",
+        &ca_path,
+        "https://api.trakt.tv/movies/trending",
+    ]);
+    let streamed = String::from_utf8_lossy(&stream.join().unwrap().stdout).into_owned();
+    assert!(
+        streamed.contains("data: {") && streamed.contains("/movies/trending"),
+        "{streamed}"
+    );
+
+    let list: serde_json::Value =
+        serde_json::from_slice(&curl(&[&format!("{base}/api/exchanges")]).stdout).unwrap();
+    let id = list[0]["id"].as_u64().unwrap();
+    let full: serde_json::Value =
+        serde_json::from_slice(&curl(&[&format!("{base}/api/exchanges/{id}")]).stdout).unwrap();
+    assert_eq!(
+        full["request"]["url"],
+        "https://api.trakt.tv/movies/trending"
+    );
+    let jsonl =
+        String::from_utf8_lossy(&curl(&[&format!("{base}/download.jsonl")]).stdout).into_owned();
+    assert_eq!(jsonl.lines().count(), 1);
+
+    let code = |args: &[&str]| {
+        String::from_utf8_lossy(
+            &curl(&[&["-o", "/dev/null", "-w", "%{http_code}"], args].concat()).stdout,
+        )
+        .into_owned()
+    };
+    // DNS rebinding: another name for our address is refused.
+    assert_eq!(
+        code(&["-H", "Host: evil.example", &format!("{base}/api/exchanges")]),
+        "403"
+    );
+    // Actions need the token and a same origin.
+    let clear = format!("{base}/api/clear");
+    assert_eq!(code(&["-X", "POST", &clear]), "403");
+    assert_eq!(
+        code(&["-X", "POST", "-H", "x-trakt-doctor-token: wrong", &clear]),
+        "403"
+    );
+    let token_header = format!("x-trakt-doctor-token: {token}");
+    assert_eq!(
+        code(&[
+            "-X",
+            "POST",
+            "-H",
+            &token_header,
+            "-H",
+            "Origin: http://evil.example",
+            &clear
+        ]),
+        "403"
+    );
+    assert_eq!(
+        code(&[
+            "-X",
+            "POST",
+            "-H",
+            &token_header,
+            "-H",
+            &format!("Origin: {base}"),
+            &clear
+        ]),
+        "200"
+    );
+    let after: serde_json::Value =
+        serde_json::from_slice(&curl(&[&format!("{base}/api/exchanges")]).stdout).unwrap();
+    assert!(after.as_array().unwrap().is_empty());
+    let fix = format!("{base}/api/fix");
+    assert_eq!(
+        code(&[
+            "-X",
+            "POST",
+            "-H",
+            &token_header,
+            "--data",
+            "{\"enabled\":true}",
+            &fix
+        ]),
+        "200"
+    );
+    let state: serde_json::Value =
+        serde_json::from_slice(&curl(&[&format!("{base}/api/state")]).stdout).unwrap();
+    assert_eq!(state["fix"], true);
+    let rules = String::from_utf8_lossy(&curl(&[&format!("{base}/rules")]).stdout).into_owned();
+    assert!(rules.contains("id=\"body.json.invalid\""));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_har_file_is_written_live_and_lint_reads_it_back() {
+    let ca = TestCa::new();
+    let fake = FakeUpstream::start(&ca, strict_trakt()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let har = dir.path().join("session.har");
+    let mut args = vec!["--har".to_string(), har.display().to_string()];
+    args.extend(route_to(&fake, &ca));
+    let mut proxy = ProxyProcess::start(&args);
+    let ca_path = proxy.ca_path().display().to_string();
+    for url in [
+        "https://api.trakt.tv/movies/trending",
+        "https://api.trakt.tv/users/settings",
+    ] {
+        curl(&[
+            "-x",
+            &proxy.url(),
+            "--cacert",
+            &ca_path,
+            "-H",
+            "User-Agent: T/1",
+            url,
+        ]);
+    }
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let text = std::fs::read_to_string(&har).unwrap_or_default();
+        let parsed: Result<serde_json::Value, _> = serde_json::from_str(&text);
+        if let Ok(v) = &parsed {
+            if v["log"]["entries"].as_array().map_or(0, |e| e.len()) == 2 {
+                break;
+            }
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "HAR not valid with 2 entries while running: {text}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    assert_eq!(proxy.interrupt(), Some(0));
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_trakt-doctor"))
+        .args(["lint", har.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(
+        text.contains("header.api-version.missing") && text.contains("2 exchange(s) linted"),
+        "{text}"
+    );
+}
