@@ -1,0 +1,661 @@
+//! The benchmark harness: the same workloads direct to a fake upstream,
+//! through trakt-doctor (lint on; lint + fix on), and through mitmdump when
+//! it is installed (or with --mitmproxy, installed into target/bench-venv).
+//! Loopback only, bounded in time; prints one table with ratios measured in
+//! the same run. Figures only: nothing here fails on a slow machine.
+//!
+//!   cargo run --release --example bench             full run (about 1–3 minutes)
+//!   cargo run --example bench -- --smoke            a few requests each (CI keeps it working)
+//!   cargo run --release --example bench -- --mitmproxy   also compare with mitmdump
+//!
+//! trakt-doctor runs in a child process (this program started again with
+//! --child-proxy) so its resident memory can be read on its own.
+
+use std::io::{BufRead, BufReader, Write};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper::client::conn::http1::SendRequest;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair, KeyUsagePurpose};
+use rustls_pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer, ServerName};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+
+const SCROBBLE: &str = r#"{"movie":{"title":"Guardians of the Galaxy","year":2014,"ids":{"trakt":28,"slug":"guardians-of-the-galaxy-2014","imdb":"tt2015381","tmdb":118340}},"progress":1.25,"app_version":"1.0","app_date":"2014-09-22"}"#;
+const ANSWER: &str = r#"{"id":3373536619,"action":"start","progress":1.25,"sharing":{"twitter":false},"movie":{"title":"Guardians of the Galaxy","year":2014,"ids":{"trakt":28}}}"#;
+
+struct Sizes {
+    latency_requests: usize,
+    throughput_secs: f64,
+    connections: usize,
+    handshakes: usize,
+    big_requests: usize,
+    held_connections: usize,
+}
+
+fn provider() -> Arc<rustls::crypto::CryptoProvider> {
+    Arc::new(rustls::crypto::ring::default_provider())
+}
+
+// ---------- the fake upstream ----------
+
+struct Upstream {
+    addr: SocketAddr,
+    ca_der: CertificateDer<'static>,
+    ca_pem_path: PathBuf,
+}
+
+async fn start_upstream(dir: &Path) -> Upstream {
+    let ca_key = KeyPair::generate().expect("key");
+    let mut ca_params = CertificateParams::default();
+    ca_params
+        .distinguished_name
+        .push(DnType::CommonName, "bench upstream CA");
+    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    ca_params.key_usages = vec![
+        KeyUsagePurpose::KeyCertSign,
+        KeyUsagePurpose::DigitalSignature,
+    ];
+    let ca_cert = ca_params.self_signed(&ca_key).expect("ca");
+    let ca_pem_path = dir.join("upstream-ca.pem");
+    std::fs::write(&ca_pem_path, ca_cert.pem()).expect("write ca");
+    let issuer = Issuer::new(ca_params, ca_key);
+    let leaf_key = KeyPair::generate().expect("key");
+    let leaf = CertificateParams::new(vec!["api.trakt.tv".to_string(), "localhost".to_string()])
+        .expect("params")
+        .signed_by(&leaf_key, &issuer)
+        .expect("leaf");
+    let mut config = rustls::ServerConfig::builder_with_provider(provider())
+        .with_safe_default_protocol_versions()
+        .expect("versions")
+        .with_no_client_auth()
+        .with_single_cert(
+            vec![leaf.der().clone()],
+            PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(leaf_key.serialize_der())),
+        )
+        .expect("cert");
+    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let big = Bytes::from(vec![b'x'; 1024 * 1024]);
+    tokio::spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            let _ = stream.set_nodelay(true);
+            let acceptor = acceptor.clone();
+            let big = big.clone();
+            tokio::spawn(async move {
+                let Ok(tls) = acceptor.accept(stream).await else {
+                    return;
+                };
+                let service =
+                    hyper::service::service_fn(move |req: http::Request<hyper::body::Incoming>| {
+                        let big = big.clone();
+                        async move {
+                            let is_big = req.uri().path() == "/big";
+                            let _ = req.into_body().collect().await;
+                            let body = if is_big {
+                                big
+                            } else {
+                                Bytes::from_static(ANSWER.as_bytes())
+                            };
+                            let mut response = http::Response::new(Full::new(body));
+                            *response.status_mut() = if is_big {
+                                http::StatusCode::OK
+                            } else {
+                                http::StatusCode::CREATED
+                            };
+                            response.headers_mut().insert(
+                                "content-type",
+                                http::HeaderValue::from_static("application/json"),
+                            );
+                            Ok::<_, std::convert::Infallible>(response)
+                        }
+                    });
+                let _ = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
+                    .serve_connection(TokioIo::new(tls), service)
+                    .await;
+            });
+        }
+    });
+    Upstream {
+        addr,
+        ca_der: ca_cert.der().clone(),
+        ca_pem_path,
+    }
+}
+
+// ---------- routes and the client ----------
+
+#[derive(Clone)]
+struct Route {
+    name: String,
+    /// Where to open TCP connections.
+    connect_to: SocketAddr,
+    /// `Some` when `connect_to` is a proxy: the CONNECT target.
+    tunnel: Option<(String, u16)>,
+    /// The name in the URL and SNI.
+    host: String,
+    trust: CertificateDer<'static>,
+    pid: Option<u32>,
+}
+
+async fn open(route: &Route) -> std::io::Result<SendRequest<Full<Bytes>>> {
+    let mut stream = TcpStream::connect(route.connect_to).await?;
+    stream.set_nodelay(true)?;
+    if let Some((host, port)) = &route.tunnel {
+        stream
+            .write_all(
+                format!("CONNECT {host}:{port} HTTP/1.1\r\nHost: {host}:{port}\r\n\r\n").as_bytes(),
+            )
+            .await?;
+        let mut head = Vec::new();
+        let mut byte = [0u8; 1];
+        while !head.ends_with(b"\r\n\r\n") {
+            if stream.read(&mut byte).await? == 0 {
+                return Err(std::io::Error::other("proxy closed during CONNECT"));
+            }
+            head.push(byte[0]);
+        }
+        if !head.starts_with(b"HTTP/1.1 200") && !head.starts_with(b"HTTP/1.0 200") {
+            return Err(std::io::Error::other(
+                String::from_utf8_lossy(&head).into_owned(),
+            ));
+        }
+    }
+    let mut roots = rustls::RootCertStore::empty();
+    roots
+        .add(route.trust.clone())
+        .map_err(std::io::Error::other)?;
+    let mut config = rustls::ClientConfig::builder_with_provider(provider())
+        .with_safe_default_protocol_versions()
+        .map_err(std::io::Error::other)?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    let name = ServerName::try_from(route.host.clone()).map_err(std::io::Error::other)?;
+    let tls = tokio_rustls::TlsConnector::from(Arc::new(config))
+        .connect(name, stream)
+        .await?;
+    let (sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(tls))
+        .await
+        .map_err(std::io::Error::other)?;
+    tokio::spawn(conn);
+    Ok(sender)
+}
+
+fn scrobble_request(route: &Route, path: &str) -> http::Request<Full<Bytes>> {
+    let authority = match &route.tunnel {
+        Some((host, port)) if *port != 443 => format!("{host}:{port}"),
+        _ => route.host.clone(),
+    };
+    let (method, body) = if path == "/big" {
+        ("GET", "")
+    } else {
+        ("POST", SCROBBLE)
+    };
+    http::Request::builder()
+        .method(method)
+        .uri(path)
+        .header("host", authority)
+        .header("content-type", "application/json")
+        .header("user-agent", "trakt-doctor-bench/1.0")
+        .header(
+            "trakt-api-key",
+            "0e861f52c7365efe6da5ea3e2e6641b8d25d87aca3133e8d4f7dc8487368d14b",
+        )
+        .header("trakt-api-version", "2")
+        .header(
+            "authorization",
+            "Bearer 5c0ae0a3f6dc4d3a0a94d5f7e4d5a7a1b4c5d6e7f8091a2b3c4d5e6f70819a2b",
+        )
+        .body(Full::new(Bytes::from_static(body.as_bytes())))
+        .expect("request")
+}
+
+async fn one(
+    sender: &mut SendRequest<Full<Bytes>>,
+    route: &Route,
+    path: &str,
+) -> std::io::Result<usize> {
+    sender.ready().await.map_err(std::io::Error::other)?;
+    let response = sender
+        .send_request(scrobble_request(route, path))
+        .await
+        .map_err(std::io::Error::other)?;
+    let bytes = response
+        .into_body()
+        .collect()
+        .await
+        .map_err(std::io::Error::other)?
+        .to_bytes();
+    Ok(bytes.len())
+}
+
+// ---------- workloads ----------
+
+#[derive(Default, Clone)]
+struct Figures {
+    p50_ms: f64,
+    p99_ms: f64,
+    rps: f64,
+    handshake_rps: f64,
+    big_mbps: f64,
+    rss_idle_mib: Option<f64>,
+    rss_held_mib: Option<f64>,
+    errors: usize,
+}
+
+fn percentile(sorted: &[f64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    sorted[((sorted.len() - 1) as f64 * p).round() as usize]
+}
+
+async fn measure(route: &Route, sizes: &Sizes) -> Figures {
+    let mut figures = Figures::default();
+    // Latency: sequential requests on one keep-alive connection.
+    match open(route).await {
+        Ok(mut sender) => {
+            for _ in 0..10 {
+                let _ = one(&mut sender, route, "/scrobble/start").await;
+            }
+            let mut samples = Vec::with_capacity(sizes.latency_requests);
+            for _ in 0..sizes.latency_requests {
+                let start = Instant::now();
+                match one(&mut sender, route, "/scrobble/start").await {
+                    Ok(_) => samples.push(start.elapsed().as_secs_f64() * 1000.0),
+                    Err(_) => figures.errors += 1,
+                }
+            }
+            samples.sort_by(f64::total_cmp);
+            figures.p50_ms = percentile(&samples, 0.50);
+            figures.p99_ms = percentile(&samples, 0.99);
+        }
+        Err(e) => {
+            eprintln!("{}: cannot connect: {e}", route.name);
+            figures.errors += 1;
+            return figures;
+        }
+    }
+    // Throughput: many connections for a fixed time.
+    let deadline = Instant::now() + Duration::from_secs_f64(sizes.throughput_secs);
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for _ in 0..sizes.connections {
+        let route = route.clone();
+        tasks.push(tokio::spawn(async move {
+            let (mut done, mut errors) = (0usize, 0usize);
+            let Ok(mut sender) = open(&route).await else {
+                return (0, 1);
+            };
+            while Instant::now() < deadline {
+                match one(&mut sender, &route, "/scrobble/start").await {
+                    Ok(_) => done += 1,
+                    Err(_) => {
+                        errors += 1;
+                        break;
+                    }
+                }
+            }
+            (done, errors)
+        }));
+    }
+    let mut total = 0;
+    for task in tasks {
+        let (done, errors) = task.await.unwrap_or((0, 1));
+        total += done;
+        figures.errors += errors;
+    }
+    figures.rps = total as f64 / started.elapsed().as_secs_f64();
+    // A new connection (and TLS handshake) per request.
+    let started = Instant::now();
+    let mut done = 0;
+    for _ in 0..sizes.handshakes {
+        let ok = match open(route).await {
+            Ok(mut sender) => one(&mut sender, route, "/scrobble/start").await.is_ok(),
+            Err(_) => false,
+        };
+        if ok {
+            done += 1;
+        } else {
+            figures.errors += 1;
+        }
+    }
+    figures.handshake_rps = done as f64 / started.elapsed().as_secs_f64();
+    // 1 MiB bodies.
+    if let Ok(mut sender) = open(route).await {
+        let started = Instant::now();
+        let mut bytes = 0;
+        for _ in 0..sizes.big_requests {
+            match one(&mut sender, route, "/big").await {
+                Ok(n) => bytes += n,
+                Err(_) => figures.errors += 1,
+            }
+        }
+        figures.big_mbps = bytes as f64 / 1_048_576.0 / started.elapsed().as_secs_f64();
+    }
+    // Memory of the proxy process: idle, then with many connections held open.
+    if let Some(pid) = route.pid {
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        figures.rss_idle_mib = rss_mib(pid);
+        let mut held = Vec::new();
+        for _ in 0..sizes.held_connections {
+            match open(route).await {
+                Ok(mut sender) => {
+                    if one(&mut sender, route, "/scrobble/start").await.is_ok() {
+                        held.push(sender);
+                    }
+                }
+                Err(_) => figures.errors += 1,
+            }
+        }
+        figures.rss_held_mib = rss_mib(pid);
+        drop(held);
+    }
+    figures
+}
+
+/// Resident memory of a process, from /proc (Linux); `None` elsewhere.
+fn rss_mib(pid: u32) -> Option<f64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
+    let kib: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib / 1024.0)
+}
+
+// ---------- the proxies under test ----------
+
+/// This program again, serving only trakt-doctor's proxy.
+fn spawn_trakt_doctor(
+    upstream: &Upstream,
+    dir: &Path,
+    fix: bool,
+) -> (Child, SocketAddr, CertificateDer<'static>) {
+    let exe = std::env::current_exe().expect("current exe");
+    let certs = dir.join(if fix { "certs-fix" } else { "certs" });
+    let mut child = Command::new(exe)
+        .args([
+            "--child-proxy",
+            &upstream.addr.to_string(),
+            upstream.ca_pem_path.to_str().unwrap_or_default(),
+            certs.to_str().unwrap_or_default(),
+            if fix { "fix" } else { "lint" },
+        ])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("spawn the child proxy");
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().expect("stdout"))
+        .read_line(&mut line)
+        .expect("child address");
+    let addr: SocketAddr = line.trim().parse().expect("child printed its address");
+    use rustls_pki_types::pem::PemObject;
+    let ca = CertificateDer::from_pem_file(certs.join("trakt-doctor-ca.pem")).expect("child CA");
+    (child, addr, ca)
+}
+
+fn child_proxy(args: &[String]) {
+    let upstream: SocketAddr = args[0].parse().expect("upstream address");
+    let upstream_ca = PathBuf::from(&args[1]);
+    let certs = PathBuf::from(&args[2]);
+    let fix = args[3] == "fix";
+    let hosts = trakt_doctor::default_intercept_hosts();
+    let (ca, _) = trakt_doctor::tls::CertificateAuthority::load_or_create(
+        &trakt_doctor::tls::CaFiles::new(&certs),
+        &hosts,
+    )
+    .expect("CA");
+    let ca_pem = ca.cert_pem().to_string();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let log_path = certs.join("bench.jsonl");
+    let sink = trakt_doctor::log::jsonl::JsonlSink::open(&log_path).expect("log");
+    let (log, writer) = trakt_doctor::log::spawn(vec![Box::new(sink)], true);
+    let settings = trakt_doctor::proxy::Settings {
+        intercept: hosts,
+        fix: if fix {
+            trakt_doctor::fix::FixPolicy::All
+        } else {
+            trakt_doctor::fix::FixPolicy::Off
+        },
+        ..Default::default()
+    };
+    let parts = trakt_doctor::proxy::ProxyParts {
+        settings,
+        certs: Arc::new(trakt_doctor::tls::LeafCache::new(ca)),
+        ca_pem,
+        upstream_tls: trakt_doctor::tls::upstream::client_config(&[upstream_ca], false)
+            .expect("upstream tls"),
+        resolve: trakt_doctor::hosts::ResolveTable::new(&[trakt_doctor::hosts::ResolveRule {
+            host: "api.trakt.tv".into(),
+            port: 443,
+            addr: upstream,
+        }]),
+        log,
+        web: trakt_doctor::web::store::WebStore::new(10_000, 64 * 1024 * 1024),
+    };
+    runtime.block_on(async {
+        let proxy = trakt_doctor::proxy::Proxy::bind("127.0.0.1:0".parse().expect("addr"), parts)
+            .await
+            .expect("bind");
+        println!("{}", proxy.local_addr());
+        let _ = std::io::stdout().flush();
+        // Runs until the parent closes our stdin.
+        let stop = async {
+            let _ = tokio::task::spawn_blocking(|| {
+                let mut sink = String::new();
+                let _ = std::io::stdin().read_line(&mut sink);
+            })
+            .await;
+        };
+        proxy.run(stop).await;
+    });
+    runtime.shutdown_timeout(Duration::from_secs(1));
+    writer.finish();
+}
+
+/// mitmdump, when installed (or installed on request into target/bench-venv).
+fn spawn_mitmdump(
+    upstream: &Upstream,
+    dir: &Path,
+    install: bool,
+) -> Option<(Child, SocketAddr, CertificateDer<'static>)> {
+    let venv = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/bench-venv");
+    let venv_bin = venv.join(if cfg!(windows) {
+        "Scripts/mitmdump.exe"
+    } else {
+        "bin/mitmdump"
+    });
+    let program = if venv_bin.exists() {
+        venv_bin.clone()
+    } else if Command::new("mitmdump")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success())
+    {
+        PathBuf::from("mitmdump")
+    } else if install {
+        eprintln!("installing mitmproxy into {} (pip)...", venv.display());
+        let ok = Command::new("python3")
+            .args(["-m", "venv"])
+            .arg(&venv)
+            .status()
+            .is_ok_and(|s| s.success())
+            && Command::new(venv.join("bin/pip"))
+                .args(["install", "--quiet", "mitmproxy"])
+                .status()
+                .is_ok_and(|s| s.success());
+        if !ok {
+            eprintln!("could not install mitmproxy; skipping the comparison");
+            return None;
+        }
+        venv_bin
+    } else {
+        return None;
+    };
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .ok()?
+        .local_addr()
+        .ok()?
+        .port();
+    let confdir = dir.join("mitmproxy");
+    let child = Command::new(program)
+        .args([
+            "-q",
+            "--listen-host",
+            "127.0.0.1",
+            "--listen-port",
+            &port.to_string(),
+        ])
+        .args(["--set", &format!("confdir={}", confdir.display())])
+        .args([
+            "--set",
+            &format!(
+                "ssl_verify_upstream_trusted_ca={}",
+                upstream.ca_pem_path.display()
+            ),
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .ok()?;
+    let addr: SocketAddr = format!("127.0.0.1:{port}").parse().ok()?;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let ca_path = confdir.join("mitmproxy-ca-cert.pem");
+    while std::net::TcpStream::connect(addr).is_err() || !ca_path.exists() {
+        if Instant::now() > deadline {
+            return None;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    use rustls_pki_types::pem::PemObject;
+    let ca = CertificateDer::from_pem_file(&ca_path).ok()?;
+    Some((child, addr, ca))
+}
+
+// ---------- the report ----------
+
+fn ratio(value: f64, base: f64) -> String {
+    if base.is_finite() && base > 0.0 && value.is_finite() {
+        format!("{:.2}x", value / base)
+    } else {
+        "-".into()
+    }
+}
+
+fn report(results: &[(String, Figures)]) {
+    let direct = &results[0].1;
+    let mitm = results
+        .iter()
+        .find(|(n, _)| n == "mitmdump")
+        .map(|(_, f)| f.clone());
+    println!();
+    println!(
+        "{:<28} {:>12} {:>10} {:>12}",
+        "route / workload", "value", "vs direct", "vs mitmdump"
+    );
+    let rows: [(&str, fn(&Figures) -> Option<f64>); 7] = [
+        ("latency p50 (ms)", |f| Some(f.p50_ms)),
+        ("latency p99 (ms)", |f| Some(f.p99_ms)),
+        ("throughput (req/s)", |f| Some(f.rps)),
+        ("new conn per req (req/s)", |f| Some(f.handshake_rps)),
+        ("1 MiB bodies (MiB/s)", |f| Some(f.big_mbps)),
+        ("RSS idle (MiB)", |f| f.rss_idle_mib),
+        ("RSS holding conns (MiB)", |f| f.rss_held_mib),
+    ];
+    for (name, figures) in results {
+        println!(
+            "{name}{}",
+            if figures.errors > 0 {
+                format!("  ({} errors)", figures.errors)
+            } else {
+                String::new()
+            }
+        );
+        for (label, get) in &rows {
+            let Some(value) = get(figures) else { continue };
+            let vs_direct = get(direct).map_or("-".into(), |d| ratio(value, d));
+            let vs_mitm = mitm
+                .as_ref()
+                .and_then(get)
+                .map_or("-".into(), |m| ratio(value, m));
+            println!("  {label:<26} {value:>12.3} {vs_direct:>10} {vs_mitm:>12}");
+        }
+    }
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.first().map(String::as_str) == Some("--child-proxy") {
+        return child_proxy(&args[1..]);
+    }
+    let smoke = args.iter().any(|a| a == "--smoke");
+    let install_mitm = args.iter().any(|a| a == "--mitmproxy");
+    let sizes = if smoke {
+        Sizes {
+            latency_requests: 20,
+            throughput_secs: 0.3,
+            connections: 8,
+            handshakes: 5,
+            big_requests: 2,
+            held_connections: 20,
+        }
+    } else {
+        Sizes {
+            latency_requests: 3000,
+            throughput_secs: 4.0,
+            connections: 64,
+            handshakes: 300,
+            big_requests: 40,
+            held_connections: 1000,
+        }
+    };
+    let dir = tempfile::tempdir().expect("temp dir");
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let started = Instant::now();
+    let results = runtime.block_on(async {
+        let upstream = start_upstream(dir.path()).await;
+        let mut results = Vec::new();
+        let direct = Route { name: "direct".into(), connect_to: upstream.addr, tunnel: None, host: "api.trakt.tv".into(), trust: upstream.ca_der.clone(), pid: None };
+        results.push(("direct".to_string(), measure(&direct, &sizes).await));
+        for fix in [false, true] {
+            let (mut child, addr, ca) = spawn_trakt_doctor(&upstream, dir.path(), fix);
+            let name = if fix { "trakt-doctor (lint + fix)" } else { "trakt-doctor (lint)" };
+            let route = Route { name: name.into(), connect_to: addr, tunnel: Some(("api.trakt.tv".into(), 443)), host: "api.trakt.tv".into(), trust: ca, pid: Some(child.id()) };
+            results.push((name.to_string(), measure(&route, &sizes).await));
+            drop(child.stdin.take());
+            let _ = child.wait();
+        }
+        if let Some((mut child, addr, ca)) = spawn_mitmdump(&upstream, dir.path(), install_mitm) {
+            let route = Route { name: "mitmdump".into(), connect_to: addr, tunnel: Some(("localhost".into(), upstream.addr.port())), host: "localhost".into(), trust: ca, pid: Some(child.id()) };
+            results.push(("mitmdump".to_string(), measure(&route, &sizes).await));
+            let _ = child.kill();
+            let _ = child.wait();
+        } else {
+            eprintln!("mitmdump not found: run with --mitmproxy to install it into target/bench-venv and compare");
+        }
+        results
+    });
+    println!(
+        "trakt-doctor bench{} on {} cores, {:.0} s, loopback only",
+        if smoke { " (smoke)" } else { "" },
+        std::thread::available_parallelism().map_or(0, |n| n.get()),
+        started.elapsed().as_secs_f64()
+    );
+    report(&results);
+}
