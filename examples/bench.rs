@@ -554,6 +554,9 @@ fn ratio(value: f64, base: f64) -> String {
     }
 }
 
+/// Reads one figure of a route's results.
+type Metric = fn(&Figures) -> Option<f64>;
+
 fn report(results: &[(String, Figures)]) {
     let direct = &results[0].1;
     let mitm = results
@@ -565,7 +568,7 @@ fn report(results: &[(String, Figures)]) {
         "{:<28} {:>12} {:>10} {:>12}",
         "route / workload", "value", "vs direct", "vs mitmdump"
     );
-    let rows: [(&str, fn(&Figures) -> Option<f64>); 7] = [
+    let rows: [(&str, Metric); 7] = [
         ("latency p50 (ms)", |f| Some(f.p50_ms)),
         ("latency p99 (ms)", |f| Some(f.p99_ms)),
         ("throughput (req/s)", |f| Some(f.rps)),
