@@ -172,6 +172,16 @@ fn run(args: RunArgs) -> Result<i32, Fatal> {
             args.listen
         )));
     }
+    if !args.listen.ip().is_loopback() {
+        eprintln!(
+            "trakt-doctor: WARNING: listening on {}: anyone who can reach this address can use the proxy{}",
+            args.listen,
+            if args.proxy_auth.is_some() { " (with the --proxy-auth credentials)" } else { "; consider --proxy-auth" }
+        );
+    }
+    if args.proxy_auth.as_deref().is_some_and(|a| !a.contains(':')) {
+        return Err(Fatal("--proxy-auth must be USER:PASSWORD".into()));
+    }
     let hosts = cli::intercept_hosts(&args.intercept);
     let files = CaFiles::new(&args.certs.certs);
     let (ca, origin) = CertificateAuthority::load_or_create(&files, &hosts)?;
@@ -202,6 +212,9 @@ fn run(args: RunArgs) -> Result<i32, Fatal> {
         intercept: hosts.clone(),
         capture_limit: args.capture_limit,
         upstream_timeout: Duration::from_secs_f64(args.upstream_timeout),
+        header_timeout: Duration::from_secs_f64(args.header_timeout),
+        max_connections: args.max_connections as usize,
+        proxy_auth: args.proxy_auth.clone(),
         fix: args.fix.clone().unwrap_or_default(),
         ..Settings::default()
     };

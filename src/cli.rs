@@ -174,6 +174,23 @@ pub struct RunArgs {
     #[arg(long, env = "TRAKT_DOCTOR_UPSTREAM_TIMEOUT", default_value_t = 30.0, value_name = "SECS", value_parser = positive_seconds)]
     pub upstream_timeout: f64,
 
+    /// Require these proxy credentials (USER:PASSWORD, Basic) from clients; for use with --allow-lan.
+    #[arg(
+        long,
+        env = "TRAKT_DOCTOR_PROXY_AUTH",
+        hide_env_values = true,
+        value_name = "USER:PASSWORD"
+    )]
+    pub proxy_auth: Option<String>,
+
+    /// Open client connections and tunnels allowed at once; more are answered 503.
+    #[arg(long, default_value_t = 1024, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    pub max_connections: u32,
+
+    /// Seconds a client may take to send a request head (slow clients are cut off).
+    #[arg(long, default_value_t = 30.0, value_name = "SECS", value_parser = positive_seconds)]
+    pub header_timeout: f64,
+
     /// Largest body captured (and linted), in bytes; larger bodies stream through untruncated.
     #[arg(long, default_value_t = 1024 * 1024, value_name = "BYTES")]
     pub capture_limit: usize,

@@ -178,7 +178,9 @@ pub fn body(body: &mut Body, headers: &Headers) {
     let is_form = headers
         .get("content-type")
         .is_some_and(|ct| ct.to_ascii_lowercase().contains("x-www-form-urlencoded"));
-    let redacted = if is_form { form(raw) } else { text(raw) };
+    // Form fields may have percent-encoded names; the text scan catches the rest
+    // (a JSON body sent with a form content type, as curl --data does).
+    let redacted = if is_form { text(&form(raw)) } else { text(raw) };
     if redacted != raw {
         body.bytes = Bytes::from(redacted);
     }

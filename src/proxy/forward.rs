@@ -52,12 +52,37 @@ impl Target {
     }
 }
 
+/// The largest request head (target and header fields) the proxy accepts.
+pub const MAX_HEAD_BYTES: usize = 64 * 1024;
+
+/// A 431 for a request whose head is over [`MAX_HEAD_BYTES`]. hyper's own
+/// buffer limit only applies when a head arrives in pieces, so it is checked here too.
+pub fn refuse_oversized_head<B>(req: &Request<B>) -> Option<Response<ProxyBody>> {
+    let size = req.uri().to_string().len()
+        + req
+            .headers()
+            .iter()
+            .map(|(name, value)| name.as_str().len() + value.len() + 4)
+            .sum::<usize>();
+    (size > MAX_HEAD_BYTES).then(|| {
+        error_response(
+            StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+            &format!(
+                "the request head is {size} bytes; trakt-doctor accepts at most {MAX_HEAD_BYTES}"
+            ),
+        )
+    })
+}
+
 /// Serves one request from a client, for the given target.
 pub async fn serve(
     shared: Arc<Shared>,
     target: Target,
     req: Request<Incoming>,
 ) -> Result<Response<ProxyBody>, Infallible> {
+    if let Some(refusal) = refuse_oversized_head(&req) {
+        return Ok(refusal);
+    }
     let inspect = shared.is_intercepted(&target.host);
     let response = if inspect {
         inspected(&shared, &target, req).await

@@ -49,6 +49,10 @@ pub struct Settings {
     pub shutdown_grace: Duration,
     /// Which repairs auto-fix applies before a request leaves.
     pub fix: FixPolicy,
+    /// Open client connections and tunnels allowed at once; more get a 503.
+    pub max_connections: usize,
+    /// `Proxy-Authorization: Basic` credentials required for proxying (`user:password`), if any.
+    pub proxy_auth: Option<String>,
 }
 
 impl Default for Settings {
@@ -61,6 +65,8 @@ impl Default for Settings {
             header_timeout: Duration::from_secs(30),
             shutdown_grace: Duration::from_secs(5),
             fix: FixPolicy::Off,
+            max_connections: 1024,
+            proxy_auth: None,
         }
     }
 }
@@ -106,6 +112,33 @@ impl Shared {
             .intercept
             .iter()
             .any(|h| h.as_str().eq_ignore_ascii_case(host))
+    }
+
+    /// Whether the request carries the `--proxy-auth` credentials (always true without them).
+    pub fn proxy_auth_ok<B>(&self, req: &Request<B>) -> bool {
+        use base64::Engine as _;
+        let Some(expected) = &self.settings.proxy_auth else {
+            return true;
+        };
+        let given = req
+            .headers()
+            .get(http::header::PROXY_AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().split_once(' '))
+            .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("basic"))
+            .and_then(|(_, b64)| {
+                base64::engine::general_purpose::STANDARD
+                    .decode(b64.trim())
+                    .ok()
+            });
+        // Compare without an early exit, so timing does not reveal a matching prefix.
+        given.is_some_and(|g| {
+            g.len() == expected.len()
+                && g.iter()
+                    .zip(expected.as_bytes())
+                    .fold(0u8, |acc, (a, b)| acc | (a ^ b))
+                    == 0
+        })
     }
 
     /// Whether `host:port` is this proxy itself (a request that would loop).
@@ -194,12 +227,28 @@ impl Proxy {
             stop_tx,
         } = self;
         tokio::pin!(shutdown);
+        let mut refused = 0u64;
+        let mut last_report = std::time::Instant::now() - Duration::from_secs(60);
         loop {
             tokio::select! {
                 _ = &mut shutdown => break,
                 accepted = listener.accept() => match accepted {
                     Ok((stream, peer)) => {
                         let _ = stream.set_nodelay(true);
+                        // Every connection and tunnel is a tracked task: that count is the load.
+                        if shared.tasks.len() >= shared.settings.max_connections {
+                            refused += 1;
+                            if last_report.elapsed() >= Duration::from_secs(5) {
+                                tracing::warn!(
+                                    "connection limit ({}) reached: answered 503 to {refused} new connection(s); raise --max-connections if this is expected",
+                                    shared.settings.max_connections
+                                );
+                                last_report = std::time::Instant::now();
+                                refused = 0;
+                            }
+                            tokio::spawn(refuse_busy(stream, shared.settings.max_connections));
+                            continue;
+                        }
                         shared.tasks.spawn(serve_client(shared.clone(), stream, peer));
                     }
                     Err(e) => {
@@ -225,6 +274,22 @@ impl Proxy {
             );
         }
     }
+}
+
+/// Answers a connection over the limit with a plain 503 and closes it.
+async fn refuse_busy(mut stream: TcpStream, limit: usize) {
+    use tokio::io::AsyncWriteExt;
+    let body = format!("trakt-doctor is at its connection limit ({limit}); retry shortly\n");
+    let response = format!(
+        "HTTP/1.1 503 Service Unavailable\r\ncontent-type: text/plain\r\ncontent-length: {}\r\nconnection: close\r\nretry-after: 1\r\n\r\n{body}",
+        body.len()
+    );
+    let _ = tokio::time::timeout(
+        Duration::from_secs(2),
+        stream.write_all(response.as_bytes()),
+    )
+    .await;
+    let _ = stream.shutdown().await;
 }
 
 /// Serves one client connection to the proxy port (HTTP/1.1 with CONNECT upgrades).
@@ -274,6 +339,30 @@ async fn route(
     peer: SocketAddr,
     req: Request<Incoming>,
 ) -> Result<Response<ProxyBody>, std::convert::Infallible> {
+    if let Some(refusal) = forward::refuse_oversized_head(&req) {
+        tracing::warn!(
+            "{peer}: refused a request head larger than {} bytes",
+            forward::MAX_HEAD_BYTES
+        );
+        return Ok(refusal);
+    }
+    let proxied = req.method() == Method::CONNECT || req.uri().authority().is_some();
+    if proxied && !shared.proxy_auth_ok(&req) {
+        tracing::warn!(
+            "{peer}: refused {} {}: missing or wrong Proxy-Authorization",
+            req.method(),
+            req.uri()
+        );
+        let mut response = forward::error_response(
+            StatusCode::PROXY_AUTHENTICATION_REQUIRED,
+            "trakt-doctor requires proxy credentials (--proxy-auth): set them in the client's proxy settings",
+        );
+        response.headers_mut().insert(
+            http::header::PROXY_AUTHENTICATE,
+            http::HeaderValue::from_static("Basic realm=\"trakt-doctor\""),
+        );
+        return Ok(response);
+    }
     if req.method() == Method::CONNECT {
         return Ok(connect::handle(shared, peer, req).await);
     }
