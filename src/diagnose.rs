@@ -475,12 +475,7 @@ mod tests {
             response: status.map(|status| Response {
                 status,
                 http_version: "HTTP/1.1".into(),
-                headers: Headers(
-                    headers
-                        .iter()
-                        .map(|(n, v)| (n.to_string(), v.to_string()))
-                        .collect(),
-                ),
+                headers: Headers::from_pairs(headers),
                 body: Body::complete(Bytes::from(body.to_string())),
             }),
             error: status.is_none().then(|| "connection refused".to_string()),

@@ -42,6 +42,16 @@ impl Headers {
         self.0.iter().map(|(n, v)| (n.as_str(), v.as_str()))
     }
 
+    /// Builds header fields from `(name, value)` pairs, names lower-cased.
+    pub fn from_pairs(pairs: &[(&str, &str)]) -> Self {
+        Headers(
+            pairs
+                .iter()
+                .map(|(n, v)| (n.to_ascii_lowercase(), v.to_string()))
+                .collect(),
+        )
+    }
+
     /// Captures an `http::HeaderMap`; values that are not UTF-8 are kept lossily.
     pub fn from_map(map: &http::HeaderMap) -> Self {
         Headers(

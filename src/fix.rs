@@ -291,12 +291,7 @@ mod tests {
             method: "POST".into(),
             url: "https://api.trakt.tv/scrobble/start".into(),
             http_version: "HTTP/1.1".into(),
-            headers: Headers(
-                headers
-                    .iter()
-                    .map(|(n, v)| (n.to_string(), v.to_string()))
-                    .collect(),
-            ),
+            headers: Headers::from_pairs(headers),
             body: Body::complete(Bytes::from(body.to_string())),
         }
     }

@@ -253,16 +253,11 @@ async fn a_reused_refresh_token_is_caught_across_exchanges() {
     let mut args = vec!["--log".to_string(), log.display().to_string()];
     args.extend(route_to(&fake, &ca));
     let proxy = ProxyProcess::start(&args);
-    let ca_path = proxy.ca_path().display().to_string();
     let body = format!(
         r#"{{"refresh_token":"R1-secret-refresh","client_id":"{CLIENT_ID}","client_secret":"S","redirect_uri":"urn:ietf:wg:oauth:2.0:oob","grant_type":"refresh_token"}}"#
     );
     for expected in ["200", "400"] {
-        let out = curl(&[
-            "-x",
-            &proxy.url(),
-            "--cacert",
-            &ca_path,
+        let out = proxy.curl(&[
             "-o",
             "/dev/null",
             "-w",

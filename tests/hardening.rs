@@ -125,13 +125,8 @@ async fn cut_bodies_and_vanishing_clients_still_leave_one_record_each() {
     let mut args = vec!["--log".to_string(), log.display().to_string()];
     args.extend(route_to(&fake, &ca));
     let proxy = ProxyProcess::start(&args);
-    let ca_path = proxy.ca_path().display().to_string();
     // 1. A body shorter than its Content-Length, then the client goes away.
-    let _ = curl(&[
-        "-x",
-        &proxy.url(),
-        "--cacert",
-        &ca_path,
+    let _ = proxy.curl(&[
         "-H",
         "Content-Length: 1000",
         "--data",
@@ -141,21 +136,9 @@ async fn cut_bodies_and_vanishing_clients_still_leave_one_record_each() {
         "https://api.trakt.tv/sync/history",
     ]);
     // 2. The client gives up before the (slow) response arrives.
-    let _ = curl(&[
-        "-x",
-        &proxy.url(),
-        "--cacert",
-        &ca_path,
-        "--max-time",
-        "1",
-        "https://api.trakt.tv/users/settings",
-    ]);
+    let _ = proxy.curl(&["--max-time", "1", "https://api.trakt.tv/users/settings"]);
     // 3. The client stops reading a large response part-way.
-    let _ = curl(&[
-        "-x",
-        &proxy.url(),
-        "--cacert",
-        &ca_path,
+    let _ = proxy.curl(&[
         "--max-filesize",
         "100000",
         "--limit-rate",
@@ -235,13 +218,7 @@ async fn an_upstream_that_dies_mid_body_is_logged_with_the_reason() {
         format!("api.trakt.tv:443={upstream}"),
     ];
     let proxy = ProxyProcess::start(&args);
-    let out = curl(&[
-        "-x",
-        &proxy.url(),
-        "--cacert",
-        &proxy.ca_path().display().to_string(),
-        "https://api.trakt.tv/sync/last_activities",
-    ]);
+    let out = proxy.curl(&["https://api.trakt.tv/sync/last_activities"]);
     assert!(
         !out.status.success(),
         "the client must see the cut, not a complete body"
@@ -290,17 +267,7 @@ async fn proxy_credentials_are_required_when_configured() {
     let proxy = ProxyProcess::start(&args);
     let ca_path = proxy.ca_path().display().to_string();
     let url = "https://api.trakt.tv/movies/trending";
-    let without = curl(&[
-        "-x",
-        &proxy.url(),
-        "--cacert",
-        &ca_path,
-        "-w",
-        "%{http_code}",
-        "-o",
-        "/dev/null",
-        url,
-    ]);
+    let without = proxy.curl(&["-w", "%{http_code}", "-o", "/dev/null", url]);
     assert!(!without.status.success());
     let wrong = curl(&[
         "-x",

@@ -30,14 +30,9 @@ async fn intercepts_get_and_post_over_http1_and_http2_and_logs_them() {
     let (log, mut args) = log_args(&tmp);
     args.extend(route_to(&fake, &ca));
     let mut proxy = ProxyProcess::start(&args);
-    let ca_path = proxy.ca_path().display().to_string();
     let bearer = format!("Authorization: Bearer {TOKEN}");
 
-    let get = curl(&[
-        "-x",
-        &proxy.url(),
-        "--cacert",
-        &ca_path,
+    let get = proxy.curl(&[
         "--http1.1",
         "-H",
         &bearer,
@@ -56,11 +51,7 @@ async fn intercepts_get_and_post_over_http1_and_http2_and_logs_them() {
     let body = format!(
         r#"{{"movie":{{"ids":{{"imdb":"tt2015381"}}}},"progress":12.5,"refresh_token":"{TOKEN}"}}"#
     );
-    let post = curl(&[
-        "-x",
-        &proxy.url(),
-        "--cacert",
-        &ca_path,
+    let post = proxy.curl(&[
         "--http2",
         "-H",
         "content-type: application/json",
@@ -144,12 +135,7 @@ async fn keeps_one_client_connection_alive_for_several_requests() {
     let (log, mut args) = log_args(&tmp);
     args.extend(route_to(&fake, &ca));
     let proxy = ProxyProcess::start(&args);
-    let ca_path = proxy.ca_path().display().to_string();
-    let out = curl(&[
-        "-x",
-        &proxy.url(),
-        "--cacert",
-        &ca_path,
+    let out = proxy.curl(&[
         "--http1.1",
         "-w",
         "\n%{num_connects}\n",
@@ -235,13 +221,7 @@ async fn other_hosts_are_tunnelled_without_decryption() {
     );
     assert!(String::from_utf8_lossy(&through.stdout).contains("/anything"));
     // Trusting only our CA fails: nothing was minted for this host.
-    let ours = curl(&[
-        "-x",
-        &proxy.url(),
-        "--cacert",
-        &proxy.ca_path().display().to_string(),
-        &url,
-    ]);
+    let ours = proxy.curl(&[&url]);
     assert!(!ours.status.success());
     std::thread::sleep(Duration::from_millis(300));
     assert!(
@@ -259,11 +239,7 @@ async fn an_unreachable_upstream_gets_502_and_a_record_with_the_error() {
     let (log, mut args) = log_args(&tmp);
     args.extend(["--resolve".into(), format!("api.trakt.tv:443={dead}")]);
     let proxy = ProxyProcess::start(&args);
-    let out = curl(&[
-        "-x",
-        &proxy.url(),
-        "--cacert",
-        &proxy.ca_path().display().to_string(),
+    let out = proxy.curl(&[
         "-w",
         "\n%{http_code}",
         "https://api.trakt.tv/sync/last_activities",
@@ -293,11 +269,7 @@ async fn a_slow_upstream_gets_504_after_the_timeout() {
     args.extend(route_to(&fake, &ca));
     args.extend(["--upstream-timeout".into(), "0.5".into()]);
     let proxy = ProxyProcess::start(&args);
-    let out = curl(&[
-        "-x",
-        &proxy.url(),
-        "--cacert",
-        &proxy.ca_path().display().to_string(),
+    let out = proxy.curl(&[
         "-w",
         "\n%{http_code}",
         "https://api.trakt.tv/users/settings",
@@ -324,11 +296,7 @@ async fn an_untrusted_upstream_certificate_is_refused_with_502() {
         format!("api.trakt.tv:443={}", fake.addr),
     ]);
     let proxy = ProxyProcess::start(&args);
-    let out = curl(&[
-        "-x",
-        &proxy.url(),
-        "--cacert",
-        &proxy.ca_path().display().to_string(),
+    let out = proxy.curl(&[
         "-w",
         "\n%{http_code}",
         "https://api.trakt.tv/users/settings",
@@ -388,11 +356,7 @@ async fn large_bodies_stream_through_and_the_record_says_truncated() {
     let big = tmp.path().join("big.json");
     let body = format!("[{}1]", "1,".repeat(5000));
     std::fs::write(&big, &body).unwrap();
-    let out = curl(&[
-        "-x",
-        &proxy.url(),
-        "--cacert",
-        &proxy.ca_path().display().to_string(),
+    let out = proxy.curl(&[
         "-H",
         "content-type: application/json",
         "--data-binary",
@@ -468,13 +432,7 @@ async fn garbage_and_malformed_requests_are_refused_and_the_proxy_keeps_serving(
     });
     assert!(proxy.stderr().contains("refused CONNECT"));
     // Still serving.
-    let out = curl(&[
-        "-x",
-        &proxy.url(),
-        "--cacert",
-        &proxy.ca_path().display().to_string(),
-        "https://api.trakt.tv/ok",
-    ]);
+    let out = proxy.curl(&["https://api.trakt.tv/ok"]);
     assert!(out.status.success());
 }
 

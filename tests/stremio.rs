@@ -129,12 +129,7 @@ async fn the_link_redirect_to_the_api_host_is_flagged_and_fixed() {
 
     // Without --fix: a browser-like client follows the redirect and lands on Trakt's 400.
     let (plain, plain_log) = start(&fake, &ca, &dir, &[]);
-    let ca_path = plain.ca_path().display().to_string();
-    let out = curl(&[
-        "-x",
-        &plain.url(),
-        "--cacert",
-        &ca_path,
+    let out = plain.curl(&[
         "-L",
         "-w",
         "\n%{http_code} %{url_effective}",
@@ -163,12 +158,7 @@ async fn the_link_redirect_to_the_api_host_is_flagged_and_fixed() {
 
     // With --fix: the redirect goes to trakt.tv with every parameter kept.
     let (fixing, fixed_log) = start(&fake, &ca, &dir, &["--fix"]);
-    let ca_path = fixing.ca_path().display().to_string();
-    let out = curl(&[
-        "-x",
-        &fixing.url(),
-        "--cacert",
-        &ca_path,
+    let out = fixing.curl(&[
         "-L",
         "-w",
         "\n%{http_code} %{url_effective}",
@@ -219,20 +209,9 @@ async fn getuser_token_states_events_and_addon_errors_are_explained_without_leak
         r#"{{"type":"Events","authKey":"{AUTH_KEY}","events":[{{"eventName":"traktPlaying","player":{{"libItemID":"tt0903747","libItemType":"series","libItemVideoID":"tt0903747:1:2","libItemTimeOffset":1500000,"libItemTimeDuration":3000000,"hasTrakt":false}}}}]}}"#
     );
     post(&proxy, "https://api.strem.io/api/events", &events);
-    let ca_path = proxy.ca_path().display().to_string();
-    curl(&[
-        "-x",
-        &proxy.url(),
-        "--cacert",
-        &ca_path,
-        "https://www.strem.io/trakt/addon/5e1/catalog/movie/trakt-watchlist.json",
-    ]);
+    proxy.curl(&["https://www.strem.io/trakt/addon/5e1/catalog/movie/trakt-watchlist.json"]);
     // A direct Trakt call with the expired token Stremio holds.
-    curl(&[
-        "-x",
-        &proxy.url(),
-        "--cacert",
-        &ca_path,
+    proxy.curl(&[
         "-H",
         "User-Agent: Script/1",
         "-H",

@@ -127,20 +127,11 @@ async fn the_har_file_is_written_live_and_lint_reads_it_back() {
     let mut args = vec!["--har".to_string(), har.display().to_string()];
     args.extend(route_to(&fake, &ca));
     let mut proxy = ProxyProcess::start(&args);
-    let ca_path = proxy.ca_path().display().to_string();
     for url in [
         "https://api.trakt.tv/movies/trending",
         "https://api.trakt.tv/users/settings",
     ] {
-        curl(&[
-            "-x",
-            &proxy.url(),
-            "--cacert",
-            &ca_path,
-            "-H",
-            "User-Agent: T/1",
-            url,
-        ]);
+        proxy.curl(&["-H", "User-Agent: T/1", url]);
     }
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
     loop {

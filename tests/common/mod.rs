@@ -309,6 +309,13 @@ impl ProxyProcess {
         format!("http://{}", self.addr)
     }
 
+    /// Runs curl through this proxy, trusting its CA.
+    pub fn curl(&self, args: &[&str]) -> std::process::Output {
+        let url = self.url();
+        let ca = self.ca_path().display().to_string();
+        curl(&[&["-x", url.as_str(), "--cacert", ca.as_str()], args].concat())
+    }
+
     pub fn stderr(&self) -> String {
         self.stderr.lock().unwrap().clone()
     }
