@@ -1,0 +1,15 @@
+//! Fuzzes the HAR and JSON Lines readers used by `trakt-doctor lint`:
+//! any file must read or fail with an error, never panic.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| {
+    let text = String::from_utf8_lossy(data);
+    if let Ok(exchanges) = trakt_doctor::log::read::exchanges(&text) {
+        let inspector = trakt_doctor::inspect::Inspector::new();
+        for mut exchange in exchanges {
+            inspector.replay(&mut exchange);
+        }
+    }
+});
