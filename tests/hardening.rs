@@ -238,9 +238,18 @@ async fn an_upstream_that_dies_mid_body_is_logged_with_the_reason() {
 async fn beyond_the_connection_limit_clients_get_a_clean_503() {
     let proxy = ProxyProcess::start(&["--max-connections".into(), "50".into()]);
     let mut idle = Vec::new();
-    for _ in 0..200 {
-        idle.push(TcpStream::connect(proxy.addr).await.unwrap());
+    // 2,000 idle clients, or as many as this process may open.
+    for _ in 0..2000 {
+        match TcpStream::connect(proxy.addr).await {
+            Ok(stream) => idle.push(stream),
+            Err(_) => break,
+        }
     }
+    assert!(
+        idle.len() > 100,
+        "could open only {} connections",
+        idle.len()
+    );
     tokio::time::sleep(Duration::from_millis(300)).await;
     let answer = exchange_raw(
         proxy.addr,
@@ -537,4 +546,62 @@ async fn known_secrets_never_reach_any_output() {
         outputs[0].1.contains("sha256:"),
         "secrets are shown as fingerprints"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_upstream_certificate_for_another_host_is_refused_never_bypassed() {
+    let ca = TestCa::new();
+    let fake = FakeUpstream::start_named(&ca, &["not-trakt.example"], echo()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("log.jsonl");
+    let mut args = vec!["--log".to_string(), log.display().to_string()];
+    args.extend(route_to(&fake, &ca));
+    let proxy = ProxyProcess::start(&args);
+    let out = proxy.curl(&[
+        "-w",
+        "\n%{http_code}",
+        "https://api.trakt.tv/users/settings",
+    ]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.ends_with("\n502"), "{text}");
+    assert!(
+        text.to_lowercase().contains("not valid for name")
+            || text.to_lowercase().contains("certificate"),
+        "{text}"
+    );
+    assert!(
+        fake.received().is_empty(),
+        "no request may reach a server that failed verification"
+    );
+    let records = wait_for_records(&log, 1);
+    assert!(records[0]["response"].is_null());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn invalid_json_from_trakt_is_logged_and_explained_without_trouble() {
+    let ca = TestCa::new();
+    let broken: Handler =
+        Arc::new(|_r: &Received| Reply::json(500, "{\"error\": \"oops\", truncated"));
+    let fake = FakeUpstream::start(&ca, broken).await;
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("log.jsonl");
+    let mut args = vec!["--log".to_string(), log.display().to_string()];
+    args.extend(route_to(&fake, &ca));
+    let proxy = ProxyProcess::start(&args);
+    let out = proxy.curl(&[
+        "-H",
+        "User-Agent: T/1",
+        "-w",
+        "\n%{http_code}",
+        "https://api.trakt.tv/movies/trending",
+    ]);
+    assert!(String::from_utf8_lossy(&out.stdout).ends_with("\n500"));
+    let records = wait_for_records(&log, 1);
+    assert_eq!(
+        records[0]["response"]["body"]["text"],
+        "{\"error\": \"oops\", truncated"
+    );
+    let summary = records[0]["diagnosis"]["summary"].as_str().unwrap();
+    assert!(summary.starts_with("500"), "{summary}");
+    still_serving(&proxy);
 }

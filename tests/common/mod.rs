@@ -118,7 +118,12 @@ pub struct FakeUpstream {
 
 impl FakeUpstream {
     pub async fn start(ca: &TestCa, handler: Handler) -> FakeUpstream {
-        let (chain, key) = ca.leaf(FAKE_NAMES);
+        Self::start_named(ca, FAKE_NAMES, handler).await
+    }
+
+    /// Like [`FakeUpstream::start`], with a certificate for `names` only.
+    pub async fn start_named(ca: &TestCa, names: &[&str], handler: Handler) -> FakeUpstream {
+        let (chain, key) = ca.leaf(names);
         let mut config = rustls::ServerConfig::builder_with_provider(Arc::new(
             rustls::crypto::ring::default_provider(),
         ))
