@@ -139,11 +139,12 @@ async fn passthrough(
         }
     };
     parts.uri = uri;
+    let client_version = parts.version;
     parts.version = http::Version::HTTP_11;
     strip_hop_by_hop(&mut parts.headers);
     parts.headers.remove(header::HOST);
     let req = Request::from_parts(parts, incoming.map_err(body::BoxError::from).boxed_unsync());
-    match send(shared, req).await {
+    match send(shared, req, client_version).await {
         Ok(response) => {
             let (mut parts, incoming) = response.into_parts();
             strip_hop_by_hop(&mut parts.headers);
@@ -227,12 +228,13 @@ async fn inspected(
     }
 
     parts.uri = url;
+    let client_version = parts.version;
     parts.version = http::Version::HTTP_11;
     strip_hop_by_hop(&mut parts.headers);
     parts.headers.remove(header::HOST);
     let req = Request::from_parts(parts, upstream_body);
 
-    match send(shared, req).await {
+    match send(shared, req, client_version).await {
         Ok(response) => {
             let (mut parts, incoming) = response.into_parts();
             let headers = Headers::from_map(&parts.headers);
@@ -292,10 +294,14 @@ struct Failure {
     message: String,
 }
 
-async fn send(shared: &Shared, req: Request<ProxyBody>) -> Result<Response<Incoming>, Failure> {
+async fn send(
+    shared: &Shared,
+    req: Request<ProxyBody>,
+    client_version: http::Version,
+) -> Result<Response<Incoming>, Failure> {
     let target = req.uri().to_string();
     let timeout = shared.settings.upstream_timeout;
-    match tokio::time::timeout(timeout, shared.client.request(req)).await {
+    match tokio::time::timeout(timeout, shared.upstream.for_version(client_version).request(req)).await {
         Ok(Ok(response)) => Ok(response),
         Ok(Err(e)) => Err(Failure {
             status: StatusCode::BAD_GATEWAY,

@@ -31,7 +31,7 @@ use crate::tls::ServerConfigSource;
 use crate::web::store::WebStore;
 use body::ProxyBody;
 use forward::Target;
-use upstream::{Dialer, UpstreamClient};
+use upstream::Dialer;
 
 /// Tunable limits and behaviour of a running proxy.
 #[derive(Debug, Clone)]
@@ -76,7 +76,7 @@ pub struct Shared {
     pub settings: Settings,
     pub certs: Arc<dyn ServerConfigSource>,
     pub dialer: Dialer,
-    pub client: UpstreamClient,
+    pub upstream: upstream::Upstream,
     pub log: LogHandle,
     pub inspector: Arc<Inspector>,
     /// The CA certificate, served at `/ca`.
@@ -187,7 +187,7 @@ impl Proxy {
             resolve: parts.resolve,
             connect_timeout: parts.settings.connect_timeout,
         };
-        let client = upstream::client(dialer.clone(), parts.upstream_tls);
+        let upstream = upstream::Upstream::new(dialer.clone(), parts.upstream_tls);
         let (stop_tx, stop) = watch::channel(false);
         let fix = RwLock::new(parts.settings.fix.clone());
         let shared = Arc::new(Shared {
@@ -197,7 +197,7 @@ impl Proxy {
             settings: parts.settings,
             certs: parts.certs,
             dialer,
-            client,
+            upstream,
             log: parts.log,
             inspector: Arc::new(Inspector::new()),
             ca_pem: parts.ca_pem,

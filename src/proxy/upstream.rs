@@ -107,18 +107,63 @@ impl tower_service::Service<http::Uri> for Dialer {
 
 pub type UpstreamClient = Client<HttpsConnector<Dialer>, ProxyBody>;
 
-/// The pooled client: TLS with ALPN (h2, http/1.1) for https, plain for http.
-pub fn client(dialer: Dialer, tls: rustls::ClientConfig) -> UpstreamClient {
-    let connector = hyper_rustls::HttpsConnectorBuilder::new()
-        .with_tls_config(tls)
-        .https_or_http()
-        .enable_all_versions()
-        .wrap_connector(dialer);
+/// The pooled clients, one per protocol choice: a request goes upstream in
+/// the HTTP version its client spoke when it can (HTTP/2 clients may still get
+/// HTTP/1.1 from a server without h2), so the proxy changes the traffic it
+/// debugs as little as possible.
+#[derive(Clone)]
+pub struct Upstream {
+    /// ALPN offers h2 and http/1.1.
+    pub any: UpstreamClient,
+    /// ALPN offers http/1.1 only.
+    pub http1: UpstreamClient,
+}
+
+impl Upstream {
+    pub fn new(dialer: Dialer, tls: rustls::ClientConfig) -> Self {
+        Upstream {
+            any: client(dialer.clone(), tls.clone()),
+            http1: client_http1(dialer, tls),
+        }
+    }
+
+    /// The client for a request whose client spoke `version`.
+    pub fn for_version(&self, version: http::Version) -> &UpstreamClient {
+        if version == http::Version::HTTP_2 {
+            &self.any
+        } else {
+            &self.http1
+        }
+    }
+}
+
+fn pooled(connector: HttpsConnector<Dialer>) -> UpstreamClient {
     Client::builder(TokioExecutor::new())
         .timer(TokioTimer::new())
         .pool_timer(TokioTimer::new())
         .pool_idle_timeout(Duration::from_secs(60))
         .build(connector)
+}
+
+/// The pooled client: TLS with ALPN (h2, http/1.1) for https, plain for http.
+pub fn client(dialer: Dialer, tls: rustls::ClientConfig) -> UpstreamClient {
+    pooled(
+        hyper_rustls::HttpsConnectorBuilder::new()
+            .with_tls_config(tls)
+            .https_or_http()
+            .enable_all_versions()
+            .wrap_connector(dialer),
+    )
+}
+
+fn client_http1(dialer: Dialer, tls: rustls::ClientConfig) -> UpstreamClient {
+    pooled(
+        hyper_rustls::HttpsConnectorBuilder::new()
+            .with_tls_config(tls)
+            .https_or_http()
+            .enable_http1()
+            .wrap_connector(dialer),
+    )
 }
 
 /// The chain of causes of an error, joined: "client error (Connect): tcp connect error: refused".
