@@ -301,7 +301,12 @@ async fn send(
 ) -> Result<Response<Incoming>, Failure> {
     let target = req.uri().to_string();
     let timeout = shared.settings.upstream_timeout;
-    match tokio::time::timeout(timeout, shared.upstream.for_version(client_version).request(req)).await {
+    match tokio::time::timeout(
+        timeout,
+        shared.upstream.for_version(client_version).request(req),
+    )
+    .await
+    {
         Ok(Ok(response)) => Ok(response),
         Ok(Err(e)) => Err(Failure {
             status: StatusCode::BAD_GATEWAY,
