@@ -48,11 +48,7 @@ fn with(mut args: Vec<String>, extra: &[&str]) -> Vec<String> {
 async fn each_mistake_is_found_and_the_status_explained() {
     let ca = TestCa::new();
     let fake = FakeUpstream::start(&ca, strict_trakt()).await;
-    let tmp = tempfile::tempdir().unwrap();
-    let log = tmp.path().join("log.jsonl");
-    let mut args = vec!["--log".to_string(), log.display().to_string()];
-    args.extend(route_to(&fake, &ca));
-    let proxy = ProxyProcess::start(&args);
+    let (proxy, log, _tmp) = logged_proxy(&fake, &ca, &[]);
     let ca_path = proxy.ca_path().display().to_string();
     let scrobble = "https://api.trakt.tv/scrobble/start";
     let json = ["-H", "Content-Type: application/json"];
@@ -248,11 +244,7 @@ async fn each_mistake_is_found_and_the_status_explained() {
 async fn a_reused_refresh_token_is_caught_across_exchanges() {
     let ca = TestCa::new();
     let fake = FakeUpstream::start(&ca, strict_trakt()).await;
-    let tmp = tempfile::tempdir().unwrap();
-    let log = tmp.path().join("log.jsonl");
-    let mut args = vec!["--log".to_string(), log.display().to_string()];
-    args.extend(route_to(&fake, &ca));
-    let proxy = ProxyProcess::start(&args);
+    let (proxy, log, _tmp) = logged_proxy(&fake, &ca, &[]);
     let body = format!(
         r#"{{"refresh_token":"R1-secret-refresh","client_id":"{CLIENT_ID}","client_secret":"S","redirect_uri":"urn:ietf:wg:oauth:2.0:oob","grant_type":"refresh_token"}}"#
     );

@@ -120,11 +120,7 @@ async fn cut_bodies_and_vanishing_clients_still_leave_one_record_each() {
         }
     });
     let fake = FakeUpstream::start(&ca, slow_big).await;
-    let dir = tempfile::tempdir().unwrap();
-    let log = dir.path().join("log.jsonl");
-    let mut args = vec!["--log".to_string(), log.display().to_string()];
-    args.extend(route_to(&fake, &ca));
-    let proxy = ProxyProcess::start(&args);
+    let (proxy, log, _dir) = logged_proxy(&fake, &ca, &[]);
     // 1. A body shorter than its Content-Length, then the client goes away.
     let _ = proxy.curl(&[
         "-H",
@@ -552,11 +548,7 @@ async fn known_secrets_never_reach_any_output() {
 async fn an_upstream_certificate_for_another_host_is_refused_never_bypassed() {
     let ca = TestCa::new();
     let fake = FakeUpstream::start_named(&ca, &["not-trakt.example"], echo()).await;
-    let dir = tempfile::tempdir().unwrap();
-    let log = dir.path().join("log.jsonl");
-    let mut args = vec!["--log".to_string(), log.display().to_string()];
-    args.extend(route_to(&fake, &ca));
-    let proxy = ProxyProcess::start(&args);
+    let (proxy, log, _dir) = logged_proxy(&fake, &ca, &[]);
     let out = proxy.curl(&[
         "-w",
         "\n%{http_code}",
@@ -583,11 +575,7 @@ async fn invalid_json_from_trakt_is_logged_and_explained_without_trouble() {
     let broken: Handler =
         Arc::new(|_r: &Received| Reply::json(500, "{\"error\": \"oops\", truncated"));
     let fake = FakeUpstream::start(&ca, broken).await;
-    let dir = tempfile::tempdir().unwrap();
-    let log = dir.path().join("log.jsonl");
-    let mut args = vec!["--log".to_string(), log.display().to_string()];
-    args.extend(route_to(&fake, &ca));
-    let proxy = ProxyProcess::start(&args);
+    let (proxy, log, _dir) = logged_proxy(&fake, &ca, &[]);
     let out = proxy.curl(&[
         "-H",
         "User-Agent: T/1",

@@ -26,10 +26,7 @@ fn log_args(dir: &tempfile::TempDir) -> (std::path::PathBuf, Vec<String>) {
 async fn intercepts_get_and_post_over_http1_and_http2_and_logs_them() {
     let ca = TestCa::new();
     let fake = FakeUpstream::start(&ca, echo()).await;
-    let tmp = tempfile::tempdir().unwrap();
-    let (log, mut args) = log_args(&tmp);
-    args.extend(route_to(&fake, &ca));
-    let mut proxy = ProxyProcess::start(&args);
+    let (mut proxy, log, _tmp) = logged_proxy(&fake, &ca, &[]);
     let bearer = format!("Authorization: Bearer {TOKEN}");
 
     let get = proxy.curl(&[
@@ -131,10 +128,7 @@ async fn intercepts_get_and_post_over_http1_and_http2_and_logs_them() {
 async fn keeps_one_client_connection_alive_for_several_requests() {
     let ca = TestCa::new();
     let fake = FakeUpstream::start(&ca, echo()).await;
-    let tmp = tempfile::tempdir().unwrap();
-    let (log, mut args) = log_args(&tmp);
-    args.extend(route_to(&fake, &ca));
-    let proxy = ProxyProcess::start(&args);
+    let (proxy, log, _tmp) = logged_proxy(&fake, &ca, &[]);
     let out = proxy.curl(&[
         "--http1.1",
         "-w",
@@ -162,10 +156,7 @@ async fn keeps_one_client_connection_alive_for_several_requests() {
 async fn a_rust_client_multiplexes_http2_and_the_upstream_side_speaks_http2() {
     let ca = TestCa::new();
     let fake = FakeUpstream::start(&ca, echo()).await;
-    let tmp = tempfile::tempdir().unwrap();
-    let (log, mut args) = log_args(&tmp);
-    args.extend(route_to(&fake, &ca));
-    let proxy = ProxyProcess::start(&args);
+    let (proxy, log, _tmp) = logged_proxy(&fake, &ca, &[]);
     let our_ca = read_cert(&proxy.ca_path());
     let tls = connect_through(proxy.addr, "api.trakt.tv", 443, &our_ca, &[b"h2"]).await;
     assert_eq!(tls.get_ref().1.alpn_protocol(), Some(&b"h2"[..]));
@@ -317,10 +308,7 @@ async fn an_untrusted_upstream_certificate_is_refused_with_502() {
 async fn sigint_flushes_every_record_and_exits_zero() {
     let ca = TestCa::new();
     let fake = FakeUpstream::start(&ca, echo()).await;
-    let tmp = tempfile::tempdir().unwrap();
-    let (log, mut args) = log_args(&tmp);
-    args.extend(route_to(&fake, &ca));
-    let mut proxy = ProxyProcess::start(&args);
+    let (mut proxy, log, _tmp) = logged_proxy(&fake, &ca, &[]);
     let ca_path = proxy.ca_path().display().to_string();
     let urls: Vec<String> = (0..12)
         .map(|i| format!("https://api.trakt.tv/movies/{i}"))

@@ -391,6 +391,21 @@ pub fn route_to(fake: &FakeUpstream, ca: &TestCa) -> Vec<String> {
     args
 }
 
+/// Starts the proxy routed to `fake`, logging JSON Lines into a fresh
+/// temporary folder, with `extra` flags: (proxy, log path, folder).
+pub fn logged_proxy(
+    fake: &FakeUpstream,
+    ca: &TestCa,
+    extra: &[&str],
+) -> (ProxyProcess, PathBuf, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("log.jsonl");
+    let mut args = vec!["--log".to_string(), log.display().to_string()];
+    args.extend(route_to(fake, ca));
+    args.extend(extra.iter().map(|s| s.to_string()));
+    (ProxyProcess::start(&args), log, dir)
+}
+
 /// Reads every record of a JSON Lines log.
 pub fn read_jsonl(path: &Path) -> Vec<serde_json::Value> {
     let text = std::fs::read_to_string(path).unwrap_or_default();
