@@ -492,10 +492,14 @@ fn spawn_mitmdump(
             .arg(&venv)
             .status()
             .is_ok_and(|s| s.success())
-            && Command::new(venv.join("bin/pip"))
-                .args(["install", "--quiet", "mitmproxy"])
-                .status()
-                .is_ok_and(|s| s.success());
+            && Command::new(venv.join(if cfg!(windows) {
+                "Scripts/pip.exe"
+            } else {
+                "bin/pip"
+            }))
+            .args(["install", "--quiet", "mitmproxy"])
+            .status()
+            .is_ok_and(|s| s.success());
         if !ok {
             eprintln!("could not install mitmproxy; skipping the comparison");
             return None;

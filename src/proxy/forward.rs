@@ -58,7 +58,9 @@ pub const MAX_HEAD_BYTES: usize = 64 * 1024;
 /// A 431 for a request whose head is over [`MAX_HEAD_BYTES`]. hyper's own
 /// buffer limit only applies when a head arrives in pieces, so it is checked here too.
 pub fn refuse_oversized_head<B>(req: &Request<B>) -> Option<Response<ProxyBody>> {
-    let size = req.uri().to_string().len()
+    let target = req.uri().authority().map_or(0, |a| a.as_str().len())
+        + req.uri().path_and_query().map_or(0, |p| p.as_str().len());
+    let size = target
         + req
             .headers()
             .iter()

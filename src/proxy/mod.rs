@@ -351,7 +351,8 @@ async fn route(
         tracing::warn!(
             "{peer}: refused {} {}: missing or wrong Proxy-Authorization",
             req.method(),
-            req.uri()
+            // The target may carry a token in its query: never print it in clear.
+            crate::redact::url(&req.uri().to_string())
         );
         let mut response = forward::error_response(
             StatusCode::PROXY_AUTHENTICATION_REQUIRED,
