@@ -593,3 +593,130 @@ async fn invalid_json_from_trakt_is_logged_and_explained_without_trouble() {
     assert!(summary.starts_with("500"), "{summary}");
     still_serving(&proxy);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_body_longer_than_its_content_length_is_cut_there_and_the_rest_refused() {
+    let ca = TestCa::new();
+    let fake = FakeUpstream::start(&ca, echo()).await;
+    let (proxy, log, _dir) = logged_proxy(&fake, &ca, &[]);
+    let our_ca = read_cert(&proxy.ca_path());
+    let mut tls = connect_through(proxy.addr, "api.trakt.tv", 443, &our_ca, &[b"http/1.1"]).await;
+    tls.write_all(b"POST /sync/history HTTP/1.1\r\nHost: api.trakt.tv\r\nContent-Length: 5\r\n\r\n{\"a\":1}garbage after the body\r\n\r\n")
+        .await
+        .unwrap();
+    let mut out = Vec::new();
+    let _ = tokio::time::timeout(Duration::from_secs(5), tls.read_to_end(&mut out)).await;
+    let text = String::from_utf8_lossy(&out);
+    assert!(text.starts_with("HTTP/1.1 200"), "{text}");
+    assert!(
+        text.contains("HTTP/1.1 400"),
+        "the bytes after the declared body are not a request: {text}"
+    );
+    let records = wait_for_records(&log, 1);
+    assert_eq!(records.len(), 1);
+    assert_eq!(records[0]["request"]["body"]["text"], "{\"a\":");
+    assert_eq!(
+        fake.received()[0].body.len(),
+        5,
+        "exactly the declared length went upstream"
+    );
+    still_serving(&proxy);
+}
+
+/// An HTTP/2-only TLS server that answers one request per connection and
+/// then sends GOAWAY (graceful shutdown), counting connections.
+async fn goaway_upstream(
+    ca: &TestCa,
+) -> (std::net::SocketAddr, Arc<std::sync::atomic::AtomicUsize>) {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let (chain, key) = ca.leaf(FAKE_NAMES);
+    let mut config = rustls::ServerConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_no_client_auth()
+    .with_single_cert(chain, key)
+    .unwrap();
+    config.alpn_protocols = vec![b"h2".to_vec()];
+    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let connections = Arc::new(AtomicUsize::new(0));
+    let counter = connections.clone();
+    tokio::spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            counter.fetch_add(1, Ordering::SeqCst);
+            let acceptor = acceptor.clone();
+            tokio::spawn(async move {
+                let Ok(tls) = acceptor.accept(stream).await else {
+                    return;
+                };
+                let (served_tx, mut served_rx) = tokio::sync::mpsc::channel::<()>(1);
+                let service = hyper::service::service_fn(
+                    move |_req: http::Request<hyper::body::Incoming>| {
+                        let served_tx = served_tx.clone();
+                        async move {
+                            let _ = served_tx.send(()).await;
+                            Ok::<_, std::convert::Infallible>(http::Response::new(
+                                http_body_util::Full::new(bytes::Bytes::from_static(b"{}")),
+                            ))
+                        }
+                    },
+                );
+                let conn =
+                    hyper::server::conn::http2::Builder::new(hyper_util::rt::TokioExecutor::new())
+                        .serve_connection(hyper_util::rt::TokioIo::new(tls), service);
+                tokio::pin!(conn);
+                tokio::select! {
+                    _ = conn.as_mut() => {}
+                    _ = served_rx.recv() => {
+                        conn.as_mut().graceful_shutdown();
+                        let _ = conn.await;
+                    }
+                }
+            });
+        }
+    });
+    (addr, connections)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_http2_goaway_from_upstream_moves_the_next_request_to_a_new_connection() {
+    let ca = TestCa::new();
+    let (upstream, connections) = goaway_upstream(&ca).await;
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("log.jsonl");
+    let args = vec![
+        "--log".to_string(),
+        log.display().to_string(),
+        "--upstream-ca".into(),
+        ca.pem_path.display().to_string(),
+        "--resolve".into(),
+        format!("api.trakt.tv:443={upstream}"),
+    ];
+    let proxy = ProxyProcess::start(&args);
+    for _ in 0..3 {
+        let out = proxy.curl(&[
+            "--http2",
+            "-o",
+            "/dev/null",
+            "-w",
+            "%{http_code}",
+            "https://api.trakt.tv/movies/trending",
+        ]);
+        assert_eq!(String::from_utf8_lossy(&out.stdout), "200");
+    }
+    let records = wait_for_records(&log, 3);
+    assert!(
+        records
+            .iter()
+            .all(|r| r["response"]["status"] == 200 && r["error"].is_null()),
+        "{records:?}"
+    );
+    let opened = connections.load(std::sync::atomic::Ordering::SeqCst);
+    assert!(
+        opened >= 2,
+        "after a GOAWAY the proxy must open a new upstream connection ({opened} opened)"
+    );
+}
