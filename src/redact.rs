@@ -226,11 +226,13 @@ fn is_word_byte(b: u8) -> bool {
 
 /// The length of the secret key that starts at `i`, if one does as a whole word.
 fn secret_key_at(bytes: &[u8], i: usize) -> Option<usize> {
-    SECRET_KEYS.iter().map(|k| k.len()).find(|&len| {
-        let end = i + len;
-        end <= bytes.len()
+    // Bodies are scanned on every exchange: compare bytes, no UTF-8 checks.
+    SECRET_KEYS.iter().map(|k| k.as_bytes()).find_map(|key| {
+        let end = i + key.len();
+        let matches = end <= bytes.len()
             && (end == bytes.len() || !is_word_byte(bytes[end]))
-            && is_secret_key(std::str::from_utf8(&bytes[i..end]).unwrap_or(""))
+            && bytes[i..end].eq_ignore_ascii_case(key);
+        matches.then_some(key.len())
     })
 }
 
