@@ -28,7 +28,6 @@ pub trait Sink: Send {
 
 enum Message {
     Record(Box<Exchange>),
-    Flush(mpsc::Sender<()>),
     Stop,
 }
 
@@ -51,14 +50,6 @@ impl LogHandle {
             eprintln!(
                 "trakt-doctor: an exchange finished after the log was closed and was not written"
             );
-        }
-    }
-
-    /// Waits until every record sent so far has reached every sink.
-    pub fn flush(&self) {
-        let (tx, rx) = mpsc::channel();
-        if self.tx.send(Message::Flush(tx)).is_ok() {
-            let _ = rx.recv();
         }
     }
 }
@@ -129,14 +120,6 @@ fn run_writer(
                     }
                 }
                 stats.records += 1;
-            }
-            Message::Flush(done) => {
-                for (i, sink) in sinks.iter_mut().enumerate() {
-                    if let Err(e) = sink.flush() {
-                        report(&mut stats, i, sink.name(), "flush", e);
-                    }
-                }
-                let _ = done.send(());
             }
             Message::Stop => break,
         }

@@ -16,8 +16,6 @@ use tokio::net::TcpStream;
 use super::body::ProxyBody;
 use crate::hosts::ResolveTable;
 
-type BoxError = Box<dyn std::error::Error + Send + Sync>;
-
 /// Opens TCP connections, honouring `--resolve` before DNS.
 #[derive(Clone, Debug)]
 pub struct Dialer {
@@ -178,9 +176,4 @@ pub fn describe(error: &(dyn std::error::Error + 'static)) -> String {
         source = cause.source();
     }
     parts.join(": ")
-}
-
-/// Boxes any error for the body types.
-pub fn boxed<E: Into<BoxError>>(e: E) -> BoxError {
-    e.into()
 }
