@@ -37,6 +37,7 @@ struct Sizes {
     handshakes: usize,
     big_requests: usize,
     held_connections: usize,
+    soak_requests: usize,
 }
 
 fn provider() -> Arc<rustls::crypto::CryptoProvider> {
@@ -249,6 +250,8 @@ struct Figures {
     big_mbps: f64,
     rss_idle_mib: Option<f64>,
     rss_held_mib: Option<f64>,
+    /// Resident memory after a long run minus before it.
+    rss_soak_growth_mib: Option<f64>,
     errors: usize,
 }
 
@@ -359,6 +362,30 @@ async fn measure(route: &Route, sizes: &Sizes) -> Figures {
         }
         figures.rss_held_mib = rss_mib(pid);
         drop(held);
+        // A long run: memory must not grow with the number of requests.
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let before = rss_mib(pid);
+        let per_connection = sizes.soak_requests / 16;
+        let mut tasks = Vec::new();
+        for _ in 0..16 {
+            let route = route.clone();
+            tasks.push(tokio::spawn(async move {
+                let Ok(mut sender) = open(&route).await else {
+                    return 1;
+                };
+                for _ in 0..per_connection {
+                    if one(&mut sender, &route, "/scrobble/start").await.is_err() {
+                        return 1;
+                    }
+                }
+                0
+            }));
+        }
+        for task in tasks {
+            figures.errors += task.await.unwrap_or(1);
+        }
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        figures.rss_soak_growth_mib = before.zip(rss_mib(pid)).map(|(b, a)| a - b);
     }
     figures
 }
@@ -572,7 +599,7 @@ fn report(results: &[(String, Figures)]) {
         "{:<28} {:>12} {:>10} {:>12}",
         "route / workload", "value", "vs direct", "vs mitmdump"
     );
-    let rows: [(&str, Metric); 7] = [
+    let rows: [(&str, Metric); 8] = [
         ("latency p50 (ms)", |f| Some(f.p50_ms)),
         ("latency p99 (ms)", |f| Some(f.p99_ms)),
         ("throughput (req/s)", |f| Some(f.rps)),
@@ -580,6 +607,7 @@ fn report(results: &[(String, Figures)]) {
         ("1 MiB bodies (MiB/s)", |f| Some(f.big_mbps)),
         ("RSS idle (MiB)", |f| f.rss_idle_mib),
         ("RSS holding conns (MiB)", |f| f.rss_held_mib),
+        ("RSS growth, long run (MiB)", |f| f.rss_soak_growth_mib),
     ];
     for (name, figures) in results {
         println!(
@@ -617,6 +645,7 @@ fn main() {
             handshakes: 5,
             big_requests: 2,
             held_connections: 20,
+            soak_requests: 320,
         }
     } else {
         Sizes {
@@ -626,6 +655,7 @@ fn main() {
             handshakes: 300,
             big_requests: 40,
             held_connections: 1000,
+            soak_requests: 100_000,
         }
     };
     let dir = tempfile::tempdir().expect("temp dir");

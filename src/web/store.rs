@@ -48,9 +48,9 @@ pub fn summary(ex: &Exchange) -> serde_json::Value {
 
 struct Stored {
     id: u64,
+    /// The record as JSON: served as is, and read back for HAR downloads.
     full: Arc<str>,
     summary: Arc<str>,
-    exchange: Arc<Exchange>,
 }
 
 #[derive(Default)]
@@ -90,7 +90,6 @@ impl WebStore {
             id: ex.id,
             full,
             summary: summary.clone(),
-            exchange: Arc::new(ex.clone()),
         });
         while inner.records.len() > self.max_records
             || inner.bytes > self.max_bytes && inner.records.len() > 1
@@ -130,11 +129,12 @@ impl WebStore {
             .map(|r| r.full.clone())
     }
 
-    pub fn exchanges(&self) -> Vec<Arc<Exchange>> {
-        self.lock()
-            .records
+    /// The stored exchanges, oldest first (parsed back from their JSON).
+    pub fn exchanges(&self) -> Vec<Exchange> {
+        let fulls: Vec<Arc<str>> = self.lock().records.iter().map(|r| r.full.clone()).collect();
+        fulls
             .iter()
-            .map(|r| r.exchange.clone())
+            .filter_map(|full| serde_json::from_str(full).ok())
             .collect()
     }
 
@@ -202,6 +202,12 @@ mod tests {
         assert_eq!(summaries[0]["id"], 3);
         assert_eq!(summaries[2]["path"], "/sync/history?page=2");
         assert!(live.try_recv().unwrap().contains("\"id\":1"));
+        let back = store.exchanges();
+        assert_eq!(back.len(), 3);
+        assert_eq!(
+            back[2].request.url,
+            "https://api.trakt.tv/sync/history?page=2"
+        );
         store.clear();
         assert!(store.is_empty());
     }
