@@ -246,7 +246,7 @@ fn har(shared: &Shared) -> String {
         .web
         .exchanges()
         .iter()
-        .map(|ex| crate::log::har::entry(ex))
+        .map(crate::log::har::entry)
         .collect();
     serde_json::json!({"log": {
         "version": "1.2",
