@@ -31,8 +31,10 @@ impl Sink for JsonlSink {
     }
 
     fn record(&mut self, exchange: &Exchange) -> io::Result<()> {
-        serde_json::to_writer(&mut self.out, exchange)?;
-        self.out.write_all(b"\n")?;
+        // One write per line, so a reader following the file sees whole lines.
+        let mut line = serde_json::to_vec(exchange)?;
+        line.push(b'\n');
+        self.out.write_all(&line)?;
         self.out.flush()
     }
 

@@ -409,7 +409,10 @@ pub fn logged_proxy(
 /// Reads every record of a JSON Lines log.
 pub fn read_jsonl(path: &Path) -> Vec<serde_json::Value> {
     let text = std::fs::read_to_string(path).unwrap_or_default();
-    text.lines()
+    // A line still being written has no newline yet: it is not a record yet.
+    let complete = text.rfind('\n').map_or("", |end| &text[..end]);
+    complete
+        .lines()
         .map(|line| {
             serde_json::from_str(line).unwrap_or_else(|e| panic!("bad JSONL line {line}: {e}"))
         })
