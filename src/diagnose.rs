@@ -78,10 +78,6 @@ fn header<'a>(response: &'a Response, name: &str) -> Option<&'a str> {
     response.headers.get(name)
 }
 
-fn body_json(response: &Response) -> Option<Value> {
-    serde_json::from_str(response.body.text()?).ok()
-}
-
 fn is_html(response: &Response) -> bool {
     header(response, "content-type").is_some_and(|ct| ct.contains("text/html"))
         || response
@@ -148,7 +144,7 @@ pub fn explain(exchange: &Exchange) -> Option<Diagnosis> {
         }
         b.remedy("fix the findings above in the client (or run trakt-doctor with --fix where a fix exists)");
     }
-    let error_body = body_json(response);
+    let error_body = response.body.json();
     let oauth_error = error_body
         .as_ref()
         .and_then(|b| b.get("error"))
@@ -423,7 +419,7 @@ fn rate_limited(response: &Response, b: &mut Builder) {
 
 /// A 2xx sync answer that still lost items: `not_found` lists what Trakt could not match.
 fn not_found_items(response: &Response) -> Option<Diagnosis> {
-    let json = body_json(response)?;
+    let json = response.body.json()?;
     let not_found = json.get("not_found")?.as_object()?;
     let mut missing = Vec::new();
     for (kind, items) in not_found {

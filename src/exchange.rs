@@ -151,6 +151,11 @@ impl Body {
     pub fn text(&self) -> Option<&str> {
         std::str::from_utf8(&self.bytes).ok()
     }
+
+    /// The body parsed as JSON (a leading byte order mark is tolerated).
+    pub fn json(&self) -> Option<serde_json::Value> {
+        serde_json::from_str(self.text()?.trim_start_matches('\u{feff}')).ok()
+    }
 }
 
 #[derive(Serialize, Deserialize)]
@@ -276,6 +281,17 @@ pub struct Exchange {
     pub fixes: Vec<FixRecord>,
     #[serde(default)]
     pub diagnosis: Option<Diagnosis>,
+}
+
+/// The lower-cased host and the path of a URL; empty strings when it does not parse.
+pub fn host_and_path(url: &str) -> (String, String) {
+    match url.parse::<http::Uri>() {
+        Ok(uri) => (
+            uri.host().unwrap_or_default().to_ascii_lowercase(),
+            uri.path().to_string(),
+        ),
+        Err(_) => (String::new(), String::new()),
+    }
 }
 
 /// HTTP version as HAR and the logs spell it.

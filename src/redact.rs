@@ -9,6 +9,7 @@
 use bytes::Bytes;
 
 use crate::exchange::{Body, Exchange, Headers};
+use crate::spec::trakt::percent_decode;
 
 /// JSON keys, form fields and query parameters whose values are secret.
 const SECRET_KEYS: &[&str] = &[
@@ -133,41 +134,15 @@ pub fn form(query: &str) -> String {
     query
         .split('&')
         .map(|pair| match pair.split_once('=') {
-            Some((key, value)) if is_secret_key(&percent_decode(key)) && !value.is_empty() => {
+            Some((key, value))
+                if is_secret_key(&percent_decode(&key.replace('+', " "))) && !value.is_empty() =>
+            {
                 format!("{key}={}", fingerprint(value))
             }
             _ => pair.to_string(),
         })
         .collect::<Vec<_>>()
         .join("&")
-}
-
-fn percent_decode(s: &str) -> String {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        let hex = |b: u8| (b as char).to_digit(16);
-        match bytes[i] {
-            b'%' => {
-                match (
-                    bytes.get(i + 1).and_then(|b| hex(*b)),
-                    bytes.get(i + 2).and_then(|b| hex(*b)),
-                ) {
-                    (Some(hi), Some(lo)) => {
-                        out.push((hi * 16 + lo) as u8);
-                        i += 3;
-                        continue;
-                    }
-                    _ => out.push(b'%'),
-                }
-            }
-            b'+' => out.push(b' '),
-            b => out.push(b),
-        }
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// Redacts a body: JSON-looking text keeps its exact bytes except secret

@@ -11,7 +11,7 @@ use std::collections::{HashMap, HashSet};
 use serde_json::Value;
 use time::{Duration, OffsetDateTime};
 
-use crate::exchange::{Exchange, Request};
+use crate::exchange::{host_and_path, Exchange, Request};
 use crate::lint::{Finding, Rule, Severity};
 use crate::redact::fingerprint;
 use crate::spec::trakt::API_HOSTS;
@@ -107,21 +107,6 @@ pub fn bearer(request: &Request) -> Option<&str> {
         .then(|| token.trim().trim_matches('"'))
 }
 
-fn json_body(request_or_response_body: &[u8]) -> Option<Value> {
-    let text = std::str::from_utf8(request_or_response_body).ok()?;
-    serde_json::from_str(text.trim_start_matches('\u{feff}')).ok()
-}
-
-fn path_of(url: &str) -> (String, String) {
-    match url.parse::<http::Uri>() {
-        Ok(uri) => (
-            uri.host().unwrap_or_default().to_ascii_lowercase(),
-            uri.path().to_string(),
-        ),
-        Err(_) => (String::new(), String::new()),
-    }
-}
-
 fn clock(at: OffsetDateTime) -> String {
     format!("{:02}:{:02}:{:02} UTC", at.hour(), at.minute(), at.second())
 }
@@ -139,7 +124,7 @@ impl Session {
     /// Findings about a request given what came before it; records it.
     pub fn observe_request(&mut self, request: &Request, at: OffsetDateTime) -> Vec<Finding> {
         let mut out = Vec::new();
-        let (host, path) = path_of(&request.url);
+        let (host, path) = host_and_path(&request.url);
         if !API_HOSTS.contains(&host.as_str()) {
             return out;
         }
@@ -160,7 +145,7 @@ impl Session {
             }
         }
         if path == "/oauth/token" {
-            if let Some(body) = json_body(&request.body.bytes) {
+            if let Some(body) = request.body.json() {
                 if let Some(code) = body.get("code").and_then(Value::as_str) {
                     let fp = fingerprint(code);
                     match self.codes.get(&fp) {
@@ -229,7 +214,7 @@ impl Session {
         let Some(response) = &exchange.response else {
             return;
         };
-        let (host, path) = path_of(&exchange.request.url);
+        let (host, path) = host_and_path(&exchange.request.url);
         if !API_HOSTS.contains(&host.as_str()) {
             return;
         }
@@ -260,12 +245,12 @@ impl Session {
         }
         match path.as_str() {
             "/oauth/token" | "/oauth/device/token" => {
-                if let Some(body) = json_body(&exchange.request.body.bytes) {
+                if let Some(body) = exchange.request.body.json() {
                     if let Some(refresh) = body.get("refresh_token").and_then(Value::as_str) {
                         self.refreshed.insert(fingerprint(refresh), at);
                     }
                 }
-                if let Some(body) = json_body(&response.body.bytes) {
+                if let Some(body) = response.body.json() {
                     let token = body.get("access_token").and_then(Value::as_str);
                     let created = body.get("created_at").and_then(Value::as_i64);
                     let lifetime = body.get("expires_in").and_then(Value::as_i64);
@@ -278,7 +263,10 @@ impl Session {
                 }
             }
             "/oauth/revoke" => {
-                if let Some(token) = json_body(&exchange.request.body.bytes)
+                if let Some(token) = exchange
+                    .request
+                    .body
+                    .json()
                     .and_then(|b| b.get("token").and_then(Value::as_str).map(str::to_string))
                 {
                     self.revoked.insert(fingerprint(&token));

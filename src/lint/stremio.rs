@@ -9,7 +9,7 @@ use time::{Duration, OffsetDateTime};
 
 use super::oauth;
 use super::{Finding, Rule, Severity, Subject};
-use crate::exchange::{Exchange, Headers, Request};
+use crate::exchange::{host_and_path, Exchange, Headers, Request};
 use crate::fix::Fix;
 use crate::session::human;
 use crate::spec::stremio::{
@@ -142,16 +142,6 @@ pub const RULES: &[&Rule] = &[
     &ADDON_AUTH_ERROR,
 ];
 
-fn host_path(url: &str) -> (String, String) {
-    match url.parse::<http::Uri>() {
-        Ok(uri) => (
-            uri.host().unwrap_or_default().to_ascii_lowercase(),
-            uri.path().to_string(),
-        ),
-        Err(_) => (String::new(), String::new()),
-    }
-}
-
 /// Lints a request to a Stremio host: the scrobble events.
 pub fn check_request(s: &Subject, out: &mut Vec<Finding>) {
     if s.host != API_HOST || s.path != "/api/events" {
@@ -227,7 +217,7 @@ pub fn check_request(s: &Subject, out: &mut Vec<Finding>) {
 /// authorize parameters it carries.
 pub fn check_response_head(request: &Request, status: u16, headers: &Headers) -> Vec<Finding> {
     let mut out = Vec::new();
-    let (host, path) = host_path(&request.url);
+    let (host, path) = host_and_path(&request.url);
     if host != WEB_HOST || !path.starts_with(AUTH_PREFIX) || !(300..400).contains(&status) {
         return out;
     }
@@ -277,18 +267,13 @@ pub fn getuser_token(exchange: &Exchange) -> Option<(String, OffsetDateTime)> {
     Some((token, expires))
 }
 
-fn response_json(exchange: &Exchange) -> Option<Value> {
-    let body = exchange.response.as_ref()?.body.text()?;
-    serde_json::from_str(body).ok()
-}
-
 /// `result.trakt` of a getUser answer: `Some(Value::Null)` when absent.
 fn getuser_trakt(exchange: &Exchange) -> Option<Value> {
-    let (host, path) = host_path(&exchange.request.url);
+    let (host, path) = host_and_path(&exchange.request.url);
     if host != API_HOST || path != "/api/getUser" {
         return None;
     }
-    let json = response_json(exchange)?;
+    let json = exchange.response.as_ref().and_then(|r| r.body.json())?;
     let result = json.get("result")?;
     Some(result.get("trakt").cloned().unwrap_or(Value::Null))
 }
@@ -296,12 +281,15 @@ fn getuser_trakt(exchange: &Exchange) -> Option<Value> {
 /// Findings on a finished response body from a Stremio host.
 pub fn check_response(exchange: &Exchange) -> Vec<Finding> {
     let mut out = Vec::new();
-    let (host, path) = host_path(&exchange.request.url);
+    let (host, path) = host_and_path(&exchange.request.url);
     let Some(response) = &exchange.response else {
         return out;
     };
     if host == API_HOST {
-        if let Some(error) = response_json(exchange)
+        if let Some(error) = exchange
+            .response
+            .as_ref()
+            .and_then(|r| r.body.json())
             .and_then(|j| j.get("error").cloned())
             .filter(|e| !e.is_null())
         {
