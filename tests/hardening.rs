@@ -164,16 +164,7 @@ async fn cut_bodies_and_vanishing_clients_still_leave_one_record_each() {
 
 /// A TLS server that promises 1000 bytes, sends 10, and closes.
 async fn resetting_upstream(ca: &TestCa) -> std::net::SocketAddr {
-    let (chain, key) = ca.leaf(FAKE_NAMES);
-    let config = rustls::ServerConfig::builder_with_provider(Arc::new(
-        rustls::crypto::ring::default_provider(),
-    ))
-    .with_safe_default_protocol_versions()
-    .unwrap()
-    .with_no_client_auth()
-    .with_single_cert(chain, key)
-    .unwrap();
-    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+    let acceptor = ca.acceptor(FAKE_NAMES, &[]);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     tokio::spawn(async move {
@@ -203,17 +194,7 @@ async fn resetting_upstream(ca: &TestCa) -> std::net::SocketAddr {
 async fn an_upstream_that_dies_mid_body_is_logged_with_the_reason() {
     let ca = TestCa::new();
     let upstream = resetting_upstream(&ca).await;
-    let dir = tempfile::tempdir().unwrap();
-    let log = dir.path().join("log.jsonl");
-    let args = vec![
-        "--log".to_string(),
-        log.display().to_string(),
-        "--upstream-ca".into(),
-        ca.pem_path.display().to_string(),
-        "--resolve".into(),
-        format!("api.trakt.tv:443={upstream}"),
-    ];
-    let proxy = ProxyProcess::start(&args);
+    let (proxy, log, _dir) = logged_proxy_at(upstream, &ca, &[]);
     let out = proxy.curl(&["https://api.trakt.tv/sync/last_activities"]);
     assert!(
         !out.status.success(),
@@ -629,17 +610,7 @@ async fn goaway_upstream(
     ca: &TestCa,
 ) -> (std::net::SocketAddr, Arc<std::sync::atomic::AtomicUsize>) {
     use std::sync::atomic::{AtomicUsize, Ordering};
-    let (chain, key) = ca.leaf(FAKE_NAMES);
-    let mut config = rustls::ServerConfig::builder_with_provider(Arc::new(
-        rustls::crypto::ring::default_provider(),
-    ))
-    .with_safe_default_protocol_versions()
-    .unwrap()
-    .with_no_client_auth()
-    .with_single_cert(chain, key)
-    .unwrap();
-    config.alpn_protocols = vec![b"h2".to_vec()];
-    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+    let acceptor = ca.acceptor(FAKE_NAMES, &[b"h2"]);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let connections = Arc::new(AtomicUsize::new(0));
@@ -685,17 +656,7 @@ async fn goaway_upstream(
 async fn an_http2_goaway_from_upstream_moves_the_next_request_to_a_new_connection() {
     let ca = TestCa::new();
     let (upstream, connections) = goaway_upstream(&ca).await;
-    let dir = tempfile::tempdir().unwrap();
-    let log = dir.path().join("log.jsonl");
-    let args = vec![
-        "--log".to_string(),
-        log.display().to_string(),
-        "--upstream-ca".into(),
-        ca.pem_path.display().to_string(),
-        "--resolve".into(),
-        format!("api.trakt.tv:443={upstream}"),
-    ];
-    let proxy = ProxyProcess::start(&args);
+    let (proxy, log, _dir) = logged_proxy_at(upstream, &ca, &[]);
     for _ in 0..3 {
         let out = proxy.curl(&[
             "--http2",

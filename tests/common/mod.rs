@@ -62,6 +62,21 @@ impl TestCa {
         }
     }
 
+    /// A TLS acceptor presenting a certificate for `names`, offering `alpn`.
+    pub fn acceptor(&self, names: &[&str], alpn: &[&[u8]]) -> tokio_rustls::TlsAcceptor {
+        let (chain, key) = self.leaf(names);
+        let mut config = rustls::ServerConfig::builder_with_provider(Arc::new(
+            rustls::crypto::ring::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(chain, key)
+        .unwrap();
+        config.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
+        tokio_rustls::TlsAcceptor::from(Arc::new(config))
+    }
+
     /// A server certificate for `names`, signed by this CA.
     pub fn leaf(&self, names: &[&str]) -> (Vec<CertificateDer<'static>>, PrivateKeyDer<'static>) {
         let key = KeyPair::generate().unwrap();
@@ -123,17 +138,7 @@ impl FakeUpstream {
 
     /// Like [`FakeUpstream::start`], with a certificate for `names` only.
     pub async fn start_named(ca: &TestCa, names: &[&str], handler: Handler) -> FakeUpstream {
-        let (chain, key) = ca.leaf(names);
-        let mut config = rustls::ServerConfig::builder_with_provider(Arc::new(
-            rustls::crypto::ring::default_provider(),
-        ))
-        .with_safe_default_protocol_versions()
-        .unwrap()
-        .with_no_client_auth()
-        .with_single_cert(chain, key)
-        .unwrap();
-        config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
-        let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+        let acceptor = ca.acceptor(names, &[b"h2", b"http/1.1"]);
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let received = Arc::new(Mutex::new(Vec::new()));
@@ -380,13 +385,18 @@ impl Drop for ProxyProcess {
 
 /// Arguments that route the default hosts to a fake upstream and trust its CA.
 pub fn route_to(fake: &FakeUpstream, ca: &TestCa) -> Vec<String> {
+    route_to_addr(fake.addr, ca)
+}
+
+/// Arguments that route the default hosts to `addr` and trust `ca` upstream.
+pub fn route_to_addr(addr: SocketAddr, ca: &TestCa) -> Vec<String> {
     let mut args = vec![
         "--upstream-ca".to_string(),
         ca.pem_path.display().to_string(),
     ];
     for host in ["api.trakt.tv", "trakt.tv", "api.strem.io", "www.strem.io"] {
         args.push("--resolve".into());
-        args.push(format!("{host}:443={}", fake.addr));
+        args.push(format!("{host}:443={addr}"));
     }
     args
 }
@@ -398,10 +408,19 @@ pub fn logged_proxy(
     ca: &TestCa,
     extra: &[&str],
 ) -> (ProxyProcess, PathBuf, tempfile::TempDir) {
+    logged_proxy_at(fake.addr, ca, extra)
+}
+
+/// Like [`logged_proxy`], for an upstream at `addr` that is not a [`FakeUpstream`].
+pub fn logged_proxy_at(
+    addr: SocketAddr,
+    ca: &TestCa,
+    extra: &[&str],
+) -> (ProxyProcess, PathBuf, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
     let log = dir.path().join("log.jsonl");
     let mut args = vec!["--log".to_string(), log.display().to_string()];
-    args.extend(route_to(fake, ca));
+    args.extend(route_to_addr(addr, ca));
     args.extend(extra.iter().map(|s| s.to_string()));
     (ProxyProcess::start(&args), log, dir)
 }
