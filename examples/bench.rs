@@ -7,11 +7,11 @@
 //!   cargo run --release --example bench             full run (about 1–3 minutes)
 //!   cargo run --example bench -- --smoke            a few requests each (CI keeps it working)
 //!   cargo run --release --example bench -- --mitmproxy   also compare with mitmdump
+//!   cargo run --release --example bench -- --without-mitmproxy   skip it even if installed
 //!
 //! trakt-doctor runs in a child process (this program started again with
 //! --child-proxy) so its resident memory can be read on its own.
 
-use std::io::{BufRead, BufReader, Write};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -72,6 +72,8 @@ async fn start_upstream(dir: &Path) -> Upstream {
         .expect("params")
         .signed_by(&leaf_key, &issuer)
         .expect("leaf");
+    std::fs::write(dir.join("upstream-leaf.pem"), leaf.pem()).expect("write leaf");
+    std::fs::write(dir.join("upstream-leaf.key"), leaf_key.serialize_pem()).expect("write key");
     let mut config = rustls::ServerConfig::builder_with_provider(provider())
         .with_safe_default_protocol_versions()
         .expect("versions")
@@ -143,8 +145,38 @@ struct Route {
     tunnel: Option<(String, u16)>,
     /// The name in the URL and SNI.
     host: String,
-    trust: CertificateDer<'static>,
+    /// One client configuration per route, trusting that route's CA; like
+    /// a browser, it keeps TLS sessions and resumes them on new connections.
+    tls: Arc<rustls::ClientConfig>,
     pid: Option<u32>,
+}
+
+impl Route {
+    fn new(
+        name: &str,
+        connect_to: SocketAddr,
+        tunnel: Option<(&str, u16)>,
+        host: &str,
+        trust: CertificateDer<'static>,
+        pid: Option<u32>,
+    ) -> Route {
+        let mut roots = rustls::RootCertStore::empty();
+        roots.add(trust).expect("a usable CA certificate");
+        let mut tls = rustls::ClientConfig::builder_with_provider(provider())
+            .with_safe_default_protocol_versions()
+            .expect("TLS versions")
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+        tls.alpn_protocols = vec![b"http/1.1".to_vec()];
+        Route {
+            name: name.to_string(),
+            connect_to,
+            tunnel: tunnel.map(|(host, port)| (host.to_string(), port)),
+            host: host.to_string(),
+            tls: Arc::new(tls),
+            pid,
+        }
+    }
 }
 
 async fn open(route: &Route) -> std::io::Result<SendRequest<Full<Bytes>>> {
@@ -170,18 +202,8 @@ async fn open(route: &Route) -> std::io::Result<SendRequest<Full<Bytes>>> {
             ));
         }
     }
-    let mut roots = rustls::RootCertStore::empty();
-    roots
-        .add(route.trust.clone())
-        .map_err(std::io::Error::other)?;
-    let mut config = rustls::ClientConfig::builder_with_provider(provider())
-        .with_safe_default_protocol_versions()
-        .map_err(std::io::Error::other)?
-        .with_root_certificates(roots)
-        .with_no_client_auth();
-    config.alpn_protocols = vec![b"http/1.1".to_vec()];
     let name = ServerName::try_from(route.host.clone()).map_err(std::io::Error::other)?;
-    let tls = tokio_rustls::TlsConnector::from(Arc::new(config))
+    let tls = tokio_rustls::TlsConnector::from(route.tls.clone())
         .connect(name, stream)
         .await?;
     let (sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(tls))
@@ -248,10 +270,17 @@ struct Figures {
     rps: f64,
     handshake_rps: f64,
     big_mbps: f64,
+    /// Resident memory of the proxy: started, before any request.
     rss_idle_mib: Option<f64>,
     rss_held_mib: Option<f64>,
-    /// Resident memory after a long run minus before it.
+    /// After the long run, and its growth over the run's second half (the
+    /// first half fills the web view's bounded history).
+    rss_after_soak_mib: Option<f64>,
     rss_soak_growth_mib: Option<f64>,
+    /// CPU time per request in the throughput workload: this process (load
+    /// generator and fake upstream) and the proxy's process.
+    harness_cpu_us: Option<f64>,
+    proxy_cpu_us: Option<f64>,
     errors: usize,
 }
 
@@ -264,6 +293,10 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
 
 async fn measure(route: &Route, sizes: &Sizes) -> Figures {
     let mut figures = Figures::default();
+    if let Some(pid) = route.pid {
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        figures.rss_idle_mib = rss_mib(pid);
+    }
     // Latency: sequential requests on one keep-alive connection.
     match open(route).await {
         Ok(mut sender) => {
@@ -291,6 +324,10 @@ async fn measure(route: &Route, sizes: &Sizes) -> Figures {
     // Throughput: many connections for a fixed time.
     let deadline = Instant::now() + Duration::from_secs_f64(sizes.throughput_secs);
     let started = Instant::now();
+    let cpu_before = (
+        cpu_secs("self"),
+        route.pid.and_then(|pid| cpu_secs(&pid.to_string())),
+    );
     let mut tasks = Vec::new();
     for _ in 0..sizes.connections {
         let route = route.clone();
@@ -318,6 +355,17 @@ async fn measure(route: &Route, sizes: &Sizes) -> Figures {
         figures.errors += errors;
     }
     figures.rps = total as f64 / started.elapsed().as_secs_f64();
+    let per_request = |before: Option<f64>, after: Option<f64>| {
+        before
+            .zip(after)
+            .filter(|_| total > 0)
+            .map(|(b, a)| (a - b) * 1e6 / total as f64)
+    };
+    figures.harness_cpu_us = per_request(cpu_before.0, cpu_secs("self"));
+    figures.proxy_cpu_us = per_request(
+        cpu_before.1,
+        route.pid.and_then(|pid| cpu_secs(&pid.to_string())),
+    );
     // A new connection (and TLS handshake) per request.
     let started = Instant::now();
     let mut done = 0;
@@ -345,10 +393,9 @@ async fn measure(route: &Route, sizes: &Sizes) -> Figures {
         }
         figures.big_mbps = bytes as f64 / 1_048_576.0 / started.elapsed().as_secs_f64();
     }
-    // Memory of the proxy process: idle, then with many connections held open.
+    // Memory of the proxy process with many connections held open, then
+    // over a long run.
     if let Some(pid) = route.pid {
-        tokio::time::sleep(Duration::from_millis(300)).await;
-        figures.rss_idle_mib = rss_mib(pid);
         let mut held = Vec::new();
         for _ in 0..sizes.held_connections {
             match open(route).await {
@@ -362,32 +409,50 @@ async fn measure(route: &Route, sizes: &Sizes) -> Figures {
         }
         figures.rss_held_mib = rss_mib(pid);
         drop(held);
-        // A long run: memory must not grow with the number of requests.
+        figures.errors += soak(route, sizes.soak_requests / 2).await;
         tokio::time::sleep(Duration::from_millis(300)).await;
-        let before = rss_mib(pid);
-        let per_connection = sizes.soak_requests / 16;
-        let mut tasks = Vec::new();
-        for _ in 0..16 {
-            let route = route.clone();
-            tasks.push(tokio::spawn(async move {
-                let Ok(mut sender) = open(&route).await else {
-                    return 1;
-                };
-                for _ in 0..per_connection {
-                    if one(&mut sender, &route, "/scrobble/start").await.is_err() {
-                        return 1;
-                    }
-                }
-                0
-            }));
-        }
-        for task in tasks {
-            figures.errors += task.await.unwrap_or(1);
-        }
+        let halfway = rss_mib(pid);
+        figures.errors += soak(route, sizes.soak_requests / 2).await;
         tokio::time::sleep(Duration::from_millis(300)).await;
-        figures.rss_soak_growth_mib = before.zip(rss_mib(pid)).map(|(b, a)| a - b);
+        figures.rss_after_soak_mib = rss_mib(pid);
+        figures.rss_soak_growth_mib = halfway.zip(figures.rss_after_soak_mib).map(|(b, a)| a - b);
     }
     figures
+}
+
+/// `requests` requests over 16 keep-alive connections; returns the errors.
+async fn soak(route: &Route, requests: usize) -> usize {
+    const CONNECTIONS: usize = 16;
+    let mut tasks = Vec::new();
+    for _ in 0..CONNECTIONS {
+        let route = route.clone();
+        tasks.push(tokio::spawn(async move {
+            let Ok(mut sender) = open(&route).await else {
+                return 1;
+            };
+            for _ in 0..requests / CONNECTIONS {
+                if one(&mut sender, &route, "/scrobble/start").await.is_err() {
+                    return 1;
+                }
+            }
+            0
+        }));
+    }
+    let mut errors = 0;
+    for task in tasks {
+        errors += task.await.unwrap_or(1);
+    }
+    errors
+}
+
+/// CPU time (user + system, all threads) a process has used, from
+/// /proc (Linux, whose clock-tick unit USER_HZ is 100); `None` elsewhere.
+fn cpu_secs(pid: &str) -> Option<f64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // Fields after the command name, which is in parentheses and may hold spaces.
+    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+    let ticks: f64 = fields.get(11)?.parse::<f64>().ok()? + fields.get(12)?.parse::<f64>().ok()?;
+    Some(ticks / 100.0)
 }
 
 /// Resident memory of a process, from /proc (Linux); `None` elsewhere.
@@ -400,7 +465,9 @@ fn rss_mib(pid: u32) -> Option<f64> {
 
 // ---------- the proxies under test ----------
 
-/// This program again, serving only trakt-doctor's proxy.
+/// This program again, running trakt-doctor exactly as `trakt-doctor run`
+/// does (terminal and web-view sinks, plus a JSONL log), with its own
+/// CA in `dir`, routing api.trakt.tv to the fake upstream.
 fn spawn_trakt_doctor(
     upstream: &Upstream,
     dir: &Path,
@@ -408,88 +475,185 @@ fn spawn_trakt_doctor(
 ) -> (Child, SocketAddr, CertificateDer<'static>) {
     let exe = std::env::current_exe().expect("current exe");
     let certs = dir.join(if fix { "certs-fix" } else { "certs" });
-    let mut child = Command::new(exe)
-        .args([
-            "--child-proxy",
-            &upstream.addr.to_string(),
-            upstream.ca_pem_path.to_str().unwrap_or_default(),
-            certs.to_str().unwrap_or_default(),
-            if fix { "fix" } else { "lint" },
-        ])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
+    let addr = free_loopback_addr();
+    let mut args = vec![
+        "run".to_string(),
+        "--listen".into(),
+        addr.to_string(),
+        "--certs".into(),
+        certs.display().to_string(),
+        "--upstream-ca".into(),
+        upstream.ca_pem_path.display().to_string(),
+        "--resolve".into(),
+        format!("api.trakt.tv:443={}", upstream.addr),
+        "--log".into(),
+        certs.join("bench.jsonl").display().to_string(),
+    ];
+    if fix {
+        args.push("--fix".into());
+    }
+    let child = Command::new(exe)
+        .arg("--child-proxy")
+        .args(&args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit())
         .spawn()
         .expect("spawn the child proxy");
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().expect("stdout"))
-        .read_line(&mut line)
-        .expect("child address");
-    let addr: SocketAddr = line.trim().parse().expect("child printed its address");
+    wait_for_listener(addr);
     use rustls_pki_types::pem::PemObject;
     let ca = CertificateDer::from_pem_file(certs.join("trakt-doctor-ca.pem")).expect("child CA");
     (child, addr, ca)
 }
 
+/// A loopback address with a port nobody listens on (yet).
+fn free_loopback_addr() -> SocketAddr {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free loopback port")
+}
+
+/// Waits (up to 30 s) until something accepts connections at `addr`.
+fn wait_for_listener(addr: SocketAddr) -> bool {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while std::net::TcpStream::connect(addr).is_err() {
+        if Instant::now() > deadline {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    true
+}
+
+/// The child: trakt-doctor's own entry point with the given arguments.
 fn child_proxy(args: &[String]) {
-    let upstream: SocketAddr = args[0].parse().expect("upstream address");
-    let upstream_ca = PathBuf::from(&args[1]);
-    let certs = PathBuf::from(&args[2]);
-    let fix = args[3] == "fix";
-    let hosts = trakt_doctor::default_intercept_hosts();
-    let (ca, _) = trakt_doctor::tls::CertificateAuthority::load_or_create(
-        &trakt_doctor::tls::CaFiles::new(&certs),
-        &hosts,
-    )
-    .expect("CA");
-    let ca_pem = ca.cert_pem().to_string();
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .expect("runtime");
-    let log_path = certs.join("bench.jsonl");
-    let sink = trakt_doctor::log::jsonl::JsonlSink::open(&log_path).expect("log");
-    let (log, writer) = trakt_doctor::log::spawn(vec![Box::new(sink)], true);
-    let settings = trakt_doctor::proxy::Settings {
-        intercept: hosts,
-        fix: if fix {
-            trakt_doctor::fix::FixPolicy::All
-        } else {
-            trakt_doctor::fix::FixPolicy::Off
-        },
-        ..Default::default()
-    };
-    let parts = trakt_doctor::proxy::ProxyParts {
-        settings,
-        certs: Arc::new(trakt_doctor::tls::LeafCache::new(ca)),
-        ca_pem,
-        upstream_tls: trakt_doctor::tls::upstream::client_config(&[upstream_ca], false)
-            .expect("upstream tls"),
+    use clap::Parser;
+    let cli = trakt_doctor::cli::Cli::parse_from(
+        std::iter::once("trakt-doctor".to_string()).chain(args.iter().cloned()),
+    );
+    if let Err(fatal) = trakt_doctor::app::main(cli) {
+        eprintln!("bench: the child proxy stopped: {fatal}");
+        std::process::exit(2);
+    }
+}
+
+/// The floor: a bare TLS-intercepting proxy built from the same parts as
+/// trakt-doctor (hyper server and pooled client, rustls on both sides), that
+/// only forwards: no capture, lint, fix or log. Runs in a child process like
+/// trakt-doctor, presenting the fake upstream's own certificate.
+fn spawn_bare_proxy(upstream: &Upstream, dir: &Path) -> (Child, SocketAddr) {
+    let exe = std::env::current_exe().expect("current exe");
+    let addr = free_loopback_addr();
+    let child = Command::new(exe)
+        .arg("--child-bare-proxy")
+        .args([addr.to_string(), upstream.addr.to_string()])
+        .arg(dir)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("spawn the bare proxy");
+    wait_for_listener(addr);
+    (child, addr)
+}
+
+fn child_bare_proxy(args: &[String]) {
+    use hyper_util::rt::TokioTimer;
+    use rustls_pki_types::pem::PemObject;
+    let listen: SocketAddr = args[0].parse().expect("listen address");
+    let upstream: SocketAddr = args[1].parse().expect("upstream address");
+    let dir = PathBuf::from(&args[2]);
+    let cert = CertificateDer::from_pem_file(dir.join("upstream-leaf.pem")).expect("leaf");
+    let key = PrivateKeyDer::from_pem_file(dir.join("upstream-leaf.key")).expect("key");
+    let mut server = rustls::ServerConfig::builder_with_provider(provider())
+        .with_safe_default_protocol_versions()
+        .expect("versions")
+        .with_no_client_auth()
+        .with_single_cert(vec![cert], key)
+        .expect("cert");
+    server.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(server));
+    let upstream_tls =
+        trakt_doctor::tls::upstream::client_config(&[dir.join("upstream-ca.pem")], false)
+            .expect("upstream tls");
+    let dialer = trakt_doctor::proxy::upstream::Dialer {
         resolve: trakt_doctor::hosts::ResolveTable::new(&[trakt_doctor::hosts::ResolveRule {
             host: "api.trakt.tv".into(),
             port: 443,
             addr: upstream,
         }]),
-        log,
-        web: trakt_doctor::web::store::WebStore::new(10_000, 64 * 1024 * 1024),
+        connect_timeout: Duration::from_secs(10),
     };
-    runtime.block_on(async {
-        let proxy = trakt_doctor::proxy::Proxy::bind("127.0.0.1:0".parse().expect("addr"), parts)
-            .await
-            .expect("bind");
-        println!("{}", proxy.local_addr());
-        let _ = std::io::stdout().flush();
-        // Runs until the parent closes our stdin.
-        let stop = async {
-            let _ = tokio::task::spawn_blocking(|| {
-                let mut sink = String::new();
-                let _ = std::io::stdin().read_line(&mut sink);
-            })
-            .await;
-        };
-        proxy.run(stop).await;
+    let connector = hyper_rustls::HttpsConnectorBuilder::new()
+        .with_tls_config(upstream_tls)
+        .https_or_http()
+        .enable_http1()
+        .wrap_connector(dialer);
+    type Body = http_body_util::combinators::UnsyncBoxBody<Bytes, hyper::Error>;
+    let client: hyper_util::client::legacy::Client<_, Body> =
+        hyper_util::client::legacy::Client::builder(TokioExecutor::new())
+            .pool_timer(TokioTimer::new())
+            .build(connector);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    runtime.block_on(async move {
+        let listener = TcpListener::bind(listen).await.expect("bind");
+        while let Ok((stream, _)) = listener.accept().await {
+            let _ = stream.set_nodelay(true);
+            let (acceptor, client) = (acceptor.clone(), client.clone());
+            tokio::spawn(async move {
+                // The CONNECT: answered 200, then TLS and HTTP inside it.
+                let connect =
+                    hyper::service::service_fn(move |req: http::Request<hyper::body::Incoming>| {
+                        let (acceptor, client) = (acceptor.clone(), client.clone());
+                        tokio::spawn(async move {
+                            let Ok(upgraded) = hyper::upgrade::on(req).await else {
+                                return;
+                            };
+                            let Ok(tls) = acceptor.accept(TokioIo::new(upgraded)).await else {
+                                return;
+                            };
+                            let forward = hyper::service::service_fn(
+                                move |req: http::Request<hyper::body::Incoming>| {
+                                    let client = client.clone();
+                                    async move {
+                                        let (mut parts, body) = req.into_parts();
+                                        let path =
+                                            parts.uri.path_and_query().map_or("/", |p| p.as_str());
+                                        parts.uri = format!("https://api.trakt.tv{path}")
+                                            .parse()
+                                            .expect("uri");
+                                        parts.headers.remove(http::header::HOST);
+                                        let response = client
+                                            .request(http::Request::from_parts(
+                                                parts,
+                                                body.boxed_unsync(),
+                                            ))
+                                            .await?;
+                                        Ok::<_, hyper_util::client::legacy::Error>(response)
+                                    }
+                                },
+                            );
+                            let _ =
+                                hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
+                                    .serve_connection(TokioIo::new(tls), forward)
+                                    .await;
+                        });
+                        async {
+                            Ok::<_, std::convert::Infallible>(http::Response::new(Full::new(
+                                Bytes::new(),
+                            )))
+                        }
+                    });
+                let _ = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(TokioIo::new(stream), connect)
+                    .with_upgrades()
+                    .await;
+            });
+        }
     });
-    runtime.shutdown_timeout(Duration::from_secs(1));
-    writer.finish();
 }
 
 /// mitmdump, when installed (or installed on request into target/bench-venv).
@@ -535,11 +699,7 @@ fn spawn_mitmdump(
     } else {
         return None;
     };
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .ok()?
-        .local_addr()
-        .ok()?
-        .port();
+    let addr = free_loopback_addr();
     let confdir = dir.join("mitmproxy");
     let child = Command::new(program)
         .args([
@@ -547,7 +707,7 @@ fn spawn_mitmdump(
             "--listen-host",
             "127.0.0.1",
             "--listen-port",
-            &port.to_string(),
+            &addr.port().to_string(),
         ])
         .args(["--set", &format!("confdir={}", confdir.display())])
         .args([
@@ -561,14 +721,9 @@ fn spawn_mitmdump(
         .stderr(Stdio::null())
         .spawn()
         .ok()?;
-    let addr: SocketAddr = format!("127.0.0.1:{port}").parse().ok()?;
-    let deadline = Instant::now() + Duration::from_secs(30);
     let ca_path = confdir.join("mitmproxy-ca-cert.pem");
-    while std::net::TcpStream::connect(addr).is_err() || !ca_path.exists() {
-        if Instant::now() > deadline {
-            return None;
-        }
-        std::thread::sleep(Duration::from_millis(100));
+    if !wait_for_listener(addr) || !ca_path.exists() {
+        return None;
     }
     use rustls_pki_types::pem::PemObject;
     let ca = CertificateDer::from_pem_file(&ca_path).ok()?;
@@ -599,15 +754,18 @@ fn report(results: &[(String, Figures)]) {
         "{:<28} {:>12} {:>10} {:>12}",
         "route / workload", "value", "vs direct", "vs mitmdump"
     );
-    let rows: [(&str, Metric); 8] = [
+    let rows: [(&str, Metric); 11] = [
         ("latency p50 (ms)", |f| Some(f.p50_ms)),
         ("latency p99 (ms)", |f| Some(f.p99_ms)),
         ("throughput (req/s)", |f| Some(f.rps)),
+        ("  CPU/req, proxy (us)", |f| f.proxy_cpu_us),
+        ("  CPU/req, client+upstream", |f| f.harness_cpu_us),
         ("new conn per req (req/s)", |f| Some(f.handshake_rps)),
         ("1 MiB bodies (MiB/s)", |f| Some(f.big_mbps)),
-        ("RSS idle (MiB)", |f| f.rss_idle_mib),
+        ("RSS at start (MiB)", |f| f.rss_idle_mib),
         ("RSS holding conns (MiB)", |f| f.rss_held_mib),
-        ("RSS growth, long run (MiB)", |f| f.rss_soak_growth_mib),
+        ("RSS after long run (MiB)", |f| f.rss_after_soak_mib),
+        ("  growth, 2nd half (MiB)", |f| f.rss_soak_growth_mib),
     ];
     for (name, figures) in results {
         println!(
@@ -630,13 +788,20 @@ fn report(results: &[(String, Figures)]) {
     }
 }
 
+/// The same allocator as the trakt-doctor binary, so the child proxy runs as it would.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    if args.first().map(String::as_str) == Some("--child-proxy") {
-        return child_proxy(&args[1..]);
+    match args.first().map(String::as_str) {
+        Some("--child-proxy") => return child_proxy(&args[1..]),
+        Some("--child-bare-proxy") => return child_bare_proxy(&args[1..]),
+        _ => {}
     }
     let smoke = args.iter().any(|a| a == "--smoke");
     let install_mitm = args.iter().any(|a| a == "--mitmproxy");
+    let skip_mitm = args.iter().any(|a| a == "--without-mitmproxy");
     let sizes = if smoke {
         Sizes {
             latency_requests: 20,
@@ -668,18 +833,25 @@ fn main() {
     let results = runtime.block_on(async {
         let upstream = start_upstream(dir.path()).await;
         let mut results = Vec::new();
-        let direct = Route { name: "direct".into(), connect_to: upstream.addr, tunnel: None, host: "api.trakt.tv".into(), trust: upstream.ca_der.clone(), pid: None };
+        let direct = Route::new("direct", upstream.addr, None, "api.trakt.tv", upstream.ca_der.clone(), None);
         results.push(("direct".to_string(), measure(&direct, &sizes).await));
+        let (mut child, addr) = spawn_bare_proxy(&upstream, dir.path());
+        let name = "bare hyper proxy (floor)";
+        let route = Route::new(name, addr, Some(("api.trakt.tv", 443)), "api.trakt.tv", upstream.ca_der.clone(), Some(child.id()));
+        results.push((name.to_string(), measure(&route, &sizes).await));
+        let _ = child.kill();
+        let _ = child.wait();
         for fix in [false, true] {
             let (mut child, addr, ca) = spawn_trakt_doctor(&upstream, dir.path(), fix);
             let name = if fix { "trakt-doctor (lint + fix)" } else { "trakt-doctor (lint)" };
-            let route = Route { name: name.into(), connect_to: addr, tunnel: Some(("api.trakt.tv".into(), 443)), host: "api.trakt.tv".into(), trust: ca, pid: Some(child.id()) };
+            let route = Route::new(name, addr, Some(("api.trakt.tv", 443)), "api.trakt.tv", ca, Some(child.id()));
             results.push((name.to_string(), measure(&route, &sizes).await));
-            drop(child.stdin.take());
+            let _ = child.kill();
             let _ = child.wait();
         }
-        if let Some((mut child, addr, ca)) = spawn_mitmdump(&upstream, dir.path(), install_mitm) {
-            let route = Route { name: "mitmdump".into(), connect_to: addr, tunnel: Some(("localhost".into(), upstream.addr.port())), host: "localhost".into(), trust: ca, pid: Some(child.id()) };
+        let mitmdump = if skip_mitm { None } else { spawn_mitmdump(&upstream, dir.path(), install_mitm) };
+        if let Some((mut child, addr, ca)) = mitmdump {
+            let route = Route::new("mitmdump", addr, Some(("localhost", upstream.addr.port())), "localhost", ca, Some(child.id()));
             results.push(("mitmdump".to_string(), measure(&route, &sizes).await));
             let _ = child.kill();
             let _ = child.wait();

@@ -15,7 +15,7 @@ use crate::hosts::{HostName, ResolveTable};
 use crate::inspect::Inspector;
 use crate::lint::{catalogue, Severity};
 use crate::log::read;
-use crate::log::{self, har::HarSink, jsonl::JsonlSink, terminal::TerminalSink, Sink};
+use crate::log::{self, har::HarSink, jsonl::JsonlSink, terminal::TerminalSink, Record, Sink};
 use crate::proxy::{Proxy, ProxyParts, Settings};
 use crate::tls::ca::{CaOrigin, CertificateAuthority};
 use crate::tls::{upstream, CaFiles, LeafCache};
@@ -100,7 +100,8 @@ fn lint_files(args: LintArgs) -> Result<i32, Fatal> {
             match args.format {
                 LintFormat::Text => {
                     terminal
-                        .record(exchange)
+                        .record(&Record::new(exchange))
+                        .and_then(|()| terminal.end_batch())
                         .map_err(|e| Fatal(format!("cannot write the report: {e}")))?;
                 }
                 LintFormat::Json => report.push(serde_json::json!({

@@ -1,8 +1,9 @@
 //! The HAR 1.2 sink: one entry per exchange, with trakt-doctor's findings,
 //! fixes and diagnosis in the `_trakt_doctor` custom field (HAR allows
-//! fields starting with `_`). The file is valid JSON after every record: each
-//! new entry overwrites the closing brackets and writes them again, so a
-//! crash or Ctrl-C leaves a file that browsers' devtools can open.
+//! fields starting with `_`). The file is valid JSON after every batch of
+//! records the log writer hands over: the batch's entries overwrite the
+//! closing brackets, which are then written again, so a crash or Ctrl-C
+//! leaves a file that browsers' devtools can open.
 
 use std::fs::{File, OpenOptions};
 use std::io::{self, Seek, SeekFrom, Write};
@@ -12,7 +13,7 @@ use base64::Engine as _;
 use serde_json::{json, Value};
 use time::format_description::well_known::Rfc3339;
 
-use super::Sink;
+use super::{Record, Sink};
 use crate::exchange::{Body, Exchange, Headers};
 
 const TRAILER: &str = "\n]}}\n";
@@ -21,6 +22,8 @@ pub struct HarSink {
     path: PathBuf,
     file: File,
     entries: u64,
+    /// Whether the file currently ends with the closing brackets.
+    closed: bool,
 }
 
 impl HarSink {
@@ -48,6 +51,7 @@ impl HarSink {
             path: path.to_path_buf(),
             file,
             entries: 0,
+            closed: true,
         })
     }
 }
@@ -57,21 +61,29 @@ impl Sink for HarSink {
         format!("the HAR file {}", self.path.display())
     }
 
-    fn record(&mut self, exchange: &Exchange) -> io::Result<()> {
-        let entry = serde_json::to_string(&entry(exchange))?;
-        self.file.seek(SeekFrom::End(-(TRAILER.len() as i64)))?;
-        if self.entries > 0 {
-            self.file.write_all(b",")?;
+    fn record(&mut self, record: &Record<'_>) -> io::Result<()> {
+        let entry = serde_json::to_string(&entry(record.exchange))?;
+        if self.closed {
+            self.file.seek(SeekFrom::End(-(TRAILER.len() as i64)))?;
+            self.closed = false;
         }
-        self.file.write_all(b"\n")?;
-        self.file.write_all(entry.as_bytes())?;
-        self.file.write_all(TRAILER.as_bytes())?;
-        self.file.flush()?;
+        let separator = if self.entries > 0 { ",\n" } else { "\n" };
+        self.file
+            .write_all(format!("{separator}{entry}").as_bytes())?;
         self.entries += 1;
         Ok(())
     }
 
+    fn end_batch(&mut self) -> io::Result<()> {
+        if !self.closed {
+            self.file.write_all(TRAILER.as_bytes())?;
+            self.closed = true;
+        }
+        self.file.flush()
+    }
+
     fn flush(&mut self) -> io::Result<()> {
+        self.end_batch()?;
         self.file.sync_data()
     }
 }
@@ -221,7 +233,9 @@ mod tests {
         assert_eq!(empty["log"]["version"], "1.2");
         assert_eq!(empty["log"]["entries"].as_array().unwrap().len(), 0);
         for (i, status) in [Some(201), None, Some(400)].into_iter().enumerate() {
-            sink.record(&exchange(i as u64 + 1, status)).unwrap();
+            sink.record(&Record::new(&exchange(i as u64 + 1, status)))
+                .unwrap();
+            sink.end_batch().unwrap();
             let har: Value =
                 serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
             assert_eq!(har["log"]["entries"].as_array().unwrap().len(), i + 1);

@@ -5,16 +5,24 @@
 //! thread. That thread redacts secrets once (unless `--show-secrets`) and
 //! passes the record to every sink in order. On shutdown the thread drains
 //! the channel, flushes every sink and reports how many records it wrote.
+//!
+//! Under load the writer works in batches: it takes every record already
+//! queued, lets the sinks write them out together, then pauses a moment so
+//! the next batch can gather. Waking a sleeping thread for each record cost
+//! the proxy more CPU than writing the record. A lone record is written at
+//! once.
 
 pub mod har;
 pub mod jsonl;
 pub mod read;
 pub mod terminal;
 
+use std::cell::OnceCell;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc;
 use std::sync::Arc;
 use std::thread;
+use std::time::Duration;
 
 use crate::exchange::Exchange;
 
@@ -22,9 +30,47 @@ use crate::exchange::Exchange;
 pub trait Sink: Send {
     /// A short name for error messages ("JSON Lines log app.jsonl").
     fn name(&self) -> String;
-    fn record(&mut self, exchange: &Exchange) -> std::io::Result<()>;
+    /// Takes one record; the sink may hold it in a buffer until [`Sink::end_batch`].
+    fn record(&mut self, record: &Record<'_>) -> std::io::Result<()>;
+    /// Makes the records taken so far visible (written out, not yet synced).
+    fn end_batch(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+    /// At shutdown: writes everything out and makes it durable.
     fn flush(&mut self) -> std::io::Result<()>;
 }
+
+/// A finished exchange on its way to the sinks, with its JSON form made
+/// on first use and shared: the JSON Lines log and the web view store the
+/// same text, so it is serialised once.
+pub struct Record<'a> {
+    pub exchange: &'a Exchange,
+    json: OnceCell<String>,
+}
+
+impl<'a> Record<'a> {
+    pub fn new(exchange: &'a Exchange) -> Self {
+        Record {
+            exchange,
+            json: OnceCell::new(),
+        }
+    }
+
+    /// The exchange as one line of JSON (the JSONL record).
+    pub fn json(&self) -> &str {
+        self.json.get_or_init(|| {
+            // Serialising our own types cannot fail (string keys, finite numbers).
+            serde_json::to_string(self.exchange).unwrap_or_default()
+        })
+    }
+}
+
+/// Records written in one go before the sinks are asked to write them out.
+const MAX_BATCH: usize = 512;
+
+/// The pause after a batch of more than one record: long enough for the
+/// next batch to gather under load, far too short for a person to notice.
+const BATCH_PAUSE: Duration = Duration::from_millis(2);
 
 enum Message {
     Record(Box<Exchange>),
@@ -108,20 +154,42 @@ fn run_writer(
             eprintln!("trakt-doctor: cannot {what} {name}: {e} (further errors from it are counted, not shown)");
         }
     };
-    for message in rx {
-        match message {
-            Message::Record(mut exchange) => {
-                if redact {
-                    crate::redact::exchange(&mut exchange);
-                }
-                for (i, sink) in sinks.iter_mut().enumerate() {
-                    if let Err(e) = sink.record(&exchange) {
-                        report(&mut stats, i, sink.name(), "write to", e);
+    let mut stopping = false;
+    while !stopping {
+        let Ok(first) = rx.recv() else { break };
+        let mut batch = 0;
+        let mut next = Some(first);
+        while let Some(message) = next.take() {
+            match message {
+                Message::Record(mut exchange) => {
+                    if redact {
+                        crate::redact::exchange(&mut exchange);
                     }
+                    let record = Record::new(&exchange);
+                    for (i, sink) in sinks.iter_mut().enumerate() {
+                        if let Err(e) = sink.record(&record) {
+                            report(&mut stats, i, sink.name(), "write to", e);
+                        }
+                    }
+                    stats.records += 1;
+                    batch += 1;
                 }
-                stats.records += 1;
+                Message::Stop => {
+                    stopping = true;
+                    break;
+                }
             }
-            Message::Stop => break,
+            if batch < MAX_BATCH {
+                next = rx.try_recv().ok();
+            }
+        }
+        for (i, sink) in sinks.iter_mut().enumerate() {
+            if let Err(e) = sink.end_batch() {
+                report(&mut stats, i, sink.name(), "write to", e);
+            }
+        }
+        if batch > 1 && !stopping {
+            thread::sleep(BATCH_PAUSE);
         }
     }
     for (i, sink) in sinks.iter_mut().enumerate() {

@@ -6,7 +6,7 @@ use std::io::{self, Write};
 
 use time::macros::format_description;
 
-use super::Sink;
+use super::{Record, Sink};
 use crate::exchange::Exchange;
 use crate::lint::Severity;
 
@@ -53,6 +53,8 @@ pub struct TerminalSink<W: Write + Send> {
     out: W,
     style: Style,
     quiet: bool,
+    /// What this batch printed, written out in one go at its end.
+    pending: String,
 }
 
 impl TerminalSink<io::Stdout> {
@@ -70,6 +72,7 @@ impl<W: Write + Send> TerminalSink<W> {
             out,
             style: Style { on: color },
             quiet,
+            pending: String::new(),
         }
     }
 }
@@ -154,16 +157,26 @@ impl<W: Write + Send> Sink for TerminalSink<W> {
         "the terminal".into()
     }
 
-    fn record(&mut self, ex: &Exchange) -> io::Result<()> {
+    fn record(&mut self, record: &Record<'_>) -> io::Result<()> {
+        let ex = record.exchange;
         let interesting = ex.error.is_some() || !ex.findings.is_empty() || ex.diagnosis.is_some();
         if self.quiet && !interesting {
             return Ok(());
         }
-        self.out.write_all(render(ex, self.style).as_bytes())?;
+        self.pending.push_str(&render(ex, self.style));
+        Ok(())
+    }
+
+    fn end_batch(&mut self) -> io::Result<()> {
+        if !self.pending.is_empty() {
+            let written = self.out.write_all(self.pending.as_bytes());
+            self.pending.clear();
+            written?;
+        }
         self.out.flush()
     }
 
     fn flush(&mut self) -> io::Result<()> {
-        self.out.flush()
+        self.end_batch()
     }
 }

@@ -251,6 +251,19 @@ pub fn segments(template: &str) -> impl Iterator<Item = Segment<'_>> {
     })
 }
 
+/// Every endpoint with its template split into segments, once per process:
+/// routing runs on every request.
+fn compiled() -> &'static [(&'static Endpoint, Vec<Segment<'static>>)] {
+    static COMPILED: std::sync::LazyLock<Vec<(&'static Endpoint, Vec<Segment<'static>>)>> =
+        std::sync::LazyLock::new(|| {
+            ENDPOINTS
+                .iter()
+                .map(|endpoint| (endpoint, segments(endpoint.path).collect()))
+                .collect()
+        });
+    &COMPILED
+}
+
 /// Placeholder values by name.
 pub type Params = Vec<(&'static str, String)>;
 
@@ -282,13 +295,13 @@ pub fn match_route(method: &str, path: &str) -> RouteMatch {
         .trim_end_matches('/')
         .split('/')
         .collect();
-    let fits = |endpoint: &Endpoint| -> Option<(usize, Params)> {
-        if endpoint.path.matches('/').count() != parts.len() {
+    // How well a template fits: the number of segments it pins down, or None.
+    let score = |template: &[Segment<'static>]| -> Option<usize> {
+        if template.len() != parts.len() {
             return None;
         }
         let mut literals = 0;
-        let mut params = Vec::new();
-        for (seg, part) in segments(endpoint.path).zip(&parts) {
+        for (seg, part) in template.iter().zip(&parts) {
             match seg {
                 Segment::Literal(lit) => {
                     if !lit.eq_ignore_ascii_case(part) {
@@ -296,7 +309,7 @@ pub fn match_route(method: &str, path: &str) -> RouteMatch {
                     }
                     literals += 1;
                 }
-                Segment::Param { name, allowed } => {
+                Segment::Param { allowed, .. } => {
                     if part.is_empty() {
                         return None;
                     }
@@ -306,26 +319,36 @@ pub fn match_route(method: &str, path: &str) -> RouteMatch {
                         }
                         literals += 1;
                     }
-                    params.push((name, percent_decode(part)));
                 }
             }
         }
-        Some((literals, params))
+        Some(literals)
     };
     let mut best_any: Option<(usize, &'static Endpoint)> = None;
-    let mut best_method: Option<(usize, &'static Endpoint, Params)> = None;
-    for endpoint in ENDPOINTS {
-        if let Some((score, params)) = fits(endpoint) {
+    let mut best_method: Option<(usize, &'static Endpoint, &[Segment<'static>])> = None;
+    for (endpoint, template) in compiled() {
+        if let Some(score) = score(template) {
             if best_any.is_none_or(|(s, _)| score > s) {
                 best_any = Some((score, endpoint));
             }
             if endpoint.method.eq_ignore_ascii_case(method)
-                && best_method.as_ref().is_none_or(|(s, _, _)| score > *s)
+                && best_method.is_none_or(|(s, _, _)| score > s)
             {
-                best_method = Some((score, endpoint, params));
+                best_method = Some((score, endpoint, template));
             }
         }
     }
+    let best_method = best_method.map(|(score, endpoint, template)| {
+        let params: Params = template
+            .iter()
+            .zip(&parts)
+            .filter_map(|(seg, part)| match seg {
+                Segment::Param { name, .. } => Some((*name, percent_decode(part))),
+                Segment::Literal(_) => None,
+            })
+            .collect();
+        (score, endpoint, params)
+    });
     match (best_method, best_any) {
         (Some((score, endpoint, params)), Some((any_score, _))) if score >= any_score => {
             RouteMatch::Found { endpoint, params }

@@ -5,45 +5,74 @@
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 
-use serde_json::json;
+use serde::Serialize;
 use tokio::sync::broadcast;
 
 use crate::exchange::Exchange;
 use crate::lint::Severity;
-use crate::log::Sink;
+use crate::log::{Record, Sink};
 
-/// What the live list shows of one exchange, as JSON.
-pub fn summary(ex: &Exchange) -> serde_json::Value {
-    let count = |s: Severity| {
-        ex.findings
-            .iter()
-            .filter(|f| f.severity == s && !f.fixed)
-            .count()
+/// What the live list shows of one exchange.
+#[derive(Serialize)]
+struct Summary<'a> {
+    id: u64,
+    #[serde(with = "time::serde::rfc3339")]
+    started_at: time::OffsetDateTime,
+    method: &'a str,
+    host: &'a str,
+    path: &'a str,
+    status: Option<u16>,
+    error: Option<&'a str>,
+    duration_ms: f64,
+    errors: usize,
+    warnings: usize,
+    infos: usize,
+    fixed: bool,
+    summary: Option<&'a str>,
+    rules: Vec<&'a str>,
+}
+
+impl<'a> Summary<'a> {
+    fn of(ex: &'a Exchange) -> Summary<'a> {
+        let count = |s: Severity| {
+            ex.findings
+                .iter()
+                .filter(|f| f.severity == s && !f.fixed)
+                .count()
+        };
+        let (host, path) = split_url(&ex.request.url);
+        Summary {
+            id: ex.id,
+            started_at: ex.started_at,
+            method: &ex.request.method,
+            host,
+            path,
+            status: ex.response.as_ref().map(|r| r.status),
+            error: ex.error.as_deref(),
+            duration_ms: ex.duration_ms,
+            errors: count(Severity::Error),
+            warnings: count(Severity::Warning),
+            infos: count(Severity::Info),
+            fixed: !ex.fixes.is_empty(),
+            summary: ex.diagnosis.as_ref().map(|d| d.summary.as_str()),
+            rules: ex.findings.iter().map(|f| f.rule.as_str()).collect(),
+        }
+    }
+}
+
+/// The host and the path with its query of a URL the proxy built
+/// (`https://host[:port]/path?query`), without copying.
+fn split_url(url: &str) -> (&str, &str) {
+    let rest = url.split_once("://").map_or(url, |(_, rest)| rest);
+    let (authority, path) = match rest.find('/') {
+        Some(i) => rest.split_at(i),
+        None => (rest, "/"),
     };
-    let (host, path) = match ex.request.url.parse::<http::Uri>() {
-        Ok(uri) => (
-            uri.host().unwrap_or_default().to_string(),
-            uri.path_and_query()
-                .map_or("/".to_string(), |p| p.to_string()),
-        ),
-        Err(_) => (String::new(), ex.request.url.clone()),
+    let host = match authority.find(']') {
+        Some(end) if authority.starts_with('[') => &authority[..=end],
+        _ => authority.split(':').next().unwrap_or(authority),
     };
-    json!({
-        "id": ex.id,
-        "started_at": ex.started_at.format(&time::format_description::well_known::Rfc3339).unwrap_or_default(),
-        "method": ex.request.method,
-        "host": host,
-        "path": path,
-        "status": ex.response.as_ref().map(|r| r.status),
-        "error": ex.error,
-        "duration_ms": ex.duration_ms,
-        "errors": count(Severity::Error),
-        "warnings": count(Severity::Warning),
-        "infos": count(Severity::Info),
-        "fixed": !ex.fixes.is_empty(),
-        "summary": ex.diagnosis.as_ref().map(|d| d.summary.clone()),
-        "rules": ex.findings.iter().map(|f| f.rule.clone()).collect::<Vec<_>>(),
-    })
+    (host, path)
 }
 
 struct Stored {
@@ -81,13 +110,15 @@ impl WebStore {
         self.inner.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    pub fn push(&self, ex: &Exchange) {
-        let full: Arc<str> = serde_json::to_string(ex).unwrap_or_default().into();
-        let summary: Arc<str> = summary(ex).to_string().into();
+    pub fn push(&self, record: &Record<'_>) {
+        let full: Arc<str> = record.json().into();
+        let summary: Arc<str> = serde_json::to_string(&Summary::of(record.exchange))
+            .unwrap_or_default()
+            .into();
         let mut inner = self.lock();
         inner.bytes += full.len() + summary.len();
         inner.records.push_back(Stored {
-            id: ex.id,
+            id: record.exchange.id,
             full,
             summary: summary.clone(),
         });
@@ -170,8 +201,8 @@ impl Sink for WebSink {
     fn name(&self) -> String {
         "the web view".into()
     }
-    fn record(&mut self, exchange: &Exchange) -> std::io::Result<()> {
-        self.0.push(exchange);
+    fn record(&mut self, record: &Record<'_>) -> std::io::Result<()> {
+        self.0.push(record);
         Ok(())
     }
     fn flush(&mut self) -> std::io::Result<()> {
@@ -182,6 +213,7 @@ impl Sink for WebSink {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     fn exchange(id: u64) -> Exchange {
         serde_json::from_value(json!({"id": id, "started_at": "2026-11-24T12:00:00Z", "duration_ms": 1.0,
@@ -194,7 +226,7 @@ mod tests {
         let store = WebStore::new(3, usize::MAX);
         let mut live = store.subscribe();
         for id in 1..=5 {
-            store.push(&exchange(id));
+            store.push(&Record::new(&exchange(id)));
         }
         assert_eq!(store.len(), 3);
         assert!(store.full(1).is_none() && store.full(5).is_some());
