@@ -272,6 +272,8 @@ struct Figures {
     big_mbps: f64,
     /// Resident memory of the proxy: started, before any request.
     rss_idle_mib: Option<f64>,
+    /// Before and while holding many connections open.
+    rss_before_held_mib: Option<f64>,
     rss_held_mib: Option<f64>,
     /// After the long run, and its growth over the run's second half (the
     /// first half fills the web view's bounded history).
@@ -283,6 +285,9 @@ struct Figures {
     proxy_cpu_us: Option<f64>,
     errors: usize,
 }
+
+/// How long a proxy is left alone before its memory is read.
+const SETTLE: Duration = Duration::from_millis(1500);
 
 fn percentile(sorted: &[f64], p: f64) -> f64 {
     if sorted.is_empty() {
@@ -396,6 +401,10 @@ async fn measure(route: &Route, sizes: &Sizes) -> Figures {
     // Memory of the proxy process with many connections held open, then
     // over a long run.
     if let Some(pid) = route.pid {
+        // Allocators return freed memory to the system after a delay
+        // (mimalloc: 1 s): let the 1 MiB bodies' buffers go first.
+        tokio::time::sleep(SETTLE).await;
+        figures.rss_before_held_mib = rss_mib(pid);
         let mut held = Vec::new();
         for _ in 0..sizes.held_connections {
             match open(route).await {
@@ -410,10 +419,10 @@ async fn measure(route: &Route, sizes: &Sizes) -> Figures {
         figures.rss_held_mib = rss_mib(pid);
         drop(held);
         figures.errors += soak(route, sizes.soak_requests / 2).await;
-        tokio::time::sleep(Duration::from_millis(300)).await;
+        tokio::time::sleep(SETTLE).await;
         let halfway = rss_mib(pid);
         figures.errors += soak(route, sizes.soak_requests / 2).await;
-        tokio::time::sleep(Duration::from_millis(300)).await;
+        tokio::time::sleep(SETTLE).await;
         figures.rss_after_soak_mib = rss_mib(pid);
         figures.rss_soak_growth_mib = halfway.zip(figures.rss_after_soak_mib).map(|(b, a)| a - b);
     }
@@ -492,15 +501,22 @@ fn spawn_trakt_doctor(
     if fix {
         args.push("--fix".into());
     }
-    let child = Command::new(exe)
+    // The banner and any error go to a file, shown if the proxy does not start.
+    let stderr_path = dir.join(if fix { "stderr-fix.txt" } else { "stderr.txt" });
+    let stderr = std::fs::File::create(&stderr_path).expect("stderr file");
+    let mut child = Command::new(exe)
         .arg("--child-proxy")
         .args(&args)
         .stdin(Stdio::null())
         .stdout(Stdio::null())
-        .stderr(Stdio::inherit())
+        .stderr(stderr)
         .spawn()
         .expect("spawn the child proxy");
-    wait_for_listener(addr);
+    if !wait_for_listener(addr) {
+        let _ = child.kill();
+        let said = std::fs::read_to_string(&stderr_path).unwrap_or_default();
+        panic!("trakt-doctor did not start listening on {addr}:\n{said}");
+    }
     use rustls_pki_types::pem::PemObject;
     let ca = CertificateDer::from_pem_file(certs.join("trakt-doctor-ca.pem")).expect("child CA");
     (child, addr, ca)
@@ -544,7 +560,7 @@ fn child_proxy(args: &[String]) {
 fn spawn_bare_proxy(upstream: &Upstream, dir: &Path) -> (Child, SocketAddr) {
     let exe = std::env::current_exe().expect("current exe");
     let addr = free_loopback_addr();
-    let child = Command::new(exe)
+    let mut child = Command::new(exe)
         .arg("--child-bare-proxy")
         .args([addr.to_string(), upstream.addr.to_string()])
         .arg(dir)
@@ -553,7 +569,10 @@ fn spawn_bare_proxy(upstream: &Upstream, dir: &Path) -> (Child, SocketAddr) {
         .stderr(Stdio::inherit())
         .spawn()
         .expect("spawn the bare proxy");
-    wait_for_listener(addr);
+    if !wait_for_listener(addr) {
+        let _ = child.kill();
+        panic!("the bare proxy did not start listening on {addr}");
+    }
     (child, addr)
 }
 
@@ -754,7 +773,7 @@ fn report(results: &[(String, Figures)]) {
         "{:<28} {:>12} {:>10} {:>12}",
         "route / workload", "value", "vs direct", "vs mitmdump"
     );
-    let rows: [(&str, Metric); 11] = [
+    let rows: [(&str, Metric); 12] = [
         ("latency p50 (ms)", |f| Some(f.p50_ms)),
         ("latency p99 (ms)", |f| Some(f.p99_ms)),
         ("throughput (req/s)", |f| Some(f.rps)),
@@ -763,6 +782,7 @@ fn report(results: &[(String, Figures)]) {
         ("new conn per req (req/s)", |f| Some(f.handshake_rps)),
         ("1 MiB bodies (MiB/s)", |f| Some(f.big_mbps)),
         ("RSS at start (MiB)", |f| f.rss_idle_mib),
+        ("RSS before holding (MiB)", |f| f.rss_before_held_mib),
         ("RSS holding conns (MiB)", |f| f.rss_held_mib),
         ("RSS after long run (MiB)", |f| f.rss_after_soak_mib),
         ("  growth, 2nd half (MiB)", |f| f.rss_soak_growth_mib),
@@ -855,7 +875,7 @@ fn main() {
             results.push(("mitmdump".to_string(), measure(&route, &sizes).await));
             let _ = child.kill();
             let _ = child.wait();
-        } else {
+        } else if !skip_mitm {
             eprintln!("mitmdump not found: run with --mitmproxy to install it into target/bench-venv and compare");
         }
         results

@@ -189,7 +189,9 @@ fn run(args: RunArgs) -> Result<i32, Fatal> {
     let ca_pem = ca.cert_pem().to_string();
     let upstream_tls = upstream::client_config(&args.upstream_ca, true)?;
 
-    let web = WebStore::new(10_000, 256 * 1024 * 1024);
+    // The page's history: enough for a debugging session, bounded so the
+    // proxy stays small (the JSONL log and HAR file keep everything).
+    let web = WebStore::new(10_000, 32 * 1024 * 1024);
     let mut sinks: Vec<Box<dyn Sink>> = vec![
         Box::new(TerminalSink::stdout(args.quiet)),
         Box::new(WebSink(web.clone())),

@@ -419,6 +419,10 @@ fn rate_limited(response: &Response, b: &mut Builder) {
 
 /// A 2xx sync answer that still lost items: `not_found` lists what Trakt could not match.
 fn not_found_items(response: &Response) -> Option<Diagnosis> {
+    // Most 2xx answers have no such key: look before parsing them.
+    if !response.body.text()?.contains("\"not_found\"") {
+        return None;
+    }
     let json = response.body.json()?;
     let not_found = json.get("not_found")?.as_object()?;
     let mut missing = Vec::new();

@@ -48,31 +48,31 @@ pub fn trust_step(os: Os, ca: &str) -> String {
 
 /// Step-by-step routing of the Stremio apps on `os` through the proxy at `addr`.
 pub fn stremio_steps(os: Os, addr: &str, ca: &str) -> String {
-    let mut steps = vec![format!("1. Trust the CA: {}", trust_step(os, ca))];
+    let mut steps = vec![format!("Trust the CA: {}", trust_step(os, ca))];
     match os {
         Os::Windows => {
             steps.push(format!(
-                "2. Stremio 5 (WebView2): Settings → Network & Internet → Proxy → \"Use setup script\" = http://{addr}/proxy.pac \
+                "Stremio 5 (WebView2): Settings → Network & Internet → Proxy → \"Use setup script\" = http://{addr}/proxy.pac \
                  (only the Trakt and Stremio hosts go through trakt-doctor), then restart Stremio."
             ));
             steps.push(format!(
                 "   Alternative (untested): set WEBVIEW2_ADDITIONAL_BROWSER_ARGUMENTS=--proxy-server=http://{addr} in a Command Prompt and start Stremio from it."
             ));
             steps.push(format!(
-                "3. Stremio 4 (Qt desktop, untested): stremio.exe --proxy-server=http://{addr}"
+                "Stremio 4 (Qt desktop, untested): stremio.exe --proxy-server=http://{addr}"
             ));
         }
         Os::Macos => {
             steps.push(format!(
-                "2. System Settings → Network → your network → Details → Proxies → \"Automatic proxy configuration\" = http://{addr}/proxy.pac, then restart Stremio."
+                "System Settings → Network → your network → Details → Proxies → \"Automatic proxy configuration\" = http://{addr}/proxy.pac, then restart Stremio."
             ));
             steps.push(format!(
-                "3. Stremio 4 (untested): open -a Stremio --args --proxy-server=http://{addr}"
+                "Stremio 4 (untested): open -a Stremio --args --proxy-server=http://{addr}"
             ));
         }
         Os::Linux => {
             steps.push(format!(
-                "2. Stremio 4 (Qt, untested): stremio --proxy-server=http://{addr}   (or the desktop's proxy setting / PAC http://{addr}/proxy.pac)"
+                "Stremio 4 (Qt, untested): stremio --proxy-server=http://{addr}   (or the desktop's proxy setting / PAC http://{addr}/proxy.pac)"
             ));
             steps.push(
                 "   Flatpak: flatpak run com.stremio.Stremio --proxy-server=... (untested)"
@@ -81,15 +81,28 @@ pub fn stremio_steps(os: Os, addr: &str, ca: &str) -> String {
         }
     }
     steps.push(format!(
-        "4. Stremio Web: start a browser with --proxy-server=http://{addr} (Chromium/Chrome/Edge), open web.stremio.com."
+        "Stremio Web: start a browser with --proxy-server=http://{addr} (Chromium/Chrome/Edge), open web.stremio.com."
     ));
     steps.push(format!(
-        "5. Addons and scripts (Node): HTTPS_PROXY=http://{addr} NODE_USE_ENV_PROXY=1 NODE_EXTRA_CA_CERTS=\"{ca}\" (Node >= 24 honours HTTPS_PROXY only with NODE_USE_ENV_PROXY=1)."
+        "Addons and scripts (Node): HTTPS_PROXY=http://{addr} NODE_USE_ENV_PROXY=1 NODE_EXTRA_CA_CERTS=\"{ca}\" (Node >= 24 honours HTTPS_PROXY only with NODE_USE_ENV_PROXY=1)."
     ));
     steps.push(
-        "6. Reproduce the Trakt problem (link, play, sync) and read the explanation under each exchange.".to_string(),
+        "Reproduce the Trakt problem (link, play, sync) and read the explanation under each exchange.".to_string(),
     );
-    steps.join("\n")
+    // Numbered here, so a step that only some systems have leaves no gap.
+    let mut number = 0;
+    steps
+        .iter()
+        .map(|step| {
+            if step.starts_with(' ') {
+                step.clone()
+            } else {
+                number += 1;
+                format!("{number}. {step}")
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 #[cfg(test)]
@@ -107,6 +120,13 @@ mod tests {
                 "untested steps must say so: {}",
                 os.name()
             );
+            // Steps are numbered 1, 2, 3, ... without a gap.
+            let numbers: Vec<usize> = text
+                .lines()
+                .filter_map(|l| l.split_once(". ")?.0.parse().ok())
+                .collect();
+            assert_eq!(numbers, (1..=numbers.len()).collect::<Vec<_>>(), "{text}");
+            assert!(numbers.len() >= 5, "{text}");
         }
     }
 }

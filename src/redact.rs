@@ -6,6 +6,8 @@
 //! can still see "the same token was sent twice" without the token itself.
 //! Pure: works on [`Exchange`] values.
 
+use std::borrow::Cow;
+
 use bytes::Bytes;
 
 use crate::exchange::{Body, Exchange, Headers};
@@ -42,12 +44,15 @@ fn is_secret_key(key: &str) -> bool {
 
 /// A short, stable stand-in for a secret.
 pub fn fingerprint(secret: &str) -> String {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
     let digest = ring::digest::digest(&ring::digest::SHA256, secret.as_bytes());
-    let hex: String = digest.as_ref()[..4]
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
-    format!("sha256:{hex}")
+    let mut out = String::with_capacity(15);
+    out.push_str("sha256:");
+    for byte in &digest.as_ref()[..4] {
+        out.push(char::from(HEX[usize::from(byte >> 4)]));
+        out.push(char::from(HEX[usize::from(byte & 0x0f)]));
+    }
+    out
 }
 
 /// Redacts every secret in the exchange, in place.
@@ -64,7 +69,9 @@ pub fn exchange(ex: &mut Exchange) {
         fix.after = header_line(&fix.after);
     }
     for finding in &mut ex.findings {
-        finding.message = text(&finding.message);
+        if let Cow::Owned(redacted) = text(&finding.message) {
+            finding.message = redacted;
+        }
     }
 }
 
@@ -85,7 +92,7 @@ fn header_line(line: &str) -> String {
         Some((name, value)) if SECRET_HEADERS.contains(&name.to_ascii_lowercase().as_str()) => {
             format!("{name}: {}", credential(value))
         }
-        _ => text(line),
+        _ => text(line).into_owned(),
     }
 }
 
@@ -155,8 +162,17 @@ pub fn body(body: &mut Body, headers: &Headers) {
         .is_some_and(|ct| ct.to_ascii_lowercase().contains("x-www-form-urlencoded"));
     // Form fields may have percent-encoded names; the text scan catches the rest
     // (a JSON body sent with a form content type, as curl --data does).
-    let redacted = if is_form { text(&form(raw)) } else { text(raw) };
-    if redacted != raw {
+    let redacted = if is_form {
+        let form = form(raw);
+        let redacted = text(&form).into_owned();
+        (redacted != raw).then_some(redacted)
+    } else {
+        match text(raw) {
+            Cow::Owned(redacted) => Some(redacted),
+            Cow::Borrowed(_) => None,
+        }
+    };
+    if let Some(redacted) = redacted {
         body.bytes = Bytes::from(redacted);
     }
 }
@@ -165,12 +181,17 @@ pub fn body(body: &mut Body, headers: &Headers) {
 /// as they were. It scans for `key` followed by `:` or `=` rather than
 /// parsing, so it also works on truncated or invalid JSON, on JSON held in a
 /// JSON string (`\"code\":\"…\"`) and on `key=value` text.
-pub fn text(raw: &str) -> String {
+/// Text without secrets comes back borrowed, uncopied: most bodies have none.
+pub fn text(raw: &str) -> Cow<'_, str> {
     let bytes = raw.as_bytes();
-    let mut out = String::with_capacity(raw.len());
+    let mut out: Option<String> = None;
     let mut copied = 0;
     let mut i = 0;
     while i < bytes.len() {
+        if !KEY_FIRST_BYTES[usize::from(bytes[i])] {
+            i += 1;
+            continue;
+        }
         let starts_word = i == 0 || !is_word_byte(bytes[i - 1]);
         let matched = if starts_word {
             secret_key_at(bytes, i)
@@ -183,6 +204,7 @@ pub fn text(raw: &str) -> String {
         };
         match secret_value_span(bytes, i + key_len) {
             Some((start, end)) if end > start => {
+                let out = out.get_or_insert_with(|| String::with_capacity(raw.len()));
                 out.push_str(&raw[copied..start]);
                 out.push_str(&fingerprint(&raw[start..end]));
                 copied = end;
@@ -191,9 +213,28 @@ pub fn text(raw: &str) -> String {
             _ => i += key_len,
         }
     }
-    out.push_str(&raw[copied..]);
-    out
+    match out {
+        None => Cow::Borrowed(raw),
+        Some(mut out) => {
+            out.push_str(&raw[copied..]);
+            Cow::Owned(out)
+        }
+    }
 }
+
+/// The bytes a secret key can start with, either case: the scan skips every
+/// other byte without comparing keys.
+const KEY_FIRST_BYTES: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut k = 0;
+    while k < SECRET_KEYS.len() {
+        let first = SECRET_KEYS[k].as_bytes()[0];
+        table[first.to_ascii_lowercase() as usize] = true;
+        table[first.to_ascii_uppercase() as usize] = true;
+        k += 1;
+    }
+    table
+};
 
 fn is_word_byte(b: u8) -> bool {
     b.is_ascii_alphanumeric() || b == b'_'
@@ -292,10 +333,21 @@ mod tests {
     }
 
     #[test]
-    fn truncated_json_and_escapes_are_handled() {
-        let out = text(&format!(
-            r#"{{"refresh_token":"{TOKEN}\"x", "authKey":"{TOKEN}"#
+    fn text_without_secrets_is_not_copied_and_keys_match_in_any_case() {
+        assert!(matches!(
+            text(r#"{"movie":{"title":"Tron","ids":{"trakt":1}}}"#),
+            Cow::Borrowed(_)
         ));
+        let raw = format!(r#"{{"ACCESS_TOKEN":"{TOKEN}","Code":"{TOKEN}"}}"#);
+        let out = text(&raw);
+        assert!(matches!(out, Cow::Owned(_)));
+        assert!(!out.contains(TOKEN), "{out}");
+    }
+
+    #[test]
+    fn truncated_json_and_escapes_are_handled() {
+        let raw = format!(r#"{{"refresh_token":"{TOKEN}\"x", "authKey":"{TOKEN}"#);
+        let out = text(&raw);
         assert!(!out.contains(TOKEN), "{out}");
         assert_eq!(text(r#"{"a":"b\"","#), r#"{"a":"b\"","#);
     }
@@ -306,9 +358,8 @@ mod tests {
         let out = text(&nested);
         assert!(!out.contains(TOKEN), "{out}");
         assert!(out.contains(r#"\"n\":1"#), "{out}");
-        let pairs = text(&format!(
-            "see https://x/cb?code={TOKEN}&state=1 and device_code: \"{TOKEN}\""
-        ));
+        let raw = format!("see https://x/cb?code={TOKEN}&state=1 and device_code: \"{TOKEN}\"");
+        let pairs = text(&raw);
         assert!(
             !pairs.contains(TOKEN) && pairs.contains("state=1"),
             "{pairs}"

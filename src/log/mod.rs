@@ -45,7 +45,7 @@ pub trait Sink: Send {
 /// same text, so it is serialised once.
 pub struct Record<'a> {
     pub exchange: &'a Exchange,
-    json: OnceCell<String>,
+    json: OnceCell<Arc<String>>,
 }
 
 impl<'a> Record<'a> {
@@ -58,9 +58,17 @@ impl<'a> Record<'a> {
 
     /// The exchange as one line of JSON (the JSONL record).
     pub fn json(&self) -> &str {
+        self.shared_json()
+    }
+
+    /// The same text, for a sink that keeps it (no copy: records can hold a 1 MiB body).
+    pub fn shared_json(&self) -> &Arc<String> {
         self.json.get_or_init(|| {
             // Serialising our own types cannot fail (string keys, finite numbers).
-            serde_json::to_string(self.exchange).unwrap_or_default()
+            let mut json = serde_json::to_string(self.exchange).unwrap_or_default();
+            // Kept by the web view: without the spare room growing it left.
+            json.shrink_to_fit();
+            Arc::new(json)
         })
     }
 }

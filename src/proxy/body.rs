@@ -40,19 +40,57 @@ pub async fn collect_up_to<B>(mut body: B, limit: usize) -> Result<Collected<B>,
 where
     B: Body<Data = Bytes> + Unpin,
 {
-    let mut buf = BytesMut::new();
+    let mut chunks = Chunks::default();
     while let Some(frame) = body.frame().await {
         if let Ok(data) = frame?.into_data() {
-            buf.extend_from_slice(&data);
-            if buf.len() > limit {
+            chunks.push(data);
+            if chunks.len() > limit {
                 return Ok(Collected::Partial {
-                    read: buf.freeze(),
+                    read: chunks.into_bytes(),
                     rest: body,
                 });
             }
         }
     }
-    Ok(Collected::Complete(buf.freeze()))
+    Ok(Collected::Complete(chunks.into_bytes()))
+}
+
+/// The pieces of a body as they arrived, kept without copying (a `Bytes`
+/// clone shares its buffer) and joined once, at the end: growing one buffer
+/// instead reallocated and copied a 1 MiB body about twenty times.
+#[derive(Default)]
+pub struct Chunks {
+    parts: Vec<Bytes>,
+    len: usize,
+}
+
+impl Chunks {
+    pub fn push(&mut self, data: Bytes) {
+        if !data.is_empty() {
+            self.len += data.len();
+            self.parts.push(data);
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// The whole body: the single piece itself, or one copy into a buffer of the exact size.
+    pub fn into_bytes(mut self) -> Bytes {
+        if self.parts.len() <= 1 {
+            return self.parts.pop().unwrap_or_default();
+        }
+        let mut joined = BytesMut::with_capacity(self.len);
+        for part in &self.parts {
+            joined.extend_from_slice(part);
+        }
+        joined.freeze()
+    }
 }
 
 /// Replays bytes already read, then streams the rest of the body.
@@ -163,6 +201,23 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn chunks_join_in_order_and_a_single_piece_is_not_copied() {
+        let piece = Bytes::from_static(b"whole");
+        let mut one = Chunks::default();
+        one.push(piece.clone());
+        one.push(Bytes::new());
+        let joined = one.into_bytes();
+        assert_eq!(joined.as_ptr(), piece.as_ptr());
+        let mut many = Chunks::default();
+        for part in ["a", "bc", "", "def"] {
+            many.push(Bytes::from(part));
+        }
+        assert_eq!(many.len(), 6);
+        assert_eq!(&many.into_bytes()[..], b"abcdef");
+        assert!(Chunks::default().into_bytes().is_empty());
+    }
 
     #[tokio::test]
     async fn collects_small_bodies_whole_and_large_ones_partly() {

@@ -4,7 +4,9 @@
 
 use std::time::Instant;
 
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
+
+use super::body::Chunks;
 use time::OffsetDateTime;
 
 use crate::exchange::{Exchange, Request, Response};
@@ -25,7 +27,7 @@ struct State {
     findings: Vec<Finding>,
     fixes: Vec<FixRecord>,
     response: Option<Response>,
-    response_body: BytesMut,
+    response_body: Chunks,
     abandon_reason: &'static str,
 }
 
@@ -53,7 +55,7 @@ impl PendingExchange {
                 findings: Vec::new(),
                 fixes: Vec::new(),
                 response: None,
-                response_body: BytesMut::new(),
+                response_body: Chunks::default(),
                 abandon_reason: "the client closed the connection before the response arrived",
             })),
         }
@@ -111,8 +113,7 @@ impl PendingExchange {
                 if data.len() > room {
                     response.body.truncated = true;
                 }
-                s.response_body
-                    .extend_from_slice(&data[..room.min(data.len())]);
+                s.response_body.push(data.slice(..room.min(data.len())));
             }
         }
     }
@@ -123,7 +124,7 @@ impl PendingExchange {
             return;
         };
         if let Some(response) = s.response.as_mut() {
-            response.body.bytes = std::mem::take(&mut s.response_body).freeze();
+            response.body.bytes = std::mem::take(&mut s.response_body).into_bytes();
         }
         let mut exchange = Exchange {
             id: s.id,

@@ -117,7 +117,7 @@ pub async fn serve(
                 .ok()
                 .and_then(|id| shared.web.full(id))
             {
-                Some(full) => respond(StatusCode::OK, "application/json", full.to_string()),
+                Some(full) => respond(StatusCode::OK, "application/json", full.as_str().to_owned()),
                 None => respond(
                     StatusCode::NOT_FOUND,
                     "text/plain; charset=utf-8",

@@ -40,7 +40,7 @@ impl<'a> Summary<'a> {
                 .filter(|f| f.severity == s && !f.fixed)
                 .count()
         };
-        let (host, path) = split_url(&ex.request.url);
+        let (host, path) = crate::exchange::split_url(&ex.request.url);
         Summary {
             id: ex.id,
             started_at: ex.started_at,
@@ -60,25 +60,10 @@ impl<'a> Summary<'a> {
     }
 }
 
-/// The host and the path with its query of a URL the proxy built
-/// (`https://host[:port]/path?query`), without copying.
-fn split_url(url: &str) -> (&str, &str) {
-    let rest = url.split_once("://").map_or(url, |(_, rest)| rest);
-    let (authority, path) = match rest.find('/') {
-        Some(i) => rest.split_at(i),
-        None => (rest, "/"),
-    };
-    let host = match authority.find(']') {
-        Some(end) if authority.starts_with('[') => &authority[..=end],
-        _ => authority.split(':').next().unwrap_or(authority),
-    };
-    (host, path)
-}
-
 struct Stored {
     id: u64,
     /// The record as JSON: served as is, and read back for HAR downloads.
-    full: Arc<str>,
+    full: Arc<String>,
     summary: Arc<str>,
 }
 
@@ -111,7 +96,7 @@ impl WebStore {
     }
 
     pub fn push(&self, record: &Record<'_>) {
-        let full: Arc<str> = record.json().into();
+        let full = record.shared_json().clone();
         let summary: Arc<str> = serde_json::to_string(&Summary::of(record.exchange))
             .unwrap_or_default()
             .into();
@@ -152,7 +137,7 @@ impl WebStore {
         out
     }
 
-    pub fn full(&self, id: u64) -> Option<Arc<str>> {
+    pub fn full(&self, id: u64) -> Option<Arc<String>> {
         self.lock()
             .records
             .iter()
@@ -162,7 +147,7 @@ impl WebStore {
 
     /// The stored exchanges, oldest first (parsed back from their JSON).
     pub fn exchanges(&self) -> Vec<Exchange> {
-        let fulls: Vec<Arc<str>> = self.lock().records.iter().map(|r| r.full.clone()).collect();
+        let fulls: Vec<Arc<String>> = self.lock().records.iter().map(|r| r.full.clone()).collect();
         fulls
             .iter()
             .filter_map(|full| serde_json::from_str(full).ok())
