@@ -255,14 +255,19 @@ fn run(args: RunArgs) -> Result<i32, Fatal> {
     // Drops whatever is still running; cut exchanges log themselves now.
     runtime.shutdown_timeout(Duration::from_secs(1));
     let stats = writer.finish();
+    let mut problems = String::new();
+    if stats.sink_errors > 0 {
+        problems.push_str(&format!(", {} write error(s)", stats.sink_errors));
+    }
+    if stats.dropped > 0 {
+        problems.push_str(&format!(
+            ", {} dropped because the log writer fell behind",
+            stats.dropped
+        ));
+    }
     eprintln!(
-        "trakt-doctor: stopped; {} exchange(s) logged{}",
-        stats.records,
-        if stats.sink_errors > 0 {
-            format!(", {} write error(s)", stats.sink_errors)
-        } else {
-            String::new()
-        }
+        "trakt-doctor: stopped; {} exchange(s) logged{problems}",
+        stats.records
     );
     Ok(0)
 }

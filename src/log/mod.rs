@@ -1,8 +1,12 @@
 //! Log sinks and the writer thread that feeds them.
 //!
 //! The proxy hands each finished [`Exchange`] to a [`LogHandle`], which
-//! never blocks: records go through an unbounded channel to one writer
-//! thread. That thread redacts secrets once (unless `--show-secrets`) and
+//! never blocks: records go through a bounded queue ([`QUEUE_CAPACITY`]) to
+//! one writer thread. Should the writer fall that far behind (a stalled
+//! disk), new records are dropped rather than slowing the proxy or growing
+//! without bound; each drop is counted, warned about, and reported at
+//! shutdown. The writer keeps up with well over the proxy's own rate, so in
+//! practice nothing is dropped. That thread redacts secrets once (unless `--show-secrets`) and
 //! passes the record to every sink in order. On shutdown the thread drains
 //! the channel, flushes every sink and reports how many records it wrote.
 //!
@@ -85,11 +89,15 @@ enum Message {
     Stop,
 }
 
+/// Records that may wait for the writer before new ones are dropped.
+pub const QUEUE_CAPACITY: usize = 65_536;
+
 /// The proxy's side of the log: cheap to clone, never blocks.
 #[derive(Clone)]
 pub struct LogHandle {
-    tx: mpsc::Sender<Message>,
+    tx: mpsc::SyncSender<Message>,
     next_id: Arc<AtomicU64>,
+    dropped: Arc<AtomicU64>,
 }
 
 impl LogHandle {
@@ -99,19 +107,36 @@ impl LogHandle {
     }
 
     pub fn send(&self, exchange: Exchange) {
-        if self.tx.send(Message::Record(Box::new(exchange))).is_err() {
+        match self.tx.try_send(Message::Record(Box::new(exchange))) {
+            Ok(()) => {}
+            Err(mpsc::TrySendError::Full(_)) => {
+                let dropped = self.dropped.fetch_add(1, Ordering::Relaxed) + 1;
+                // The first drop, then every thousandth: a count, not a flood.
+                if dropped == 1 || dropped % 1000 == 0 {
+                    eprintln!(
+                        "trakt-doctor: the log writer is {QUEUE_CAPACITY} records behind \
+                         (is the disk stalled?); {dropped} record(s) dropped so far"
+                    );
+                }
+            }
             // Only after shutdown; say so rather than lose it silently.
-            eprintln!(
+            Err(mpsc::TrySendError::Disconnected(_)) => eprintln!(
                 "trakt-doctor: an exchange finished after the log was closed and was not written"
-            );
+            ),
         }
+    }
+
+    /// Records dropped because the writer was [`QUEUE_CAPACITY`] behind.
+    pub fn dropped(&self) -> u64 {
+        self.dropped.load(Ordering::Relaxed)
     }
 }
 
 /// Owns the writer thread; [`LogWriter::finish`] drains and joins it.
 pub struct LogWriter {
-    tx: mpsc::Sender<Message>,
+    tx: mpsc::SyncSender<Message>,
     thread: thread::JoinHandle<WriterStats>,
+    dropped: Arc<AtomicU64>,
 }
 
 /// What the writer did, reported at shutdown.
@@ -119,27 +144,50 @@ pub struct LogWriter {
 pub struct WriterStats {
     pub records: u64,
     pub sink_errors: u64,
+    /// Records the proxy dropped because the writer was too far behind.
+    pub dropped: u64,
 }
 
 /// Starts the writer thread with these sinks.
 pub fn spawn(sinks: Vec<Box<dyn Sink>>, redact: bool) -> (LogHandle, LogWriter) {
-    let (tx, rx) = mpsc::channel::<Message>();
+    spawn_with_capacity(sinks, redact, QUEUE_CAPACITY)
+}
+
+fn spawn_with_capacity(
+    sinks: Vec<Box<dyn Sink>>,
+    redact: bool,
+    capacity: usize,
+) -> (LogHandle, LogWriter) {
+    let (tx, rx) = mpsc::sync_channel::<Message>(capacity);
     let thread = thread::Builder::new()
         .name("trakt-doctor-log".into())
         .spawn(move || run_writer(rx, sinks, redact))
         .unwrap_or_else(|e| panic!("cannot start the log writer thread: {e}"));
+    let dropped = Arc::new(AtomicU64::new(0));
     let handle = LogHandle {
         tx: tx.clone(),
         next_id: Arc::new(AtomicU64::new(1)),
+        dropped: dropped.clone(),
     };
-    (handle, LogWriter { tx, thread })
+    (
+        handle,
+        LogWriter {
+            tx,
+            thread,
+            dropped,
+        },
+    )
 }
 
 impl LogWriter {
     /// Writes everything still queued, flushes the sinks and stops the thread.
     pub fn finish(self) -> WriterStats {
         let _ = self.tx.send(Message::Stop);
-        self.thread.join().unwrap_or_default()
+        let stats = self.thread.join().unwrap_or_default();
+        WriterStats {
+            dropped: self.dropped.load(Ordering::Relaxed),
+            ..stats
+        }
     }
 }
 
@@ -206,4 +254,81 @@ fn run_writer(
         }
     }
     stats
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Mutex;
+
+    /// A sink that holds the writer up until it is let go, counting what it gets.
+    struct Stalled {
+        gate: Arc<Mutex<()>>,
+        seen: Arc<AtomicU64>,
+    }
+
+    impl Sink for Stalled {
+        fn name(&self) -> String {
+            "a stalled sink".into()
+        }
+        fn record(&mut self, _: &Record<'_>) -> std::io::Result<()> {
+            drop(self.gate.lock().unwrap_or_else(|p| p.into_inner()));
+            self.seen.fetch_add(1, Ordering::Relaxed);
+            Ok(())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    fn exchange(id: u64) -> Exchange {
+        serde_json::from_value(
+            serde_json::json!({"id": id, "started_at": "2026-11-25T12:00:00Z",
+            "duration_ms": 1.0, "request": {"method": "GET", "url": "https://api.trakt.tv/x"}}),
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn a_writer_that_falls_behind_drops_and_counts_instead_of_blocking() {
+        let gate = Arc::new(Mutex::new(()));
+        let seen = Arc::new(AtomicU64::new(0));
+        let held = gate.lock().unwrap();
+        let sink = Stalled {
+            gate: gate.clone(),
+            seen: seen.clone(),
+        };
+        let (log, writer) = spawn_with_capacity(vec![Box::new(sink)], false, 4);
+        let started = std::time::Instant::now();
+        for id in 1..=20 {
+            log.send(exchange(id));
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(1),
+            "send must not block"
+        );
+        // At most the queue plus the one record the stalled sink holds got through.
+        assert!(log.dropped() >= 15, "dropped {}", log.dropped());
+        drop(held);
+        let stats = writer.finish();
+        assert_eq!(stats.dropped, log.dropped());
+        assert_eq!(stats.records + stats.dropped, 20);
+        assert_eq!(seen.load(Ordering::Relaxed), stats.records);
+    }
+
+    #[test]
+    fn every_record_is_written_when_the_writer_keeps_up() {
+        let seen = Arc::new(AtomicU64::new(0));
+        let sink = Stalled {
+            gate: Arc::new(Mutex::new(())),
+            seen: seen.clone(),
+        };
+        let (log, writer) = spawn(vec![Box::new(sink)], true);
+        for id in 1..=5_000 {
+            log.send(exchange(id));
+        }
+        let stats = writer.finish();
+        assert_eq!((stats.records, stats.dropped), (5_000, 0));
+        assert_eq!(seen.load(Ordering::Relaxed), 5_000);
+    }
 }
