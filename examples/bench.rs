@@ -1,16 +1,19 @@
 //! The benchmark harness: the same workloads direct to a fake upstream,
-//! through trakt-doctor (lint on; lint + fix on), and through mitmdump when
-//! it is installed (or with --mitmproxy, installed into target/bench-venv).
-//! Loopback only, bounded in time; prints one table with ratios measured in
-//! the same run. Figures only: nothing here fails on a slow machine.
+//! through a bare forwarding proxy (the floor), through trakt-doctor (lint
+//! on; lint + fix on), and through mitmdump when it is installed (or with
+//! --mitmproxy, installed into target/bench-venv). Loopback only, bounded in
+//! time; prints one table with ratios measured in the same run, and the CPU
+//! time each proxy spends per request. Figures only: nothing here fails on a
+//! slow machine.
 //!
-//!   cargo run --release --example bench             full run (about 1–3 minutes)
+//!   cargo run --release --example bench             full run (about 3 minutes)
 //!   cargo run --example bench -- --smoke            a few requests each (CI keeps it working)
 //!   cargo run --release --example bench -- --mitmproxy   also compare with mitmdump
 //!   cargo run --release --example bench -- --without-mitmproxy   skip it even if installed
 //!
-//! trakt-doctor runs in a child process (this program started again with
-//! --child-proxy) so its resident memory can be read on its own.
+//! Each proxy runs in a child process (this program started again with
+//! --child-proxy, trakt-doctor's own entry point, or --child-bare-proxy) so
+//! its CPU time and resident memory can be read on their own.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
