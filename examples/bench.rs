@@ -485,7 +485,6 @@ fn spawn_trakt_doctor(
     dir: &Path,
     fix: bool,
 ) -> (Child, SocketAddr, CertificateDer<'static>) {
-    let exe = std::env::current_exe().expect("current exe");
     let certs = dir.join(if fix { "certs-fix" } else { "certs" });
     let addr = free_loopback_addr();
     let mut args = vec![
@@ -504,25 +503,32 @@ fn spawn_trakt_doctor(
     if fix {
         args.push("--fix".into());
     }
-    // The banner and any error go to a file, shown if the proxy does not start.
-    let stderr_path = dir.join(if fix { "stderr-fix.txt" } else { "stderr.txt" });
-    let stderr = std::fs::File::create(&stderr_path).expect("stderr file");
-    let mut child = Command::new(exe)
-        .arg("--child-proxy")
-        .args(&args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(stderr)
-        .spawn()
-        .expect("spawn the child proxy");
-    if !wait_for_listener(addr) {
-        let _ = child.kill();
-        let said = std::fs::read_to_string(&stderr_path).unwrap_or_default();
-        panic!("trakt-doctor did not start listening on {addr}:\n{said}");
-    }
+    let stderr = dir.join(if fix { "stderr-fix.txt" } else { "stderr.txt" });
+    let child = start_child("--child-proxy", &args, addr, &stderr);
     use rustls_pki_types::pem::PemObject;
     let ca = CertificateDer::from_pem_file(certs.join("trakt-doctor-ca.pem")).expect("child CA");
     (child, addr, ca)
+}
+
+/// Starts this program again in `mode` and waits until it listens on
+/// `addr`. Its banner and any error go to `stderr`, shown if it does not start.
+fn start_child(mode: &str, args: &[String], addr: SocketAddr, stderr: &Path) -> Child {
+    let exe = std::env::current_exe().expect("current exe");
+    let file = std::fs::File::create(stderr).expect("stderr file");
+    let mut child = Command::new(exe)
+        .arg(mode)
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(file)
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot start {mode}: {e}"));
+    if !wait_for_listener(addr) {
+        let _ = child.kill();
+        let said = std::fs::read_to_string(stderr).unwrap_or_default();
+        panic!("{mode} did not start listening on {addr}:\n{said}");
+    }
+    child
 }
 
 /// A loopback address with a port nobody listens on (yet).
@@ -561,21 +567,18 @@ fn child_proxy(args: &[String]) {
 /// only forwards: no capture, lint, fix or log. Runs in a child process like
 /// trakt-doctor, presenting the fake upstream's own certificate.
 fn spawn_bare_proxy(upstream: &Upstream, dir: &Path) -> (Child, SocketAddr) {
-    let exe = std::env::current_exe().expect("current exe");
     let addr = free_loopback_addr();
-    let mut child = Command::new(exe)
-        .arg("--child-bare-proxy")
-        .args([addr.to_string(), upstream.addr.to_string()])
-        .arg(dir)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("spawn the bare proxy");
-    if !wait_for_listener(addr) {
-        let _ = child.kill();
-        panic!("the bare proxy did not start listening on {addr}");
-    }
+    let args = [
+        addr.to_string(),
+        upstream.addr.to_string(),
+        dir.display().to_string(),
+    ];
+    let child = start_child(
+        "--child-bare-proxy",
+        &args,
+        addr,
+        &dir.join("stderr-bare.txt"),
+    );
     (child, addr)
 }
 

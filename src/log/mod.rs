@@ -2,13 +2,15 @@
 //!
 //! The proxy hands each finished [`Exchange`] to a [`LogHandle`], which
 //! never blocks: records go through a bounded queue ([`QUEUE_CAPACITY`]) to
-//! one writer thread. Should the writer fall that far behind (a stalled
-//! disk), new records are dropped rather than slowing the proxy or growing
-//! without bound; each drop is counted, warned about, and reported at
-//! shutdown. The writer keeps up with well over the proxy's own rate, so in
-//! practice nothing is dropped. That thread redacts secrets once (unless `--show-secrets`) and
-//! passes the record to every sink in order. On shutdown the thread drains
-//! the channel, flushes every sink and reports how many records it wrote.
+//! one writer thread. That thread redacts secrets once (unless
+//! `--show-secrets`) and passes the record to every sink in order. On
+//! shutdown it drains the queue, flushes every sink and reports how many
+//! records it wrote.
+//!
+//! Should the writer fall a whole queue behind (a stalled disk), new records
+//! are dropped rather than slowing the proxy or growing without bound; each
+//! drop is counted, warned about, and reported at shutdown. The writer keeps
+//! up with well over the proxy's own rate, so in practice nothing is dropped.
 //!
 //! Under load the writer works in batches: it takes every record already
 //! queued, lets the sinks write them out together, then pauses a moment so
@@ -191,25 +193,40 @@ impl LogWriter {
     }
 }
 
-fn run_writer(
-    rx: mpsc::Receiver<Message>,
-    mut sinks: Vec<Box<dyn Sink>>,
-    redact: bool,
-) -> WriterStats {
-    let mut stats = WriterStats::default();
-    let mut failing = vec![false; sinks.len()];
-    let mut report = |stats: &mut WriterStats,
-                      index: usize,
-                      name: String,
-                      what: &str,
-                      e: std::io::Error| {
-        stats.sink_errors += 1;
-        // One line per failing sink, not one per record.
-        if !failing[index] {
-            failing[index] = true;
-            eprintln!("trakt-doctor: cannot {what} {name}: {e} (further errors from it are counted, not shown)");
+/// The sinks, and which of them have already said they fail.
+struct Sinks {
+    sinks: Vec<Box<dyn Sink>>,
+    failing: Vec<bool>,
+}
+
+impl Sinks {
+    /// Runs `op` on every sink in order; a failure is counted in `stats`
+    /// and told once per sink, not once per record.
+    fn each(
+        &mut self,
+        stats: &mut WriterStats,
+        what: &str,
+        mut op: impl FnMut(&mut dyn Sink) -> std::io::Result<()>,
+    ) {
+        for (sink, failing) in self.sinks.iter_mut().zip(&mut self.failing) {
+            if let Err(e) = op(sink.as_mut()) {
+                stats.sink_errors += 1;
+                if !*failing {
+                    *failing = true;
+                    eprintln!(
+                        "trakt-doctor: cannot {what} {}: {e} (further errors from it are counted, not shown)",
+                        sink.name()
+                    );
+                }
+            }
         }
-    };
+    }
+}
+
+fn run_writer(rx: mpsc::Receiver<Message>, sinks: Vec<Box<dyn Sink>>, redact: bool) -> WriterStats {
+    let mut stats = WriterStats::default();
+    let failing = vec![false; sinks.len()];
+    let mut sinks = Sinks { sinks, failing };
     let mut stopping = false;
     while !stopping {
         let Ok(first) = rx.recv() else { break };
@@ -222,11 +239,7 @@ fn run_writer(
                         crate::redact::exchange(&mut exchange);
                     }
                     let record = Record::new(&exchange);
-                    for (i, sink) in sinks.iter_mut().enumerate() {
-                        if let Err(e) = sink.record(&record) {
-                            report(&mut stats, i, sink.name(), "write to", e);
-                        }
-                    }
+                    sinks.each(&mut stats, "write to", |sink| sink.record(&record));
                     stats.records += 1;
                     batch += 1;
                 }
@@ -239,20 +252,12 @@ fn run_writer(
                 next = rx.try_recv().ok();
             }
         }
-        for (i, sink) in sinks.iter_mut().enumerate() {
-            if let Err(e) = sink.end_batch() {
-                report(&mut stats, i, sink.name(), "write to", e);
-            }
-        }
+        sinks.each(&mut stats, "write to", |sink| sink.end_batch());
         if batch > 1 && !stopping {
             thread::sleep(BATCH_PAUSE);
         }
     }
-    for (i, sink) in sinks.iter_mut().enumerate() {
-        if let Err(e) = sink.flush() {
-            report(&mut stats, i, sink.name(), "flush", e);
-        }
-    }
+    sinks.each(&mut stats, "flush", |sink| sink.flush());
     stats
 }
 

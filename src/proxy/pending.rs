@@ -5,9 +5,9 @@
 use std::time::Instant;
 
 use bytes::Bytes;
+use time::OffsetDateTime;
 
 use super::body::Chunks;
-use time::OffsetDateTime;
 
 use crate::exchange::{Exchange, Request, Response};
 use std::sync::Arc;
