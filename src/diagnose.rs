@@ -21,6 +21,13 @@ pub struct Diagnosis {
     pub remedies: Vec<String>,
 }
 
+/// Whether `host` is `domain` or one of its subdomains: `api.trakt.tv` is in
+/// `trakt.tv`, `nottrakt.tv` is not.
+fn in_domain(host: &str, domain: &str) -> bool {
+    host.strip_suffix(domain)
+        .is_some_and(|rest| rest.is_empty() || rest.ends_with('.'))
+}
+
 /// Trakt's documented meaning of a status code.
 pub fn status_meaning(status: u16) -> Option<&'static str> {
     Some(match status {
@@ -123,7 +130,7 @@ pub fn explain(exchange: &Exchange) -> Option<Diagnosis> {
     if host == stremio::API_HOST || host == stremio::WEB_HOST {
         return stremio_bridge(exchange, status);
     }
-    if !API_HOSTS.contains(&host.as_str()) && !host.ends_with("trakt.tv") {
+    if !API_HOSTS.contains(&host.as_str()) && !in_domain(&host, "trakt.tv") {
         return None;
     }
     if path == "/oauth/device/token" {
@@ -501,6 +508,26 @@ mod tests {
         .unwrap();
         assert!(d.summary.contains("not_found"), "{d:?}");
         assert!(d.causes.iter().any(|c| c.contains("2015381")));
+    }
+
+    #[test]
+    fn only_trakt_hosts_get_trakt_diagnoses() {
+        for url in [
+            "https://nottrakt.tv/users/settings",
+            "https://api.nottrakt.tv/users/settings",
+            "https://trakt.tv.example.org/users/settings",
+        ] {
+            assert!(
+                explain(&exchange("GET", url, Some(401), &[], "")).is_none(),
+                "{url}"
+            );
+        }
+        for url in ["https://trakt.tv/x", "https://sub.trakt.tv/x", SETTINGS] {
+            assert!(
+                explain(&exchange("GET", url, Some(401), &[], "")).is_some(),
+                "{url}"
+            );
+        }
     }
 
     #[test]

@@ -138,7 +138,7 @@ impl Session {
                         "/",
                         format!(
                             "sent {:.1} s before the Retry-After of the last 429 elapsed",
-                            (*until - at).as_seconds_f64()
+                            between(at, *until).as_seconds_f64()
                         ),
                     ));
                 }
@@ -186,7 +186,7 @@ impl Session {
                     format!(
                         "the token {fp} expired at {} ({} ago)",
                         expires_at,
-                        human(at - *expires_at)
+                        human(between(*expires_at, at))
                     ),
                 ));
             }
@@ -197,7 +197,7 @@ impl Session {
         );
         if is_write && !path.starts_with("/oauth/") {
             if let Some(previous) = self.last_write.insert(fp.clone(), at) {
-                let gap = at - previous;
+                let gap = between(previous, at);
                 if gap < Duration::seconds(1) {
                     out.push(WRITE_TOO_FAST.finding(
                         "/",
@@ -234,9 +234,14 @@ impl Session {
                     .map(fingerprint)
             });
             if let (Some(seconds), Some(key)) = (seconds, key) {
+                // The window starts when the 429 arrived. Both numbers come from
+                // outside (a header, a recorded file): a window too long to
+                // represent lasts until the end of time rather than overflowing.
+                let took = Duration::saturating_seconds_f64(exchange.duration_ms / 1000.0)
+                    .max(Duration::ZERO);
                 let end = at
-                    + Duration::milliseconds(exchange.duration_ms as i64)
-                    + Duration::seconds_f64(seconds);
+                    .saturating_add(took)
+                    .saturating_add(Duration::saturating_seconds_f64(seconds));
                 self.retry_until.insert(key, end);
             }
         }
@@ -256,8 +261,8 @@ impl Session {
                     let lifetime = body.get("expires_in").and_then(Value::as_i64);
                     if let (Some(token), Some(created), Some(lifetime)) = (token, created, lifetime)
                     {
-                        if let Ok(created) = OffsetDateTime::from_unix_timestamp(created) {
-                            self.learn_expiry(token, created + Duration::seconds(lifetime));
+                        if let Some(expires_at) = expiry(created, lifetime) {
+                            self.learn_expiry(token, expires_at);
                         }
                     }
                 }
@@ -277,7 +282,25 @@ impl Session {
     }
 }
 
-/// "3 h 12 min", "2 days 4 h".
+/// When a token issued at `created_at` (Unix seconds) with `expires_in`
+/// seconds runs out. Both come from an upstream answer: a creation time
+/// outside the calendar is no answer, and a lifetime that runs past the end
+/// (or the start) of the calendar saturates there instead of overflowing.
+pub fn expiry(created_at: i64, expires_in: i64) -> Option<OffsetDateTime> {
+    let created = OffsetDateTime::from_unix_timestamp(created_at).ok()?;
+    Some(created.saturating_add(Duration::seconds(expires_in)))
+}
+
+/// How long from `earlier` to `later` (negative when `later` comes first).
+pub fn between(earlier: OffsetDateTime, later: OffsetDateTime) -> Duration {
+    // Cannot overflow: two representable dates (years ±9999) are at most
+    // about 6.3e11 s apart, far inside Duration's i64 seconds.
+    #[allow(clippy::arithmetic_side_effects)]
+    let d = later - earlier;
+    d
+}
+
+/// "3 h 12 min", "2 days 4 h" (the magnitude: the caller says "ago" or "in").
 pub fn human(d: Duration) -> String {
     let minutes = d.whole_minutes().abs();
     if minutes < 60 {
@@ -459,6 +482,107 @@ mod tests {
         assert!(s
             .observe_request(&get, T0 + Duration::seconds(11))
             .is_empty());
+    }
+
+    /// Absurd numbers from an upstream or a recorded file must not overflow
+    /// the time arithmetic (each of these panicked before).
+    #[test]
+    fn absurd_retry_after_values_do_not_overflow() {
+        let get = request("GET", "/sync/history", Some("A1"), "");
+        for value in [
+            "1e300",
+            "1e18",
+            "9223372036854775807",
+            "99999999999999999999999",
+            "-1",
+            "-0",
+            "NaN",
+            "inf",
+            "-1e300",
+            "",
+        ] {
+            let mut s = Session::new();
+            s.observe_exchange(&finished(
+                get.clone(),
+                T0,
+                429,
+                &[("retry-after", value)],
+                "",
+            ));
+            let later = s.observe_request(&get, T0 + Duration::seconds(3));
+            // A window too long to represent lasts until the end of time; a bad one is ignored.
+            let huge = [
+                "1e300",
+                "1e18",
+                "9223372036854775807",
+                "99999999999999999999999",
+            ];
+            if huge.contains(&value) {
+                assert_eq!(rules(&later), ["session.retry-after.early"], "{value}");
+            } else {
+                assert!(later.is_empty(), "{value}: {later:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn an_absurd_recorded_duration_does_not_overflow() {
+        let get = request("GET", "/sync/history", Some("A1"), "");
+        for duration_ms in [1e300, f64::MAX, f64::INFINITY, f64::NAN, -1e300] {
+            let mut s = Session::new();
+            let mut exchange = finished(get.clone(), T0, 429, &[("retry-after", "10")], "");
+            exchange.duration_ms = duration_ms;
+            s.observe_exchange(&exchange);
+            s.observe_request(&get, T0 + Duration::seconds(3));
+        }
+    }
+
+    #[test]
+    fn absurd_token_lifetimes_do_not_overflow() {
+        let issue = request(
+            "POST",
+            "/oauth/token",
+            None,
+            r#"{"code":"x","grant_type":"authorization_code"}"#,
+        );
+        let created = T0.unix_timestamp();
+        let use_it = request("GET", "/sync/last_activities", Some("A1"), "");
+        for (expires_in, created_at) in [
+            ("1e300".to_string(), created.to_string()),
+            ("9223372036854775807".to_string(), created.to_string()),
+            ("-9223372036854775808".to_string(), created.to_string()),
+            ("99999999999999999999999".to_string(), created.to_string()),
+            ("86400".to_string(), "9223372036854775807".to_string()),
+            ("86400".to_string(), "-9223372036854775808".to_string()),
+            ("86400".to_string(), "1e300".to_string()),
+            ("-0".to_string(), created.to_string()),
+            ("\"NaN\"".to_string(), created.to_string()),
+        ] {
+            let mut s = Session::new();
+            s.observe_exchange(&finished(
+                issue.clone(),
+                T0,
+                200,
+                &[],
+                &format!(
+                    r#"{{"access_token":"A1","expires_in":{expires_in},"created_at":{created_at}}}"#
+                ),
+            ));
+            let _ = s.observe_request(&use_it, T0 + Duration::hours(1));
+        }
+        // A negative lifetime means the token was dead on arrival.
+        let mut s = Session::new();
+        s.observe_exchange(&finished(
+            issue,
+            T0,
+            200,
+            &[],
+            &format!(r#"{{"access_token":"A1","expires_in":-60,"created_at":{created}}}"#),
+        ));
+        assert_eq!(
+            rules(&s.observe_request(&use_it, T0 + Duration::seconds(1))),
+            ["session.token.expired"]
+        );
     }
 
     #[test]

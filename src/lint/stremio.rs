@@ -11,7 +11,7 @@ use super::oauth;
 use super::{Finding, Rule, Severity, Subject};
 use crate::exchange::{host_and_path, Exchange, Headers, Request};
 use crate::fix::Fix;
-use crate::session::human;
+use crate::session::{between, expiry, human};
 use crate::spec::stremio::{
     ADDON_PREFIX, API_HOST, AUTH_PREFIX, EXPIRY_WARNING_SECONDS, TRAKT_EVENTS, WEB_HOST,
 };
@@ -263,8 +263,7 @@ pub fn getuser_token(exchange: &Exchange) -> Option<(String, OffsetDateTime)> {
     let token = trakt.get("access_token")?.as_str()?.to_string();
     let created = trakt.get("created_at")?.as_i64()?;
     let lifetime = trakt.get("expires_in")?.as_i64()?;
-    let expires = OffsetDateTime::from_unix_timestamp(created).ok()? + Duration::seconds(lifetime);
-    Some((token, expires))
+    Some((token, expiry(created, lifetime)?))
 }
 
 /// `result.trakt` of a getUser answer: `Some(Value::Null)` when absent.
@@ -305,11 +304,11 @@ pub fn check_response(exchange: &Exchange) -> Vec<Finding> {
             Some(_) => match getuser_token(exchange) {
                 Some((_, expires)) => {
                     let now = exchange.started_at;
-                    let left = expires - now;
+                    let left = between(now, expires);
                     if left <= Duration::ZERO {
                         out.push(TOKEN_EXPIRED.finding(
                             "response /result/trakt",
-                            format!("Stremio's Trakt token expired at {} ({} ago)", expires, human(-left)),
+                            format!("Stremio's Trakt token expired at {} ({} ago)", expires, human(left)),
                         ));
                     } else if left < Duration::seconds(EXPIRY_WARNING_SECONDS) {
                         out.push(TOKEN_EXPIRING.finding(
@@ -346,4 +345,78 @@ pub fn check_response(exchange: &Exchange) -> Vec<Finding> {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::exchange::{Body, Response};
+    use bytes::Bytes;
+
+    fn get_user(trakt: &str) -> Exchange {
+        Exchange {
+            id: 1,
+            started_at: time::macros::datetime!(2026-11-24 12:00 UTC),
+            duration_ms: 1.0,
+            request: Request {
+                method: "POST".into(),
+                url: "https://api.strem.io/api/getUser".into(),
+                http_version: "HTTP/1.1".into(),
+                headers: Headers::default(),
+                body: Body::default(),
+            },
+            response: Some(Response {
+                status: 200,
+                http_version: "HTTP/1.1".into(),
+                headers: Headers::default(),
+                body: Body::complete(Bytes::from(format!(
+                    r#"{{"result":{{"_id":"5e1","trakt":{trakt}}}}}"#
+                ))),
+            }),
+            error: None,
+            findings: Vec::new(),
+            fixes: Vec::new(),
+            diagnosis: None,
+        }
+    }
+
+    fn rules(findings: &[Finding]) -> Vec<&str> {
+        findings.iter().map(|f| f.rule.as_str()).collect()
+    }
+
+    /// Stremio's answer is input: absurd lifetimes and creation times must
+    /// not overflow (the largest integers panicked before).
+    #[test]
+    fn absurd_token_lifetimes_in_get_user_do_not_overflow() {
+        let created = 1_795_000_000i64;
+        for (expires_in, created_at) in [
+            ("9223372036854775807", created.to_string()),
+            ("-9223372036854775808", created.to_string()),
+            ("1e300", created.to_string()),
+            ("99999999999999999999999", created.to_string()),
+            ("-0", created.to_string()),
+            ("\"NaN\"", created.to_string()),
+            ("86400", "9223372036854775807".to_string()),
+            ("86400", "-9223372036854775808".to_string()),
+            ("86400", "1e300".to_string()),
+        ] {
+            let exchange = get_user(&format!(
+                r#"{{"access_token":"T","created_at":{created_at},"expires_in":{expires_in}}}"#
+            ));
+            let _ = getuser_token(&exchange);
+            let _ = check_response(&exchange);
+        }
+        // A lifetime past the end of the calendar never expires; one before its start always has.
+        let forever = get_user(&format!(
+            r#"{{"access_token":"T","created_at":{created},"expires_in":9223372036854775807}}"#
+        ));
+        assert_eq!(rules(&check_response(&forever)), [] as [&str; 0]);
+        let never = get_user(&format!(
+            r#"{{"access_token":"T","created_at":{created},"expires_in":-9223372036854775808}}"#
+        ));
+        assert_eq!(
+            rules(&check_response(&never)),
+            ["stremio.trakt-token.expired"]
+        );
+    }
 }
