@@ -2,6 +2,9 @@
 //! findings that explain it, and what to do.
 //!
 //! Pure: (request, findings, response or error) -> [`Diagnosis`].
+#![cfg_attr(not(test), deny(clippy::indexing_slicing, clippy::string_slice))]
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
+#![cfg_attr(not(test), deny(clippy::arithmetic_side_effects, clippy::panic))]
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -356,7 +359,7 @@ fn stremio_bridge(exchange: &Exchange, status: u16) -> Option<Diagnosis> {
 
 fn truncate(text: &str, max: usize) -> String {
     match text.char_indices().nth(max) {
-        Some((i, _)) => format!("{}…", &text[..i]),
+        Some((i, _)) => format!("{}…", text.get(..i).unwrap_or(text)),
         None => text.to_string(),
     }
 }

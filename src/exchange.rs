@@ -4,6 +4,9 @@
 //!
 //! Pure data with serde: the JSON Lines record of DESIGN.md is exactly the
 //! serialisation of [`Exchange`].
+#![cfg_attr(not(test), deny(clippy::indexing_slicing, clippy::string_slice))]
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
+#![cfg_attr(not(test), deny(clippy::arithmetic_side_effects, clippy::panic))]
 
 use base64::Engine as _;
 use bytes::Bytes;
@@ -305,7 +308,7 @@ pub fn split_url(url: &str) -> (&str, &str) {
     let (authority, path) = rest.split_at(end);
     let authority = authority.rsplit_once('@').map_or(authority, |(_, a)| a);
     let host = match authority.find(']') {
-        Some(close) if authority.starts_with('[') => &authority[..=close],
+        Some(close) if authority.starts_with('[') => authority.get(..=close).unwrap_or(authority),
         _ => authority.split(':').next().unwrap_or(authority),
     };
     let path = if path.is_empty() || !path.starts_with('/') {

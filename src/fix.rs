@@ -1,5 +1,8 @@
 //! Auto-fix: repairs that a finding may carry, and the record of each
 //! rewrite applied to a request before it left.
+#![cfg_attr(not(test), deny(clippy::indexing_slicing, clippy::string_slice))]
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
+#![cfg_attr(not(test), deny(clippy::arithmetic_side_effects, clippy::panic))]
 
 use serde::{Deserialize, Serialize};
 
@@ -224,23 +227,26 @@ fn set_header(request: &mut Request, name: &str, value: &str) -> Option<(String,
         .filter(|(n, _)| n.eq_ignore_ascii_case(name))
         .map(|(_, v)| v.clone())
         .collect();
-    if before.len() == 1 && before[0] == value {
-        return None;
-    }
-    match headers
-        .iter()
-        .position(|(n, _)| n.eq_ignore_ascii_case(name))
-    {
-        Some(first) => {
-            headers[first].1 = value.to_string();
-            let mut index = 0;
-            headers.retain(|(n, _)| {
-                let keep = index <= first || !n.eq_ignore_ascii_case(name);
-                index += 1;
-                keep
-            });
+    if let [only] = before.as_slice() {
+        if only == value {
+            return None;
         }
-        None => headers.push((name.to_ascii_lowercase(), value.to_string())),
+    }
+    // The first field of that name takes the value; later ones go.
+    let mut seen = false;
+    headers.retain_mut(|(n, v)| {
+        if !n.eq_ignore_ascii_case(name) {
+            return true;
+        }
+        if seen {
+            return false;
+        }
+        seen = true;
+        *v = value.to_string();
+        true
+    });
+    if !seen {
+        headers.push((name.to_ascii_lowercase(), value.to_string()));
     }
     Some((
         format!("{name}: {}", show(&before)),

@@ -3,6 +3,9 @@
 //! exchange is finished, diagnose it and let the session learn from it.
 //!
 //! Pure apart from the mutex that serialises the session.
+#![cfg_attr(not(test), deny(clippy::indexing_slicing, clippy::string_slice))]
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
+#![cfg_attr(not(test), deny(clippy::arithmetic_side_effects, clippy::panic))]
 
 use std::sync::Mutex;
 

@@ -5,6 +5,10 @@
 //! records that carry the same secret show the same fingerprint, so a user
 //! can still see "the same token was sent twice" without the token itself.
 //! Pure: works on [`Exchange`] values.
+// No `arithmetic_side_effects` here: the scanner's index sums are bounded by a slice's length (at most isize::MAX), and checked forms of each would hide the logic.
+#![cfg_attr(not(test), deny(clippy::indexing_slicing, clippy::string_slice))]
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
+#![cfg_attr(not(test), deny(clippy::panic))]
 
 use std::borrow::Cow;
 
@@ -44,13 +48,13 @@ fn is_secret_key(key: &str) -> bool {
 
 /// A short, stable stand-in for a secret.
 pub fn fingerprint(secret: &str) -> String {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
+    use std::fmt::Write as _;
     let digest = ring::digest::digest(&ring::digest::SHA256, secret.as_bytes());
     let mut out = String::with_capacity(15);
     out.push_str("sha256:");
-    for byte in &digest.as_ref()[..4] {
-        out.push(char::from(HEX[usize::from(byte >> 4)]));
-        out.push(char::from(HEX[usize::from(byte & 0x0f)]));
+    for byte in digest.as_ref().iter().take(4) {
+        // Writing to a String cannot fail.
+        let _ = write!(out, "{byte:02x}");
     }
     out
 }
@@ -187,12 +191,15 @@ pub fn text(raw: &str) -> Cow<'_, str> {
     let mut out: Option<String> = None;
     let mut copied = 0;
     let mut i = 0;
-    while i < bytes.len() {
-        if !KEY_FIRST_BYTES[usize::from(bytes[i])] {
+    while let Some(&byte) = bytes.get(i) {
+        if KEY_FIRST_BYTES.get(usize::from(byte)) != Some(&true) {
             i += 1;
             continue;
         }
-        let starts_word = i == 0 || !is_word_byte(bytes[i - 1]);
+        let starts_word = !i
+            .checked_sub(1)
+            .and_then(|before| bytes.get(before))
+            .is_some_and(|&b| is_word_byte(b));
         let matched = if starts_word {
             secret_key_at(bytes, i)
         } else {
@@ -205,8 +212,8 @@ pub fn text(raw: &str) -> Cow<'_, str> {
         match secret_value_span(bytes, i + key_len) {
             Some((start, end)) if end > start => {
                 let out = out.get_or_insert_with(|| String::with_capacity(raw.len()));
-                out.push_str(&raw[copied..start]);
-                out.push_str(&fingerprint(&raw[start..end]));
+                out.push_str(&part(raw, copied, start));
+                out.push_str(&fingerprint(&part(raw, start, end)));
                 copied = end;
                 i = end;
             }
@@ -216,14 +223,26 @@ pub fn text(raw: &str) -> Cow<'_, str> {
     match out {
         None => Cow::Borrowed(raw),
         Some(mut out) => {
-            out.push_str(&raw[copied..]);
+            out.push_str(&part(raw, copied, raw.len()));
             Cow::Owned(out)
         }
     }
 }
 
+/// `raw[from..to]`. The scanner only stops on ASCII bytes, so these are
+/// character boundaries; were one not, the bytes are kept (lossily) rather
+/// than dropped or panicking.
+fn part(raw: &str, from: usize, to: usize) -> Cow<'_, str> {
+    match raw.get(from..to) {
+        Some(text) => Cow::Borrowed(text),
+        None => String::from_utf8_lossy(raw.as_bytes().get(from..to).unwrap_or_default()),
+    }
+}
+
 /// The bytes a secret key can start with, either case: the scan skips every
 /// other byte without comparing keys.
+// Evaluated at build time: an index out of bounds would fail the build.
+#[allow(clippy::indexing_slicing)]
 const KEY_FIRST_BYTES: [bool; 256] = {
     let mut table = [false; 256];
     let mut k = 0;
@@ -244,11 +263,9 @@ fn is_word_byte(b: u8) -> bool {
 fn secret_key_at(bytes: &[u8], i: usize) -> Option<usize> {
     // Bodies are scanned on every exchange: compare bytes, no UTF-8 checks.
     SECRET_KEYS.iter().map(|k| k.as_bytes()).find_map(|key| {
-        let end = i + key.len();
-        let matches = end <= bytes.len()
-            && (end == bytes.len() || !is_word_byte(bytes[end]))
-            && bytes[i..end].eq_ignore_ascii_case(key);
-        matches.then_some(key.len())
+        let end = i.checked_add(key.len())?;
+        let whole_word = !bytes.get(end).is_some_and(|&b| is_word_byte(b));
+        (whole_word && bytes.get(i..end)?.eq_ignore_ascii_case(key)).then_some(key.len())
     })
 }
 
@@ -266,22 +283,24 @@ fn secret_value_span(bytes: &[u8], mut i: usize) -> Option<(usize, usize)> {
     match bytes.get(i)? {
         b'=' => {
             let start = i + 1;
-            let len = bytes[start..]
+            let rest = bytes.get(start..).unwrap_or_default();
+            let len = rest
                 .iter()
                 .position(|&b| {
                     b == b'&' || b == b'"' || b == b'\\' || b == b'#' || b.is_ascii_whitespace()
                 })
-                .unwrap_or(bytes.len() - start);
+                .unwrap_or(rest.len());
             Some((start, start + len))
         }
         b':' => {
             i = skip_ws(bytes, i + 1);
             if escaped_quote(i) {
                 let start = i + 2;
-                let len = bytes[start..]
+                let rest = bytes.get(start..).unwrap_or_default();
+                let len = rest
                     .windows(2)
                     .position(|w| w == b"\\\"")
-                    .unwrap_or(bytes.len() - start);
+                    .unwrap_or(rest.len());
                 Some((start, start + len))
             } else if bytes.get(i) == Some(&b'"') {
                 let end = string_end(bytes, i).unwrap_or(bytes.len());
@@ -297,8 +316,8 @@ fn secret_value_span(bytes: &[u8], mut i: usize) -> Option<(usize, usize)> {
 /// Index of the closing quote of the JSON string starting at `start`.
 fn string_end(bytes: &[u8], start: usize) -> Option<usize> {
     let mut i = start + 1;
-    while i < bytes.len() {
-        match bytes[i] {
+    while let Some(&b) = bytes.get(i) {
+        match b {
             b'\\' => i += 2,
             b'"' => return Some(i),
             _ => i += 1,
@@ -308,7 +327,7 @@ fn string_end(bytes: &[u8], start: usize) -> Option<usize> {
 }
 
 fn skip_ws(bytes: &[u8], mut i: usize) -> usize {
-    while i < bytes.len() && bytes[i].is_ascii_whitespace() {
+    while bytes.get(i).is_some_and(u8::is_ascii_whitespace) {
         i += 1;
     }
     i

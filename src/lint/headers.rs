@@ -1,5 +1,8 @@
 //! Header rules: the four headers every Trakt call needs, the bearer token
 //! where OAuth is required, and header hygiene.
+#![cfg_attr(not(test), deny(clippy::indexing_slicing, clippy::string_slice))]
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
+#![cfg_attr(not(test), deny(clippy::arithmetic_side_effects, clippy::panic))]
 
 use super::{Finding, ParsedBody, Rule, Severity, Subject};
 use crate::fix::Fix;
@@ -283,7 +286,7 @@ pub fn check(s: &Subject, out: &mut Vec<Finding>) {
         seen.push(name);
         let values: Vec<&str> = h.get_all(name).collect();
         if values.len() > 1 && name != "cookie" {
-            let identical = values.iter().all(|v| *v == values[0]);
+            let identical = values.windows(2).all(|w| w.first() == w.last());
             let finding = DUPLICATE.finding(
                 name,
                 if identical {

@@ -3,6 +3,9 @@
 //! `api.strem.io/api/events`. Responses: the link redirect from
 //! `www.strem.io/trakt/auth/…`, the Trakt token in `getUser`, errors inside
 //! Stremio's 200 answers, and the Trakt catalogue addon's errors.
+#![cfg_attr(not(test), deny(clippy::indexing_slicing, clippy::string_slice))]
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
+#![cfg_attr(not(test), deny(clippy::arithmetic_side_effects, clippy::panic))]
 
 use serde_json::Value;
 use time::{Duration, OffsetDateTime};
@@ -178,8 +181,9 @@ pub fn check_request(s: &Subject, out: &mut Vec<Finding>) {
             let video = text("libItemVideoID");
             let parts: Vec<&str> = video.split(':').collect();
             let numbered = parts.len() == 3
-                && parts[1..]
+                && parts
                     .iter()
+                    .skip(1)
                     .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()));
             if !numbered {
                 out.push(EVENT_VIDEO_ID.finding(

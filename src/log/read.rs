@@ -1,6 +1,9 @@
 //! Readers for recorded traffic: HAR 1.2 files (as browsers' devtools
 //! export them) and trakt-doctor's own JSON Lines logs. Both become
 //! [`Exchange`]s for the offline linter.
+#![cfg_attr(not(test), deny(clippy::indexing_slicing, clippy::string_slice))]
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
+#![cfg_attr(not(test), deny(clippy::arithmetic_side_effects, clippy::panic))]
 
 use base64::Engine as _;
 use bytes::Bytes;
@@ -47,7 +50,7 @@ fn jsonl(text: &str) -> Result<Vec<Exchange>, ReadError> {
         let exchange: Exchange = serde_json::from_str(line).map_err(|e| {
             ReadError(format!(
                 "line {}: not a trakt-doctor JSON Lines record nor a HAR file: {e}",
-                number + 1
+                number.saturating_add(1)
             ))
         })?;
         out.push(exchange);
@@ -187,7 +190,7 @@ fn har(value: Value) -> Result<Vec<Exchange>, ReadError> {
             id: recorded
                 .get("id")
                 .and_then(Value::as_u64)
-                .unwrap_or(i as u64 + 1),
+                .unwrap_or((i as u64).saturating_add(1)),
             started_at,
             duration_ms: entry.time.max(0.0),
             request: Request {
