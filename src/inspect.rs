@@ -1,20 +1,68 @@
 //! The inspection pipeline shared by the proxy and the offline linter:
-//! lint a request (alone and against the session so far), then, once the
-//! exchange is finished, diagnose it and let the session learn from it.
+//! lint a request (alone and against the session so far), auto-fix it,
+//! check the response head, then, once the exchange is finished, diagnose
+//! it and let the session learn from it.
+//!
+//! Every stage runs guarded: a bug in one (a panic) becomes an
+//! `internal.inspection.failed` finding on that exchange instead of taking
+//! the exchange down, so the request is still forwarded untouched, the
+//! record is still written, and the offline linter goes on to the next entry.
+//! This relies on panics unwinding (the default; `panic = "abort"` would
+//! defeat it).
 //!
 //! Pure apart from the mutex that serialises the session.
 #![cfg_attr(not(test), deny(clippy::indexing_slicing, clippy::string_slice))]
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 #![cfg_attr(not(test), deny(clippy::arithmetic_side_effects, clippy::panic))]
 
+use std::any::Any;
+use std::panic::{self, AssertUnwindSafe};
 use std::sync::Mutex;
 
 use time::OffsetDateTime;
 
 use crate::diagnose;
-use crate::exchange::{Exchange, Request};
-use crate::lint::{self, stremio, Finding};
+use crate::exchange::{Exchange, Headers, Request};
+use crate::fix::{self, FixPolicy, FixRecord};
+use crate::lint::{self, stremio, Finding, Rule, Severity};
 use crate::session::Session;
+
+pub const INTERNAL: Rule = Rule {
+    id: "internal.inspection.failed",
+    severity: Severity::Warning,
+    summary: "trakt-doctor's own inspection of this exchange failed (a bug in trakt-doctor, not in the request).",
+    why: "A stage of the inspection (lint, auto-fix, session, diagnosis) hit a bug and was skipped, so findings may be missing for this exchange. The exchange itself was forwarded and logged unchanged; the message names the stage and the error.",
+    bad: "GET /movies/<an id that trips a bug in a rule>",
+    good: "nothing to change in the request; report the record (it is redacted) to trakt-doctor",
+    autofix: None,
+};
+
+pub const RULES: &[&Rule] = &[&INTERNAL];
+
+/// A response header auto-fix sets: `(name, value, record)`.
+pub type HeaderFix = (String, String, FixRecord);
+
+/// Runs one stage of the inspection; a panic in it becomes an
+/// [`INTERNAL`] finding that names the stage and the panic message.
+fn guarded<T>(stage: &str, run: impl FnOnce() -> T) -> Result<T, Box<Finding>> {
+    panic::catch_unwind(AssertUnwindSafe(run)).map_err(|payload| {
+        Box::new(INTERNAL.finding(
+            "/",
+            format!(
+                "trakt-doctor's {stage} failed on this exchange and was skipped ({}); the exchange was not changed. This is a bug in trakt-doctor: please report it",
+                panic_message(payload.as_ref())
+            ),
+        ))
+    })
+}
+
+fn panic_message(payload: &(dyn Any + Send)) -> &str {
+    payload
+        .downcast_ref::<&str>()
+        .copied()
+        .or_else(|| payload.downcast_ref::<String>().map(String::as_str))
+        .unwrap_or("a panic without a message")
+}
 
 #[derive(Debug, Default)]
 pub struct Inspector {
@@ -26,6 +74,8 @@ impl Inspector {
         Inspector::default()
     }
 
+    /// The session, also after a stage panicked while holding it: that
+    /// exchange's update may be partial, but later exchanges are still judged.
     fn session(&self) -> std::sync::MutexGuard<'_, Session> {
         self.session
             .lock()
@@ -34,22 +84,90 @@ impl Inspector {
 
     /// Findings for a request about to be sent at `at`.
     pub fn request(&self, request: &Request, at: OffsetDateTime) -> Vec<Finding> {
-        let mut findings = lint::check(request, at);
-        findings.extend(self.session().observe_request(request, at));
+        self.request_with(request, at, lint::check)
+    }
+
+    /// [`Inspector::request`] with the linter as a parameter (tests inject a failing one).
+    fn request_with(
+        &self,
+        request: &Request,
+        at: OffsetDateTime,
+        check: impl FnOnce(&Request, OffsetDateTime) -> Vec<Finding>,
+    ) -> Vec<Finding> {
+        let mut findings = guarded("lint", || check(request, at)).unwrap_or_else(|f| vec![*f]);
+        match guarded("session check", || {
+            self.session().observe_request(request, at)
+        }) {
+            Ok(more) => findings.extend(more),
+            Err(failed) => findings.push(*failed),
+        }
         findings
+    }
+
+    /// Auto-fix under `policy`: the repaired request and what was done, or
+    /// `None` to send the request as it is (also when the fixer failed: then
+    /// `findings` gains an internal finding and keeps its other marks).
+    pub fn fix(
+        &self,
+        request: &Request,
+        findings: &mut Vec<Finding>,
+        policy: &FixPolicy,
+    ) -> Option<(Request, Vec<FixRecord>)> {
+        if policy.is_off() {
+            return None;
+        }
+        // Fixing marks findings as fixed; a failure half-way must not leave such marks.
+        let mut attempt = findings.clone();
+        match guarded("auto-fix", || fix::apply(request, &mut attempt, policy)) {
+            Ok(result) => {
+                *findings = attempt;
+                result
+            }
+            Err(failed) => {
+                findings.push(*failed);
+                None
+            }
+        }
+    }
+
+    /// Findings on a response head, and the header repairs auto-fix makes
+    /// under `policy` (none when a stage failed).
+    pub fn response_head(
+        &self,
+        request: &Request,
+        status: u16,
+        headers: &Headers,
+        policy: &FixPolicy,
+    ) -> (Vec<Finding>, Vec<HeaderFix>) {
+        guarded("response check", || {
+            let mut findings = stremio::check_response_head(request, status, headers);
+            let fixes = fix::apply_to_response(&mut findings, headers, policy);
+            (findings, fixes)
+        })
+        .unwrap_or_else(|failed| (vec![*failed], Vec::new()))
     }
 
     /// Completes a finished exchange: its diagnosis, and what the session learns from it.
     pub fn finish(&self, exchange: &mut Exchange) {
-        let response_findings = stremio::check_response(exchange);
-        exchange.findings.extend(response_findings);
-        exchange.diagnosis = diagnose::explain(exchange);
-        let mut session = self.session();
-        if let Some((token, expires_at)) = stremio::getuser_token(exchange) {
-            // Direct Trakt calls with Stremio's token are judged against this expiry.
-            session.learn_expiry(&token, expires_at);
+        match guarded("response check", || stremio::check_response(exchange)) {
+            Ok(findings) => exchange.findings.extend(findings),
+            Err(failed) => exchange.findings.push(*failed),
         }
-        session.observe_exchange(exchange);
+        match guarded("diagnosis", || diagnose::explain(exchange)) {
+            Ok(diagnosis) => exchange.diagnosis = diagnosis,
+            Err(failed) => exchange.findings.push(*failed),
+        }
+        let learnt = guarded("session update", || {
+            let mut session = self.session();
+            if let Some((token, expires_at)) = stremio::getuser_token(exchange) {
+                // Direct Trakt calls with Stremio's token are judged against this expiry.
+                session.learn_expiry(&token, expires_at);
+            }
+            session.observe_exchange(exchange);
+        });
+        if let Err(failed) = learnt {
+            exchange.findings.push(*failed);
+        }
     }
 
     /// Runs the whole pipeline over a recorded exchange (offline linting):
@@ -57,10 +175,124 @@ impl Inspector {
     pub fn replay(&self, exchange: &mut Exchange) {
         exchange.findings = self.request(&exchange.request, exchange.started_at);
         if let Some(response) = &exchange.response {
-            let head =
-                stremio::check_response_head(&exchange.request, response.status, &response.headers);
+            let (head, _) = self.response_head(
+                &exchange.request,
+                response.status,
+                &response.headers,
+                &FixPolicy::Off,
+            );
             exchange.findings.extend(head);
         }
         self.finish(exchange);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::exchange::Body;
+    use bytes::Bytes;
+
+    const AT: OffsetDateTime = time::macros::datetime!(2026-11-24 12:00 UTC);
+
+    fn write(token: &str) -> Request {
+        Request {
+            method: "POST".into(),
+            url: "https://api.trakt.tv/sync/history".into(),
+            http_version: "HTTP/1.1".into(),
+            headers: Headers::from_pairs(&[
+                ("authorization", &format!("Bearer {token}")),
+                ("trakt-api-key", "k"),
+                ("trakt-api-version", "2"),
+                ("content-type", "application/json"),
+            ]),
+            body: Body::complete(Bytes::from_static(b"{}")),
+        }
+    }
+
+    #[test]
+    fn a_panicking_stage_becomes_an_internal_finding_naming_it() {
+        let failed = guarded("lint", || -> u8 {
+            panic!("byte index 2 is not a char boundary")
+        })
+        .unwrap_err();
+        assert_eq!(failed.rule, "internal.inspection.failed");
+        assert_eq!(failed.severity, Severity::Warning);
+        assert!(
+            failed.message.contains("lint")
+                && failed
+                    .message
+                    .contains("byte index 2 is not a char boundary"),
+            "{}",
+            failed.message
+        );
+        let formatted = guarded("diagnosis", || -> u8 { panic!("{} apples", 3) }).unwrap_err();
+        assert!(
+            formatted.message.contains("3 apples"),
+            "{}",
+            formatted.message
+        );
+        assert_eq!(guarded("lint", || 7).ok(), Some(7));
+    }
+
+    #[test]
+    fn a_failing_linter_does_not_stop_the_session_checks() {
+        let inspector = Inspector::new();
+        let request = write("A1");
+        let first = inspector.request_with(&request, AT, |_, _| panic!("boom"));
+        assert_eq!(
+            first.iter().map(|f| f.rule.as_str()).collect::<Vec<_>>(),
+            ["internal.inspection.failed"]
+        );
+        assert!(first[0].message.contains("lint") && first[0].message.contains("boom"));
+        // The session saw the first write, so a second one 100 ms later is too fast.
+        let second = inspector.request(&request, AT + time::Duration::milliseconds(100));
+        assert!(
+            second.iter().any(|f| f.rule == "session.write.too-fast"),
+            "{second:?}"
+        );
+    }
+
+    #[test]
+    fn a_panic_while_holding_the_session_does_not_disable_it() {
+        let inspector = Inspector::new();
+        let poisoned = guarded("session update", || {
+            let _session = inspector.session();
+            panic!("half-way through an update");
+        });
+        assert!(poisoned.is_err());
+        assert!(inspector.session.is_poisoned());
+        let request = write("A1");
+        assert!(!inspector
+            .request(&request, AT)
+            .iter()
+            .any(|f| f.rule.starts_with("internal.")));
+        let again = inspector.request(&request, AT + time::Duration::milliseconds(100));
+        assert!(
+            again.iter().any(|f| f.rule == "session.write.too-fast"),
+            "{again:?}"
+        );
+    }
+
+    #[test]
+    fn replay_of_an_ordinary_exchange_has_no_internal_finding() {
+        let inspector = Inspector::new();
+        let mut exchange = Exchange {
+            id: 1,
+            started_at: AT,
+            duration_ms: 1.0,
+            request: write("A1"),
+            response: None,
+            error: Some("connection refused".into()),
+            findings: Vec::new(),
+            fixes: Vec::new(),
+            diagnosis: None,
+        };
+        inspector.replay(&mut exchange);
+        assert!(exchange.diagnosis.is_some());
+        assert!(!exchange
+            .findings
+            .iter()
+            .any(|f| f.rule.starts_with("internal.")));
     }
 }

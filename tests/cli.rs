@@ -181,6 +181,46 @@ fn lint_reads_a_har_and_exits_1_on_errors() {
     assert_eq!(report[0]["status"], 400);
 }
 
+/// An entry whose inspection trips a bug (this URL panicked in the route
+/// linter) is reported, and the linter goes on to the next entry.
+#[test]
+fn lint_goes_on_past_an_entry_that_trips_an_inspection_bug() {
+    let entry = |url: &str| {
+        format!(
+            r#"{{"startedDateTime":"2026-11-24T10:00:00.000Z","time":1e300,
+  "request":{{"method":"GET","url":"{url}","httpVersion":"HTTP/1.1","headers":[{{"name":"User-Agent","value":"A/1"}},{{"name":"trakt-api-version","value":"2"}}]}},
+  "response":{{"status":429,"httpVersion":"HTTP/1.1","headers":[{{"name":"Retry-After","value":"1e300"}}],"content":{{"size":0}}}}}}"#
+        )
+    };
+    let har = format!(
+        r#"{{"log":{{"version":"1.2","creator":{{"name":"t","version":"1"}},"entries":[{},{}]}}}}"#,
+        entry("https://api.trakt.tv/movies/%E2%82%ACab"),
+        entry("https://api.trakt.tv/movies/trending")
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("crasher.har");
+    std::fs::write(&path, har).unwrap();
+    let out = trakt_doctor(&["lint", path.to_str().unwrap()]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        matches!(out.status.code(), Some(0 | 1)),
+        "exit {:?}: {text}{}",
+        out.status.code(),
+        stderr(&out)
+    );
+    assert!(text.contains("2 exchange(s) linted"), "{text}");
+    let json = trakt_doctor(&["lint", "--format", "json", path.to_str().unwrap()]);
+    assert!(
+        matches!(json.status.code(), Some(0 | 1)),
+        "{}",
+        stderr(&json)
+    );
+    let report: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+    assert_eq!(report.as_array().unwrap().len(), 2);
+    assert_eq!(report[0]["url"], "https://api.trakt.tv/movies/%E2%82%ACab");
+    assert_eq!(report[1]["status"], 429);
+}
+
 #[test]
 fn lint_reads_its_own_jsonl_and_exits_0_when_clean() {
     let dir = tempfile::tempdir().unwrap();

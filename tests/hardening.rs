@@ -681,3 +681,42 @@ async fn an_http2_goaway_from_upstream_moves_the_next_request_to_a_new_connectio
         "after a GOAWAY the proxy must open a new upstream connection ({opened} opened)"
     );
 }
+
+/// This URL tripped a bug in the route linter (a byte slice inside `€`): the
+/// stream was reset and the record lost. The inspection is guarded now, so
+/// whether or not a rule still fails on it, the exchange must go through.
+const INSPECTION_CRASHER: &str = "https://api.trakt.tv/movies/%E2%82%ACab";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_request_that_trips_an_inspection_bug_is_still_forwarded_and_logged() {
+    let ca = TestCa::new();
+    let fake = FakeUpstream::start(&ca, echo()).await;
+    // With auto-fix on, so the fix stage runs too.
+    let (proxy, log, _dir) = logged_proxy(&fake, &ca, &["--fix"]);
+    let out = proxy.curl(&[
+        "-H",
+        "User-Agent: T/1",
+        "-H",
+        "trakt-api-version: 2",
+        "-w",
+        "\n%{http_code}",
+        INSPECTION_CRASHER,
+    ]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "curl failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let (body, code) = text.rsplit_once('\n').unwrap();
+    assert_eq!(code, "200", "{text}");
+    let echoed: serde_json::Value = serde_json::from_str(body).unwrap();
+    assert_eq!(echoed["path"], "/movies/%E2%82%ACab");
+    assert_eq!(fake.received().len(), 1);
+    let records = wait_for_records(&log, 1);
+    assert_eq!(records.len(), 1, "{records:?}");
+    assert_eq!(records[0]["request"]["url"], INSPECTION_CRASHER);
+    assert_eq!(records[0]["response"]["status"], 200);
+    assert!(records[0]["error"].is_null(), "{}", records[0]);
+    still_serving(&proxy);
+}

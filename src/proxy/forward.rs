@@ -17,8 +17,6 @@ use super::body::{self, Collected, PrefixedBody, ProxyBody, RecordingBody};
 use super::pending::PendingExchange;
 use super::Shared;
 use crate::exchange::{self, Body, Headers};
-use crate::fix;
-use crate::lint;
 
 /// Where a request is going: the scheme and authority it will be sent to.
 #[derive(Debug, Clone)]
@@ -214,9 +212,15 @@ async fn inspected(
     let mut upstream_body = upstream_body;
     if let Some(request) = pending.request_mut() {
         request.body = captured;
+        // The inspector's stages are guarded: a bug in one becomes a finding,
+        // and the request goes out as it came.
         let mut findings = shared.inspector.request(request, started_at);
         let mut fixes = Vec::new();
-        if let Some((fixed, records)) = fix::apply(request, &mut findings, &shared.fix_policy()) {
+        if let Some((fixed, records)) =
+            shared
+                .inspector
+                .fix(request, &mut findings, &shared.fix_policy())
+        {
             if fixed.body.bytes != request.body.bytes {
                 upstream_body = body::full(fixed.body.bytes.clone());
             }
@@ -242,10 +246,11 @@ async fn inspected(
             let headers = Headers::from_map(&parts.headers);
             let status = parts.status.as_u16();
             if let Some(request) = pending.request() {
-                let mut findings = lint::stremio::check_response_head(request, status, &headers);
-                for (name, value, record) in
-                    fix::apply_to_response(&mut findings, &headers, &shared.fix_policy())
-                {
+                let (findings, header_fixes) =
+                    shared
+                        .inspector
+                        .response_head(request, status, &headers, &shared.fix_policy());
+                for (name, value, record) in header_fixes {
                     if let (Ok(name), Ok(value)) = (
                         HeaderName::from_bytes(name.as_bytes()),
                         HeaderValue::from_str(&value),
