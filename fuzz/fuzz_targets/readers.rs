@@ -1,5 +1,6 @@
 //! Fuzzes the HAR and JSON Lines readers used by `trakt-doctor lint`:
-//! any file must read or fail with an error, never panic.
+//! any file must read or fail with an error, never panic, and replaying it
+//! must not trip the inspector's guard (an `internal.*` finding).
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
@@ -10,6 +11,9 @@ fuzz_target!(|data: &[u8]| {
         let inspector = trakt_doctor::inspect::Inspector::new();
         for mut exchange in exchanges {
             inspector.replay(&mut exchange);
+            if let Some(failed) = exchange.findings.iter().find(|f| f.rule.starts_with("internal.")) {
+                panic!("{}", failed.message);
+            }
         }
     }
 });
