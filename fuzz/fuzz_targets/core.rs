@@ -40,7 +40,10 @@ fuzz_target!(|data: &[u8]| {
     let mut findings = trakt_doctor::lint::check(&request, at);
     if let Some((fixed, _)) = fix::apply(&request, &mut findings, &FixPolicy::All) {
         let mut again = trakt_doctor::lint::check(&fixed, at);
-        assert!(fix::apply(&fixed, &mut again, &FixPolicy::All).is_none(), "fixing is not idempotent");
+        assert!(
+            fix::apply(&fixed, &mut again, &FixPolicy::All).is_none(),
+            "fixing is not idempotent"
+        );
     }
     let mut exchange = Exchange {
         id: 1,
@@ -59,7 +62,11 @@ fuzz_target!(|data: &[u8]| {
         diagnosis: None,
     };
     trakt_doctor::inspect::Inspector::new().replay(&mut exchange);
-    if let Some(failed) = exchange.findings.iter().find(|f| f.rule.starts_with("internal.")) {
+    if let Some(failed) = exchange
+        .findings
+        .iter()
+        .find(|f| f.rule.starts_with("internal."))
+    {
         panic!("{}", failed.message);
     }
     trakt_doctor::redact::exchange(&mut exchange);

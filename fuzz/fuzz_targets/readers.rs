@@ -11,7 +11,11 @@ fuzz_target!(|data: &[u8]| {
         let inspector = trakt_doctor::inspect::Inspector::new();
         for mut exchange in exchanges {
             inspector.replay(&mut exchange);
-            if let Some(failed) = exchange.findings.iter().find(|f| f.rule.starts_with("internal.")) {
+            if let Some(failed) = exchange
+                .findings
+                .iter()
+                .find(|f| f.rule.starts_with("internal."))
+            {
                 panic!("{}", failed.message);
             }
         }

@@ -28,7 +28,16 @@ const HOSTS: [&str; 8] = [
     "API.TRAKT.TV",
     "api-staging.trakt.tv",
 ];
-const GAPS_MS: [i64; 8] = [0, 300, 1_000, 5_000, 86_400_000, -5_000, 400_000_000_000, i64::MAX];
+const GAPS_MS: [i64; 8] = [
+    0,
+    300,
+    1_000,
+    5_000,
+    86_400_000,
+    -5_000,
+    400_000_000_000,
+    i64::MAX,
+];
 const DURATIONS_MS: [f64; 6] = [1.0, 0.0, -1.0, 1e300, f64::MAX, f64::NAN];
 
 fn headers(text: &str) -> Headers {
@@ -41,8 +50,15 @@ fn headers(text: &str) -> Headers {
 }
 
 fn assert_no_internal(exchange: &Exchange) {
-    if let Some(failed) = exchange.findings.iter().find(|f| f.rule.starts_with("internal.")) {
-        panic!("{} on {} {}", failed.message, exchange.request.method, exchange.request.url);
+    if let Some(failed) = exchange
+        .findings
+        .iter()
+        .find(|f| f.rule.starts_with("internal."))
+    {
+        panic!(
+            "{} on {} {}",
+            failed.message, exchange.request.method, exchange.request.url
+        );
     }
 }
 
@@ -104,12 +120,17 @@ fuzz_target!(|data: &[u8]| {
     let text_separator = b"\n===\n";
     let mut rest = data;
     for _ in 0..16 {
-        let (chunk, next) = match rest.windows(text_separator.len()).position(|w| w == text_separator) {
+        let (chunk, next) = match rest
+            .windows(text_separator.len())
+            .position(|w| w == text_separator)
+        {
             Some(i) => (&rest[..i], &rest[i + text_separator.len()..]),
             None => (rest, &[][..]),
         };
         if let Some(&gap) = chunk.get(2) {
-            at = at.saturating_add(Duration::milliseconds(GAPS_MS[usize::from(gap) % GAPS_MS.len()]));
+            at = at.saturating_add(Duration::milliseconds(
+                GAPS_MS[usize::from(gap) % GAPS_MS.len()],
+            ));
         }
         if let Some(exchange) = one(&inspector, chunk, at) {
             // NaN durations are written as null, which the reader rightly refuses.
