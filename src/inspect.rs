@@ -11,6 +11,7 @@ use time::OffsetDateTime;
 use crate::diagnose;
 use crate::exchange::{Exchange, Request};
 use crate::lint::{self, stremio, Finding};
+use crate::redact::Redactor;
 use crate::session::Session;
 
 #[derive(Debug, Default)]
@@ -19,8 +20,17 @@ pub struct Inspector {
 }
 
 impl Inspector {
+    /// An inspector whose findings fingerprint tokens with a key of this run only.
     pub fn new() -> Self {
         Inspector::default()
+    }
+
+    /// An inspector whose findings fingerprint tokens with `redactor`'s key
+    /// (the per-install key), as the redacted records do.
+    pub fn with_redactor(redactor: Redactor) -> Self {
+        Inspector {
+            session: Mutex::new(Session::with_redactor(redactor)),
+        }
     }
 
     fn session(&self) -> std::sync::MutexGuard<'_, Session> {

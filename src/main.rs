@@ -15,8 +15,13 @@ fn main() {
     let cli = trakt_doctor::cli::Cli::parse();
     let filter = EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| EnvFilter::new("trakt_doctor=info,warn"));
+    // Colour codes only for a terminal that wants them, not for a pipe or a file.
+    let colour = trakt_doctor::log::terminal::colour_wanted(std::io::IsTerminal::is_terminal(
+        &std::io::stderr(),
+    ));
     tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(colour)
         .with_writer(std::io::stderr)
         .with_target(false)
         .init();
