@@ -403,11 +403,13 @@ fn escaped_secret_key(raw: &str, open: usize) -> Option<usize> {
                 escaped = true;
                 i += 2;
             }
-            b'"' => {
+            b'"' if escaped => {
                 let key: String = serde_json::from_str(raw.get(open..=i)?).ok()?;
-                return (escaped && is_secret_key(&key)).then_some(i);
+                return is_secret_key(&key).then_some(i);
             }
-            _ => i += 1,
+            // A key is letters, digits and `_` (escaped or not): most strings stop here at once.
+            b if is_word_byte(b) => i += 1,
+            _ => return None,
         }
     }
     None
