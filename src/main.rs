@@ -28,7 +28,12 @@ fn main() {
     let code = match trakt_doctor::app::main(cli) {
         Ok(code) => code,
         Err(fatal) => {
-            eprintln!("trakt-doctor: error: {fatal}");
+            // A message may quote a file being linted: no control characters.
+            let message = fatal.to_string();
+            eprintln!(
+                "trakt-doctor: error: {}",
+                trakt_doctor::log::terminal::visible(&message)
+            );
             2
         }
     };
