@@ -102,6 +102,9 @@ pub struct CheckTokenArgs {
     /// Seconds to wait for Trakt's answer.
     #[arg(long, default_value_t = 15.0, value_name = "SECS", value_parser = positive_seconds)]
     pub timeout: f64,
+    // The token is shown as a fingerprint made with this folder's key, as the proxy's logs show it.
+    #[command(flatten)]
+    pub certs: CertsArgs,
 }
 
 #[derive(Debug, Args)]
@@ -111,6 +114,10 @@ pub struct LintArgs {
     pub files: Vec<PathBuf>,
     #[arg(long, value_enum, default_value_t = LintFormat::Text)]
     pub format: LintFormat,
+    // Secrets are fingerprinted with this folder's key when it has one, so
+    // they match the proxy's logs on this machine.
+    #[command(flatten)]
+    pub certs: CertsArgs,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]

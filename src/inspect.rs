@@ -12,6 +12,7 @@ use time::OffsetDateTime;
 use crate::diagnose;
 use crate::exchange::{Exchange, Request};
 use crate::lint::{self, headers, stremio, Finding, Severity};
+use crate::redact::Redactor;
 use crate::session::Session;
 use crate::spec::trakt;
 
@@ -27,8 +28,18 @@ pub struct Inspector {
 const MAX_REMEMBERED_AGENTS: usize = 1024;
 
 impl Inspector {
+    /// An inspector whose findings fingerprint tokens with a key of this run only.
     pub fn new() -> Self {
         Inspector::default()
+    }
+
+    /// An inspector whose findings fingerprint tokens with `redactor`'s key
+    /// (the per-install key), as the redacted records do.
+    pub fn with_redactor(redactor: Redactor) -> Self {
+        Inspector {
+            session: Mutex::new(Session::with_redactor(redactor)),
+            generic_agents: Mutex::default(),
+        }
     }
 
     fn session(&self) -> std::sync::MutexGuard<'_, Session> {

@@ -10,6 +10,7 @@ pub mod check_token;
 pub mod cli;
 pub mod diagnose;
 pub mod exchange;
+pub mod fingerprint_key;
 pub mod fix;
 pub mod guide;
 pub mod hosts;

@@ -58,5 +58,5 @@ fuzz_target!(|data: &[u8]| {
         diagnosis: None,
     };
     trakt_doctor::inspect::Inspector::new().replay(&mut exchange);
-    trakt_doctor::redact::exchange(&mut exchange);
+    trakt_doctor::redact::Redactor::new(b"fuzz").exchange(&mut exchange);
 });

@@ -251,13 +251,28 @@ impl ProxyProcess {
     }
 
     pub fn start_with_certs(args: &[String], certs: tempfile::TempDir) -> ProxyProcess {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_trakt-doctor"))
+        Self::spawn(args, certs, false)
+    }
+
+    /// Like [`ProxyProcess::start`], without `NO_COLOR`: the proxy must still
+    /// print no colour codes, its output being pipes.
+    pub fn start_coloured(args: &[String]) -> ProxyProcess {
+        Self::spawn(args, tempfile::tempdir().unwrap(), true)
+    }
+
+    fn spawn(args: &[String], certs: tempfile::TempDir, colour: bool) -> ProxyProcess {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_trakt-doctor"));
+        if colour {
+            command.env_remove("NO_COLOR");
+        } else {
+            command.env("NO_COLOR", "1");
+        }
+        let mut child = command
             .arg("--listen")
             .arg("127.0.0.1:0")
             .arg("--certs")
             .arg(certs.path())
             .args(args)
-            .env("NO_COLOR", "1")
             .env("RUST_LOG", "trakt_doctor=debug,warn")
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
