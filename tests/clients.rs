@@ -52,7 +52,7 @@ fn require_python() -> PathBuf {
     let python = venv_python();
     let ok = python.exists()
         && Command::new(&python)
-            .args(["-c", "import trakt, certifi, requests"])
+            .args(["-c", "import trakt, trakt_scrobbler, certifi, requests"])
             .status()
             .is_ok_and(|s| s.success());
     assert!(
@@ -268,6 +268,17 @@ fn get_body(segs: &[String]) -> Value {
         ["comments", id] if id.bytes().all(|b| b.is_ascii_digit()) => comment(),
         ["comments", _, "item"] => json!({"type": "movie", "movie": movie()}),
         ["certifications", _] => json!({"us": []}),
+        // A text search: one good match per type asked for.
+        ["search", types] => types
+            .split(',')
+            .filter_map(|t| match t {
+                "movie" => Some(json!({"type": "movie", "score": 1000.0, "movie": movie()})),
+                "show" => Some(json!({"type": "show", "score": 1000.0, "show": show()})),
+                "episode" => Some(json!({"type": "episode", "score": 1000.0, "show": show(), "episode": episode()})),
+                "person" => Some(json!({"type": "person", "score": 1000.0, "person": person()})),
+                _ => None,
+            })
+            .collect(),
         _ => json!([]),
     }
 }
@@ -835,6 +846,55 @@ fn trakt_tv_through_the_proxy() {
                 "/users/sean/recommendations/movies/rank",
             )
         },
+        bug(
+            "writes milliseconds apart",
+            "session.write.too-fast",
+            "POST",
+            "/scrobble/pause",
+        ),
+    ];
+    judge(&run, &real);
+}
+
+#[test]
+fn trakt_scrobbler_through_the_proxy() {
+    let python = require_python();
+    let home = tempfile::tempdir().unwrap();
+    let run = drive("trakt-scrobbler", |proxy| {
+        let bundle = ca_bundle(&python, &proxy.ca_path());
+        let mut cmd = clean_command(&python);
+        cmd.arg(clients_dir().join("trakt_scrobbler_driver.py"))
+            .env("HTTPS_PROXY", proxy.url())
+            .env("REQUESTS_CA_BUNDLE", bundle)
+            .env("HOME", home.path())
+            .env("XDG_DATA_HOME", home.path().join("data"))
+            .env("XDG_CONFIG_HOME", home.path().join("config"));
+        cmd
+    });
+    assert!(
+        run.records.len() >= 10,
+        "trakt-scrobbler sent {} requests",
+        run.records.len()
+    );
+    // Verified in trakt-scrobbler 1.8.0's source: trakt_interface.search
+    // sends `field=title` (Trakt reads `fields`) and `extended=False`
+    // (a Python bool, not a level); scrobbles follow each other at once.
+    let real = [
+        Expect {
+            message_has: "field",
+            ..bug(
+                "`field` where Trakt reads `fields`",
+                "route.query",
+                "GET",
+                "/search/movie",
+            )
+        },
+        bug(
+            "`extended=False` is no extended level",
+            "route.query.extended",
+            "GET",
+            "/search/movie",
+        ),
         bug(
             "writes milliseconds apart",
             "session.write.too-fast",
