@@ -211,7 +211,7 @@ fn fake_trakt(contract: Arc<Contract>) -> Handler {
                 list
             }
             ("POST" | "PUT", _) => json!({
-                "added": {"movies": 1, "shows": 0, "seasons": 0, "episodes": 0},
+                "added": {"movies": 1, "shows": 1, "seasons": 1, "episodes": 1},
                 "existing": {"movies": 0, "shows": 0, "seasons": 0, "episodes": 0},
                 "deleted": {"movies": 0, "shows": 0, "seasons": 0, "episodes": 0},
                 "not_found": {"movies": [], "shows": [], "seasons": [], "episodes": [], "people": []}}),
@@ -361,6 +361,8 @@ struct Run {
     library: &'static str,
     records: Vec<Value>,
     contract: Arc<Contract>,
+    /// Driver steps that raised: the fake must let every library proceed.
+    failed: Vec<Value>,
 }
 
 /// One finding on one request.
@@ -531,15 +533,11 @@ fn drive(library: &'static str, command: impl FnOnce(&ProxyProcess) -> Command) 
         library,
         records,
         contract,
+        failed: report["failed"].as_array().cloned().unwrap_or_default(),
     };
     let summary = run.summary();
     std::fs::write(reports.join(format!("{library}.txt")), &summary).unwrap();
     println!("{summary}");
-    assert_eq!(
-        report["failed"],
-        json!([]),
-        "{library}: some calls failed on the fake's answers (the fake must let the library proceed)"
-    );
     drop(proxy);
     runtime.shutdown_background();
     run
@@ -595,15 +593,19 @@ const fn bug(
 /// them, and none of the known false warnings.
 fn judge(run: &Run, real: &[Expect]) {
     let findings = run.findings();
-    let mut problems = Vec::new();
+    let mut problems: Vec<String> = run
+        .failed
+        .iter()
+        .map(|f| format!("driver step failed on the fake's answer: {f}"))
+        .collect();
     for e in real.iter().filter(|e| e.required) {
         if findings.iter().any(|f| e.matches(f)) {
             continue;
         }
         match findings.iter().find(|f| e.covers(f)) {
             Some(f) => problems.push(format!(
-                "real bug reported without naming `{}`: {} on {} {}: {}",
-                e.message_has, f.rule, e.method, e.path, f.message
+                "real bug not named: {}: no `{}*` finding on {} {} mentions `{}` (there is {}: {})",
+                e.why, e.rule, e.method, e.path, e.message_has, f.rule, f.message
             )),
             None => problems.push(format!(
                 "real bug not reported: {} (expected `{}*` on {} {})",
