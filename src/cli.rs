@@ -9,6 +9,18 @@ use clap::{Args, Parser, Subcommand};
 use crate::fix::FixPolicy;
 use crate::hosts::{HostName, ResolveRule};
 
+/// `0.1.0 (Trakt contract of 2026-07-30)`: the version says what it checks against.
+fn version_line() -> &'static str {
+    static LINE: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+        format!(
+            "{} ({})",
+            env!("CARGO_PKG_VERSION"),
+            crate::spec::trakt::contract_label()
+        )
+    });
+    LINE.as_str()
+}
+
 const AFTER_HELP: &str = "\
 Quick start:
   1. trakt-doctor                      start the proxy on 127.0.0.1:8080 (creates certs/ on first run)
@@ -24,7 +36,7 @@ Examples:
 /// A local HTTPS debugging proxy that shows why Trakt (or Stremio's Trakt
 /// bridge) rejected a request, and what to do about it.
 #[derive(Debug, Parser)]
-#[command(name = "trakt-doctor", version, about, after_help = AFTER_HELP)]
+#[command(name = "trakt-doctor", version = version_line(), about, after_help = AFTER_HELP)]
 #[command(args_conflicts_with_subcommands = true)]
 pub struct Cli {
     #[command(subcommand)]
