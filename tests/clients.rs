@@ -1,5 +1,6 @@
-//! Real Trakt client libraries through the real proxy: PyPI `pytrakt` and npm
-//! `trakt.tv` (the library Stremio addons use), each driven by a script in
+//! Real Trakt client libraries through the real proxy: PyPI `pytrakt` and
+//! `trakt-scrobbler`, npm `trakt.tv` (the library Stremio addons use), each
+//! driven by a script in
 //! tests/clients/ as its users drive it, against a loopback fake Trakt that
 //! answers any well-formed call. The proxy's findings on that traffic must
 //! hold no false error (judged against Trakt's contract, src/spec/
@@ -7,7 +8,8 @@
 //!
 //! Needs a venv in target/clients-venv with tests/clients/requirements.txt
 //! and `npm ci` in tests/clients; `.ci/run` installs both. A missing piece
-//! fails with the command to run.
+//! fails with the command to run. Each run leaves the library's log and a
+//! summary of its findings in target/client-reports/.
 
 mod common;
 
