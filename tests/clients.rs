@@ -1,10 +1,10 @@
 //! Real Trakt client libraries through the real proxy: PyPI `pytrakt` and
 //! `trakt-scrobbler`, npm `trakt.tv` (the library Stremio addons use), each
-//! driven by a script in
-//! tests/clients/ as its users drive it, against a loopback fake Trakt that
-//! answers any well-formed call. The proxy's findings on that traffic must
-//! hold no false error (judged against Trakt's contract, src/spec/
-//! trakt-contract.json) and must still name the libraries' real bugs.
+//! driven by a script in tests/clients/ as its users drive it, against a
+//! loopback fake Trakt that answers any well-formed call. The proxy's
+//! findings on that traffic must hold no false error (judged against Trakt's
+//! contract, src/spec/trakt-contract.json) and must still name the
+//! libraries' real bugs.
 //!
 //! Needs a venv in target/clients-venv with tests/clients/requirements.txt
 //! and `npm ci` in tests/clients; `.ci/run` installs both. A missing piece
