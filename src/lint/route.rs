@@ -146,9 +146,9 @@ pub const EXTENDED: Rule = Rule {
 
 pub const SEARCH_QUERY: Rule = Rule {
     id: "route.search.query",
-    severity: Severity::Warning,
+    severity: Severity::Info,
     summary: "A text search has no `query`.",
-    why: "`/search/{type}` searches for the `?query=` text; without it Trakt has nothing to search for and returns nothing useful.",
+    why: "`/search/{type}` searches for the `?query=` text; without it Trakt has nothing to search for and returns nothing useful. The contract does not make `query` required, so this is only information.",
     bad: "GET /search/movies?q=heat",
     good: "GET /search/movie?query=heat",
     autofix: None,

@@ -527,12 +527,6 @@ pub fn match_route(method: &str, path: &str) -> RouteMatch {
     let parts = split_path(path);
     let contract = contract();
     let mut scratch = Vec::new();
-    for renamed in RENAMED {
-        let template = segments(renamed.path);
-        if renamed.method.eq_ignore_ascii_case(method) && fits_loosely(&template, &parts) {
-            return RouteMatch::Renamed(renamed);
-        }
-    }
     let root = parts.first().copied().unwrap_or_default();
     let mut best_any: Option<(Fit, &'static Endpoint)> = None;
     let mut best_method: Option<(Fit, &'static Endpoint, Vec<String>)> = None;
@@ -551,6 +545,19 @@ pub fn match_route(method: &str, path: &str) -> RouteMatch {
             && best_method.as_ref().is_none_or(|(f, _, _)| fit > *f)
         {
             best_method = Some((fit, endpoint, scratch.clone()));
+        }
+    }
+    // A renamed endpoint is named unless the path is also a current one
+    // (`/users/hidden/recommendations` is the hidden items' section).
+    let current = best_method
+        .as_ref()
+        .is_some_and(|(fit, _, _)| fit.valid && fit.whole);
+    if !current {
+        let renamed = RENAMED.iter().find(|r| {
+            r.method.eq_ignore_ascii_case(method) && fits_loosely(&segments(r.path), &parts)
+        });
+        if let Some(renamed) = renamed {
+            return RouteMatch::Renamed(renamed);
         }
     }
     match (best_method, best_any) {

@@ -138,7 +138,8 @@ for (const [path, item] of Object.entries(doc.paths)) {
       params,
       query,
       query_required: queryRequired,
-      body: body ? clean(body) : null,
+      // An empty schema is the contract's way of saying "no body".
+      body: body && Object.keys(clean(body)).length > 0 ? clean(body) : null,
       success,
       statuses,
       response: response && Object.keys(response).length > 0 ? clean(response) : null,
