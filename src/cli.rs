@@ -162,7 +162,7 @@ pub struct RunArgs {
     #[command(flatten)]
     pub certs: CertsArgs,
 
-    /// Decrypt this host (repeatable). Default: api.trakt.tv, trakt.tv, api.strem.io, www.strem.io.
+    /// Decrypt this host (repeatable). Default: api.trakt.tv, apiz.trakt.tv, auth.trakt.tv, trakt.tv, api.strem.io, www.strem.io.
     #[arg(long = "intercept", value_name = "HOST")]
     pub intercept: Vec<HostName>,
 

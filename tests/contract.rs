@@ -400,6 +400,7 @@ fn fits_another(schema: &Schema, body: &Value) -> bool {
     let validator = trakt_doctor::spec::schema::Validator {
         shared: &trakt::contract().shared,
         request: true,
+        sample: None,
     };
     schema
         .any_of

@@ -35,6 +35,11 @@ pub struct Finding {
     /// Whether auto-fix repaired it before the request left.
     #[serde(default)]
     pub fixed: bool,
+    /// Trakt answered with success although this finding predicted a
+    /// rejection: the prediction was wrong (or Trakt is more lenient than its
+    /// contract), and the record says so.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub contradicted: bool,
     /// The repair, when one is certain (not logged: the `fixes` list shows what was applied).
     #[serde(skip)]
     pub fix: Option<crate::fix::Fix>,
@@ -44,6 +49,7 @@ pub mod body;
 pub mod catalogue;
 pub mod headers;
 pub mod oauth;
+pub mod response;
 pub mod route;
 pub mod rule;
 pub mod schema;
@@ -220,6 +226,7 @@ pub fn catalogue() -> Vec<&'static Rule> {
     rules.extend(body::RULES);
     rules.extend(schema::RULES);
     rules.extend(oauth::RULES);
+    rules.extend(response::RULES);
     rules.extend(stremio::RULES);
     rules.extend(crate::session::RULES);
     rules

@@ -302,6 +302,7 @@ fn needs_fields(schema: &Schema) -> bool {
     let validator = schema::Validator {
         shared: &contract.shared,
         request: true,
+        sample: None,
     };
     !validator
         .validate(&Value::Object(serde_json::Map::new()), schema)

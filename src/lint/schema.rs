@@ -77,6 +77,7 @@ pub fn check(s: &Subject, out: &mut Vec<Finding>) {
     let validator = Validator {
         shared: &contract.shared,
         request: true,
+        sample: None,
     };
     // Where hand-written rules read the body (scrobbles, bulk items, OAuth),
     // they know which fields Trakt really needs: the contract's types are

@@ -116,7 +116,13 @@ fn render(ex: &Exchange, s: Style) -> String {
         fixed,
     );
     for finding in &ex.findings {
-        let mark = if finding.fixed { " (fixed)" } else { "" };
+        let mark = if finding.fixed {
+            " (fixed)"
+        } else if finding.contradicted {
+            " (yet Trakt accepted the request: this prediction was wrong)"
+        } else {
+            ""
+        };
         text.push_str(&format!(
             "    {} {} {}{} {}\n",
             s.severity(finding.severity),

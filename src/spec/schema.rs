@@ -113,6 +113,9 @@ pub struct Validator<'s> {
     /// Relax the contract's required `title`/`year`/`ids` on media objects
     /// (request bodies; responses keep them).
     pub request: bool,
+    /// Follow at most this many items of each array (a page of 250 movies
+    /// is judged by its first few), or all when `None`.
+    pub sample: Option<usize>,
 }
 
 /// How deep a value is followed: the contract's schemas are shallow, and a
@@ -220,7 +223,8 @@ impl<'s> Validator<'s> {
                     });
                 }
                 if let Some(item_schema) = &schema.items {
-                    for (i, item) in items.iter().enumerate() {
+                    let followed = self.sample.unwrap_or(items.len());
+                    for (i, item) in items.iter().enumerate().take(followed) {
                         self.walk(item, item_schema, &format!("{at}/{i}"), depth, out);
                     }
                 }
@@ -413,6 +417,7 @@ mod tests {
         Validator {
             shared: &[],
             request,
+            sample: None,
         }
         .validate(&value, &schema(s))
     }

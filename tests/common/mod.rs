@@ -24,6 +24,8 @@ use tokio::net::{TcpListener, TcpStream};
 /// Names the fake upstream's certificate is valid for.
 pub const FAKE_NAMES: &[&str] = &[
     "api.trakt.tv",
+    "apiz.trakt.tv",
+    "auth.trakt.tv",
     "trakt.tv",
     "api.strem.io",
     "www.strem.io",
@@ -394,7 +396,7 @@ pub fn route_to_addr(addr: SocketAddr, ca: &TestCa) -> Vec<String> {
         "--upstream-ca".to_string(),
         ca.pem_path.display().to_string(),
     ];
-    for host in ["api.trakt.tv", "trakt.tv", "api.strem.io", "www.strem.io"] {
+    for host in trakt_doctor::DEFAULT_INTERCEPT_HOSTS {
         args.push("--resolve".into());
         args.push(format!("{host}:443={addr}"));
     }
