@@ -313,6 +313,13 @@ pub fn check(s: &Subject, out: &mut Vec<Finding>) {
             ctx.typos(object, "", CHECKIN_KEYS);
             ctx.media_item(object);
         }
+        BodyShape::Comment => {
+            for key in ["movie", "show", "season", "episode", "list"] {
+                if let Some(item) = object.get(key).filter(|v| !v.is_null()) {
+                    ctx.ids_of(item, &format!("/{key}"));
+                }
+            }
+        }
         BodyShape::Items => ctx.items(object, false),
         BodyShape::Ratings => ctx.items(object, true),
         // History entries can also be removed by their own ids.

@@ -347,6 +347,14 @@ fn check_path_params(
         }
     }
     check_ids(s, endpoint, out);
+    if let Some(date) = s.param("start_date") {
+        if !invalid.iter().any(|n| n == "start_date") && !looks_like_date(date) {
+            out.push(PARAM_VALUE.finding(
+                "path {start_date}",
+                format!("start_date `{date}` is not a date (YYYY-MM-DD)"),
+            ));
+        }
+    }
     for (name, max) in [("days", 33u32), ("rating", 10)] {
         let Some(value) = s.param(name) else { continue };
         if invalid.iter().any(|n| n == name) {
@@ -365,9 +373,19 @@ fn check_path_params(
     }
 }
 
+/// `2026-01-31`, or a full ISO 8601 time that starts with one (Trakt reads both).
+fn looks_like_date(value: &str) -> bool {
+    let day = value.get(..10).unwrap_or(value);
+    let format = time::macros::format_description!("[year]-[month]-[day]");
+    value.len() >= 10 && time::Date::parse(day, format).is_ok()
+}
+
 fn check_ids(s: &Subject, endpoint: &trakt::Endpoint, out: &mut Vec<Finding>) {
     let root = endpoint.path.split('/').nth(1).unwrap_or_default();
-    let media = matches!(root, "movies" | "shows" | "people" | "search");
+    let media = matches!(
+        root,
+        "movies" | "shows" | "people" | "search" | "recommendations"
+    );
     let Some(id) = s.param("id") else { return };
     let id_type = s.param("id_type");
     let problem = match id_type {

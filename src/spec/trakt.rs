@@ -118,6 +118,9 @@ pub enum BodyShape {
     DeviceCode,
     /// `/oauth/device/token`.
     DeviceToken,
+    /// `/comments`: the commented item (`movie`, `show`, `season`,
+    /// `episode` or `list`) must be found by its ids.
+    Comment,
     /// A JSON object checked only against the contract's schema.
     Object,
 }
@@ -128,6 +131,7 @@ const BODY_SHAPES: &[(&str, &str, BodyShape)] = &[
     ("POST", "/scrobble/pause", BodyShape::Scrobble),
     ("POST", "/scrobble/stop", BodyShape::Scrobble),
     ("POST", "/checkin", BodyShape::Checkin),
+    ("POST", "/comments/", BodyShape::Comment),
     ("POST", "/sync/collection", BodyShape::Items),
     ("POST", "/sync/collection/remove", BodyShape::Items),
     ("POST", "/sync/history", BodyShape::Items),
