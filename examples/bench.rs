@@ -608,6 +608,7 @@ fn child_bare_proxy(args: &[String]) {
             addr: upstream,
         }]),
         connect_timeout: Duration::from_secs(10),
+        own: None,
     };
     let connector = hyper_rustls::HttpsConnectorBuilder::new()
         .with_tls_config(upstream_tls)

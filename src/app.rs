@@ -17,6 +17,7 @@ use crate::lint::{catalogue, Severity};
 use crate::log::read;
 use crate::log::{self, har::HarSink, jsonl::JsonlSink, terminal::TerminalSink, Record, Sink};
 use crate::proxy::{Proxy, ProxyParts, Settings};
+use crate::redact::Redactor;
 use crate::tls::ca::{CaOrigin, CertificateAuthority};
 use crate::tls::{upstream, CaFiles, LeafCache};
 use crate::web::store::{WebSink, WebStore};
@@ -76,16 +77,27 @@ fn lint_files(args: LintArgs) -> Result<i32, Fatal> {
     let mut count = 0usize;
     let mut report = Vec::new();
     let mut terminal = TerminalSink::stdout(true);
+    let redactor = match crate::fingerprint_key::load(&args.certs.certs).map_err(Fatal)? {
+        Some(redactor) => redactor,
+        None => {
+            eprintln!(
+                "trakt-doctor: no fingerprint key in {}: secrets are fingerprinted with a key of this run only \
+                 (pass the proxy's --certs folder for fingerprints that match its logs)",
+                args.certs.certs.display()
+            );
+            Redactor::random()
+        }
+    };
     for path in &args.files {
         let text = std::fs::read(path)
             .map_err(|e| Fatal(format!("cannot read {}: {e}", path.display())))?;
         let text = String::from_utf8_lossy(&text);
         let mut exchanges =
             read::exchanges(&text).map_err(|e| Fatal(format!("{}: {e}", path.display())))?;
-        let inspector = Inspector::new();
+        let inspector = Inspector::with_redactor(redactor.clone());
         for exchange in &mut exchanges {
             inspector.replay(exchange);
-            crate::redact::exchange(exchange);
+            redactor.exchange(exchange);
             count += 1;
             errors += exchange
                 .findings
@@ -186,6 +198,7 @@ fn run(args: RunArgs) -> Result<i32, Fatal> {
     let hosts = cli::intercept_hosts(&args.intercept);
     let files = CaFiles::new(&args.certs.certs);
     let (ca, origin) = CertificateAuthority::load_or_create(&files, &hosts)?;
+    let redactor = crate::fingerprint_key::load_or_create(&files.dir).map_err(Fatal)?;
     let ca_pem = ca.cert_pem().to_string();
     let upstream_tls = upstream::client_config(&args.upstream_ca, true)?;
 
@@ -225,7 +238,7 @@ fn run(args: RunArgs) -> Result<i32, Fatal> {
         .enable_all()
         .build()
         .map_err(|e| Fatal(format!("cannot start the async runtime: {e}")))?;
-    let (log, writer) = log::spawn(sinks, !args.show_secrets);
+    let (log, writer) = log::spawn(sinks, (!args.show_secrets).then(|| redactor.clone()));
     let parts = ProxyParts {
         settings,
         certs: Arc::new(LeafCache::new(ca)),
@@ -234,6 +247,7 @@ fn run(args: RunArgs) -> Result<i32, Fatal> {
         resolve: ResolveTable::new(&args.resolve),
         log,
         web,
+        redactor,
     };
     let proxy = match runtime.block_on(Proxy::bind(args.listen, parts)) {
         Ok(proxy) => proxy,

@@ -80,6 +80,7 @@ pub fn run(args: CheckTokenArgs) -> Result<i32, Fatal> {
             Dialer {
                 resolve: ResolveTable::new(&args.resolve),
                 connect_timeout: timeout,
+                own: None,
             },
             tls,
         );
@@ -130,7 +131,10 @@ pub fn run(args: CheckTokenArgs) -> Result<i32, Fatal> {
         fixes: Vec::new(),
         diagnosis: None,
     };
-    let fingerprint = crate::redact::fingerprint(&token);
+    let redactor = crate::fingerprint_key::load(&args.certs.certs)
+        .map_err(Fatal)?
+        .unwrap_or_else(crate::redact::Redactor::random);
+    let fingerprint = redactor.fingerprint(&token);
     let (line, code) = match verdict(status, &response_headers, &bytes) {
         Verdict::Valid { user } => (format!("valid: token {fingerprint} works for Trakt user `{user}`"), 0),
         Verdict::Invalid => (format!("expired or revoked: Trakt answered 401 to token {fingerprint}; sign in to Trakt again"), 1),
@@ -138,11 +142,14 @@ pub fn run(args: CheckTokenArgs) -> Result<i32, Fatal> {
         Verdict::WrongClient => (format!("refused: 403 for client id {}; the token may belong to another app, or the app was revoked", args.client_id), 1),
         Verdict::Other(code) => (format!("unexpected: Trakt answered {code}"), 1),
     };
-    println!("{line}");
-    if let Some(diagnosis) = crate::diagnose::explain(&exchange) {
-        println!("  why: {}", diagnosis.summary);
+    // The user name and the diagnosis come from Trakt's answer: no control characters.
+    use crate::log::terminal::visible;
+    println!("{}", visible(&line));
+    if let Some(mut diagnosis) = crate::diagnose::explain(&exchange) {
+        redactor.diagnosis(&mut diagnosis);
+        println!("  why: {}", visible(&diagnosis.summary));
         for remedy in diagnosis.remedies {
-            println!("  do:  {remedy}");
+            println!("  do:  {}", visible(&remedy));
         }
     }
     Ok(code)

@@ -9,6 +9,18 @@ use clap::{Args, Parser, Subcommand};
 use crate::fix::FixPolicy;
 use crate::hosts::{HostName, ResolveRule};
 
+/// `0.1.0 (Trakt contract of 2026-07-30)`: the version says what it checks against.
+fn version_line() -> &'static str {
+    static LINE: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+        format!(
+            "{} ({})",
+            env!("CARGO_PKG_VERSION"),
+            crate::spec::trakt::contract_label()
+        )
+    });
+    LINE.as_str()
+}
+
 const AFTER_HELP: &str = "\
 Quick start:
   1. trakt-doctor                      start the proxy on 127.0.0.1:8080 (creates certs/ on first run)
@@ -24,7 +36,7 @@ Examples:
 /// A local HTTPS debugging proxy that shows why Trakt (or Stremio's Trakt
 /// bridge) rejected a request, and what to do about it.
 #[derive(Debug, Parser)]
-#[command(name = "trakt-doctor", version, about, after_help = AFTER_HELP)]
+#[command(name = "trakt-doctor", version = version_line(), about, after_help = AFTER_HELP)]
 #[command(args_conflicts_with_subcommands = true)]
 pub struct Cli {
     #[command(subcommand)]
@@ -90,6 +102,9 @@ pub struct CheckTokenArgs {
     /// Seconds to wait for Trakt's answer.
     #[arg(long, default_value_t = 15.0, value_name = "SECS", value_parser = positive_seconds)]
     pub timeout: f64,
+    // The token is shown as a fingerprint made with this folder's key, as the proxy's logs show it.
+    #[command(flatten)]
+    pub certs: CertsArgs,
 }
 
 #[derive(Debug, Args)]
@@ -99,6 +114,10 @@ pub struct LintArgs {
     pub files: Vec<PathBuf>,
     #[arg(long, value_enum, default_value_t = LintFormat::Text)]
     pub format: LintFormat,
+    // Secrets are fingerprinted with this folder's key when it has one, so
+    // they match the proxy's logs on this machine.
+    #[command(flatten)]
+    pub certs: CertsArgs,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -150,7 +169,7 @@ pub struct RunArgs {
     #[command(flatten)]
     pub certs: CertsArgs,
 
-    /// Decrypt this host (repeatable). Default: api.trakt.tv, trakt.tv, api.strem.io, www.strem.io.
+    /// Decrypt this host (repeatable). Default: api.trakt.tv, apiz.trakt.tv, auth.trakt.tv, trakt.tv, api.strem.io, www.strem.io.
     #[arg(long = "intercept", value_name = "HOST")]
     pub intercept: Vec<HostName>,
 

@@ -16,6 +16,7 @@
 #![cfg_attr(not(test), deny(clippy::arithmetic_side_effects, clippy::panic))]
 
 use std::any::Any;
+use std::collections::HashSet;
 use std::panic::{self, AssertUnwindSafe};
 use std::sync::Mutex;
 
@@ -24,8 +25,10 @@ use time::OffsetDateTime;
 use crate::diagnose;
 use crate::exchange::{Exchange, Headers, Request};
 use crate::fix::{self, FixPolicy, FixRecord};
-use crate::lint::{self, stremio, Finding, Rule, Severity};
+use crate::lint::{self, headers, stremio, Finding, Rule, Severity};
+use crate::redact::Redactor;
 use crate::session::Session;
+use crate::spec::trakt;
 
 pub const INTERNAL: Rule = Rule {
     id: "internal.inspection.failed",
@@ -67,11 +70,27 @@ fn panic_message(payload: &(dyn Any + Send)) -> &str {
 #[derive(Debug, Default)]
 pub struct Inspector {
     session: Mutex<Session>,
+    /// User-Agents already told they are a library default: said once per
+    /// client and session, not on every exchange.
+    generic_agents: Mutex<HashSet<String>>,
 }
 
+/// How many distinct generic User-Agents are remembered; past it, each is said again.
+const MAX_REMEMBERED_AGENTS: usize = 1024;
+
 impl Inspector {
+    /// An inspector whose findings fingerprint tokens with a key of this run only.
     pub fn new() -> Self {
         Inspector::default()
+    }
+
+    /// An inspector whose findings fingerprint tokens with `redactor`'s key
+    /// (the per-install key), as the redacted records do.
+    pub fn with_redactor(redactor: Redactor) -> Self {
+        Inspector {
+            session: Mutex::new(Session::with_redactor(redactor)),
+            generic_agents: Mutex::default(),
+        }
     }
 
     /// The session, also after a stage panicked while holding it: that
@@ -94,7 +113,12 @@ impl Inspector {
         at: OffsetDateTime,
         check: impl FnOnce(&Request, OffsetDateTime) -> Vec<Finding>,
     ) -> Vec<Finding> {
-        let mut findings = guarded("lint", || check(request, at)).unwrap_or_else(|f| vec![*f]);
+        let mut findings = guarded("lint", || {
+            let mut findings = check(request, at);
+            self.once_per_agent(request, &mut findings);
+            findings
+        })
+        .unwrap_or_else(|f| vec![*f]);
         match guarded("session check", || {
             self.session().observe_request(request, at)
         }) {
@@ -102,6 +126,28 @@ impl Inspector {
             Err(failed) => findings.push(*failed),
         }
         findings
+    }
+
+    fn once_per_agent(&self, request: &Request, findings: &mut Vec<Finding>) {
+        let rule = headers::USER_AGENT_GENERIC.id;
+        if !findings.iter().any(|f| f.rule == rule) {
+            return;
+        }
+        let agent = request
+            .headers
+            .get("user-agent")
+            .unwrap_or_default()
+            .trim()
+            .to_string();
+        let mut seen = self
+            .generic_agents
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if seen.contains(&agent) {
+            findings.retain(|f| f.rule != rule);
+        } else if seen.len() < MAX_REMEMBERED_AGENTS {
+            seen.insert(agent);
+        }
     }
 
     /// Auto-fix under `policy`: the repaired request and what was done, or
@@ -149,7 +195,14 @@ impl Inspector {
 
     /// Completes a finished exchange: its diagnosis, and what the session learns from it.
     pub fn finish(&self, exchange: &mut Exchange) {
-        match guarded("response check", || stremio::check_response(exchange)) {
+        if let Err(failed) = guarded("prediction check", || mark_contradicted(exchange)) {
+            exchange.findings.push(*failed);
+        }
+        match guarded("response check", || {
+            let mut findings = stremio::check_response(exchange);
+            findings.extend(lint::response::check(exchange));
+            findings
+        }) {
             Ok(findings) => exchange.findings.extend(findings),
             Err(failed) => exchange.findings.push(*failed),
         }
@@ -187,10 +240,32 @@ impl Inspector {
     }
 }
 
+/// A 2xx from Trakt itself after a predicted rejection marks the prediction
+/// contradicted. Only Trakt's own answers judge it: Stremio's bridge answers
+/// 200 with its errors inside.
+fn mark_contradicted(exchange: &mut Exchange) {
+    let host = exchange
+        .request
+        .uri()
+        .and_then(|u| u.host().map(str::to_ascii_lowercase))
+        .unwrap_or_default();
+    if let Some(response) = exchange
+        .response
+        .as_ref()
+        .filter(|_| trakt::is_trakt_host(&host))
+    {
+        if (200..300).contains(&response.status) {
+            for finding in &mut exchange.findings {
+                finding.contradicted = finding.severity == Severity::Error && !finding.fixed;
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::exchange::Body;
+    use crate::exchange::{Body, Response};
     use bytes::Bytes;
 
     const AT: OffsetDateTime = time::macros::datetime!(2026-11-24 12:00 UTC);
@@ -294,5 +369,82 @@ mod tests {
             .findings
             .iter()
             .any(|f| f.rule.starts_with("internal.")));
+    }
+
+    const T0: OffsetDateTime = time::macros::datetime!(2026-11-24 12:00 UTC);
+
+    fn get(url: &str, agent: &str) -> Request {
+        Request {
+            method: "GET".into(),
+            url: url.into(),
+            http_version: "HTTP/1.1".into(),
+            headers: Headers::from_pairs(&[
+                ("user-agent", agent),
+                ("trakt-api-version", "2"),
+                (
+                    "trakt-api-key",
+                    "0e861f52c7365efe6da5ea3e2e6641b8d25d87aca3133e8d4f7dc8487368d14b",
+                ),
+            ]),
+            body: Body::complete(Bytes::new()),
+        }
+    }
+
+    fn answered(request: Request, findings: Vec<Finding>, status: u16) -> Exchange {
+        Exchange {
+            id: 1,
+            started_at: T0,
+            duration_ms: 1.0,
+            request,
+            response: Some(Response {
+                status,
+                http_version: "HTTP/1.1".into(),
+                headers: Headers::default(),
+                body: Body::complete(Bytes::from_static(b"[]")),
+            }),
+            error: None,
+            findings,
+            fixes: vec![],
+            diagnosis: None,
+        }
+    }
+
+    fn has(findings: &[Finding], rule: &str) -> bool {
+        findings.iter().any(|f| f.rule == rule)
+    }
+
+    #[test]
+    fn a_generic_user_agent_is_named_once_per_client() {
+        let inspector = Inspector::new();
+        let url = "https://api.trakt.tv/movies/trending";
+        let generic = headers::USER_AGENT_GENERIC.id;
+        assert!(has(
+            &inspector.request(&get(url, "python-requests/2.32"), T0),
+            generic
+        ));
+        assert!(!has(
+            &inspector.request(&get(url, "python-requests/2.32"), T0),
+            generic
+        ));
+        assert!(has(&inspector.request(&get(url, "axios/1.7"), T0), generic));
+    }
+
+    #[test]
+    fn a_success_after_a_predicted_rejection_is_recorded() {
+        let inspector = Inspector::new();
+        // A title as a movie id: trakt-doctor predicts a 404.
+        let request = get("https://api.trakt.tv/movies/Tron%20Legacy", "App/1.0");
+        let findings = inspector.request(&request, T0);
+        assert!(has(&findings, "route.id.malformed"));
+        let mut accepted = answered(request.clone(), findings.clone(), 200);
+        inspector.finish(&mut accepted);
+        let malformed = accepted
+            .findings
+            .iter()
+            .find(|f| f.rule == "route.id.malformed");
+        assert!(malformed.is_some_and(|f| f.contradicted));
+        let mut rejected = answered(request, findings, 404);
+        inspector.finish(&mut rejected);
+        assert!(rejected.findings.iter().all(|f| !f.contradicted));
     }
 }

@@ -10,6 +10,7 @@ pub mod check_token;
 pub mod cli;
 pub mod diagnose;
 pub mod exchange;
+pub mod fingerprint_key;
 pub mod fix;
 pub mod guide;
 pub mod hosts;
@@ -23,9 +24,18 @@ pub mod spec;
 pub mod tls;
 pub mod web;
 
-/// The hosts decrypted when the user names none with `--intercept`.
-pub const DEFAULT_INTERCEPT_HOSTS: [&str; 4] =
-    ["api.trakt.tv", "trakt.tv", "api.strem.io", "www.strem.io"];
+/// The hosts decrypted when the user names none with `--intercept`: Trakt's
+/// API hosts (apiz.trakt.tv is the private production one), auth.trakt.tv
+/// where Trakt's contract sends OAuth, the website for the authorize page,
+/// and Stremio's bridge.
+pub const DEFAULT_INTERCEPT_HOSTS: [&str; 6] = [
+    "api.trakt.tv",
+    "apiz.trakt.tv",
+    "auth.trakt.tv",
+    "trakt.tv",
+    "api.strem.io",
+    "www.strem.io",
+];
 
 /// [`DEFAULT_INTERCEPT_HOSTS`] as validated host names.
 pub fn default_intercept_hosts() -> Vec<hosts::HostName> {

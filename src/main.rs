@@ -15,15 +15,25 @@ fn main() {
     let cli = trakt_doctor::cli::Cli::parse();
     let filter = EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| EnvFilter::new("trakt_doctor=info,warn"));
+    // Colour codes only for a terminal that wants them, not for a pipe or a file.
+    let colour = trakt_doctor::log::terminal::colour_wanted(std::io::IsTerminal::is_terminal(
+        &std::io::stderr(),
+    ));
     tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(colour)
         .with_writer(std::io::stderr)
         .with_target(false)
         .init();
     let code = match trakt_doctor::app::main(cli) {
         Ok(code) => code,
         Err(fatal) => {
-            eprintln!("trakt-doctor: error: {fatal}");
+            // A message may quote a file being linted: no control characters.
+            let message = fatal.to_string();
+            eprintln!(
+                "trakt-doctor: error: {}",
+                trakt_doctor::log::terminal::visible(&message)
+            );
             2
         }
     };

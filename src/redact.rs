@@ -1,10 +1,13 @@
 //! Redaction of secrets before any log sink sees an exchange.
 //!
-//! Tokens, client secrets, refresh tokens, OAuth codes and Stremio's
-//! `authKey` are replaced by a short fingerprint (`sha256:1a2b3c4d`): two
-//! records that carry the same secret show the same fingerprint, so a user
-//! can still see "the same token was sent twice" without the token itself.
-//! Pure: works on [`Exchange`] values.
+//! Tokens, client secrets, refresh tokens, OAuth codes, Stremio's `authKey`
+//! and URL credentials are replaced by a short fingerprint
+//! (`sha256:1a2b3c4d`): two records that carry the same secret show the same
+//! fingerprint, so a user can still see "the same token was sent twice"
+//! without the token itself. A fingerprint is HMAC-SHA256 under a key that
+//! never leaves this machine (the shell keeps it beside the CA and hands it
+//! in as a [`Redactor`]), so a shared log cannot be used to test guesses.
+//! Pure: works on [`Exchange`] values and strings.
 // No `arithmetic_side_effects` here: the scanner's index sums are bounded by a slice's length (at most isize::MAX), and checked forms of each would hide the logic.
 #![cfg_attr(not(test), deny(clippy::indexing_slicing, clippy::string_slice))]
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
@@ -13,7 +16,9 @@
 use std::borrow::Cow;
 
 use bytes::Bytes;
+use ring::hmac;
 
+use crate::diagnose::Diagnosis;
 use crate::exchange::{Body, Exchange, Headers};
 use crate::spec::trakt::percent_decode;
 
@@ -46,190 +51,338 @@ fn is_secret_key(key: &str) -> bool {
     SECRET_KEYS.iter().any(|k| k.eq_ignore_ascii_case(key))
 }
 
-/// A short, stable stand-in for a secret.
-pub fn fingerprint(secret: &str) -> String {
-    use std::fmt::Write as _;
-    let digest = ring::digest::digest(&ring::digest::SHA256, secret.as_bytes());
-    let mut out = String::with_capacity(15);
-    out.push_str("sha256:");
-    for byte in digest.as_ref().iter().take(4) {
-        // Writing to a String cannot fail.
-        let _ = write!(out, "{byte:02x}");
-    }
-    out
+/// Redacts with one fingerprint key. Cloning is cheap.
+#[derive(Clone)]
+pub struct Redactor {
+    key: hmac::Key,
 }
 
-/// Redacts every secret in the exchange, in place.
-pub fn exchange(ex: &mut Exchange) {
-    ex.request.url = url(&ex.request.url);
-    headers(&mut ex.request.headers);
-    body(&mut ex.request.body, &ex.request.headers);
-    if let Some(response) = ex.response.as_mut() {
-        headers(&mut response.headers);
-        body(&mut response.body, &response.headers);
+impl std::fmt::Debug for Redactor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The key itself is never printed.
+        f.write_str("Redactor { .. }")
     }
-    for fix in &mut ex.fixes {
-        fix.before = header_line(&fix.before);
-        fix.after = header_line(&fix.after);
+}
+
+impl Default for Redactor {
+    /// A redactor with a fresh random key: fingerprints match within this
+    /// process only. The shell gives the per-install key instead.
+    fn default() -> Self {
+        Redactor::random()
     }
-    for finding in &mut ex.findings {
-        if let Cow::Owned(redacted) = text(&finding.message) {
-            finding.message = redacted;
+}
+
+impl Redactor {
+    /// A redactor keyed with `key` (the per-install key, or a test key).
+    pub fn new(key: &[u8]) -> Self {
+        Redactor {
+            key: hmac::Key::new(hmac::HMAC_SHA256, key),
         }
     }
-}
 
-/// Redacts header values: credentials keep their scheme, URLs lose secret query values.
-pub fn headers(headers: &mut Headers) {
-    for (name, value) in &mut headers.0 {
-        if SECRET_HEADERS.contains(&name.as_str()) {
-            *value = credential(value);
-        } else if URL_HEADERS.contains(&name.as_str()) {
-            *value = url(value);
-        }
-    }
-}
-
-/// A `name: value` line (as fix records show headers), or any other text.
-fn header_line(line: &str) -> String {
-    match line.split_once(": ") {
-        Some((name, value)) if SECRET_HEADERS.contains(&name.to_ascii_lowercase().as_str()) => {
-            format!("{name}: {}", credential(value))
-        }
-        _ => text(line).into_owned(),
-    }
-}
-
-/// `Bearer abc` becomes `Bearer sha256:…`; cookies keep their names.
-fn credential(value: &str) -> String {
-    if value.contains('=') && !value.contains(' ') || value.contains("; ") {
-        // A cookie list: name=value pairs.
-        return value
-            .split(';')
-            .map(|pair| match pair.split_once('=') {
-                Some((name, v)) => format!("{name}={}", fingerprint(v.trim())),
-                None => pair.to_string(),
-            })
-            .collect::<Vec<_>>()
-            .join(";");
-    }
-    match value.trim().split_once(char::is_whitespace) {
-        Some((scheme, secret)) if !secret.trim().is_empty() => {
-            format!("{scheme} {}", fingerprint(secret.trim()))
-        }
-        _ if value.is_empty() => String::new(),
-        _ => fingerprint(value.trim()),
-    }
-}
-
-/// Redacts secret query parameters of a URL (or of any `k=v&…` text after `?`).
-pub fn url(raw: &str) -> String {
-    let (head, fragment) = match raw.split_once('#') {
-        Some((h, f)) => (h, Some(f)),
-        None => (raw, None),
-    };
-    let mut out = match head.split_once('?') {
-        Some((base, query)) => format!("{base}?{}", form(query)),
-        None => head.to_string(),
-    };
-    if let Some(fragment) = fragment {
-        out.push('#');
-        // OAuth implicit flows put tokens in the fragment.
-        out.push_str(&form(fragment));
-    }
-    out
-}
-
-/// Redacts `k=v&k=v` text (query strings, form bodies).
-pub fn form(query: &str) -> String {
-    query
-        .split('&')
-        .map(|pair| match pair.split_once('=') {
-            Some((key, value))
-                if is_secret_key(&percent_decode(&key.replace('+', " "))) && !value.is_empty() =>
-            {
-                format!("{key}={}", fingerprint(value))
+    /// A redactor with a key drawn from the system's random source.
+    pub fn random() -> Self {
+        let rng = ring::rand::SystemRandom::new();
+        match hmac::Key::generate(hmac::HMAC_SHA256, &rng) {
+            Ok(key) => Redactor { key },
+            // No system randomness at all: a key from the clock and this
+            // process still differs from every other machine's.
+            Err(_) => {
+                let nanos = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map(|d| d.as_nanos())
+                    .unwrap_or_default();
+                let seed = format!("{nanos}:{}:{:p}", std::process::id(), &rng);
+                Redactor::new(seed.as_bytes())
             }
-            _ => pair.to_string(),
-        })
-        .collect::<Vec<_>>()
-        .join("&")
-}
-
-/// Redacts a body: JSON-looking text keeps its exact bytes except secret
-/// string values; form bodies lose secret field values. Binary bodies are
-/// left alone (they are shown as base64 and carry no known secrets).
-pub fn body(body: &mut Body, headers: &Headers) {
-    let Some(raw) = body.text() else { return };
-    let is_form = headers
-        .get("content-type")
-        .is_some_and(|ct| ct.to_ascii_lowercase().contains("x-www-form-urlencoded"));
-    // Form fields may have percent-encoded names; the text scan catches the rest
-    // (a JSON body sent with a form content type, as curl --data does).
-    let redacted = if is_form {
-        let form = form(raw);
-        let redacted = text(&form).into_owned();
-        (redacted != raw).then_some(redacted)
-    } else {
-        match text(raw) {
-            Cow::Owned(redacted) => Some(redacted),
-            Cow::Borrowed(_) => None,
         }
-    };
-    if let Some(redacted) = redacted {
-        body.bytes = Bytes::from(redacted);
     }
-}
 
-/// Replaces the value of every secret key in `raw`, leaving all other bytes
-/// as they were. It scans for `key` followed by `:` or `=` rather than
-/// parsing, so it also works on truncated or invalid JSON, on JSON held in a
-/// JSON string (`\"code\":\"…\"`) and on `key=value` text.
-/// Text without secrets comes back borrowed, uncopied: most bodies have none.
-pub fn text(raw: &str) -> Cow<'_, str> {
-    let bytes = raw.as_bytes();
-    let mut out: Option<String> = None;
-    let mut copied = 0;
-    let mut i = 0;
-    while let Some(&byte) = bytes.get(i) {
-        if KEY_FIRST_BYTES.get(usize::from(byte)) != Some(&true) {
-            i += 1;
-            continue;
+    /// A short, stable stand-in for a secret: the first 32 bits of its
+    /// HMAC-SHA256 under this redactor's key.
+    pub fn fingerprint(&self, secret: &str) -> String {
+        use std::fmt::Write as _;
+        let tag = hmac::sign(&self.key, secret.as_bytes());
+        let mut out = String::with_capacity(15);
+        out.push_str("sha256:");
+        for byte in tag.as_ref().iter().take(4) {
+            // Writing to a String cannot fail.
+            let _ = write!(out, "{byte:02x}");
         }
-        let starts_word = !i
-            .checked_sub(1)
-            .and_then(|before| bytes.get(before))
-            .is_some_and(|&b| is_word_byte(b));
-        let matched = if starts_word {
-            secret_key_at(bytes, i)
-        } else {
-            None
-        };
-        let Some(key_len) = matched else {
-            i += 1;
-            continue;
-        };
-        match secret_value_span(bytes, i + key_len) {
-            Some((start, end)) if end > start => {
+        out
+    }
+
+    /// Redacts every secret in the exchange, in place: its URL, headers,
+    /// bodies and fixes, and every text trakt-doctor wrote about it (the
+    /// error, the findings, the diagnosis), since those quote URLs and bodies.
+    pub fn exchange(&self, ex: &mut Exchange) {
+        ex.request.url = self.url(&ex.request.url);
+        self.headers(&mut ex.request.headers);
+        self.body(&mut ex.request.body, &ex.request.headers);
+        if let Some(response) = ex.response.as_mut() {
+            self.headers(&mut response.headers);
+            self.body(&mut response.body, &response.headers);
+        }
+        for fix in &mut ex.fixes {
+            fix.before = self.header_line(&fix.before);
+            fix.after = self.header_line(&fix.after);
+            self.prose_in_place(&mut fix.location);
+        }
+        for finding in &mut ex.findings {
+            self.prose_in_place(&mut finding.message);
+            self.prose_in_place(&mut finding.location);
+        }
+        if let Some(error) = ex.error.as_mut() {
+            self.prose_in_place(error);
+        }
+        if let Some(diagnosis) = ex.diagnosis.as_mut() {
+            self.diagnosis(diagnosis);
+        }
+    }
+
+    /// Redacts a diagnosis: its summary, causes and remedies quote URLs,
+    /// errors and response bodies.
+    pub fn diagnosis(&self, diagnosis: &mut Diagnosis) {
+        self.prose_in_place(&mut diagnosis.summary);
+        for line in diagnosis
+            .causes
+            .iter_mut()
+            .chain(diagnosis.remedies.iter_mut())
+        {
+            self.prose_in_place(line);
+        }
+    }
+
+    fn prose_in_place(&self, line: &mut String) {
+        if let Cow::Owned(redacted) = self.prose(line) {
+            *line = redacted;
+        }
+    }
+
+    /// Redacts free text (an error, a finding, a diagnosis): every URL in it
+    /// as [`Redactor::url`] does, then every secret `key=value` or `"key": "value"`.
+    pub fn prose<'a>(&self, raw: &'a str) -> Cow<'a, str> {
+        let urls = self.urls_in(raw);
+        match self.text(&urls) {
+            Cow::Owned(redacted) => Cow::Owned(redacted),
+            Cow::Borrowed(_) => urls,
+        }
+    }
+
+    /// Redacts each `scheme://…` run of `raw` (up to white space or a quote).
+    fn urls_in<'a>(&self, raw: &'a str) -> Cow<'a, str> {
+        let mut out: Option<String> = None;
+        let mut copied = 0;
+        let mut from = 0;
+        while let Some(found) = raw.get(from..).and_then(|rest| rest.find("://")) {
+            let separator = from + found;
+            let start = part(raw, 0, separator)
+                .char_indices()
+                .rev()
+                .find(|&(_, c)| !(c.is_ascii_alphanumeric() || "+.-".contains(c)))
+                .map_or(0, |(i, c)| i + c.len_utf8())
+                .max(copied);
+            let mut end = part(raw, separator, raw.len())
+                .find(|c: char| c.is_whitespace() || "\"'<>`".contains(c))
+                .map_or(raw.len(), |i| separator + i);
+            // Punctuation that ends a sentence ends the URL: "… on https://x/?a=b: timeout".
+            while end > separator + 3
+                && raw
+                    .get(..end)
+                    .is_some_and(|head| head.ends_with([':', ',', ';', '.', ')', '!']))
+            {
+                end -= 1;
+            }
+            let found = part(raw, start, end);
+            let redacted = self.url(&found);
+            if redacted != found {
                 let out = out.get_or_insert_with(|| String::with_capacity(raw.len()));
                 out.push_str(&part(raw, copied, start));
-                out.push_str(&fingerprint(&part(raw, start, end)));
+                out.push_str(&redacted);
                 copied = end;
-                i = end;
             }
-            _ => i += key_len,
+            from = end.max(separator + 3);
+        }
+        match out {
+            None => Cow::Borrowed(raw),
+            Some(mut out) => {
+                out.push_str(&part(raw, copied, raw.len()));
+                Cow::Owned(out)
+            }
         }
     }
-    match out {
-        None => Cow::Borrowed(raw),
-        Some(mut out) => {
-            out.push_str(&part(raw, copied, raw.len()));
-            Cow::Owned(out)
+
+    /// Redacts header values: credentials keep their scheme, URLs lose secret query values.
+    pub fn headers(&self, headers: &mut Headers) {
+        for (name, value) in &mut headers.0 {
+            if SECRET_HEADERS.contains(&name.as_str()) {
+                *value = self.credential(value);
+            } else if URL_HEADERS.contains(&name.as_str()) {
+                *value = self.url(value);
+            }
+        }
+    }
+
+    /// A `name: value` line (as fix records show headers), or any other text.
+    fn header_line(&self, line: &str) -> String {
+        match line.split_once(": ") {
+            Some((name, value)) if SECRET_HEADERS.contains(&name.to_ascii_lowercase().as_str()) => {
+                format!("{name}: {}", self.credential(value))
+            }
+            _ => self.prose(line).into_owned(),
+        }
+    }
+
+    /// `Bearer abc` becomes `Bearer sha256:…`; cookies keep their names.
+    fn credential(&self, value: &str) -> String {
+        if value.contains('=') && !value.contains(' ') || value.contains("; ") {
+            // A cookie list: name=value pairs.
+            return value
+                .split(';')
+                .map(|pair| match pair.split_once('=') {
+                    Some((name, v)) => format!("{name}={}", self.fingerprint(v.trim())),
+                    None => pair.to_string(),
+                })
+                .collect::<Vec<_>>()
+                .join(";");
+        }
+        match value.trim().split_once(char::is_whitespace) {
+            Some((scheme, secret)) if !secret.trim().is_empty() => {
+                format!("{scheme} {}", self.fingerprint(secret.trim()))
+            }
+            _ if value.is_empty() => String::new(),
+            _ => self.fingerprint(value.trim()),
+        }
+    }
+
+    /// Redacts the credentials (`user:password@`) and the secret query
+    /// parameters of a URL (or of any `k=v&…` text after `?`).
+    pub fn url(&self, raw: &str) -> String {
+        let raw = self.userinfo(raw);
+        let (head, fragment) = match raw.split_once('#') {
+            Some((h, f)) => (h, Some(f)),
+            None => (raw.as_ref(), None),
+        };
+        let mut out = match head.split_once('?') {
+            Some((base, query)) => format!("{base}?{}", self.form(query)),
+            None => head.to_string(),
+        };
+        if let Some(fragment) = fragment {
+            out.push('#');
+            // OAuth implicit flows put tokens in the fragment.
+            out.push_str(&self.form(fragment));
+        }
+        out
+    }
+
+    /// `scheme://user:password@host/…` with the user and password replaced by one fingerprint.
+    fn userinfo<'a>(&self, raw: &'a str) -> Cow<'a, str> {
+        if !raw.contains("://") {
+            return Cow::Borrowed(raw);
+        }
+        match userinfo_parts(raw) {
+            Some((head, userinfo, rest)) => {
+                Cow::Owned(format!("{head}{}@{rest}", self.fingerprint(userinfo)))
+            }
+            None => Cow::Borrowed(raw),
+        }
+    }
+
+    /// Redacts `k=v&k=v` text (query strings, form bodies).
+    pub fn form(&self, query: &str) -> String {
+        query
+            .split('&')
+            .map(|pair| match pair.split_once('=') {
+                Some((key, value))
+                    if is_secret_key(&percent_decode(&key.replace('+', " ")))
+                        && !value.is_empty() =>
+                {
+                    format!("{key}={}", self.fingerprint(value))
+                }
+                _ => pair.to_string(),
+            })
+            .collect::<Vec<_>>()
+            .join("&")
+    }
+
+    /// Redacts a body: JSON-looking text keeps its exact bytes except secret
+    /// string values; form bodies lose secret field values. Binary bodies are
+    /// left alone (they are shown as base64 and carry no known secrets).
+    pub fn body(&self, body: &mut Body, headers: &Headers) {
+        let Some(raw) = body.text() else { return };
+        let is_form = headers
+            .get("content-type")
+            .is_some_and(|ct| ct.to_ascii_lowercase().contains("x-www-form-urlencoded"));
+        // Form fields may have percent-encoded names; the text scan catches the rest
+        // (a JSON body sent with a form content type, as curl --data does).
+        let redacted = if is_form {
+            let form = self.form(raw);
+            let redacted = self.text(&form).into_owned();
+            (redacted != raw).then_some(redacted)
+        } else {
+            match self.text(raw) {
+                Cow::Owned(redacted) => Some(redacted),
+                Cow::Borrowed(_) => None,
+            }
+        };
+        if let Some(redacted) = redacted {
+            body.bytes = Bytes::from(redacted);
+        }
+    }
+
+    /// Replaces the value of every secret key in `raw`, leaving all other bytes
+    /// as they were. It scans for `key` followed by `:` or `=` rather than
+    /// parsing, so it also works on truncated or invalid JSON, on JSON held in a
+    /// JSON string (`\"code\":\"…\"`) and on `key=value` text. A JSON key
+    /// written with escapes (`"access\u005ftoken"`) is decoded before it is judged.
+    /// Text without secrets comes back borrowed, uncopied: most bodies have none.
+    pub fn text<'a>(&self, raw: &'a str) -> Cow<'a, str> {
+        let bytes = raw.as_bytes();
+        let mut out: Option<String> = None;
+        let mut copied = 0;
+        let mut i = 0;
+        while let Some(&byte) = bytes.get(i) {
+            if KEY_FIRST_BYTES.get(usize::from(byte)) != Some(&true) {
+                i += 1;
+                continue;
+            }
+            let after_word = i
+                .checked_sub(1)
+                .and_then(|before| bytes.get(before))
+                .is_some_and(|&b| is_word_byte(b));
+            let key_end = if byte == b'"' {
+                escaped_secret_key(raw, i)
+            } else if !after_word {
+                secret_key_at(bytes, i).map(|len| i + len)
+            } else {
+                None
+            };
+            let Some(key_end) = key_end else {
+                i += 1;
+                continue;
+            };
+            match secret_value_span(bytes, key_end) {
+                Some((start, end)) if end > start => {
+                    let out = out.get_or_insert_with(|| String::with_capacity(raw.len()));
+                    out.push_str(&part(raw, copied, start));
+                    out.push_str(&self.fingerprint(&part(raw, start, end)));
+                    copied = end;
+                    i = end;
+                }
+                _ => i = key_end.max(i + 1),
+            }
+        }
+        match out {
+            None => Cow::Borrowed(raw),
+            Some(mut out) => {
+                out.push_str(&part(raw, copied, raw.len()));
+                Cow::Owned(out)
+            }
         }
     }
 }
 
-/// `raw[from..to]`. The scanner only stops on ASCII bytes, so these are
+/// `raw[from..to]`. The scanners only stop on ASCII bytes, so these are
 /// character boundaries; were one not, the bytes are kept (lossily) rather
 /// than dropped or panicking.
 fn part(raw: &str, from: usize, to: usize) -> Cow<'_, str> {
@@ -237,6 +390,55 @@ fn part(raw: &str, from: usize, to: usize) -> Cow<'_, str> {
         Some(text) => Cow::Borrowed(text),
         None => String::from_utf8_lossy(raw.as_bytes().get(from..to).unwrap_or_default()),
     }
+}
+
+/// A target's parts around its userinfo: `http://user:pw@host/` gives
+/// (`http://`, `user:pw`, `host/`), `user:pw@host:443` gives (``, `user:pw`, `host:443`).
+fn userinfo_parts(target: &str) -> Option<(&str, &str, &str)> {
+    let authority_start = target.find("://").map_or(0, |s| s + 3);
+    let (head, rest) = target.split_at_checked(authority_start)?;
+    let authority_len = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let at = rest.get(..authority_len)?.rfind('@')?;
+    Some((head, rest.get(..at)?, rest.get(at + 1..)?))
+}
+
+/// A request target without its credentials, for messages: `user:pw@host:443`
+/// (a CONNECT target) becomes `host:443`, `http://user:pw@host/` becomes `http://host/`.
+pub fn without_userinfo(target: &str) -> Cow<'_, str> {
+    match userinfo_parts(target) {
+        Some((head, _, rest)) => Cow::Owned(format!("{head}{rest}")),
+        None => Cow::Borrowed(target),
+    }
+}
+
+/// The longest a secret key can be with every byte written as `\uXXXX`.
+const LONGEST_ESCAPED_KEY: usize = 6 * 16;
+
+/// When the JSON string opening at `open` is a secret key written with
+/// escapes, the index of its closing quote.
+fn escaped_secret_key(raw: &str, open: usize) -> Option<usize> {
+    let bytes = raw.as_bytes();
+    let mut i = open + 1;
+    let mut escaped = false;
+    while i <= open + LONGEST_ESCAPED_KEY {
+        let Some(&b) = bytes.get(i) else {
+            break;
+        };
+        match b {
+            b'\\' => {
+                escaped = true;
+                i += 2;
+            }
+            b'"' if escaped => {
+                let key: String = serde_json::from_str(raw.get(open..=i)?).ok()?;
+                return is_secret_key(&key).then_some(i);
+            }
+            // A key is letters, digits and `_` (escaped or not): most strings stop here at once.
+            b if is_word_byte(b) => i += 1,
+            _ => return None,
+        }
+    }
+    None
 }
 
 /// The bytes a secret key can start with, either case: the scan skips every
@@ -252,6 +454,8 @@ const KEY_FIRST_BYTES: [bool; 256] = {
         table[first.to_ascii_uppercase() as usize] = true;
         k += 1;
     }
+    // A quote may open a key written with escapes.
+    table[b'"' as usize] = true;
     table
 };
 
@@ -337,6 +541,10 @@ fn skip_ws(bytes: &[u8], mut i: usize) -> usize {
 mod tests {
     use super::*;
 
+    fn r() -> Redactor {
+        Redactor::new(b"a test key")
+    }
+
     const TOKEN: &str = "a1b2c3d4e5f6secret";
 
     #[test]
@@ -344,21 +552,21 @@ mod tests {
         let raw = format!(
             r#"{{"code": "{TOKEN}", "client_id":"abc", "nested":{{"access_token":"{TOKEN}"}}, "n":1}}"#
         );
-        let out = text(&raw);
+        let out = r().text(&raw);
         assert!(!out.contains(TOKEN), "{out}");
         assert!(out.contains(r#""client_id":"abc""#));
-        assert!(out.contains(&format!(r#""code": "{}""#, fingerprint(TOKEN))));
+        assert!(out.contains(&format!(r#""code": "{}""#, r().fingerprint(TOKEN))));
         assert!(out.ends_with(r#", "n":1}"#));
     }
 
     #[test]
     fn text_without_secrets_is_not_copied_and_keys_match_in_any_case() {
         assert!(matches!(
-            text(r#"{"movie":{"title":"Tron","ids":{"trakt":1}}}"#),
+            r().text(r#"{"movie":{"title":"Tron","ids":{"trakt":1}}}"#),
             Cow::Borrowed(_)
         ));
         let raw = format!(r#"{{"ACCESS_TOKEN":"{TOKEN}","Code":"{TOKEN}"}}"#);
-        let out = text(&raw);
+        let out = r().text(&raw);
         assert!(matches!(out, Cow::Owned(_)));
         assert!(!out.contains(TOKEN), "{out}");
     }
@@ -366,33 +574,33 @@ mod tests {
     #[test]
     fn truncated_json_and_escapes_are_handled() {
         let raw = format!(r#"{{"refresh_token":"{TOKEN}\"x", "authKey":"{TOKEN}"#);
-        let out = text(&raw);
+        let out = r().text(&raw);
         assert!(!out.contains(TOKEN), "{out}");
-        assert_eq!(text(r#"{"a":"b\"","#), r#"{"a":"b\"","#);
+        assert_eq!(r().text(r#"{"a":"b\"","#), r#"{"a":"b\"","#);
     }
 
     #[test]
     fn json_inside_json_strings_and_plain_pairs() {
         let nested = format!(r#"{{"body":"{{\"refresh_token\":\"{TOKEN}\",\"n\":1}}"}}"#);
-        let out = text(&nested);
+        let out = r().text(&nested);
         assert!(!out.contains(TOKEN), "{out}");
         assert!(out.contains(r#"\"n\":1"#), "{out}");
         let raw = format!("see https://x/cb?code={TOKEN}&state=1 and device_code: \"{TOKEN}\"");
-        let pairs = text(&raw);
+        let pairs = r().text(&raw);
         assert!(
             !pairs.contains(TOKEN) && pairs.contains("state=1"),
             "{pairs}"
         );
         // Words that merely contain a key are left alone.
         assert_eq!(
-            text(r#"{"codes":"x","barcode":"y"}"#),
+            r().text(r#"{"codes":"x","barcode":"y"}"#),
             r#"{"codes":"x","barcode":"y"}"#
         );
     }
 
     #[test]
     fn urls_headers_and_forms() {
-        let u = url(&format!(
+        let u = r().url(&format!(
             "https://www.strem.io/trakt/auth_cb?code={TOKEN}&state=x#access_token={TOKEN}"
         ));
         assert!(!u.contains(TOKEN) && u.contains("state=x"), "{u}");
@@ -402,20 +610,22 @@ mod tests {
             ("cookie".into(), format!("a={TOKEN}; b=2")),
             ("trakt-api-key".into(), "public".into()),
         ]);
-        headers(&mut h);
+        r().headers(&mut h);
         assert_eq!(
             h.get("authorization").unwrap(),
-            format!("Bearer {}", fingerprint(TOKEN))
+            format!("Bearer {}", r().fingerprint(TOKEN))
         );
         for (_, v) in h.iter() {
             assert!(!v.contains(TOKEN), "{v}");
         }
         assert_eq!(h.get("trakt-api-key"), Some("public"));
         assert_eq!(
-            form(&format!("client_secret={TOKEN}&grant_type=x")),
-            format!("client_secret={}&grant_type=x", fingerprint(TOKEN))
+            r().form(&format!("client_secret={TOKEN}&grant_type=x")),
+            format!("client_secret={}&grant_type=x", r().fingerprint(TOKEN))
         );
-        assert!(!form(&format!("client%5Fsecret={TOKEN}")).contains(TOKEN));
+        assert!(!r()
+            .form(&format!("client%5Fsecret={TOKEN}"))
+            .contains(TOKEN));
     }
 
     #[test]
@@ -427,18 +637,96 @@ mod tests {
             before: format!("authorization: bearer {TOKEN}"),
             after: format!("authorization: Bearer {TOKEN}"),
         });
-        exchange(&mut ex);
+        r().exchange(&mut ex);
         assert_eq!(
             ex.fixes[0].after,
-            format!("authorization: Bearer {}", fingerprint(TOKEN))
+            format!("authorization: Bearer {}", r().fingerprint(TOKEN))
         );
         assert!(!ex.fixes[0].before.contains(TOKEN));
     }
 
     #[test]
     fn fingerprints_are_stable_and_short() {
-        assert_eq!(fingerprint("x"), fingerprint("x"));
-        assert_ne!(fingerprint("x"), fingerprint("y"));
-        assert_eq!(fingerprint("x").len(), "sha256:".len() + 8);
+        assert_eq!(r().fingerprint("x"), r().fingerprint("x"));
+        assert_ne!(r().fingerprint("x"), r().fingerprint("y"));
+        assert_eq!(r().fingerprint("x").len(), "sha256:".len() + 8);
+    }
+
+    #[test]
+    fn fingerprints_are_keyed_and_are_not_the_plain_hash() {
+        let plain = ring::digest::digest(&ring::digest::SHA256, TOKEN.as_bytes());
+        let plain: String = plain.as_ref()[..4]
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        assert_ne!(r().fingerprint(TOKEN), format!("sha256:{plain}"));
+        assert_ne!(
+            Redactor::new(b"another key").fingerprint(TOKEN),
+            r().fingerprint(TOKEN)
+        );
+        assert_ne!(
+            Redactor::random().fingerprint(TOKEN),
+            Redactor::random().fingerprint(TOKEN)
+        );
+        assert!(!format!("{:?}", r()).contains("test key"));
+    }
+
+    #[test]
+    fn keys_written_with_json_escapes_are_secret_keys() {
+        for raw in [
+            format!(r#"{{"access\u005ftoken":"{TOKEN}"}}"#),
+            format!(r#"{{"\u0063ode" : "{TOKEN}", "n":1}}"#),
+            format!(r#"{{"refresh\u005Ftoken":"{TOKEN}""#),
+        ] {
+            let out = r().text(&raw);
+            assert!(!out.contains(TOKEN), "{raw} -> {out}");
+        }
+        // An escaped key that is not secret, and escapes inside values, stay as they were.
+        let raw = r#"{"ti\u0074le":"a\u0062c","code_x":"\u0001"}"#;
+        assert_eq!(r().text(raw), raw);
+    }
+
+    #[test]
+    fn errors_diagnoses_and_urls_in_prose_are_redacted() {
+        let mut ex: Exchange = serde_json::from_str(r#"{"id":1,"started_at":"2026-01-01T00:00:00Z","duration_ms":1,"request":{"method":"GET","url":"https://www.strem.io/trakt/watched.json?token=a1b2c3d4e5f6secret"},"response":null}"#).unwrap();
+        ex.error = Some(format!(
+            "trakt-doctor gave up on https://www.strem.io/trakt/watched.json?access%5Ftoken={TOKEN}: no response"
+        ));
+        ex.diagnosis = Some(Diagnosis {
+            summary: format!("No answer from https://u:{TOKEN}@www.strem.io/: x"),
+            causes: vec![format!("Trakt says: {{\"refresh_token\":\"{TOKEN}\"}}")],
+            remedies: vec![format!("see \"https://x/cb#code={TOKEN}\"")],
+        });
+        r().exchange(&mut ex);
+        let json = serde_json::to_string(&ex).unwrap();
+        assert!(!json.contains(TOKEN), "{json}");
+        let error = ex.error.unwrap_or_default();
+        assert!(error.ends_with(": no response"), "{error}");
+        assert!(error.contains(&r().fingerprint(TOKEN)), "{error}");
+    }
+
+    #[test]
+    fn credentials_in_urls_and_targets() {
+        let u = r().url(&format!("http://bob:{TOKEN}@example.test:8080/x?y=1"));
+        assert_eq!(
+            u,
+            format!(
+                "http://{}@example.test:8080/x?y=1",
+                r().fingerprint(&format!("bob:{TOKEN}"))
+            )
+        );
+        assert_eq!(
+            r().url("http://example.test/a@b"),
+            "http://example.test/a@b"
+        );
+        assert_eq!(
+            without_userinfo(&format!("bob:{TOKEN}@api.trakt.tv:443")),
+            "api.trakt.tv:443"
+        );
+        assert_eq!(
+            without_userinfo(&format!("http://bob:{TOKEN}@h/p?q=@")),
+            "http://h/p?q=@"
+        );
+        assert_eq!(without_userinfo("api.trakt.tv:443"), "api.trakt.tv:443");
     }
 }

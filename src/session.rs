@@ -16,7 +16,7 @@ use time::{Duration, OffsetDateTime};
 
 use crate::exchange::{host_and_path, Exchange, Request};
 use crate::lint::{Finding, Rule, Severity};
-use crate::redact::fingerprint;
+use crate::redact::Redactor;
 use crate::spec::trakt::API_HOSTS;
 
 pub const CODE_REUSED: Rule = Rule {
@@ -99,6 +99,8 @@ pub struct Session {
     revoked: HashSet<String>,
     last_write: HashMap<String, OffsetDateTime>,
     retry_until: HashMap<String, OffsetDateTime>,
+    /// Makes the fingerprints that stand for tokens here and in findings.
+    redactor: Redactor,
 }
 
 /// The bearer token of a request, if any.
@@ -119,9 +121,19 @@ impl Session {
         Session::default()
     }
 
+    /// A session whose findings show fingerprints made with `redactor`, so
+    /// they match the fingerprints in the redacted records.
+    pub fn with_redactor(redactor: Redactor) -> Self {
+        Session {
+            redactor,
+            ..Session::default()
+        }
+    }
+
     /// Records that `token` expires at `expires_at` (learnt from Trakt or from Stremio's getUser).
     pub fn learn_expiry(&mut self, token: &str, expires_at: OffsetDateTime) {
-        self.expiry.insert(fingerprint(token), expires_at);
+        self.expiry
+            .insert(self.redactor.fingerprint(token), expires_at);
     }
 
     /// Findings about a request given what came before it; records it.
@@ -132,8 +144,13 @@ impl Session {
             return out;
         }
         let client_key = bearer(request)
-            .map(fingerprint)
-            .or_else(|| request.headers.get("trakt-api-key").map(fingerprint));
+            .map(|s| self.redactor.fingerprint(s))
+            .or_else(|| {
+                request
+                    .headers
+                    .get("trakt-api-key")
+                    .map(|s| self.redactor.fingerprint(s))
+            });
         if let Some(key) = &client_key {
             if let Some(until) = self.retry_until.get(key) {
                 if at < *until {
@@ -150,7 +167,7 @@ impl Session {
         if path == "/oauth/token" {
             if let Some(body) = request.body.json() {
                 if let Some(code) = body.get("code").and_then(Value::as_str) {
-                    let fp = fingerprint(code);
+                    let fp = self.redactor.fingerprint(code);
                     match self.codes.get(&fp) {
                         Some(first) => out.push(CODE_REUSED.finding(
                             "/code",
@@ -162,7 +179,7 @@ impl Session {
                     }
                 }
                 if let Some(refresh) = body.get("refresh_token").and_then(Value::as_str) {
-                    let fp = fingerprint(refresh);
+                    let fp = self.redactor.fingerprint(refresh);
                     if let Some(first) = self.refreshed.get(&fp) {
                         out.push(REFRESH_REUSED.finding(
                             "/refresh_token",
@@ -176,7 +193,7 @@ impl Session {
         let Some(token) = bearer(request) else {
             return out;
         };
-        let fp = fingerprint(token);
+        let fp = self.redactor.fingerprint(token);
         if self.revoked.contains(&fp) {
             out.push(TOKEN_REVOKED.finding(
                 "authorization",
@@ -229,13 +246,15 @@ impl Session {
                 .get("retry-after")
                 .and_then(|v| v.trim().parse::<f64>().ok())
                 .filter(|s| s.is_finite() && *s >= 0.0);
-            let key = bearer(&exchange.request).map(fingerprint).or_else(|| {
-                exchange
-                    .request
-                    .headers
-                    .get("trakt-api-key")
-                    .map(fingerprint)
-            });
+            let key = bearer(&exchange.request)
+                .map(|s| self.redactor.fingerprint(s))
+                .or_else(|| {
+                    exchange
+                        .request
+                        .headers
+                        .get("trakt-api-key")
+                        .map(|s| self.redactor.fingerprint(s))
+                });
             if let (Some(seconds), Some(key)) = (seconds, key) {
                 // The window starts when the 429 arrived. Both numbers come from
                 // outside (a header, a recorded file): a window too long to
@@ -255,7 +274,8 @@ impl Session {
             "/oauth/token" | "/oauth/device/token" => {
                 if let Some(body) = exchange.request.body.json() {
                     if let Some(refresh) = body.get("refresh_token").and_then(Value::as_str) {
-                        self.refreshed.insert(fingerprint(refresh), at);
+                        self.refreshed
+                            .insert(self.redactor.fingerprint(refresh), at);
                     }
                 }
                 if let Some(body) = response.body.json() {
@@ -277,7 +297,7 @@ impl Session {
                     .json()
                     .and_then(|b| b.get("token").and_then(Value::as_str).map(str::to_string))
                 {
-                    self.revoked.insert(fingerprint(&token));
+                    self.revoked.insert(self.redactor.fingerprint(&token));
                 }
             }
             _ => {}

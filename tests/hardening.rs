@@ -426,13 +426,16 @@ async fn sigterm_in_the_middle_of_load_leaves_complete_valid_files() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn known_secrets_never_reach_any_output() {
-    const SECRETS: [&str; 6] = [
+    const SECRETS: [&str; 9] = [
         "hdr-bearer-7f3a9c",
         "json-refresh-5d2e1b",
         "query-token-9a8b7c",
         "form-secret-4c3d2e",
         "getuser-trakt-1a2b3c",
         "stremio-authkey-6e5f4d",
+        "refused-token-1f2e3d",
+        "tls-token-2e3d4c",
+        "timeout-token-3d4c5b",
     ];
     let ca = TestCa::new();
     let leaky: Handler = Arc::new(|r: &Received| {
@@ -455,11 +458,34 @@ async fn known_secrets_never_reach_any_output() {
     let dir = tempfile::tempdir().unwrap();
     let log = dir.path().join("s.jsonl");
     let har = dir.path().join("s.har");
+    // Exchanges that fail upstream: nothing listens (refused), a server whose
+    // certificate names another host (TLS error), one that never answers (timeout).
+    let refused = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let refused_addr = refused.local_addr().unwrap();
+    drop(refused);
+    let wrong_name = FakeUpstream::start_named(&ca, &["other.example"], echo()).await;
+    let silent = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let silent_addr = silent.local_addr().unwrap();
+    let held = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let holder = held.clone();
+    tokio::spawn(async move {
+        while let Ok((stream, _)) = silent.accept().await {
+            holder.lock().unwrap().push(stream);
+        }
+    });
     let mut args = vec![
         "--log".to_string(),
         log.display().to_string(),
         "--har".into(),
         har.display().to_string(),
+        "--upstream-timeout".into(),
+        "1".into(),
+        "--resolve".into(),
+        format!("www.strem.io:1001={refused_addr}"),
+        "--resolve".into(),
+        format!("www.strem.io:1002={}", wrong_name.addr),
+        "--resolve".into(),
+        format!("www.strem.io:1003={silent_addr}"),
     ];
     args.extend(route_to(&fake, &ca));
     let mut proxy = ProxyProcess::start(&args);
@@ -497,7 +523,15 @@ async fn known_secrets_never_reach_any_output() {
         r#"{"type":"GetUser","authKey":"stremio-authkey-6e5f4d"}"#,
         "https://api.strem.io/api/getUser",
     ]);
-    wait_for_records(&log, 5);
+    run(&["https://www.strem.io:1001/trakt/watched.json?token=refused-token-1f2e3d"]);
+    run(&["https://www.strem.io:1002/trakt/watched.json?token=tls-token-2e3d4c"]);
+    run(&["https://www.strem.io:1003/trakt/watched.json?token=timeout-token-3d4c5b"]);
+    let records = wait_for_records(&log, 8);
+    let failed: Vec<_> = records.iter().filter(|r| r["error"].is_string()).collect();
+    assert_eq!(failed.len(), 3, "three failed exchanges: {records:?}");
+    for record in failed {
+        assert!(record["diagnosis"]["summary"].is_string(), "{record}");
+    }
     let web = [
         String::from_utf8_lossy(&curl(&[&format!("{p}/download.jsonl")]).stdout).into_owned(),
         String::from_utf8_lossy(&curl(&[&format!("{p}/download.har")]).stdout).into_owned(),

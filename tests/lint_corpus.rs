@@ -13,6 +13,9 @@ const TOKEN: &str = "5c0ae0a3f6dc4d3a0a94d5f7e4d5a7a1b4c5d6e7f8091a2b3c4d5e6f708
 
 struct Case {
     name: String,
+    /// The line of Trakt's contract an expectation rests on, where the
+    /// contract (not the old hand-written table) decided it.
+    contract: Option<String>,
     request: Request,
     expect: BTreeSet<String>,
 }
@@ -58,6 +61,10 @@ fn load() -> Vec<Case> {
             }
             Case {
                 name: f["name"].as_str().unwrap().to_string(),
+                contract: f
+                    .get("contract")
+                    .and_then(Value::as_str)
+                    .map(str::to_string),
                 request: Request {
                     method: f["method"].as_str().unwrap().to_string(),
                     url: f["url"].as_str().unwrap().to_string(),
@@ -95,8 +102,11 @@ fn the_corpus_is_large_and_covers_every_stateless_rule() {
         .flat_map(|c| c.expect.iter().map(String::as_str))
         .collect();
     for rule in trakt_doctor::lint::catalogue() {
-        // Session rules need several exchanges, response rules a response: tested elsewhere.
-        let stateful = rule.id.starts_with("session.") || rule.id == "body.not-linted";
+        // Session rules need several exchanges, response rules a response: tested elsewhere
+        // (src/session.rs, src/lint/response.rs, tests/stremio.rs).
+        let stateful = rule.id.starts_with("session.")
+            || rule.id.starts_with("response.")
+            || rule.id == "body.not-linted";
         let response_rule =
             rule.id.starts_with("stremio.") && !rule.id.starts_with("stremio.event.");
         let stateful = stateful || response_rule;
@@ -115,8 +125,12 @@ fn every_fixture_yields_exactly_its_expected_rules() {
         let findings = trakt_doctor::lint::check(&case.request, at());
         let got: BTreeSet<String> = findings.iter().map(|f| f.rule.clone()).collect();
         if got != case.expect {
+            let because = case
+                .contract
+                .as_deref()
+                .map_or(String::new(), |c| format!(" (contract: {c})"));
             failures.push(format!(
-                "{}: expected {:?}, got {:?}",
+                "{}{because}: expected {:?}, got {:?}",
                 case.name, case.expect, findings
             ));
         }

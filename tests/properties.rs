@@ -445,14 +445,6 @@ fn hostile_request(step: &Step) -> Request {
     }
 }
 
-/// Internal findings that are known bugs owned elsewhere, so this property
-/// still finds every other one. The route linter's `id[..2]` byte slice
-/// (issue 14) is being fixed in src/lint/route.rs; drop this exception then.
-fn known_bug(finding: &lint::Finding) -> bool {
-    finding.message.contains("trakt-doctor's lint failed")
-        && finding.message.contains("is not a char boundary")
-}
-
 /// The whole inspection of one exchange, stage by stage as the proxy runs it.
 fn inspect_like_the_proxy(
     inspector: &trakt_doctor::inspect::Inspector,
@@ -499,7 +491,7 @@ fn inspect_like_the_proxy(
         diagnosis: None,
     };
     inspector.finish(&mut exchange);
-    trakt_doctor::redact::exchange(&mut exchange);
+    trakt_doctor::redact::Redactor::new(b"test").exchange(&mut exchange);
     exchange
 }
 
@@ -522,7 +514,7 @@ proptest! {
             let internal: Vec<_> = exchange
                 .findings
                 .iter()
-                .filter(|f| f.rule.starts_with("internal.") && !known_bug(f))
+                .filter(|f| f.rule.starts_with("internal."))
                 .collect();
             prop_assert!(internal.is_empty(), "{:?} on {:?}", internal, step);
             let line = serde_json::to_string(&exchange);
@@ -537,7 +529,7 @@ proptest! {
         for mut exchange in read.unwrap_or_default() {
             offline.replay(&mut exchange);
             prop_assert!(
-                !exchange.findings.iter().any(|f| f.rule.starts_with("internal.") && !known_bug(f)),
+                !exchange.findings.iter().any(|f| f.rule.starts_with("internal.")),
                 "{:?}",
                 exchange.findings
             );

@@ -69,5 +69,5 @@ fuzz_target!(|data: &[u8]| {
     {
         panic!("{}", failed.message);
     }
-    trakt_doctor::redact::exchange(&mut exchange);
+    trakt_doctor::redact::Redactor::new(b"fuzz").exchange(&mut exchange);
 });

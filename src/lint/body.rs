@@ -290,7 +290,9 @@ pub fn check(s: &Subject, out: &mut Vec<Finding>) {
         ParsedBody::Json(value) => value,
     };
     let Some(endpoint) = s.endpoint() else { return };
-    if endpoint.body == BodyShape::None {
+    // Other bodies are checked against their schema alone (lint::schema),
+    // which knows whether an object, a list or nothing is expected.
+    if matches!(endpoint.body, BodyShape::None | BodyShape::Object) {
         return;
     }
     let Some(object) = value.as_object() else {
@@ -310,6 +312,13 @@ pub fn check(s: &Subject, out: &mut Vec<Finding>) {
         BodyShape::Checkin => {
             ctx.typos(object, "", CHECKIN_KEYS);
             ctx.media_item(object);
+        }
+        BodyShape::Comment => {
+            for key in ["movie", "show", "season", "episode", "list"] {
+                if let Some(item) = object.get(key).filter(|v| !v.is_null()) {
+                    ctx.ids_of(item, &format!("/{key}"));
+                }
+            }
         }
         BodyShape::Items => ctx.items(object, false),
         BodyShape::Ratings => ctx.items(object, true),
@@ -373,16 +382,19 @@ impl Ctx<'_> {
         ) {
             (Some(movie), _, _) => self.ids_of(movie, "/movie"),
             (None, Some(episode), show) => {
-                let numbered = episode.get("season").is_some() && episode.get("number").is_some();
+                // Absolute numbering (anime) names an episode by `number_abs` alone.
+                let numbered = (episode.get("season").is_some() && episode.get("number").is_some())
+                    || episode.get("number_abs").is_some();
                 match show {
                     Some(show) if numbered => {
                         self.ids_of(show, "/show");
                         self.whole_number(episode.get("season"), "/episode/season");
                         self.whole_number(episode.get("number"), "/episode/number");
+                        self.whole_number(episode.get("number_abs"), "/episode/number_abs");
                     }
                     Some(_) => self.out.push(ITEM_MISSING.finding(
                         "/episode",
-                        "with `show`, the episode needs `season` and `number`",
+                        "with `show`, the episode needs `season` and `number` (or `number_abs`)",
                     )),
                     None => self.ids_of(episode, "/episode"),
                 }

@@ -227,30 +227,12 @@ pub fn autofix_user_agent() -> String {
 
 pub fn check(s: &Subject, out: &mut Vec<Finding>) {
     let h = s.headers();
-    match h.get("trakt-api-version") {
-        None => out.push(
-            API_VERSION_MISSING
-                .finding("trakt-api-version", "`trakt-api-version: 2` is missing")
-                .with_fix(Fix::SetHeader {
-                    name: "trakt-api-version".into(),
-                    value: API_VERSION.into(),
-                }),
-        ),
-        Some(v) if v.trim() != API_VERSION => out.push(
-            API_VERSION_WRONG
-                .finding(
-                    "trakt-api-version",
-                    format!("`trakt-api-version` is `{v}`, not `2`"),
-                )
-                .with_fix(Fix::SetHeader {
-                    name: "trakt-api-version".into(),
-                    value: API_VERSION.into(),
-                }),
-        ),
-        Some(_) => {}
+    // Trakt's contract sends OAuth calls with their JSON body alone: no API
+    // key, no API version (the client id is in the body).
+    if !s.path.starts_with("/oauth/") {
+        check_api_version(s, out);
+        check_api_key(s, out);
     }
-
-    check_api_key(s, out);
     check_content_type(s, out);
 
     match h.get("user-agent").map(str::trim) {
@@ -312,6 +294,32 @@ pub fn check(s: &Subject, out: &mut Vec<Finding>) {
         if !value.is_ascii() {
             out.push(NON_ASCII.finding(name, format!("`{name}` contains non-ASCII characters")));
         }
+    }
+}
+
+fn check_api_version(s: &Subject, out: &mut Vec<Finding>) {
+    let h = s.headers();
+    match h.get("trakt-api-version") {
+        None => out.push(
+            API_VERSION_MISSING
+                .finding("trakt-api-version", "`trakt-api-version: 2` is missing")
+                .with_fix(Fix::SetHeader {
+                    name: "trakt-api-version".into(),
+                    value: API_VERSION.into(),
+                }),
+        ),
+        Some(v) if v.trim() != API_VERSION => out.push(
+            API_VERSION_WRONG
+                .finding(
+                    "trakt-api-version",
+                    format!("`trakt-api-version` is `{v}`, not `2`"),
+                )
+                .with_fix(Fix::SetHeader {
+                    name: "trakt-api-version".into(),
+                    value: API_VERSION.into(),
+                }),
+        ),
+        Some(_) => {}
     }
 }
 

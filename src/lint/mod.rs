@@ -35,6 +35,11 @@ pub struct Finding {
     /// Whether auto-fix repaired it before the request left.
     #[serde(default)]
     pub fixed: bool,
+    /// Trakt answered with success although this finding predicted a
+    /// rejection: the prediction was wrong (or Trakt is more lenient than its
+    /// contract), and the record says so.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub contradicted: bool,
     /// The repair, when one is certain (not logged: the `fixes` list shows what was applied).
     #[serde(skip)]
     pub fix: Option<crate::fix::Fix>,
@@ -44,8 +49,10 @@ pub mod body;
 pub mod catalogue;
 pub mod headers;
 pub mod oauth;
+pub mod response;
 pub mod route;
 pub mod rule;
+pub mod schema;
 pub mod stremio;
 
 use time::OffsetDateTime;
@@ -57,9 +64,10 @@ pub use rule::Rule;
 /// Which contract a request must meet, by host.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Contract {
-    /// api.trakt.tv: the Trakt API v2.
+    /// api.trakt.tv and apiz.trakt.tv: the Trakt API v2; also the OAuth
+    /// calls on auth.trakt.tv.
     TraktApi,
-    /// trakt.tv: the website (the OAuth authorize page).
+    /// trakt.tv and auth.trakt.tv's pages (the OAuth authorize page).
     TraktWebsite,
     /// api.strem.io and www.strem.io: Stremio's Trakt bridge.
     Stremio,
@@ -108,9 +116,15 @@ impl<'a> Subject<'a> {
             .map(trakt::query_pairs)
             .unwrap_or_default();
         let method = request.method.to_ascii_uppercase();
-        let contract = if trakt::API_HOSTS.contains(&host.as_str()) {
+        let contract = if trakt::API_HOSTS.contains(&host.as_str())
+            || (trakt::AUTH_HOSTS.contains(&host.as_str())
+                && path.starts_with("/oauth/")
+                && path != "/oauth/authorize")
+        {
             Contract::TraktApi
-        } else if trakt::WEBSITE_HOSTS.contains(&host.as_str()) {
+        } else if trakt::WEBSITE_HOSTS.contains(&host.as_str())
+            || trakt::AUTH_HOSTS.contains(&host.as_str())
+        {
             Contract::TraktWebsite
         } else if host == crate::spec::stremio::API_HOST || host == crate::spec::stremio::WEB_HOST {
             Contract::Stremio
@@ -164,7 +178,7 @@ impl<'a> Subject<'a> {
         match &self.route {
             Some(RouteMatch::Found { params, .. }) => params
                 .iter()
-                .find(|(n, _)| *n == name)
+                .find(|(n, _)| n == name)
                 .map(|(_, v)| v.as_str()),
             _ => None,
         }
@@ -188,10 +202,13 @@ pub fn check_subject(subject: &Subject) -> Vec<Finding> {
     match subject.contract {
         // A browser opening the authorize page sends no API headers: only the OAuth rules apply.
         Contract::TraktApi if subject.path == "/oauth/authorize" => oauth::check(subject, &mut out),
+        // A browser's CORS preflight asks whether it may call; it is not the call.
+        Contract::TraktApi if subject.method == "OPTIONS" => {}
         Contract::TraktApi => {
             headers::check(subject, &mut out);
             route::check(subject, &mut out);
             body::check(subject, &mut out);
+            schema::check(subject, &mut out);
             oauth::check(subject, &mut out);
         }
         Contract::TraktWebsite => oauth::check(subject, &mut out),
@@ -207,7 +224,9 @@ pub fn catalogue() -> Vec<&'static Rule> {
     rules.extend(headers::RULES);
     rules.extend(route::RULES);
     rules.extend(body::RULES);
+    rules.extend(schema::RULES);
     rules.extend(oauth::RULES);
+    rules.extend(response::RULES);
     rules.extend(stremio::RULES);
     rules.extend(crate::session::RULES);
     rules

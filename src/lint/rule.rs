@@ -37,6 +37,7 @@ impl Rule {
             message: message.into(),
             location: location.into(),
             fixed: false,
+            contradicted: false,
             fix: None,
         }
     }

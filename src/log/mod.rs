@@ -31,6 +31,7 @@ use std::thread;
 use std::time::Duration;
 
 use crate::exchange::Exchange;
+use crate::redact::Redactor;
 
 /// A destination for finished exchanges.
 pub trait Sink: Send {
@@ -150,14 +151,15 @@ pub struct WriterStats {
     pub dropped: u64,
 }
 
-/// Starts the writer thread with these sinks.
-pub fn spawn(sinks: Vec<Box<dyn Sink>>, redact: bool) -> (LogHandle, LogWriter) {
+/// Starts the writer thread with these sinks; with a redactor (all but
+/// `--show-secrets`), every record is redacted before any sink sees it.
+pub fn spawn(sinks: Vec<Box<dyn Sink>>, redact: Option<Redactor>) -> (LogHandle, LogWriter) {
     spawn_with_capacity(sinks, redact, QUEUE_CAPACITY)
 }
 
 fn spawn_with_capacity(
     sinks: Vec<Box<dyn Sink>>,
-    redact: bool,
+    redact: Option<Redactor>,
     capacity: usize,
 ) -> (LogHandle, LogWriter) {
     let (tx, rx) = mpsc::sync_channel::<Message>(capacity);
@@ -223,7 +225,11 @@ impl Sinks {
     }
 }
 
-fn run_writer(rx: mpsc::Receiver<Message>, sinks: Vec<Box<dyn Sink>>, redact: bool) -> WriterStats {
+fn run_writer(
+    rx: mpsc::Receiver<Message>,
+    sinks: Vec<Box<dyn Sink>>,
+    redact: Option<Redactor>,
+) -> WriterStats {
     let mut stats = WriterStats::default();
     let failing = vec![false; sinks.len()];
     let mut sinks = Sinks { sinks, failing };
@@ -235,8 +241,8 @@ fn run_writer(rx: mpsc::Receiver<Message>, sinks: Vec<Box<dyn Sink>>, redact: bo
         while let Some(message) = next.take() {
             match message {
                 Message::Record(mut exchange) => {
-                    if redact {
-                        crate::redact::exchange(&mut exchange);
+                    if let Some(redactor) = &redact {
+                        redactor.exchange(&mut exchange);
                     }
                     let record = Record::new(&exchange);
                     sinks.each(&mut stats, "write to", |sink| sink.record(&record));
@@ -303,7 +309,7 @@ mod tests {
             gate: gate.clone(),
             seen: seen.clone(),
         };
-        let (log, writer) = spawn_with_capacity(vec![Box::new(sink)], false, 4);
+        let (log, writer) = spawn_with_capacity(vec![Box::new(sink)], None, 4);
         let started = std::time::Instant::now();
         for id in 1..=20 {
             log.send(exchange(id));
@@ -328,7 +334,7 @@ mod tests {
             gate: Arc::new(Mutex::new(())),
             seen: seen.clone(),
         };
-        let (log, writer) = spawn(vec![Box::new(sink)], true);
+        let (log, writer) = spawn(vec![Box::new(sink)], Some(Redactor::random()));
         for id in 1..=5_000 {
             log.send(exchange(id));
         }

@@ -1,7 +1,9 @@
 //! The terminal sink: one readable line per exchange, then its findings,
 //! fixes and diagnosis indented beneath. Colour only on a TTY (and never
-//! with `NO_COLOR`).
+//! with `NO_COLOR`). Every text that came from traffic has its control
+//! characters shown as escapes, so a body cannot drive the terminal.
 
+use std::borrow::Cow;
 use std::io::{self, Write};
 
 use time::macros::format_description;
@@ -61,7 +63,7 @@ impl TerminalSink<io::Stdout> {
     /// Writes to standard output, coloured when it is a terminal.
     pub fn stdout(quiet: bool) -> Self {
         use std::io::IsTerminal;
-        let color = io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+        let color = colour_wanted(io::stdout().is_terminal());
         TerminalSink::new(io::stdout(), color, quiet)
     }
 }
@@ -77,6 +79,34 @@ impl<W: Write + Send> TerminalSink<W> {
     }
 }
 
+/// `text` with every control character (C0, DEL, C1) and bidirectional
+/// override shown as a visible escape (`\u{1b}`), so what a client or
+/// server sent can neither drive the terminal (titles, colours, cursor
+/// moves, clipboard writes) nor break a line in two.
+pub fn visible(text: &str) -> Cow<'_, str> {
+    fn hidden(c: char) -> bool {
+        c.is_control() || matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+    }
+    if !text.chars().any(hidden) {
+        return Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        if hidden(c) {
+            out.extend(c.escape_unicode());
+        } else {
+            out.push(c);
+        }
+    }
+    Cow::Owned(out)
+}
+
+/// Whether to colour what goes to a stream: only a terminal, never with a
+/// non-empty `NO_COLOR` (<https://no-color.org>).
+pub fn colour_wanted(is_terminal: bool) -> bool {
+    is_terminal && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+}
+
 /// Renders one exchange as the terminal shows it.
 fn render(ex: &Exchange, s: Style) -> String {
     let clock = ex
@@ -85,19 +115,21 @@ fn render(ex: &Exchange, s: Style) -> String {
             "[hour]:[minute]:[second].[subsecond digits:3]"
         ))
         .unwrap_or_default();
+    let v = visible;
     let target = ex
         .request
         .url
         .split_once("://")
         .map_or(ex.request.url.as_str(), |(_, rest)| rest);
+    let target = v(target);
     let outcome = match (&ex.response, &ex.error) {
         (Some(r), None) => s.status(r.status),
         (Some(r), Some(e)) => format!(
             "{} {}",
             s.status(r.status),
-            s.paint("31", &format!("({e})"))
+            s.paint("31", &format!("({})", v(e)))
         ),
-        (None, Some(e)) => s.paint("31", &format!("failed: {e}")),
+        (None, Some(e)) => s.paint("31", &format!("failed: {}", v(e))),
         (None, None) => s.dim("no response"),
     };
     let fixed = if ex.fixes.is_empty() {
@@ -109,44 +141,50 @@ fn render(ex: &Exchange, s: Style) -> String {
         "{} {} {} {} {} {}{}\n",
         s.dim(&clock),
         s.dim(&format!("#{}", ex.id)),
-        s.bold(&ex.request.method),
+        s.bold(&v(&ex.request.method)),
         target,
         outcome,
         s.dim(&format!("{:.1} ms", ex.duration_ms)),
         fixed,
     );
     for finding in &ex.findings {
-        let mark = if finding.fixed { " (fixed)" } else { "" };
+        let mark = if finding.fixed {
+            " (fixed)"
+        } else if finding.contradicted {
+            " (yet Trakt accepted the request: this prediction was wrong)"
+        } else {
+            ""
+        };
         text.push_str(&format!(
             "    {} {} {}{} {}\n",
             s.severity(finding.severity),
-            s.bold(&finding.rule),
-            finding.message,
+            s.bold(&v(&finding.rule)),
+            v(&finding.message),
             mark,
-            s.dim(&format!("@ {}", finding.location)),
+            s.dim(&format!("@ {}", v(&finding.location))),
         ));
     }
     for fix in &ex.fixes {
         text.push_str(&format!(
             "    {} {} {}: {} → {}\n",
             s.paint("35", "fix    "),
-            s.bold(&fix.rule),
-            fix.location,
-            fix.before,
-            fix.after
+            s.bold(&v(&fix.rule)),
+            v(&fix.location),
+            v(&fix.before),
+            v(&fix.after)
         ));
     }
     if let Some(d) = &ex.diagnosis {
         text.push_str(&format!(
             "    {} {}\n",
             s.paint("36;1", "why    "),
-            d.summary
+            v(&d.summary)
         ));
         for cause in &d.causes {
-            text.push_str(&format!("           - {cause}\n"));
+            text.push_str(&format!("           - {}\n", v(cause)));
         }
         for remedy in &d.remedies {
-            text.push_str(&format!("    {} {remedy}\n", s.paint("32", "do     ")));
+            text.push_str(&format!("    {} {}\n", s.paint("32", "do     "), v(remedy)));
         }
     }
     text
@@ -178,5 +216,37 @@ impl<W: Write + Send> Sink for TerminalSink<W> {
 
     fn flush(&mut self) -> io::Result<()> {
         self.end_batch()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn control_characters_are_shown_not_sent() {
+        assert!(matches!(visible("plain ünïcode"), Cow::Borrowed(_)));
+        assert_eq!(
+            visible("\u{1b}]0;title\u{7}\r\n\u{9b}x\u{202e}"),
+            r"\u{1b}]0;title\u{7}\u{d}\u{a}\u{9b}x\u{202e}"
+        );
+        let ex: Exchange = serde_json::from_value(serde_json::json!({
+            "id": 1, "started_at": "2026-11-25T12:00:00Z", "duration_ms": 1.0,
+            "request": {"method": "GET\u{1b}[2J", "url": "https://api.trakt.tv/\u{1b}x"},
+            "error": "bad\u{7}",
+            "findings": [{"rule": "r", "severity": "error", "message": "`\u{1b}]0;t\u{7}`", "location": "/\u{1b}"}],
+            "diagnosis": {"summary": "s\u{1b}", "causes": ["c\u{7}"], "remedies": ["r\u{1b}"]}
+        }))
+        .unwrap();
+        let plain = render(&ex, Style { on: false });
+        assert!(
+            !plain.contains('\u{1b}') && !plain.contains('\u{7}'),
+            "{plain}"
+        );
+        let coloured = render(&ex, Style { on: true });
+        assert!(
+            !coloured.replace("\u{1b}[", "").contains('\u{1b}'),
+            "{coloured}"
+        );
     }
 }

@@ -30,11 +30,14 @@ pub async fn handle(
     let (host, port) = match connect_target(&req) {
         Ok(target) => target,
         Err(message) => {
-            tracing::warn!("{peer}: refused CONNECT {}: {message}", req.uri());
+            tracing::warn!(
+                "{peer}: refused CONNECT {}: {message}",
+                crate::redact::without_userinfo(&req.uri().to_string())
+            );
             return forward::error_response(StatusCode::BAD_REQUEST, &message);
         }
     };
-    if shared.is_self(&host, port) {
+    if shared.is_self(&host, port).await {
         tracing::warn!("{peer}: refused CONNECT {host}:{port}: that is trakt-doctor itself");
         return forward::error_response(
             StatusCode::LOOP_DETECTED,
@@ -87,11 +90,13 @@ fn connect_target<B>(req: &Request<B>) -> Result<(String, u16), String> {
         .uri()
         .authority()
         .ok_or_else(|| "CONNECT needs a HOST:PORT target".to_string())?;
+    // Never repeat credentials (`user:pw@host:443`) in a message.
+    let shown = crate::redact::without_userinfo(authority.as_str());
     let port = authority
         .port_u16()
-        .ok_or_else(|| format!("CONNECT target `{authority}` has no port"))?;
+        .ok_or_else(|| format!("CONNECT target `{shown}` has no port"))?;
     if port == 0 {
-        return Err(format!("CONNECT target `{authority}` has port 0"));
+        return Err(format!("CONNECT target `{shown}` has port 0"));
     }
     let host = authority
         .host()
@@ -100,7 +105,7 @@ fn connect_target<B>(req: &Request<B>) -> Result<(String, u16), String> {
         .trim_end_matches('.')
         .to_ascii_lowercase();
     if host.is_empty() {
-        return Err(format!("CONNECT target `{authority}` has no host"));
+        return Err(format!("CONNECT target `{shown}` has no host"));
     }
     Ok((host, port))
 }

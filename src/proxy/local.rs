@@ -35,6 +35,10 @@ pub async fn serve(
         );
     }
     if crate::web::handles(req.uri().path()) {
+        let access = crate::web::access(shared.settings.proxy_auth.as_deref(), peer, &req);
+        if let Some(refusal) = crate::web::refusal(access, peer, req.uri().path()) {
+            return refusal;
+        }
         return crate::web::serve(shared, peer, req).await;
     }
     let shared = &*shared;

@@ -86,6 +86,8 @@ pub struct Shared {
     pub web: Arc<WebStore>,
     /// The per-run token the web view's actions must carry.
     pub web_token: String,
+    /// Fingerprints secrets in what the proxy prints.
+    pub redactor: crate::redact::Redactor,
     /// Auto-fix, which the web view can turn on and off at run time.
     fix: RwLock<FixPolicy>,
     tasks: TaskTracker,
@@ -116,49 +118,44 @@ impl Shared {
 
     /// Whether the request carries the `--proxy-auth` credentials (always true without them).
     pub fn proxy_auth_ok<B>(&self, req: &Request<B>) -> bool {
-        use base64::Engine as _;
         let Some(expected) = &self.settings.proxy_auth else {
             return true;
         };
-        let given = req
-            .headers()
-            .get(http::header::PROXY_AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.trim().split_once(' '))
-            .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("basic"))
-            .and_then(|(_, b64)| {
-                base64::engine::general_purpose::STANDARD
-                    .decode(b64.trim())
-                    .ok()
-            });
-        // Compare without an early exit, so timing does not reveal a matching prefix.
-        given.is_some_and(|g| {
-            g.len() == expected.len()
-                && g.iter()
-                    .zip(expected.as_bytes())
-                    .fold(0u8, |acc, (a, b)| acc | (a ^ b))
-                    == 0
-        })
+        basic_credentials_match(
+            req.headers()
+                .get(http::header::PROXY_AUTHORIZATION)
+                .and_then(|v| v.to_str().ok()),
+            expected,
+        )
     }
 
-    /// Whether `host:port` is this proxy itself (a request that would loop).
-    pub fn is_self(&self, host: &str, port: u16) -> bool {
-        if port != self.local_addr.port() {
-            return false;
-        }
-        let host = host.trim_start_matches('[').trim_end_matches(']');
-        if host.eq_ignore_ascii_case("localhost") {
-            return true;
-        }
-        match host.parse::<std::net::IpAddr>() {
-            Ok(ip) => {
-                ip == self.local_addr.ip()
-                    || (self.local_addr.ip().is_unspecified() || self.local_addr.ip().is_loopback())
-                        && ip.is_loopback()
-            }
-            Err(_) => false,
-        }
+    /// Whether `host:port` is this proxy itself (a request that would loop),
+    /// judged by the addresses the dialer would connect to, not by spelling.
+    pub async fn is_self(&self, host: &str, port: u16) -> bool {
+        self.dialer.is_own(host, port).await
     }
+}
+
+/// Whether an `Authorization` or `Proxy-Authorization` value is `Basic`
+/// with exactly the `user:password` credentials `expected`.
+pub fn basic_credentials_match(value: Option<&str>, expected: &str) -> bool {
+    use base64::Engine as _;
+    let given = value
+        .and_then(|v| v.trim().split_once(' '))
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("basic"))
+        .and_then(|(_, b64)| {
+            base64::engine::general_purpose::STANDARD
+                .decode(b64.trim())
+                .ok()
+        });
+    // Compare without an early exit, so timing does not reveal a matching prefix.
+    given.is_some_and(|g| {
+        g.len() == expected.len()
+            && g.iter()
+                .zip(expected.as_bytes())
+                .fold(0u8, |acc, (a, b)| acc | (a ^ b))
+                == 0
+    })
 }
 
 /// Everything needed to start a proxy.
@@ -170,6 +167,8 @@ pub struct ProxyParts {
     pub resolve: ResolveTable,
     pub log: LogHandle,
     pub web: Arc<WebStore>,
+    /// The per-install fingerprint key.
+    pub redactor: crate::redact::Redactor,
 }
 
 /// A bound proxy, ready to [`run`](Proxy::run).
@@ -186,6 +185,7 @@ impl Proxy {
         let dialer = Dialer {
             resolve: parts.resolve,
             connect_timeout: parts.settings.connect_timeout,
+            own: Some(local_addr),
         };
         let upstream = upstream::Upstream::new(dialer.clone(), parts.upstream_tls);
         let (stop_tx, stop) = watch::channel(false);
@@ -199,7 +199,8 @@ impl Proxy {
             dialer,
             upstream,
             log: parts.log,
-            inspector: Arc::new(Inspector::new()),
+            inspector: Arc::new(Inspector::with_redactor(parts.redactor.clone())),
+            redactor: parts.redactor,
             ca_pem: parts.ca_pem,
             local_addr,
             tasks: TaskTracker::new(),
@@ -351,8 +352,10 @@ async fn route(
         tracing::warn!(
             "{peer}: refused {} {}: missing or wrong Proxy-Authorization",
             req.method(),
-            // The target may carry a token in its query: never print it in clear.
-            crate::redact::url(&req.uri().to_string())
+            // The target may carry credentials or a token: never print them in clear.
+            shared
+                .redactor
+                .url(&crate::redact::without_userinfo(&req.uri().to_string()))
         );
         let mut response = forward::error_response(
             StatusCode::PROXY_AUTHENTICATION_REQUIRED,
@@ -378,7 +381,7 @@ async fn route(
             let port = uri
                 .port_u16()
                 .unwrap_or(if scheme == "https" { 443 } else { 80 });
-            if shared.is_self(host, port) {
+            if shared.is_self(host, port).await {
                 return Ok(local::serve(shared, peer, req).await);
             }
             let target = Target {

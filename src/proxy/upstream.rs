@@ -21,24 +21,54 @@ use crate::hosts::ResolveTable;
 pub struct Dialer {
     pub resolve: ResolveTable,
     pub connect_timeout: Duration,
+    /// The proxy's own listening address: never dialled, so no request or
+    /// tunnel can loop back into the proxy, however its address is spelled.
+    pub own: Option<SocketAddr>,
 }
 
 impl Dialer {
+    /// The addresses `host:port` stands for: a `--resolve` rule, else what
+    /// the system resolver says (which also reads `127.1`, `2130706433` and
+    /// `0x7f000001` as 127.0.0.1, as the connection would).
+    async fn addresses(&self, host: &str, port: u16) -> std::io::Result<Vec<SocketAddr>> {
+        if let Some(addr) = self.resolve.lookup(host, port) {
+            return Ok(vec![addr]);
+        }
+        Ok(
+            tokio::time::timeout(self.connect_timeout, tokio::net::lookup_host((host, port)))
+                .await
+                .map_err(|_| timed_out(format!("looking up {host} took too long")))?
+                .map_err(|e| std::io::Error::new(e.kind(), format!("cannot resolve {host}: {e}")))?
+                .collect(),
+        )
+    }
+
+    /// Whether connecting to `host:port` would reach the proxy itself.
+    pub async fn is_own(&self, host: &str, port: u16) -> bool {
+        let Some(own) = self.own else { return false };
+        let host = host.trim_start_matches('[').trim_end_matches(']');
+        // Only a --resolve rule or our own port can lead back here: no DNS otherwise.
+        if self.resolve.lookup(host, port).is_none() && port != own.port() {
+            return false;
+        }
+        match self.addresses(host, port).await {
+            Ok(addrs) => addrs.iter().any(|addr| is_own_address(*addr, own)),
+            Err(_) => false,
+        }
+    }
+
     /// Connects to `host:port`, trying each address in turn.
     pub async fn connect(&self, host: &str, port: u16) -> std::io::Result<TcpStream> {
         let host = host.trim_start_matches('[').trim_end_matches(']');
-        let addrs: Vec<SocketAddr> = match self.resolve.lookup(host, port) {
-            Some(addr) => vec![addr],
-            None => {
-                tokio::time::timeout(self.connect_timeout, tokio::net::lookup_host((host, port)))
-                    .await
-                    .map_err(|_| timed_out(format!("looking up {host} took too long")))?
-                    .map_err(|e| {
-                        std::io::Error::new(e.kind(), format!("cannot resolve {host}: {e}"))
-                    })?
-                    .collect()
+        let addrs = self.addresses(host, port).await?;
+        if let Some(own) = self.own {
+            if addrs.iter().any(|addr| is_own_address(*addr, own)) {
+                return Err(std::io::Error::new(
+                    std::io::ErrorKind::InvalidInput,
+                    format!("{host}:{port} is trakt-doctor itself; refusing to loop"),
+                ));
             }
-        };
+        }
         let mut last_error = None;
         for addr in addrs {
             match tokio::time::timeout(self.connect_timeout, TcpStream::connect(addr)).await {
@@ -67,6 +97,24 @@ impl Dialer {
             )
         }))
     }
+}
+
+/// Whether a connection to `addr` reaches a listener on `own`.
+fn is_own_address(addr: SocketAddr, own: SocketAddr) -> bool {
+    if addr.port() != own.port() {
+        return false;
+    }
+    let ip = addr.ip().to_canonical();
+    let own_ip = own.ip().to_canonical();
+    // Connecting to 0.0.0.0 or :: reaches this machine.
+    ip == own_ip
+        || ip.is_unspecified()
+        || own_ip.is_unspecified() && (ip.is_loopback() || is_this_machine(ip))
+}
+
+/// Whether `ip` is one of this machine's addresses: only those can be bound.
+fn is_this_machine(ip: std::net::IpAddr) -> bool {
+    std::net::UdpSocket::bind(SocketAddr::new(ip, 0)).is_ok()
 }
 
 fn timed_out(message: String) -> std::io::Error {
@@ -176,4 +224,34 @@ pub fn describe(error: &(dyn std::error::Error + 'static)) -> String {
         source = cause.source();
     }
     parts.join(": ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn own_addresses_are_recognised_in_any_form() {
+        let own: SocketAddr = "127.0.0.1:8080".parse().unwrap();
+        for addr in [
+            "127.0.0.1:8080",
+            "0.0.0.0:8080",
+            "[::ffff:127.0.0.1]:8080",
+            "[::]:8080",
+        ] {
+            assert!(is_own_address(addr.parse().unwrap(), own), "{addr}");
+        }
+        for addr in [
+            "127.0.0.1:8081",
+            "127.0.0.2:8080",
+            "192.0.2.1:8080",
+            "[::1]:8080",
+        ] {
+            assert!(!is_own_address(addr.parse().unwrap(), own), "{addr}");
+        }
+        let any: SocketAddr = "0.0.0.0:8080".parse().unwrap();
+        assert!(is_own_address("127.0.0.5:8080".parse().unwrap(), any));
+        assert!(is_own_address("[::1]:8080".parse().unwrap(), any));
+        assert!(!is_own_address("192.0.2.1:8080".parse().unwrap(), any));
+    }
 }

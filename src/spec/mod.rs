@@ -4,5 +4,6 @@
 //! Facts come from ../shared/trakt-api.md (Trakt's developer guides and its
 //! ts-rest contracts in the public trakt/trakt-api repository).
 
+pub mod schema;
 pub mod stremio;
 pub mod trakt;

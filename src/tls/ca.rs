@@ -394,7 +394,7 @@ impl CertificateAuthority {
 /// Writes `bytes` to `path` through a temporary file in the same folder and
 /// a rename, so readers never see a partial file. With `private`, the file
 /// is created with mode 0600 on Unix.
-fn write_atomically(path: &Path, bytes: &[u8], private: bool) -> io::Result<()> {
+pub(crate) fn write_atomically(path: &Path, bytes: &[u8], private: bool) -> io::Result<()> {
     let file_name = path
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())

@@ -4,8 +4,10 @@
 //! actions (clear, toggle auto-fix).
 //!
 //! Every request must name the proxy by IP address or `localhost` in its
-//! Host header (no DNS rebinding); actions also need a loopback peer, the
-//! per-run token printed into the page, and a same-origin `Origin` (no CSRF).
+//! Host header (no DNS rebinding), and come from this computer or carry the
+//! `--proxy-auth` credentials ([`access`]); actions also need a loopback
+//! peer, the per-run token printed into the page, and a same-origin
+//! `Origin` (no CSRF).
 
 pub mod store;
 
@@ -61,6 +63,66 @@ pub fn host_allowed(host: Option<&str>, local: SocketAddr) -> bool {
     }
     let name = name.trim_start_matches('[').trim_end_matches(']');
     name.eq_ignore_ascii_case("localhost") || name.parse::<std::net::IpAddr>().is_ok()
+}
+
+/// Who may read the web view, its downloads and its API, which hold every
+/// captured exchange: with `--proxy-auth`, whoever gives those credentials
+/// (HTTP Basic, or as proxy credentials on a request sent through the proxy);
+/// without it, clients on this computer only.
+pub enum Access {
+    Allowed,
+    /// Answer 401 with a Basic challenge.
+    NeedsCredentials,
+    /// Answer 403: not a loopback client, and no credentials are configured.
+    LoopbackOnly,
+}
+
+pub fn access<B>(proxy_auth: Option<&str>, peer: SocketAddr, req: &Request<B>) -> Access {
+    let Some(expected) = proxy_auth else {
+        return if peer.ip().to_canonical().is_loopback() {
+            Access::Allowed
+        } else {
+            Access::LoopbackOnly
+        };
+    };
+    let given = |name: header::HeaderName| req.headers().get(name).and_then(|v| v.to_str().ok());
+    if crate::proxy::basic_credentials_match(given(header::AUTHORIZATION), expected)
+        || crate::proxy::basic_credentials_match(given(header::PROXY_AUTHORIZATION), expected)
+    {
+        Access::Allowed
+    } else {
+        Access::NeedsCredentials
+    }
+}
+
+/// The answer to a request [`access`] does not allow.
+pub fn refusal(access: Access, peer: SocketAddr, path: &str) -> Option<Response<ProxyBody>> {
+    match access {
+        Access::Allowed => None,
+        Access::NeedsCredentials => {
+            tracing::debug!("{peer}: asked for credentials for the web view ({path})");
+            let mut response = respond(
+                StatusCode::UNAUTHORIZED,
+                "text/plain; charset=utf-8",
+                "trakt-doctor's web view needs the --proxy-auth credentials\n",
+            );
+            response.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Basic realm=\"trakt-doctor\", charset=\"UTF-8\""),
+            );
+            Some(response)
+        }
+        Access::LoopbackOnly => {
+            tracing::warn!("{peer}: refused the web view ({path}) to a client on another computer");
+            Some(respond(
+                StatusCode::FORBIDDEN,
+                "text/plain; charset=utf-8",
+                "trakt-doctor's web view shows every captured exchange, so it answers only on \
+                 this computer. To open it to others, start trakt-doctor with \
+                 --proxy-auth USER:PASSWORD and sign in with those credentials.\n",
+            ))
+        }
+    }
 }
 
 /// Paths the web view answers; anything else falls through to the other local pages.
@@ -360,5 +422,52 @@ mod tests {
         assert!(!host_allowed(None, local));
         assert_eq!(new_token().len(), 32);
         assert_ne!(new_token(), new_token());
+    }
+
+    #[test]
+    fn without_credentials_only_loopback_clients_read_the_web_view() {
+        use base64::Engine as _;
+        let get = |auth: Option<&str>| {
+            let mut req = Request::get("/download.har");
+            if let Some(auth) = auth {
+                req = req.header(header::AUTHORIZATION, auth);
+            }
+            req.body(()).unwrap()
+        };
+        let lan: SocketAddr = "192.168.1.20:50000".parse().unwrap();
+        let local: SocketAddr = "127.0.0.1:50000".parse().unwrap();
+        let mapped: SocketAddr = "[::ffff:127.0.0.1]:50000".parse().unwrap();
+        let allowed = |a: Access| matches!(a, Access::Allowed);
+        assert!(matches!(
+            access(None, lan, &get(None)),
+            Access::LoopbackOnly
+        ));
+        assert!(allowed(access(None, local, &get(None))));
+        assert!(allowed(access(None, mapped, &get(None))));
+        let right = format!(
+            "Basic {}",
+            base64::engine::general_purpose::STANDARD.encode("alice:pw")
+        );
+        let wrong = format!(
+            "Basic {}",
+            base64::engine::general_purpose::STANDARD.encode("alice:no")
+        );
+        let auth = Some("alice:pw");
+        for peer in [lan, local] {
+            assert!(matches!(
+                access(auth, peer, &get(None)),
+                Access::NeedsCredentials
+            ));
+            assert!(matches!(
+                access(auth, peer, &get(Some(&wrong))),
+                Access::NeedsCredentials
+            ));
+            assert!(allowed(access(auth, peer, &get(Some(&right)))));
+        }
+        let refused = refusal(Access::LoopbackOnly, lan, "/").unwrap();
+        assert_eq!(refused.status(), StatusCode::FORBIDDEN);
+        let challenge = refusal(Access::NeedsCredentials, lan, "/").unwrap();
+        assert_eq!(challenge.status(), StatusCode::UNAUTHORIZED);
+        assert!(challenge.headers().contains_key(header::WWW_AUTHENTICATE));
     }
 }

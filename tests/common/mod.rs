@@ -24,6 +24,8 @@ use tokio::net::{TcpListener, TcpStream};
 /// Names the fake upstream's certificate is valid for.
 pub const FAKE_NAMES: &[&str] = &[
     "api.trakt.tv",
+    "apiz.trakt.tv",
+    "auth.trakt.tv",
     "trakt.tv",
     "api.strem.io",
     "www.strem.io",
@@ -249,13 +251,28 @@ impl ProxyProcess {
     }
 
     pub fn start_with_certs(args: &[String], certs: tempfile::TempDir) -> ProxyProcess {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_trakt-doctor"))
+        Self::spawn(args, certs, false)
+    }
+
+    /// Like [`ProxyProcess::start`], without `NO_COLOR`: the proxy must still
+    /// print no colour codes, its output being pipes.
+    pub fn start_coloured(args: &[String]) -> ProxyProcess {
+        Self::spawn(args, tempfile::tempdir().unwrap(), true)
+    }
+
+    fn spawn(args: &[String], certs: tempfile::TempDir, colour: bool) -> ProxyProcess {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_trakt-doctor"));
+        if colour {
+            command.env_remove("NO_COLOR");
+        } else {
+            command.env("NO_COLOR", "1");
+        }
+        let mut child = command
             .arg("--listen")
             .arg("127.0.0.1:0")
             .arg("--certs")
             .arg(certs.path())
             .args(args)
-            .env("NO_COLOR", "1")
             .env("RUST_LOG", "trakt_doctor=debug,warn")
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
@@ -394,7 +411,7 @@ pub fn route_to_addr(addr: SocketAddr, ca: &TestCa) -> Vec<String> {
         "--upstream-ca".to_string(),
         ca.pem_path.display().to_string(),
     ];
-    for host in ["api.trakt.tv", "trakt.tv", "api.strem.io", "www.strem.io"] {
+    for host in trakt_doctor::DEFAULT_INTERCEPT_HOSTS {
         args.push("--resolve".into());
         args.push(format!("{host}:443={addr}"));
     }

@@ -1,0 +1,180 @@
+//! Trakt's answers against its contract: a success whose body lacks a field
+//! the contract promises, or carries it with another type, means Trakt
+//! changed under the client (the "API change vs old client" cause), not that
+//! the request was wrong. Only information, one finding per answer.
+
+#![cfg_attr(
+    not(test),
+    deny(
+        clippy::indexing_slicing,
+        clippy::string_slice,
+        clippy::arithmetic_side_effects,
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::panic
+    )
+)]
+
+use super::{Finding, Rule, Severity};
+use crate::exchange::{self, Exchange};
+use crate::spec::schema::{Problem, Validator};
+use crate::spec::trakt::{self, RouteMatch};
+
+pub const SCHEMA: Rule = Rule {
+    id: "response.schema",
+    severity: Severity::Info,
+    summary: "Trakt's success answer differs from the shape its contract promises.",
+    why: "A field the contract promises that is missing, or has another type, is what breaks a client after Trakt changes its API: the request was fine, the client's reading of the answer is what fails.",
+    bad: "200 OK\n\n[{\"watchers\":12,\"movie\":{\"title\":\"Tron\",\"ids\":\"tron\"}}]",
+    good: "200 OK\n\n[{\"watchers\":12,\"movie\":{\"title\":\"Tron\",\"year\":2010,\"ids\":{\"trakt\":1,\"slug\":\"tron-legacy-2010\"}}}]",
+    autofix: None,
+};
+
+pub const RULES: &[&Rule] = &[&SCHEMA];
+
+/// Items of each list looked at: enough to see a changed shape, cheap on a page of 250.
+const SAMPLE: usize = 5;
+/// Places quoted in the one finding.
+const QUOTED: usize = 3;
+
+/// The finding for a finished exchange with Trakt, if its success answer departs from the contract.
+pub fn check(exchange: &Exchange) -> Option<Finding> {
+    let response = exchange.response.as_ref()?;
+    if !(200..300).contains(&response.status) || response.body.truncated {
+        return None;
+    }
+    let (host, path) = exchange::host_and_path(&exchange.request.url);
+    if !trakt::API_HOSTS.contains(&host.as_str()) && !trakt::AUTH_HOSTS.contains(&host.as_str()) {
+        return None;
+    }
+    let RouteMatch::Found {
+        endpoint, invalid, ..
+    } = trakt::match_route(&exchange.request.method, &path)
+    else {
+        return None;
+    };
+    if !invalid.is_empty() || response.status != endpoint.success {
+        return None;
+    }
+    let schema = endpoint.response.as_ref()?;
+    let body = response.body.json()?;
+    let contract = trakt::contract();
+    let validator = Validator {
+        shared: &contract.shared,
+        request: false,
+        sample: Some(SAMPLE),
+    };
+    let violations = validator.validate(&body, schema);
+    let first = violations.first()?;
+    let quoted: Vec<String> = violations
+        .iter()
+        .take(QUOTED)
+        .map(|v| {
+            let place = if v.pointer.is_empty() {
+                "/"
+            } else {
+                v.pointer.as_str()
+            };
+            match &v.problem {
+                Problem::Required { name } => format!("`{name}` is missing at {place}"),
+                Problem::Type { expected, found } => {
+                    format!("{place} is a {found}, not {expected}")
+                }
+                Problem::Enum { allowed } => {
+                    format!("{place} is not one of {}", allowed.join(", "))
+                }
+                Problem::Range { bound } => format!("{place} is not {bound}"),
+            }
+        })
+        .collect();
+    let more = violations.len().saturating_sub(QUOTED);
+    let tail = if more > 0 {
+        format!(" (and {more} more)")
+    } else {
+        String::new()
+    };
+    let place = if first.pointer.is_empty() {
+        "/"
+    } else {
+        first.pointer.as_str()
+    };
+    Some(SCHEMA.finding(
+        format!("response {place}"),
+        format!(
+            "Trakt's answer is not what the {} promises for {} {}: {}{tail}. If the client fails to read it, Trakt changed under it: update the client",
+            trakt::contract_label(),
+            endpoint.method,
+            endpoint.path,
+            quoted.join("; ")
+        ),
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use bytes::Bytes;
+
+    use super::*;
+    use crate::exchange::{Body, Headers, Request, Response};
+
+    fn answer(url: &str, status: u16, body: &str) -> Exchange {
+        Exchange {
+            id: 1,
+            started_at: time::macros::datetime!(2026-11-24 12:00 UTC),
+            duration_ms: 1.0,
+            request: Request {
+                method: "GET".into(),
+                url: url.into(),
+                http_version: "HTTP/1.1".into(),
+                headers: Headers::default(),
+                body: Body::complete(Bytes::new()),
+            },
+            response: Some(Response {
+                status,
+                http_version: "HTTP/1.1".into(),
+                headers: Headers::default(),
+                body: Body::complete(Bytes::from(body.to_string())),
+            }),
+            error: None,
+            findings: vec![],
+            fixes: vec![],
+            diagnosis: None,
+        }
+    }
+
+    const TRENDING: &str = "https://api.trakt.tv/movies/trending";
+
+    #[test]
+    fn an_answer_in_the_promised_shape_says_nothing() {
+        let body = r#"[{"watchers":12,"movie":{"title":"Tron","year":2010,"ids":{"trakt":1,"slug":"tron-legacy-2010","imdb":"tt1104001","tmdb":20526}}}]"#;
+        assert_eq!(check(&answer(TRENDING, 200, body)), None);
+    }
+
+    #[test]
+    fn a_changed_answer_is_one_finding_naming_its_places() {
+        let body = r#"[{"watchers":"12","movie":{"year":2010,"ids":{"trakt":1,"slug":"tron"}}}]"#;
+        let finding = check(&answer(TRENDING, 200, body)).expect("a finding");
+        assert_eq!(finding.rule, "response.schema");
+        assert_eq!(finding.severity, Severity::Info);
+        assert!(
+            finding.message.contains("/0/watchers is a string"),
+            "{}",
+            finding.message
+        );
+        assert!(
+            finding.message.contains("`title` is missing"),
+            "{}",
+            finding.message
+        );
+    }
+
+    #[test]
+    fn failures_and_other_hosts_are_not_judged() {
+        assert_eq!(check(&answer(TRENDING, 404, "{}")), None);
+        assert_eq!(
+            check(&answer("https://api.strem.io/movies/trending", 200, "{}")),
+            None
+        );
+        assert_eq!(check(&answer(TRENDING, 200, "not json")), None);
+    }
+}

@@ -1,0 +1,492 @@
+//! The JSON shapes of Trakt's contract (a subset of OpenAPI 3.0's schema
+//! objects, as `tools/trakt-contract` keeps them) and a validator that says
+//! where a value departs from its shape.
+//!
+//! Alternatives (`oneOf` in the contract) are read as "any of": Trakt's own
+//! alternatives overlap (ids by `trakt` or by `imdb`; both present is fine).
+
+#![cfg_attr(
+    not(test),
+    deny(
+        clippy::indexing_slicing,
+        clippy::string_slice,
+        clippy::arithmetic_side_effects,
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::panic
+    )
+)]
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+use serde_json::{Map, Value};
+
+/// One schema object. Every keyword is optional; an empty schema accepts anything.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Schema {
+    #[serde(rename = "type")]
+    pub kind: Option<Kind>,
+    #[serde(rename = "enum")]
+    pub allowed: Option<Vec<Value>>,
+    #[serde(default)]
+    pub nullable: bool,
+    pub format: Option<String>,
+    pub minimum: Option<f64>,
+    pub maximum: Option<f64>,
+    pub min_length: Option<u64>,
+    pub max_length: Option<u64>,
+    pub items: Option<Box<Schema>>,
+    pub min_items: Option<u64>,
+    pub max_items: Option<u64>,
+    pub properties: Option<BTreeMap<String, Schema>>,
+    #[serde(default)]
+    pub required: Vec<String>,
+    #[serde(default)]
+    pub any_of: Vec<Schema>,
+    #[serde(default)]
+    pub all_of: Vec<Schema>,
+    /// A schema stored once in the data's shared table.
+    #[serde(rename = "$ref")]
+    pub shared: Option<usize>,
+}
+
+/// The JSON type a schema names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Kind {
+    String,
+    Integer,
+    Number,
+    Boolean,
+    Array,
+    Object,
+}
+
+impl Kind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::String => "string",
+            Kind::Integer => "integer",
+            Kind::Number => "number",
+            Kind::Boolean => "boolean",
+            Kind::Array => "array",
+            Kind::Object => "object",
+        }
+    }
+}
+
+/// How a value departs from its schema.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Problem {
+    /// A required property is absent (or null where null is not allowed).
+    Required { name: String },
+    /// The value has another JSON type.
+    Type {
+        expected: String,
+        found: &'static str,
+    },
+    /// The value is not among the enumeration.
+    Enum { allowed: Vec<String> },
+    /// A number, a string's length or an array's length is out of range.
+    Range { bound: String },
+}
+
+/// One departure, at a JSON pointer into the validated value.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Violation {
+    pub pointer: String,
+    pub problem: Problem,
+}
+
+/// Property names that Trakt's contract marks as required on media objects
+/// in request bodies, but that Trakt matches without: an item is found by its
+/// `ids`, or by `title` and `year` when it has none (the hand-written body
+/// rules check that an item is identified at all).
+const MATCHED_ON_IDS: &[&str] = &["title", "year", "ids"];
+
+/// Validates `value` against `schema`; `shared` resolves `$ref`s. The
+/// violations come in document order; nesting is bounded by the data.
+pub struct Validator<'s> {
+    pub shared: &'s [Schema],
+    /// Relax the contract's required `title`/`year`/`ids` on media objects
+    /// (request bodies; responses keep them).
+    pub request: bool,
+    /// Follow at most this many items of each array (a page of 250 movies
+    /// is judged by its first few), or all when `None`.
+    pub sample: Option<usize>,
+}
+
+/// How deep a value is followed: the contract's schemas are shallow, and a
+/// hostile body must not make validation recurse without bound.
+const MAX_DEPTH: usize = 32;
+
+impl<'s> Validator<'s> {
+    pub fn resolve<'a>(&self, schema: &'a Schema) -> &'a Schema
+    where
+        's: 'a,
+    {
+        let mut current = schema;
+        // Shared schemas are never references themselves; bound it anyway.
+        for _ in 0..4 {
+            match current.shared.and_then(|i| self.shared.get(i)) {
+                Some(next) => current = next,
+                None => break,
+            }
+        }
+        current
+    }
+
+    pub fn validate(&self, value: &Value, schema: &Schema) -> Vec<Violation> {
+        let mut out = Vec::new();
+        self.walk(value, schema, "", 0, &mut out);
+        out
+    }
+
+    fn walk(
+        &self,
+        value: &Value,
+        schema: &Schema,
+        at: &str,
+        depth: usize,
+        out: &mut Vec<Violation>,
+    ) {
+        if depth > MAX_DEPTH {
+            return;
+        }
+        let depth = depth.saturating_add(1);
+        let schema = self.resolve(schema);
+        if value.is_null() {
+            // null is fine where the schema says so, or says nothing of types.
+            if !schema.nullable && (schema.kind.is_some() || !schema.any_of.is_empty()) {
+                out.push(Violation {
+                    pointer: at.to_string(),
+                    problem: Problem::Type {
+                        expected: expected(self, schema),
+                        found: "null",
+                    },
+                });
+            }
+            return;
+        }
+        for part in &schema.all_of {
+            self.walk(value, part, at, depth, out);
+        }
+        if !schema.any_of.is_empty() {
+            self.alternatives(value, &schema.any_of, at, depth, out);
+        }
+        if let Some(kind) = schema.kind {
+            if !fits(value, kind) {
+                out.push(Violation {
+                    pointer: at.to_string(),
+                    problem: Problem::Type {
+                        expected: kind.as_str().to_string(),
+                        found: json_kind(value),
+                    },
+                });
+                return;
+            }
+        }
+        if let Some(allowed) = &schema.allowed {
+            if !allowed.iter().any(|a| a == value) {
+                out.push(Violation {
+                    pointer: at.to_string(),
+                    problem: Problem::Enum {
+                        allowed: allowed.iter().map(show).collect(),
+                    },
+                });
+                return;
+            }
+        }
+        match value {
+            Value::Number(n) => self.number(n.as_f64(), schema, at, out),
+            Value::String(s) => {
+                let len = u64::try_from(s.chars().count()).unwrap_or(u64::MAX);
+                if let Some(bound) =
+                    length_problem(len, schema.min_length, schema.max_length, "characters")
+                {
+                    out.push(Violation {
+                        pointer: at.to_string(),
+                        problem: Problem::Range { bound },
+                    });
+                }
+            }
+            Value::Array(items) => {
+                let len = u64::try_from(items.len()).unwrap_or(u64::MAX);
+                if let Some(bound) =
+                    length_problem(len, schema.min_items, schema.max_items, "items")
+                {
+                    out.push(Violation {
+                        pointer: at.to_string(),
+                        problem: Problem::Range { bound },
+                    });
+                }
+                if let Some(item_schema) = &schema.items {
+                    let followed = self.sample.unwrap_or(items.len());
+                    for (i, item) in items.iter().enumerate().take(followed) {
+                        self.walk(item, item_schema, &format!("{at}/{i}"), depth, out);
+                    }
+                }
+            }
+            Value::Object(object) => self.object(object, schema, at, depth, out),
+            Value::Bool(_) | Value::Null => {}
+        }
+    }
+
+    fn number(&self, n: Option<f64>, schema: &Schema, at: &str, out: &mut Vec<Violation>) {
+        let Some(n) = n else { return };
+        let low = schema
+            .minimum
+            .filter(|min| n < *min)
+            .map(|min| format!("at least {}", plain(min)));
+        let high = schema
+            .maximum
+            .filter(|max| n > *max)
+            .map(|max| format!("at most {}", plain(max)));
+        if let Some(bound) = low.or(high) {
+            out.push(Violation {
+                pointer: at.to_string(),
+                problem: Problem::Range { bound },
+            });
+        }
+    }
+
+    fn object(
+        &self,
+        object: &Map<String, Value>,
+        schema: &Schema,
+        at: &str,
+        depth: usize,
+        out: &mut Vec<Violation>,
+    ) {
+        let properties = schema.properties.as_ref();
+        let media =
+            self.request && properties.is_some_and(|p| p.contains_key("ids")) && !at.is_empty();
+        for name in &schema.required {
+            if media && MATCHED_ON_IDS.contains(&name.as_str()) {
+                continue;
+            }
+            let absent = match object.get(name) {
+                None => true,
+                Some(Value::Null) => !properties
+                    .and_then(|p| p.get(name))
+                    .is_some_and(|p| self.resolve(p).nullable),
+                Some(_) => false,
+            };
+            if absent {
+                out.push(Violation {
+                    pointer: format!("{at}/{}", escape(name)),
+                    problem: Problem::Required { name: name.clone() },
+                });
+            }
+        }
+        let Some(properties) = properties else { return };
+        for (name, value) in object {
+            // Unknown keys are not the validator's business: Trakt ignores
+            // them, and the typo rule names the close ones.
+            if let Some(sub) = properties.get(name) {
+                if value.is_null() && !schema.required.contains(name) {
+                    continue; // An optional field sent as null is absent to Trakt.
+                }
+                self.walk(value, sub, &format!("{at}/{}", escape(name)), depth, out);
+            }
+        }
+    }
+
+    /// Any alternative that fits is enough; otherwise the one that comes
+    /// closest speaks for all (its violations, fewest first).
+    fn alternatives(
+        &self,
+        value: &Value,
+        alternatives: &[Schema],
+        at: &str,
+        depth: usize,
+        out: &mut Vec<Violation>,
+    ) {
+        let mut best: Option<Vec<Violation>> = None;
+        for alternative in alternatives {
+            let mut found = Vec::new();
+            self.walk(value, alternative, at, depth, &mut found);
+            if found.is_empty() {
+                return;
+            }
+            let better = best.as_ref().is_none_or(|b| score(&found) < score(b));
+            if better {
+                best = Some(found);
+            }
+        }
+        out.extend(best.unwrap_or_default());
+    }
+}
+
+/// Ranks a failed alternative: a wrong type at the top means the value was
+/// meant for another alternative altogether.
+fn score(violations: &[Violation]) -> (usize, usize) {
+    let top_type = violations
+        .iter()
+        .filter(|v| {
+            matches!(v.problem, Problem::Type { .. }) && v.pointer.matches('/').count() <= 1
+        })
+        .count();
+    (top_type, violations.len())
+}
+
+fn expected(validator: &Validator, schema: &Schema) -> String {
+    if let Some(kind) = schema.kind {
+        return kind.as_str().to_string();
+    }
+    let kinds: Vec<&str> = schema
+        .any_of
+        .iter()
+        .filter_map(|a| validator.resolve(a).kind.map(Kind::as_str))
+        .collect();
+    if kinds.is_empty() {
+        "a value".to_string()
+    } else {
+        kinds.join(" or ")
+    }
+}
+
+fn fits(value: &Value, kind: Kind) -> bool {
+    match (kind, value) {
+        (Kind::String, Value::String(_))
+        | (Kind::Number, Value::Number(_))
+        | (Kind::Boolean, Value::Bool(_))
+        | (Kind::Array, Value::Array(_))
+        | (Kind::Object, Value::Object(_)) => true,
+        // `1.0` is a whole number to Trakt's JSON parser too.
+        (Kind::Integer, Value::Number(n)) => {
+            n.is_i64() || n.is_u64() || n.as_f64().is_some_and(|f| f.fract() == 0.0)
+        }
+        _ => false,
+    }
+}
+
+pub fn json_kind(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "boolean",
+        Value::Number(_) => "number",
+        Value::String(_) => "string",
+        Value::Array(_) => "array",
+        Value::Object(_) => "object",
+    }
+}
+
+fn length_problem(len: u64, min: Option<u64>, max: Option<u64>, unit: &str) -> Option<String> {
+    if let Some(min) = min.filter(|m| len < *m) {
+        return Some(format!("at least {min} {unit}"));
+    }
+    max.filter(|m| len > *m)
+        .map(|max| format!("at most {max} {unit}"))
+}
+
+/// `1` rather than `1.0` for whole bounds.
+fn plain(n: f64) -> String {
+    if n.fract() == 0.0 && n.abs() < 1e15 {
+        format!("{n:.0}")
+    } else {
+        n.to_string()
+    }
+}
+
+/// An enumeration value as a person reads it: strings without quotes.
+pub fn show(value: &Value) -> String {
+    match value {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+/// Escapes a key for a JSON pointer (RFC 6901).
+fn escape(key: &str) -> String {
+    key.replace('~', "~0").replace('/', "~1")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn schema(v: Value) -> Schema {
+        Schema::deserialize(v).expect("schema")
+    }
+
+    fn check(value: Value, s: Value, request: bool) -> Vec<Violation> {
+        Validator {
+            shared: &[],
+            request,
+            sample: None,
+        }
+        .validate(&value, &schema(s))
+    }
+
+    #[test]
+    fn types_enums_ranges_and_required_fields() {
+        let s = json!({"type": "object", "required": ["progress"], "properties": {
+            "progress": {"type": "number", "minimum": 0, "maximum": 100},
+            "rating": {"type": "integer"},
+            "type": {"type": "string", "enum": ["movie", "show"]}}});
+        assert!(check(
+            json!({"progress": 10.5, "rating": 7.0, "type": "show"}),
+            s.clone(),
+            true
+        )
+        .is_empty());
+        let v = check(
+            json!({"progress": "10", "rating": 7.5, "type": "film"}),
+            s.clone(),
+            true,
+        );
+        let problems: Vec<_> = v.iter().map(|v| v.pointer.as_str()).collect();
+        assert_eq!(problems, ["/progress", "/rating", "/type"]);
+        assert_eq!(
+            check(json!({"progress": 120}), s.clone(), true)[0].problem,
+            Problem::Range {
+                bound: "at most 100".into()
+            }
+        );
+        assert_eq!(
+            check(json!({}), s, true)[0],
+            Violation {
+                pointer: "/progress".into(),
+                problem: Problem::Required {
+                    name: "progress".into()
+                }
+            }
+        );
+    }
+
+    #[test]
+    fn alternatives_accept_any_fit_and_report_the_closest() {
+        let s = json!({"anyOf": [
+            {"type": "object", "required": ["trakt"], "properties": {"trakt": {"type": "integer"}}},
+            {"type": "object", "required": ["imdb"], "properties": {"imdb": {"type": "string"}}}]});
+        assert!(check(json!({"trakt": 1, "imdb": "tt1"}), s.clone(), false).is_empty());
+        assert!(check(json!({"imdb": "tt1"}), s.clone(), false).is_empty());
+        let v = check(json!({"imdb": 5}), s, false);
+        assert_eq!(v.len(), 1, "{v:?}");
+    }
+
+    #[test]
+    fn media_objects_in_requests_are_matched_on_ids() {
+        let s = json!({"type": "object", "properties": {"movie": {"type": "object",
+            "required": ["title", "year", "ids"], "properties": {"title": {"type": "string"},
+            "year": {"type": "integer"}, "ids": {"type": "object"}}}}});
+        assert!(check(json!({"movie": {"ids": {"imdb": "tt1"}}}), s.clone(), true).is_empty());
+        assert_eq!(check(json!({"movie": {"ids": {}}}), s, false).len(), 2);
+    }
+
+    #[test]
+    fn null_is_absent_for_optional_fields_and_deep_values_are_bounded() {
+        let s = json!({"type": "object", "properties": {"a": {"type": "string"}}});
+        assert!(check(json!({"a": null}), s, true).is_empty());
+        let mut deep = json!(1);
+        for _ in 0..200 {
+            deep = json!([deep]);
+        }
+        let nested = json!({"type": "array", "items": {"type": "array"}});
+        assert!(check(deep, nested, true).len() <= 1);
+    }
+}
