@@ -2,9 +2,17 @@
 //! findings that explain it, and what to do.
 //!
 //! Pure: (request, findings, response or error) -> [`Diagnosis`].
-#![cfg_attr(not(test), deny(clippy::indexing_slicing, clippy::string_slice))]
-#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
-#![cfg_attr(not(test), deny(clippy::arithmetic_side_effects, clippy::panic))]
+#![cfg_attr(
+    not(test),
+    deny(
+        clippy::indexing_slicing,
+        clippy::string_slice,
+        clippy::arithmetic_side_effects,
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::panic
+    )
+)]
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;

@@ -11,9 +11,17 @@
 //! defeat it).
 //!
 //! Pure apart from the mutex that serialises the session.
-#![cfg_attr(not(test), deny(clippy::indexing_slicing, clippy::string_slice))]
-#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
-#![cfg_attr(not(test), deny(clippy::arithmetic_side_effects, clippy::panic))]
+#![cfg_attr(
+    not(test),
+    deny(
+        clippy::indexing_slicing,
+        clippy::string_slice,
+        clippy::arithmetic_side_effects,
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::panic
+    )
+)]
 
 use std::any::Any;
 use std::collections::HashSet;

@@ -8,10 +8,18 @@
 //! never leaves this machine (the shell keeps it beside the CA and hands it
 //! in as a [`Redactor`]), so a shared log cannot be used to test guesses.
 //! Pure: works on [`Exchange`] values and strings.
-// No `arithmetic_side_effects` here: the scanner's index sums are bounded by a slice's length (at most isize::MAX), and checked forms of each would hide the logic.
-#![cfg_attr(not(test), deny(clippy::indexing_slicing, clippy::string_slice))]
-#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
-#![cfg_attr(not(test), deny(clippy::panic))]
+// No `arithmetic_side_effects` here: the scanners' index sums are bounded by a
+// slice's length (at most isize::MAX); checked forms of each would hide the logic.
+#![cfg_attr(
+    not(test),
+    deny(
+        clippy::indexing_slicing,
+        clippy::string_slice,
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::panic
+    )
+)]
 
 use std::borrow::Cow;
 

@@ -1,8 +1,16 @@
 //! Header rules: the four headers every Trakt call needs, the bearer token
 //! where OAuth is required, and header hygiene.
-#![cfg_attr(not(test), deny(clippy::indexing_slicing, clippy::string_slice))]
-#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
-#![cfg_attr(not(test), deny(clippy::arithmetic_side_effects, clippy::panic))]
+#![cfg_attr(
+    not(test),
+    deny(
+        clippy::indexing_slicing,
+        clippy::string_slice,
+        clippy::arithmetic_side_effects,
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::panic
+    )
+)]
 
 use super::{Finding, ParsedBody, Rule, Severity, Subject};
 use crate::fix::Fix;
