@@ -87,9 +87,21 @@ fn connect_target<B>(req: &Request<B>) -> Result<(String, u16), String> {
         .uri()
         .authority()
         .ok_or_else(|| "CONNECT needs a HOST:PORT target".to_string())?;
-    let port = authority
-        .port_u16()
-        .ok_or_else(|| format!("CONNECT target `{authority}` has no port"))?;
+    let port = match (authority.port_u16(), authority.port()) {
+        (Some(port), _) => port,
+        // `http` keeps digits that do not fit in 16 bits as a port it cannot number.
+        (None, Some(raw)) => {
+            return Err(format!(
+                "CONNECT target `{authority}` has port {raw}, out of range (1-65535)"
+            ))
+        }
+        (None, None) if has_port_digits(authority.as_str()) => {
+            return Err(format!(
+                "CONNECT target `{authority}` has a port out of range (1-65535)"
+            ))
+        }
+        (None, None) => return Err(format!("CONNECT target `{authority}` has no port")),
+    };
     if port == 0 {
         return Err(format!("CONNECT target `{authority}` has port 0"));
     }
@@ -103,6 +115,14 @@ fn connect_target<B>(req: &Request<B>) -> Result<(String, u16), String> {
         return Err(format!("CONNECT target `{authority}` has no host"));
     }
     Ok((host, port))
+}
+
+/// Whether an authority ends in `:` and digits (after any IPv6 brackets).
+fn has_port_digits(authority: &str) -> bool {
+    let after_host = authority.rsplit(']').next().unwrap_or(authority);
+    after_host
+        .rsplit_once(':')
+        .is_some_and(|(_, digits)| !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()))
 }
 
 /// Copies bytes both ways until either side closes. Never decrypts.
@@ -228,5 +248,13 @@ mod tests {
         );
         assert_eq!(connect("[::1]:8443").unwrap(), ("::1".into(), 8443));
         assert!(connect("api.trakt.tv:0").is_err());
+    }
+
+    #[test]
+    fn a_port_beyond_65535_is_out_of_range_not_missing() {
+        let err = connect("api.trakt.tv:99999").unwrap_err();
+        assert!(err.contains("out of range"), "{err}");
+        let err = connect("[::1]:70000").unwrap_err();
+        assert!(err.contains("out of range"), "{err}");
     }
 }

@@ -171,6 +171,9 @@ async fn inspected(
             return error_response(StatusCode::BAD_REQUEST, &format!("bad request target: {e}"))
         }
     };
+    // The record shows the request as it is sent: without the fields that
+    // only describe the client's connection (and those `Connection` names).
+    strip_hop_by_hop(&mut parts.headers);
     let record = exchange::Request {
         method: parts.method.to_string(),
         url: url.to_string(),
@@ -184,6 +187,7 @@ async fn inspected(
         started_at,
         started,
         record,
+        shared.shutdown_cut.clone(),
     );
     pending.set_abandon_reason("the client closed the connection while sending the request");
 
@@ -232,7 +236,6 @@ async fn inspected(
     parts.uri = url;
     let client_version = parts.version;
     parts.version = http::Version::HTTP_11;
-    strip_hop_by_hop(&mut parts.headers);
     parts.headers.remove(header::HOST);
     let req = Request::from_parts(parts, upstream_body);
 

@@ -12,6 +12,7 @@ pub mod upstream;
 
 use std::future::Future;
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
@@ -88,6 +89,8 @@ pub struct Shared {
     pub web_token: String,
     /// Auto-fix, which the web view can turn on and off at run time.
     fix: RwLock<FixPolicy>,
+    /// Set when the shutdown grace period runs out (see [`pending`]).
+    pub shutdown_cut: Arc<AtomicBool>,
     tasks: TaskTracker,
     stop: watch::Receiver<bool>,
 }
@@ -203,6 +206,7 @@ impl Proxy {
             ca_pem: parts.ca_pem,
             local_addr,
             tasks: TaskTracker::new(),
+            shutdown_cut: Arc::new(AtomicBool::new(false)),
             stop,
         });
         Ok(Proxy {
@@ -267,6 +271,7 @@ impl Proxy {
             .await
             .is_err()
         {
+            shared.shutdown_cut.store(true, Ordering::Relaxed);
             tracing::warn!(
                 "{} connection(s) still open after {:?}; closing them",
                 shared.tasks.len(),

@@ -1,0 +1,116 @@
+//! Bounds and honest records: what a stalled terminal, a silent client, a
+//! short file-descriptor limit or a shutdown do to the proxy, and what the
+//! records then say. Loopback only; every wait is bounded in seconds.
+
+mod common;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use common::*;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+/// Sends `bytes` and reads the answer until the proxy closes or `wait` passes.
+async fn exchange_raw(addr: std::net::SocketAddr, bytes: &[u8], wait: Duration) -> String {
+    let mut stream = TcpStream::connect(addr).await.unwrap();
+    let _ = stream.write_all(bytes).await;
+    let mut out = Vec::new();
+    let _ = tokio::time::timeout(wait, stream.read_to_end(&mut out)).await;
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// Opens a CONNECT tunnel to an intercepted host and returns the stream after the 200.
+async fn connected(addr: std::net::SocketAddr, host: &str) -> TcpStream {
+    let mut stream = TcpStream::connect(addr).await.unwrap();
+    stream
+        .write_all(format!("CONNECT {host}:443 HTTP/1.1\r\nHost: {host}:443\r\n\r\n").as_bytes())
+        .await
+        .unwrap();
+    let mut head = Vec::new();
+    let mut byte = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        let n = stream.read(&mut byte).await.unwrap();
+        assert!(n > 0, "closed during CONNECT");
+        head.push(byte[0]);
+    }
+    assert!(head.starts_with(b"HTTP/1.1 200"));
+    stream
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_exchange_cut_by_shutdown_says_so_not_that_the_client_left() {
+    let ca = TestCa::new();
+    let slow: Handler = Arc::new(|_r: &Received| Reply {
+        delay: Duration::from_secs(30),
+        ..Reply::json(200, "{}")
+    });
+    let fake = FakeUpstream::start(&ca, slow).await;
+    let (mut proxy, log, _dir) = logged_proxy(&fake, &ca, &[]);
+    let url = proxy.url();
+    let ca_path = proxy.ca_path().display().to_string();
+    let client = std::thread::spawn(move || {
+        curl(&[
+            "-x",
+            &url,
+            "--cacert",
+            &ca_path,
+            "https://api.trakt.tv/users/settings",
+        ])
+    });
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while fake.received().is_empty() {
+        assert!(Instant::now() < deadline, "the request never reached Trakt");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    proxy.interrupt();
+    let _ = client.join();
+    let records = read_jsonl(&log);
+    assert_eq!(records.len(), 1, "{records:?}");
+    let error = records[0]["error"].as_str().unwrap_or_default();
+    assert!(error.contains("shutdown"), "{error}");
+    assert!(!error.contains("client closed"), "{error}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn headers_named_in_connection_are_neither_sent_nor_recorded_as_sent() {
+    let ca = TestCa::new();
+    let fake = FakeUpstream::start(&ca, echo()).await;
+    let (proxy, log, _dir) = logged_proxy(&fake, &ca, &[]);
+    let out = proxy.curl(&[
+        "--http1.1",
+        "-H",
+        "Connection: X-Hop-Only",
+        "-H",
+        "X-Hop-Only: for-the-proxy",
+        "-H",
+        "X-Kept: end-to-end",
+        "https://api.trakt.tv/users/settings",
+    ]);
+    assert!(out.status.success(), "{out:?}");
+    let received = fake.received();
+    assert_eq!(received.len(), 1);
+    assert!(received[0].headers.get("x-hop-only").is_none());
+    assert!(received[0].headers.get("x-kept").is_some());
+    let records = wait_for_records(&log, 1);
+    let headers = records[0]["request"]["headers"].to_string().to_lowercase();
+    assert!(headers.contains("x-kept"), "{headers}");
+    assert!(
+        !headers.contains("x-hop-only") && !headers.contains("\"connection\""),
+        "the record shows headers that were never sent: {headers}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_connect_port_beyond_65535_is_called_out_of_range() {
+    let proxy = ProxyProcess::start(&[]);
+    let answer = exchange_raw(
+        proxy.addr,
+        b"CONNECT api.trakt.tv:99999 HTTP/1.1\r\nHost: api.trakt.tv:99999\r\n\r\n",
+        Duration::from_secs(5),
+    )
+    .await;
+    assert!(answer.starts_with("HTTP/1.1 400"), "{answer}");
+    assert!(answer.contains("out of range"), "{answer}");
+    assert!(!answer.contains("no port"), "{answer}");
+}
