@@ -186,6 +186,9 @@ fn run(args: RunArgs) -> Result<i32, Fatal> {
     let hosts = cli::intercept_hosts(&args.intercept);
     let files = CaFiles::new(&args.certs.certs);
     let (ca, origin) = CertificateAuthority::load_or_create(&files, &hosts)?;
+    for warning in ca.warnings(&files) {
+        eprintln!("trakt-doctor: WARNING: {warning}");
+    }
     let ca_pem = ca.cert_pem().to_string();
     let upstream_tls = upstream::client_config(&args.upstream_ca, true)?;
 
