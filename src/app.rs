@@ -14,6 +14,7 @@ use crate::guide;
 use crate::hosts::{HostName, ResolveTable};
 use crate::inspect::Inspector;
 use crate::lint::{catalogue, Severity};
+use crate::log::detached::DetachedWriter;
 use crate::log::read;
 use crate::log::{self, har::HarSink, jsonl::JsonlSink, terminal::TerminalSink, Record, Sink};
 use crate::proxy::{Proxy, ProxyParts, Settings};
@@ -195,8 +196,14 @@ fn run(args: RunArgs) -> Result<i32, Fatal> {
     // The page's history: enough for a debugging session, bounded so the
     // proxy stays small (the JSONL log and HAR file keep everything).
     let web = WebStore::new(10_000, 32 * 1024 * 1024);
+    let (terminal_out, terminal_dropped) = DetachedWriter::spawn(
+        std::io::stdout(),
+        "the terminal",
+        log::detached::DETACHED_LIMIT,
+    )
+    .map_err(|e| Fatal(format!("cannot start the terminal output thread: {e}")))?;
     let mut sinks: Vec<Box<dyn Sink>> = vec![
-        Box::new(TerminalSink::stdout(args.quiet)),
+        Box::new(TerminalSink::detached(terminal_out, args.quiet)),
         Box::new(WebSink(web.clone())),
     ];
     if let Some(path) = &args.log {
@@ -228,7 +235,7 @@ fn run(args: RunArgs) -> Result<i32, Fatal> {
         .enable_all()
         .build()
         .map_err(|e| Fatal(format!("cannot start the async runtime: {e}")))?;
-    let (log, writer) = log::spawn(sinks, !args.show_secrets);
+    let (log, writer) = log::spawn_with_bytes(sinks, !args.show_secrets, args.log_queue_limit);
     let parts = ProxyParts {
         settings,
         certs: Arc::new(LeafCache::new(ca)),
@@ -266,6 +273,12 @@ fn run(args: RunArgs) -> Result<i32, Fatal> {
         problems.push_str(&format!(
             ", {} dropped because the log writer fell behind",
             stats.dropped
+        ));
+    }
+    let unshown = terminal_dropped.load(std::sync::atomic::Ordering::Relaxed);
+    if unshown > 0 {
+        problems.push_str(&format!(
+            ", {unshown} terminal line(s) not shown because the terminal was not reading"
         ));
     }
     eprintln!(

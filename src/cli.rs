@@ -194,6 +194,10 @@ pub struct RunArgs {
     /// Largest body captured (and linted), in bytes; larger bodies stream through untruncated.
     #[arg(long, default_value_t = 1024 * 1024, value_name = "BYTES")]
     pub capture_limit: usize,
+
+    /// Records (estimated JSON bytes) that may wait for a slow disk before new ones are dropped and counted.
+    #[arg(long, default_value_t = crate::log::QUEUE_BYTES, value_name = "BYTES", value_parser = positive_bytes)]
+    pub log_queue_limit: usize,
 }
 
 #[derive(Debug, Args, Clone)]
@@ -238,6 +242,13 @@ pub enum CaAction {
 
 fn parse_fix(raw: &str) -> Result<FixPolicy, String> {
     FixPolicy::parse(raw)
+}
+
+fn positive_bytes(raw: &str) -> Result<usize, String> {
+    match raw.parse::<usize>() {
+        Ok(bytes) if bytes > 0 => Ok(bytes),
+        _ => Err(format!("`{raw}` is not a positive number of bytes")),
+    }
 }
 
 fn positive_seconds(raw: &str) -> Result<f64, String> {

@@ -114,3 +114,59 @@ async fn a_connect_port_beyond_65535_is_called_out_of_range() {
     assert!(answer.contains("out of range"), "{answer}");
     assert!(!answer.contains("no port"), "{answer}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stalled_terminal_drops_its_lines_but_never_holds_up_the_log_file() {
+    let ca = TestCa::new();
+    let fake = FakeUpstream::start(&ca, echo()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("log.jsonl");
+    let mut args = vec!["--log".to_string(), log.display().to_string()];
+    args.extend(route_to(&fake, &ca));
+    // Nobody reads its standard output: the pipe (64 KiB) fills after a few lines.
+    let mut proxy = ProxyProcess::start_stalled(&args);
+    let ca_path = proxy.ca_path().display().to_string();
+    let url = proxy.url();
+    // Each exchange prints a 32 KiB line: 80 of them overflow the pipe and the 1 MiB queue.
+    for round in 0..2 {
+        let urls: Vec<String> = (0..40)
+            .map(|i| {
+                format!(
+                    "https://api.trakt.tv/movies/{round}{i}?pad={}",
+                    "p".repeat(32 * 1024)
+                )
+            })
+            .collect();
+        let mut curl_args = vec![
+            "--http1.1",
+            "-x",
+            url.as_str(),
+            "--cacert",
+            ca_path.as_str(),
+            "-o",
+            "/dev/null",
+            "-w",
+            "%{http_code}\n",
+        ];
+        curl_args.extend(urls.iter().map(String::as_str));
+        let out = curl(&curl_args);
+        let answered = String::from_utf8_lossy(&out.stdout).matches("200").count();
+        assert_eq!(answered, 40, "{out:?}");
+    }
+    let records = wait_for_records(&log, 80);
+    assert_eq!(
+        records.len(),
+        80,
+        "the JSON Lines log fell behind the stalled terminal"
+    );
+    proxy.wait_for("the warning", |p| {
+        p.stderr()
+            .contains("the terminal is not reading its output")
+    });
+    let started = Instant::now();
+    proxy.interrupt();
+    assert!(started.elapsed() < Duration::from_secs(10));
+    let stderr = proxy.stderr();
+    assert!(stderr.contains("80 exchange(s) logged"), "{stderr}");
+    assert!(stderr.contains("terminal line(s) not shown"), "{stderr}");
+}

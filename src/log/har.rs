@@ -408,7 +408,10 @@ mod tests {
         write(&mut sink, 1).unwrap();
         full.store(true, std::sync::atomic::Ordering::Relaxed);
         assert!(write(&mut sink, 2).is_err());
-        assert!(serde_json::from_str::<Value>(&text(&sink)).is_err(), "cut mid-entry");
+        assert!(
+            serde_json::from_str::<Value>(&text(&sink)).is_err(),
+            "cut mid-entry"
+        );
         assert!(write(&mut sink, 3).is_err());
         full.store(false, std::sync::atomic::Ordering::Relaxed);
         write(&mut sink, 4).unwrap();

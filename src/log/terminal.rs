@@ -57,12 +57,24 @@ pub struct TerminalSink<W: Write + Send> {
     pending: String,
 }
 
+/// Whether standard output gets colour: a terminal, and no `NO_COLOR`.
+fn stdout_color() -> bool {
+    use std::io::IsTerminal;
+    io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none()
+}
+
 impl TerminalSink<io::Stdout> {
     /// Writes to standard output, coloured when it is a terminal.
     pub fn stdout(quiet: bool) -> Self {
-        use std::io::IsTerminal;
-        let color = io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
-        TerminalSink::new(io::stdout(), color, quiet)
+        TerminalSink::new(io::stdout(), stdout_color(), quiet)
+    }
+}
+
+impl TerminalSink<super::detached::DetachedWriter> {
+    /// Like [`TerminalSink::stdout`], through `out`: a [`DetachedWriter`](super::detached::DetachedWriter)
+    /// on standard output, so a paused terminal drops lines instead of stalling the log.
+    pub fn detached(out: super::detached::DetachedWriter, quiet: bool) -> Self {
+        TerminalSink::new(out, stdout_color(), quiet)
     }
 }
 

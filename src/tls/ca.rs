@@ -540,7 +540,10 @@ mod tests {
         fs::write(files.cert_path(), elsewhere.cert_pem()).unwrap();
         let err = CertificateAuthority::load_or_create(&files, &default).unwrap_err();
         assert!(matches!(err, CaError::KeyMismatch { .. }), "{err}");
-        assert!(!err.to_string().contains("limited to other domains"), "{err}");
+        assert!(
+            !err.to_string().contains("limited to other domains"),
+            "{err}"
+        );
         // ... and when the key is of another kind than the certificate's.
         fs::write(files.cert_path(), other.cert_pem()).unwrap();
         let ed25519 = KeyPair::generate_for(&rcgen::PKCS_ED25519).unwrap();
@@ -563,7 +566,10 @@ mod tests {
     fn the_ca_is_for_server_certificates_only() {
         let (ca, _) = CertificateAuthority::generate(&hosts(&["trakt.tv"])).unwrap();
         let (_, cert) = x509_parser::parse_x509_certificate(ca.cert_der()).unwrap();
-        let eku = cert.extended_key_usage().unwrap().expect("an EKU extension");
+        let eku = cert
+            .extended_key_usage()
+            .unwrap()
+            .expect("an EKU extension");
         assert!(eku.value.server_auth);
         assert!(!eku.value.client_auth && !eku.value.code_signing && !eku.value.any);
         assert!(eku.value.other.is_empty());
@@ -593,7 +599,9 @@ mod tests {
         // Someone else's CA: no name constraints.
         let key = KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).unwrap();
         let mut params = CertificateParams::default();
-        params.distinguished_name.push(DnType::CommonName, "Some Corp CA");
+        params
+            .distinguished_name
+            .push(DnType::CommonName, "Some Corp CA");
         params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
         let cert = params.self_signed(&key).unwrap();
         fs::write(files.cert_path(), cert.pem()).unwrap();

@@ -239,6 +239,17 @@ pub struct ProxyProcess {
     pub certs: tempfile::TempDir,
     pub stderr: Arc<Mutex<String>>,
     pub stdout: Arc<Mutex<String>>,
+    /// The read end of a standard output nobody reads (see [`ProxyProcess::start_stalled`]).
+    pub stalled_stdout: Option<std::process::ChildStdout>,
+}
+
+/// How [`ProxyProcess::launch`] starts the binary.
+#[derive(Default)]
+pub struct Launch {
+    /// Leave standard output unread, as a paused terminal does.
+    pub stall_stdout: bool,
+    /// Start under this file-descriptor limit (soft and hard; Unix `ulimit -n`).
+    pub nofile: Option<u64>,
 }
 
 impl ProxyProcess {
@@ -249,7 +260,31 @@ impl ProxyProcess {
     }
 
     pub fn start_with_certs(args: &[String], certs: tempfile::TempDir) -> ProxyProcess {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_trakt-doctor"))
+        Self::launch(args, certs, Launch::default())
+    }
+
+    /// Starts the proxy with a standard output that nobody reads.
+    pub fn start_stalled(args: &[String]) -> ProxyProcess {
+        let launch = Launch {
+            stall_stdout: true,
+            ..Launch::default()
+        };
+        Self::launch(args, tempfile::tempdir().unwrap(), launch)
+    }
+
+    pub fn launch(args: &[String], certs: tempfile::TempDir, launch: Launch) -> ProxyProcess {
+        let mut command = match launch.nofile {
+            // `ulimit -n` sets the soft and the hard limit; exec keeps the pid.
+            Some(limit) => {
+                let mut sh = Command::new("sh");
+                sh.arg("-c")
+                    .arg(format!("ulimit -n {limit} && exec \"$0\" \"$@\""))
+                    .arg(env!("CARGO_BIN_EXE_trakt-doctor"));
+                sh
+            }
+            None => Command::new(env!("CARGO_BIN_EXE_trakt-doctor")),
+        };
+        let mut child = command
             .arg("--listen")
             .arg("127.0.0.1:0")
             .arg("--certs")
@@ -283,14 +318,19 @@ impl ProxyProcess {
         });
         let out_pipe = child.stdout.take().unwrap();
         let sink = stdout.clone();
-        std::thread::spawn(move || {
-            for line in BufReader::new(out_pipe).lines() {
-                let Ok(line) = line else { break };
-                let mut all = sink.lock().unwrap();
-                all.push_str(&line);
-                all.push('\n');
-            }
-        });
+        let mut stalled_stdout = None;
+        if launch.stall_stdout {
+            stalled_stdout = Some(out_pipe);
+        } else {
+            std::thread::spawn(move || {
+                for line in BufReader::new(out_pipe).lines() {
+                    let Ok(line) = line else { break };
+                    let mut all = sink.lock().unwrap();
+                    all.push_str(&line);
+                    all.push('\n');
+                }
+            });
+        }
         let addr = match rx.recv_timeout(Duration::from_secs(30)) {
             Ok(addr) => addr,
             Err(_) => {
@@ -308,6 +348,7 @@ impl ProxyProcess {
             certs,
             stderr,
             stdout,
+            stalled_stdout,
         }
     }
 
