@@ -226,6 +226,8 @@ fn run(args: RunArgs) -> Result<i32, Fatal> {
         capture_limit: args.capture_limit,
         upstream_timeout: Duration::from_secs_f64(args.upstream_timeout),
         header_timeout: Duration::from_secs_f64(args.header_timeout),
+        body_timeout: Duration::from_secs_f64(args.body_timeout),
+        body_memory: args.body_memory,
         max_connections: args.max_connections as usize,
         proxy_auth: args.proxy_auth.clone(),
         fix: args.fix.clone().unwrap_or_default(),

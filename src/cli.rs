@@ -187,9 +187,17 @@ pub struct RunArgs {
     #[arg(long, default_value_t = 1024, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
     pub max_connections: u32,
 
-    /// Seconds a client may take to send a request head (slow clients are cut off).
+    /// Seconds a client may take to send a request head or finish a TLS handshake (slow clients are cut off).
     #[arg(long, default_value_t = 30.0, value_name = "SECS", value_parser = positive_seconds)]
     pub header_timeout: f64,
+
+    /// Seconds a request body may go without sending anything before the request is answered 408.
+    #[arg(long, default_value_t = 30.0, value_name = "SECS", value_parser = positive_seconds)]
+    pub body_timeout: f64,
+
+    /// Bytes request bodies being captured may hold in all (each connection an eighth); beyond it they stream through unlinted.
+    #[arg(long, default_value_t = 256 * 1024 * 1024, value_name = "BYTES", value_parser = positive_bytes)]
+    pub body_memory: usize,
 
     /// Largest body captured (and linted), in bytes; larger bodies stream through untruncated.
     #[arg(long, default_value_t = 1024 * 1024, value_name = "BYTES")]

@@ -170,3 +170,80 @@ async fn a_stalled_terminal_drops_its_lines_but_never_holds_up_the_log_file() {
     assert!(stderr.contains("80 exchange(s) logged"), "{stderr}");
     assert!(stderr.contains("terminal line(s) not shown"), "{stderr}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tls_handshake_that_never_finishes_is_cut_off_after_the_header_timeout() {
+    let proxy = ProxyProcess::start(&["--header-timeout".into(), "1".into()]);
+    let mut tunnel = connected(proxy.addr, "api.trakt.tv").await;
+    // The first byte of a TLS record, then nothing.
+    tunnel.write_all(&[0x16]).await.unwrap();
+    let started = Instant::now();
+    let mut rest = Vec::new();
+    let closed = tokio::time::timeout(Duration::from_secs(6), tunnel.read_to_end(&mut rest)).await;
+    assert!(
+        closed.is_ok(),
+        "the half-open handshake was still open after {:?}",
+        started.elapsed()
+    );
+    proxy.wait_for("the log line", |p| {
+        p.stderr()
+            .contains("TLS handshake for api.trakt.tv did not finish within 1 s")
+    });
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_request_body_that_stops_arriving_is_answered_408_and_recorded() {
+    let ca = TestCa::new();
+    let fake = FakeUpstream::start(&ca, echo()).await;
+    let (proxy, log, _dir) = logged_proxy(&fake, &ca, &["--body-timeout", "1"]);
+    let proxy_ca = read_cert(&proxy.ca_path());
+    let mut tls = connect_through(proxy.addr, "api.trakt.tv", 443, &proxy_ca, &[b"http/1.1"]).await;
+    tls.write_all(
+        b"POST /sync/history HTTP/1.1\r\nHost: api.trakt.tv\r\nContent-Type: application/json\r\n\
+          Content-Length: 100\r\n\r\n{\"movies\":",
+    )
+    .await
+    .unwrap();
+    let started = Instant::now();
+    let mut answer = Vec::new();
+    let _ = tokio::time::timeout(Duration::from_secs(8), tls.read_to_end(&mut answer)).await;
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
+    let records = wait_for_records(&log, 1);
+    let error = records[0]["error"].as_str().unwrap_or_default();
+    assert!(error.contains("--body-timeout"), "{error}");
+    assert!(fake.received().is_empty(), "a half body was forwarded");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_body_beyond_the_body_memory_streams_through_unlinted() {
+    let ca = TestCa::new();
+    let fake = FakeUpstream::start(&ca, echo()).await;
+    // An eighth of 80,000 bytes per connection: a 50,000-byte body does not fit.
+    let (proxy, log, _dir) = logged_proxy(&fake, &ca, &["--body-memory", "80000"]);
+    let body = format!("{{\"movies\":[{{\"title\":\"{}\"}}]}}", "m".repeat(50_000));
+    let out = proxy.curl(&[
+        "-H",
+        "Content-Type: application/json",
+        "--data-binary",
+        &body,
+        "-o",
+        "/dev/null",
+        "-w",
+        "%{http_code}",
+        "https://api.trakt.tv/sync/history",
+    ]);
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "200", "{out:?}");
+    assert_eq!(fake.received()[0].body.len(), body.len(), "forwarded whole");
+    let records = wait_for_records(&log, 1);
+    let findings = records[0]["findings"].to_string();
+    assert!(
+        findings.contains("body.not-linted") && findings.contains("--body-memory"),
+        "{findings}"
+    );
+}

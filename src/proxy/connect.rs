@@ -178,7 +178,17 @@ where
             return;
         }
     };
-    match tokio_rustls::TlsAcceptor::from(config).accept(stream).await {
+    let timeout = shared.settings.header_timeout;
+    let handshake = tokio_rustls::TlsAcceptor::from(config).accept(stream);
+    let Ok(handshake) = tokio::time::timeout(timeout, handshake).await else {
+        tracing::warn!(
+            "{peer}: TLS handshake for {} did not finish within {} s (--header-timeout); closed",
+            target.host,
+            timeout.as_secs_f64()
+        );
+        return;
+    };
+    match handshake {
         Ok(tls) => serve_http(shared, peer, target, tls).await,
         Err(e) => tracing::warn!(
             "{peer}: TLS handshake for {} failed: {e}. If the client reports a certificate error, \
@@ -197,7 +207,8 @@ where
     let service = {
         let shared = shared.clone();
         let target = target.clone();
-        service_fn(move |req| forward::serve(shared.clone(), target.clone(), req))
+        let budget = shared.body_budget();
+        service_fn(move |req| forward::serve(shared.clone(), target.clone(), budget.clone(), req))
     };
     let mut builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
     builder

@@ -44,8 +44,14 @@ pub struct Settings {
     pub upstream_timeout: Duration,
     /// How long to wait for a TCP connection to the upstream.
     pub connect_timeout: Duration,
-    /// How long a client may take to send a request head.
+    /// How long a client may take to send a request head, and to finish the
+    /// TLS handshake of an intercepted tunnel.
     pub header_timeout: Duration,
+    /// How long a request body may go without sending anything.
+    pub body_timeout: Duration,
+    /// Bytes that request bodies being captured may hold in all; each
+    /// connection may use an eighth of it (see [`body::BodyBudget`]).
+    pub body_memory: usize,
     /// How long in-flight exchanges may take to finish at shutdown.
     pub shutdown_grace: Duration,
     /// Which repairs auto-fix applies before a request leaves.
@@ -64,6 +70,8 @@ impl Default for Settings {
             upstream_timeout: Duration::from_secs(30),
             connect_timeout: Duration::from_secs(10),
             header_timeout: Duration::from_secs(30),
+            body_timeout: Duration::from_secs(30),
+            body_memory: 256 * 1024 * 1024,
             shutdown_grace: Duration::from_secs(5),
             fix: FixPolicy::Off,
             max_connections: 1024,
@@ -91,6 +99,8 @@ pub struct Shared {
     fix: RwLock<FixPolicy>,
     /// Set when the shutdown grace period runs out (see [`pending`]).
     pub shutdown_cut: Arc<AtomicBool>,
+    /// What request bodies being captured may hold in all.
+    body_memory: Arc<tokio::sync::Semaphore>,
     tasks: TaskTracker,
     stop: watch::Receiver<bool>,
 }
@@ -102,6 +112,12 @@ impl Shared {
 
     pub fn set_fix_policy(&self, policy: FixPolicy) {
         *self.fix.write().unwrap_or_else(|p| p.into_inner()) = policy;
+    }
+
+    /// A new connection's share of the body budget.
+    pub fn body_budget(&self) -> body::BodyBudget {
+        let per_connection = (self.settings.body_memory / 8).max(1);
+        body::BodyBudget::new(per_connection, self.body_memory.clone())
     }
 
     /// Changes when the proxy starts shutting down.
@@ -193,6 +209,7 @@ impl Proxy {
         let upstream = upstream::Upstream::new(dialer.clone(), parts.upstream_tls);
         let (stop_tx, stop) = watch::channel(false);
         let fix = RwLock::new(parts.settings.fix.clone());
+        let body_memory = body::BodyBudget::total(parts.settings.body_memory);
         let shared = Arc::new(Shared {
             fix,
             web: parts.web,
@@ -207,6 +224,7 @@ impl Proxy {
             local_addr,
             tasks: TaskTracker::new(),
             shutdown_cut: Arc::new(AtomicBool::new(false)),
+            body_memory,
             stop,
         });
         Ok(Proxy {
@@ -301,7 +319,8 @@ async fn refuse_busy(mut stream: TcpStream, limit: usize) {
 async fn serve_client(shared: Arc<Shared>, stream: TcpStream, peer: SocketAddr) {
     let service = {
         let shared = shared.clone();
-        service_fn(move |req| route(shared.clone(), peer, req))
+        let budget = shared.body_budget();
+        service_fn(move |req| route(shared.clone(), peer, budget.clone(), req))
     };
     let mut builder = hyper::server::conn::http1::Builder::new();
     builder
@@ -342,6 +361,7 @@ fn report_connection_error(peer: SocketAddr, what: &str, e: &hyper::Error) {
 async fn route(
     shared: Arc<Shared>,
     peer: SocketAddr,
+    budget: body::BodyBudget,
     req: Request<Incoming>,
 ) -> Result<Response<ProxyBody>, std::convert::Infallible> {
     if let Some(refusal) = forward::refuse_oversized_head(&req) {
@@ -394,7 +414,7 @@ async fn route(
                     .to_ascii_lowercase(),
                 port,
             };
-            forward::serve(shared, target, req).await
+            forward::serve(shared, target, budget, req).await
         }
         _ if uri.authority().is_none() => Ok(local::serve(shared, peer, req).await),
         _ => Ok(forward::error_response(
