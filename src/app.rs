@@ -221,6 +221,20 @@ fn run(args: RunArgs) -> Result<i32, Fatal> {
         sinks.push(Box::new(sink));
     }
 
+    // Two descriptors per connection must fit under the open-file limit.
+    let mut max_connections = args.max_connections as usize;
+    let mut limits_line = String::new();
+    if let Some(files) = crate::proxy::fdlimit::raise() {
+        let cap = crate::proxy::fdlimit::connection_cap(files.now);
+        if cap < max_connections {
+            limits_line = format!(
+                "\n  Connections:  at most {cap}, not {max_connections} (--max-connections): this \
+                 process may open {} files; raise the limit with `ulimit -n` to allow more",
+                files.now
+            );
+            max_connections = cap;
+        }
+    }
     let settings = Settings {
         intercept: hosts.clone(),
         capture_limit: args.capture_limit,
@@ -228,7 +242,7 @@ fn run(args: RunArgs) -> Result<i32, Fatal> {
         header_timeout: Duration::from_secs_f64(args.header_timeout),
         body_timeout: Duration::from_secs_f64(args.body_timeout),
         body_memory: args.body_memory,
-        max_connections: args.max_connections as usize,
+        max_connections,
         proxy_auth: args.proxy_auth.clone(),
         fix: args.fix.clone().unwrap_or_default(),
         ..Settings::default()
@@ -262,7 +276,7 @@ fn run(args: RunArgs) -> Result<i32, Fatal> {
             )));
         }
     };
-    print_banner(&proxy, &files, origin, &hosts, &args);
+    print_banner(&proxy, &files, origin, &hosts, &args, &limits_line);
     runtime.block_on(proxy.run(shutdown_signal()));
     // Drops whatever is still running; cut exchanges log themselves now.
     runtime.shutdown_timeout(Duration::from_secs(1));
@@ -321,6 +335,7 @@ fn print_banner(
     origin: CaOrigin,
     hosts: &[HostName],
     args: &RunArgs,
+    limits_line: &str,
 ) {
     let addr = proxy.local_addr();
     let ca_path = absolute(&files.cert_path());
@@ -354,7 +369,7 @@ fn print_banner(
     eprintln!(
         "trakt-doctor {version}: listening on {addr}
   Decrypting:   {hosts} (every other host is tunnelled untouched)
-  CA:           {ca} ({ca_state}){fix_line}{log_line}
+  CA:           {ca} ({ca_state}){fix_line}{log_line}{limits_line}
   Web view:     http://{addr}/   (CA and trust steps: http://{addr}/ca, PAC: http://{addr}/proxy.pac)
 
 Trust the CA once:

@@ -247,3 +247,61 @@ async fn a_body_beyond_the_body_memory_streams_through_unlinted() {
         "{findings}"
     );
 }
+
+/// Under a low open-file limit, tunnels beyond what the descriptors allow
+/// get the documented 503 at once instead of hanging in the listen queue.
+#[cfg(unix)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn under_a_low_file_limit_extra_clients_get_a_503_not_a_hang() {
+    let launch = Launch {
+        nofile: Some(256),
+        ..Launch::default()
+    };
+    let proxy = ProxyProcess::launch(&[], tempfile::tempdir().unwrap(), launch);
+    proxy.wait_for("the lowered limit in the banner", |p| {
+        p.stderr()
+            .contains("at most 96, not 1024 (--max-connections)")
+    });
+    // Somewhere to tunnel to that accepts and keeps every connection.
+    let target = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let target_addr = target.local_addr().unwrap();
+    let kept = tokio::spawn(async move {
+        let mut kept = Vec::new();
+        while let Ok((stream, _)) = target.accept().await {
+            kept.push(stream);
+        }
+    });
+    let mut tunnels = Vec::new();
+    let (mut opened, mut refused) = (0, 0);
+    for _ in 0..150 {
+        let mut stream = TcpStream::connect(proxy.addr).await.unwrap();
+        let request = format!("CONNECT {target_addr} HTTP/1.1\r\nHost: {target_addr}\r\n\r\n");
+        stream.write_all(request.as_bytes()).await.unwrap();
+        let mut head = [0u8; 12];
+        let read = tokio::time::timeout(Duration::from_secs(5), stream.read_exact(&mut head)).await;
+        let head = match read {
+            Ok(Ok(_)) => String::from_utf8_lossy(&head).into_owned(),
+            _ => panic!(
+                "client {} got no answer ({opened} tunnels open); stderr:\n{}",
+                opened + refused + 1,
+                proxy.stderr()
+            ),
+        };
+        match &head[..] {
+            "HTTP/1.1 200" => opened += 1,
+            "HTTP/1.1 503" => refused += 1,
+            other => panic!("unexpected answer {other}"),
+        }
+        tunnels.push(stream);
+    }
+    assert!(
+        opened >= 90 && refused > 0,
+        "{opened} opened, {refused} refused"
+    );
+    assert!(
+        !proxy.stderr().contains("cannot accept"),
+        "{}",
+        proxy.stderr()
+    );
+    kept.abort();
+}

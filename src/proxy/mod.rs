@@ -4,6 +4,7 @@
 
 pub mod body;
 pub mod connect;
+pub mod fdlimit;
 pub mod forward;
 pub mod io;
 pub mod local;
@@ -249,6 +250,8 @@ impl Proxy {
             stop_tx,
         } = self;
         tokio::pin!(shutdown);
+        let mut accept_errors = 0u64;
+        let mut backoff = ACCEPT_BACKOFF_MIN;
         let mut refused = 0u64;
         let mut last_report = std::time::Instant::now() - Duration::from_secs(60);
         loop {
@@ -256,6 +259,7 @@ impl Proxy {
                 _ = &mut shutdown => break,
                 accepted = listener.accept() => match accepted {
                     Ok((stream, peer)) => {
+                        backoff = ACCEPT_BACKOFF_MIN;
                         let _ = stream.set_nodelay(true);
                         // Every connection and tunnel is a tracked task: that count is the load.
                         if shared.tasks.len() >= shared.settings.max_connections {
@@ -274,14 +278,29 @@ impl Proxy {
                         shared.tasks.spawn(serve_client(shared.clone(), stream, peer));
                     }
                     Err(e) => {
-                        // Out of file descriptors and the like: wait, do not spin.
-                        tracing::warn!("cannot accept a connection: {e}");
-                        tokio::time::sleep(Duration::from_millis(50)).await;
+                        // Out of file descriptors and the like: said once, then
+                        // counted; waiting longer each time, so it neither spins nor floods.
+                        accept_errors += 1;
+                        if accept_errors == 1 {
+                            tracing::warn!(
+                                "cannot accept a connection: {e}{}; retrying with back-off \
+                                 (further errors are counted and reported at shutdown)",
+                                if is_out_of_files(&e) { " (out of file descriptors: lower --max-connections or raise `ulimit -n`)" } else { "" }
+                            );
+                        }
+                        tokio::select! {
+                            _ = &mut shutdown => break,
+                            _ = tokio::time::sleep(backoff) => {}
+                        }
+                        backoff = (backoff * 2).min(ACCEPT_BACKOFF_MAX);
                     }
                 },
             }
         }
         drop(listener);
+        if accept_errors > 1 {
+            tracing::warn!("{accept_errors} connection(s) could not be accepted during this run");
+        }
         let _ = stop_tx.send(true);
         shared.tasks.close();
         let grace = shared.settings.shutdown_grace;
@@ -297,6 +316,22 @@ impl Proxy {
             );
         }
     }
+}
+
+/// The first and the longest wait after a failed accept.
+const ACCEPT_BACKOFF_MIN: Duration = Duration::from_millis(50);
+const ACCEPT_BACKOFF_MAX: Duration = Duration::from_secs(1);
+
+/// Whether an accept failed because the process or system is out of descriptors.
+#[cfg(unix)]
+fn is_out_of_files(e: &std::io::Error) -> bool {
+    matches!(e.raw_os_error(), Some(libc::EMFILE) | Some(libc::ENFILE))
+}
+
+/// Windows: sockets have no descriptor limit of their own.
+#[cfg(not(unix))]
+fn is_out_of_files(_: &std::io::Error) -> bool {
+    false
 }
 
 /// Answers a connection over the limit with a plain 503 and closes it.
