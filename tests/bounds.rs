@@ -305,3 +305,22 @@ async fn under_a_low_file_limit_extra_clients_get_a_503_not_a_hang() {
     );
     kept.abort();
 }
+
+#[cfg(unix)]
+#[test]
+fn a_ca_key_others_can_read_is_warned_about_at_start() {
+    use std::os::unix::fs::PermissionsExt;
+    let certs = tempfile::tempdir().unwrap();
+    let made = std::process::Command::new(env!("CARGO_BIN_EXE_trakt-doctor"))
+        .args(["ca", "export", "--certs"])
+        .arg(certs.path())
+        .output()
+        .unwrap();
+    assert!(made.status.success(), "{made:?}");
+    let key = certs.path().join("trakt-doctor-ca.key");
+    std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let proxy = ProxyProcess::start_with_certs(&[], certs);
+    proxy.wait_for("the warning", |p| {
+        p.stderr().contains("WARNING: the CA key") && p.stderr().contains("chmod 600")
+    });
+}
