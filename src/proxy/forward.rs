@@ -232,8 +232,8 @@ async fn inspected(
     };
     if over_budget {
         tracing::warn!(
-            "request body memory (--body-memory) is in use by other requests: this body is \
-             forwarded without being linted"
+            "a request body did not fit in the memory set aside for bodies (--body-memory): \
+             it is forwarded without being linted"
         );
     }
     let mut upstream_body = upstream_body;
@@ -243,8 +243,9 @@ async fn inspected(
         if over_budget {
             for finding in &mut findings {
                 if finding.rule == lint::body::NOT_LINTED.id {
-                    finding.message = "the body was not linted: the memory trakt-doctor sets \
-                        aside for request bodies (--body-memory) was in use by other requests"
+                    finding.message = "the body was not linted: it did not fit in the memory \
+                        trakt-doctor sets aside for request bodies (--body-memory, in all and an \
+                        eighth per connection)"
                         .into();
                 }
             }
