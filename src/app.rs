@@ -14,6 +14,7 @@ use crate::guide;
 use crate::hosts::{HostName, ResolveTable};
 use crate::inspect::Inspector;
 use crate::lint::{catalogue, Severity};
+use crate::log::detached::DetachedWriter;
 use crate::log::read;
 use crate::log::{self, har::HarSink, jsonl::JsonlSink, terminal::TerminalSink, Record, Sink};
 use crate::proxy::{Proxy, ProxyParts, Settings};
@@ -199,14 +200,23 @@ fn run(args: RunArgs) -> Result<i32, Fatal> {
     let files = CaFiles::new(&args.certs.certs);
     let (ca, origin) = CertificateAuthority::load_or_create(&files, &hosts)?;
     let redactor = crate::fingerprint_key::load_or_create(&files.dir).map_err(Fatal)?;
+    for warning in ca.warnings(&files) {
+        eprintln!("trakt-doctor: WARNING: {warning}");
+    }
     let ca_pem = ca.cert_pem().to_string();
     let upstream_tls = upstream::client_config(&args.upstream_ca, true)?;
 
     // The page's history: enough for a debugging session, bounded so the
     // proxy stays small (the JSONL log and HAR file keep everything).
     let web = WebStore::new(10_000, 32 * 1024 * 1024);
+    let (terminal_out, terminal_dropped) = DetachedWriter::spawn(
+        std::io::stdout(),
+        "the terminal",
+        log::detached::DETACHED_LIMIT,
+    )
+    .map_err(|e| Fatal(format!("cannot start the terminal output thread: {e}")))?;
     let mut sinks: Vec<Box<dyn Sink>> = vec![
-        Box::new(TerminalSink::stdout(args.quiet)),
+        Box::new(TerminalSink::detached(terminal_out, args.quiet)),
         Box::new(WebSink(web.clone())),
     ];
     if let Some(path) = &args.log {
@@ -224,12 +234,28 @@ fn run(args: RunArgs) -> Result<i32, Fatal> {
         sinks.push(Box::new(sink));
     }
 
+    // Two descriptors per connection must fit under the open-file limit.
+    let mut max_connections = args.max_connections as usize;
+    let mut limits_line = String::new();
+    if let Some(files) = crate::proxy::fdlimit::raise() {
+        let cap = crate::proxy::fdlimit::connection_cap(files.now);
+        if cap < max_connections {
+            limits_line = format!(
+                "\n  Connections:  at most {cap}, not {max_connections} (--max-connections): this \
+                 process may open {} files; raise the limit with `ulimit -n` to allow more",
+                files.now
+            );
+            max_connections = cap;
+        }
+    }
     let settings = Settings {
         intercept: hosts.clone(),
         capture_limit: args.capture_limit,
         upstream_timeout: Duration::from_secs_f64(args.upstream_timeout),
         header_timeout: Duration::from_secs_f64(args.header_timeout),
-        max_connections: args.max_connections as usize,
+        body_timeout: Duration::from_secs_f64(args.body_timeout),
+        body_memory: args.body_memory,
+        max_connections,
         proxy_auth: args.proxy_auth.clone(),
         fix: args.fix.clone().unwrap_or_default(),
         ..Settings::default()
@@ -238,7 +264,11 @@ fn run(args: RunArgs) -> Result<i32, Fatal> {
         .enable_all()
         .build()
         .map_err(|e| Fatal(format!("cannot start the async runtime: {e}")))?;
-    let (log, writer) = log::spawn(sinks, (!args.show_secrets).then(|| redactor.clone()));
+    let (log, writer) = log::spawn_with_bytes(
+        sinks,
+        (!args.show_secrets).then(|| redactor.clone()),
+        args.log_queue_limit,
+    );
     let parts = ProxyParts {
         settings,
         certs: Arc::new(LeafCache::new(ca)),
@@ -264,7 +294,7 @@ fn run(args: RunArgs) -> Result<i32, Fatal> {
             )));
         }
     };
-    print_banner(&proxy, &files, origin, &hosts, &args);
+    print_banner(&proxy, &files, origin, &hosts, &args, &limits_line);
     runtime.block_on(proxy.run(shutdown_signal()));
     // Drops whatever is still running; cut exchanges log themselves now.
     runtime.shutdown_timeout(Duration::from_secs(1));
@@ -277,6 +307,12 @@ fn run(args: RunArgs) -> Result<i32, Fatal> {
         problems.push_str(&format!(
             ", {} dropped because the log writer fell behind",
             stats.dropped
+        ));
+    }
+    let unshown = terminal_dropped.load(std::sync::atomic::Ordering::Relaxed);
+    if unshown > 0 {
+        problems.push_str(&format!(
+            ", {unshown} terminal line(s) not shown because the terminal was not reading"
         ));
     }
     eprintln!(
@@ -317,6 +353,7 @@ fn print_banner(
     origin: CaOrigin,
     hosts: &[HostName],
     args: &RunArgs,
+    limits_line: &str,
 ) {
     let addr = proxy.local_addr();
     let ca_path = absolute(&files.cert_path());
@@ -350,7 +387,7 @@ fn print_banner(
     eprintln!(
         "trakt-doctor {version}: listening on {addr}
   Decrypting:   {hosts} (every other host is tunnelled untouched)
-  CA:           {ca} ({ca_state}){fix_line}{log_line}
+  CA:           {ca} ({ca_state}){fix_line}{log_line}{limits_line}
   Web view:     http://{addr}/   (CA and trust steps: http://{addr}/ca, PAC: http://{addr}/proxy.pac)
 
 Trust the CA once:

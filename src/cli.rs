@@ -206,13 +206,25 @@ pub struct RunArgs {
     #[arg(long, default_value_t = 1024, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
     pub max_connections: u32,
 
-    /// Seconds a client may take to send a request head (slow clients are cut off).
+    /// Seconds a client may take to send a request head or finish a TLS handshake (slow clients are cut off).
     #[arg(long, default_value_t = 30.0, value_name = "SECS", value_parser = positive_seconds)]
     pub header_timeout: f64,
+
+    /// Seconds a request body may go without sending anything before the request is answered 408.
+    #[arg(long, default_value_t = 30.0, value_name = "SECS", value_parser = positive_seconds)]
+    pub body_timeout: f64,
+
+    /// Bytes request bodies being captured may hold in all (each connection an eighth); beyond it they stream through unlinted.
+    #[arg(long, default_value_t = 256 * 1024 * 1024, value_name = "BYTES", value_parser = positive_bytes)]
+    pub body_memory: usize,
 
     /// Largest body captured (and linted), in bytes; larger bodies stream through untruncated.
     #[arg(long, default_value_t = 1024 * 1024, value_name = "BYTES")]
     pub capture_limit: usize,
+
+    /// Records (estimated JSON bytes) that may wait for a slow disk before new ones are dropped and counted.
+    #[arg(long, default_value_t = crate::log::QUEUE_BYTES, value_name = "BYTES", value_parser = positive_bytes)]
+    pub log_queue_limit: usize,
 }
 
 #[derive(Debug, Args, Clone)]
@@ -257,6 +269,13 @@ pub enum CaAction {
 
 fn parse_fix(raw: &str) -> Result<FixPolicy, String> {
     FixPolicy::parse(raw)
+}
+
+fn positive_bytes(raw: &str) -> Result<usize, String> {
+    match raw.parse::<usize>() {
+        Ok(bytes) if bytes > 0 => Ok(bytes),
+        _ => Err(format!("`{raw}` is not a positive number of bytes")),
+    }
 }
 
 fn positive_seconds(raw: &str) -> Result<f64, String> {

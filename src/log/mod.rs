@@ -7,10 +7,15 @@
 //! shutdown it drains the queue, flushes every sink and reports how many
 //! records it wrote.
 //!
-//! Should the writer fall a whole queue behind (a stalled disk), new records
-//! are dropped rather than slowing the proxy or growing without bound; each
-//! drop is counted, warned about, and reported at shutdown. The writer keeps
-//! up with well over the proxy's own rate, so in practice nothing is dropped.
+//! The queue is bounded twice: by count ([`QUEUE_CAPACITY`] records) and by
+//! size (`--log-queue-limit`, [`QUEUE_BYTES`] by default, measured as the
+//! records' estimated JSON size), since one record can hold two 1 MiB bodies.
+//! Should the writer fall that far behind (a stalled disk), new records are
+//! dropped rather than slowing the proxy or growing without bound; each drop
+//! is counted, warned about, and reported at shutdown. The writer keeps up
+//! with well over the proxy's own rate, so in practice nothing is dropped.
+//! The terminal writes from a thread of its own ([`detached`]), so a paused
+//! terminal never holds up the log files.
 //!
 //! Under load the writer works in batches: it takes every record already
 //! queued, lets the sinks write them out together, then pauses a moment so
@@ -18,13 +23,14 @@
 //! the proxy more CPU than writing the record. A lone record is written at
 //! once.
 
+pub mod detached;
 pub mod har;
 pub mod jsonl;
 pub mod read;
 pub mod terminal;
 
 use std::cell::OnceCell;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::mpsc;
 use std::sync::Arc;
 use std::thread;
@@ -88,12 +94,34 @@ const MAX_BATCH: usize = 512;
 const BATCH_PAUSE: Duration = Duration::from_millis(2);
 
 enum Message {
-    Record(Box<Exchange>),
+    /// A record and its estimated size, given back to the budget once written.
+    Record(Box<Exchange>, usize),
     Stop,
 }
 
 /// Records that may wait for the writer before new ones are dropped.
 pub const QUEUE_CAPACITY: usize = 65_536;
+
+/// Bytes of records (estimated JSON size) that may wait by default.
+pub const QUEUE_BYTES: usize = 64 * 1024 * 1024;
+
+/// About the size of an exchange's JSON record: its bodies (as base64 at
+/// worst), header fields, URL and messages, plus the fixed fields.
+fn estimated_size(ex: &Exchange) -> usize {
+    let headers = |h: &crate::exchange::Headers| -> usize {
+        h.iter().map(|(n, v)| n.len() + v.len() + 8).sum()
+    };
+    let body = |b: &crate::exchange::Body| b.bytes.len().saturating_mul(4) / 3;
+    let mut size = 1024 + ex.request.url.len() + headers(&ex.request.headers);
+    size = size.saturating_add(body(&ex.request.body));
+    if let Some(response) = &ex.response {
+        size = size
+            .saturating_add(headers(&response.headers))
+            .saturating_add(body(&response.body));
+    }
+    size.saturating_add(ex.error.as_ref().map_or(0, String::len))
+        .saturating_add(ex.findings.len() * 256)
+}
 
 /// The proxy's side of the log: cheap to clone, never blocks.
 #[derive(Clone)]
@@ -101,6 +129,9 @@ pub struct LogHandle {
     tx: mpsc::SyncSender<Message>,
     next_id: Arc<AtomicU64>,
     dropped: Arc<AtomicU64>,
+    /// Estimated bytes of the records waiting, and the most that may wait.
+    queued_bytes: Arc<AtomicUsize>,
+    max_bytes: usize,
 }
 
 impl LogHandle {
@@ -110,17 +141,19 @@ impl LogHandle {
     }
 
     pub fn send(&self, exchange: Exchange) {
-        match self.tx.try_send(Message::Record(Box::new(exchange))) {
+        let size = estimated_size(&exchange);
+        let waiting = self.queued_bytes.fetch_add(size, Ordering::Relaxed);
+        // A record larger than the whole budget still goes when nothing waits.
+        if waiting > 0 && waiting.saturating_add(size) > self.max_bytes {
+            self.queued_bytes.fetch_sub(size, Ordering::Relaxed);
+            self.count_drop();
+            return;
+        }
+        match self.tx.try_send(Message::Record(Box::new(exchange), size)) {
             Ok(()) => {}
             Err(mpsc::TrySendError::Full(_)) => {
-                let dropped = self.dropped.fetch_add(1, Ordering::Relaxed) + 1;
-                // The first drop, then every thousandth: a count, not a flood.
-                if dropped == 1 || dropped % 1000 == 0 {
-                    eprintln!(
-                        "trakt-doctor: the log writer is {QUEUE_CAPACITY} records behind \
-                         (is the disk stalled?); {dropped} record(s) dropped so far"
-                    );
-                }
+                self.queued_bytes.fetch_sub(size, Ordering::Relaxed);
+                self.count_drop();
             }
             // Only after shutdown; say so rather than lose it silently.
             Err(mpsc::TrySendError::Disconnected(_)) => eprintln!(
@@ -129,7 +162,19 @@ impl LogHandle {
         }
     }
 
-    /// Records dropped because the writer was [`QUEUE_CAPACITY`] behind.
+    fn count_drop(&self) {
+        let dropped = self.dropped.fetch_add(1, Ordering::Relaxed) + 1;
+        // The first drop, then every thousandth: a count, not a flood.
+        if dropped == 1 || dropped % 1000 == 0 {
+            eprintln!(
+                "trakt-doctor: the log writer is {QUEUE_CAPACITY} records or {} MiB behind \
+                 (is the disk stalled?); {dropped} record(s) dropped so far",
+                self.max_bytes / (1024 * 1024)
+            );
+        }
+    }
+
+    /// Records dropped because the writer was too far behind.
     pub fn dropped(&self) -> u64 {
         self.dropped.load(Ordering::Relaxed)
     }
@@ -154,24 +199,38 @@ pub struct WriterStats {
 /// Starts the writer thread with these sinks; with a redactor (all but
 /// `--show-secrets`), every record is redacted before any sink sees it.
 pub fn spawn(sinks: Vec<Box<dyn Sink>>, redact: Option<Redactor>) -> (LogHandle, LogWriter) {
-    spawn_with_capacity(sinks, redact, QUEUE_CAPACITY)
+    spawn_with_limits(sinks, redact, QUEUE_CAPACITY, QUEUE_BYTES)
 }
 
-fn spawn_with_capacity(
+/// Like [`spawn`], with at most `max_bytes` of records waiting (`--log-queue-limit`).
+pub fn spawn_with_bytes(
+    sinks: Vec<Box<dyn Sink>>,
+    redact: Option<Redactor>,
+    max_bytes: usize,
+) -> (LogHandle, LogWriter) {
+    spawn_with_limits(sinks, redact, QUEUE_CAPACITY, max_bytes)
+}
+
+fn spawn_with_limits(
     sinks: Vec<Box<dyn Sink>>,
     redact: Option<Redactor>,
     capacity: usize,
+    max_bytes: usize,
 ) -> (LogHandle, LogWriter) {
     let (tx, rx) = mpsc::sync_channel::<Message>(capacity);
+    let queued_bytes = Arc::new(AtomicUsize::new(0));
+    let budget = queued_bytes.clone();
     let thread = thread::Builder::new()
         .name("trakt-doctor-log".into())
-        .spawn(move || run_writer(rx, sinks, redact))
+        .spawn(move || run_writer(rx, sinks, redact, &budget))
         .unwrap_or_else(|e| panic!("cannot start the log writer thread: {e}"));
     let dropped = Arc::new(AtomicU64::new(0));
     let handle = LogHandle {
         tx: tx.clone(),
         next_id: Arc::new(AtomicU64::new(1)),
         dropped: dropped.clone(),
+        queued_bytes,
+        max_bytes,
     };
     (
         handle,
@@ -229,6 +288,7 @@ fn run_writer(
     rx: mpsc::Receiver<Message>,
     sinks: Vec<Box<dyn Sink>>,
     redact: Option<Redactor>,
+    queued_bytes: &AtomicUsize,
 ) -> WriterStats {
     let mut stats = WriterStats::default();
     let failing = vec![false; sinks.len()];
@@ -240,12 +300,15 @@ fn run_writer(
         let mut next = Some(first);
         while let Some(message) = next.take() {
             match message {
-                Message::Record(mut exchange) => {
+                Message::Record(mut exchange, size) => {
                     if let Some(redactor) = &redact {
                         redactor.exchange(&mut exchange);
                     }
                     let record = Record::new(&exchange);
                     sinks.each(&mut stats, "write to", |sink| sink.record(&record));
+                    drop(record);
+                    drop(exchange);
+                    queued_bytes.fetch_sub(size, Ordering::Relaxed);
                     stats.records += 1;
                     batch += 1;
                 }
@@ -309,7 +372,7 @@ mod tests {
             gate: gate.clone(),
             seen: seen.clone(),
         };
-        let (log, writer) = spawn_with_capacity(vec![Box::new(sink)], None, 4);
+        let (log, writer) = spawn_with_limits(vec![Box::new(sink)], None, 4, QUEUE_BYTES);
         let started = std::time::Instant::now();
         for id in 1..=20 {
             log.send(exchange(id));
@@ -325,6 +388,42 @@ mod tests {
         assert_eq!(stats.dropped, log.dropped());
         assert_eq!(stats.records + stats.dropped, 20);
         assert_eq!(seen.load(Ordering::Relaxed), stats.records);
+    }
+
+    #[test]
+    fn large_records_are_dropped_by_size_long_before_the_count_limit() {
+        let gate = Arc::new(Mutex::new(()));
+        let seen = Arc::new(AtomicU64::new(0));
+        let held = gate.lock().unwrap();
+        let sink = Stalled {
+            gate: gate.clone(),
+            seen: seen.clone(),
+        };
+        let (log, writer) = spawn_with_bytes(vec![Box::new(sink)], None, 1024 * 1024);
+        for id in 1..=20 {
+            let mut big = exchange(id);
+            big.request.body = crate::exchange::Body::complete(vec![b'x'; 256 * 1024].into());
+            log.send(big);
+        }
+        // 1 MiB holds three of these 256 KiB bodies (as JSON), one more is with the sink.
+        let dropped = log.dropped();
+        assert!(dropped >= 15, "dropped {dropped}");
+        drop(held);
+        // Once written, records give their bytes back: the queue takes big records again.
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        while seen.load(Ordering::Relaxed) < 20 - dropped {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the writer never caught up"
+            );
+            thread::sleep(Duration::from_millis(5));
+        }
+        let mut big = exchange(21);
+        big.request.body = crate::exchange::Body::complete(vec![b'x'; 256 * 1024].into());
+        log.send(big);
+        assert_eq!(log.dropped(), dropped);
+        let stats = writer.finish();
+        assert_eq!(stats.records + stats.dropped, 21);
     }
 
     #[test]

@@ -59,12 +59,24 @@ pub struct TerminalSink<W: Write + Send> {
     pending: String,
 }
 
+/// Whether standard output gets colour: a terminal, and no `NO_COLOR`.
+fn stdout_color() -> bool {
+    use std::io::IsTerminal;
+    colour_wanted(io::stdout().is_terminal())
+}
+
 impl TerminalSink<io::Stdout> {
     /// Writes to standard output, coloured when it is a terminal.
     pub fn stdout(quiet: bool) -> Self {
-        use std::io::IsTerminal;
-        let color = colour_wanted(io::stdout().is_terminal());
-        TerminalSink::new(io::stdout(), color, quiet)
+        TerminalSink::new(io::stdout(), stdout_color(), quiet)
+    }
+}
+
+impl TerminalSink<super::detached::DetachedWriter> {
+    /// Like [`TerminalSink::stdout`], through `out`: a [`DetachedWriter`](super::detached::DetachedWriter)
+    /// on standard output, so a paused terminal drops lines instead of stalling the log.
+    pub fn detached(out: super::detached::DetachedWriter, quiet: bool) -> Self {
+        TerminalSink::new(out, stdout_color(), quiet)
     }
 }
 

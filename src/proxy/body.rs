@@ -1,14 +1,23 @@
 //! Body plumbing: read a request body up to the capture limit, replay what
 //! was read in front of the rest, and record a response body while it
 //! streams to the client.
+//!
+//! Two bounds keep clients from holding the proxy's memory: a request body
+//! that stops arriving for `--body-timeout` fails ([`IdleTimeout`]), and the
+//! bodies being captured share a budget of bytes ([`BodyBudget`]), per
+//! connection and in all; a body that does not fit streams through unlinted.
 
+use std::future::Future;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context, Poll};
+use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
 use http_body::{Body, Frame, SizeHint};
 use http_body_util::combinators::UnsyncBoxBody;
 use http_body_util::{BodyExt, Empty, Full};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use super::pending::PendingExchange;
 
@@ -33,17 +42,174 @@ pub enum Collected<B> {
     Complete(Bytes),
     /// The body is larger than the limit: what was read, and the rest still unread.
     Partial { read: Bytes, rest: B },
+    /// The body budget ran out first: what was read, and the rest still unread.
+    OverBudget { read: Bytes, rest: B },
 }
 
-/// Reads `body` until it ends or more than `limit` bytes have arrived.
-pub async fn collect_up_to<B>(mut body: B, limit: usize) -> Result<Collected<B>, B::Error>
+/// Bytes that request bodies being captured may hold: per connection and
+/// for the whole proxy. Cheap to clone; clones share the budgets.
+#[derive(Clone)]
+pub struct BodyBudget {
+    connection: Arc<Semaphore>,
+    total: Arc<Semaphore>,
+}
+
+impl BodyBudget {
+    /// A connection's budget (`per_connection` bytes) drawing on `total`.
+    pub fn new(per_connection: usize, total: Arc<Semaphore>) -> Self {
+        let per_connection = per_connection.min(Semaphore::MAX_PERMITS);
+        BodyBudget {
+            connection: Arc::new(Semaphore::new(per_connection)),
+            total,
+        }
+    }
+
+    /// The shared budget of the whole proxy.
+    pub fn total(bytes: usize) -> Arc<Semaphore> {
+        Arc::new(Semaphore::new(bytes.min(Semaphore::MAX_PERMITS)))
+    }
+
+    /// An empty reservation, given back when dropped.
+    pub fn reserve(&self) -> Reservation {
+        Reservation {
+            budget: self.clone(),
+            held: None,
+        }
+    }
+}
+
+/// Bytes taken from a [`BodyBudget`] for one body, given back on drop.
+pub struct Reservation {
+    budget: BodyBudget,
+    held: Option<(OwnedSemaphorePermit, OwnedSemaphorePermit)>,
+}
+
+impl Reservation {
+    /// Takes `bytes` more from both budgets, or nothing if either is short.
+    pub fn take(&mut self, bytes: usize) -> bool {
+        let Ok(n) = u32::try_from(bytes) else {
+            return false;
+        };
+        if n == 0 {
+            return true;
+        }
+        let Ok(connection) = self.budget.connection.clone().try_acquire_many_owned(n) else {
+            return false;
+        };
+        let Ok(total) = self.budget.total.clone().try_acquire_many_owned(n) else {
+            return false;
+        };
+        match &mut self.held {
+            Some((held_connection, held_total)) => {
+                held_connection.merge(connection);
+                held_total.merge(total);
+            }
+            None => self.held = Some((connection, total)),
+        }
+        true
+    }
+}
+
+/// The error of a request body that stopped arriving.
+#[derive(Debug)]
+pub struct BodyTimedOut(pub Duration);
+
+impl std::fmt::Display for BodyTimedOut {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "the client sent no request body data for {} s (--body-timeout)",
+            self.0.as_secs_f64()
+        )
+    }
+}
+
+impl std::error::Error for BodyTimedOut {}
+
+/// A body that fails with [`BodyTimedOut`] when no frame arrives for `idle`.
+/// The clock runs only while the reader waits on the client: a slow reader
+/// (the upstream) does not count against the client.
+pub struct IdleTimeout<B> {
+    inner: B,
+    idle: Duration,
+    /// Set when the reader starts waiting; none while frames flow, so a
+    /// request without a body never allocates a timer.
+    deadline: Option<Pin<Box<tokio::time::Sleep>>>,
+}
+
+impl<B> IdleTimeout<B> {
+    pub fn new(inner: B, idle: Duration) -> Self {
+        IdleTimeout {
+            inner,
+            idle,
+            deadline: None,
+        }
+    }
+}
+
+impl<B> Body for IdleTimeout<B>
+where
+    B: Body<Data = Bytes> + Unpin,
+    B::Error: Into<BoxError>,
+{
+    type Data = Bytes;
+    type Error = BoxError;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+        let this = &mut *self;
+        match Pin::new(&mut this.inner).poll_frame(cx) {
+            Poll::Ready(frame) => {
+                this.deadline = None;
+                Poll::Ready(frame.map(|f| f.map_err(Into::into)))
+            }
+            Poll::Pending => {
+                let idle = this.idle;
+                let deadline = this
+                    .deadline
+                    .get_or_insert_with(|| Box::pin(tokio::time::sleep(idle)));
+                match deadline.as_mut().poll(cx) {
+                    Poll::Ready(()) => Poll::Ready(Some(Err(Box::new(BodyTimedOut(idle))))),
+                    Poll::Pending => Poll::Pending,
+                }
+            }
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
+    }
+}
+
+/// Reads `body` until it ends or more than `limit` bytes have arrived, or
+/// `reservation` cannot take the next piece.
+pub async fn collect_up_to<B>(
+    mut body: B,
+    limit: usize,
+    mut reservation: Option<&mut Reservation>,
+) -> Result<Collected<B>, B::Error>
 where
     B: Body<Data = Bytes> + Unpin,
 {
     let mut chunks = Chunks::default();
     while let Some(frame) = body.frame().await {
         if let Ok(data) = frame?.into_data() {
+            let fits = reservation
+                .as_deref_mut()
+                .is_none_or(|r| r.take(data.len()));
             chunks.push(data);
+            if !fits {
+                return Ok(Collected::OverBudget {
+                    read: chunks.into_bytes(),
+                    rest: body,
+                });
+            }
             if chunks.len() > limit {
                 return Ok(Collected::Partial {
                     read: chunks.into_bytes(),
@@ -222,13 +388,15 @@ mod tests {
     #[tokio::test]
     async fn collects_small_bodies_whole_and_large_ones_partly() {
         let small = Full::new(Bytes::from_static(b"hello"));
-        match collect_up_to(small, 10).await.unwrap() {
+        match collect_up_to(small, 10, None).await.unwrap() {
             Collected::Complete(b) => assert_eq!(&b[..], b"hello"),
-            Collected::Partial { .. } => panic!("a 5-byte body fits in 10"),
+            _ => panic!("a 5-byte body fits in 10"),
         }
         let big = Full::new(Bytes::from(vec![7u8; 100]));
-        match collect_up_to(big, 10).await.unwrap() {
-            Collected::Complete(_) => panic!("100 bytes do not fit in 10"),
+        match collect_up_to(big, 10, None).await.unwrap() {
+            Collected::Complete(_) | Collected::OverBudget { .. } => {
+                panic!("100 bytes do not fit in 10")
+            }
             Collected::Partial { read, rest } => {
                 let whole = PrefixedBody::new(read, rest)
                     .collect()
@@ -237,6 +405,63 @@ mod tests {
                     .to_bytes();
                 assert_eq!(whole.len(), 100);
             }
+        }
+    }
+
+    #[tokio::test]
+    async fn bodies_share_a_budget_per_connection_and_in_all() {
+        let total = BodyBudget::total(10);
+        let first = BodyBudget::new(6, total.clone());
+        let second = BodyBudget::new(6, total.clone());
+        let mut a = first.reserve();
+        assert!(a.take(4));
+        let mut b = first.reserve();
+        assert!(!b.take(3), "the connection has 2 bytes left");
+        assert!(b.take(2));
+        let mut c = second.reserve();
+        assert!(!c.take(5), "the proxy has 4 bytes left");
+        assert!(c.take(4));
+        drop((a, b));
+        assert_eq!(
+            total.available_permits(),
+            6,
+            "a dropped reservation gives its bytes back"
+        );
+        let body = Full::new(Bytes::from(vec![1u8; 8]));
+        let mut d = second.reserve();
+        match collect_up_to(body, 100, Some(&mut d)).await.unwrap() {
+            Collected::OverBudget { read, .. } => assert_eq!(read.len(), 8),
+            _ => panic!("8 bytes do not fit in the 2 left on the connection"),
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_body_that_stops_arriving_fails_after_the_idle_time() {
+        let (tx, rx) = tokio::sync::mpsc::channel::<Bytes>(4);
+        let body = IdleTimeout::new(ReceiverBody(rx), Duration::from_secs(30));
+        tx.send(Bytes::from_static(b"{")).await.unwrap();
+        let started = tokio::time::Instant::now();
+        let err = match collect_up_to(body, 1000, None).await {
+            Err(e) => e,
+            Ok(_) => panic!("the body never ended"),
+        };
+        assert!(err.is::<BodyTimedOut>(), "{err}");
+        assert_eq!(started.elapsed(), Duration::from_secs(30));
+        drop(tx);
+    }
+
+    /// A body fed piece by piece from a channel; it ends when the sender goes.
+    struct ReceiverBody(tokio::sync::mpsc::Receiver<Bytes>);
+
+    impl Body for ReceiverBody {
+        type Data = Bytes;
+        type Error = std::convert::Infallible;
+
+        fn poll_frame(
+            mut self: Pin<&mut Self>,
+            cx: &mut Context<'_>,
+        ) -> Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
+            self.0.poll_recv(cx).map(|b| b.map(|b| Ok(Frame::data(b))))
         }
     }
 }

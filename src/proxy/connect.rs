@@ -92,9 +92,21 @@ fn connect_target<B>(req: &Request<B>) -> Result<(String, u16), String> {
         .ok_or_else(|| "CONNECT needs a HOST:PORT target".to_string())?;
     // Never repeat credentials (`user:pw@host:443`) in a message.
     let shown = crate::redact::without_userinfo(authority.as_str());
-    let port = authority
-        .port_u16()
-        .ok_or_else(|| format!("CONNECT target `{shown}` has no port"))?;
+    let port = match (authority.port_u16(), authority.port()) {
+        (Some(port), _) => port,
+        // `http` keeps digits that do not fit in 16 bits as a port it cannot number.
+        (None, Some(raw)) => {
+            return Err(format!(
+                "CONNECT target `{shown}` has port {raw}, out of range (1-65535)"
+            ))
+        }
+        (None, None) if has_port_digits(authority.as_str()) => {
+            return Err(format!(
+                "CONNECT target `{shown}` has a port out of range (1-65535)"
+            ))
+        }
+        (None, None) => return Err(format!("CONNECT target `{shown}` has no port")),
+    };
     if port == 0 {
         return Err(format!("CONNECT target `{shown}` has port 0"));
     }
@@ -108,6 +120,14 @@ fn connect_target<B>(req: &Request<B>) -> Result<(String, u16), String> {
         return Err(format!("CONNECT target `{shown}` has no host"));
     }
     Ok((host, port))
+}
+
+/// Whether an authority ends in `:` and digits (after any IPv6 brackets).
+fn has_port_digits(authority: &str) -> bool {
+    let after_host = authority.rsplit(']').next().unwrap_or(authority);
+    after_host
+        .rsplit_once(':')
+        .is_some_and(|(_, digits)| !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()))
 }
 
 /// Copies bytes both ways until either side closes. Never decrypts.
@@ -163,7 +183,17 @@ where
             return;
         }
     };
-    match tokio_rustls::TlsAcceptor::from(config).accept(stream).await {
+    let timeout = shared.settings.header_timeout;
+    let handshake = tokio_rustls::TlsAcceptor::from(config).accept(stream);
+    let Ok(handshake) = tokio::time::timeout(timeout, handshake).await else {
+        tracing::warn!(
+            "{peer}: TLS handshake for {} did not finish within {} s (--header-timeout); closed",
+            target.host,
+            timeout.as_secs_f64()
+        );
+        return;
+    };
+    match handshake {
         Ok(tls) => serve_http(shared, peer, target, tls).await,
         Err(e) => tracing::warn!(
             "{peer}: TLS handshake for {} failed: {e}. If the client reports a certificate error, \
@@ -182,7 +212,8 @@ where
     let service = {
         let shared = shared.clone();
         let target = target.clone();
-        service_fn(move |req| forward::serve(shared.clone(), target.clone(), req))
+        let budget = shared.body_budget();
+        service_fn(move |req| forward::serve(shared.clone(), target.clone(), budget.clone(), req))
     };
     let mut builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
     builder
@@ -233,5 +264,13 @@ mod tests {
         );
         assert_eq!(connect("[::1]:8443").unwrap(), ("::1".into(), 8443));
         assert!(connect("api.trakt.tv:0").is_err());
+    }
+
+    #[test]
+    fn a_port_beyond_65535_is_out_of_range_not_missing() {
+        let err = connect("api.trakt.tv:99999").unwrap_err();
+        assert!(err.contains("out of range"), "{err}");
+        let err = connect("[::1]:70000").unwrap_err();
+        assert!(err.contains("out of range"), "{err}");
     }
 }

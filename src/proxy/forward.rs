@@ -13,7 +13,9 @@ use http_body_util::BodyExt;
 use hyper::body::Incoming;
 use time::OffsetDateTime;
 
-use super::body::{self, Collected, PrefixedBody, ProxyBody, RecordingBody};
+use super::body::{
+    self, BodyBudget, BodyTimedOut, Collected, IdleTimeout, PrefixedBody, ProxyBody, RecordingBody,
+};
 use super::pending::PendingExchange;
 use super::Shared;
 use crate::exchange::{self, Body, Headers};
@@ -78,14 +80,20 @@ pub fn refuse_oversized_head<B>(req: &Request<B>) -> Option<Response<ProxyBody>>
 pub async fn serve(
     shared: Arc<Shared>,
     target: Target,
+    budget: BodyBudget,
     req: Request<Incoming>,
 ) -> Result<Response<ProxyBody>, Infallible> {
     if let Some(refusal) = refuse_oversized_head(&req) {
         return Ok(refusal);
     }
     let inspect = shared.is_intercepted(&target.host);
+    let (parts, incoming) = req.into_parts();
+    let req = Request::from_parts(
+        parts,
+        IdleTimeout::new(incoming, shared.settings.body_timeout),
+    );
     let response = if inspect {
-        inspected(&shared, &target, req).await
+        inspected(&shared, &target, &budget, req).await
     } else {
         passthrough(&shared, &target, req).await
     };
@@ -129,7 +137,7 @@ fn strip_hop_by_hop(headers: &mut HeaderMap) {
 async fn passthrough(
     shared: &Shared,
     target: &Target,
-    req: Request<Incoming>,
+    req: Request<IdleTimeout<Incoming>>,
 ) -> Response<ProxyBody> {
     let (mut parts, incoming) = req.into_parts();
     let uri = match upstream_uri(target, &parts.uri) {
@@ -143,7 +151,7 @@ async fn passthrough(
     parts.version = http::Version::HTTP_11;
     strip_hop_by_hop(&mut parts.headers);
     parts.headers.remove(header::HOST);
-    let req = Request::from_parts(parts, incoming.map_err(body::BoxError::from).boxed_unsync());
+    let req = Request::from_parts(parts, incoming.boxed_unsync());
     match send(shared, req, client_version).await {
         Ok(response) => {
             let (mut parts, incoming) = response.into_parts();
@@ -158,7 +166,8 @@ async fn passthrough(
 async fn inspected(
     shared: &Shared,
     target: &Target,
-    req: Request<Incoming>,
+    budget: &BodyBudget,
+    req: Request<IdleTimeout<Incoming>>,
 ) -> Response<ProxyBody> {
     let started = Instant::now();
     let started_at = OffsetDateTime::now_utc();
@@ -169,6 +178,9 @@ async fn inspected(
             return error_response(StatusCode::BAD_REQUEST, &format!("bad request target: {e}"))
         }
     };
+    // The record shows the request as it is sent: without the fields that
+    // only describe the client's connection (and those `Connection` names).
+    strip_hop_by_hop(&mut parts.headers);
     let record = exchange::Request {
         method: parts.method.to_string(),
         url: url.to_string(),
@@ -182,39 +194,62 @@ async fn inspected(
         started_at,
         started,
         record,
+        shared.shutdown_cut.clone(),
     );
     pending.set_abandon_reason("the client closed the connection while sending the request");
 
     let limit = shared.settings.capture_limit;
-    let collected = match body::collect_up_to(incoming, limit).await {
+    // Held until the response head is here: the captured body lives that long.
+    let mut reservation = budget.reserve();
+    let collected = match body::collect_up_to(incoming, limit, Some(&mut reservation)).await {
         Ok(collected) => collected,
+        Err(e) if e.is::<BodyTimedOut>() => {
+            let message = format!("{e}; answered 408 and closed");
+            pending.finish(Some(message.clone()));
+            return error_response(StatusCode::REQUEST_TIMEOUT, &message);
+        }
         Err(e) => {
             let message = format!("the client's request body could not be read: {e}");
             pending.finish(Some(message.clone()));
             return error_response(StatusCode::BAD_REQUEST, &message);
         }
     };
+    let over_budget = matches!(collected, Collected::OverBudget { .. });
     pending.set_abandon_reason("the client closed the connection before the response arrived");
     let (captured, upstream_body) = match collected {
         Collected::Complete(bytes) => (Body::complete(bytes.clone()), body::full(bytes)),
-        Collected::Partial { read, rest } => {
+        Collected::Partial { read, rest } | Collected::OverBudget { read, rest } => {
             let captured = Body {
                 bytes: read.slice(..limit.min(read.len())),
                 size: read.len() as u64,
                 truncated: true,
             };
-            let stream = PrefixedBody::new(read, rest)
-                .map_err(body::BoxError::from)
-                .boxed_unsync();
+            let stream = PrefixedBody::new(read, rest).boxed_unsync();
             (captured, stream)
         }
     };
+    if over_budget {
+        tracing::warn!(
+            "a request body did not fit in the memory set aside for bodies (--body-memory): \
+             it is forwarded without being linted"
+        );
+    }
     let mut upstream_body = upstream_body;
     if let Some(request) = pending.request_mut() {
         request.body = captured;
         // The inspector's stages are guarded: a bug in one becomes a finding,
         // and the request goes out as it came.
         let mut findings = shared.inspector.request(request, started_at);
+        if over_budget {
+            for finding in &mut findings {
+                if finding.rule == lint::body::NOT_LINTED.id {
+                    finding.message = "the body was not linted: it did not fit in the memory \
+                        trakt-doctor sets aside for request bodies (--body-memory, in all and an \
+                        eighth per connection)"
+                        .into();
+                }
+            }
+        }
         let mut fixes = Vec::new();
         if let Some((fixed, records)) =
             shared
@@ -236,7 +271,6 @@ async fn inspected(
     parts.uri = url;
     let client_version = parts.version;
     parts.version = http::Version::HTTP_11;
-    strip_hop_by_hop(&mut parts.headers);
     parts.headers.remove(header::HOST);
     let req = Request::from_parts(parts, upstream_body);
 

@@ -4,6 +4,7 @@
 
 pub mod body;
 pub mod connect;
+pub mod fdlimit;
 pub mod forward;
 pub mod io;
 pub mod local;
@@ -12,6 +13,7 @@ pub mod upstream;
 
 use std::future::Future;
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
@@ -43,8 +45,14 @@ pub struct Settings {
     pub upstream_timeout: Duration,
     /// How long to wait for a TCP connection to the upstream.
     pub connect_timeout: Duration,
-    /// How long a client may take to send a request head.
+    /// How long a client may take to send a request head, and to finish the
+    /// TLS handshake of an intercepted tunnel.
     pub header_timeout: Duration,
+    /// How long a request body may go without sending anything.
+    pub body_timeout: Duration,
+    /// Bytes that request bodies being captured may hold in all; each
+    /// connection may use an eighth of it (see [`body::BodyBudget`]).
+    pub body_memory: usize,
     /// How long in-flight exchanges may take to finish at shutdown.
     pub shutdown_grace: Duration,
     /// Which repairs auto-fix applies before a request leaves.
@@ -63,6 +71,8 @@ impl Default for Settings {
             upstream_timeout: Duration::from_secs(30),
             connect_timeout: Duration::from_secs(10),
             header_timeout: Duration::from_secs(30),
+            body_timeout: Duration::from_secs(30),
+            body_memory: 256 * 1024 * 1024,
             shutdown_grace: Duration::from_secs(5),
             fix: FixPolicy::Off,
             max_connections: 1024,
@@ -90,6 +100,10 @@ pub struct Shared {
     pub redactor: crate::redact::Redactor,
     /// Auto-fix, which the web view can turn on and off at run time.
     fix: RwLock<FixPolicy>,
+    /// Set when the shutdown grace period runs out (see [`pending`]).
+    pub shutdown_cut: Arc<AtomicBool>,
+    /// What request bodies being captured may hold in all.
+    body_memory: Arc<tokio::sync::Semaphore>,
     tasks: TaskTracker,
     stop: watch::Receiver<bool>,
 }
@@ -101,6 +115,12 @@ impl Shared {
 
     pub fn set_fix_policy(&self, policy: FixPolicy) {
         *self.fix.write().unwrap_or_else(|p| p.into_inner()) = policy;
+    }
+
+    /// A new connection's share of the body budget.
+    pub fn body_budget(&self) -> body::BodyBudget {
+        let per_connection = (self.settings.body_memory / 8).max(1);
+        body::BodyBudget::new(per_connection, self.body_memory.clone())
     }
 
     /// Changes when the proxy starts shutting down.
@@ -190,6 +210,7 @@ impl Proxy {
         let upstream = upstream::Upstream::new(dialer.clone(), parts.upstream_tls);
         let (stop_tx, stop) = watch::channel(false);
         let fix = RwLock::new(parts.settings.fix.clone());
+        let body_memory = body::BodyBudget::total(parts.settings.body_memory);
         let shared = Arc::new(Shared {
             fix,
             web: parts.web,
@@ -204,6 +225,8 @@ impl Proxy {
             ca_pem: parts.ca_pem,
             local_addr,
             tasks: TaskTracker::new(),
+            shutdown_cut: Arc::new(AtomicBool::new(false)),
+            body_memory,
             stop,
         });
         Ok(Proxy {
@@ -228,6 +251,8 @@ impl Proxy {
             stop_tx,
         } = self;
         tokio::pin!(shutdown);
+        let mut accept_errors = 0u64;
+        let mut backoff = ACCEPT_BACKOFF_MIN;
         let mut refused = 0u64;
         let mut last_report = std::time::Instant::now() - Duration::from_secs(60);
         loop {
@@ -235,6 +260,7 @@ impl Proxy {
                 _ = &mut shutdown => break,
                 accepted = listener.accept() => match accepted {
                     Ok((stream, peer)) => {
+                        backoff = ACCEPT_BACKOFF_MIN;
                         let _ = stream.set_nodelay(true);
                         // Every connection and tunnel is a tracked task: that count is the load.
                         if shared.tasks.len() >= shared.settings.max_connections {
@@ -253,14 +279,29 @@ impl Proxy {
                         shared.tasks.spawn(serve_client(shared.clone(), stream, peer));
                     }
                     Err(e) => {
-                        // Out of file descriptors and the like: wait, do not spin.
-                        tracing::warn!("cannot accept a connection: {e}");
-                        tokio::time::sleep(Duration::from_millis(50)).await;
+                        // Out of file descriptors and the like: said once, then
+                        // counted; waiting longer each time, so it neither spins nor floods.
+                        accept_errors += 1;
+                        if accept_errors == 1 {
+                            tracing::warn!(
+                                "cannot accept a connection: {e}{}; retrying with back-off \
+                                 (further errors are counted and reported at shutdown)",
+                                if is_out_of_files(&e) { " (out of file descriptors: lower --max-connections or raise `ulimit -n`)" } else { "" }
+                            );
+                        }
+                        tokio::select! {
+                            _ = &mut shutdown => break,
+                            _ = tokio::time::sleep(backoff) => {}
+                        }
+                        backoff = (backoff * 2).min(ACCEPT_BACKOFF_MAX);
                     }
                 },
             }
         }
         drop(listener);
+        if accept_errors > 1 {
+            tracing::warn!("{accept_errors} connection(s) could not be accepted during this run");
+        }
         let _ = stop_tx.send(true);
         shared.tasks.close();
         let grace = shared.settings.shutdown_grace;
@@ -268,6 +309,7 @@ impl Proxy {
             .await
             .is_err()
         {
+            shared.shutdown_cut.store(true, Ordering::Relaxed);
             tracing::warn!(
                 "{} connection(s) still open after {:?}; closing them",
                 shared.tasks.len(),
@@ -275,6 +317,22 @@ impl Proxy {
             );
         }
     }
+}
+
+/// The first and the longest wait after a failed accept.
+const ACCEPT_BACKOFF_MIN: Duration = Duration::from_millis(50);
+const ACCEPT_BACKOFF_MAX: Duration = Duration::from_secs(1);
+
+/// Whether an accept failed because the process or system is out of descriptors.
+#[cfg(unix)]
+fn is_out_of_files(e: &std::io::Error) -> bool {
+    matches!(e.raw_os_error(), Some(libc::EMFILE) | Some(libc::ENFILE))
+}
+
+/// Windows: sockets have no descriptor limit of their own.
+#[cfg(not(unix))]
+fn is_out_of_files(_: &std::io::Error) -> bool {
+    false
 }
 
 /// Answers a connection over the limit with a plain 503 and closes it.
@@ -297,7 +355,8 @@ async fn refuse_busy(mut stream: TcpStream, limit: usize) {
 async fn serve_client(shared: Arc<Shared>, stream: TcpStream, peer: SocketAddr) {
     let service = {
         let shared = shared.clone();
-        service_fn(move |req| route(shared.clone(), peer, req))
+        let budget = shared.body_budget();
+        service_fn(move |req| route(shared.clone(), peer, budget.clone(), req))
     };
     let mut builder = hyper::server::conn::http1::Builder::new();
     builder
@@ -338,6 +397,7 @@ fn report_connection_error(peer: SocketAddr, what: &str, e: &hyper::Error) {
 async fn route(
     shared: Arc<Shared>,
     peer: SocketAddr,
+    budget: body::BodyBudget,
     req: Request<Incoming>,
 ) -> Result<Response<ProxyBody>, std::convert::Infallible> {
     if let Some(refusal) = forward::refuse_oversized_head(&req) {
@@ -392,7 +452,7 @@ async fn route(
                     .to_ascii_lowercase(),
                 port,
             };
-            forward::serve(shared, target, req).await
+            forward::serve(shared, target, budget, req).await
         }
         _ if uri.authority().is_none() => Ok(local::serve(shared, peer, req).await),
         _ => Ok(forward::error_response(

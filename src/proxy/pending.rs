@@ -10,6 +10,7 @@ use time::OffsetDateTime;
 use super::body::Chunks;
 
 use crate::exchange::{Exchange, Request, Response};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use crate::fix::FixRecord;
@@ -29,6 +30,9 @@ struct State {
     response: Option<Response>,
     response_body: Chunks,
     abandon_reason: &'static str,
+    /// Set once the shutdown grace period has run out: whatever is dropped
+    /// after that was cut by the shutdown, not by the client.
+    shutdown_cut: Arc<AtomicBool>,
 }
 
 pub struct PendingExchange {
@@ -42,6 +46,7 @@ impl PendingExchange {
         started_at: OffsetDateTime,
         started: Instant,
         request: Request,
+        shutdown_cut: Arc<AtomicBool>,
     ) -> Self {
         let id = log.next_id();
         PendingExchange {
@@ -57,6 +62,7 @@ impl PendingExchange {
                 response: None,
                 response_body: Chunks::default(),
                 abandon_reason: "the client closed the connection before the response arrived",
+                shutdown_cut,
             })),
         }
     }
@@ -144,8 +150,15 @@ impl PendingExchange {
 
 impl Drop for PendingExchange {
     fn drop(&mut self) {
-        if let Some(reason) = self.state.as_ref().map(|s| s.abandon_reason) {
-            self.finish(Some(reason.to_string()));
-        }
+        let Some(state) = self.state.as_ref() else {
+            return;
+        };
+        let reason = if state.shutdown_cut.load(Ordering::Relaxed) {
+            "cut short by trakt-doctor's shutdown: the exchange was still in flight when the \
+             shutdown grace period ran out"
+        } else {
+            state.abandon_reason
+        };
+        self.finish(Some(reason.to_string()));
     }
 }

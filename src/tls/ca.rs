@@ -187,6 +187,8 @@ impl CertificateAuthority {
             KeyUsagePurpose::CrlSign,
             KeyUsagePurpose::DigitalSignature,
         ];
+        // Server certificates only: no client, code or e-mail signing through this CA.
+        params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
         params.name_constraints = Some(NameConstraints {
             permitted_subtrees: covering_domains(hosts)
                 .into_iter()
@@ -246,6 +248,16 @@ impl CertificateAuthority {
         let cert_der = CertificateDer::from_pem_slice(cert_pem.as_bytes())
             .map_err(|e| corrupt_cert(e.to_string()))?
             .into_owned();
+        // Checked before anything is signed: a key of another kind otherwise
+        // surfaces as an unsupported algorithm, which reads like a name problem.
+        let (_, parsed) = x509_parser::parse_x509_certificate(&cert_der)
+            .map_err(|e| corrupt_cert(e.to_string()))?;
+        if parsed.public_key().subject_public_key.data.as_ref() != key.public_key_raw() {
+            return Err(CaError::KeyMismatch {
+                cert: cert_path.to_path_buf(),
+                key: key_path.to_path_buf(),
+            });
+        }
         let issuer =
             Issuer::from_ca_cert_der(&cert_der, key).map_err(|e| corrupt_cert(e.to_string()))?;
         Self::from_parts(cert_pem.to_string(), cert_der, issuer)
@@ -303,6 +315,46 @@ impl CertificateAuthority {
         write_atomically(&files.cert_path(), ca.cert_pem.as_bytes(), false)
             .map_err(io_err(&files.cert_path()))?;
         Ok(ca)
+    }
+
+    /// What is risky about this CA and its files, one sentence each, for the
+    /// operator to read at start: a key others may read, or a CA without
+    /// name constraints (not made by trakt-doctor: it could sign for any site).
+    pub fn warnings(&self, files: &CaFiles) -> Vec<String> {
+        let mut warnings = Vec::new();
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let key = files.key_path();
+            if let Ok(meta) = fs::metadata(&key) {
+                let mode = meta.permissions().mode() & 0o777;
+                if mode & 0o077 != 0 {
+                    warnings.push(format!(
+                        "the CA key {} can be read by other users (mode {mode:03o}); \
+                         anyone who reads it can impersonate the intercepted sites to this machine: \
+                         run `chmod 600 {}`",
+                        key.display(),
+                        key.display()
+                    ));
+                }
+            }
+        }
+        // On Windows the key inherits the ACL of the user's folder; nothing is checked.
+        #[cfg(not(unix))]
+        let _ = files;
+        let constrained = x509_parser::parse_x509_certificate(&self.cert_der)
+            .ok()
+            .and_then(|(_, cert)| cert.name_constraints().ok().flatten().map(|_| ()))
+            .is_some();
+        if !constrained {
+            warnings.push(format!(
+                "the CA {} has no name constraints: it was not made by trakt-doctor and can sign \
+                 for any site, so a leak of its key exposes every site this machine trusts it for; \
+                 run `trakt-doctor ca regenerate` for a CA limited to the intercepted domains",
+                files.cert_path().display()
+            ));
+        }
+        warnings
     }
 
     /// The CA certificate in PEM (public; safe to serve and print).
@@ -483,6 +535,21 @@ mod tests {
         fs::write(files.cert_path(), other.cert_pem()).unwrap();
         let err = CertificateAuthority::load_or_create(&files, &default).unwrap_err();
         assert!(matches!(err, CaError::KeyMismatch { .. }), "{err}");
+        // ... also when that other CA is limited to other domains: the key is the problem.
+        let (elsewhere, _) = CertificateAuthority::generate(&hosts(&["example.org"])).unwrap();
+        fs::write(files.cert_path(), elsewhere.cert_pem()).unwrap();
+        let err = CertificateAuthority::load_or_create(&files, &default).unwrap_err();
+        assert!(matches!(err, CaError::KeyMismatch { .. }), "{err}");
+        assert!(
+            !err.to_string().contains("limited to other domains"),
+            "{err}"
+        );
+        // ... and when the key is of another kind than the certificate's.
+        fs::write(files.cert_path(), other.cert_pem()).unwrap();
+        let ed25519 = KeyPair::generate_for(&rcgen::PKCS_ED25519).unwrap();
+        fs::write(files.key_path(), ed25519.serialize_pem()).unwrap();
+        let err = CertificateAuthority::load_or_create(&files, &default).unwrap_err();
+        assert!(matches!(err, CaError::KeyMismatch { .. }), "{err}");
 
         fs::write(files.key_path(), "-----BEGIN PRIVATE KEY-----\ngarbage\n").unwrap();
         let err = CertificateAuthority::load_or_create(&files, &default).unwrap_err();
@@ -492,6 +559,59 @@ mod tests {
         fs::remove_file(files.cert_path()).unwrap();
         let err = CertificateAuthority::load_or_create(&files, &default).unwrap_err();
         assert!(matches!(err, CaError::HalfMissing { .. }), "{err}");
+        fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn the_ca_is_for_server_certificates_only() {
+        let (ca, _) = CertificateAuthority::generate(&hosts(&["trakt.tv"])).unwrap();
+        let (_, cert) = x509_parser::parse_x509_certificate(ca.cert_der()).unwrap();
+        let eku = cert
+            .extended_key_usage()
+            .unwrap()
+            .expect("an EKU extension");
+        assert!(eku.value.server_auth);
+        assert!(!eku.value.client_auth && !eku.value.code_signing && !eku.value.any);
+        assert!(eku.value.other.is_empty());
+        // Leaves still verify under it.
+        let p = Path::new("ca.pem");
+        assert!(ca.check_covers("api.trakt.tv", p, p).is_ok());
+    }
+
+    #[test]
+    fn a_readable_key_and_an_unconstrained_ca_are_warned_about() {
+        let dir = tempdir();
+        let files = CaFiles::new(&dir);
+        let default = hosts(&["trakt.tv"]);
+        let ca = CertificateAuthority::create(&files, &default).unwrap();
+        assert!(ca.warnings(&files).is_empty(), "{:?}", ca.warnings(&files));
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            fs::set_permissions(files.key_path(), fs::Permissions::from_mode(0o644)).unwrap();
+            let warnings = ca.warnings(&files);
+            assert!(
+                warnings.len() == 1 && warnings[0].contains("read by other users"),
+                "{warnings:?}"
+            );
+            fs::set_permissions(files.key_path(), fs::Permissions::from_mode(0o600)).unwrap();
+        }
+        // Someone else's CA: no name constraints.
+        let key = KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).unwrap();
+        let mut params = CertificateParams::default();
+        params
+            .distinguished_name
+            .push(DnType::CommonName, "Some Corp CA");
+        params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        let cert = params.self_signed(&key).unwrap();
+        fs::write(files.cert_path(), cert.pem()).unwrap();
+        fs::write(files.key_path(), key.serialize_pem()).unwrap();
+        let (foreign, _) = CertificateAuthority::load_or_create(&files, &default).unwrap();
+        let warnings = foreign.warnings(&files);
+        assert!(
+            warnings.iter().any(|w| w.contains("no name constraints")),
+            "{warnings:?}"
+        );
         fs::remove_dir_all(dir).unwrap();
     }
 

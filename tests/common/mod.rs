@@ -241,6 +241,19 @@ pub struct ProxyProcess {
     pub certs: tempfile::TempDir,
     pub stderr: Arc<Mutex<String>>,
     pub stdout: Arc<Mutex<String>>,
+    /// The read end of a standard output nobody reads (see [`ProxyProcess::start_stalled`]).
+    pub stalled_stdout: Option<std::process::ChildStdout>,
+}
+
+/// How [`ProxyProcess::launch`] starts the binary.
+#[derive(Default)]
+pub struct Launch {
+    /// Leave standard output unread, as a paused terminal does.
+    pub stall_stdout: bool,
+    /// Start under this file-descriptor limit (soft and hard; Unix `ulimit -n`).
+    pub nofile: Option<u64>,
+    /// Leave `NO_COLOR` unset (the proxy must still print no colour into pipes).
+    pub colour: bool,
 }
 
 impl ProxyProcess {
@@ -251,18 +264,41 @@ impl ProxyProcess {
     }
 
     pub fn start_with_certs(args: &[String], certs: tempfile::TempDir) -> ProxyProcess {
-        Self::spawn(args, certs, false)
+        Self::launch(args, certs, Launch::default())
     }
 
     /// Like [`ProxyProcess::start`], without `NO_COLOR`: the proxy must still
     /// print no colour codes, its output being pipes.
     pub fn start_coloured(args: &[String]) -> ProxyProcess {
-        Self::spawn(args, tempfile::tempdir().unwrap(), true)
+        let launch = Launch {
+            colour: true,
+            ..Launch::default()
+        };
+        Self::launch(args, tempfile::tempdir().unwrap(), launch)
     }
 
-    fn spawn(args: &[String], certs: tempfile::TempDir, colour: bool) -> ProxyProcess {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_trakt-doctor"));
-        if colour {
+    /// Starts the proxy with a standard output that nobody reads.
+    pub fn start_stalled(args: &[String]) -> ProxyProcess {
+        let launch = Launch {
+            stall_stdout: true,
+            ..Launch::default()
+        };
+        Self::launch(args, tempfile::tempdir().unwrap(), launch)
+    }
+
+    pub fn launch(args: &[String], certs: tempfile::TempDir, launch: Launch) -> ProxyProcess {
+        let mut command = match launch.nofile {
+            // `ulimit -n` sets the soft and the hard limit; exec keeps the pid.
+            Some(limit) => {
+                let mut sh = Command::new("sh");
+                sh.arg("-c")
+                    .arg(format!("ulimit -n {limit} && exec \"$0\" \"$@\""))
+                    .arg(env!("CARGO_BIN_EXE_trakt-doctor"));
+                sh
+            }
+            None => Command::new(env!("CARGO_BIN_EXE_trakt-doctor")),
+        };
+        if launch.colour {
             command.env_remove("NO_COLOR");
         } else {
             command.env("NO_COLOR", "1");
@@ -300,14 +336,19 @@ impl ProxyProcess {
         });
         let out_pipe = child.stdout.take().unwrap();
         let sink = stdout.clone();
-        std::thread::spawn(move || {
-            for line in BufReader::new(out_pipe).lines() {
-                let Ok(line) = line else { break };
-                let mut all = sink.lock().unwrap();
-                all.push_str(&line);
-                all.push('\n');
-            }
-        });
+        let mut stalled_stdout = None;
+        if launch.stall_stdout {
+            stalled_stdout = Some(out_pipe);
+        } else {
+            std::thread::spawn(move || {
+                for line in BufReader::new(out_pipe).lines() {
+                    let Ok(line) = line else { break };
+                    let mut all = sink.lock().unwrap();
+                    all.push_str(&line);
+                    all.push('\n');
+                }
+            });
+        }
         let addr = match rx.recv_timeout(Duration::from_secs(30)) {
             Ok(addr) => addr,
             Err(_) => {
@@ -325,6 +366,7 @@ impl ProxyProcess {
             certs,
             stderr,
             stdout,
+            stalled_stdout,
         }
     }
 
