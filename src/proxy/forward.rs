@@ -19,6 +19,7 @@ use super::body::{
 use super::pending::PendingExchange;
 use super::Shared;
 use crate::exchange::{self, Body, Headers};
+use crate::lint;
 
 /// Where a request is going: the scheme and authority it will be sent to.
 #[derive(Debug, Clone)]
