@@ -317,13 +317,13 @@ impl Session {
 /// seconds runs out. Both come from an upstream answer: a creation time
 /// outside the calendar is no answer, and a lifetime that runs past the end
 /// (or the start) of the calendar saturates there instead of overflowing.
-pub fn expiry(created_at: i64, expires_in: i64) -> Option<OffsetDateTime> {
+pub(crate) fn expiry(created_at: i64, expires_in: i64) -> Option<OffsetDateTime> {
     let created = OffsetDateTime::from_unix_timestamp(created_at).ok()?;
     Some(created.saturating_add(Duration::seconds(expires_in)))
 }
 
 /// How long from `earlier` to `later` (negative when `later` comes first).
-pub fn between(earlier: OffsetDateTime, later: OffsetDateTime) -> Duration {
+pub(crate) fn between(earlier: OffsetDateTime, later: OffsetDateTime) -> Duration {
     // Cannot overflow: two representable dates (years ±9999) are at most
     // about 6.3e11 s apart, far inside Duration's i64 seconds.
     #[allow(clippy::arithmetic_side_effects)]
