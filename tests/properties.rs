@@ -445,19 +445,6 @@ fn hostile_request(step: &Step) -> Request {
     }
 }
 
-/// Internal findings from known bugs in a file another change owns, so this
-/// property still finds every other one. src/lint/body.rs (1) adds five
-/// minutes to the request time unchecked (`self.at + Duration::minutes(5)`),
-/// which overflows for a request dated at the end of the calendar (a HAR's
-/// `startedDateTime` 9999-12-31T23:58Z), and (2) takes `n.abs()` of a Unix
-/// timestamp, which overflows for `"watched_at": -9223372036854775808`.
-/// Drop these exceptions when body.rs is fixed.
-fn known_bug(finding: &lint::Finding) -> bool {
-    finding.message.contains("trakt-doctor's lint failed")
-        && (finding.message.contains("resulting value is out of range")
-            || finding.message.contains("attempt to negate with overflow"))
-}
-
 /// The whole inspection of one exchange, stage by stage as the proxy runs it.
 fn inspect_like_the_proxy(
     inspector: &trakt_doctor::inspect::Inspector,
@@ -527,7 +514,7 @@ proptest! {
             let internal: Vec<_> = exchange
                 .findings
                 .iter()
-                .filter(|f| f.rule.starts_with("internal.") && !known_bug(f))
+                .filter(|f| f.rule.starts_with("internal."))
                 .collect();
             prop_assert!(internal.is_empty(), "{:?} on {:?}", internal, step);
             let line = serde_json::to_string(&exchange);
@@ -542,7 +529,7 @@ proptest! {
         for mut exchange in read.unwrap_or_default() {
             offline.replay(&mut exchange);
             prop_assert!(
-                !exchange.findings.iter().any(|f| f.rule.starts_with("internal.") && !known_bug(f)),
+                !exchange.findings.iter().any(|f| f.rule.starts_with("internal.")),
                 "{:?}",
                 exchange.findings
             );

@@ -1,6 +1,18 @@
 //! Body rules: JSON well-formedness, then the shape each endpoint expects
 //! (scrobble, checkin, bulk sync items, ratings), ids, numbers and dates.
 
+#![cfg_attr(
+    not(test),
+    deny(
+        clippy::indexing_slicing,
+        clippy::string_slice,
+        clippy::arithmetic_side_effects,
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::panic
+    )
+)]
+
 use serde_json::{Map, Value};
 use time::format_description::well_known::Rfc3339;
 use time::{Duration, OffsetDateTime, UtcOffset};
@@ -530,7 +542,7 @@ impl Ctx<'_> {
 
     fn items(&mut self, object: &Map<String, Value>, ratings: bool) {
         self.typos(object, "", ITEMS_KEYS);
-        let mut count = 0;
+        let mut count: usize = 0;
         for list in ["movies", "shows", "seasons", "episodes", "people"] {
             let Some(value) = object.get(list) else {
                 continue;
@@ -541,7 +553,7 @@ impl Ctx<'_> {
                 );
                 continue;
             };
-            count += items.len();
+            count = count.saturating_add(items.len());
             for (i, item) in items.iter().enumerate() {
                 let at = format!("/{list}/{i}");
                 self.ids_of(item, &at);
@@ -646,7 +658,9 @@ impl Ctx<'_> {
             }
         };
         if let Some(date) = parsed {
-            if date > self.at + Duration::minutes(5) {
+            // At the end of the calendar nothing is later than "now".
+            let grace = self.at.checked_add(Duration::minutes(5));
+            if grace.is_some_and(|limit| date > limit) {
                 self.out.push(
                     DATE_FUTURE.finding(at, format!("{} is in the future", format_date(date))),
                 );
@@ -668,8 +682,9 @@ impl Ctx<'_> {
 
 /// Seconds, or milliseconds when the number is too large to be seconds.
 fn unix_to_date(n: i64) -> Option<OffsetDateTime> {
-    let seconds = if n.abs() >= 100_000_000_000 {
-        n / 1000
+    // Milliseconds when the number is too large for seconds of this era.
+    let seconds = if n.unsigned_abs() >= 100_000_000_000 {
+        n.checked_div(1000)?
     } else {
         n
     };

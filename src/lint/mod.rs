@@ -1,6 +1,18 @@
 //! Linting: pure checks of a captured request against the contract it must
 //! meet. Each problem found is a [`Finding`] with a stable rule id.
 
+#![cfg_attr(
+    not(test),
+    deny(
+        clippy::indexing_slicing,
+        clippy::string_slice,
+        clippy::arithmetic_side_effects,
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::panic
+    )
+)]
+
 use serde::{Deserialize, Serialize};
 
 /// How sure we are that the upstream will reject the request.
@@ -139,7 +151,11 @@ impl<'a> Subject<'a> {
         } else if raw.is_empty() {
             ParsedBody::Empty
         } else {
-            let raw = if has_bom { &raw[3..] } else { raw };
+            let raw = if has_bom {
+                raw.get(3..).unwrap_or_default()
+            } else {
+                raw
+            };
             match std::str::from_utf8(raw) {
                 Err(_) => ParsedBody::Unlinted("not UTF-8 text"),
                 Ok(text) => match serde_json::from_str(text) {
@@ -229,6 +245,7 @@ pub fn catalogue() -> Vec<&'static Rule> {
     rules.extend(response::RULES);
     rules.extend(stremio::RULES);
     rules.extend(crate::session::RULES);
+    rules.extend(crate::inspect::RULES);
     rules
 }
 

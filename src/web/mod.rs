@@ -329,7 +329,7 @@ fn rules_page() -> String {
         "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>trakt-doctor rules</title>\
          <link rel=\"stylesheet\" href=\"/app.css\"></head><body class=\"doc\"><h1>Rule catalogue</h1>",
     );
-    for rule in crate::lint::catalogue::all() {
+    for rule in crate::lint::catalogue() {
         html.push_str(&format!(
             "<section id=\"{id}\"><h2><code>{id}</code> <span class=\"sev {sev}\">{sev}</span></h2><p>{summary}</p>\
              <p><b>Why it matters:</b> {why}</p><p><b>Auto-fix:</b> {fix}</p><p>Bad:</p><pre>{bad}</pre><p>Good:</p><pre>{good}</pre></section>",
