@@ -3,12 +3,13 @@
 //! The crate is a pure core (the exchange model, redaction, and later the
 //! spec, lint, fix and diagnose modules) inside a thin async shell
 //! ([`proxy`], [`tls`], [`log`]). The binary in `main.rs` only wires the
-//! command line ([`cli`]) to these modules.
+//! command line ([`cli`]) to these modules through [`app`] and [`commands`].
 
 pub mod app;
-pub mod check_token;
 pub mod cli;
+pub mod commands;
 pub mod diagnose;
+pub mod error;
 pub mod exchange;
 pub mod fingerprint_key;
 pub mod fix;

@@ -8,12 +8,14 @@ use bytes::Bytes;
 use http_body_util::BodyExt;
 use time::OffsetDateTime;
 
-use crate::app::Fatal;
 use crate::cli::CheckTokenArgs;
+use crate::error::{Context, Fatal};
 use crate::exchange::{Body, Exchange, Headers, Request, Response};
 use crate::hosts::ResolveTable;
+use crate::log::terminal::visible;
 use crate::proxy::body;
 use crate::proxy::upstream::{self, Dialer};
+use crate::redact::Redactor;
 use crate::tls;
 
 const URL: &str = "https://api.trakt.tv/users/settings";
@@ -55,15 +57,18 @@ pub fn run(args: CheckTokenArgs) -> Result<i32, Fatal> {
         .trim()
         .to_string();
     if token.is_empty() {
-        return Err(Fatal("--token is empty".into()));
+        return Err(Fatal::new("--token is empty"));
     }
-    let tls = tls::upstream::client_config(&args.upstream_ca, true)?;
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| Fatal(format!("cannot start the async runtime: {e}")))?;
-    let timeout = Duration::from_secs_f64(args.timeout);
-    let headers = vec![
+    let exchange = ask_trakt(&args, &token)?;
+    let redactor = crate::fingerprint_key::load(&args.certs.certs)
+        .map_err(Fatal)?
+        .unwrap_or_else(crate::redact::Redactor::random);
+    Ok(report(&args, &redactor, &token, &exchange))
+}
+
+/// The request check-token sends: Trakt's required headers and the token.
+fn request_headers(args: &CheckTokenArgs, token: &str) -> Headers {
+    Headers(vec![
         (
             "user-agent".to_string(),
             format!("trakt-doctor/{} (check-token)", env!("CARGO_PKG_VERSION")),
@@ -72,44 +77,24 @@ pub fn run(args: CheckTokenArgs) -> Result<i32, Fatal> {
         ("trakt-api-key".to_string(), args.client_id.clone()),
         ("authorization".to_string(), format!("Bearer {token}")),
         ("content-type".to_string(), "application/json".to_string()),
-    ];
+    ])
+}
+
+/// Sends the one request and returns it with Trakt's answer as an exchange.
+fn ask_trakt(args: &CheckTokenArgs, token: &str) -> Result<Exchange, Fatal> {
+    let tls = tls::upstream::client_config(&args.upstream_ca, true)
+        .context("cannot set up TLS to Trakt")?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    let headers = request_headers(args, token);
     let started = Instant::now();
     let started_at = OffsetDateTime::now_utc();
-    let result = runtime.block_on(async {
-        let client = upstream::client(
-            Dialer {
-                resolve: ResolveTable::new(&args.resolve),
-                connect_timeout: timeout,
-                own: None,
-            },
-            tls,
-        );
-        let mut builder = http::Request::get(URL);
-        for (name, value) in &headers {
-            builder = builder.header(name, value);
-        }
-        let request = builder.body(body::empty()).map_err(|e| e.to_string())?;
-        let response = tokio::time::timeout(timeout, client.request(request))
-            .await
-            .map_err(|_| format!("Trakt did not answer within {} s", args.timeout))?
-            .map_err(|e| upstream::describe(&e))?;
-        let (parts, incoming) = response.into_parts();
-        let bytes = tokio::time::timeout(timeout, incoming.collect())
-            .await
-            .map_err(|_| "Trakt's answer did not finish in time".to_string())?
-            .map_err(|e| e.to_string())?
-            .to_bytes();
-        Ok::<_, String>((
-            parts.status.as_u16(),
-            Headers::from_map(&parts.headers),
-            bytes,
-        ))
-    });
-    let (status, response_headers, bytes): (u16, Headers, Bytes) = match result {
-        Ok(answer) => answer,
-        Err(e) => return Err(Fatal(format!("could not reach Trakt: {e}"))),
-    };
-    let exchange = Exchange {
+    let (status, response_headers, bytes) = runtime
+        .block_on(fetch(args, tls, &headers))
+        .context("could not reach Trakt")?;
+    Ok(Exchange {
         id: 1,
         started_at,
         duration_ms: started.elapsed().as_secs_f64() * 1000.0,
@@ -117,25 +102,67 @@ pub fn run(args: CheckTokenArgs) -> Result<i32, Fatal> {
             method: "GET".into(),
             url: URL.into(),
             http_version: "HTTP/1.1".into(),
-            headers: Headers(headers),
+            headers,
             body: Body::default(),
         },
         response: Some(Response {
             status,
             http_version: String::new(),
-            headers: response_headers.clone(),
-            body: Body::complete(bytes.clone()),
+            headers: response_headers,
+            body: Body::complete(bytes),
         }),
         error: None,
         findings: Vec::new(),
         fixes: Vec::new(),
         diagnosis: None,
+    })
+}
+
+/// `GET /users/settings`, within `--timeout` for the head and again for the body.
+async fn fetch(
+    args: &CheckTokenArgs,
+    tls: rustls::ClientConfig,
+    headers: &Headers,
+) -> Result<(u16, Headers, Bytes), String> {
+    let timeout = Duration::from_secs_f64(args.timeout);
+    let client = upstream::client(
+        Dialer {
+            resolve: ResolveTable::new(&args.resolve),
+            connect_timeout: timeout,
+            own: None,
+        },
+        tls,
+    );
+    let mut builder = http::Request::get(URL);
+    for (name, value) in headers.iter() {
+        builder = builder.header(name, value);
+    }
+    let request = builder.body(body::empty()).map_err(|e| e.to_string())?;
+    let response = tokio::time::timeout(timeout, client.request(request))
+        .await
+        .map_err(|_| format!("Trakt did not answer within {} s", args.timeout))?
+        .map_err(|e| upstream::describe(&e))?;
+    let (parts, incoming) = response.into_parts();
+    let bytes = tokio::time::timeout(timeout, incoming.collect())
+        .await
+        .map_err(|_| "Trakt's answer did not finish in time".to_string())?
+        .map_err(|e| e.to_string())?
+        .to_bytes();
+    Ok((
+        parts.status.as_u16(),
+        Headers::from_map(&parts.headers),
+        bytes,
+    ))
+}
+
+/// Prints the verdict (and the diagnosis, if any); returns the exit status.
+fn report(args: &CheckTokenArgs, redactor: &Redactor, token: &str, exchange: &Exchange) -> i32 {
+    let (status, headers, bytes) = match &exchange.response {
+        Some(r) => (r.status, &r.headers, &r.body.bytes[..]),
+        None => return 1,
     };
-    let redactor = crate::fingerprint_key::load(&args.certs.certs)
-        .map_err(Fatal)?
-        .unwrap_or_else(crate::redact::Redactor::random);
-    let fingerprint = redactor.fingerprint(&token);
-    let (line, code) = match verdict(status, &response_headers, &bytes) {
+    let fingerprint = redactor.fingerprint(token);
+    let (line, code) = match verdict(status, headers, bytes) {
         Verdict::Valid { user } => (format!("valid: token {fingerprint} works for Trakt user `{user}`"), 0),
         Verdict::Invalid => (format!("expired or revoked: Trakt answered 401 to token {fingerprint}; sign in to Trakt again"), 1),
         Verdict::Blocked => ("blocked: Cloudflare in front of Trakt refused the request (403 HTML); try another network".to_string(), 1),
@@ -143,16 +170,15 @@ pub fn run(args: CheckTokenArgs) -> Result<i32, Fatal> {
         Verdict::Other(code) => (format!("unexpected: Trakt answered {code}"), 1),
     };
     // The user name and the diagnosis come from Trakt's answer: no control characters.
-    use crate::log::terminal::visible;
     println!("{}", visible(&line));
-    if let Some(mut diagnosis) = crate::diagnose::explain(&exchange) {
+    if let Some(mut diagnosis) = crate::diagnose::explain(exchange) {
         redactor.diagnosis(&mut diagnosis);
         println!("  why: {}", visible(&diagnosis.summary));
         for remedy in diagnosis.remedies {
             println!("  do:  {}", visible(&remedy));
         }
     }
-    Ok(code)
+    code
 }
 
 #[cfg(test)]
