@@ -53,6 +53,19 @@ pub const RULES: &[&Rule] = &[&INTERNAL];
 /// A response header auto-fix sets: `(name, value, record)`.
 pub type HeaderFix = (String, String, FixRecord);
 
+/// What the inspection of a request decides before it is sent.
+#[derive(Debug, Default)]
+pub struct Prepared {
+    /// Findings on the request, alone and against the session so far
+    /// (those auto-fix repaired are marked fixed).
+    pub findings: Vec<Finding>,
+    /// What auto-fix changed, before and after.
+    pub fixes: Vec<FixRecord>,
+    /// The repaired request when auto-fix changed it; `None` sends the
+    /// request as it came.
+    pub repaired: Option<Request>,
+}
+
 /// Runs one stage of the inspection; a panic in it becomes an
 /// [`INTERNAL`] finding that names the stage and the panic message.
 fn guarded<T>(stage: &str, run: impl FnOnce() -> T) -> Result<T, Box<Finding>> {
@@ -107,6 +120,21 @@ impl Inspector {
         self.session
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// The whole inspection of a request about to be sent at `at`: lint,
+    /// session checks, then auto-fix under `policy`. Each stage is guarded.
+    pub fn prepare(&self, request: &Request, at: OffsetDateTime, policy: &FixPolicy) -> Prepared {
+        let mut findings = self.request(request, at);
+        let (repaired, fixes) = match self.fix(request, &mut findings, policy) {
+            Some((repaired, fixes)) => (Some(repaired), fixes),
+            None => (None, Vec::new()),
+        };
+        Prepared {
+            findings,
+            fixes,
+            repaired,
+        }
     }
 
     /// Findings for a request about to be sent at `at`.
@@ -234,7 +262,9 @@ impl Inspector {
     /// Runs the whole pipeline over a recorded exchange (offline linting):
     /// findings are recomputed, the recorded response is kept.
     pub fn replay(&self, exchange: &mut Exchange) {
-        exchange.findings = self.request(&exchange.request, exchange.started_at);
+        exchange.findings = self
+            .prepare(&exchange.request, exchange.started_at, &FixPolicy::Off)
+            .findings;
         if let Some(response) = &exchange.response {
             let (head, _) = self.response_head(
                 &exchange.request,

@@ -452,11 +452,9 @@ fn inspect_like_the_proxy(
     at: time::OffsetDateTime,
 ) -> Exchange {
     let request = hostile_request(step);
-    let mut findings = inspector.request(&request, at);
-    let (request, fixes) = match inspector.fix(&request, &mut findings, &FixPolicy::All) {
-        Some((fixed, fixes)) => (fixed, fixes),
-        None => (request, Vec::new()),
-    };
+    let prepared = inspector.prepare(&request, at, &FixPolicy::All);
+    let (mut findings, fixes) = (prepared.findings, prepared.fixes);
+    let request = prepared.repaired.unwrap_or(request);
     let mut response_headers = vec![("content-type".to_string(), "application/json".to_string())];
     if let Some(value) = &step.retry_after {
         response_headers.push(("retry-after".into(), value.clone()));

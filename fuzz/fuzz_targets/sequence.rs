@@ -82,11 +82,9 @@ fn one(inspector: &Inspector, chunk: &[u8], at: OffsetDateTime) -> Option<Exchan
         headers: headers(header_lines),
         body: Body::complete(Bytes::from(body)),
     };
-    let mut findings = inspector.request(&request, at);
-    let (request, fixes) = match inspector.fix(&request, &mut findings, &FixPolicy::All) {
-        Some((fixed, fixes)) => (fixed, fixes),
-        None => (request, Vec::new()),
-    };
+    let prepared = inspector.prepare(&request, at, &FixPolicy::All);
+    let (mut findings, fixes) = (prepared.findings, prepared.fixes);
+    let request = prepared.repaired.unwrap_or(request);
     let response_headers = headers(response_head);
     let (head_findings, _) =
         inspector.response_head(&request, status, &response_headers, &FixPolicy::All);

@@ -163,24 +163,55 @@ async fn passthrough(
     }
 }
 
-/// A request to an intercepted host: captured, inspected, logged.
+/// A request to an intercepted host: captured, inspected, logged. Each
+/// step is a function below; any of them may answer the client itself.
 async fn inspected(
     shared: &Shared,
     target: &Target,
     budget: &BodyBudget,
     req: Request<IdleTimeout<Incoming>>,
 ) -> Response<ProxyBody> {
-    let started = Instant::now();
     let started_at = OffsetDateTime::now_utc();
     let (mut parts, incoming) = req.into_parts();
-    let url = match upstream_uri(target, &parts.uri) {
-        Ok(uri) => uri,
+    let (mut pending, url) = match start_exchange(shared, target, &mut parts, started_at) {
+        Ok(started) => started,
         Err(e) => {
             return error_response(StatusCode::BAD_REQUEST, &format!("bad request target: {e}"))
         }
     };
-    // The record shows the request as it is sent: without the fields that
-    // only describe the client's connection (and those `Connection` names).
+    // Held until the response head is here: the captured body lives that long.
+    let mut reservation = budget.reserve();
+    let captured =
+        match capture_request_body(shared, &mut pending, incoming, &mut reservation).await {
+            Ok(captured) => captured,
+            Err(failure) => return error_response(failure.status, &failure.message),
+        };
+    let upstream_body = inspect_request(shared, &mut pending, &mut parts, captured, started_at);
+    parts.uri = url;
+    let client_version = parts.version;
+    parts.version = http::Version::HTTP_11;
+    parts.headers.remove(header::HOST);
+    let req = Request::from_parts(parts, upstream_body);
+    match send(shared, req, client_version).await {
+        Ok(response) => answer(shared, pending, response),
+        Err(failure) => {
+            pending.finish(Some(failure.message.clone()));
+            error_response(failure.status, &failure.message)
+        }
+    }
+}
+
+/// Opens the exchange's record: the request head as it will be sent
+/// (without the fields that only describe the client's connection), and
+/// the upstream URL.
+fn start_exchange(
+    shared: &Shared,
+    target: &Target,
+    parts: &mut http::request::Parts,
+    started_at: OffsetDateTime,
+) -> Result<(PendingExchange, Uri), http::Error> {
+    let started = Instant::now();
+    let url = upstream_uri(target, &parts.uri)?;
     strip_hop_by_hop(&mut parts.headers);
     let record = exchange::Request {
         method: parts.method.to_string(),
@@ -198,122 +229,151 @@ async fn inspected(
         shared.shutdown_cut.clone(),
     );
     pending.set_abandon_reason("the client closed the connection while sending the request");
+    Ok((pending, url))
+}
 
+/// A request body as captured for the record, and as it goes upstream.
+struct CapturedBody {
+    captured: Body,
+    upstream: ProxyBody,
+    /// The body did not fit in the body budget: it was not linted.
+    over_budget: bool,
+}
+
+/// Reads the request body up to the capture limit; a body that stops
+/// arriving is answered 408, one that fails 400 (the exchange is logged
+/// with that answer's message).
+async fn capture_request_body(
+    shared: &Shared,
+    pending: &mut PendingExchange,
+    incoming: IdleTimeout<Incoming>,
+    reservation: &mut body::Reservation,
+) -> Result<CapturedBody, Failure> {
     let limit = shared.settings.capture_limit;
-    // Held until the response head is here: the captured body lives that long.
-    let mut reservation = budget.reserve();
-    let collected = match body::collect_up_to(incoming, limit, Some(&mut reservation)).await {
+    let collected = match body::collect_up_to(incoming, limit, Some(reservation)).await {
         Ok(collected) => collected,
         Err(e) if e.is::<BodyTimedOut>() => {
             let message = format!("{e}; answered 408 and closed");
             pending.finish(Some(message.clone()));
-            return error_response(StatusCode::REQUEST_TIMEOUT, &message);
+            return Err(Failure {
+                status: StatusCode::REQUEST_TIMEOUT,
+                message,
+            });
         }
         Err(e) => {
             let message = format!("the client's request body could not be read: {e}");
             pending.finish(Some(message.clone()));
-            return error_response(StatusCode::BAD_REQUEST, &message);
+            return Err(Failure {
+                status: StatusCode::BAD_REQUEST,
+                message,
+            });
         }
     };
-    let over_budget = matches!(collected, Collected::OverBudget { .. });
     pending.set_abandon_reason("the client closed the connection before the response arrived");
-    let (captured, upstream_body) = match collected {
-        Collected::Complete(bytes) => (Body::complete(bytes.clone()), body::full(bytes)),
-        Collected::Partial { read, rest } | Collected::OverBudget { read, rest } => {
-            let captured = Body {
-                bytes: read.slice(..limit.min(read.len())),
-                size: read.len() as u64,
-                truncated: true,
-            };
-            let stream = PrefixedBody::new(read, rest).boxed_unsync();
-            (captured, stream)
-        }
-    };
+    let over_budget = matches!(collected, Collected::OverBudget { .. });
     if over_budget {
         tracing::warn!(
             "a request body did not fit in the memory set aside for bodies (--body-memory): \
              it is forwarded without being linted"
         );
     }
-    let mut upstream_body = upstream_body;
-    if let Some(request) = pending.request_mut() {
-        request.body = captured;
-        // The inspector's stages are guarded: a bug in one becomes a finding,
-        // and the request goes out as it came.
-        let mut findings = shared.inspector.request(request, started_at);
-        if over_budget {
-            for finding in &mut findings {
-                if finding.rule == lint::body::NOT_LINTED.id {
-                    finding.message = "the body was not linted: it did not fit in the memory \
-                        trakt-doctor sets aside for request bodies (--body-memory, in all and an \
-                        eighth per connection)"
-                        .into();
-                }
+    Ok(match collected {
+        Collected::Complete(bytes) => CapturedBody {
+            captured: Body::complete(bytes.clone()),
+            upstream: body::full(bytes),
+            over_budget,
+        },
+        Collected::Partial { read, rest } | Collected::OverBudget { read, rest } => CapturedBody {
+            captured: Body {
+                bytes: read.slice(..limit.min(read.len())),
+                size: read.len() as u64,
+                truncated: true,
+            },
+            upstream: PrefixedBody::new(read, rest).boxed_unsync(),
+            over_budget,
+        },
+    })
+}
+
+/// Runs the inspection ([`Inspector::prepare`](crate::inspect::Inspector::prepare))
+/// on the captured request and applies auto-fix's repairs to what is sent;
+/// returns the body to send upstream.
+fn inspect_request(
+    shared: &Shared,
+    pending: &mut PendingExchange,
+    parts: &mut http::request::Parts,
+    body: CapturedBody,
+    at: OffsetDateTime,
+) -> ProxyBody {
+    let mut upstream_body = body.upstream;
+    let Some(request) = pending.request_mut() else {
+        return upstream_body;
+    };
+    request.body = body.captured;
+    // The inspector's stages are guarded: a bug in one becomes a finding,
+    // and the request goes out as it came.
+    let mut prepared = shared.inspector.prepare(request, at, &shared.fix_policy());
+    if body.over_budget {
+        for finding in &mut prepared.findings {
+            if finding.rule == lint::body::NOT_LINTED.id {
+                finding.message = "the body was not linted: it did not fit in the memory \
+                    trakt-doctor sets aside for request bodies (--body-memory, in all and an \
+                    eighth per connection)"
+                    .into();
             }
         }
-        let mut fixes = Vec::new();
-        if let Some((fixed, records)) =
+    }
+    if let Some(repaired) = prepared.repaired {
+        if repaired.body.bytes != request.body.bytes {
+            upstream_body = body::full(repaired.body.bytes.clone());
+        }
+        parts.headers = header_map(&repaired.headers);
+        parts.headers.remove(header::CONTENT_LENGTH);
+        // The log shows the request that was actually sent; `fixes` has the before/after.
+        *request = repaired;
+    }
+    pending.set_findings(prepared.findings, prepared.fixes);
+    upstream_body
+}
+
+/// The upstream's answer: its head inspected (and repaired by auto-fix),
+/// recorded, and its body streamed to the client while being recorded.
+fn answer(
+    shared: &Shared,
+    mut pending: PendingExchange,
+    response: Response<Incoming>,
+) -> Response<ProxyBody> {
+    let (mut parts, incoming) = response.into_parts();
+    let headers = Headers::from_map(&parts.headers);
+    let status = parts.status.as_u16();
+    if let Some(request) = pending.request() {
+        let (findings, header_fixes) =
             shared
                 .inspector
-                .fix(request, &mut findings, &shared.fix_policy())
-        {
-            if fixed.body.bytes != request.body.bytes {
-                upstream_body = body::full(fixed.body.bytes.clone());
+                .response_head(request, status, &headers, &shared.fix_policy());
+        for (name, value, record) in header_fixes {
+            if let (Ok(name), Ok(value)) = (
+                HeaderName::from_bytes(name.as_bytes()),
+                HeaderValue::from_str(&value),
+            ) {
+                parts.headers.insert(name, value);
             }
-            parts.headers = header_map(&fixed.headers);
-            parts.headers.remove(header::CONTENT_LENGTH);
-            // The log shows the request that was actually sent; `fixes` has the before/after.
-            *request = fixed;
-            fixes = records;
+            pending.add_fix(record);
         }
-        pending.set_findings(findings, fixes);
+        pending.add_findings(findings);
     }
-
-    parts.uri = url;
-    let client_version = parts.version;
-    parts.version = http::Version::HTTP_11;
-    parts.headers.remove(header::HOST);
-    let req = Request::from_parts(parts, upstream_body);
-
-    match send(shared, req, client_version).await {
-        Ok(response) => {
-            let (mut parts, incoming) = response.into_parts();
-            let headers = Headers::from_map(&parts.headers);
-            let status = parts.status.as_u16();
-            if let Some(request) = pending.request() {
-                let (findings, header_fixes) =
-                    shared
-                        .inspector
-                        .response_head(request, status, &headers, &shared.fix_policy());
-                for (name, value, record) in header_fixes {
-                    if let (Ok(name), Ok(value)) = (
-                        HeaderName::from_bytes(name.as_bytes()),
-                        HeaderValue::from_str(&value),
-                    ) {
-                        parts.headers.insert(name, value);
-                    }
-                    pending.add_fix(record);
-                }
-                pending.add_findings(findings);
-            }
-            pending.set_response(exchange::Response {
-                status,
-                http_version: exchange::version_name(parts.version).to_string(),
-                headers,
-                body: Body::default(),
-            });
-            strip_hop_by_hop(&mut parts.headers);
-            let recording = RecordingBody::new(incoming, pending, limit);
-            Response::from_parts(
-                parts,
-                recording.map_err(body::BoxError::from).boxed_unsync(),
-            )
-        }
-        Err(failure) => {
-            pending.finish(Some(failure.message.clone()));
-            error_response(failure.status, &failure.message)
-        }
-    }
+    pending.set_response(exchange::Response {
+        status,
+        http_version: exchange::version_name(parts.version).to_string(),
+        headers,
+        body: Body::default(),
+    });
+    strip_hop_by_hop(&mut parts.headers);
+    let recording = RecordingBody::new(incoming, pending, shared.settings.capture_limit);
+    Response::from_parts(
+        parts,
+        recording.map_err(body::BoxError::from).boxed_unsync(),
+    )
 }
 
 /// Rebuilds header fields from the captured (and repaired) list.
@@ -330,7 +390,7 @@ fn header_map(headers: &Headers) -> HeaderMap {
     map
 }
 
-/// Why the upstream gave no response, and the status that tells the client.
+/// Why there is no response to pass on, and the status that tells the client.
 struct Failure {
     status: StatusCode,
     message: String,
