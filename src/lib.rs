@@ -6,6 +6,7 @@
 //! command line ([`cli`]) to these modules through [`app`] and [`commands`].
 
 pub mod app;
+pub mod auth;
 pub mod cli;
 pub mod commands;
 pub mod diagnose;
@@ -20,6 +21,7 @@ pub mod lint;
 pub mod log;
 pub mod proxy;
 pub mod redact;
+pub mod respond;
 pub mod session;
 pub mod spec;
 pub mod tls;

@@ -1,6 +1,6 @@
-//! Body plumbing: read a request body up to the capture limit, replay what
-//! was read in front of the rest, and record a response body while it
-//! streams to the client.
+//! Body plumbing: read a request body up to the capture limit, and replay
+//! what was read in front of the rest. (Recording a response body as it
+//! streams is [`super::pending::RecordingBody`]: it feeds the pending exchange.)
 //!
 //! Two bounds keep clients from holding the proxy's memory: a request body
 //! that stops arriving for `--body-timeout` fails ([`IdleTimeout`]), and the
@@ -15,26 +15,12 @@ use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
 use http_body::{Body, Frame, SizeHint};
-use http_body_util::combinators::UnsyncBoxBody;
-use http_body_util::{BodyExt, Empty, Full};
+use http_body_util::BodyExt;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
-use super::pending::PendingExchange;
-
-pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
-
-/// The body type of every response the proxy sends and every request it forwards.
-pub type ProxyBody = UnsyncBoxBody<Bytes, BoxError>;
-
-pub fn full(bytes: impl Into<Bytes>) -> ProxyBody {
-    Full::new(bytes.into())
-        .map_err(|never| match never {})
-        .boxed_unsync()
-}
-
-pub fn empty() -> ProxyBody {
-    Empty::new().map_err(|never| match never {}).boxed_unsync()
-}
+// The body of every answer and forwarded request is defined with the
+// proxy's own answers, so the web view needs nothing from the proxy.
+pub use crate::respond::{empty, full, BoxError, ProxyBody};
 
 /// A request body read as far as the capture limit allows.
 pub enum Collected<B> {
@@ -296,77 +282,10 @@ where
     }
 }
 
-/// Streams a response body to the client while copying its first bytes
-/// into the pending exchange; logs the exchange when the body ends, fails,
-/// or is dropped half-way (the client went away).
-pub struct RecordingBody<B> {
-    inner: B,
-    pending: PendingExchange,
-    limit: usize,
-}
-
-impl<B: Body<Data = Bytes> + Unpin> RecordingBody<B> {
-    pub fn new(inner: B, mut pending: PendingExchange, limit: usize) -> Self {
-        pending.set_abandon_reason(
-            "the client closed the connection before the whole response was sent",
-        );
-        if inner.is_end_stream() {
-            pending.finish(None);
-        }
-        RecordingBody {
-            inner,
-            pending,
-            limit,
-        }
-    }
-}
-
-impl<B> Body for RecordingBody<B>
-where
-    B: Body<Data = Bytes> + Unpin,
-    B::Error: std::fmt::Display,
-{
-    type Data = Bytes;
-    type Error = B::Error;
-
-    fn poll_frame(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
-        let this = &mut *self;
-        let polled = Pin::new(&mut this.inner).poll_frame(cx);
-        match &polled {
-            Poll::Ready(Some(Ok(frame))) => {
-                if let Some(data) = frame.data_ref() {
-                    this.pending.push_response_body(data, this.limit);
-                }
-                if this.inner.is_end_stream() {
-                    this.pending.finish(None);
-                }
-            }
-            Poll::Ready(Some(Err(e))) => {
-                this.pending.finish(Some(format!(
-                    "the upstream connection failed while sending the response body: {e}"
-                )));
-            }
-            Poll::Ready(None) => this.pending.finish(None),
-            Poll::Pending => {}
-        }
-        polled
-    }
-
-    fn is_end_stream(&self) -> bool {
-        self.inner.is_end_stream()
-    }
-
-    fn size_hint(&self) -> SizeHint {
-        self.inner.size_hint()
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use http_body_util::Full;
 
     #[test]
     fn chunks_join_in_order_and_a_single_piece_is_not_copied() {

@@ -34,12 +34,12 @@ pub async fn handle(
                 "{peer}: refused CONNECT {}: {message}",
                 crate::redact::without_userinfo(&req.uri().to_string())
             );
-            return forward::error_response(StatusCode::BAD_REQUEST, &message);
+            return crate::respond::error(StatusCode::BAD_REQUEST, &message);
         }
     };
     if shared.is_self(&host, port).await {
         tracing::warn!("{peer}: refused CONNECT {host}:{port}: that is trakt-doctor itself");
-        return forward::error_response(
+        return crate::respond::error(
             StatusCode::LOOP_DETECTED,
             "this CONNECT is addressed to trakt-doctor itself; refusing to loop",
         );
@@ -64,7 +64,7 @@ pub async fn handle(
         Ok(stream) => stream,
         Err(e) => {
             tracing::warn!("{peer}: tunnel to {host}:{port} failed: {e}");
-            return forward::error_response(
+            return crate::respond::error(
                 StatusCode::BAD_GATEWAY,
                 &format!("trakt-doctor could not open a tunnel to {host}:{port}: {e}"),
             );

@@ -6,7 +6,6 @@ use std::convert::Infallible;
 use std::sync::Arc;
 use std::time::Instant;
 
-use bytes::Bytes;
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use http::{Request, Response, StatusCode, Uri};
 use http_body_util::BodyExt;
@@ -14,12 +13,13 @@ use hyper::body::Incoming;
 use time::OffsetDateTime;
 
 use super::body::{
-    self, BodyBudget, BodyTimedOut, Collected, IdleTimeout, PrefixedBody, ProxyBody, RecordingBody,
+    self, BodyBudget, BodyTimedOut, Collected, IdleTimeout, PrefixedBody, ProxyBody,
 };
-use super::pending::PendingExchange;
+use super::pending::{PendingExchange, RecordingBody};
 use super::Shared;
 use crate::exchange::{self, Body, Headers};
 use crate::lint;
+use crate::respond;
 
 /// Where a request is going: the scheme and authority it will be sent to.
 #[derive(Debug, Clone)]
@@ -68,7 +68,7 @@ pub fn refuse_oversized_head<B>(req: &Request<B>) -> Option<Response<ProxyBody>>
             .map(|(name, value)| name.as_str().len() + value.len() + 4)
             .sum::<usize>();
     (size > MAX_HEAD_BYTES).then(|| {
-        error_response(
+        respond::error(
             StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
             &format!(
                 "the request head is {size} bytes; trakt-doctor accepts at most {MAX_HEAD_BYTES}"
@@ -144,7 +144,7 @@ async fn passthrough(
     let uri = match upstream_uri(target, &parts.uri) {
         Ok(uri) => uri,
         Err(e) => {
-            return error_response(StatusCode::BAD_REQUEST, &format!("bad request target: {e}"))
+            return respond::error(StatusCode::BAD_REQUEST, &format!("bad request target: {e}"))
         }
     };
     parts.uri = uri;
@@ -159,7 +159,7 @@ async fn passthrough(
             strip_hop_by_hop(&mut parts.headers);
             Response::from_parts(parts, incoming.map_err(body::BoxError::from).boxed_unsync())
         }
-        Err(failure) => error_response(failure.status, &failure.message),
+        Err(failure) => respond::error(failure.status, &failure.message),
     }
 }
 
@@ -176,7 +176,7 @@ async fn inspected(
     let (mut pending, url) = match start_exchange(shared, target, &mut parts, started_at) {
         Ok(started) => started,
         Err(e) => {
-            return error_response(StatusCode::BAD_REQUEST, &format!("bad request target: {e}"))
+            return respond::error(StatusCode::BAD_REQUEST, &format!("bad request target: {e}"))
         }
     };
     // Held until the response head is here: the captured body lives that long.
@@ -184,7 +184,7 @@ async fn inspected(
     let captured =
         match capture_request_body(shared, &mut pending, incoming, &mut reservation).await {
             Ok(captured) => captured,
-            Err(failure) => return error_response(failure.status, &failure.message),
+            Err(failure) => return respond::error(failure.status, &failure.message),
         };
     let upstream_body = inspect_request(shared, &mut pending, &mut parts, captured, started_at);
     parts.uri = url;
@@ -196,7 +196,7 @@ async fn inspected(
         Ok(response) => answer(shared, pending, response),
         Err(failure) => {
             pending.finish(Some(failure.message.clone()));
-            error_response(failure.status, &failure.message)
+            respond::error(failure.status, &failure.message)
         }
     }
 }
@@ -425,18 +425,4 @@ async fn send(
             ),
         }),
     }
-}
-
-/// A plain-text answer from the proxy itself.
-pub fn error_response(status: StatusCode, message: &str) -> Response<ProxyBody> {
-    let mut response = Response::new(body::full(Bytes::from(format!("{message}\n"))));
-    *response.status_mut() = status;
-    response.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("text/plain; charset=utf-8"),
-    );
-    response
-        .headers_mut()
-        .insert("x-trakt-doctor", HeaderValue::from_static("error"));
-    response
 }

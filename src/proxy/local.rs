@@ -2,16 +2,16 @@
 //! page, the CA certificate download (`/ca`), and a PAC file
 //! (`/proxy.pac`) that sends only the intercepted hosts through the proxy.
 
-use http::header::{self, HeaderValue};
 use std::net::SocketAddr;
 use std::sync::Arc;
 
+use http::header;
 use http::{Request, Response, StatusCode};
 use hyper::body::Incoming;
 
-use super::body::{self, ProxyBody};
 use super::Shared;
 use crate::guide::{stremio_steps, trust_step, Os};
+use crate::respond::{self, ProxyBody, HTML, TEXT};
 
 pub async fn serve(
     shared: Arc<Shared>,
@@ -24,9 +24,9 @@ pub async fn serve(
         .and_then(|v| v.to_str().ok());
     if !crate::web::host_allowed(host, shared.local_addr) {
         // A page reached through another name could be DNS rebinding.
-        return text(
+        return respond::local(
             StatusCode::FORBIDDEN,
-            "text/plain; charset=utf-8",
+            TEXT,
             format!(
                 "trakt-doctor answers only to http://{} (or localhost); the Host header named `{}`\n",
                 shared.local_addr,
@@ -39,36 +39,30 @@ pub async fn serve(
         if let Some(refusal) = crate::web::refusal(access, peer, req.uri().path()) {
             return refusal;
         }
-        return crate::web::serve(shared, peer, req).await;
+        return crate::web::serve(&shared.web, peer, req).await;
     }
     let shared = &*shared;
     let proxy_address = proxy_address(shared, &req);
     match req.uri().path() {
-        "/ca" if wants_html(&req) => text(
-            StatusCode::OK,
-            "text/html; charset=utf-8",
-            ca_page(&proxy_address),
-        ),
-        "/ca" | "/ca.pem" | "/trakt-doctor-ca.pem" => {
-            let mut response = text(
+        "/ca" if wants_html(&req) => {
+            respond::local(StatusCode::OK, HTML, ca_page(&proxy_address))
+        }
+        "/ca" | "/ca.pem" | "/trakt-doctor-ca.pem" => respond::attachment(
+            respond::local(
                 StatusCode::OK,
                 "application/x-pem-file",
                 shared.ca_pem.clone(),
-            );
-            response.headers_mut().insert(
-                header::CONTENT_DISPOSITION,
-                HeaderValue::from_static("attachment; filename=\"trakt-doctor-ca.pem\""),
-            );
-            response
-        }
-        "/proxy.pac" => text(
+            ),
+            "trakt-doctor-ca.pem",
+        ),
+        "/proxy.pac" => respond::local(
             StatusCode::OK,
             "application/x-ns-proxy-autoconfig",
             pac_file(shared, &proxy_address),
         ),
-        other => text(
+        other => respond::local(
             StatusCode::NOT_FOUND,
-            "text/plain; charset=utf-8",
+            TEXT,
             format!(
                 "trakt-doctor has no page at {other}. This address is a proxy: point your client's proxy setting at it.\n"
             ),
@@ -154,16 +148,4 @@ pub fn pac_file(shared: &Shared, proxy_address: &str) -> String {
          }}\n",
         hosts.join(", ")
     )
-}
-
-fn text(status: StatusCode, content_type: &'static str, body: String) -> Response<ProxyBody> {
-    let mut response = Response::new(body::full(body));
-    *response.status_mut() = status;
-    response
-        .headers_mut()
-        .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
-    response
-        .headers_mut()
-        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    response
 }

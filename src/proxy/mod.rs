@@ -14,7 +14,7 @@ pub mod upstream;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 use std::time::Duration;
 
 use http::{Method, Request, Response, StatusCode};
@@ -31,6 +31,7 @@ use crate::inspect::Inspector;
 use crate::log::LogHandle;
 use crate::tls::ServerConfigSource;
 use crate::web::store::WebStore;
+use crate::web::{FixSwitch, WebContext};
 use body::ProxyBody;
 use forward::Target;
 use upstream::Dialer;
@@ -92,14 +93,12 @@ pub struct Shared {
     /// The CA certificate, served at `/ca`.
     pub ca_pem: String,
     pub local_addr: SocketAddr,
-    /// What the web view shows.
-    pub web: Arc<WebStore>,
-    /// The per-run token the web view's actions must carry.
-    pub web_token: String,
+    /// What the web view may reach (its own narrow view of this state).
+    pub web: Arc<WebContext>,
     /// Fingerprints secrets in what the proxy prints.
     pub redactor: crate::redact::Redactor,
     /// Auto-fix, which the web view can turn on and off at run time.
-    fix: RwLock<FixPolicy>,
+    fix: Arc<FixSwitch>,
     /// Set when the shutdown grace period runs out (see [`pending`]).
     pub shutdown_cut: Arc<AtomicBool>,
     /// What request bodies being captured may hold in all.
@@ -110,11 +109,7 @@ pub struct Shared {
 
 impl Shared {
     pub fn fix_policy(&self) -> FixPolicy {
-        self.fix.read().unwrap_or_else(|p| p.into_inner()).clone()
-    }
-
-    pub fn set_fix_policy(&self, policy: FixPolicy) {
-        *self.fix.write().unwrap_or_else(|p| p.into_inner()) = policy;
+        self.fix.get()
     }
 
     /// A new connection's share of the body budget.
@@ -141,7 +136,7 @@ impl Shared {
         let Some(expected) = &self.settings.proxy_auth else {
             return true;
         };
-        basic_credentials_match(
+        crate::auth::basic_credentials_match(
             req.headers()
                 .get(http::header::PROXY_AUTHORIZATION)
                 .and_then(|v| v.to_str().ok()),
@@ -154,28 +149,6 @@ impl Shared {
     pub async fn is_self(&self, host: &str, port: u16) -> bool {
         self.dialer.is_own(host, port).await
     }
-}
-
-/// Whether an `Authorization` or `Proxy-Authorization` value is `Basic`
-/// with exactly the `user:password` credentials `expected`.
-pub fn basic_credentials_match(value: Option<&str>, expected: &str) -> bool {
-    use base64::Engine as _;
-    let given = value
-        .and_then(|v| v.trim().split_once(' '))
-        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("basic"))
-        .and_then(|(_, b64)| {
-            base64::engine::general_purpose::STANDARD
-                .decode(b64.trim())
-                .ok()
-        });
-    // Compare without an early exit, so timing does not reveal a matching prefix.
-    given.is_some_and(|g| {
-        g.len() == expected.len()
-            && g.iter()
-                .zip(expected.as_bytes())
-                .fold(0u8, |acc, (a, b)| acc | (a ^ b))
-                == 0
-    })
 }
 
 /// Everything needed to start a proxy.
@@ -209,12 +182,18 @@ impl Proxy {
         };
         let upstream = upstream::Upstream::new(dialer.clone(), parts.upstream_tls);
         let (stop_tx, stop) = watch::channel(false);
-        let fix = RwLock::new(parts.settings.fix.clone());
+        let fix = Arc::new(FixSwitch::new(parts.settings.fix.clone()));
         let body_memory = body::BodyBudget::total(parts.settings.body_memory);
+        let web = Arc::new(WebContext {
+            store: parts.web,
+            token: crate::web::new_token(),
+            fix: fix.clone(),
+            intercepted: parts.settings.intercept.clone(),
+            stop: stop.clone(),
+        });
         let shared = Arc::new(Shared {
             fix,
-            web: parts.web,
-            web_token: crate::web::new_token(),
+            web,
             settings: parts.settings,
             certs: parts.certs,
             dialer,
@@ -417,7 +396,7 @@ async fn route(
                 .redactor
                 .url(&crate::redact::without_userinfo(&req.uri().to_string()))
         );
-        let mut response = forward::error_response(
+        let mut response = crate::respond::error(
             StatusCode::PROXY_AUTHENTICATION_REQUIRED,
             "trakt-doctor requires proxy credentials (--proxy-auth): set them in the client's proxy settings",
         );
@@ -455,7 +434,7 @@ async fn route(
             forward::serve(shared, target, budget, req).await
         }
         _ if uri.authority().is_none() => Ok(local::serve(shared, peer, req).await),
-        _ => Ok(forward::error_response(
+        _ => Ok(crate::respond::error(
             StatusCode::BAD_REQUEST,
             "the request target is neither a path nor an absolute URL",
         )),

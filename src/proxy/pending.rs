@@ -1,10 +1,14 @@
 //! An exchange in flight. It is logged exactly once: when it finishes, or,
 //! if the future or body holding it is dropped first (client gone, shutdown),
 //! with the reason it was cut short. This is how "nothing lost" is kept.
+//! [`RecordingBody`] carries it while the response body streams.
 
+use std::pin::Pin;
+use std::task::{Context, Poll};
 use std::time::Instant;
 
 use bytes::Bytes;
+use http_body::{Body, Frame, SizeHint};
 use time::OffsetDateTime;
 
 use super::body::Chunks;
@@ -160,5 +164,73 @@ impl Drop for PendingExchange {
             state.abandon_reason
         };
         self.finish(Some(reason.to_string()));
+    }
+}
+
+/// Streams a response body to the client while copying its first bytes
+/// into the pending exchange; logs the exchange when the body ends, fails,
+/// or is dropped half-way (the client went away).
+pub struct RecordingBody<B> {
+    inner: B,
+    pending: PendingExchange,
+    limit: usize,
+}
+
+impl<B: Body<Data = Bytes> + Unpin> RecordingBody<B> {
+    pub fn new(inner: B, mut pending: PendingExchange, limit: usize) -> Self {
+        pending.set_abandon_reason(
+            "the client closed the connection before the whole response was sent",
+        );
+        if inner.is_end_stream() {
+            pending.finish(None);
+        }
+        RecordingBody {
+            inner,
+            pending,
+            limit,
+        }
+    }
+}
+
+impl<B> Body for RecordingBody<B>
+where
+    B: Body<Data = Bytes> + Unpin,
+    B::Error: std::fmt::Display,
+{
+    type Data = Bytes;
+    type Error = B::Error;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
+        let this = &mut *self;
+        let polled = Pin::new(&mut this.inner).poll_frame(cx);
+        match &polled {
+            Poll::Ready(Some(Ok(frame))) => {
+                if let Some(data) = frame.data_ref() {
+                    this.pending.push_response_body(data, this.limit);
+                }
+                if this.inner.is_end_stream() {
+                    this.pending.finish(None);
+                }
+            }
+            Poll::Ready(Some(Err(e))) => {
+                this.pending.finish(Some(format!(
+                    "the upstream connection failed while sending the response body: {e}"
+                )));
+            }
+            Poll::Ready(None) => this.pending.finish(None),
+            Poll::Pending => {}
+        }
+        polled
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
     }
 }

@@ -14,7 +14,7 @@ pub mod store;
 use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::pin::Pin;
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -24,15 +24,49 @@ use http::{Method, Request, Response, StatusCode};
 use http_body::{Body, Frame};
 use http_body_util::BodyExt;
 use hyper::body::Incoming;
-use tokio::sync::{broadcast, mpsc};
+use tokio::sync::{broadcast, mpsc, watch};
 
+use crate::auth::basic_credentials_match;
 use crate::fix::FixPolicy;
-use crate::proxy::body::{self, ProxyBody};
-use crate::proxy::Shared;
+use crate::hosts::HostName;
+use crate::respond::{self, ProxyBody, HTML, JSON, TEXT};
+use store::WebStore;
 
 const INDEX: &str = include_str!("assets/index.html");
 const APP_JS: &str = include_str!("assets/app.js");
 const APP_CSS: &str = include_str!("assets/app.css");
+
+/// Auto-fix's policy: the web view switches it at run time, the proxy
+/// reads it for each request.
+#[derive(Debug, Default)]
+pub struct FixSwitch(RwLock<FixPolicy>);
+
+impl FixSwitch {
+    pub fn new(policy: FixPolicy) -> Self {
+        FixSwitch(RwLock::new(policy))
+    }
+
+    pub fn get(&self) -> FixPolicy {
+        self.0.read().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    pub fn set(&self, policy: FixPolicy) {
+        *self.0.write().unwrap_or_else(|p| p.into_inner()) = policy;
+    }
+}
+
+/// What the web view may reach: its store, its token, the auto-fix switch,
+/// the intercepted hosts it shows, and the proxy's stop signal (which ends
+/// its event streams). Nothing else of the proxy.
+pub struct WebContext {
+    pub store: Arc<WebStore>,
+    /// The per-run token the web view's actions must carry.
+    pub token: String,
+    pub fix: Arc<FixSwitch>,
+    pub intercepted: Vec<HostName>,
+    /// Changes when the proxy starts shutting down.
+    pub stop: watch::Receiver<bool>,
+}
 
 /// A random token for this run, required on every state-changing request.
 pub fn new_token() -> String {
@@ -86,8 +120,8 @@ pub fn access<B>(proxy_auth: Option<&str>, peer: SocketAddr, req: &Request<B>) -
         };
     };
     let given = |name: header::HeaderName| req.headers().get(name).and_then(|v| v.to_str().ok());
-    if crate::proxy::basic_credentials_match(given(header::AUTHORIZATION), expected)
-        || crate::proxy::basic_credentials_match(given(header::PROXY_AUTHORIZATION), expected)
+    if basic_credentials_match(given(header::AUTHORIZATION), expected)
+        || basic_credentials_match(given(header::PROXY_AUTHORIZATION), expected)
     {
         Access::Allowed
     } else {
@@ -101,9 +135,9 @@ pub fn refusal(access: Access, peer: SocketAddr, path: &str) -> Option<Response<
         Access::Allowed => None,
         Access::NeedsCredentials => {
             tracing::debug!("{peer}: asked for credentials for the web view ({path})");
-            let mut response = respond(
+            let mut response = respond::web(
                 StatusCode::UNAUTHORIZED,
-                "text/plain; charset=utf-8",
+                TEXT,
                 "trakt-doctor's web view needs the --proxy-auth credentials\n",
             );
             response.headers_mut().insert(
@@ -114,9 +148,9 @@ pub fn refusal(access: Access, peer: SocketAddr, path: &str) -> Option<Response<
         }
         Access::LoopbackOnly => {
             tracing::warn!("{peer}: refused the web view ({path}) to a client on another computer");
-            Some(respond(
+            Some(respond::web(
                 StatusCode::FORBIDDEN,
-                "text/plain; charset=utf-8",
+                TEXT,
                 "trakt-doctor's web view shows every captured exchange, so it answers only on \
                  this computer. To open it to others, start trakt-doctor with \
                  --proxy-auth USER:PASSWORD and sign in with those credentials.\n",
@@ -134,7 +168,7 @@ pub fn handles(path: &str) -> bool {
 }
 
 pub async fn serve(
-    shared: Arc<Shared>,
+    web: &WebContext,
     peer: SocketAddr,
     req: Request<Incoming>,
 ) -> Response<ProxyBody> {
@@ -142,68 +176,62 @@ pub async fn serve(
     match (req.method().clone(), path.as_str()) {
         (Method::GET, "/") => {
             let page = INDEX
-                .replace("{{TOKEN}}", &shared.web_token)
+                .replace("{{TOKEN}}", &web.token)
                 .replace("{{VERSION}}", env!("CARGO_PKG_VERSION"));
-            respond(StatusCode::OK, "text/html; charset=utf-8", page)
+            respond::web(StatusCode::OK, HTML, page)
         }
         (Method::GET, "/app.js") => {
-            respond(StatusCode::OK, "text/javascript; charset=utf-8", APP_JS)
+            respond::web(StatusCode::OK, "text/javascript; charset=utf-8", APP_JS)
         }
-        (Method::GET, "/app.css") => respond(StatusCode::OK, "text/css; charset=utf-8", APP_CSS),
-        (Method::GET, "/rules") => {
-            respond(StatusCode::OK, "text/html; charset=utf-8", rules_page())
+        (Method::GET, "/app.css") => {
+            respond::web(StatusCode::OK, "text/css; charset=utf-8", APP_CSS)
         }
+        (Method::GET, "/rules") => respond::web(StatusCode::OK, HTML, rules_page()),
         (Method::GET, "/api/exchanges") => {
-            respond(StatusCode::OK, "application/json", shared.web.summaries())
+            respond::web(StatusCode::OK, JSON, web.store.summaries())
         }
         (Method::GET, "/api/state") => {
             let state = serde_json::json!({
-                "fix": !shared.fix_policy().is_off(),
-                "count": shared.web.len(),
-                "intercepted": shared.settings.intercept.iter().map(|h| h.as_str()).collect::<Vec<_>>(),
+                "fix": !web.fix.get().is_off(),
+                "count": web.store.len(),
+                "intercepted": web.intercepted.iter().map(|h| h.as_str()).collect::<Vec<_>>(),
             });
-            respond(StatusCode::OK, "application/json", state.to_string())
+            respond::web(StatusCode::OK, JSON, state.to_string())
         }
-        (Method::GET, "/api/stream") => stream(&shared),
-        (Method::GET, "/download.jsonl") => download(
-            shared.web.jsonl(),
+        (Method::GET, "/api/stream") => stream(web),
+        (Method::GET, "/download.jsonl") => respond::download(
+            web.store.jsonl(),
             "application/x-ndjson",
             "trakt-doctor.jsonl",
         ),
         (Method::GET, "/download.har") => {
-            download(har(&shared), "application/json", "trakt-doctor.har")
+            respond::download(har(&web.store), JSON, "trakt-doctor.har")
         }
         (Method::GET, p) if p.starts_with("/api/exchanges/") => {
             match p["/api/exchanges/".len()..]
                 .parse::<u64>()
                 .ok()
-                .and_then(|id| shared.web.full(id))
+                .and_then(|id| web.store.full(id))
             {
-                Some(full) => respond(StatusCode::OK, "application/json", full.as_str().to_owned()),
-                None => respond(
+                Some(full) => respond::web(StatusCode::OK, JSON, full.as_str().to_owned()),
+                None => respond::web(
                     StatusCode::NOT_FOUND,
-                    "text/plain; charset=utf-8",
+                    TEXT,
                     "no such exchange (it may have been cleared)\n",
                 ),
             }
         }
-        (Method::POST, "/api/clear") | (Method::POST, "/api/fix") => {
-            action(&shared, peer, req).await
-        }
-        _ => respond(
-            StatusCode::NOT_FOUND,
-            "text/plain; charset=utf-8",
-            "not found\n",
-        ),
+        (Method::POST, "/api/clear") | (Method::POST, "/api/fix") => action(web, peer, req).await,
+        _ => respond::web(StatusCode::NOT_FOUND, TEXT, "not found\n"),
     }
 }
 
-async fn action(shared: &Shared, peer: SocketAddr, req: Request<Incoming>) -> Response<ProxyBody> {
+async fn action(web: &WebContext, peer: SocketAddr, req: Request<Incoming>) -> Response<ProxyBody> {
     let token_ok = req
         .headers()
         .get("x-trakt-doctor-token")
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|t| t == shared.web_token);
+        .is_some_and(|t| t == web.token);
     let origin_ok = match req
         .headers()
         .get(header::ORIGIN)
@@ -224,9 +252,9 @@ async fn action(shared: &Shared, peer: SocketAddr, req: Request<Incoming>) -> Re
             "{peer}: refused web action {} (token, origin or peer not allowed)",
             req.uri().path()
         );
-        return respond(
+        return respond::web(
             StatusCode::FORBIDDEN,
-            "text/plain; charset=utf-8",
+            TEXT,
             "forbidden: actions need the page's token, the same origin and a loopback client\n",
         );
     }
@@ -237,21 +265,21 @@ async fn action(shared: &Shared, peer: SocketAddr, req: Request<Incoming>) -> Re
     };
     match path.as_str() {
         "/api/clear" => {
-            shared.web.clear();
-            respond(StatusCode::OK, "application/json", "{\"cleared\":true}")
+            web.store.clear();
+            respond::web(StatusCode::OK, JSON, "{\"cleared\":true}")
         }
         _ => {
             let enabled = serde_json::from_slice::<serde_json::Value>(&body)
                 .ok()
                 .and_then(|v| v.get("enabled").and_then(|e| e.as_bool()));
             let Some(enabled) = enabled else {
-                return respond(
+                return respond::web(
                     StatusCode::BAD_REQUEST,
-                    "text/plain; charset=utf-8",
+                    TEXT,
                     "expected {\"enabled\": true|false}\n",
                 );
             };
-            shared.set_fix_policy(if enabled {
+            web.fix.set(if enabled {
                 FixPolicy::All
             } else {
                 FixPolicy::Off
@@ -260,52 +288,13 @@ async fn action(shared: &Shared, peer: SocketAddr, req: Request<Incoming>) -> Re
                 "auto-fix turned {} from the web view",
                 if enabled { "on" } else { "off" }
             );
-            respond(
-                StatusCode::OK,
-                "application/json",
-                format!("{{\"fix\":{enabled}}}"),
-            )
+            respond::web(StatusCode::OK, JSON, format!("{{\"fix\":{enabled}}}"))
         }
     }
 }
 
-fn respond(
-    status: StatusCode,
-    content_type: &'static str,
-    body: impl Into<Bytes>,
-) -> Response<ProxyBody> {
-    let mut response = Response::new(body::full(body.into()));
-    *response.status_mut() = status;
-    let headers = response.headers_mut();
-    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
-    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    headers.insert(
-        "x-content-type-options",
-        HeaderValue::from_static("nosniff"),
-    );
-    headers.insert("x-frame-options", HeaderValue::from_static("DENY"));
-    headers.insert(
-        "content-security-policy",
-        HeaderValue::from_static(
-            "default-src 'self'; style-src 'self'; script-src 'self'; frame-ancestors 'none'",
-        ),
-    );
-    response
-}
-
-fn download(body: String, content_type: &'static str, name: &'static str) -> Response<ProxyBody> {
-    let mut response = respond(StatusCode::OK, content_type, body);
-    if let Ok(value) = HeaderValue::from_str(&format!("attachment; filename=\"{name}\"")) {
-        response
-            .headers_mut()
-            .insert(header::CONTENT_DISPOSITION, value);
-    }
-    response
-}
-
-fn har(shared: &Shared) -> String {
-    let entries: Vec<serde_json::Value> = shared
-        .web
+fn har(store: &WebStore) -> String {
+    let entries: Vec<serde_json::Value> = store
         .exchanges()
         .iter()
         .map(crate::log::har::entry)
@@ -364,10 +353,10 @@ impl Body for ChannelBody {
 }
 
 /// Server-sent events: one `data:` line per new exchange summary.
-fn stream(shared: &Arc<Shared>) -> Response<ProxyBody> {
+fn stream(web: &WebContext) -> Response<ProxyBody> {
     let (tx, rx) = mpsc::channel::<Bytes>(64);
-    let mut live = shared.web.subscribe();
-    let mut stop = shared.stop_signal();
+    let mut live = web.store.subscribe();
+    let mut stop = web.stop.clone();
     tokio::spawn(async move {
         if tx
             .send(Bytes::from_static(b": connected\n\n"))
@@ -392,18 +381,12 @@ fn stream(shared: &Arc<Shared>) -> Response<ProxyBody> {
             }
         }
     });
-    let mut response = Response::new(
+    respond::streaming(
         ChannelBody(rx)
             .map_err(|never| match never {})
             .boxed_unsync(),
-    );
-    let headers = response.headers_mut();
-    headers.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("text/event-stream"),
-    );
-    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    response
+        "text/event-stream",
+    )
 }
 
 #[cfg(test)]

@@ -1,0 +1,24 @@
+//! HTTP Basic credentials, as `--proxy-auth` requires them from proxy
+//! clients and from readers of the web view.
+
+/// Whether an `Authorization` or `Proxy-Authorization` value is `Basic`
+/// with exactly the `user:password` credentials `expected`.
+pub fn basic_credentials_match(value: Option<&str>, expected: &str) -> bool {
+    use base64::Engine as _;
+    let given = value
+        .and_then(|v| v.trim().split_once(' '))
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("basic"))
+        .and_then(|(_, b64)| {
+            base64::engine::general_purpose::STANDARD
+                .decode(b64.trim())
+                .ok()
+        });
+    // Compare without an early exit, so timing does not reveal a matching prefix.
+    given.is_some_and(|g| {
+        g.len() == expected.len()
+            && g.iter()
+                .zip(expected.as_bytes())
+                .fold(0u8, |acc, (a, b)| acc | (a ^ b))
+                == 0
+    })
+}
