@@ -2,7 +2,6 @@
 //! tunnel (every other host), each step a function of its own:
 //! read the target, decide, then accept TLS (or plain HTTP) and serve.
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -12,6 +11,7 @@ use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite};
 use tokio::net::TcpStream;
+use tracing::Instrument;
 
 use super::body::{self, ProxyBody};
 use super::forward::{self, Target};
@@ -22,23 +22,19 @@ use super::Shared;
 const TLS_HANDSHAKE: u8 = 0x16;
 
 /// Answers a CONNECT request and starts the tunnel behind it.
-pub async fn handle(
-    shared: Arc<Shared>,
-    peer: SocketAddr,
-    req: Request<Incoming>,
-) -> Response<ProxyBody> {
+pub async fn handle(shared: Arc<Shared>, req: Request<Incoming>) -> Response<ProxyBody> {
     let (host, port) = match connect_target(&req) {
         Ok(target) => target,
         Err(message) => {
             tracing::warn!(
-                "{peer}: refused CONNECT {}: {message}",
+                "refused CONNECT {}: {message}",
                 crate::redact::without_userinfo(&req.uri().to_string())
             );
             return crate::respond::error(StatusCode::BAD_REQUEST, &message);
         }
     };
     if shared.is_self(&host, port).await {
-        tracing::warn!("{peer}: refused CONNECT {host}:{port}: that is trakt-doctor itself");
+        tracing::warn!("refused CONNECT {host}:{port}: that is trakt-doctor itself");
         return crate::respond::error(
             StatusCode::LOOP_DETECTED,
             "this CONNECT is addressed to trakt-doctor itself; refusing to loop",
@@ -51,19 +47,23 @@ pub async fn handle(
             port,
         };
         let tracked = shared.clone();
-        tracked.tasks.spawn(async move {
-            match hyper::upgrade::on(req).await {
-                Ok(upgraded) => intercept(shared, peer, target, TokioIo::new(upgraded)).await,
-                Err(e) => tracing::debug!("{peer}: CONNECT upgrade failed: {e}"),
+        // A task of its own, still logged under the client connection's span.
+        tracked.tasks.spawn(
+            async move {
+                match hyper::upgrade::on(req).await {
+                    Ok(upgraded) => intercept(shared, target, TokioIo::new(upgraded)).await,
+                    Err(e) => tracing::debug!("CONNECT upgrade failed: {e}"),
+                }
             }
-        });
+            .in_current_span(),
+        );
         return ok_response();
     }
     // Dial first, so an unreachable origin gets a 502 and not an empty tunnel.
     let upstream = match shared.dialer.connect(&host, port).await {
         Ok(stream) => stream,
         Err(e) => {
-            tracing::warn!("{peer}: tunnel to {host}:{port} failed: {e}");
+            tracing::warn!("tunnel to {host}:{port} failed: {e}");
             return crate::respond::error(
                 StatusCode::BAD_GATEWAY,
                 &format!("trakt-doctor could not open a tunnel to {host}:{port}: {e}"),
@@ -71,12 +71,15 @@ pub async fn handle(
         }
     };
     let tracked = shared.clone();
-    tracked.tasks.spawn(async move {
-        match hyper::upgrade::on(req).await {
-            Ok(upgraded) => tunnel(peer, &host, port, TokioIo::new(upgraded), upstream).await,
-            Err(e) => tracing::debug!("{peer}: CONNECT upgrade failed: {e}"),
+    tracked.tasks.spawn(
+        async move {
+            match hyper::upgrade::on(req).await {
+                Ok(upgraded) => tunnel(&host, port, TokioIo::new(upgraded), upstream).await,
+                Err(e) => tracing::debug!("CONNECT upgrade failed: {e}"),
+            }
         }
-    });
+        .in_current_span(),
+    );
     ok_response()
 }
 
@@ -131,21 +134,21 @@ fn has_port_digits(authority: &str) -> bool {
 }
 
 /// Copies bytes both ways until either side closes. Never decrypts.
-async fn tunnel<C>(peer: SocketAddr, host: &str, port: u16, mut client: C, mut upstream: TcpStream)
+async fn tunnel<C>(host: &str, port: u16, mut client: C, mut upstream: TcpStream)
 where
     C: AsyncRead + AsyncWrite + Unpin,
 {
     match tokio::io::copy_bidirectional(&mut client, &mut upstream).await {
         Ok((up, down)) => {
-            tracing::debug!("{peer}: tunnel {host}:{port} closed ({up} bytes up, {down} down)")
+            tracing::debug!("tunnel {host}:{port} closed ({up} bytes up, {down} down)")
         }
-        Err(e) => tracing::debug!("{peer}: tunnel {host}:{port} ended: {e}"),
+        Err(e) => tracing::debug!("tunnel {host}:{port} ended: {e}"),
     }
 }
 
 /// Decrypts an intercepted tunnel: peeks at the first bytes to tell a TLS
 /// handshake from plain HTTP, then serves HTTP/1.1 or HTTP/2 on it.
-async fn intercept<C>(shared: Arc<Shared>, peer: SocketAddr, target: Target, mut client: C)
+async fn intercept<C>(shared: Arc<Shared>, target: Target, mut client: C)
 where
     C: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
@@ -155,14 +158,11 @@ where
         Ok(Ok(0)) => return,
         Ok(Ok(n)) => n,
         Ok(Err(e)) => {
-            tracing::debug!("{peer}: tunnel to {} closed: {e}", target.host);
+            tracing::debug!("tunnel to {} closed: {e}", target.host);
             return;
         }
         Err(_) => {
-            tracing::warn!(
-                "{peer}: tunnel to {} sent nothing in time; closed",
-                target.host
-            );
+            tracing::warn!("tunnel to {} sent nothing in time; closed", target.host);
             return;
         }
     };
@@ -174,12 +174,12 @@ where
             scheme: "http",
             ..target
         };
-        return serve_http(shared, peer, plain, stream).await;
+        return serve_http(shared, plain, stream).await;
     }
     let config = match shared.certs.server_config(&target.host) {
         Ok(config) => config,
         Err(e) => {
-            tracing::error!("{peer}: {e}");
+            tracing::error!("{e}");
             return;
         }
     };
@@ -187,16 +187,16 @@ where
     let handshake = tokio_rustls::TlsAcceptor::from(config).accept(stream);
     let Ok(handshake) = tokio::time::timeout(timeout, handshake).await else {
         tracing::warn!(
-            "{peer}: TLS handshake for {} did not finish within {} s (--header-timeout); closed",
+            "TLS handshake for {} did not finish within {} s (--header-timeout); closed",
             target.host,
             timeout.as_secs_f64()
         );
         return;
     };
     match handshake {
-        Ok(tls) => serve_http(shared, peer, target, tls).await,
+        Ok(tls) => serve_http(shared, target, tls).await,
         Err(e) => tracing::warn!(
-            "{peer}: TLS handshake for {} failed: {e}. If the client reports a certificate error, \
+            "TLS handshake for {} failed: {e}. If the client reports a certificate error, \
              it does not trust the trakt-doctor CA yet: download it from http://{}/ca and trust it",
             target.host,
             shared.local_addr
@@ -205,7 +205,7 @@ where
 }
 
 /// Serves decrypted HTTP/1.1 or HTTP/2 requests for one intercepted host.
-async fn serve_http<S>(shared: Arc<Shared>, peer: SocketAddr, target: Target, stream: S)
+async fn serve_http<S>(shared: Arc<Shared>, target: Target, stream: S)
 where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
@@ -233,12 +233,10 @@ where
     };
     if let Err(e) = result {
         match e.downcast_ref::<hyper::Error>() {
-            Some(hyper_error) => super::report_connection_error(
-                peer,
-                &format!("tunnel to {}", target.host),
-                hyper_error,
-            ),
-            None => tracing::warn!("{peer}: tunnel to {}: {e}", target.host),
+            Some(hyper_error) => {
+                super::report_connection_error(&format!("tunnel to {}", target.host), hyper_error)
+            }
+            None => tracing::warn!("tunnel to {}: {e}", target.host),
         }
     }
 }

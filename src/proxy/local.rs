@@ -36,7 +36,7 @@ pub async fn serve(
     }
     if crate::web::handles(req.uri().path()) {
         let access = crate::web::access(shared.settings.proxy_auth.as_deref(), peer, &req);
-        if let Some(refusal) = crate::web::refusal(access, peer, req.uri().path()) {
+        if let Some(refusal) = crate::web::refusal(access, req.uri().path()) {
             return refusal;
         }
         return crate::web::serve(&shared.web, peer, req).await;

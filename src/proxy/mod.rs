@@ -24,6 +24,7 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 use tokio_util::task::TaskTracker;
+use tracing::Instrument;
 
 use crate::fix::FixPolicy;
 use crate::hosts::{HostName, ResolveTable};
@@ -233,6 +234,7 @@ impl Proxy {
         let mut accept_errors = 0u64;
         let mut backoff = ACCEPT_BACKOFF_MIN;
         let mut refused = 0u64;
+        let mut connections = 0u64;
         let mut last_report = std::time::Instant::now() - Duration::from_secs(60);
         loop {
             tokio::select! {
@@ -255,7 +257,12 @@ impl Proxy {
                             tokio::spawn(refuse_busy(stream, shared.settings.max_connections));
                             continue;
                         }
-                        shared.tasks.spawn(serve_client(shared.clone(), stream, peer));
+                        connections += 1;
+                        // Every line logged for this client carries its address and number.
+                        let span = tracing::info_span!("connection", id = connections, %peer);
+                        shared
+                            .tasks
+                            .spawn(serve_client(shared.clone(), stream, peer).instrument(span));
                     }
                     Err(e) => {
                         // Out of file descriptors and the like: said once, then
@@ -355,20 +362,20 @@ async fn serve_client(shared: Arc<Shared>, stream: TcpStream, peer: SocketAddr) 
         }
     };
     if let Err(e) = result {
-        report_connection_error(peer, "proxy connection", &e);
+        report_connection_error("proxy connection", &e);
     }
 }
 
 /// Says what went wrong with a client connection, at a level that fits.
-fn report_connection_error(peer: SocketAddr, what: &str, e: &hyper::Error) {
+fn report_connection_error(what: &str, e: &hyper::Error) {
     if e.is_parse() || e.is_parse_too_large() {
-        tracing::warn!("{peer}: {what}: the client sent something that is not valid HTTP ({e}); answered 400 and closed");
+        tracing::warn!("{what}: the client sent something that is not valid HTTP ({e}); answered 400 and closed");
     } else if e.is_timeout() {
-        tracing::warn!("{peer}: {what}: the client sent no complete request head in time; closed");
+        tracing::warn!("{what}: the client sent no complete request head in time; closed");
     } else if e.is_incomplete_message() || e.is_closed() || e.is_canceled() {
-        tracing::debug!("{peer}: {what}: closed early: {e}");
+        tracing::debug!("{what}: closed early: {e}");
     } else {
-        tracing::warn!("{peer}: {what}: {}", upstream::describe(e));
+        tracing::warn!("{what}: {}", upstream::describe(e));
     }
 }
 
@@ -381,7 +388,7 @@ async fn route(
 ) -> Result<Response<ProxyBody>, std::convert::Infallible> {
     if let Some(refusal) = forward::refuse_oversized_head(&req) {
         tracing::warn!(
-            "{peer}: refused a request head larger than {} bytes",
+            "refused a request head larger than {} bytes",
             forward::MAX_HEAD_BYTES
         );
         return Ok(refusal);
@@ -389,7 +396,7 @@ async fn route(
     let proxied = req.method() == Method::CONNECT || req.uri().authority().is_some();
     if proxied && !shared.proxy_auth_ok(&req) {
         tracing::warn!(
-            "{peer}: refused {} {}: missing or wrong Proxy-Authorization",
+            "refused {} {}: missing or wrong Proxy-Authorization",
             req.method(),
             // The target may carry credentials or a token: never print them in clear.
             shared
@@ -407,7 +414,7 @@ async fn route(
         return Ok(response);
     }
     if req.method() == Method::CONNECT {
-        return Ok(connect::handle(shared, peer, req).await);
+        return Ok(connect::handle(shared, req).await);
     }
     let uri = req.uri().clone();
     match (uri.scheme_str(), uri.host()) {

@@ -130,11 +130,11 @@ pub fn access<B>(proxy_auth: Option<&str>, peer: SocketAddr, req: &Request<B>) -
 }
 
 /// The answer to a request [`access`] does not allow.
-pub fn refusal(access: Access, peer: SocketAddr, path: &str) -> Option<Response<ProxyBody>> {
+pub fn refusal(access: Access, path: &str) -> Option<Response<ProxyBody>> {
     match access {
         Access::Allowed => None,
         Access::NeedsCredentials => {
-            tracing::debug!("{peer}: asked for credentials for the web view ({path})");
+            tracing::debug!("asked for credentials for the web view ({path})");
             let mut response = respond::web(
                 StatusCode::UNAUTHORIZED,
                 TEXT,
@@ -147,7 +147,7 @@ pub fn refusal(access: Access, peer: SocketAddr, path: &str) -> Option<Response<
             Some(response)
         }
         Access::LoopbackOnly => {
-            tracing::warn!("{peer}: refused the web view ({path}) to a client on another computer");
+            tracing::warn!("refused the web view ({path}) to a client on another computer");
             Some(respond::web(
                 StatusCode::FORBIDDEN,
                 TEXT,
@@ -249,7 +249,7 @@ async fn action(web: &WebContext, peer: SocketAddr, req: Request<Incoming>) -> R
     };
     if !peer.ip().is_loopback() || !token_ok || !origin_ok {
         tracing::warn!(
-            "{peer}: refused web action {} (token, origin or peer not allowed)",
+            "refused web action {} (token, origin or peer not allowed)",
             req.uri().path()
         );
         return respond::web(
@@ -447,9 +447,9 @@ mod tests {
             ));
             assert!(allowed(access(auth, peer, &get(Some(&right)))));
         }
-        let refused = refusal(Access::LoopbackOnly, lan, "/").unwrap();
+        let refused = refusal(Access::LoopbackOnly, "/").unwrap();
         assert_eq!(refused.status(), StatusCode::FORBIDDEN);
-        let challenge = refusal(Access::NeedsCredentials, lan, "/").unwrap();
+        let challenge = refusal(Access::NeedsCredentials, "/").unwrap();
         assert_eq!(challenge.status(), StatusCode::UNAUTHORIZED);
         assert!(challenge.headers().contains_key(header::WWW_AUTHENTICATE));
     }
