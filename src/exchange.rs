@@ -27,6 +27,9 @@ use crate::diagnose::Diagnosis;
 use crate::fix::FixRecord;
 use crate::lint::Finding;
 
+mod error;
+pub use error::{ErrorKind, ExchangeError};
+
 /// Header fields in the order they came, names lower-cased. Serialised as a
 /// JSON object; a name that repeats maps to an array of its values.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

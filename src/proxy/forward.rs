@@ -17,7 +17,7 @@ use super::body::{
 };
 use super::pending::{PendingExchange, RecordingBody};
 use super::Shared;
-use crate::exchange::{self, Body, Headers};
+use crate::exchange::{self, Body, ErrorKind, ExchangeError, Headers};
 use crate::lint;
 use crate::respond;
 
@@ -159,7 +159,7 @@ async fn passthrough(
             strip_hop_by_hop(&mut parts.headers);
             Response::from_parts(parts, incoming.map_err(body::BoxError::from).boxed_unsync())
         }
-        Err(failure) => respond::error(failure.status, &failure.message),
+        Err(failure) => failure_response(&failure),
     }
 }
 
@@ -184,7 +184,7 @@ async fn inspected(
     let captured =
         match capture_request_body(shared, &mut pending, incoming, &mut reservation).await {
             Ok(captured) => captured,
-            Err(failure) => return respond::error(failure.status, &failure.message),
+            Err(failure) => return failure_response(&failure),
         };
     let upstream_body = inspect_request(shared, &mut pending, &mut parts, captured, started_at);
     parts.uri = url;
@@ -195,8 +195,9 @@ async fn inspected(
     match send(shared, req, client_version).await {
         Ok(response) => answer(shared, pending, response),
         Err(failure) => {
-            pending.finish(Some(failure.message.clone()));
-            respond::error(failure.status, &failure.message)
+            let answer = failure_response(&failure);
+            pending.finish(Some(failure));
+            answer
         }
     }
 }
@@ -248,25 +249,25 @@ async fn capture_request_body(
     pending: &mut PendingExchange,
     incoming: IdleTimeout<Incoming>,
     reservation: &mut body::Reservation,
-) -> Result<CapturedBody, Failure> {
+) -> Result<CapturedBody, ExchangeError> {
     let limit = shared.settings.capture_limit;
     let collected = match body::collect_up_to(incoming, limit, Some(reservation)).await {
         Ok(collected) => collected,
         Err(e) if e.is::<BodyTimedOut>() => {
-            let message = format!("{e}; answered 408 and closed");
-            pending.finish(Some(message.clone()));
-            return Err(Failure {
-                status: StatusCode::REQUEST_TIMEOUT,
-                message,
-            });
+            let failure = ExchangeError::new(
+                ErrorKind::ClientBodyTooSlow,
+                format!("{e}; answered 408 and closed"),
+            );
+            pending.finish(Some(failure.clone()));
+            return Err(failure);
         }
         Err(e) => {
-            let message = format!("the client's request body could not be read: {e}");
-            pending.finish(Some(message.clone()));
-            return Err(Failure {
-                status: StatusCode::BAD_REQUEST,
-                message,
-            });
+            let failure = ExchangeError::new(
+                ErrorKind::ClientBodyUnreadable,
+                format!("the client's request body could not be read: {e}"),
+            );
+            pending.finish(Some(failure.clone()));
+            return Err(failure);
         }
     };
     pending.set_abandon_reason("the client closed the connection before the response arrived");
@@ -390,17 +391,30 @@ fn header_map(headers: &Headers) -> HeaderMap {
     map
 }
 
-/// Why there is no response to pass on, and the status that tells the client.
-struct Failure {
-    status: StatusCode,
-    message: String,
+/// The proxy's answer in place of a response it could not get: the
+/// status says whose fault it was (408 and 400 the client's, 504 a
+/// timeout, 502 any other upstream failure).
+fn failure_response(failure: &ExchangeError) -> Response<ProxyBody> {
+    let status = match failure.kind {
+        ErrorKind::ClientBodyTooSlow => StatusCode::REQUEST_TIMEOUT,
+        ErrorKind::ClientBodyUnreadable => StatusCode::BAD_REQUEST,
+        ErrorKind::UpstreamTimeout => StatusCode::GATEWAY_TIMEOUT,
+        ErrorKind::UpstreamUnreachable
+        | ErrorKind::UpstreamTls
+        | ErrorKind::UpstreamFailed
+        | ErrorKind::UpstreamBodyFailed
+        | ErrorKind::ClientClosed
+        | ErrorKind::CutByShutdown
+        | ErrorKind::Other => StatusCode::BAD_GATEWAY,
+    };
+    respond::error(status, &failure.message)
 }
 
 async fn send(
     shared: &Shared,
     req: Request<ProxyBody>,
     client_version: http::Version,
-) -> Result<Response<Incoming>, Failure> {
+) -> Result<Response<Incoming>, ExchangeError> {
     let target = req.uri().to_string();
     let timeout = shared.settings.upstream_timeout;
     match tokio::time::timeout(
@@ -410,19 +424,19 @@ async fn send(
     .await
     {
         Ok(Ok(response)) => Ok(response),
-        Ok(Err(e)) => Err(Failure {
-            status: StatusCode::BAD_GATEWAY,
-            message: format!(
+        Ok(Err(e)) => Err(ExchangeError::new(
+            super::upstream::kind(&e),
+            format!(
                 "trakt-doctor could not get a response from {target}: {}",
                 super::upstream::describe(&e)
             ),
-        }),
-        Err(_) => Err(Failure {
-            status: StatusCode::GATEWAY_TIMEOUT,
-            message: format!(
+        )),
+        Err(_) => Err(ExchangeError::new(
+            ErrorKind::UpstreamTimeout,
+            format!(
                 "trakt-doctor gave up on {target}: no response within {} s (--upstream-timeout)",
                 timeout.as_secs_f64()
             ),
-        }),
+        )),
     }
 }

@@ -13,7 +13,7 @@ use time::OffsetDateTime;
 
 use super::body::Chunks;
 
-use crate::exchange::{Exchange, Request, Response};
+use crate::exchange::{ErrorKind, Exchange, ExchangeError, Request, Response};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
@@ -102,6 +102,8 @@ impl PendingExchange {
         }
     }
 
+    /// What the record says if the client goes away now (always a
+    /// [`ErrorKind::ClientClosed`]).
     pub fn set_abandon_reason(&mut self, reason: &'static str) {
         if let Some(s) = self.state.as_mut() {
             s.abandon_reason = reason;
@@ -129,7 +131,7 @@ impl PendingExchange {
     }
 
     /// Logs the exchange (once); `error` says why it did not complete.
-    pub fn finish(&mut self, error: Option<String>) {
+    pub fn finish(&mut self, error: Option<ExchangeError>) {
         let Some(mut s) = self.state.take() else {
             return;
         };
@@ -142,7 +144,8 @@ impl PendingExchange {
             duration_ms: s.started.elapsed().as_secs_f64() * 1000.0,
             request: s.request,
             response: s.response,
-            error,
+            // The record keeps the message: its `error` string is a contract.
+            error: error.map(|e| e.message),
             findings: s.findings,
             fixes: s.fixes,
             diagnosis: None,
@@ -157,13 +160,16 @@ impl Drop for PendingExchange {
         let Some(state) = self.state.as_ref() else {
             return;
         };
-        let reason = if state.shutdown_cut.load(Ordering::Relaxed) {
-            "cut short by trakt-doctor's shutdown: the exchange was still in flight when the \
-             shutdown grace period ran out"
+        let error = if state.shutdown_cut.load(Ordering::Relaxed) {
+            ExchangeError::new(
+                ErrorKind::CutByShutdown,
+                "cut short by trakt-doctor's shutdown: the exchange was still in flight when the \
+                 shutdown grace period ran out",
+            )
         } else {
-            state.abandon_reason
+            ExchangeError::new(ErrorKind::ClientClosed, state.abandon_reason)
         };
-        self.finish(Some(reason.to_string()));
+        self.finish(Some(error));
     }
 }
 
@@ -216,8 +222,9 @@ where
                 }
             }
             Poll::Ready(Some(Err(e))) => {
-                this.pending.finish(Some(format!(
-                    "the upstream connection failed while sending the response body: {e}"
+                this.pending.finish(Some(ExchangeError::new(
+                    ErrorKind::UpstreamBodyFailed,
+                    format!("the upstream connection failed while sending the response body: {e}"),
                 )));
             }
             Poll::Ready(None) => this.pending.finish(None),

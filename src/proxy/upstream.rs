@@ -14,6 +14,7 @@ use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use tokio::net::TcpStream;
 
 use super::body::ProxyBody;
+use crate::exchange::ErrorKind;
 use crate::hosts::ResolveTable;
 
 /// Opens TCP connections, honouring `--resolve` before DNS.
@@ -212,6 +213,32 @@ fn client_http1(dialer: Dialer, tls: rustls::ClientConfig) -> UpstreamClient {
     )
 }
 
+/// What kind of failure an upstream request error is: a TLS failure
+/// anywhere in its causes, else a failed connection, else something later.
+pub fn kind(error: &hyper_util::client::legacy::Error) -> ErrorKind {
+    kind_of_chain(error, error.is_connect())
+}
+
+fn kind_of_chain(error: &(dyn std::error::Error + 'static), connecting: bool) -> ErrorKind {
+    let mut source = Some(error);
+    while let Some(cause) = source {
+        // An io::Error hides the error it wraps from `source()`: look inside.
+        let inner = cause
+            .downcast_ref::<std::io::Error>()
+            .and_then(|io| io.get_ref())
+            .map(|inner| inner as &(dyn std::error::Error + 'static));
+        if cause.is::<rustls::Error>() || inner.is_some_and(|i| i.is::<rustls::Error>()) {
+            return ErrorKind::UpstreamTls;
+        }
+        source = cause.source();
+    }
+    if connecting {
+        ErrorKind::UpstreamUnreachable
+    } else {
+        ErrorKind::UpstreamFailed
+    }
+}
+
 /// The chain of causes of an error, joined: "client error (Connect): tcp connect error: refused".
 pub fn describe(error: &(dyn std::error::Error + 'static)) -> String {
     let mut parts = vec![error.to_string()];
@@ -253,5 +280,21 @@ mod tests {
         assert!(is_own_address("127.0.0.5:8080".parse().unwrap(), any));
         assert!(is_own_address("[::1]:8080".parse().unwrap(), any));
         assert!(!is_own_address("192.0.2.1:8080".parse().unwrap(), any));
+    }
+
+    #[test]
+    fn a_tls_failure_is_told_from_a_refused_connection() {
+        let refused = std::io::Error::from(std::io::ErrorKind::ConnectionRefused);
+        assert_eq!(
+            kind_of_chain(&refused, true),
+            ErrorKind::UpstreamUnreachable
+        );
+        assert_eq!(kind_of_chain(&refused, false), ErrorKind::UpstreamFailed);
+        // As tokio-rustls reports a bad certificate: a rustls error inside an io::Error.
+        let certificate = std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            rustls::Error::InvalidCertificate(rustls::CertificateError::UnknownIssuer),
+        );
+        assert_eq!(kind_of_chain(&certificate, true), ErrorKind::UpstreamTls);
     }
 }
