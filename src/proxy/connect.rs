@@ -16,7 +16,7 @@ use tracing::Instrument;
 use super::body::{self, ProxyBody};
 use super::forward::{self, Target};
 use super::io::Rewind;
-use super::Shared;
+use super::shared::Shared;
 
 /// The first byte of a TLS handshake record.
 const TLS_HANDSHAKE: u8 = 0x16;
@@ -233,9 +233,10 @@ where
     };
     if let Err(e) = result {
         match e.downcast_ref::<hyper::Error>() {
-            Some(hyper_error) => {
-                super::report_connection_error(&format!("tunnel to {}", target.host), hyper_error)
-            }
+            Some(hyper_error) => super::io::report_connection_error(
+                &format!("tunnel to {}", target.host),
+                hyper_error,
+            ),
             None => tracing::warn!("tunnel to {}: {e}", target.host),
         }
     }

@@ -16,7 +16,7 @@ use super::body::{
     self, BodyBudget, BodyTimedOut, Collected, IdleTimeout, PrefixedBody, ProxyBody,
 };
 use super::pending::{PendingExchange, RecordingBody};
-use super::Shared;
+use super::shared::Shared;
 use crate::exchange::{self, Body, ErrorKind, ExchangeError, Headers};
 use crate::lint;
 use crate::respond;

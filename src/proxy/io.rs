@@ -1,6 +1,7 @@
 //! A stream that replays bytes already read from it, so the proxy can peek
 //! at the first bytes of a tunnel (TLS or plain HTTP?) and then hand the
-//! whole stream to the right server.
+//! whole stream to the right server; and how a failed client connection
+//! is reported.
 
 use std::io;
 use std::pin::Pin;
@@ -63,6 +64,19 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for Rewind<T> {
 
     fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
+}
+
+/// Says what went wrong with a client connection, at a level that fits.
+pub fn report_connection_error(what: &str, e: &hyper::Error) {
+    if e.is_parse() || e.is_parse_too_large() {
+        tracing::warn!("{what}: the client sent something that is not valid HTTP ({e}); answered 400 and closed");
+    } else if e.is_timeout() {
+        tracing::warn!("{what}: the client sent no complete request head in time; closed");
+    } else if e.is_incomplete_message() || e.is_closed() || e.is_canceled() {
+        tracing::debug!("{what}: closed early: {e}");
+    } else {
+        tracing::warn!("{what}: {}", super::upstream::describe(e));
     }
 }
 

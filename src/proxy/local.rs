@@ -9,7 +9,7 @@ use http::header;
 use http::{Request, Response, StatusCode};
 use hyper::body::Incoming;
 
-use super::Shared;
+use super::shared::Shared;
 use crate::guide::{stremio_steps, trust_step, Os};
 use crate::respond::{self, ProxyBody, HTML, TEXT};
 
