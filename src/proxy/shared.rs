@@ -144,11 +144,6 @@ impl Shared {
         body::BodyBudget::new(per_connection, self.body_memory.clone())
     }
 
-    /// Changes when the proxy starts shutting down.
-    pub fn stop_signal(&self) -> watch::Receiver<bool> {
-        self.stop.clone()
-    }
-
     pub fn is_intercepted(&self, host: &str) -> bool {
         let host = host.trim_end_matches('.');
         self.settings
