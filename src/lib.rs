@@ -21,6 +21,7 @@ pub mod proxy;
 pub mod redact;
 pub mod session;
 pub mod spec;
+pub mod text;
 pub mod tls;
 pub mod web;
 

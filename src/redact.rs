@@ -28,7 +28,7 @@ use ring::hmac;
 
 use crate::diagnose::Diagnosis;
 use crate::exchange::{Body, Exchange, Headers};
-use crate::spec::trakt::percent_decode;
+use crate::text::percent_decode;
 
 /// JSON keys, form fields and query parameters whose values are secret.
 const SECRET_KEYS: &[&str] = &[

@@ -22,10 +22,11 @@ use std::collections::{HashMap, HashSet};
 use serde_json::Value;
 use time::{Duration, OffsetDateTime};
 
-use crate::exchange::{host_and_path, Exchange, Request};
+use crate::exchange::{Exchange, Request};
 use crate::lint::{Finding, Rule, Severity};
 use crate::redact::Redactor;
 use crate::spec::trakt::API_HOSTS;
+use crate::text::{between, clock, expiry, host_and_path, human};
 
 pub const CODE_REUSED: Rule = Rule {
     id: "session.oauth-code.reused",
@@ -118,10 +119,6 @@ pub fn bearer(request: &Request) -> Option<&str> {
     scheme
         .eq_ignore_ascii_case("bearer")
         .then(|| token.trim().trim_matches('"'))
-}
-
-fn clock(at: OffsetDateTime) -> String {
-    format!("{:02}:{:02}:{:02} UTC", at.hour(), at.minute(), at.second())
 }
 
 impl Session {
@@ -310,36 +307,6 @@ impl Session {
             }
             _ => {}
         }
-    }
-}
-
-/// When a token issued at `created_at` (Unix seconds) with `expires_in`
-/// seconds runs out. Both come from an upstream answer: a creation time
-/// outside the calendar is no answer, and a lifetime that runs past the end
-/// (or the start) of the calendar saturates there instead of overflowing.
-pub(crate) fn expiry(created_at: i64, expires_in: i64) -> Option<OffsetDateTime> {
-    let created = OffsetDateTime::from_unix_timestamp(created_at).ok()?;
-    Some(created.saturating_add(Duration::seconds(expires_in)))
-}
-
-/// How long from `earlier` to `later` (negative when `later` comes first).
-pub(crate) fn between(earlier: OffsetDateTime, later: OffsetDateTime) -> Duration {
-    // Cannot overflow: two representable dates (years ±9999) are at most
-    // about 6.3e11 s apart, far inside Duration's i64 seconds.
-    #[allow(clippy::arithmetic_side_effects)]
-    let d = later - earlier;
-    d
-}
-
-/// "3 h 12 min", "2 days 4 h" (the magnitude: the caller says "ago" or "in").
-pub fn human(d: Duration) -> String {
-    let minutes = d.whole_minutes().abs();
-    if minutes < 60 {
-        format!("{minutes} min")
-    } else if minutes < 48 * 60 {
-        format!("{} h {} min", minutes / 60, minutes % 60)
-    } else {
-        format!("{} days {} h", minutes / (24 * 60), (minutes / 60) % 24)
     }
 }
 

@@ -20,7 +20,8 @@ use time::{Duration, OffsetDateTime, UtcOffset};
 use super::route::is_imdb_id;
 use super::{Finding, ParsedBody, Rule, Severity, Subject};
 use crate::fix::Fix;
-use crate::spec::trakt::{edit_distance, BodyShape};
+use crate::spec::trakt::BodyShape;
+use crate::text::edit_distance;
 
 pub const JSON_INVALID: Rule = Rule {
     id: "body.json.invalid",

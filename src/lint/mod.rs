@@ -125,7 +125,7 @@ impl<'a> Subject<'a> {
         let query = uri
             .as_ref()
             .and_then(|u| u.query())
-            .map(trakt::query_pairs)
+            .map(crate::text::query_pairs)
             .unwrap_or_default();
         let method = request.method.to_ascii_uppercase();
         let contract = if trakt::API_HOSTS.contains(&host.as_str())

@@ -16,7 +16,7 @@
 )]
 
 use super::{Finding, Rule, Severity};
-use crate::exchange::{self, Exchange};
+use crate::exchange::Exchange;
 use crate::spec::schema::{Problem, Validator};
 use crate::spec::trakt::{self, RouteMatch};
 
@@ -43,7 +43,7 @@ pub fn check(exchange: &Exchange) -> Option<Finding> {
     if !(200..300).contains(&response.status) || response.body.truncated {
         return None;
     }
-    let (host, path) = exchange::host_and_path(&exchange.request.url);
+    let (host, path) = crate::text::host_and_path(&exchange.request.url);
     if !trakt::API_HOSTS.contains(&host.as_str()) && !trakt::AUTH_HOSTS.contains(&host.as_str()) {
         return None;
     }

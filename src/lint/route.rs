@@ -22,7 +22,8 @@ use serde_json::Value;
 
 use super::{Finding, Rule, Severity, Subject};
 use crate::spec::schema::{self, Kind, Schema};
-use crate::spec::trakt::{self, edit_distance, BodyShape, RouteMatch, MAX_PAGE_LIMIT};
+use crate::spec::trakt::{self, BodyShape, RouteMatch, MAX_PAGE_LIMIT};
+use crate::text::edit_distance;
 
 pub const UNKNOWN: Rule = Rule {
     id: "route.unknown",

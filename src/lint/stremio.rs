@@ -20,13 +20,13 @@ use time::{Duration, OffsetDateTime};
 
 use super::oauth;
 use super::{Finding, Rule, Severity, Subject};
-use crate::exchange::{host_and_path, Exchange, Headers, Request};
+use crate::exchange::{Exchange, Headers, Request};
 use crate::fix::Fix;
-use crate::session::{between, expiry, human};
 use crate::spec::stremio::{
     ADDON_PREFIX, API_HOST, AUTH_PREFIX, EXPIRY_WARNING_SECONDS, TRAKT_EVENTS, WEB_HOST,
 };
-use crate::spec::trakt::{query_pairs, API_HOSTS};
+use crate::spec::trakt::API_HOSTS;
+use crate::text::{between, expiry, host_and_path, human, query_pairs};
 
 pub const AUTHORIZE_API_HOST: Rule = Rule {
     id: "stremio.authorize.api-host",
