@@ -14,23 +14,12 @@
     )
 )]
 
-use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::exchange::{Exchange, Response};
-use crate::lint::{Finding, Severity};
+use crate::report::{Diagnosis, Finding, Severity};
 use crate::spec::stremio;
 use crate::spec::trakt::API_HOSTS;
-
-/// The explanation attached to a failed (or quietly incomplete) exchange.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Diagnosis {
-    pub summary: String,
-    #[serde(default)]
-    pub causes: Vec<String>,
-    #[serde(default)]
-    pub remedies: Vec<String>,
-}
 
 /// Whether `host` is `domain` or one of its subdomains: `api.trakt.tv` is in
 /// `trakt.tv`, `nottrakt.tv` is not.

@@ -23,9 +23,7 @@ use serde::ser::{SerializeMap, Serializer};
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
-use crate::diagnose::Diagnosis;
-use crate::fix::FixRecord;
-use crate::lint::Finding;
+use crate::report::{Diagnosis, Finding, FixRecord};
 
 /// Header fields in the order they came, names lower-cased. Serialised as a
 /// JSON object; a name that repeats maps to an array of its values.

@@ -12,42 +12,13 @@
     )
 )]
 
-use serde::{Deserialize, Serialize};
-
-/// One rewrite, as the logs show it: which rule, where, and the text before and after.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct FixRecord {
-    pub rule: String,
-    pub location: String,
-    pub before: String,
-    pub after: String,
-}
-
-/// A repair whose intended result is certain. Pure data: applying it is
-/// the job of [`apply`](crate::fix) in the auto-fix mode.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Fix {
-    /// Set a header (replacing every value it had).
-    SetHeader { name: String, value: String },
-    /// Rename a header, keeping its value.
-    RenameHeader { from: String, to: String },
-    /// Remove repeated identical values of a header, keeping the first.
-    DedupeHeader { name: String },
-    /// Remove a UTF-8 byte order mark from the start of the body.
-    StripBom,
-    /// Replace the JSON value at a pointer.
-    SetJson {
-        pointer: String,
-        value: serde_json::Value,
-    },
-}
-
 use std::collections::BTreeSet;
 
 use bytes::Bytes;
 
 use crate::exchange::Request;
-use crate::lint::{self, Finding};
+use crate::lint;
+use crate::report::{Finding, Fix, FixRecord};
 
 /// Which fixes auto-fix applies.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]

@@ -32,23 +32,13 @@ use time::OffsetDateTime;
 
 use crate::diagnose;
 use crate::exchange::{Exchange, Headers, Request};
-use crate::fix::{self, FixPolicy, FixRecord};
-use crate::lint::{self, headers, stremio, Finding, Rule, Severity};
+use crate::fix::{self, FixPolicy};
+use crate::lint::internal::INTERNAL;
+use crate::lint::{self, headers, stremio};
 use crate::redact::Redactor;
+use crate::report::{Finding, FixRecord, Severity};
 use crate::session::Session;
 use crate::spec::trakt;
-
-pub const INTERNAL: Rule = Rule {
-    id: "internal.inspection.failed",
-    severity: Severity::Warning,
-    summary: "trakt-doctor's own inspection of this exchange failed (a bug in trakt-doctor, not in the request).",
-    why: "A stage of the inspection (lint, auto-fix, session, diagnosis) hit a bug and was skipped, so findings may be missing for this exchange. The exchange itself was forwarded and logged unchanged; the message names the stage and the error.",
-    bad: "GET /movies/<an id that trips a bug in a rule>",
-    good: "nothing to change in the request; report the record (it is redacted) to trakt-doctor",
-    autofix: None,
-};
-
-pub const RULES: &[&Rule] = &[&INTERNAL];
 
 /// A response header auto-fix sets: `(name, value, record)`.
 pub type HeaderFix = (String, String, FixRecord);

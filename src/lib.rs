@@ -19,6 +19,7 @@ pub mod lint;
 pub mod log;
 pub mod proxy;
 pub mod redact;
+pub mod report;
 pub mod session;
 pub mod spec;
 pub mod text;

@@ -19,7 +19,7 @@ use time::{Duration, OffsetDateTime, UtcOffset};
 
 use super::route::is_imdb_id;
 use super::{Finding, ParsedBody, Rule, Severity, Subject};
-use crate::fix::Fix;
+use crate::report::Fix;
 use crate::spec::trakt::BodyShape;
 use crate::text::edit_distance;
 

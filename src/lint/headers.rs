@@ -13,7 +13,7 @@
 )]
 
 use super::{Finding, ParsedBody, Rule, Severity, Subject};
-use crate::fix::Fix;
+use crate::report::Fix;
 use crate::spec::trakt::{Auth, API_VERSION};
 
 pub const API_VERSION_MISSING: Rule = Rule {

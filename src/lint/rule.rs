@@ -12,8 +12,7 @@
     )
 )]
 
-use super::{Finding, Severity};
-use crate::fix::Fix;
+use crate::report::{Finding, Severity};
 
 /// One rule of the catalogue: what it checks, why Trakt cares, and how it is fixed.
 #[derive(Debug)]
@@ -48,13 +47,5 @@ impl Rule {
             contradicted: false,
             fix: None,
         }
-    }
-}
-
-impl Finding {
-    /// Attaches the repair for this finding.
-    pub fn with_fix(mut self, fix: Fix) -> Finding {
-        self.fix = Some(fix);
-        self
     }
 }

@@ -21,7 +21,7 @@ use time::{Duration, OffsetDateTime};
 use super::oauth;
 use super::{Finding, Rule, Severity, Subject};
 use crate::exchange::{Exchange, Headers, Request};
-use crate::fix::Fix;
+use crate::report::Fix;
 use crate::spec::stremio::{
     ADDON_PREFIX, API_HOST, AUTH_PREFIX, EXPIRY_WARNING_SECONDS, TRAKT_EVENTS, WEB_HOST,
 };

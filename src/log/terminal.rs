@@ -10,7 +10,7 @@ use time::macros::format_description;
 
 use super::{Record, Sink};
 use crate::exchange::Exchange;
-use crate::lint::Severity;
+use crate::report::Severity;
 
 /// ANSI styles, or nothing when colour is off.
 #[derive(Clone, Copy)]

@@ -9,8 +9,8 @@ use serde::Serialize;
 use tokio::sync::broadcast;
 
 use crate::exchange::Exchange;
-use crate::lint::Severity;
 use crate::log::{Record, Sink};
+use crate::report::Severity;
 
 /// What the live list shows of one exchange.
 #[derive(Serialize)]
