@@ -95,7 +95,7 @@ pub fn apply(
         let Some(fix) = finding.fix.clone() else {
             continue;
         };
-        if !policy.enabled(&finding.rule) || request.body.truncated && fix.touches_body() {
+        if !policy.enabled(finding.rule.as_str()) || request.body.truncated && fix.touches_body() {
             continue;
         }
         let changed = match &fix {
@@ -167,7 +167,7 @@ pub fn apply_to_response(
     let mut out = Vec::new();
     for finding in findings.iter_mut() {
         if let (Some(Fix::SetHeader { name, value }), true) =
-            (&finding.fix, policy.enabled(&finding.rule))
+            (&finding.fix, policy.enabled(finding.rule.as_str()))
         {
             finding.fixed = true;
             out.push((

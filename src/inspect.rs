@@ -127,8 +127,8 @@ impl Inspector {
     }
 
     fn once_per_agent(&self, request: &Request, findings: &mut Vec<Finding>) {
-        let rule = headers::USER_AGENT_GENERIC.id;
-        if !findings.iter().any(|f| f.rule == rule) {
+        let rule = &headers::USER_AGENT_GENERIC;
+        if !findings.iter().any(|f| f.is(rule)) {
             return;
         }
         let agent = request
@@ -142,7 +142,7 @@ impl Inspector {
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
         if seen.contains(&agent) {
-            findings.retain(|f| f.rule != rule);
+            findings.retain(|f| !f.is(rule));
         } else if seen.len() < MAX_REMEMBERED_AGENTS {
             seen.insert(agent);
         }
@@ -339,7 +339,7 @@ mod tests {
         assert!(!inspector
             .request(&request, AT)
             .iter()
-            .any(|f| f.rule.starts_with("internal.")));
+            .any(|f| f.is(&INTERNAL)));
         let again = inspector.request(&request, AT + time::Duration::milliseconds(100));
         assert!(
             again.iter().any(|f| f.rule == "session.write.too-fast"),
@@ -363,10 +363,7 @@ mod tests {
         };
         inspector.replay(&mut exchange);
         assert!(exchange.diagnosis.is_some());
-        assert!(!exchange
-            .findings
-            .iter()
-            .any(|f| f.rule.starts_with("internal.")));
+        assert!(!exchange.findings.iter().any(|f| f.is(&INTERNAL)));
     }
 
     const T0: OffsetDateTime = time::macros::datetime!(2026-11-24 12:00 UTC);

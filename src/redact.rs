@@ -640,7 +640,7 @@ mod tests {
     fn fix_records_of_secret_headers_are_redacted() {
         let mut ex: Exchange = serde_json::from_str(r#"{"id":1,"started_at":"2026-01-01T00:00:00Z","duration_ms":1,"request":{"method":"GET","url":"https://api.trakt.tv/"},"response":null}"#).unwrap();
         ex.fixes.push(crate::report::FixRecord {
-            rule: "header.authorization.scheme".into(),
+            rule: crate::report::RuleId::from_static("header.authorization.scheme"),
             location: "authorization".into(),
             before: format!("authorization: bearer {TOKEN}"),
             after: format!("authorization: Bearer {TOKEN}"),

@@ -18,6 +18,9 @@
     )
 )]
 
+use std::borrow::Cow;
+use std::fmt;
+
 use serde::{Deserialize, Serialize};
 
 /// How sure we are that the upstream will reject the request.
@@ -40,11 +43,47 @@ impl Severity {
     }
 }
 
+/// A rule's stable id, `family.subject.problem` (e.g.
+/// `header.api-version.missing`). Serialised as the plain string; a finding
+/// made here borrows its rule's id, one read back from a record owns it.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct RuleId(Cow<'static, str>);
+
+impl RuleId {
+    pub const fn from_static(id: &'static str) -> RuleId {
+        RuleId(Cow::Borrowed(id))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl From<String> for RuleId {
+    fn from(id: String) -> RuleId {
+        RuleId(Cow::Owned(id))
+    }
+}
+
+impl fmt::Display for RuleId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// Tests and tools compare ids with text; inside the crate, compare a
+/// finding with its rule (`Finding::is`) instead.
+impl PartialEq<&str> for RuleId {
+    fn eq(&self, other: &&str) -> bool {
+        self.0 == *other
+    }
+}
+
 /// One problem found in one request.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Finding {
-    /// Stable id, `family.subject.problem` (e.g. `header.api-version.missing`).
-    pub rule: String,
+    pub rule: RuleId,
     pub severity: Severity,
     pub message: String,
     /// A header name, a JSON pointer, a query parameter, or `/` for the whole request.
@@ -73,7 +112,7 @@ impl Finding {
 /// One rewrite, as the logs show it: which rule, where, and the text before and after.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FixRecord {
-    pub rule: String,
+    pub rule: RuleId,
     pub location: String,
     pub before: String,
     pub after: String,
@@ -106,4 +145,30 @@ pub struct Diagnosis {
     pub causes: Vec<String>,
     #[serde(default)]
     pub remedies: Vec<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_finding_serialises_as_the_records_have_always_carried_it() {
+        let finding = Finding {
+            rule: RuleId::from_static("header.api-version.missing"),
+            severity: Severity::Error,
+            message: "m".into(),
+            location: "trakt-api-version".into(),
+            fixed: false,
+            contradicted: false,
+            fix: Some(Fix::StripBom),
+        };
+        let json = serde_json::to_string(&finding).unwrap();
+        assert_eq!(
+            json,
+            r#"{"rule":"header.api-version.missing","severity":"error","message":"m","location":"trakt-api-version","fixed":false}"#
+        );
+        let back: Finding = serde_json::from_str(&json).unwrap();
+        assert_eq!(back.rule, finding.rule);
+        assert_eq!(back.rule, "header.api-version.missing");
+    }
 }

@@ -12,12 +12,13 @@
     )
 )]
 
-use super::Rule;
+use super::{Rule, Scope};
 use crate::report::Severity;
 
 pub const INTERNAL: Rule = Rule {
     id: "internal.inspection.failed",
     severity: Severity::Warning,
+    scope: Scope::Internal,
     summary: "trakt-doctor's own inspection of this exchange failed (a bug in trakt-doctor, not in the request).",
     why: "A stage of the inspection (lint, auto-fix, session, diagnosis) hit a bug and was skipped, so findings may be missing for this exchange. The exchange itself was forwarded and logged unchanged; the message names the stage and the error.",
     bad: "GET /movies/<an id that trips a bug in a rule>",

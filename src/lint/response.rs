@@ -15,7 +15,7 @@
     )
 )]
 
-use super::{Finding, Rule, Severity};
+use super::{Finding, Rule, Scope, Severity};
 use crate::exchange::Exchange;
 use crate::spec::schema::{Problem, Validator};
 use crate::spec::trakt::{self, RouteMatch};
@@ -23,6 +23,7 @@ use crate::spec::trakt::{self, RouteMatch};
 pub const SCHEMA: Rule = Rule {
     id: "response.schema",
     severity: Severity::Info,
+    scope: Scope::Response,
     summary: "Trakt's success answer differs from the shape its contract promises.",
     why: "A field the contract promises that is missing, or has another type, is what breaks a client after Trakt changes its API: the request was fine, the client's reading of the answer is what fails.",
     bad: "200 OK\n\n[{\"watchers\":12,\"movie\":{\"title\":\"Tron\",\"ids\":\"tron\"}}]",

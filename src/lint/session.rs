@@ -14,12 +14,13 @@
     )
 )]
 
-use super::Rule;
+use super::{Rule, Scope};
 use crate::report::Severity;
 
 pub const CODE_REUSED: Rule = Rule {
     id: "session.oauth-code.reused",
     severity: Severity::Error,
+    scope: Scope::Session,
     summary: "An OAuth authorization code is exchanged a second time.",
     why: "Codes are single-use: the second exchange gets 400 `invalid_grant`. Usually a double submit, a retry, or two tabs finishing the link.",
     bad: "POST /oauth/token {\"code\":\"abc\",...}  twice",
@@ -30,6 +31,7 @@ pub const CODE_REUSED: Rule = Rule {
 pub const REFRESH_REUSED: Rule = Rule {
     id: "session.refresh-token.reused",
     severity: Severity::Error,
+    scope: Scope::Session,
     summary: "A refresh token that already succeeded is used again.",
     why: "Trakt's refresh tokens are single-use: every refresh returns a new refresh token and invalidates the old one, so the second use gets 400 `invalid_grant`.",
     bad: "refresh with R1 → 200 (R2 returned); refresh with R1 again",
@@ -40,6 +42,7 @@ pub const REFRESH_REUSED: Rule = Rule {
 pub const TOKEN_EXPIRED: Rule = Rule {
     id: "session.token.expired",
     severity: Severity::Error,
+    scope: Scope::Session,
     summary: "The access token expired before this request.",
     why: "Trakt answers 401 once `created_at + expires_in` has passed (7 days now; 24 hours in 2025). Refresh, or link again.",
     bad: "Authorization: Bearer <token issued 8 days ago>",
@@ -50,6 +53,7 @@ pub const TOKEN_EXPIRED: Rule = Rule {
 pub const TOKEN_REVOKED: Rule = Rule {
     id: "session.token.revoked",
     severity: Severity::Error,
+    scope: Scope::Session,
     summary: "The access token was revoked earlier in this session.",
     why: "After `/oauth/revoke` the token is dead: Trakt answers 401.",
     bad: "POST /oauth/revoke {token: T}, then GET /sync/... with T",
@@ -60,6 +64,7 @@ pub const TOKEN_REVOKED: Rule = Rule {
 pub const WRITE_TOO_FAST: Rule = Rule {
     id: "session.write.too-fast",
     severity: Severity::Warning,
+    scope: Scope::Session,
     summary:
         "A write (POST, PUT, DELETE) less than a second after the previous one with the same token.",
     why:
@@ -72,6 +77,7 @@ pub const WRITE_TOO_FAST: Rule = Rule {
 pub const RETRY_TOO_EARLY: Rule = Rule {
     id: "session.retry-after.early",
     severity: Severity::Warning,
+    scope: Scope::Session,
     summary: "A request is sent before the `Retry-After` of an earlier 429 has elapsed.",
     why:
         "Trakt keeps answering 429 until the window passes; retrying early only extends the outage.",
