@@ -352,9 +352,19 @@ pub fn check(s: &Subject, out: &mut Vec<Finding>) {
         }
         BodyShape::Items => ctx.items(object, false),
         BodyShape::Ratings => ctx.items(object, true),
-        // History entries can also be removed by their own ids.
-        BodyShape::HistoryRemove if !has_history_ids(object) => ctx.items(object, false),
-        _ => {}
+        BodyShape::HistoryRemove => {
+            // History entries can also be removed by their own ids.
+            if !has_history_ids(object) {
+                ctx.items(object, false);
+            }
+        }
+        // The OAuth bodies are lint::oauth's; the others were turned away above.
+        BodyShape::OAuthToken
+        | BodyShape::OAuthRevoke
+        | BodyShape::DeviceCode
+        | BodyShape::DeviceToken
+        | BodyShape::None
+        | BodyShape::Object => {}
     }
 }
 
