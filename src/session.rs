@@ -28,7 +28,7 @@ use crate::lint::session::{
 };
 use crate::redact::Redactor;
 use crate::report::Finding;
-use crate::spec::trakt::API_HOSTS;
+use crate::spec::trakt::{is_oauth_path, Operation, API_HOSTS};
 use crate::text::{between, clock, expiry, host_and_path, human};
 
 #[derive(Debug, Default)]
@@ -100,7 +100,7 @@ impl Session {
                 }
             }
         }
-        if path == "/oauth/token" {
+        if Operation::of(&path) == Some(Operation::OAuthToken) {
             if let Some(body) = request.body.json() {
                 if let Some(code) = body.get("code").and_then(Value::as_str) {
                     let fp = self.redactor.fingerprint(code);
@@ -151,7 +151,7 @@ impl Session {
             request.method.to_ascii_uppercase().as_str(),
             "POST" | "PUT" | "DELETE" | "PATCH"
         );
-        if is_write && !path.starts_with("/oauth/") {
+        if is_write && !is_oauth_path(&path) {
             if let Some(previous) = self.last_write.insert(fp.clone(), at) {
                 let gap = between(previous, at);
                 if gap < Duration::seconds(1) {
@@ -206,8 +206,8 @@ impl Session {
         if !ok {
             return;
         }
-        match path.as_str() {
-            "/oauth/token" | "/oauth/device/token" => {
+        match Operation::of(&path) {
+            Some(Operation::OAuthToken | Operation::DeviceToken) => {
                 if let Some(body) = exchange.request.body.json() {
                     if let Some(refresh) = body.get("refresh_token").and_then(Value::as_str) {
                         self.refreshed
@@ -226,7 +226,7 @@ impl Session {
                     }
                 }
             }
-            "/oauth/revoke" => {
+            Some(Operation::OAuthRevoke) => {
                 if let Some(token) = exchange
                     .request
                     .body
@@ -236,7 +236,14 @@ impl Session {
                     self.revoked.insert(self.redactor.fingerprint(&token));
                 }
             }
-            _ => {}
+            Some(
+                Operation::DeviceCode
+                | Operation::Checkin
+                | Operation::ScrobbleStart
+                | Operation::ScrobblePause
+                | Operation::ScrobbleStop,
+            )
+            | None => {}
         }
     }
 }

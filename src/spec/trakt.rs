@@ -159,6 +159,59 @@ const BODY_SHAPES: &[(&str, &str, BodyShape)] = &[
     ("POST", "/oauth/device/token", BodyShape::DeviceToken),
 ];
 
+/// The operations the session and the diagnosis reason about by name:
+/// what a code exchange, a revocation or a scrobble stop means for the
+/// state of a session, or for why Trakt answered as it did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Operation {
+    OAuthToken,
+    OAuthRevoke,
+    DeviceCode,
+    DeviceToken,
+    Checkin,
+    ScrobbleStart,
+    ScrobblePause,
+    ScrobbleStop,
+}
+
+/// Each named operation by its path in Trakt's contract (a test checks
+/// that every one is an operation of the contract).
+const OPERATIONS: &[(&str, Operation)] = &[
+    ("/oauth/token", Operation::OAuthToken),
+    ("/oauth/revoke", Operation::OAuthRevoke),
+    ("/oauth/device/code", Operation::DeviceCode),
+    ("/oauth/device/token", Operation::DeviceToken),
+    ("/checkin", Operation::Checkin),
+    ("/scrobble/start", Operation::ScrobbleStart),
+    ("/scrobble/pause", Operation::ScrobblePause),
+    ("/scrobble/stop", Operation::ScrobbleStop),
+];
+
+/// Where the OAuth calls live: the session does not count them as writes.
+const OAUTH_PREFIX: &str = "/oauth/";
+
+impl Operation {
+    /// The named operation at `path` (without query), whatever the method.
+    pub fn of(path: &str) -> Option<Operation> {
+        OPERATIONS
+            .iter()
+            .find(|(p, _)| *p == path)
+            .map(|(_, operation)| *operation)
+    }
+
+    pub fn is_scrobble(self) -> bool {
+        matches!(
+            self,
+            Operation::ScrobbleStart | Operation::ScrobblePause | Operation::ScrobbleStop
+        )
+    }
+}
+
+/// Whether `path` is one of Trakt's OAuth calls (token, revoke, device).
+pub fn is_oauth_path(path: &str) -> bool {
+    path.starts_with(OAUTH_PREFIX)
+}
+
 /// Endpoints Trakt removed or renamed, with what replaced them. Clients
 /// written before the change still call them.
 pub const RENAMED: &[Renamed] = &[
@@ -260,12 +313,12 @@ pub struct Contract {
 struct Data {
     contract: Source,
     extended: Vec<String>,
-    operations: Vec<Operation>,
+    operations: Vec<RawOperation>,
     schemas: Vec<Schema>,
 }
 
 #[derive(Deserialize)]
-struct Operation {
+struct RawOperation {
     method: String,
     path: String,
     host: Server,
@@ -815,5 +868,17 @@ mod tests {
             RouteMatch::Unknown { suggestion } => assert!(suggestion.is_none()),
             other => panic!("{other:?}"),
         }
+    }
+
+    #[test]
+    fn every_named_operation_is_an_operation_of_the_contract() {
+        for (path, operation) in OPERATIONS {
+            assert_eq!(Operation::of(path), Some(*operation));
+            assert!(
+                contract().endpoints.iter().any(|e| e.path == *path),
+                "{path} is not in Trakt's contract"
+            );
+        }
+        assert_eq!(Operation::of("/scrobble/stop?x=1"), None);
     }
 }
