@@ -2,10 +2,9 @@
 //! [`Finding`] of a rule, the [`Fix`] a finding may carry and the
 //! [`FixRecord`] of one applied, and the [`Diagnosis`] of an exchange.
 //!
-//! Plain serde data, one layer above [`text`](crate::text): the exchange
-//! model, the rules, auto-fix and the diagnosis all build on it, and it
-//! builds on none of them (so none of them has to import another sideways
-//! just for a type).
+//! Plain serde data that imports nothing of the crate: the exchange model,
+//! the rules, auto-fix and the diagnosis all build on it, so none of them
+//! has to import another sideways just for a type.
 #![cfg_attr(
     not(test),
     deny(
