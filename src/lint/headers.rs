@@ -167,7 +167,7 @@ pub const DUPLICATE: Rule = Rule {
     why: "Repeated Trakt headers are joined or one of them is picked; two different api keys or tokens make the result unpredictable (401/403).",
     bad: "trakt-api-version: 2\ntrakt-api-version: 2",
     good: "trakt-api-version: 2",
-    autofix: Some("drops repeated identical values; different values stay a finding"),
+    autofix: Some("drops each value sent again (the first of each stays); different values stay a finding"),
 };
 
 pub const NON_ASCII: Rule = Rule {
@@ -306,7 +306,14 @@ pub fn check(s: &Subject, out: &mut Vec<Finding>) {
                     )
                 },
             );
-            out.push(if identical {
+            // Any value sent twice is dropped, even beside different ones:
+            // fixing must not leave a repeat that a second pass would find
+            // (after `api_key` is renamed, say).
+            let repeated = values
+                .iter()
+                .enumerate()
+                .any(|(i, v)| values.iter().take(i).any(|earlier| earlier == v));
+            out.push(if repeated {
                 finding.with_fix(Fix::DedupeHeader { name: name.into() })
             } else {
                 finding
