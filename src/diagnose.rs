@@ -14,51 +14,20 @@
     )
 )]
 
-use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::exchange::{Exchange, Response};
-use crate::lint::{Finding, Severity};
+use crate::lint::{stremio as lens, Rule};
+use crate::report::{Diagnosis, Finding, Severity};
+use crate::spec::status;
 use crate::spec::stremio;
-use crate::spec::trakt::API_HOSTS;
-
-/// The explanation attached to a failed (or quietly incomplete) exchange.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Diagnosis {
-    pub summary: String,
-    #[serde(default)]
-    pub causes: Vec<String>,
-    #[serde(default)]
-    pub remedies: Vec<String>,
-}
+use crate::spec::trakt::{Operation, API_HOSTS};
 
 /// Whether `host` is `domain` or one of its subdomains: `api.trakt.tv` is in
 /// `trakt.tv`, `nottrakt.tv` is not.
 fn in_domain(host: &str, domain: &str) -> bool {
     host.strip_suffix(domain)
         .is_some_and(|rest| rest.is_empty() || rest.ends_with('.'))
-}
-
-/// Trakt's documented meaning of a status code.
-pub fn status_meaning(status: u16) -> Option<&'static str> {
-    Some(match status {
-        400 => "Bad Request: the request couldn't be parsed",
-        401 => "Unauthorized: OAuth must be provided (missing, expired or revoked token)",
-        403 => "Forbidden: invalid API key or unapproved app",
-        404 => "Not Found: the method exists, but no record was found",
-        405 => "Method Not Found: the method doesn't exist",
-        409 => "Conflict: the resource was already created",
-        412 => "Precondition Failed: use the application/json content type",
-        420 => "Account Limit Exceeded: list count, item count, etc.",
-        422 => "Unprocessable Entity: validation errors",
-        423 => "Locked User Account: the user has to contact Trakt support",
-        426 => "VIP Only: the user must upgrade to VIP",
-        429 => "Rate Limit Exceeded",
-        500 => "Server Error on Trakt's side",
-        502..=504 => "Service Unavailable: Trakt's servers are overloaded (try again in 30 s)",
-        520..=522 => "Service Unavailable: a Cloudflare error between Cloudflare and Trakt",
-        _ => return None,
-    })
 }
 
 struct Builder {
@@ -111,31 +80,9 @@ fn is_cloudflare(response: &Response) -> bool {
 
 /// Explains an exchange; `None` when there is nothing to explain.
 pub fn explain(exchange: &Exchange) -> Option<Diagnosis> {
-    let findings: Vec<&Finding> = exchange
-        .findings
-        .iter()
-        .filter(|f| !f.fixed && f.severity == Severity::Error)
-        .collect();
-    let path = exchange
-        .request
-        .uri()
-        .map(|u| u.path().to_string())
-        .unwrap_or_default();
     let host = exchange.request.host().unwrap_or_default();
     let Some(response) = &exchange.response else {
-        let error = exchange.error.as_deref().unwrap_or("no response");
-        let mut b = Builder::new(format!("No answer from {host}: {error}"));
-        if error.contains("client closed") {
-            b.cause("the client gave up before the exchange completed (its own timeout, or the user navigated away)");
-            b.remedy("nothing to fix on Trakt's side; if this repeats, check the client's timeout");
-        } else {
-            b.cause("the network between this machine and Trakt, a firewall, or Trakt being down");
-            b.remedy("retry in a minute; check https://status.trakt.tv (or the status of Stremio's servers for strem.io hosts)");
-            b.remedy(
-                "if only trakt-doctor fails, check --resolve, --upstream-ca and --upstream-timeout",
-            );
-        }
-        return b.done();
+        return no_answer(&host, exchange.error.as_deref().unwrap_or("no response"));
     };
     let status = response.status;
     if host == stremio::API_HOST || host == stremio::WEB_HOST {
@@ -144,7 +91,13 @@ pub fn explain(exchange: &Exchange) -> Option<Diagnosis> {
     if !API_HOSTS.contains(&host.as_str()) && !in_domain(&host, "trakt.tv") {
         return None;
     }
-    if path == "/oauth/device/token" {
+    let path = exchange
+        .request
+        .uri()
+        .map(|u| u.path().to_string())
+        .unwrap_or_default();
+    let operation = Operation::of(&path);
+    if operation == Some(Operation::DeviceToken) {
         if let Some(d) = device_token(status) {
             return Some(d);
         }
@@ -152,9 +105,13 @@ pub fn explain(exchange: &Exchange) -> Option<Diagnosis> {
     if status < 400 {
         return not_found_items(response);
     }
-    let meaning = status_meaning(status).unwrap_or("an error status Trakt does not document");
+    let findings: Vec<&Finding> = exchange
+        .findings
+        .iter()
+        .filter(|f| !f.fixed && f.severity == Severity::Error)
+        .collect();
+    let meaning = status::meaning(status).unwrap_or("an error status Trakt does not document");
     let mut b = Builder::new(format!("{status} {meaning}"));
-    let explained = !findings.is_empty();
     if let Some(first) = findings.first() {
         b.summary = format!("{status} because {} ({})", first.message, first.rule);
         for f in &findings {
@@ -162,137 +119,34 @@ pub fn explain(exchange: &Exchange) -> Option<Diagnosis> {
         }
         b.remedy("fix the findings above in the client (or run trakt-doctor with --fix where a fix exists)");
     }
-    let error_body = response.body.json();
-    let oauth_error = error_body
-        .as_ref()
-        .and_then(|b| b.get("error"))
-        .and_then(Value::as_str)
-        .map(str::to_string);
-    let description = error_body
-        .as_ref()
-        .and_then(|b| b.get("error_description"))
-        .and_then(Value::as_str)
-        .unwrap_or("")
-        .to_string();
+    let answer = Answer::new(response, operation, !findings.is_empty());
     match status {
-        400 if oauth_error.as_deref() == Some("invalid_grant") => {
-            if explained {
-                b.cause(format!("Trakt says invalid_grant: {description}"));
-            } else {
-                b.summary =
-                    format!("400 invalid_grant: Trakt refused the token exchange ({description})");
-            }
-            if description.contains("session not found") {
-                b.cause("the refresh token was issued before Trakt's authentication migration and can no longer be exchanged");
-            }
-            b.cause(
-                "the code or refresh token was already used (both are single-use) or has expired",
-            );
-            b.cause("redirect_uri differs from the one in the app's settings and the authorize request (it is case-sensitive)");
-            b.remedy("sign in again (for Stremio: Settings → Trakt → Authenticate) and store the new refresh token after every refresh");
-        }
-        400 if !explained => {
-            if let Some(error) = &oauth_error {
-                b.cause(format!("Trakt says `{error}`: {description}"));
-            }
-            b.cause(
-                "a stale client after a Trakt API change: check for an update of the app or addon",
-            );
-            b.cause("an expired or revoked token: sign out of Trakt in the app and sign in again (a clean re-authentication)");
-            b.cause("cookies or a cached page during the OAuth handshake: retry the link in a private window");
-            b.cause("the body was changed on the way (a proxy, antivirus or VPN rewriting traffic): compare the logged body with what the client meant to send");
-        }
-        401 => {
-            if let Some(auth) = header(response, "www-authenticate") {
-                b.cause(format!("Trakt says: {auth}"));
-            }
-            if !explained {
-                b.cause("the access token is missing, expired (tokens last 7 days; 24 hours in 2025), or was revoked");
-            }
-            b.remedy("refresh the token, or sign in to Trakt again (for Stremio: Settings → Trakt → Authenticate)");
-        }
-        403 if is_html(response) || is_cloudflare(response) => {
-            b.summary = "403 from Cloudflare's firewall in front of Trakt, not from the API".into();
-            b.cause("the request was blocked before reaching Trakt: a missing or generic User-Agent, or an IP address Cloudflare distrusts");
-            b.remedy("send a descriptive User-Agent (AppName/1.2.3), or turn on --fix to add one; avoid VPN or datacenter IPs");
-        }
-        403 => {
-            b.cause("the trakt-api-key (client id) is wrong, or the app is unapproved or its client id was revoked");
-            b.cause("since July 2026 a free Trakt account may connect only one community app; another linked app may have displaced this one");
-            b.remedy("check the client id at https://trakt.tv/oauth/applications; check the account's connected apps");
-        }
-        409 => {
-            let json = error_body.clone().unwrap_or(Value::Null);
-            let watched = json.get("watched_at").and_then(Value::as_str);
-            let expires = json.get("expires_at").and_then(Value::as_str);
-            if path.starts_with("/scrobble/") {
-                b.summary = format!(
-                    "409: this item was just scrobbled{}; Trakt ignores duplicates{}",
-                    watched.map_or(String::new(), |w| format!(" (at {w})")),
-                    expires.map_or(String::new(), |e| format!(" until {e}"))
-                );
-                b.remedy("treat 409 on /scrobble/stop as success: the play is already recorded");
-            } else if path == "/checkin" {
-                b.summary = format!(
-                    "409: a checkin is already in progress{}",
-                    expires.map_or(String::new(), |e| format!(" until {e}"))
-                );
-                b.remedy("DELETE /checkin first, or use /scrobble/* from a media app");
-            }
-        }
+        400 => bad_request(&answer, &mut b),
+        401 => unauthorized(&answer, &mut b),
+        403 => forbidden(response, &mut b),
+        404 => not_found(&answer, &mut b),
+        409 => conflict(&answer, &mut b),
         412 => {
             b.remedy("send the body as JSON with Content-Type: application/json");
         }
-        420 => {
-            if let Some(limit) = header(response, "x-account-limit") {
-                b.cause(format!("the account limit is {limit}"));
-            }
-            b.cause("the account reached a free-tier limit (lists, list items, watchlist or collection size)");
-            b.remedy("remove items, or upgrade to VIP; retrying will not help");
-            if let Some(url) = header(response, "x-upgrade-url") {
-                b.remedy(format!("upgrade: {url}"));
-            }
-        }
-        422 => {
-            if let Some(body) = response.body.text().filter(|t| !t.is_empty()) {
-                b.cause(format!("Trakt says: {}", truncate(body, 300)));
-            }
-            if path == "/scrobble/stop" {
-                b.cause("a stop under 1 % progress is ignored with 422");
-            }
-        }
-        423 => {
-            let deactivated = header(response, "x-account-deactivated") == Some("true");
-            b.cause(if deactivated {
-                "the Trakt account is deactivated"
-            } else {
-                "the Trakt account is locked"
-            });
-            b.remedy("the user must contact Trakt support; API access is suspended until then");
-        }
-        426 => {
-            b.remedy(match header(response, "x-upgrade-url") {
-                Some(url) => format!("this feature needs Trakt VIP: {url}"),
-                None => "this feature needs Trakt VIP: https://app.trakt.tv/vip".to_string(),
-            });
-        }
+        420 => account_limit(response, &mut b),
+        422 => unprocessable(&answer, &mut b),
+        423 => locked(response, &mut b),
+        426 => vip_only(response, &mut b),
         429 => rate_limited(response, &mut b),
         500 => {
             b.cause("an error on Trakt's side, not in the request");
             b.remedy("retry later; if it persists for this exact request, open a Trakt support ticket with the logged request");
         }
-        502..=504 | 520..=522 | 529 => {
+        s if status::is_outage(s) => {
             b.cause(
                 "Trakt (or Cloudflare in front of it) is overloaded or down: not the user's fault",
             );
             b.remedy("retry after 30 s with backoff; queue scrobbles instead of dropping them");
         }
-        404 if !explained => {
-            b.cause("the ids do not match any Trakt item (check imdb `tt…` ids and numeric tmdb/tvdb ids), or the record was deleted");
-        }
         _ => {}
     }
-    if !explained && b.causes.is_empty() && b.remedies.is_empty() {
+    if !answer.explained && b.causes.is_empty() && b.remedies.is_empty() {
         if let Some(body) = response
             .body
             .text()
@@ -304,57 +158,251 @@ pub fn explain(exchange: &Exchange) -> Option<Diagnosis> {
     b.done()
 }
 
+/// What the per-status explanations read of Trakt's answer.
+struct Answer<'a> {
+    response: &'a Response,
+    operation: Option<Operation>,
+    /// Findings already explain the status.
+    explained: bool,
+    body: Option<Value>,
+    /// The OAuth `error` and `error_description` of the body.
+    oauth_error: Option<String>,
+    description: String,
+}
+
+impl<'a> Answer<'a> {
+    fn new(response: &'a Response, operation: Option<Operation>, explained: bool) -> Self {
+        let body = response.body.json();
+        let field = |name: &str| {
+            body.as_ref()
+                .and_then(|b| b.get(name))
+                .and_then(Value::as_str)
+                .map(str::to_string)
+        };
+        Answer {
+            oauth_error: field("error"),
+            description: field("error_description").unwrap_or_default(),
+            response,
+            operation,
+            explained,
+            body,
+        }
+    }
+}
+
+/// No response at all: the client gave up, or the way to Trakt failed.
+fn no_answer(host: &str, error: &str) -> Option<Diagnosis> {
+    let mut b = Builder::new(format!("No answer from {host}: {error}"));
+    if error.contains("client closed") {
+        b.cause("the client gave up before the exchange completed (its own timeout, or the user navigated away)");
+        b.remedy("nothing to fix on Trakt's side; if this repeats, check the client's timeout");
+    } else {
+        b.cause("the network between this machine and Trakt, a firewall, or Trakt being down");
+        b.remedy("retry in a minute; check https://status.trakt.tv (or the status of Stremio's servers for strem.io hosts)");
+        b.remedy(
+            "if only trakt-doctor fails, check --resolve, --upstream-ca and --upstream-timeout",
+        );
+    }
+    b.done()
+}
+
+fn bad_request(a: &Answer, b: &mut Builder) {
+    let description = &a.description;
+    if a.oauth_error.as_deref() == Some("invalid_grant") {
+        if a.explained {
+            b.cause(format!("Trakt says invalid_grant: {description}"));
+        } else {
+            b.summary =
+                format!("400 invalid_grant: Trakt refused the token exchange ({description})");
+        }
+        if description.contains("session not found") {
+            b.cause("the refresh token was issued before Trakt's authentication migration and can no longer be exchanged");
+        }
+        b.cause("the code or refresh token was already used (both are single-use) or has expired");
+        b.cause("redirect_uri differs from the one in the app's settings and the authorize request (it is case-sensitive)");
+        b.remedy("sign in again (for Stremio: Settings → Trakt → Authenticate) and store the new refresh token after every refresh");
+    } else if !a.explained {
+        if let Some(error) = &a.oauth_error {
+            b.cause(format!("Trakt says `{error}`: {description}"));
+        }
+        b.cause("a stale client after a Trakt API change: check for an update of the app or addon");
+        b.cause("an expired or revoked token: sign out of Trakt in the app and sign in again (a clean re-authentication)");
+        b.cause(
+            "cookies or a cached page during the OAuth handshake: retry the link in a private window",
+        );
+        b.cause("the body was changed on the way (a proxy, antivirus or VPN rewriting traffic): compare the logged body with what the client meant to send");
+    }
+}
+
+fn unauthorized(a: &Answer, b: &mut Builder) {
+    if let Some(auth) = header(a.response, "www-authenticate") {
+        b.cause(format!("Trakt says: {auth}"));
+    }
+    if !a.explained {
+        b.cause("the access token is missing, expired (tokens last 7 days; 24 hours in 2025), or was revoked");
+    }
+    b.remedy(
+        "refresh the token, or sign in to Trakt again (for Stremio: Settings → Trakt → Authenticate)",
+    );
+}
+
+fn forbidden(response: &Response, b: &mut Builder) {
+    if is_html(response) || is_cloudflare(response) {
+        b.summary = "403 from Cloudflare's firewall in front of Trakt, not from the API".into();
+        b.cause("the request was blocked before reaching Trakt: a missing or generic User-Agent, or an IP address Cloudflare distrusts");
+        b.remedy("send a descriptive User-Agent (AppName/1.2.3), or turn on --fix to add one; avoid VPN or datacenter IPs");
+    } else {
+        b.cause("the trakt-api-key (client id) is wrong, or the app is unapproved or its client id was revoked");
+        b.cause("since July 2026 a free Trakt account may connect only one community app; another linked app may have displaced this one");
+        b.remedy("check the client id at https://trakt.tv/oauth/applications; check the account's connected apps");
+    }
+}
+
+fn not_found(a: &Answer, b: &mut Builder) {
+    if !a.explained {
+        b.cause("the ids do not match any Trakt item (check imdb `tt…` ids and numeric tmdb/tvdb ids), or the record was deleted");
+    }
+}
+
+fn conflict(a: &Answer, b: &mut Builder) {
+    let field = |name: &str| {
+        a.body
+            .as_ref()
+            .and_then(|j| j.get(name))
+            .and_then(Value::as_str)
+    };
+    let (watched, expires) = (field("watched_at"), field("expires_at"));
+    let until = expires.map_or(String::new(), |e| format!(" until {e}"));
+    match a.operation {
+        Some(op) if op.is_scrobble() => {
+            b.summary = format!(
+                "409: this item was just scrobbled{}; Trakt ignores duplicates{until}",
+                watched.map_or(String::new(), |w| format!(" (at {w})")),
+            );
+            b.remedy("treat 409 on /scrobble/stop as success: the play is already recorded");
+        }
+        Some(Operation::Checkin) => {
+            b.summary = format!("409: a checkin is already in progress{until}");
+            b.remedy("DELETE /checkin first, or use /scrobble/* from a media app");
+        }
+        _ => {}
+    }
+}
+
+fn account_limit(response: &Response, b: &mut Builder) {
+    if let Some(limit) = header(response, "x-account-limit") {
+        b.cause(format!("the account limit is {limit}"));
+    }
+    b.cause(
+        "the account reached a free-tier limit (lists, list items, watchlist or collection size)",
+    );
+    b.remedy("remove items, or upgrade to VIP; retrying will not help");
+    if let Some(url) = header(response, "x-upgrade-url") {
+        b.remedy(format!("upgrade: {url}"));
+    }
+}
+
+fn unprocessable(a: &Answer, b: &mut Builder) {
+    if let Some(body) = a.response.body.text().filter(|t| !t.is_empty()) {
+        b.cause(format!("Trakt says: {}", truncate(body, 300)));
+    }
+    if a.operation == Some(Operation::ScrobbleStop) {
+        b.cause("a stop under 1 % progress is ignored with 422");
+    }
+}
+
+fn locked(response: &Response, b: &mut Builder) {
+    let deactivated = header(response, "x-account-deactivated") == Some("true");
+    b.cause(if deactivated {
+        "the Trakt account is deactivated"
+    } else {
+        "the Trakt account is locked"
+    });
+    b.remedy("the user must contact Trakt support; API access is suspended until then");
+}
+
+fn vip_only(response: &Response, b: &mut Builder) {
+    b.remedy(match header(response, "x-upgrade-url") {
+        Some(url) => format!("this feature needs Trakt VIP: {url}"),
+        None => "this feature needs Trakt VIP: https://app.trakt.tv/vip".to_string(),
+    });
+}
+
+const REAUTHENTICATE: &str = "re-authenticate: Stremio → Settings → Trakt Scrobbling → Authenticate (or stremio.com → account → Integrations)";
+
+/// How one Stremio-lens finding explains the exchange.
+struct StremioCase {
+    rule: &'static Rule,
+    /// The summary; `{message}` stands for the finding's message, which
+    /// otherwise comes first among the causes.
+    summary: &'static str,
+    causes: &'static [&'static str],
+    remedies: &'static [&'static str],
+}
+
+/// The Stremio-lens findings that explain an exchange, most telling first.
+const STREMIO: &[StremioCase] = &[
+    StremioCase {
+        rule: &lens::AUTHORIZE_API_HOST,
+        summary: "Stremio's Trakt link redirects to api.trakt.tv/oauth/authorize, where Trakt answers 400 Bad Request",
+        causes: &["Trakt's authorize page is on trakt.tv; Trakt staff confirmed Stremio uses the wrong URL (trakt/trakt-api#646)"],
+        remedies: &[
+            "run trakt-doctor with --fix: the redirect is rewritten to trakt.tv with the same parameters",
+            "or, on the Trakt error page, remove `api.` from the address bar and press Enter",
+        ],
+    },
+    StremioCase {
+        rule: &lens::TOKEN_EXPIRED,
+        summary: "Stremio's Trakt token has expired: Stremio shows \"Trakt authentication expired\" and scrobbles are lost",
+        causes: &["Trakt access tokens last 7 days (24 hours in 2025) and the Stremio app holds no refresh token (stremio-core#803, PR #821)"],
+        remedies: &[REAUTHENTICATE],
+    },
+    StremioCase {
+        rule: &lens::ADDON_AUTH_ERROR,
+        summary: "The Trakt catalogue addon cannot use the stored Trakt token (\"Trakt authenticate error - please reauthenticate\")",
+        causes: &["the token on Stremio's servers expired or was revoked (stremio-bugs#2447)"],
+        remedies: &[REAUTHENTICATE],
+    },
+    StremioCase {
+        rule: &lens::API_ERROR,
+        summary: "Stremio's API failed inside a 200 answer: {message}",
+        causes: &["api.strem.io reports errors as {\"error\": …} with status 200"],
+        remedies: &["sign out of Stremio and in again if the error is about the session; otherwise retry later"],
+    },
+    StremioCase {
+        rule: &lens::TOKEN_EXPIRING,
+        summary: "Stremio's Trakt token expires within a day",
+        causes: &[],
+        remedies: &[REAUTHENTICATE],
+    },
+    StremioCase {
+        rule: &lens::EVENT_HAS_TRAKT,
+        summary: "Stremio will not scrobble this playback: it believes Trakt is not linked or its token expired",
+        causes: &[],
+        remedies: &[REAUTHENTICATE],
+    },
+];
+
 /// Explains Stremio's own Trakt traffic from the Stremio-lens findings.
 fn stremio_bridge(exchange: &Exchange, status: u16) -> Option<Diagnosis> {
-    let open = |rule: &str| {
-        exchange
+    for case in STREMIO {
+        let open = exchange
             .findings
             .iter()
-            .find(|f| f.rule == rule && !f.fixed)
-    };
-    let reauthenticate = "re-authenticate: Stremio → Settings → Trakt Scrobbling → Authenticate (or stremio.com → account → Integrations)";
-    if let Some(f) = open("stremio.authorize.api-host") {
-        let mut b = Builder::new("Stremio's Trakt link redirects to api.trakt.tv/oauth/authorize, where Trakt answers 400 Bad Request");
-        b.cause(f.message.clone());
-        b.cause("Trakt's authorize page is on trakt.tv; Trakt staff confirmed Stremio uses the wrong URL (trakt/trakt-api#646)");
-        b.remedy("run trakt-doctor with --fix: the redirect is rewritten to trakt.tv with the same parameters");
-        b.remedy("or, on the Trakt error page, remove `api.` from the address bar and press Enter");
-        return b.done();
-    }
-    if let Some(f) = open("stremio.trakt-token.expired") {
-        let mut b = Builder::new("Stremio's Trakt token has expired: Stremio shows \"Trakt authentication expired\" and scrobbles are lost");
-        b.cause(f.message.clone());
-        b.cause("Trakt access tokens last 7 days (24 hours in 2025) and the Stremio app holds no refresh token (stremio-core#803, PR #821)");
-        b.remedy(reauthenticate);
-        return b.done();
-    }
-    if let Some(f) = open("stremio.addon.auth-error") {
-        let mut b = Builder::new("The Trakt catalogue addon cannot use the stored Trakt token (\"Trakt authenticate error - please reauthenticate\")");
-        b.cause(f.message.clone());
-        b.cause("the token on Stremio's servers expired or was revoked (stremio-bugs#2447)");
-        b.remedy(reauthenticate);
-        return b.done();
-    }
-    if let Some(f) = open("stremio.api.error") {
-        let mut b = Builder::new(format!(
-            "Stremio's API failed inside a 200 answer: {}",
-            f.message
-        ));
-        b.cause("api.strem.io reports errors as {\"error\": …} with status 200");
-        b.remedy("sign out of Stremio and in again if the error is about the session; otherwise retry later");
-        return b.done();
-    }
-    if let Some(f) = open("stremio.trakt-token.expiring") {
-        let mut b = Builder::new("Stremio's Trakt token expires within a day");
-        b.cause(f.message.clone());
-        b.remedy(reauthenticate);
-        return b.done();
-    }
-    if let Some(f) = open("stremio.event.has-trakt") {
-        let mut b = Builder::new("Stremio will not scrobble this playback: it believes Trakt is not linked or its token expired");
-        b.cause(f.message.clone());
-        b.remedy(reauthenticate);
-        return b.done();
+            .find(|f| f.is(case.rule) && !f.fixed);
+        if let Some(f) = open {
+            let mut b = if case.summary.contains("{message}") {
+                Builder::new(case.summary.replace("{message}", &f.message))
+            } else {
+                let mut b = Builder::new(case.summary);
+                b.cause(f.message.clone());
+                b
+            };
+            b.causes.extend(case.causes.iter().map(|c| c.to_string()));
+            b.remedies
+                .extend(case.remedies.iter().map(|r| r.to_string()));
+            return b.done();
+        }
     }
     if status >= 400 {
         let mut b = Builder::new(format!("{status} from Stremio's servers"));
@@ -372,36 +420,11 @@ fn truncate(text: &str, max: usize) -> String {
     }
 }
 
+/// Polling `/oauth/device/token` gives statuses their own meaning.
 fn device_token(status: u16) -> Option<Diagnosis> {
-    let (summary, remedy) = match status {
-        400 => (
-            "400 Pending: the user has not approved the code yet (this is normal while polling)",
-            "keep polling every `interval` seconds until `expires_in` runs out",
-        ),
-        404 => (
-            "404: invalid device_code",
-            "send the `device_code` from /oauth/device/code, not the `user_code`",
-        ),
-        409 => (
-            "409: this code was already approved and used",
-            "stop polling; use the token you already received",
-        ),
-        410 => (
-            "410: the device code expired",
-            "start again with /oauth/device/code",
-        ),
-        418 => (
-            "418: the user denied the app",
-            "stop polling; ask the user to approve at trakt.tv/activate",
-        ),
-        429 => (
-            "429 Slow Down: polling faster than `interval`",
-            "poll no more often than the `interval` returned by /oauth/device/code",
-        ),
-        _ => return None,
-    };
-    let mut b = Builder::new(summary);
-    b.remedy(remedy);
+    let (_, summary, remedy) = status::DEVICE_TOKEN.iter().find(|(s, _, _)| *s == status)?;
+    let mut b = Builder::new(*summary);
+    b.remedy(*remedy);
     b.done()
 }
 
@@ -624,7 +647,7 @@ mod tests {
             400, 401, 403, 404, 405, 409, 412, 420, 422, 423, 426, 429, 500, 502, 503, 504, 520,
             521, 522,
         ] {
-            assert!(status_meaning(status).is_some(), "{status}");
+            assert!(status::meaning(status).is_some(), "{status}");
             let d = explain(&exchange("GET", SETTINGS, Some(status), &[], "")).unwrap();
             assert!(
                 d.summary.starts_with(&status.to_string()),

@@ -23,9 +23,7 @@ use serde::ser::{SerializeMap, Serializer};
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
-use crate::diagnose::Diagnosis;
-use crate::fix::FixRecord;
-use crate::lint::Finding;
+use crate::report::{Diagnosis, Finding, FixRecord};
 
 mod error;
 pub use error::{ErrorKind, ExchangeError};
@@ -297,39 +295,6 @@ pub struct Exchange {
     pub diagnosis: Option<Diagnosis>,
 }
 
-/// The lower-cased host and the path (without query) of a URL.
-pub fn host_and_path(url: &str) -> (String, String) {
-    let (host, path_and_query) = split_url(url);
-    let path = path_and_query
-        .split(['?', '#'])
-        .next()
-        .unwrap_or(path_and_query);
-    (host.to_ascii_lowercase(), path.to_string())
-}
-
-/// The host (IPv6 in brackets) and the path with its query of an absolute
-/// URL, as slices of it: `https://api.trakt.tv:443/a?b=1` gives
-/// `("api.trakt.tv", "/a?b=1")`. Cheaper than parsing a URI, which the
-/// inspection of every exchange would otherwise do several times.
-pub fn split_url(url: &str) -> (&str, &str) {
-    let Some((_, rest)) = url.split_once("://") else {
-        return ("", url);
-    };
-    let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
-    let (authority, path) = rest.split_at(end);
-    let authority = authority.rsplit_once('@').map_or(authority, |(_, a)| a);
-    let host = match authority.find(']') {
-        Some(close) if authority.starts_with('[') => authority.get(..=close).unwrap_or(authority),
-        _ => authority.split(':').next().unwrap_or(authority),
-    };
-    let path = if path.is_empty() || !path.starts_with('/') {
-        "/"
-    } else {
-        path
-    };
-    (host, path)
-}
-
 /// HTTP version as HAR and the logs spell it.
 pub fn version_name(version: http::Version) -> &'static str {
     match version {
@@ -344,24 +309,6 @@ pub fn version_name(version: http::Version) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn urls_split_into_host_and_path() {
-        assert_eq!(
-            split_url("https://api.trakt.tv/sync/history?page=2"),
-            ("api.trakt.tv", "/sync/history?page=2")
-        );
-        assert_eq!(split_url("http://user@[::1]:8080/x#f"), ("[::1]", "/x#f"));
-        assert_eq!(
-            split_url("https://Api.Trakt.tv:8443"),
-            ("Api.Trakt.tv", "/")
-        );
-        assert_eq!(split_url("/relative"), ("", "/relative"));
-        assert_eq!(
-            host_and_path("https://API.trakt.tv/oauth/token?x=1#y"),
-            ("api.trakt.tv".to_string(), "/oauth/token".to_string())
-        );
-    }
 
     #[test]
     fn headers_round_trip_with_repeated_names() {

@@ -12,42 +12,13 @@
     )
 )]
 
-use serde::{Deserialize, Serialize};
-
-/// One rewrite, as the logs show it: which rule, where, and the text before and after.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct FixRecord {
-    pub rule: String,
-    pub location: String,
-    pub before: String,
-    pub after: String,
-}
-
-/// A repair whose intended result is certain. Pure data: applying it is
-/// the job of [`apply`](crate::fix) in the auto-fix mode.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Fix {
-    /// Set a header (replacing every value it had).
-    SetHeader { name: String, value: String },
-    /// Rename a header, keeping its value.
-    RenameHeader { from: String, to: String },
-    /// Remove repeated identical values of a header, keeping the first.
-    DedupeHeader { name: String },
-    /// Remove a UTF-8 byte order mark from the start of the body.
-    StripBom,
-    /// Replace the JSON value at a pointer.
-    SetJson {
-        pointer: String,
-        value: serde_json::Value,
-    },
-}
-
 use std::collections::BTreeSet;
 
 use bytes::Bytes;
 
 use crate::exchange::Request;
-use crate::lint::{self, Finding};
+use crate::lint;
+use crate::report::{Finding, Fix, FixRecord};
 
 /// Which fixes auto-fix applies.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -124,7 +95,7 @@ pub fn apply(
         let Some(fix) = finding.fix.clone() else {
             continue;
         };
-        if !policy.enabled(&finding.rule) || request.body.truncated && fix.touches_body() {
+        if !policy.enabled(finding.rule.as_str()) || request.body.truncated && fix.touches_body() {
             continue;
         }
         let changed = match &fix {
@@ -196,7 +167,7 @@ pub fn apply_to_response(
     let mut out = Vec::new();
     for finding in findings.iter_mut() {
         if let (Some(Fix::SetHeader { name, value }), true) =
-            (&finding.fix, policy.enabled(&finding.rule))
+            (&finding.fix, policy.enabled(finding.rule.as_str()))
         {
             finding.fixed = true;
             out.push((

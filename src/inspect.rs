@@ -32,23 +32,13 @@ use time::OffsetDateTime;
 
 use crate::diagnose;
 use crate::exchange::{Exchange, Headers, Request};
-use crate::fix::{self, FixPolicy, FixRecord};
-use crate::lint::{self, headers, stremio, Finding, Rule, Severity};
+use crate::fix::{self, FixPolicy};
+use crate::lint::internal::INTERNAL;
+use crate::lint::{self, headers, stremio};
 use crate::redact::Redactor;
+use crate::report::{Finding, FixRecord, Severity};
 use crate::session::Session;
 use crate::spec::trakt;
-
-pub const INTERNAL: Rule = Rule {
-    id: "internal.inspection.failed",
-    severity: Severity::Warning,
-    summary: "trakt-doctor's own inspection of this exchange failed (a bug in trakt-doctor, not in the request).",
-    why: "A stage of the inspection (lint, auto-fix, session, diagnosis) hit a bug and was skipped, so findings may be missing for this exchange. The exchange itself was forwarded and logged unchanged; the message names the stage and the error.",
-    bad: "GET /movies/<an id that trips a bug in a rule>",
-    good: "nothing to change in the request; report the record (it is redacted) to trakt-doctor",
-    autofix: None,
-};
-
-pub const RULES: &[&Rule] = &[&INTERNAL];
 
 /// A response header auto-fix sets: `(name, value, record)`.
 pub type HeaderFix = (String, String, FixRecord);
@@ -165,8 +155,8 @@ impl Inspector {
     }
 
     fn once_per_agent(&self, request: &Request, findings: &mut Vec<Finding>) {
-        let rule = headers::USER_AGENT_GENERIC.id;
-        if !findings.iter().any(|f| f.rule == rule) {
+        let rule = &headers::USER_AGENT_GENERIC;
+        if !findings.iter().any(|f| f.is(rule)) {
             return;
         }
         let agent = request
@@ -180,7 +170,7 @@ impl Inspector {
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
         if seen.contains(&agent) {
-            findings.retain(|f| f.rule != rule);
+            findings.retain(|f| !f.is(rule));
         } else if seen.len() < MAX_REMEMBERED_AGENTS {
             seen.insert(agent);
         }
@@ -379,7 +369,7 @@ mod tests {
         assert!(!inspector
             .request(&request, AT)
             .iter()
-            .any(|f| f.rule.starts_with("internal.")));
+            .any(|f| f.is(&INTERNAL)));
         let again = inspector.request(&request, AT + time::Duration::milliseconds(100));
         assert!(
             again.iter().any(|f| f.rule == "session.write.too-fast"),
@@ -403,10 +393,7 @@ mod tests {
         };
         inspector.replay(&mut exchange);
         assert!(exchange.diagnosis.is_some());
-        assert!(!exchange
-            .findings
-            .iter()
-            .any(|f| f.rule.starts_with("internal.")));
+        assert!(!exchange.findings.iter().any(|f| f.is(&INTERNAL)));
     }
 
     const T0: OffsetDateTime = time::macros::datetime!(2026-11-24 12:00 UTC);

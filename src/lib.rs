@@ -21,9 +21,11 @@ pub mod lint;
 pub mod log;
 pub mod proxy;
 pub mod redact;
+pub mod report;
 pub mod respond;
 pub mod session;
 pub mod spec;
+pub mod text;
 pub mod tls;
 pub mod web;
 

@@ -26,9 +26,9 @@ use std::borrow::Cow;
 use bytes::Bytes;
 use ring::hmac;
 
-use crate::diagnose::Diagnosis;
 use crate::exchange::{Body, Exchange, Headers};
-use crate::spec::trakt::percent_decode;
+use crate::report::Diagnosis;
+use crate::text::percent_decode;
 
 /// JSON keys, form fields and query parameters whose values are secret.
 const SECRET_KEYS: &[&str] = &[
@@ -639,8 +639,8 @@ mod tests {
     #[test]
     fn fix_records_of_secret_headers_are_redacted() {
         let mut ex: Exchange = serde_json::from_str(r#"{"id":1,"started_at":"2026-01-01T00:00:00Z","duration_ms":1,"request":{"method":"GET","url":"https://api.trakt.tv/"},"response":null}"#).unwrap();
-        ex.fixes.push(crate::fix::FixRecord {
-            rule: "header.authorization.scheme".into(),
+        ex.fixes.push(crate::report::FixRecord {
+            rule: crate::report::RuleId::from_static("header.authorization.scheme"),
             location: "authorization".into(),
             before: format!("authorization: bearer {TOKEN}"),
             after: format!("authorization: Bearer {TOKEN}"),

@@ -22,82 +22,14 @@ use std::collections::{HashMap, HashSet};
 use serde_json::Value;
 use time::{Duration, OffsetDateTime};
 
-use crate::exchange::{host_and_path, Exchange, Request};
-use crate::lint::{Finding, Rule, Severity};
+use crate::exchange::{Exchange, Request};
+use crate::lint::session::{
+    CODE_REUSED, REFRESH_REUSED, RETRY_TOO_EARLY, TOKEN_EXPIRED, TOKEN_REVOKED, WRITE_TOO_FAST,
+};
 use crate::redact::Redactor;
-use crate::spec::trakt::API_HOSTS;
-
-pub const CODE_REUSED: Rule = Rule {
-    id: "session.oauth-code.reused",
-    severity: Severity::Error,
-    summary: "An OAuth authorization code is exchanged a second time.",
-    why: "Codes are single-use: the second exchange gets 400 `invalid_grant`. Usually a double submit, a retry, or two tabs finishing the link.",
-    bad: "POST /oauth/token {\"code\":\"abc\",...}  twice",
-    good: "exchange each code once; on failure start the authorize flow again",
-    autofix: None,
-};
-
-pub const REFRESH_REUSED: Rule = Rule {
-    id: "session.refresh-token.reused",
-    severity: Severity::Error,
-    summary: "A refresh token that already succeeded is used again.",
-    why: "Trakt's refresh tokens are single-use: every refresh returns a new refresh token and invalidates the old one, so the second use gets 400 `invalid_grant`.",
-    bad: "refresh with R1 → 200 (R2 returned); refresh with R1 again",
-    good: "store R2 after the first refresh and use it next time",
-    autofix: None,
-};
-
-pub const TOKEN_EXPIRED: Rule = Rule {
-    id: "session.token.expired",
-    severity: Severity::Error,
-    summary: "The access token expired before this request.",
-    why: "Trakt answers 401 once `created_at + expires_in` has passed (7 days now; 24 hours in 2025). Refresh, or link again.",
-    bad: "Authorization: Bearer <token issued 8 days ago>",
-    good: "refresh when less than an hour is left, then use the new token",
-    autofix: None,
-};
-
-pub const TOKEN_REVOKED: Rule = Rule {
-    id: "session.token.revoked",
-    severity: Severity::Error,
-    summary: "The access token was revoked earlier in this session.",
-    why: "After `/oauth/revoke` the token is dead: Trakt answers 401.",
-    bad: "POST /oauth/revoke {token: T}, then GET /sync/... with T",
-    good: "sign in again after revoking",
-    autofix: None,
-};
-
-pub const WRITE_TOO_FAST: Rule = Rule {
-    id: "session.write.too-fast",
-    severity: Severity::Warning,
-    summary:
-        "A write (POST, PUT, DELETE) less than a second after the previous one with the same token.",
-    why:
-        "Trakt allows one write per second per user (AUTHED_API_POST_LIMIT); faster writes get 429.",
-    bad: "two POST /sync/history 200 ms apart",
-    good: "queue writes and send at most one per second",
-    autofix: None,
-};
-
-pub const RETRY_TOO_EARLY: Rule = Rule {
-    id: "session.retry-after.early",
-    severity: Severity::Warning,
-    summary: "A request is sent before the `Retry-After` of an earlier 429 has elapsed.",
-    why:
-        "Trakt keeps answering 429 until the window passes; retrying early only extends the outage.",
-    bad: "429 with Retry-After: 10, retried after 2 s",
-    good: "wait the Retry-After seconds (or back off exponentially when absent)",
-    autofix: None,
-};
-
-pub const RULES: &[&Rule] = &[
-    &CODE_REUSED,
-    &REFRESH_REUSED,
-    &TOKEN_EXPIRED,
-    &TOKEN_REVOKED,
-    &WRITE_TOO_FAST,
-    &RETRY_TOO_EARLY,
-];
+use crate::report::Finding;
+use crate::spec::trakt::{is_oauth_path, Operation, API_HOSTS};
+use crate::text::{between, clock, expiry, host_and_path, human};
 
 #[derive(Debug, Default)]
 pub struct Session {
@@ -118,10 +50,6 @@ pub fn bearer(request: &Request) -> Option<&str> {
     scheme
         .eq_ignore_ascii_case("bearer")
         .then(|| token.trim().trim_matches('"'))
-}
-
-fn clock(at: OffsetDateTime) -> String {
-    format!("{:02}:{:02}:{:02} UTC", at.hour(), at.minute(), at.second())
 }
 
 impl Session {
@@ -172,7 +100,7 @@ impl Session {
                 }
             }
         }
-        if path == "/oauth/token" {
+        if Operation::of(&path) == Some(Operation::OAuthToken) {
             if let Some(body) = request.body.json() {
                 if let Some(code) = body.get("code").and_then(Value::as_str) {
                     let fp = self.redactor.fingerprint(code);
@@ -223,7 +151,7 @@ impl Session {
             request.method.to_ascii_uppercase().as_str(),
             "POST" | "PUT" | "DELETE" | "PATCH"
         );
-        if is_write && !path.starts_with("/oauth/") {
+        if is_write && !is_oauth_path(&path) {
             if let Some(previous) = self.last_write.insert(fp.clone(), at) {
                 let gap = between(previous, at);
                 if gap < Duration::seconds(1) {
@@ -278,8 +206,8 @@ impl Session {
         if !ok {
             return;
         }
-        match path.as_str() {
-            "/oauth/token" | "/oauth/device/token" => {
+        match Operation::of(&path) {
+            Some(Operation::OAuthToken | Operation::DeviceToken) => {
                 if let Some(body) = exchange.request.body.json() {
                     if let Some(refresh) = body.get("refresh_token").and_then(Value::as_str) {
                         self.refreshed
@@ -298,7 +226,7 @@ impl Session {
                     }
                 }
             }
-            "/oauth/revoke" => {
+            Some(Operation::OAuthRevoke) => {
                 if let Some(token) = exchange
                     .request
                     .body
@@ -308,38 +236,15 @@ impl Session {
                     self.revoked.insert(self.redactor.fingerprint(&token));
                 }
             }
-            _ => {}
+            Some(
+                Operation::DeviceCode
+                | Operation::Checkin
+                | Operation::ScrobbleStart
+                | Operation::ScrobblePause
+                | Operation::ScrobbleStop,
+            )
+            | None => {}
         }
-    }
-}
-
-/// When a token issued at `created_at` (Unix seconds) with `expires_in`
-/// seconds runs out. Both come from an upstream answer: a creation time
-/// outside the calendar is no answer, and a lifetime that runs past the end
-/// (or the start) of the calendar saturates there instead of overflowing.
-pub(crate) fn expiry(created_at: i64, expires_in: i64) -> Option<OffsetDateTime> {
-    let created = OffsetDateTime::from_unix_timestamp(created_at).ok()?;
-    Some(created.saturating_add(Duration::seconds(expires_in)))
-}
-
-/// How long from `earlier` to `later` (negative when `later` comes first).
-pub(crate) fn between(earlier: OffsetDateTime, later: OffsetDateTime) -> Duration {
-    // Cannot overflow: two representable dates (years ±9999) are at most
-    // about 6.3e11 s apart, far inside Duration's i64 seconds.
-    #[allow(clippy::arithmetic_side_effects)]
-    let d = later - earlier;
-    d
-}
-
-/// "3 h 12 min", "2 days 4 h" (the magnitude: the caller says "ago" or "in").
-pub fn human(d: Duration) -> String {
-    let minutes = d.whole_minutes().abs();
-    if minutes < 60 {
-        format!("{minutes} min")
-    } else if minutes < 48 * 60 {
-        format!("{} h {} min", minutes / 60, minutes % 60)
-    } else {
-        format!("{} days {} h", minutes / (24 * 60), (minutes / 60) % 24)
     }
 }
 

@@ -11,7 +11,8 @@
 use bytes::Bytes;
 use serde_json::{json, Map, Value};
 use trakt_doctor::exchange::{Body, Headers, Request};
-use trakt_doctor::lint::{self, Finding, Severity};
+use trakt_doctor::lint;
+use trakt_doctor::report::{Finding, Severity};
 use trakt_doctor::spec::schema::{Kind, Schema};
 use trakt_doctor::spec::trakt::{self, Auth, Endpoint, Server};
 

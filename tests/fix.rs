@@ -288,3 +288,33 @@ async fn only_the_chosen_fixes_are_applied() {
         .unwrap()
         .starts_with("trakt-doctor-autofix/"));
 }
+
+/// Found by the `core` fuzz target: a misnamed key sent three times, two of
+/// them alike. The first pass renamed one and left a repeat that only a second
+/// pass removed; one pass must do all a second would.
+#[test]
+fn fixing_once_leaves_nothing_for_a_second_pass() {
+    use trakt_doctor::exchange::{Body, Headers, Request};
+    use trakt_doctor::fix::{self, FixPolicy};
+    let request = Request {
+        method: "GET".into(),
+        url: "https://api.trakt.tv/movies/trending".into(),
+        http_version: "HTTP/1.1".into(),
+        headers: Headers(vec![
+            ("user-agent".into(), "FixTest/1.0".into()),
+            ("trakt-api-version".into(), "2".into()),
+            ("api_key".into(), CLIENT_ID.into()),
+            ("api_key".into(), "other".into()),
+            ("api_key".into(), "other".into()),
+        ]),
+        body: Body::complete(Bytes::new()),
+    };
+    let at = time::OffsetDateTime::UNIX_EPOCH;
+    let mut findings = trakt_doctor::lint::check(&request, at);
+    let (fixed, _) = fix::apply(&request, &mut findings, &FixPolicy::All).expect("a first fix");
+    let mut again = trakt_doctor::lint::check(&fixed, at);
+    assert_eq!(
+        fix::apply(&fixed, &mut again, &FixPolicy::All).map(|(_, records)| records),
+        None
+    );
+}

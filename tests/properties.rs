@@ -512,7 +512,7 @@ proptest! {
             let internal: Vec<_> = exchange
                 .findings
                 .iter()
-                .filter(|f| f.rule.starts_with("internal."))
+                .filter(|f| f.is(&trakt_doctor::lint::internal::INTERNAL))
                 .collect();
             prop_assert!(internal.is_empty(), "{:?} on {:?}", internal, step);
             let line = serde_json::to_string(&exchange);
@@ -527,7 +527,7 @@ proptest! {
         for mut exchange in read.unwrap_or_default() {
             offline.replay(&mut exchange);
             prop_assert!(
-                !exchange.findings.iter().any(|f| f.rule.starts_with("internal.")),
+                !exchange.findings.iter().any(|f| f.is(&trakt_doctor::lint::internal::INTERNAL)),
                 "{:?}",
                 exchange.findings
             );

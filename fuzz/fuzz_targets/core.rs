@@ -65,7 +65,7 @@ fuzz_target!(|data: &[u8]| {
     if let Some(failed) = exchange
         .findings
         .iter()
-        .find(|f| f.rule.starts_with("internal."))
+        .find(|f| f.is(&trakt_doctor::lint::internal::INTERNAL))
     {
         panic!("{}", failed.message);
     }

@@ -53,7 +53,7 @@ fn assert_no_internal(exchange: &Exchange) {
     if let Some(failed) = exchange
         .findings
         .iter()
-        .find(|f| f.rule.starts_with("internal."))
+        .find(|f| f.is(&trakt_doctor::lint::internal::INTERNAL))
     {
         panic!(
             "{} on {} {}",

@@ -5,10 +5,10 @@ use crate::cli::{LintArgs, LintFormat};
 use crate::error::{Context, Fatal};
 use crate::exchange::Exchange;
 use crate::inspect::Inspector;
-use crate::lint::Severity;
 use crate::log::read;
 use crate::log::{terminal::TerminalSink, Record, Sink};
 use crate::redact::Redactor;
+use crate::report::Severity;
 
 /// What was found over all files.
 #[derive(Default)]

@@ -18,13 +18,15 @@ use time::format_description::well_known::Rfc3339;
 use time::{Duration, OffsetDateTime, UtcOffset};
 
 use super::route::is_imdb_id;
-use super::{Finding, ParsedBody, Rule, Severity, Subject};
-use crate::fix::Fix;
-use crate::spec::trakt::{edit_distance, BodyShape};
+use super::{Finding, ParsedBody, Rule, Scope, Severity, Subject};
+use crate::report::Fix;
+use crate::spec::trakt::BodyShape;
+use crate::text::edit_distance;
 
 pub const JSON_INVALID: Rule = Rule {
     id: "body.json.invalid",
     severity: Severity::Error,
+    scope: Scope::Request,
     summary: "The body is not valid JSON.",
     why: "Trakt answers 400 (request couldn't be parsed) to a body it cannot parse: a trailing comma, single quotes, an unquoted key, a truncated string.",
     bad: "{\"movie\":{\"ids\":{\"imdb\":\"tt2015381\"}},\"progress\":10,}",
@@ -35,6 +37,7 @@ pub const JSON_INVALID: Rule = Rule {
 pub const JSON_BOM: Rule = Rule {
     id: "body.json.bom",
     severity: Severity::Error,
+    scope: Scope::Request,
     summary: "The JSON body starts with a UTF-8 byte order mark.",
     why: "JSON must not start with a BOM; strict parsers, Trakt's included, answer 400. Windows tools often add one when saving UTF-8.",
     bad: "\\xEF\\xBB\\xBF{\"progress\":10}",
@@ -45,6 +48,7 @@ pub const JSON_BOM: Rule = Rule {
 pub const JSON_TYPE: Rule = Rule {
     id: "body.json.type",
     severity: Severity::Error,
+    scope: Scope::Request,
     summary: "The body is valid JSON but not an object.",
     why: "Every Trakt body is an object; an array or a string is rejected with 400 or 422.",
     bad: "[{\"ids\":{\"imdb\":\"tt2015381\"}}]",
@@ -55,6 +59,7 @@ pub const JSON_TYPE: Rule = Rule {
 pub const NOT_LINTED: Rule = Rule {
     id: "body.not-linted",
     severity: Severity::Info,
+    scope: Scope::Request,
     summary: "The body was not linted (larger than the capture limit, or not text).",
     why: "trakt-doctor buffers bodies up to --capture-limit for linting and streams larger ones through unchecked.",
     bad: "POST /sync/history with a 5 MiB body",
@@ -65,6 +70,7 @@ pub const NOT_LINTED: Rule = Rule {
 pub const ITEM_MISSING: Rule = Rule {
     id: "body.item.missing",
     severity: Severity::Error,
+    scope: Scope::Request,
     summary: "A scrobble or checkin names no `movie` or `episode`.",
     why: "Trakt needs to know what is playing; without `movie`, `episode`, or `show` + `episode` it answers 400 or 404.",
     bad: "{\"progress\":10}",
@@ -75,6 +81,7 @@ pub const ITEM_MISSING: Rule = Rule {
 pub const IDS_MISSING: Rule = Rule {
     id: "body.ids.missing",
     severity: Severity::Error,
+    scope: Scope::Request,
     summary: "A media object has no `ids`.",
     why: "Trakt matches items by `ids` (trakt, slug, imdb, tmdb, tvdb); without them it answers 404 or lists the item under `not_found`.",
     bad: "{\"movie\":{\"title\":\"Heat\"},\"progress\":10}",
@@ -85,6 +92,7 @@ pub const IDS_MISSING: Rule = Rule {
 pub const IDS_EMPTY: Rule = Rule {
     id: "body.ids.empty",
     severity: Severity::Error,
+    scope: Scope::Request,
     summary: "`ids` is empty or not an object.",
     why: "An empty `ids` matches nothing: 404, or the item lands in `not_found`.",
     bad: "{\"movie\":{\"ids\":{}}}",
@@ -95,6 +103,7 @@ pub const IDS_EMPTY: Rule = Rule {
 pub const IDS_INVALID: Rule = Rule {
     id: "body.ids.invalid",
     severity: Severity::Error,
+    scope: Scope::Request,
     summary: "An id has the wrong form (IMDb without `tt`, a Trakt/TMDB/TVDB id that is not a number).",
     why: "Trakt cannot match it and reports the item under `not_found` (sync) or answers 404 (scrobble).",
     bad: "{\"ids\":{\"imdb\":\"2015381\",\"tmdb\":\"abc\"}}",
@@ -105,6 +114,7 @@ pub const IDS_INVALID: Rule = Rule {
 pub const NUMBER_STRING: Rule = Rule {
     id: "body.number.string",
     severity: Severity::Error,
+    scope: Scope::Request,
     summary: "A number is sent as a string (`\"progress\": \"45.5\"`, `\"tmdb\": \"118340\"`).",
     why: "Trakt's schema wants numbers for progress, ratings, season/episode numbers and trakt/tmdb/tvdb ids; strings fail validation (422) or do not match (`not_found`).",
     bad: "{\"movie\":{\"ids\":{\"trakt\":\"28\"}},\"progress\":\"45.5\"}",
@@ -115,6 +125,7 @@ pub const NUMBER_STRING: Rule = Rule {
 pub const PROGRESS_MISSING: Rule = Rule {
     id: "body.progress.missing",
     severity: Severity::Error,
+    scope: Scope::Request,
     summary: "A scrobble has no `progress`.",
     why: "`progress` (0 to 100, a percentage) is required on start, pause and stop; without it Trakt answers 400/422.",
     bad: "{\"movie\":{\"ids\":{\"trakt\":28}}}",
@@ -125,6 +136,7 @@ pub const PROGRESS_MISSING: Rule = Rule {
 pub const PROGRESS_RANGE: Rule = Rule {
     id: "body.progress.range",
     severity: Severity::Error,
+    scope: Scope::Request,
     summary: "`progress` is not a percentage between 0 and 100.",
     why: "Trakt wants a percentage; a fraction (0.45) is read as 0.45 % and a position in seconds is out of range (422).",
     bad: "{\"progress\":5400}",
@@ -135,6 +147,7 @@ pub const PROGRESS_RANGE: Rule = Rule {
 pub const PROGRESS_STOP_LOW: Rule = Rule {
     id: "body.progress.stop-low",
     severity: Severity::Warning,
+    scope: Scope::Request,
     summary: "`/scrobble/stop` with progress under 1 %.",
     why: "Trakt ignores such a stop and answers 422; between 1 % and 80 % it is saved as a pause, above 80 % it is scrobbled.",
     bad: "POST /scrobble/stop {\"progress\":0.5,...}",
@@ -145,6 +158,7 @@ pub const PROGRESS_STOP_LOW: Rule = Rule {
 pub const DATE_FORMAT: Rule = Rule {
     id: "body.date.format",
     severity: Severity::Error,
+    scope: Scope::Request,
     summary: "A date (`watched_at`, `collected_at`, `rated_at`, ...) is not ISO 8601 in UTC.",
     why: "Trakt reads dates as ISO 8601 UTC (`2014-09-01T09:10:11.000Z`); other forms are rejected (400/422) or stored at the wrong time.",
     bad: "{\"watched_at\":\"01/09/2014 09:10\"}",
@@ -155,6 +169,7 @@ pub const DATE_FORMAT: Rule = Rule {
 pub const DATE_FUTURE: Rule = Rule {
     id: "body.date.future",
     severity: Severity::Warning,
+    scope: Scope::Request,
     summary: "A date lies in the future.",
     why: "A play or rating dated tomorrow is usually a time-zone or milliseconds-vs-seconds mistake; Trakt may reject it or show it at the top of the history.",
     bad: "{\"watched_at\":\"2099-01-01T00:00:00Z\"}",
@@ -165,6 +180,7 @@ pub const DATE_FUTURE: Rule = Rule {
 pub const RATING_RANGE: Rule = Rule {
     id: "body.rating.range",
     severity: Severity::Error,
+    scope: Scope::Request,
     summary: "A rating is missing or not a whole number from 1 to 10.",
     why: "Trakt ratings are 1–10; 0, 4.5 or a 5-star value out of range fail validation (422).",
     bad: "{\"movies\":[{\"ids\":{\"trakt\":28},\"rating\":11}]}",
@@ -175,6 +191,7 @@ pub const RATING_RANGE: Rule = Rule {
 pub const ITEMS_EMPTY: Rule = Rule {
     id: "body.items.empty",
     severity: Severity::Error,
+    scope: Scope::Request,
     summary: "A sync body has no items in `movies`, `shows`, `seasons` or `episodes`.",
     why: "Trakt has nothing to add or remove; it answers 400/422 or a 201 that changes nothing.",
     bad: "{\"movies\":[]}",
@@ -185,6 +202,7 @@ pub const ITEMS_EMPTY: Rule = Rule {
 pub const KEY_TYPO: Rule = Rule {
     id: "body.key.typo",
     severity: Severity::Warning,
+    scope: Scope::Request,
     summary: "An unknown key that looks like a misspelt known one.",
     why: "Trakt ignores unknown keys, so `progres` or `watchedAt` silently drop the value (and a required one then counts as missing).",
     bad: "{\"movie\":{...},\"progres\":10}",
@@ -334,9 +352,19 @@ pub fn check(s: &Subject, out: &mut Vec<Finding>) {
         }
         BodyShape::Items => ctx.items(object, false),
         BodyShape::Ratings => ctx.items(object, true),
-        // History entries can also be removed by their own ids.
-        BodyShape::HistoryRemove if !has_history_ids(object) => ctx.items(object, false),
-        _ => {}
+        BodyShape::HistoryRemove => {
+            // History entries can also be removed by their own ids.
+            if !has_history_ids(object) {
+                ctx.items(object, false);
+            }
+        }
+        // The OAuth bodies are lint::oauth's; the others were turned away above.
+        BodyShape::OAuthToken
+        | BodyShape::OAuthRevoke
+        | BodyShape::DeviceCode
+        | BodyShape::DeviceToken
+        | BodyShape::None
+        | BodyShape::Object => {}
     }
 }
 

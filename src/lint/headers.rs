@@ -12,13 +12,14 @@
     )
 )]
 
-use super::{Finding, ParsedBody, Rule, Severity, Subject};
-use crate::fix::Fix;
+use super::{Finding, ParsedBody, Rule, Scope, Severity, Subject};
+use crate::report::Fix;
 use crate::spec::trakt::{Auth, API_VERSION};
 
 pub const API_VERSION_MISSING: Rule = Rule {
     id: "header.api-version.missing",
     severity: Severity::Error,
+    scope: Scope::Request,
     summary: "The `trakt-api-version` header is missing.",
     why: "Trakt requires `trakt-api-version: 2` on every call; without it the request is not routed to API v2 and is rejected (400/404).",
     bad: "GET /users/settings\ntrakt-api-key: <client id>",
@@ -29,6 +30,7 @@ pub const API_VERSION_MISSING: Rule = Rule {
 pub const API_VERSION_WRONG: Rule = Rule {
     id: "header.api-version.wrong",
     severity: Severity::Error,
+    scope: Scope::Request,
     summary: "`trakt-api-version` is not `2`.",
     why: "Only version 2 of the API exists; any other value is rejected.",
     bad: "trakt-api-version: 1",
@@ -39,6 +41,7 @@ pub const API_VERSION_WRONG: Rule = Rule {
 pub const API_KEY_MISSING: Rule = Rule {
     id: "header.api-key.missing",
     severity: Severity::Error,
+    scope: Scope::Request,
     summary: "The `trakt-api-key` header (your client id) is missing.",
     why: "Trakt identifies the app by `trakt-api-key`; without it the call fails with 403 (invalid API key or unapproved app).",
     bad: "GET /movies/trending\ntrakt-api-version: 2",
@@ -49,6 +52,7 @@ pub const API_KEY_MISSING: Rule = Rule {
 pub const API_KEY_MISNAMED: Rule = Rule {
     id: "header.api-key.misnamed",
     severity: Severity::Error,
+    scope: Scope::Request,
     summary: "The client id is sent under another header name (`trakt_api_key`, `api-key`, ...).",
     why: "Trakt only reads `trakt-api-key`. Proxies and CDNs also drop header names with underscores, so `trakt_api_key` may never arrive: 403.",
     bad: "trakt_api_key: <client id>",
@@ -59,6 +63,7 @@ pub const API_KEY_MISNAMED: Rule = Rule {
 pub const API_KEY_MALFORMED: Rule = Rule {
     id: "header.api-key.malformed",
     severity: Severity::Warning,
+    scope: Scope::Request,
     summary: "`trakt-api-key` does not look like a client id (64 hexadecimal characters).",
     why: "A client id copied with quotes, spaces or the client secret instead makes Trakt answer 403.",
     bad: "trakt-api-key: \"0e861f52...\"",
@@ -69,6 +74,7 @@ pub const API_KEY_MALFORMED: Rule = Rule {
 pub const CONTENT_TYPE_MISSING: Rule = Rule {
     id: "header.content-type.missing",
     severity: Severity::Error,
+    scope: Scope::Request,
     summary: "A request with a body has no `Content-Type`.",
     why: "Trakt parses bodies only as `application/json`; without the header it answers 412 (use application/json content type) or 400.",
     bad: "POST /scrobble/start\n\n{\"movie\":{...},\"progress\":10}",
@@ -79,6 +85,7 @@ pub const CONTENT_TYPE_MISSING: Rule = Rule {
 pub const CONTENT_TYPE_WRONG: Rule = Rule {
     id: "header.content-type.wrong",
     severity: Severity::Error,
+    scope: Scope::Request,
     summary: "The body is sent with a `Content-Type` other than `application/json`.",
     why: "Trakt answers 412 (Precondition Failed: use application/json content type) to form or text bodies.",
     bad: "Content-Type: application/x-www-form-urlencoded",
@@ -89,6 +96,7 @@ pub const CONTENT_TYPE_WRONG: Rule = Rule {
 pub const USER_AGENT_MISSING: Rule = Rule {
     id: "header.user-agent.missing",
     severity: Severity::Error,
+    scope: Scope::Request,
     summary: "No `User-Agent` header.",
     why: "Trakt sits behind Cloudflare, whose firewall blocks requests without a User-Agent with a 403 HTML page (\"Sorry, you have been blocked\").",
     bad: "GET /users/settings  (no User-Agent)",
@@ -99,6 +107,7 @@ pub const USER_AGENT_MISSING: Rule = Rule {
 pub const USER_AGENT_GENERIC: Rule = Rule {
     id: "header.user-agent.generic",
     severity: Severity::Warning,
+    scope: Scope::Request,
     summary: "The `User-Agent` is an HTTP library's default (python-requests, axios, okhttp, ...).",
     why: "Cloudflare's firewall in front of Trakt blocks some library defaults with a 403 HTML page; Trakt asks for `AppName/version`.",
     bad: "User-Agent: python-requests/2.31.0",
@@ -109,6 +118,7 @@ pub const USER_AGENT_GENERIC: Rule = Rule {
 pub const AUTHORIZATION_MISSING: Rule = Rule {
     id: "header.authorization.missing",
     severity: Severity::Error,
+    scope: Scope::Request,
     summary: "This endpoint requires OAuth, but no `Authorization: Bearer` token is sent.",
     why: "Scrobble, checkin, sync and private user calls need the user's access token; without it Trakt answers 401.",
     bad: "POST /scrobble/start  (no Authorization)",
@@ -119,6 +129,7 @@ pub const AUTHORIZATION_MISSING: Rule = Rule {
 pub const AUTHORIZATION_SCHEME: Rule = Rule {
     id: "header.authorization.scheme",
     severity: Severity::Error,
+    scope: Scope::Request,
     summary: "`Authorization` does not use the `Bearer` scheme as written.",
     why: "Trakt expects exactly `Bearer <access_token>`; `Token x`, `OAuth x` or a bare token are rejected with 401.",
     bad: "Authorization: bearer 7c9f...",
@@ -129,6 +140,7 @@ pub const AUTHORIZATION_SCHEME: Rule = Rule {
 pub const AUTHORIZATION_FORMAT: Rule = Rule {
     id: "header.authorization.format",
     severity: Severity::Error,
+    scope: Scope::Request,
     summary: "The bearer token has extra spaces or quotes around it.",
     why: "The token is compared byte for byte: `Bearer  \"abc\"` is not the token `abc`, so Trakt answers 401.",
     bad: "Authorization: Bearer  \"7c9f...\" ",
@@ -139,6 +151,7 @@ pub const AUTHORIZATION_FORMAT: Rule = Rule {
 pub const AUTHORIZATION_PLACEHOLDER: Rule = Rule {
     id: "header.authorization.placeholder",
     severity: Severity::Error,
+    scope: Scope::Request,
     summary: "The bearer token is a placeholder (`undefined`, `null`, empty).",
     why: "A client that lost its token (not logged in, storage cleared, token expired and dropped) sends `Bearer undefined`: Trakt answers 401.",
     bad: "Authorization: Bearer undefined",
@@ -149,16 +162,18 @@ pub const AUTHORIZATION_PLACEHOLDER: Rule = Rule {
 pub const DUPLICATE: Rule = Rule {
     id: "header.duplicate",
     severity: Severity::Warning,
+    scope: Scope::Request,
     summary: "A header is sent more than once.",
     why: "Repeated Trakt headers are joined or one of them is picked; two different api keys or tokens make the result unpredictable (401/403).",
     bad: "trakt-api-version: 2\ntrakt-api-version: 2",
     good: "trakt-api-version: 2",
-    autofix: Some("drops repeated identical values; different values stay a finding"),
+    autofix: Some("drops each value sent again (the first of each stays); different values stay a finding"),
 };
 
 pub const NON_ASCII: Rule = Rule {
     id: "header.non-ascii",
     severity: Severity::Error,
+    scope: Scope::Request,
     summary: "A header value contains non-ASCII characters.",
     why: "Typographic quotes or invisible characters pasted into a key or token make it a different value: Trakt answers 401/403, and some servers answer 400.",
     bad: "trakt-api-key: “0e861f...”",
@@ -291,7 +306,14 @@ pub fn check(s: &Subject, out: &mut Vec<Finding>) {
                     )
                 },
             );
-            out.push(if identical {
+            // Any value sent twice is dropped, even beside different ones:
+            // fixing must not leave a repeat that a second pass would find
+            // (after `api_key` is renamed, say).
+            let repeated = values
+                .iter()
+                .enumerate()
+                .any(|(i, v)| values.iter().take(i).any(|earlier| earlier == v));
+            out.push(if repeated {
                 finding.with_fix(Fix::DedupeHeader { name: name.into() })
             } else {
                 finding

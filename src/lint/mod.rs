@@ -13,65 +13,24 @@
     )
 )]
 
-use serde::{Deserialize, Serialize};
-
-/// How sure we are that the upstream will reject the request.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Severity {
-    Info,
-    Warning,
-    /// Trakt (or Stremio's bridge) will reject the request.
-    Error,
-}
-
-impl Severity {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Severity::Info => "info",
-            Severity::Warning => "warning",
-            Severity::Error => "error",
-        }
-    }
-}
-
-/// One problem found in one request.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Finding {
-    /// Stable id, `family.subject.problem` (e.g. `header.api-version.missing`).
-    pub rule: String,
-    pub severity: Severity,
-    pub message: String,
-    /// A header name, a JSON pointer, a query parameter, or `/` for the whole request.
-    pub location: String,
-    /// Whether auto-fix repaired it before the request left.
-    #[serde(default)]
-    pub fixed: bool,
-    /// Trakt answered with success although this finding predicted a
-    /// rejection: the prediction was wrong (or Trakt is more lenient than its
-    /// contract), and the record says so.
-    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
-    pub contradicted: bool,
-    /// The repair, when one is certain (not logged: the `fixes` list shows what was applied).
-    #[serde(skip)]
-    pub fix: Option<crate::fix::Fix>,
-}
-
 pub mod body;
 pub mod catalogue;
 pub mod headers;
+pub mod internal;
 pub mod oauth;
 pub mod response;
 pub mod route;
 pub mod rule;
 pub mod schema;
+pub mod session;
 pub mod stremio;
 
 use time::OffsetDateTime;
 
 use crate::exchange::{Headers, Request};
+use crate::report::{Finding, Severity};
 use crate::spec::trakt::{self, Endpoint, RouteMatch};
-pub use rule::Rule;
+pub use rule::{Rule, Scope};
 
 /// Which contract a request must meet, by host.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -125,7 +84,7 @@ impl<'a> Subject<'a> {
         let query = uri
             .as_ref()
             .and_then(|u| u.query())
-            .map(trakt::query_pairs)
+            .map(crate::text::query_pairs)
             .unwrap_or_default();
         let method = request.method.to_ascii_uppercase();
         let contract = if trakt::API_HOSTS.contains(&host.as_str())
@@ -244,8 +203,8 @@ pub fn catalogue() -> Vec<&'static Rule> {
     rules.extend(oauth::RULES);
     rules.extend(response::RULES);
     rules.extend(stremio::RULES);
-    rules.extend(crate::session::RULES);
-    rules.extend(crate::inspect::RULES);
+    rules.extend(session::RULES);
+    rules.extend(internal::RULES);
     rules
 }
 

@@ -14,12 +14,13 @@
 
 use serde_json::{Map, Value};
 
-use super::{Contract, Finding, Rule, Severity, Subject};
+use super::{Contract, Finding, Rule, Scope, Severity, Subject};
 use crate::spec::trakt::BodyShape;
 
 pub const TOKEN_FIELD_MISSING: Rule = Rule {
     id: "oauth.token.field-missing",
     severity: Severity::Error,
+    scope: Scope::Request,
     summary: "`/oauth/token` lacks a field its grant needs (code, refresh_token, client_id, client_secret, redirect_uri, grant_type).",
     why: "Trakt answers 400 (`invalid_request` / `invalid_grant`) to an incomplete exchange; the user then has to link again.",
     bad: "{\"code\":\"...\",\"client_id\":\"...\",\"grant_type\":\"authorization_code\"}",
@@ -30,6 +31,7 @@ pub const TOKEN_FIELD_MISSING: Rule = Rule {
 pub const GRANT_TYPE: Rule = Rule {
     id: "oauth.token.grant-type",
     severity: Severity::Error,
+    scope: Scope::Request,
     summary: "`grant_type` is not `authorization_code` or `refresh_token`.",
     why: "Trakt supports only these two grants on `/oauth/token`; others get 400 `unsupported_grant_type`.",
     bad: "{\"grant_type\":\"password\", ...}",
@@ -40,6 +42,7 @@ pub const GRANT_TYPE: Rule = Rule {
 pub const DEVICE_FIELD_MISSING: Rule = Rule {
     id: "oauth.device.field-missing",
     severity: Severity::Error,
+    scope: Scope::Request,
     summary: "A device-flow call lacks `client_id` (code), or `code`/`client_id`/`client_secret` (token).",
     why: "Trakt answers 400 or 404 (invalid device_code) and the user never gets a code to enter at trakt.tv/activate.",
     bad: "POST /oauth/device/token {\"client_id\":\"...\"}",
@@ -50,6 +53,7 @@ pub const DEVICE_FIELD_MISSING: Rule = Rule {
 pub const REVOKE_FIELD_MISSING: Rule = Rule {
     id: "oauth.revoke.field-missing",
     severity: Severity::Error,
+    scope: Scope::Request,
     summary: "`/oauth/revoke` lacks `token`, `client_id` or `client_secret`.",
     why:
         "Without them Trakt cannot revoke the token: it stays valid and the app connection lingers.",
@@ -61,6 +65,7 @@ pub const REVOKE_FIELD_MISSING: Rule = Rule {
 pub const AUTHORIZE_API_HOST: Rule = Rule {
     id: "oauth.authorize.api-host",
     severity: Severity::Error,
+    scope: Scope::Request,
     summary: "The OAuth authorize page is opened on `api.trakt.tv` instead of `trakt.tv`.",
     why: "Trakt's authorize page lives on the website host; on the API host the sign-in ends in 400 Bad Request (trakt/trakt-api#646, the Stremio link flow).",
     bad: "https://api.trakt.tv/oauth/authorize?response_type=code&client_id=...",
@@ -71,6 +76,7 @@ pub const AUTHORIZE_API_HOST: Rule = Rule {
 pub const AUTHORIZE_PARAM: Rule = Rule {
     id: "oauth.authorize.param",
     severity: Severity::Error,
+    scope: Scope::Request,
     summary: "The authorize URL lacks `client_id`, `redirect_uri` or `response_type=code`.",
     why: "Trakt shows an error page (400) instead of the consent screen, or redirects without a code.",
     bad: "https://trakt.tv/oauth/authorize?client_id=...",
@@ -128,7 +134,15 @@ pub fn check(s: &Subject, out: &mut Vec<Finding>) {
             "/oauth/device/token",
             out,
         ),
-        _ => {}
+        // Not OAuth bodies: lint::body and the schema read them.
+        BodyShape::Scrobble
+        | BodyShape::Checkin
+        | BodyShape::Items
+        | BodyShape::Ratings
+        | BodyShape::HistoryRemove
+        | BodyShape::Comment
+        | BodyShape::None
+        | BodyShape::Object => {}
     }
 }
 

@@ -15,14 +15,15 @@
     )
 )]
 
-use super::{Finding, Rule, Severity};
-use crate::exchange::{self, Exchange};
+use super::{Finding, Rule, Scope, Severity};
+use crate::exchange::Exchange;
 use crate::spec::schema::{Problem, Validator};
 use crate::spec::trakt::{self, RouteMatch};
 
 pub const SCHEMA: Rule = Rule {
     id: "response.schema",
     severity: Severity::Info,
+    scope: Scope::Response,
     summary: "Trakt's success answer differs from the shape its contract promises.",
     why: "A field the contract promises that is missing, or has another type, is what breaks a client after Trakt changes its API: the request was fine, the client's reading of the answer is what fails.",
     bad: "200 OK\n\n[{\"watchers\":12,\"movie\":{\"title\":\"Tron\",\"ids\":\"tron\"}}]",
@@ -43,7 +44,7 @@ pub fn check(exchange: &Exchange) -> Option<Finding> {
     if !(200..300).contains(&response.status) || response.body.truncated {
         return None;
     }
-    let (host, path) = exchange::host_and_path(&exchange.request.url);
+    let (host, path) = crate::text::host_and_path(&exchange.request.url);
     if !trakt::API_HOSTS.contains(&host.as_str()) && !trakt::AUTH_HOSTS.contains(&host.as_str()) {
         return None;
     }

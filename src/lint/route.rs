@@ -20,13 +20,15 @@
 
 use serde_json::Value;
 
-use super::{Finding, Rule, Severity, Subject};
+use super::{Finding, Rule, Scope, Severity, Subject};
 use crate::spec::schema::{self, Kind, Schema};
-use crate::spec::trakt::{self, edit_distance, BodyShape, RouteMatch, MAX_PAGE_LIMIT};
+use crate::spec::trakt::{self, BodyShape, RouteMatch, MAX_PAGE_LIMIT};
+use crate::text::edit_distance;
 
 pub const UNKNOWN: Rule = Rule {
     id: "route.unknown",
     severity: Severity::Warning,
+    scope: Scope::Request,
     summary: "The path is not in the snapshot of Trakt's contract.",
     why: "Trakt answers 404 to paths it does not have: usually a typo, a v1 path, or a stale client after an API change. It may also be an endpoint newer than the snapshot trakt-doctor was built with, so this is a warning.",
     bad: "POST /sync/histroy",
@@ -37,6 +39,7 @@ pub const UNKNOWN: Rule = Rule {
 pub const METHOD: Rule = Rule {
     id: "route.method",
     severity: Severity::Error,
+    scope: Scope::Request,
     summary: "The path exists, but not with this HTTP method.",
     why: "Trakt answers 405 (Method Not Found) when, say, a scrobble is sent with GET.",
     bad: "GET /scrobble/start",
@@ -47,6 +50,7 @@ pub const METHOD: Rule = Rule {
 pub const ID_MALFORMED: Rule = Rule {
     id: "route.id.malformed",
     severity: Severity::Error,
+    scope: Scope::Request,
     summary: "An id in the path has the wrong shape (an IMDb id without `tt`, a non-numeric Trakt id, ...).",
     why: "Trakt cannot find the item and answers 404, or matches the wrong item.",
     bad: "GET /search/imdb/2015381",
@@ -57,6 +61,7 @@ pub const ID_MALFORMED: Rule = Rule {
 pub const RENAMED: Rule = Rule {
     id: "route.renamed",
     severity: Severity::Warning,
+    scope: Scope::Request,
     summary: "The endpoint was removed or renamed by Trakt.",
     why: "Trakt renamed some endpoints (2023: `recommended` charts became `favorited`, personal recommendations became favorites); clients written before still call the old paths and get 404.",
     bad: "GET /movies/recommended/weekly",
@@ -67,6 +72,7 @@ pub const RENAMED: Rule = Rule {
 pub const PARAM_VALUE: Rule = Rule {
     id: "route.param.value",
     severity: Severity::Warning,
+    scope: Scope::Request,
     summary: "A value in the path is not one the contract lists for it (`type`, `period`, `sort`, ...).",
     why: "Trakt's routes accept only their listed values there (`/search/movie`, not `/search/movies`); anything else is a path Trakt does not have (404), unless Trakt added the value after the snapshot.",
     bad: "GET /search/movies?query=heat",
@@ -77,6 +83,7 @@ pub const PARAM_VALUE: Rule = Rule {
 pub const PARAM_NUMBER: Rule = Rule {
     id: "route.param.number",
     severity: Severity::Error,
+    scope: Scope::Request,
     summary: "A season, episode, rating or day count in the path is not a whole number in range.",
     why: "Trakt answers 404 (no such record) or 400 to `/seasons/one` or `/ratings/movies/11`.",
     bad: "GET /shows/tt0903747/seasons/S01",
@@ -87,6 +94,7 @@ pub const PARAM_NUMBER: Rule = Rule {
 pub const PAGINATION: Rule = Rule {
     id: "route.query.pagination",
     severity: Severity::Warning,
+    scope: Scope::Request,
     summary: "`page` or `limit` is not a positive whole number.",
     why: "Trakt ignores or rejects such values (400), so the client may loop on page 1 or miss items.",
     bad: "GET /sync/history?page=0&limit=all",
@@ -97,6 +105,7 @@ pub const PAGINATION: Rule = Rule {
 pub const LIMIT_CLAMPED: Rule = Rule {
     id: "route.query.limit-clamped",
     severity: Severity::Info,
+    scope: Scope::Request,
     summary: "`limit` is above 250; Trakt clamps it.",
     why: "Trakt returns at most 250 items per page whatever is asked; a client that expects more stops early. Read `X-Pagination-Page-Count`.",
     bad: "GET /sync/history?limit=1000",
@@ -107,6 +116,7 @@ pub const LIMIT_CLAMPED: Rule = Rule {
 pub const QUERY_MISSPELT: Rule = Rule {
     id: "route.query.misspelt",
     severity: Severity::Warning,
+    scope: Scope::Request,
     summary: "A query parameter the operation does not read, one or two letters away from one it reads.",
     why: "Trakt silently ignores query parameters it does not know: `field=` where Trakt reads `fields`, or `extend=` for `extended`, returns the default answer and the client never learns why its option did nothing.",
     bad: "GET /movies/trending?extend=full",
@@ -117,6 +127,7 @@ pub const QUERY_MISSPELT: Rule = Rule {
 pub const QUERY_UNKNOWN: Rule = Rule {
     id: "route.query.unknown",
     severity: Severity::Info,
+    scope: Scope::Request,
     summary: "A query parameter the operation does not read.",
     why: "Trakt ignores query parameters an operation does not read; harmless, unless the client expects them to change the answer.",
     bad: "GET /movies/trending?sort=new",
@@ -127,6 +138,7 @@ pub const QUERY_UNKNOWN: Rule = Rule {
 pub const QUERY_VALUE: Rule = Rule {
     id: "route.query.value",
     severity: Severity::Warning,
+    scope: Scope::Request,
     summary: "A query parameter has a value of the wrong kind (not a number, not true/false, not among its listed values).",
     why: "Trakt ignores or rejects values it cannot read, so the filter or sort order the client asked for is not applied.",
     bad: "GET /sync/progress/up_next?sort_how=down",
@@ -137,6 +149,7 @@ pub const QUERY_VALUE: Rule = Rule {
 pub const EXTENDED: Rule = Rule {
     id: "route.query.extended",
     severity: Severity::Warning,
+    scope: Scope::Request,
     summary: "`extended` has a value Trakt does not document.",
     why: "Unknown levels are ignored, so the client gets the minimal objects (title, year, ids) it did not expect.",
     bad: "GET /movies/trending?extended=fulll",
@@ -147,6 +160,7 @@ pub const EXTENDED: Rule = Rule {
 pub const SEARCH_QUERY: Rule = Rule {
     id: "route.search.query",
     severity: Severity::Info,
+    scope: Scope::Request,
     summary: "A text search has no `query`.",
     why: "`/search/{type}` searches for the `?query=` text; without it Trakt has nothing to search for and returns nothing useful. The contract does not make `query` required, so this is only information.",
     bad: "GET /search/movies?q=heat",
@@ -157,6 +171,7 @@ pub const SEARCH_QUERY: Rule = Rule {
 pub const BODY_MISSING: Rule = Rule {
     id: "route.body.missing",
     severity: Severity::Error,
+    scope: Scope::Request,
     summary: "The endpoint expects a JSON body, but none is sent.",
     why: "Trakt cannot parse an empty body and answers 400 (or 422).",
     bad: "POST /scrobble/start  (empty body)",
@@ -167,6 +182,7 @@ pub const BODY_MISSING: Rule = Rule {
 pub const BODY_UNEXPECTED: Rule = Rule {
     id: "route.body.unexpected",
     severity: Severity::Warning,
+    scope: Scope::Request,
     summary: "A body is sent with a GET or DELETE.",
     why: "Trakt ignores it; the client probably meant a POST (or put the data in the wrong place). An empty JSON body (`{}` or `null`) on a DELETE is not flagged.",
     bad: "GET /sync/history\n\n{\"movies\":[...]}",

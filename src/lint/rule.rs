@@ -12,8 +12,23 @@
     )
 )]
 
-use super::{Finding, Severity};
-use crate::fix::Fix;
+use crate::report::{Finding, RuleId, Severity};
+
+/// What a rule judges, which says when in the inspection it can fire.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scope {
+    /// A request alone ([`crate::lint::check`]).
+    Request,
+    /// The status and headers of a response, before its body
+    /// (the proxy can still fix them).
+    ResponseHead,
+    /// A finished exchange with its response body.
+    Response,
+    /// A request given the exchanges before it ([`crate::session`]).
+    Session,
+    /// trakt-doctor's own failure, not the exchange's.
+    Internal,
+}
 
 /// One rule of the catalogue: what it checks, why Trakt cares, and how it is fixed.
 #[derive(Debug)]
@@ -21,6 +36,8 @@ pub struct Rule {
     /// Stable id, `family.subject.problem`.
     pub id: &'static str,
     pub severity: Severity,
+    /// What the rule looks at, and so when it can fire.
+    pub scope: Scope,
     /// One line: what the rule checks.
     pub summary: &'static str,
     /// Why Trakt (or Stremio's bridge) cares, with the status it causes.
@@ -40,7 +57,7 @@ impl Rule {
         message: impl Into<String>,
     ) -> Finding {
         Finding {
-            rule: self.id.to_string(),
+            rule: RuleId::from_static(self.id),
             severity: self.severity,
             message: message.into(),
             location: location.into(),
@@ -52,9 +69,8 @@ impl Rule {
 }
 
 impl Finding {
-    /// Attaches the repair for this finding.
-    pub fn with_fix(mut self, fix: Fix) -> Finding {
-        self.fix = Some(fix);
-        self
+    /// Whether this finding was made by `rule`.
+    pub fn is(&self, rule: &Rule) -> bool {
+        self.rule.as_str() == rule.id
     }
 }

@@ -18,13 +18,14 @@
     )
 )]
 
-use super::{Finding, Rule, Severity, Subject};
+use super::{Finding, Rule, Scope, Severity, Subject};
 use crate::spec::schema::{Problem, Validator};
 use crate::spec::trakt::{self, BodyShape};
 
 pub const REQUIRED: Rule = Rule {
     id: "body.schema.required",
     severity: Severity::Warning,
+    scope: Scope::Request,
     summary: "A field Trakt's contract requires in this body is missing.",
     why: "Trakt reads the body by its contract; without the field it answers 400/422 or ignores the request's intent.",
     bad: "POST /users/me/lists\n\n{\"privacy\":\"private\"}",
@@ -35,6 +36,7 @@ pub const REQUIRED: Rule = Rule {
 pub const TYPE: Rule = Rule {
     id: "body.schema.type",
     severity: Severity::Warning,
+    scope: Scope::Request,
     summary: "A field of the body has another JSON type than Trakt's contract says.",
     why: "A string where Trakt reads a number (or an object where it reads a list) is not understood: Trakt answers 400/422 or drops the field.",
     bad: "PUT /users/me/lists/watched-with-dad\n\n{\"allow_comments\":\"yes\"}",
@@ -45,6 +47,7 @@ pub const TYPE: Rule = Rule {
 pub const ENUM: Rule = Rule {
     id: "body.schema.enum",
     severity: Severity::Warning,
+    scope: Scope::Request,
     summary: "A field of the body has a value outside the ones Trakt's contract lists.",
     why: "Fields such as `sort_how` or `type` take only listed values; Trakt rejects or ignores any other.",
     bad: "POST /users/me/lists\n\n{\"name\":\"Top\",\"sort_how\":\"down\"}",
@@ -55,6 +58,7 @@ pub const ENUM: Rule = Rule {
 pub const RANGE: Rule = Rule {
     id: "body.schema.range",
     severity: Severity::Warning,
+    scope: Scope::Request,
     summary: "A number, text or list in the body is outside the range Trakt's contract sets.",
     why: "Trakt refuses values outside their range (a rating of 11, an empty name, a year range of three years).",
     bad: "POST /users/me/smart-lists\n\n{\"name\":\"\",\"source\":\"trending\",\"media_type\":\"movies\"}",
@@ -89,7 +93,7 @@ pub fn check(s: &Subject, out: &mut Vec<Finding>) {
         .filter(|v| !(hand_written && matches!(v.problem, Problem::Required { .. })));
     let named: Vec<String> = out
         .iter()
-        .filter(|f| f.rule.starts_with("body."))
+        .filter(|f| super::body::RULES.iter().any(|rule| f.is(rule)))
         .map(|f| f.location.clone())
         .collect();
     let mut seen = Vec::new();

@@ -19,18 +19,19 @@ use serde_json::Value;
 use time::{Duration, OffsetDateTime};
 
 use super::oauth;
-use super::{Finding, Rule, Severity, Subject};
-use crate::exchange::{host_and_path, Exchange, Headers, Request};
-use crate::fix::Fix;
-use crate::session::{between, expiry, human};
+use super::{Finding, Rule, Scope, Severity, Subject};
+use crate::exchange::{Exchange, Headers, Request};
+use crate::report::Fix;
 use crate::spec::stremio::{
     ADDON_PREFIX, API_HOST, AUTH_PREFIX, EXPIRY_WARNING_SECONDS, TRAKT_EVENTS, WEB_HOST,
 };
-use crate::spec::trakt::{query_pairs, API_HOSTS};
+use crate::spec::trakt::API_HOSTS;
+use crate::text::{between, expiry, host_and_path, human, query_pairs};
 
 pub const AUTHORIZE_API_HOST: Rule = Rule {
     id: "stremio.authorize.api-host",
     severity: Severity::Error,
+    scope: Scope::ResponseHead,
     summary: "Stremio's link flow redirects the browser to the authorize page on `api.trakt.tv`.",
     why: "Trakt's authorize page lives on `trakt.tv`; on the API host the sign-in ends in 400 Bad Request (trakt/trakt-api#646), so the Trakt account never links.",
     bad: "302 Location: https://api.trakt.tv/oauth/authorize?client_id=0e86…&redirect_uri=https%3A%2F%2Fwww.strem.io%2Ftrakt%2Fauth_cb&response_type=code",
@@ -41,6 +42,7 @@ pub const AUTHORIZE_API_HOST: Rule = Rule {
 pub const TOKEN_EXPIRED: Rule = Rule {
     id: "stremio.trakt-token.expired",
     severity: Severity::Error,
+    scope: Scope::Response,
     summary: "The Trakt token Stremio holds (getUser → trakt) has expired.",
     why: "Stremio shows \"Trakt authentication expired\" and stops scrobbling; the app has no refresh token, so only a new link helps.",
     bad: "\"trakt\":{\"created_at\":1700000000,\"expires_in\":86400} read 3 days later",
@@ -51,6 +53,7 @@ pub const TOKEN_EXPIRED: Rule = Rule {
 pub const TOKEN_EXPIRING: Rule = Rule {
     id: "stremio.trakt-token.expiring",
     severity: Severity::Warning,
+    scope: Scope::Response,
     summary: "Stremio's Trakt token expires within a day.",
     why: "Once it expires, scrobbles are silently lost until the user links Trakt again.",
     bad: "\"trakt\":{…,\"expires_in\":86400} with 3 hours left",
@@ -61,6 +64,7 @@ pub const TOKEN_EXPIRING: Rule = Rule {
 pub const TOKEN_ABSENT: Rule = Rule {
     id: "stremio.trakt-token.absent",
     severity: Severity::Info,
+    scope: Scope::Response,
     summary: "The Stremio account has no Trakt link (getUser → trakt is empty).",
     why: "Nothing will be scrobbled to Trakt and the Trakt catalogs are not installed.",
     bad: "\"trakt\": null",
@@ -71,6 +75,7 @@ pub const TOKEN_ABSENT: Rule = Rule {
 pub const EVENT_ITEM_ID: Rule = Rule {
     id: "stremio.event.item-id",
     severity: Severity::Warning,
+    scope: Scope::Request,
     summary: "A Trakt scrobble event carries an item id Trakt cannot match (not an IMDb `tt…` id).",
     why: "Stremio's servers scrobble by IMDb id; items from addons with other ids (kitsu:, tmdb:, local files) never reach Trakt.",
     bad: "\"libItemID\":\"kitsu:1376\"",
@@ -81,6 +86,7 @@ pub const EVENT_ITEM_ID: Rule = Rule {
 pub const EVENT_VIDEO_ID: Rule = Rule {
     id: "stremio.event.video-id",
     severity: Severity::Warning,
+    scope: Scope::Request,
     summary: "A series event has no `tt…:season:episode` video id.",
     why: "Without the season and episode Trakt cannot tell which episode is playing: the scrobble is dropped or lands on the show.",
     bad: "\"libItemType\":\"series\",\"libItemVideoID\":\"tt0903747\"",
@@ -91,6 +97,7 @@ pub const EVENT_VIDEO_ID: Rule = Rule {
 pub const EVENT_OFFSET: Rule = Rule {
     id: "stremio.event.offset",
     severity: Severity::Warning,
+    scope: Scope::Request,
     summary:
         "A Trakt event's time offset is negative, beyond the duration, or the duration is zero.",
     why: "Trakt receives a progress outside 0–100 % (422) or 0 %, so the play is not recorded.",
@@ -102,6 +109,7 @@ pub const EVENT_OFFSET: Rule = Rule {
 pub const EVENT_HAS_TRAKT: Rule = Rule {
     id: "stremio.event.has-trakt",
     severity: Severity::Warning,
+    scope: Scope::Request,
     summary: "A Trakt event says `hasTrakt: false`.",
     why: "Stremio believes Trakt is not linked or its token expired, so nothing will be scrobbled.",
     bad: "{\"eventName\":\"traktPlaying\",\"player\":{…,\"hasTrakt\":false}}",
@@ -112,6 +120,7 @@ pub const EVENT_HAS_TRAKT: Rule = Rule {
 pub const EVENT_PROGRESS: Rule = Rule {
     id: "stremio.event.progress",
     severity: Severity::Info,
+    scope: Scope::Request,
     summary: "The progress Trakt will receive for a scrobble event.",
     why: "Trakt scrobbles a stop above 80 %, saves 1–80 % as a pause, and ignores less than 1 %.",
     bad: "(informational)",
@@ -122,6 +131,7 @@ pub const EVENT_PROGRESS: Rule = Rule {
 pub const API_ERROR: Rule = Rule {
     id: "stremio.api.error",
     severity: Severity::Error,
+    scope: Scope::Response,
     summary: "Stremio's API answered an error inside a 200 response.",
     why: "api.strem.io reports failures as `{\"error\": …}` with status 200; the app may show nothing while the call failed.",
     bad: "200 {\"error\":{\"message\":\"session does not exist\",\"code\":1}}",
@@ -132,6 +142,7 @@ pub const API_ERROR: Rule = Rule {
 pub const ADDON_AUTH_ERROR: Rule = Rule {
     id: "stremio.addon.auth-error",
     severity: Severity::Error,
+    scope: Scope::Response,
     summary: "The Trakt catalogue addon reports an authentication error.",
     why: "www.strem.io cannot use the stored Trakt token (expired or revoked), so the Watchlist and Recommendations catalogs show \"Trakt authenticate error - please reauthenticate\".",
     bad: "GET www.strem.io/trakt/addon/…/catalog/movie/trakt-watchlist.json → error",

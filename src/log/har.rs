@@ -200,7 +200,7 @@ fn query(url: &str) -> Value {
     let pairs = url
         .split_once('?')
         .map(|(_, q)| q.split('#').next().unwrap_or(""))
-        .map(crate::spec::trakt::query_pairs)
+        .map(crate::text::query_pairs)
         .unwrap_or_default();
     Value::Array(
         pairs

@@ -10,7 +10,7 @@ use time::macros::format_description;
 
 use super::{Record, Sink};
 use crate::exchange::Exchange;
-use crate::lint::Severity;
+use crate::report::Severity;
 
 /// ANSI styles, or nothing when colour is off.
 #[derive(Clone, Copy)]
@@ -170,7 +170,7 @@ fn render(ex: &Exchange, s: Style) -> String {
         text.push_str(&format!(
             "    {} {} {}{} {}\n",
             s.severity(finding.severity),
-            s.bold(&v(&finding.rule)),
+            s.bold(&v(finding.rule.as_str())),
             v(&finding.message),
             mark,
             s.dim(&format!("@ {}", v(&finding.location))),
@@ -180,7 +180,7 @@ fn render(ex: &Exchange, s: Style) -> String {
         text.push_str(&format!(
             "    {} {} {}: {} → {}\n",
             s.paint("35", "fix    "),
-            s.bold(&v(&fix.rule)),
+            s.bold(&v(fix.rule.as_str())),
             v(&fix.location),
             v(&fix.before),
             v(&fix.after)

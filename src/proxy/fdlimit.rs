@@ -24,6 +24,7 @@ pub struct FdLimit {
 /// the platform has no such limit or it cannot be read.
 #[cfg(unix)]
 #[allow(clippy::useless_conversion)] // rlim_t is u64 on Linux and macOS, not on every Unix.
+#[allow(unsafe_code)] // getrlimit and setrlimit, each with its SAFETY note.
 pub fn raise() -> Option<FdLimit> {
     let mut limit = libc::rlimit {
         rlim_cur: 0,

@@ -17,10 +17,9 @@ use crate::exchange::{ErrorKind, Exchange, ExchangeError, Request, Response};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
-use crate::fix::FixRecord;
 use crate::inspect::Inspector;
-use crate::lint::Finding;
 use crate::log::LogHandle;
+use crate::report::{Finding, FixRecord};
 
 struct State {
     log: LogHandle,

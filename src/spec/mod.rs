@@ -5,5 +5,6 @@
 //! ts-rest contracts in the public trakt/trakt-api repository).
 
 pub mod schema;
+pub mod status;
 pub mod stremio;
 pub mod trakt;

@@ -26,6 +26,7 @@ use std::sync::LazyLock;
 use serde::Deserialize;
 
 use super::schema::Schema;
+use crate::text::{edit_distance, percent_decode};
 
 /// The hosts that serve the Trakt API (production, private production, staging).
 pub const API_HOSTS: &[&str] = &["api.trakt.tv", "apiz.trakt.tv", "api-staging.trakt.tv"];
@@ -158,6 +159,59 @@ const BODY_SHAPES: &[(&str, &str, BodyShape)] = &[
     ("POST", "/oauth/device/token", BodyShape::DeviceToken),
 ];
 
+/// The operations the session and the diagnosis reason about by name:
+/// what a code exchange, a revocation or a scrobble stop means for the
+/// state of a session, or for why Trakt answered as it did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Operation {
+    OAuthToken,
+    OAuthRevoke,
+    DeviceCode,
+    DeviceToken,
+    Checkin,
+    ScrobbleStart,
+    ScrobblePause,
+    ScrobbleStop,
+}
+
+/// Each named operation by its path in Trakt's contract (a test checks
+/// that every one is an operation of the contract).
+const OPERATIONS: &[(&str, Operation)] = &[
+    ("/oauth/token", Operation::OAuthToken),
+    ("/oauth/revoke", Operation::OAuthRevoke),
+    ("/oauth/device/code", Operation::DeviceCode),
+    ("/oauth/device/token", Operation::DeviceToken),
+    ("/checkin", Operation::Checkin),
+    ("/scrobble/start", Operation::ScrobbleStart),
+    ("/scrobble/pause", Operation::ScrobblePause),
+    ("/scrobble/stop", Operation::ScrobbleStop),
+];
+
+/// Where the OAuth calls live: the session does not count them as writes.
+const OAUTH_PREFIX: &str = "/oauth/";
+
+impl Operation {
+    /// The named operation at `path` (without query), whatever the method.
+    pub fn of(path: &str) -> Option<Operation> {
+        OPERATIONS
+            .iter()
+            .find(|(p, _)| *p == path)
+            .map(|(_, operation)| *operation)
+    }
+
+    pub fn is_scrobble(self) -> bool {
+        matches!(
+            self,
+            Operation::ScrobbleStart | Operation::ScrobblePause | Operation::ScrobbleStop
+        )
+    }
+}
+
+/// Whether `path` is one of Trakt's OAuth calls (token, revoke, device).
+pub fn is_oauth_path(path: &str) -> bool {
+    path.starts_with(OAUTH_PREFIX)
+}
+
 /// Endpoints Trakt removed or renamed, with what replaced them. Clients
 /// written before the change still call them.
 pub const RENAMED: &[Renamed] = &[
@@ -259,12 +313,12 @@ pub struct Contract {
 struct Data {
     contract: Source,
     extended: Vec<String>,
-    operations: Vec<Operation>,
+    operations: Vec<RawOperation>,
     schemas: Vec<Schema>,
 }
 
 #[derive(Deserialize)]
-struct Operation {
+struct RawOperation {
     method: String,
     path: String,
     host: Server,
@@ -628,67 +682,6 @@ fn suggest(parts: &[&str]) -> Option<&'static Endpoint> {
     best.filter(|(cost, _)| *cost <= 3).map(|(_, e)| e)
 }
 
-/// Levenshtein distance (for "did you mean" and key typos).
-pub fn edit_distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut previous: Vec<usize> = (0..=b.len()).collect();
-    let mut current: Vec<usize> = Vec::with_capacity(previous.len());
-    for (i, ca) in a.chars().enumerate() {
-        current.clear();
-        current.push(i.saturating_add(1));
-        for (j, cb) in b.iter().enumerate() {
-            let diagonal = previous.get(j).copied().unwrap_or(usize::MAX);
-            let above = previous
-                .get(j.saturating_add(1))
-                .copied()
-                .unwrap_or(usize::MAX);
-            let left = current.last().copied().unwrap_or(usize::MAX);
-            let cost = if ca == *cb {
-                diagonal
-            } else {
-                diagonal.min(above).min(left).saturating_add(1)
-            };
-            current.push(cost);
-        }
-        std::mem::swap(&mut previous, &mut current);
-    }
-    previous.last().copied().unwrap_or(0)
-}
-
-/// Decodes `%XX` escapes (lossy on invalid UTF-8).
-pub fn percent_decode(s: &str) -> String {
-    let hex = |b: u8| (b as char).to_digit(16).and_then(|d| u8::try_from(d).ok());
-    let mut out = Vec::with_capacity(s.len());
-    let mut bytes = s.bytes();
-    while let Some(b) = bytes.next() {
-        if b == b'%' {
-            let mut ahead = bytes.clone();
-            if let (Some(hi), Some(lo)) = (ahead.next().and_then(hex), ahead.next().and_then(hex)) {
-                out.push(hi.wrapping_shl(4) | lo);
-                bytes = ahead;
-                continue;
-            }
-        }
-        out.push(b);
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
-/// Splits a query string into decoded pairs (`+` is a space).
-pub fn query_pairs(query: &str) -> Vec<(String, String)> {
-    query
-        .split('&')
-        .filter(|p| !p.is_empty())
-        .map(|pair| {
-            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-            (
-                percent_decode(&k.replace('+', " ")),
-                percent_decode(&v.replace('+', " ")),
-            )
-        })
-        .collect()
-}
-
 /// Every operation as a Markdown table (the content of `docs/endpoints.md`).
 pub fn endpoints_markdown() -> String {
     let contract = contract();
@@ -878,19 +871,14 @@ mod tests {
     }
 
     #[test]
-    fn edit_distance_counts_edits() {
-        assert_eq!(edit_distance("history", "histroy"), 2);
-        assert_eq!(edit_distance("", "abc"), 3);
-        assert_eq!(edit_distance("abc", ""), 3);
-        assert_eq!(edit_distance("same", "same"), 0);
-        assert_eq!(edit_distance("kitten", "sitting"), 3);
-    }
-
-    #[test]
-    fn percent_decoding_is_total() {
-        assert_eq!(percent_decode("%E2%82%ACab"), "€ab");
-        assert_eq!(percent_decode("100%"), "100%");
-        assert_eq!(percent_decode("%zz%4"), "%zz%4");
-        assert_eq!(percent_decode("a%20b"), "a b");
+    fn every_named_operation_is_an_operation_of_the_contract() {
+        for (path, operation) in OPERATIONS {
+            assert_eq!(Operation::of(path), Some(*operation));
+            assert!(
+                contract().endpoints.iter().any(|e| e.path == *path),
+                "{path} is not in Trakt's contract"
+            );
+        }
+        assert_eq!(Operation::of("/scrobble/stop?x=1"), None);
     }
 }

@@ -9,8 +9,8 @@ use serde::Serialize;
 use tokio::sync::broadcast;
 
 use crate::exchange::Exchange;
-use crate::lint::Severity;
 use crate::log::{Record, Sink};
+use crate::report::Severity;
 
 /// What the live list shows of one exchange.
 #[derive(Serialize)]
@@ -40,7 +40,7 @@ impl<'a> Summary<'a> {
                 .filter(|f| f.severity == s && !f.fixed)
                 .count()
         };
-        let (host, path) = crate::exchange::split_url(&ex.request.url);
+        let (host, path) = crate::text::split_url(&ex.request.url);
         Summary {
             id: ex.id,
             started_at: ex.started_at,

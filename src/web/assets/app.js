@@ -143,6 +143,7 @@ async function show(id) {
         el("span", { class: `sev ${f.severity}`, text: f.severity }),
         el("a", { href: `/rules#${f.rule}`, text: f.rule, target: "_blank" }),
         f.fixed ? el("span", { class: "badge fixed", text: "fixed" }) : null,
+        f.contradicted ? el("span", { class: "badge contradicted", text: "yet Trakt accepted it", title: "Trakt answered with success although this finding predicted a rejection" }) : null,
         el("div", { text: f.message }),
         el("div", { class: "loc", text: `at ${f.location}${at !== undefined ? " = " + at : ""}` })));
     }

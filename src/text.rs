@@ -1,0 +1,187 @@
+//! Text for machines and people, with no knowledge of Trakt: URL
+//! splitting, percent-decoding and query pairs, edit distance (for "did you
+//! mean"), and dates and durations as the findings word them.
+//!
+//! The bottom layer: it depends on no other module of the crate.
+#![cfg_attr(
+    not(test),
+    deny(
+        clippy::indexing_slicing,
+        clippy::string_slice,
+        clippy::arithmetic_side_effects,
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::panic
+    )
+)]
+
+use time::{Duration, OffsetDateTime};
+
+/// The lower-cased host and the path (without query) of a URL.
+pub fn host_and_path(url: &str) -> (String, String) {
+    let (host, path_and_query) = split_url(url);
+    let path = path_and_query
+        .split(['?', '#'])
+        .next()
+        .unwrap_or(path_and_query);
+    (host.to_ascii_lowercase(), path.to_string())
+}
+
+/// The host (IPv6 in brackets) and the path with its query of an absolute
+/// URL, as slices of it: `https://api.trakt.tv:443/a?b=1` gives
+/// `("api.trakt.tv", "/a?b=1")`. Cheaper than parsing a URI, which the
+/// inspection of every exchange would otherwise do several times.
+pub fn split_url(url: &str) -> (&str, &str) {
+    let Some((_, rest)) = url.split_once("://") else {
+        return ("", url);
+    };
+    let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let (authority, path) = rest.split_at(end);
+    let authority = authority.rsplit_once('@').map_or(authority, |(_, a)| a);
+    let host = match authority.find(']') {
+        Some(close) if authority.starts_with('[') => authority.get(..=close).unwrap_or(authority),
+        _ => authority.split(':').next().unwrap_or(authority),
+    };
+    let path = if path.is_empty() || !path.starts_with('/') {
+        "/"
+    } else {
+        path
+    };
+    (host, path)
+}
+
+/// Levenshtein distance (for "did you mean" and key typos).
+pub fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut previous: Vec<usize> = (0..=b.len()).collect();
+    let mut current: Vec<usize> = Vec::with_capacity(previous.len());
+    for (i, ca) in a.chars().enumerate() {
+        current.clear();
+        current.push(i.saturating_add(1));
+        for (j, cb) in b.iter().enumerate() {
+            let diagonal = previous.get(j).copied().unwrap_or(usize::MAX);
+            let above = previous
+                .get(j.saturating_add(1))
+                .copied()
+                .unwrap_or(usize::MAX);
+            let left = current.last().copied().unwrap_or(usize::MAX);
+            let cost = if ca == *cb {
+                diagonal
+            } else {
+                diagonal.min(above).min(left).saturating_add(1)
+            };
+            current.push(cost);
+        }
+        std::mem::swap(&mut previous, &mut current);
+    }
+    previous.last().copied().unwrap_or(0)
+}
+
+/// Decodes `%XX` escapes (lossy on invalid UTF-8).
+pub fn percent_decode(s: &str) -> String {
+    let hex = |b: u8| (b as char).to_digit(16).and_then(|d| u8::try_from(d).ok());
+    let mut out = Vec::with_capacity(s.len());
+    let mut bytes = s.bytes();
+    while let Some(b) = bytes.next() {
+        if b == b'%' {
+            let mut ahead = bytes.clone();
+            if let (Some(hi), Some(lo)) = (ahead.next().and_then(hex), ahead.next().and_then(hex)) {
+                out.push(hi.wrapping_shl(4) | lo);
+                bytes = ahead;
+                continue;
+            }
+        }
+        out.push(b);
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// Splits a query string into decoded pairs (`+` is a space).
+pub fn query_pairs(query: &str) -> Vec<(String, String)> {
+    query
+        .split('&')
+        .filter(|p| !p.is_empty())
+        .map(|pair| {
+            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+            (
+                percent_decode(&k.replace('+', " ")),
+                percent_decode(&v.replace('+', " ")),
+            )
+        })
+        .collect()
+}
+
+/// When a token issued at `created_at` (Unix seconds) with `expires_in`
+/// seconds runs out. Both come from an upstream answer: a creation time
+/// outside the calendar is no answer, and a lifetime that runs past the end
+/// (or the start) of the calendar saturates there instead of overflowing.
+pub fn expiry(created_at: i64, expires_in: i64) -> Option<OffsetDateTime> {
+    let created = OffsetDateTime::from_unix_timestamp(created_at).ok()?;
+    Some(created.saturating_add(Duration::seconds(expires_in)))
+}
+
+/// How long from `earlier` to `later` (negative when `later` comes first).
+pub fn between(earlier: OffsetDateTime, later: OffsetDateTime) -> Duration {
+    // Cannot overflow: two representable dates (years ±9999) are at most
+    // about 6.3e11 s apart, far inside Duration's i64 seconds.
+    #[allow(clippy::arithmetic_side_effects)]
+    let d = later - earlier;
+    d
+}
+
+/// "3 h 12 min", "2 days 4 h" (the magnitude: the caller says "ago" or "in").
+pub fn human(d: Duration) -> String {
+    let minutes = d.whole_minutes().abs();
+    if minutes < 60 {
+        format!("{minutes} min")
+    } else if minutes < 48 * 60 {
+        format!("{} h {} min", minutes / 60, minutes % 60)
+    } else {
+        format!("{} days {} h", minutes / (24 * 60), (minutes / 60) % 24)
+    }
+}
+
+/// A time of day as the findings show it: `14:03:09 UTC`.
+pub fn clock(at: OffsetDateTime) -> String {
+    format!("{:02}:{:02}:{:02} UTC", at.hour(), at.minute(), at.second())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_split_into_host_and_path() {
+        assert_eq!(
+            split_url("https://api.trakt.tv/sync/history?page=2"),
+            ("api.trakt.tv", "/sync/history?page=2")
+        );
+        assert_eq!(split_url("http://user@[::1]:8080/x#f"), ("[::1]", "/x#f"));
+        assert_eq!(
+            split_url("https://Api.Trakt.tv:8443"),
+            ("Api.Trakt.tv", "/")
+        );
+        assert_eq!(split_url("/relative"), ("", "/relative"));
+        assert_eq!(
+            host_and_path("https://API.trakt.tv/oauth/token?x=1#y"),
+            ("api.trakt.tv".to_string(), "/oauth/token".to_string())
+        );
+    }
+
+    #[test]
+    fn edit_distance_counts_edits() {
+        assert_eq!(edit_distance("history", "histroy"), 2);
+        assert_eq!(edit_distance("", "abc"), 3);
+        assert_eq!(edit_distance("abc", ""), 3);
+        assert_eq!(edit_distance("same", "same"), 0);
+        assert_eq!(edit_distance("kitten", "sitting"), 3);
+    }
+
+    #[test]
+    fn percent_decoding_is_total() {
+        assert_eq!(percent_decode("%E2%82%ACab"), "€ab");
+        assert_eq!(percent_decode("100%"), "100%");
+        assert_eq!(percent_decode("%zz%4"), "%zz%4");
+        assert_eq!(percent_decode("a%20b"), "a b");
+    }
+}
