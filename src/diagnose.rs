@@ -2,18 +2,6 @@
 //! findings that explain it, and what to do.
 //!
 //! Pure: (request, findings, response or error) -> [`Diagnosis`].
-#![cfg_attr(
-    not(test),
-    deny(
-        clippy::indexing_slicing,
-        clippy::string_slice,
-        clippy::arithmetic_side_effects,
-        clippy::unwrap_used,
-        clippy::expect_used,
-        clippy::panic
-    )
-)]
-
 use serde_json::Value;
 
 use crate::exchange::{Exchange, Response};

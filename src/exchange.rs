@@ -4,18 +4,6 @@
 //!
 //! Pure data with serde: the JSON Lines record of DESIGN.md is exactly the
 //! serialisation of [`Exchange`].
-#![cfg_attr(
-    not(test),
-    deny(
-        clippy::indexing_slicing,
-        clippy::string_slice,
-        clippy::arithmetic_side_effects,
-        clippy::unwrap_used,
-        clippy::expect_used,
-        clippy::panic
-    )
-)]
-
 use base64::Engine as _;
 use bytes::Bytes;
 use serde::de::{self, Deserializer, MapAccess, Visitor};

@@ -1,17 +1,5 @@
 //! Auto-fix: repairs that a finding may carry, and the record of each
 //! rewrite applied to a request before it left.
-#![cfg_attr(
-    not(test),
-    deny(
-        clippy::indexing_slicing,
-        clippy::string_slice,
-        clippy::arithmetic_side_effects,
-        clippy::unwrap_used,
-        clippy::expect_used,
-        clippy::panic
-    )
-)]
-
 use std::collections::BTreeSet;
 
 use bytes::Bytes;

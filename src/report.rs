@@ -5,18 +5,6 @@
 //! Plain serde data that imports nothing of the crate: the exchange model,
 //! the rules, auto-fix and the diagnosis all build on it, so none of them
 //! has to import another sideways just for a type.
-#![cfg_attr(
-    not(test),
-    deny(
-        clippy::indexing_slicing,
-        clippy::string_slice,
-        clippy::arithmetic_side_effects,
-        clippy::unwrap_used,
-        clippy::expect_used,
-        clippy::panic
-    )
-)]
-
 use std::borrow::Cow;
 use std::fmt;
 

@@ -3,18 +3,6 @@
 //! mean"), and dates and durations as the findings word them.
 //!
 //! The bottom layer: it depends on no other module of the crate.
-#![cfg_attr(
-    not(test),
-    deny(
-        clippy::indexing_slicing,
-        clippy::string_slice,
-        clippy::arithmetic_side_effects,
-        clippy::unwrap_used,
-        clippy::expect_used,
-        clippy::panic
-    )
-)]
-
 use time::{Duration, OffsetDateTime};
 
 /// The lower-cased host and the path (without query) of a URL.

@@ -1,18 +1,6 @@
 //! Body rules: JSON well-formedness, then the shape each endpoint expects
 //! (scrobble, checkin, bulk sync items, ratings), ids, numbers and dates.
 
-#![cfg_attr(
-    not(test),
-    deny(
-        clippy::indexing_slicing,
-        clippy::string_slice,
-        clippy::arithmetic_side_effects,
-        clippy::unwrap_used,
-        clippy::expect_used,
-        clippy::panic
-    )
-)]
-
 use serde_json::{Map, Value};
 use time::format_description::well_known::Rfc3339;
 use time::{Duration, OffsetDateTime, UtcOffset};

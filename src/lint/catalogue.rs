@@ -1,17 +1,5 @@
 //! The rule catalogue as people read it: `trakt-doctor rules` and the
 //! generated `docs/rules.md` come from here (a test keeps the file in step).
-#![cfg_attr(
-    not(test),
-    deny(
-        clippy::indexing_slicing,
-        clippy::string_slice,
-        clippy::arithmetic_side_effects,
-        clippy::unwrap_used,
-        clippy::expect_used,
-        clippy::panic
-    )
-)]
-
 use super::{catalogue, Rule};
 use crate::spec::trakt;
 

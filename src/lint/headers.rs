@@ -1,17 +1,5 @@
 //! Header rules: the four headers every Trakt call needs, the bearer token
 //! where OAuth is required, and header hygiene.
-#![cfg_attr(
-    not(test),
-    deny(
-        clippy::indexing_slicing,
-        clippy::string_slice,
-        clippy::arithmetic_side_effects,
-        clippy::unwrap_used,
-        clippy::expect_used,
-        clippy::panic
-    )
-)]
-
 use super::{Finding, ParsedBody, Rule, Scope, Severity, Subject};
 use crate::report::Fix;
 use crate::spec::trakt::{Auth, API_VERSION};

@@ -1,17 +1,5 @@
 //! The rule for trakt-doctor's own failures: a stage of the inspection
 //! ([`crate::inspect`]) that panicked on an exchange becomes this finding.
-#![cfg_attr(
-    not(test),
-    deny(
-        clippy::indexing_slicing,
-        clippy::string_slice,
-        clippy::arithmetic_side_effects,
-        clippy::unwrap_used,
-        clippy::expect_used,
-        clippy::panic
-    )
-)]
-
 use super::{Rule, Scope};
 use crate::report::Severity;
 

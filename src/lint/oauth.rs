@@ -1,17 +1,5 @@
 //! OAuth rules: the token exchange and refresh, revoke, the device flow,
 //! and the authorize page (which lives on the website host, not the API).
-#![cfg_attr(
-    not(test),
-    deny(
-        clippy::indexing_slicing,
-        clippy::string_slice,
-        clippy::arithmetic_side_effects,
-        clippy::unwrap_used,
-        clippy::expect_used,
-        clippy::panic
-    )
-)]
-
 use serde_json::{Map, Value};
 
 use super::{Contract, Finding, Rule, Scope, Severity, Subject};

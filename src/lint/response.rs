@@ -3,18 +3,6 @@
 //! changed under the client (the "API change vs old client" cause), not that
 //! the request was wrong. Only information, one finding per answer.
 
-#![cfg_attr(
-    not(test),
-    deny(
-        clippy::indexing_slicing,
-        clippy::string_slice,
-        clippy::arithmetic_side_effects,
-        clippy::unwrap_used,
-        clippy::expect_used,
-        clippy::panic
-    )
-)]
-
 use super::{Finding, Rule, Scope, Severity};
 use crate::exchange::Exchange;
 use crate::spec::schema::{Problem, Validator};

@@ -6,18 +6,6 @@
 //! method the path does not take, or a path value that cannot name a record,
 //! is an error.
 
-#![cfg_attr(
-    not(test),
-    deny(
-        clippy::indexing_slicing,
-        clippy::string_slice,
-        clippy::arithmetic_side_effects,
-        clippy::unwrap_used,
-        clippy::expect_used,
-        clippy::panic
-    )
-)]
-
 use serde_json::Value;
 
 use super::{Finding, Rule, Scope, Severity, Subject};

@@ -1,17 +1,5 @@
 //! A lint rule's catalogue entry, and the constructor that ties every
 //! finding to its rule (so ids and severities cannot drift apart).
-#![cfg_attr(
-    not(test),
-    deny(
-        clippy::indexing_slicing,
-        clippy::string_slice,
-        clippy::arithmetic_side_effects,
-        clippy::unwrap_used,
-        clippy::expect_used,
-        clippy::panic
-    )
-)]
-
 use crate::report::{Finding, RuleId, Severity};
 
 /// What a rule judges, which says when in the inspection it can fire.

@@ -6,18 +6,6 @@
 //! rules (ids, dates, progress, ratings) speak first where they know what
 //! Trakt really does; a place they already name is not named twice.
 
-#![cfg_attr(
-    not(test),
-    deny(
-        clippy::indexing_slicing,
-        clippy::string_slice,
-        clippy::arithmetic_side_effects,
-        clippy::unwrap_used,
-        clippy::expect_used,
-        clippy::panic
-    )
-)]
-
 use super::{Finding, Rule, Scope, Severity, Subject};
 use crate::spec::schema::{Problem, Validator};
 use crate::spec::trakt::{self, BodyShape};

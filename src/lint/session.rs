@@ -2,18 +2,6 @@
 //! before them (a spent code or refresh token, an expired or revoked token,
 //! writes too fast, a retry inside a `Retry-After` window). The rules live
 //! here with the others; [`crate::session`] tracks the state that finds them.
-#![cfg_attr(
-    not(test),
-    deny(
-        clippy::indexing_slicing,
-        clippy::string_slice,
-        clippy::arithmetic_side_effects,
-        clippy::unwrap_used,
-        clippy::expect_used,
-        clippy::panic
-    )
-)]
-
 use super::{Rule, Scope};
 use crate::report::Severity;
 

@@ -3,18 +3,6 @@
 //! `api.strem.io/api/events`. Responses: the link redirect from
 //! `www.strem.io/trakt/auth/…`, the Trakt token in `getUser`, errors inside
 //! Stremio's 200 answers, and the Trakt catalogue addon's errors.
-#![cfg_attr(
-    not(test),
-    deny(
-        clippy::indexing_slicing,
-        clippy::string_slice,
-        clippy::arithmetic_side_effects,
-        clippy::unwrap_used,
-        clippy::expect_used,
-        clippy::panic
-    )
-)]
-
 use serde_json::Value;
 use time::{Duration, OffsetDateTime};
 

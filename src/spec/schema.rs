@@ -5,18 +5,6 @@
 //! Alternatives (`oneOf` in the contract) are read as "any of": Trakt's own
 //! alternatives overlap (ids by `trakt` or by `imdb`; both present is fine).
 
-#![cfg_attr(
-    not(test),
-    deny(
-        clippy::indexing_slicing,
-        clippy::string_slice,
-        clippy::arithmetic_side_effects,
-        clippy::unwrap_used,
-        clippy::expect_used,
-        clippy::panic
-    )
-)]
-
 use std::collections::BTreeMap;
 
 use serde::Deserialize;

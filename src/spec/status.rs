@@ -1,18 +1,6 @@
 //! What Trakt's status codes mean, as its API documentation words them,
 //! and the statuses Trakt's device-code polling gives its own meaning.
 //! Data for the diagnosis ([`crate::diagnose`]).
-#![cfg_attr(
-    not(test),
-    deny(
-        clippy::indexing_slicing,
-        clippy::string_slice,
-        clippy::arithmetic_side_effects,
-        clippy::unwrap_used,
-        clippy::expect_used,
-        clippy::panic
-    )
-)]
-
 /// Trakt's documented meaning of each status (or range of statuses).
 const MEANINGS: &[(u16, u16, &str)] = &[
     (400, 400, "Bad Request: the request couldn't be parsed"),

@@ -1,17 +1,5 @@
 //! Stremio's Trakt bridge as data: the hosts and endpoints the official
 //! apps use instead of api.trakt.tv (see ../shared/stremio.md).
-#![cfg_attr(
-    not(test),
-    deny(
-        clippy::indexing_slicing,
-        clippy::string_slice,
-        clippy::arithmetic_side_effects,
-        clippy::unwrap_used,
-        clippy::expect_used,
-        clippy::panic
-    )
-)]
-
 /// Stremio's API: every call is `POST /api/<name>` with a JSON body whose
 /// `type` names the call and whose `authKey` identifies the user.
 pub const API_HOST: &str = "api.strem.io";

@@ -8,18 +8,6 @@
 //! Trakt renamed, and that Trakt's routes take trailing parameters as
 //! optional (the contract spells each route in full).
 
-#![cfg_attr(
-    not(test),
-    deny(
-        clippy::indexing_slicing,
-        clippy::string_slice,
-        clippy::arithmetic_side_effects,
-        clippy::unwrap_used,
-        clippy::expect_used,
-        clippy::panic
-    )
-)]
-
 use std::collections::{BTreeMap, HashMap};
 use std::sync::LazyLock;
 
