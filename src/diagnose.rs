@@ -4,7 +4,7 @@
 //! Pure: (request, findings, response or error) -> [`Diagnosis`].
 use serde_json::Value;
 
-use crate::exchange::{Exchange, Response};
+use crate::exchange::{ErrorKind, Exchange, Response};
 use crate::lint::{stremio as lens, Rule};
 use crate::report::{Diagnosis, Finding, Severity};
 use crate::spec::status;
@@ -70,7 +70,11 @@ fn is_cloudflare(response: &Response) -> bool {
 pub fn explain(exchange: &Exchange) -> Option<Diagnosis> {
     let host = exchange.request.host().unwrap_or_default();
     let Some(response) = &exchange.response else {
-        return no_answer(&host, exchange.error.as_deref().unwrap_or("no response"));
+        return no_answer(
+            &host,
+            exchange.error.as_deref().unwrap_or("no response"),
+            exchange.error_kind(),
+        );
     };
     let status = response.status;
     if host == stremio::API_HOST || host == stremio::WEB_HOST {
@@ -179,17 +183,24 @@ impl<'a> Answer<'a> {
 }
 
 /// No response at all: the client gave up, or the way to Trakt failed.
-fn no_answer(host: &str, error: &str) -> Option<Diagnosis> {
+fn no_answer(host: &str, error: &str, kind: Option<ErrorKind>) -> Option<Diagnosis> {
     let mut b = Builder::new(format!("No answer from {host}: {error}"));
-    if error.contains("client closed") {
+    match kind {
+        Some(ErrorKind::ClientClosed | ErrorKind::ClientBodyTooSlow | ErrorKind::ClientBodyUnreadable) => {
         b.cause("the client gave up before the exchange completed (its own timeout, or the user navigated away)");
         b.remedy("nothing to fix on Trakt's side; if this repeats, check the client's timeout");
-    } else {
+        }
+        Some(ErrorKind::CutByShutdown) => {
+            b.cause("trakt-doctor was stopped while the exchange was still in flight");
+            b.remedy("nothing to fix; repeat the request with the proxy running to see Trakt's answer");
+        }
+        _ => {
         b.cause("the network between this machine and Trakt, a firewall, or Trakt being down");
         b.remedy("retry in a minute; check https://status.trakt.tv (or the status of Stremio's servers for strem.io hosts)");
         b.remedy(
             "if only trakt-doctor fails, check --resolve, --upstream-ca and --upstream-timeout",
         );
+        }
     }
     b.done()
 }
@@ -515,6 +526,20 @@ mod tests {
     }
 
     const SETTINGS: &str = "https://api.trakt.tv/users/settings";
+
+    #[test]
+    fn no_answer_is_explained_by_its_kind() {
+        let causes = |error: &str| {
+            let mut ex = exchange("GET", SETTINGS, None, &[], "");
+            ex.error = Some(error.to_string());
+            explain(&ex).map(|d| d.causes.join(" ")).unwrap_or_default()
+        };
+        assert!(causes("the client closed the connection before the response arrived")
+            .contains("the client gave up"));
+        assert!(causes("cut short by trakt-doctor's shutdown: the exchange was still in flight")
+            .contains("trakt-doctor was stopped"));
+        assert!(causes("connection refused").contains("the network"));
+    }
 
     #[test]
     fn success_needs_no_diagnosis_but_not_found_items_do() {
