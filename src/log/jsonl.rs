@@ -1,4 +1,4 @@
-//! The JSON Lines sink: one [`Exchange`] object per line, appended to a file.
+//! The JSON Lines sink: one [`Exchange`](crate::exchange::Exchange) object per line, appended to a file.
 //! Each batch of records is written out as soon as the writer has it, so
 //! `tail -f` shows it at once and a crash loses nothing that was logged.
 
