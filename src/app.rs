@@ -1,5 +1,5 @@
-//! Dispatch: hands each subcommand to its module in [`crate::commands`].
-//! Every failure is a one-line [`Fatal`] message and exit status 2.
+//! Dispatch: hands each subcommand to its module in `commands`.
+//! Every failure is a one-line `Fatal` message and exit status 2.
 
 use crate::cli::{Cli, Command};
 use crate::commands;

@@ -3,7 +3,7 @@
 
 /// Whether an `Authorization` or `Proxy-Authorization` value is `Basic`
 /// with exactly the `user:password` credentials `expected`.
-pub fn basic_credentials_match(value: Option<&str>, expected: &str) -> bool {
+pub(crate) fn basic_credentials_match(value: Option<&str>, expected: &str) -> bool {
     use base64::Engine as _;
     let given = value
         .and_then(|v| v.trim().split_once(' '))

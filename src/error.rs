@@ -25,20 +25,14 @@ impl fmt::Display for Fatal {
 impl std::error::Error for Fatal {}
 
 /// Turns any displayable error into a [`Fatal`] that says what was being done.
-pub trait Context<T> {
+pub(crate) trait Context<T> {
     /// `what: cause`.
     fn context(self, what: &str) -> Result<T, Fatal>;
-    /// `what(cause)`, for messages that put the cause elsewhere than at the end.
-    fn with_context(self, what: impl FnOnce(String) -> String) -> Result<T, Fatal>;
 }
 
 impl<T, E: fmt::Display> Context<T> for Result<T, E> {
     fn context(self, what: &str) -> Result<T, Fatal> {
         self.map_err(|e| Fatal(format!("{what}: {e}")))
-    }
-
-    fn with_context(self, what: impl FnOnce(String) -> String) -> Result<T, Fatal> {
-        self.map_err(|e| Fatal(what(e.to_string())))
     }
 }
 
@@ -55,14 +49,6 @@ mod tests {
                 .unwrap_err()
                 .0,
             "cannot open the log file x.jsonl: disk full"
-        );
-        let failed: Result<(), String> = Err("boom".into());
-        assert_eq!(
-            failed
-                .with_context(|e| format!("the CA ({e}) is unusable"))
-                .unwrap_err()
-                .to_string(),
-            "the CA (boom) is unusable"
         );
     }
 }

@@ -213,7 +213,7 @@ mod optional_body {
     use super::Body;
     use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-    pub fn serialize<S: Serializer>(body: &Body, s: S) -> Result<S::Ok, S::Error> {
+    pub(super) fn serialize<S: Serializer>(body: &Body, s: S) -> Result<S::Ok, S::Error> {
         if body.is_empty() {
             s.serialize_none()
         } else {
@@ -221,7 +221,7 @@ mod optional_body {
         }
     }
 
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Body, D::Error> {
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Body, D::Error> {
         Ok(Option::<Body>::deserialize(d)?.unwrap_or_default())
     }
 }

@@ -17,17 +17,17 @@ use crate::redact::Redactor;
 use crate::tls::ca::write_atomically;
 
 /// File name of the key, in the CA folder.
-pub const KEY_FILE: &str = "trakt-doctor-fingerprint.key";
+pub(crate) const KEY_FILE: &str = "trakt-doctor-fingerprint.key";
 
 const KEY_BYTES: usize = 32;
 
 /// Where the key of the CA folder `dir` lives.
-pub fn path(dir: &Path) -> PathBuf {
+pub(crate) fn path(dir: &Path) -> PathBuf {
     dir.join(KEY_FILE)
 }
 
 /// The key of `dir`, created there when it is missing (the proxy).
-pub fn load_or_create(dir: &Path) -> Result<Redactor, String> {
+pub(crate) fn load_or_create(dir: &Path) -> Result<Redactor, String> {
     if let Some(redactor) = load(dir)? {
         return Ok(redactor);
     }
@@ -43,7 +43,7 @@ pub fn load_or_create(dir: &Path) -> Result<Redactor, String> {
 }
 
 /// The key of `dir` when there is one (offline tools never create it).
-pub fn load(dir: &Path) -> Result<Option<Redactor>, String> {
+pub(crate) fn load(dir: &Path) -> Result<Option<Redactor>, String> {
     let file = path(dir);
     let text = match fs::read_to_string(&file) {
         Ok(text) => text,

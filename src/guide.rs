@@ -32,7 +32,7 @@ impl Os {
 }
 
 /// The command (or clicks) that make this OS trust the CA.
-pub fn trust_step(os: Os, ca: &str) -> String {
+pub(crate) fn trust_step(os: Os, ca: &str) -> String {
     match os {
         Os::Windows => format!(
             "certutil -user -addstore Root \"{ca}\"   (or double-click the file → Install Certificate → Current User → Trusted Root Certification Authorities)"
@@ -47,7 +47,7 @@ pub fn trust_step(os: Os, ca: &str) -> String {
 }
 
 /// Step-by-step routing of the Stremio apps on `os` through the proxy at `addr`.
-pub fn stremio_steps(os: Os, addr: &str, ca: &str) -> String {
+pub(crate) fn stremio_steps(os: Os, addr: &str, ca: &str) -> String {
     let mut steps = vec![format!("Trust the CA: {}", trust_step(os, ca))];
     match os {
         Os::Windows => {

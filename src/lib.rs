@@ -3,13 +3,15 @@
 //! The crate is a pure core (text, spec, report, exchange, lint, fix,
 //! session, diagnose, redact, inspect: no I/O, no clock, nothing that can
 //! panic on input) inside a thin async shell ([`proxy`], [`tls`], [`log`],
-//! [`web`]); the README's Architecture section draws the layers. The binary
+//! `web`); the README's Architecture section draws the layers. The binary
 //! in `main.rs` only wires the command line ([`cli`]) to these modules
-//! through [`app`] and [`commands`].
+//! through [`app`] and `commands`.
 
 // No function of the library is longer than clippy's default limit (100
 // lines); tests/ and examples/ are not held to it.
 #![deny(clippy::too_many_lines)]
+// Items are crate-internal unless the crate offers them (see the `pub` modules).
+#![deny(unreachable_pub)]
 
 /// Declares a module of the pure core: outside tests it denies every
 /// construct that can panic on input (slicing, unchecked arithmetic, unwrap,
@@ -17,7 +19,7 @@
 /// One list for the whole core; a module that needs an exception says why
 /// where it allows it.
 macro_rules! core {
-    ($(pub mod $name:ident;)*) => {$(
+    ($($vis:vis mod $name:ident;)*) => {$(
         #[cfg_attr(
             not(test),
             deny(
@@ -29,13 +31,13 @@ macro_rules! core {
                 clippy::panic
             )
         )]
-        pub mod $name;
+        $vis mod $name;
     )*};
 }
 
 // The pure core, bottom layer first (see README, Architecture).
 core! {
-    pub mod text;
+    pub(crate) mod text;
     pub mod report;
     pub mod spec;
     pub mod exchange;
@@ -49,18 +51,18 @@ core! {
 
 // The shell: I/O, async, the command line.
 pub mod app;
-pub mod auth;
+pub(crate) mod auth;
 pub mod cli;
-pub mod commands;
-pub mod error;
-pub mod fingerprint_key;
-pub mod guide;
+pub(crate) mod commands;
+pub(crate) mod error;
+pub(crate) mod fingerprint_key;
+pub(crate) mod guide;
 pub mod hosts;
 pub mod log;
 pub mod proxy;
-pub mod respond;
+pub(crate) mod respond;
 pub mod tls;
-pub mod web;
+pub(crate) mod web;
 
 /// The hosts decrypted when the user names none with `--intercept`: Trakt's
 /// API hosts (apiz.trakt.tv is the private production one), auth.trakt.tv

@@ -16,9 +16,9 @@ pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 /// The body type of every response the proxy sends and every request it forwards.
 pub type ProxyBody = UnsyncBoxBody<Bytes, BoxError>;
 
-pub const TEXT: &str = "text/plain; charset=utf-8";
-pub const HTML: &str = "text/html; charset=utf-8";
-pub const JSON: &str = "application/json";
+pub(crate) const TEXT: &str = "text/plain; charset=utf-8";
+pub(crate) const HTML: &str = "text/html; charset=utf-8";
+pub(crate) const JSON: &str = "application/json";
 
 pub fn full(bytes: impl Into<Bytes>) -> ProxyBody {
     Full::new(bytes.into())
@@ -45,7 +45,7 @@ fn plain(
 }
 
 /// A page or file of the proxy's own (index, `/ca`, PAC): never cached.
-pub fn local(
+pub(crate) fn local(
     status: StatusCode,
     content_type: &'static str,
     body: impl Into<Bytes>,
@@ -57,7 +57,7 @@ pub fn local(
 
 /// An answer of the web view: never cached, never sniffed or framed, and
 /// only its own scripts and styles run.
-pub fn web(
+pub(crate) fn web(
     status: StatusCode,
     content_type: &'static str,
     body: impl Into<Bytes>,
@@ -68,7 +68,7 @@ pub fn web(
 }
 
 /// A body that streams for as long as it lives (the web view's events): never cached.
-pub fn streaming(body: ProxyBody, content_type: &'static str) -> Response<ProxyBody> {
+pub(crate) fn streaming(body: ProxyBody, content_type: &'static str) -> Response<ProxyBody> {
     let mut response = Response::new(body);
     let headers = response.headers_mut();
     headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
@@ -77,7 +77,7 @@ pub fn streaming(body: ProxyBody, content_type: &'static str) -> Response<ProxyB
 }
 
 /// A web view download: `body` saved as `name`.
-pub fn download(
+pub(crate) fn download(
     body: String,
     content_type: &'static str,
     name: &'static str,
@@ -86,7 +86,7 @@ pub fn download(
 }
 
 /// Makes a browser save `response` as `name`.
-pub fn attachment(mut response: Response<ProxyBody>, name: &str) -> Response<ProxyBody> {
+pub(crate) fn attachment(mut response: Response<ProxyBody>, name: &str) -> Response<ProxyBody> {
     if let Ok(value) = HeaderValue::from_str(&format!("attachment; filename=\"{name}\"")) {
         response
             .headers_mut()
@@ -97,7 +97,7 @@ pub fn attachment(mut response: Response<ProxyBody>, name: &str) -> Response<Pro
 
 /// A plain-text answer from the proxy itself in place of the upstream's
 /// (refusals, upstream failures), marked so a client can tell.
-pub fn error(status: StatusCode, message: &str) -> Response<ProxyBody> {
+pub(crate) fn error(status: StatusCode, message: &str) -> Response<ProxyBody> {
     let mut response = plain(status, TEXT, format!("{message}\n"));
     response
         .headers_mut()

@@ -6,7 +6,7 @@
 use time::{Duration, OffsetDateTime};
 
 /// The lower-cased host and the path (without query) of a URL.
-pub fn host_and_path(url: &str) -> (String, String) {
+pub(crate) fn host_and_path(url: &str) -> (String, String) {
     let (host, path_and_query) = split_url(url);
     let path = path_and_query
         .split(['?', '#'])
@@ -19,7 +19,7 @@ pub fn host_and_path(url: &str) -> (String, String) {
 /// URL, as slices of it: `https://api.trakt.tv:443/a?b=1` gives
 /// `("api.trakt.tv", "/a?b=1")`. Cheaper than parsing a URI, which the
 /// inspection of every exchange would otherwise do several times.
-pub fn split_url(url: &str) -> (&str, &str) {
+pub(crate) fn split_url(url: &str) -> (&str, &str) {
     let Some((_, rest)) = url.split_once("://") else {
         return ("", url);
     };
@@ -39,7 +39,7 @@ pub fn split_url(url: &str) -> (&str, &str) {
 }
 
 /// Levenshtein distance (for "did you mean" and key typos).
-pub fn edit_distance(a: &str, b: &str) -> usize {
+pub(crate) fn edit_distance(a: &str, b: &str) -> usize {
     let b: Vec<char> = b.chars().collect();
     let mut previous: Vec<usize> = (0..=b.len()).collect();
     let mut current: Vec<usize> = Vec::with_capacity(previous.len());
@@ -66,7 +66,7 @@ pub fn edit_distance(a: &str, b: &str) -> usize {
 }
 
 /// Decodes `%XX` escapes (lossy on invalid UTF-8).
-pub fn percent_decode(s: &str) -> String {
+pub(crate) fn percent_decode(s: &str) -> String {
     let hex = |b: u8| (b as char).to_digit(16).and_then(|d| u8::try_from(d).ok());
     let mut out = Vec::with_capacity(s.len());
     let mut bytes = s.bytes();
@@ -85,7 +85,7 @@ pub fn percent_decode(s: &str) -> String {
 }
 
 /// Splits a query string into decoded pairs (`+` is a space).
-pub fn query_pairs(query: &str) -> Vec<(String, String)> {
+pub(crate) fn query_pairs(query: &str) -> Vec<(String, String)> {
     query
         .split('&')
         .filter(|p| !p.is_empty())
@@ -103,13 +103,13 @@ pub fn query_pairs(query: &str) -> Vec<(String, String)> {
 /// seconds runs out. Both come from an upstream answer: a creation time
 /// outside the calendar is no answer, and a lifetime that runs past the end
 /// (or the start) of the calendar saturates there instead of overflowing.
-pub fn expiry(created_at: i64, expires_in: i64) -> Option<OffsetDateTime> {
+pub(crate) fn expiry(created_at: i64, expires_in: i64) -> Option<OffsetDateTime> {
     let created = OffsetDateTime::from_unix_timestamp(created_at).ok()?;
     Some(created.saturating_add(Duration::seconds(expires_in)))
 }
 
 /// How long from `earlier` to `later` (negative when `later` comes first).
-pub fn between(earlier: OffsetDateTime, later: OffsetDateTime) -> Duration {
+pub(crate) fn between(earlier: OffsetDateTime, later: OffsetDateTime) -> Duration {
     // Cannot overflow: two representable dates (years ±9999) are at most
     // about 6.3e11 s apart, far inside Duration's i64 seconds.
     #[allow(clippy::arithmetic_side_effects)]
@@ -118,7 +118,7 @@ pub fn between(earlier: OffsetDateTime, later: OffsetDateTime) -> Duration {
 }
 
 /// "3 h 12 min", "2 days 4 h" (the magnitude: the caller says "ago" or "in").
-pub fn human(d: Duration) -> String {
+pub(crate) fn human(d: Duration) -> String {
     let minutes = d.whole_minutes().abs();
     if minutes < 60 {
         format!("{minutes} min")
@@ -130,7 +130,7 @@ pub fn human(d: Duration) -> String {
 }
 
 /// A time of day as the findings show it: `14:03:09 UTC`.
-pub fn clock(at: OffsetDateTime) -> String {
+pub(crate) fn clock(at: OffsetDateTime) -> String {
     format!("{:02}:{:02}:{:02} UTC", at.hour(), at.minute(), at.second())
 }
 

@@ -5,7 +5,7 @@ use crate::error::{Context, Fatal};
 use crate::tls::ca::CertificateAuthority;
 use crate::tls::CaFiles;
 
-pub fn run(args: CaArgs) -> Result<i32, Fatal> {
+pub(crate) fn run(args: CaArgs) -> Result<i32, Fatal> {
     match args.action {
         CaAction::Path { certs } => {
             let files = CaFiles::new(&certs.certs);

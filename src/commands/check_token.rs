@@ -22,7 +22,7 @@ const URL: &str = "https://api.trakt.tv/users/settings";
 
 /// The verdict on a token, from Trakt's answer.
 #[derive(Debug, PartialEq, Eq)]
-pub enum Verdict {
+pub(crate) enum Verdict {
     Valid { user: String },
     Invalid,
     Blocked,
@@ -31,7 +31,7 @@ pub enum Verdict {
 }
 
 /// Reads Trakt's answer (pure).
-pub fn verdict(status: u16, headers: &Headers, body: &[u8]) -> Verdict {
+pub(crate) fn verdict(status: u16, headers: &Headers, body: &[u8]) -> Verdict {
     let html = headers
         .get("content-type")
         .is_some_and(|c| c.contains("text/html"))
@@ -49,7 +49,7 @@ pub fn verdict(status: u16, headers: &Headers, body: &[u8]) -> Verdict {
     }
 }
 
-pub fn run(args: CheckTokenArgs) -> Result<i32, Fatal> {
+pub(crate) fn run(args: CheckTokenArgs) -> Result<i32, Fatal> {
     let token = args
         .token
         .trim()

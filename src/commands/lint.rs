@@ -33,7 +33,7 @@ impl Tally {
     }
 }
 
-pub fn run(args: LintArgs) -> Result<i32, Fatal> {
+pub(crate) fn run(args: LintArgs) -> Result<i32, Fatal> {
     let redactor = redactor(&args)?;
     let mut tally = Tally::default();
     let mut report = Vec::new();

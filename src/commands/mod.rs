@@ -1,12 +1,12 @@
 //! One module per subcommand. Each turns its parsed arguments into work
 //! and returns the process exit status; [`crate::app`] only dispatches.
 
-pub mod ca;
-pub mod check_token;
-pub mod lint;
-pub mod rules;
-pub mod run;
-pub mod stremio;
+pub(crate) mod ca;
+pub(crate) mod check_token;
+pub(crate) mod lint;
+pub(crate) mod rules;
+pub(crate) mod run;
+pub(crate) mod stremio;
 
 use std::path::{Path, PathBuf};
 

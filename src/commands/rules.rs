@@ -4,7 +4,7 @@ use crate::cli::{RulesArgs, RulesFormat};
 use crate::error::Fatal;
 use crate::lint::catalogue;
 
-pub fn run(args: RulesArgs) -> Result<i32, Fatal> {
+pub(crate) fn run(args: RulesArgs) -> Result<i32, Fatal> {
     match args.format {
         RulesFormat::Text => print!("{}", catalogue::text()),
         RulesFormat::Markdown => print!("{}", catalogue::markdown()),

@@ -22,7 +22,7 @@ use crate::web::store::{WebSink, WebStore};
 /// The run's settings, checked and defaulted: everything [`run`] needs
 /// from the command line, and nothing it has to validate again.
 #[derive(Debug)]
-pub struct RunConfig {
+pub(crate) struct RunConfig {
     pub listen: SocketAddr,
     /// Said at start when the proxy listens beyond this computer.
     pub lan_warning: Option<String>,
@@ -44,7 +44,7 @@ pub struct RunConfig {
 impl RunConfig {
     /// Checks what clap cannot (a non-loopback address needs `--allow-lan`,
     /// `--proxy-auth` needs a colon) and fills in the defaults.
-    pub fn from_args(args: RunArgs) -> Result<RunConfig, Fatal> {
+    pub(crate) fn from_args(args: RunArgs) -> Result<RunConfig, Fatal> {
         let loopback = args.listen.ip().is_loopback();
         if !loopback && !args.allow_lan {
             return Err(Fatal(format!(
@@ -97,7 +97,7 @@ impl RunConfig {
     }
 }
 
-pub fn run(args: RunArgs) -> Result<i32, Fatal> {
+pub(crate) fn run(args: RunArgs) -> Result<i32, Fatal> {
     let mut config = RunConfig::from_args(args)?;
     if let Some(warning) = &config.lan_warning {
         eprintln!("trakt-doctor: WARNING: {warning}");

@@ -5,7 +5,7 @@ use crate::error::Fatal;
 use crate::guide;
 use crate::tls::CaFiles;
 
-pub fn run(args: StremioArgs) -> Result<i32, Fatal> {
+pub(crate) fn run(args: StremioArgs) -> Result<i32, Fatal> {
     let ca = super::absolute(&CaFiles::new(&args.certs.certs).cert_path())
         .display()
         .to_string();

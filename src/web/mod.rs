@@ -9,7 +9,7 @@
 //! peer, the per-run token printed into the page, and a same-origin
 //! `Origin` (no CSRF).
 
-pub mod store;
+pub(crate) mod store;
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -69,7 +69,7 @@ pub struct WebContext {
 }
 
 /// A random token for this run, required on every state-changing request.
-pub fn new_token() -> String {
+pub(crate) fn new_token() -> String {
     use ring::rand::SecureRandom;
     let mut bytes = [0u8; 16];
     // The system RNG failing is not recoverable in any useful way; fall back to the clock.
@@ -84,7 +84,7 @@ pub fn new_token() -> String {
 }
 
 /// Whether the Host header names this proxy by IP literal or `localhost` and its port.
-pub fn host_allowed(host: Option<&str>, local: SocketAddr) -> bool {
+pub(crate) fn host_allowed(host: Option<&str>, local: SocketAddr) -> bool {
     let Some(host) = host else { return false };
     let (name, port) = match host.rsplit_once(':') {
         Some((name, port)) if !name.ends_with(':') && !host.ends_with(']') => {
@@ -103,7 +103,7 @@ pub fn host_allowed(host: Option<&str>, local: SocketAddr) -> bool {
 /// captured exchange: with `--proxy-auth`, whoever gives those credentials
 /// (HTTP Basic, or as proxy credentials on a request sent through the proxy);
 /// without it, clients on this computer only.
-pub enum Access {
+pub(crate) enum Access {
     Allowed,
     /// Answer 401 with a Basic challenge.
     NeedsCredentials,
@@ -111,7 +111,7 @@ pub enum Access {
     LoopbackOnly,
 }
 
-pub fn access<B>(proxy_auth: Option<&str>, peer: SocketAddr, req: &Request<B>) -> Access {
+pub(crate) fn access<B>(proxy_auth: Option<&str>, peer: SocketAddr, req: &Request<B>) -> Access {
     let Some(expected) = proxy_auth else {
         return if peer.ip().to_canonical().is_loopback() {
             Access::Allowed
@@ -130,7 +130,7 @@ pub fn access<B>(proxy_auth: Option<&str>, peer: SocketAddr, req: &Request<B>) -
 }
 
 /// The answer to a request [`access`] does not allow.
-pub fn refusal(access: Access, path: &str) -> Option<Response<ProxyBody>> {
+pub(crate) fn refusal(access: Access, path: &str) -> Option<Response<ProxyBody>> {
     match access {
         Access::Allowed => None,
         Access::NeedsCredentials => {
@@ -160,14 +160,14 @@ pub fn refusal(access: Access, path: &str) -> Option<Response<ProxyBody>> {
 }
 
 /// Paths the web view answers; anything else falls through to the other local pages.
-pub fn handles(path: &str) -> bool {
+pub(crate) fn handles(path: &str) -> bool {
     matches!(
         path,
         "/" | "/app.js" | "/app.css" | "/rules" | "/download.har" | "/download.jsonl"
     ) || path.starts_with("/api/")
 }
 
-pub async fn serve(
+pub(crate) async fn serve(
     web: &WebContext,
     peer: SocketAddr,
     req: Request<Incoming>,

@@ -180,7 +180,7 @@ impl WebStore {
 }
 
 /// The sink that feeds the store from the log writer thread.
-pub struct WebSink(pub Arc<WebStore>);
+pub(crate) struct WebSink(pub Arc<WebStore>);
 
 impl Sink for WebSink {
     fn name(&self) -> String {
