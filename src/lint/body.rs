@@ -8,6 +8,7 @@ use time::{Duration, OffsetDateTime, UtcOffset};
 use super::route::is_imdb_id;
 use super::{Finding, ParsedBody, Rule, Scope, Severity, Subject};
 use crate::report::Fix;
+use crate::spec::schema::json_kind;
 use crate::spec::trakt::BodyShape;
 use crate::text::edit_distance;
 
@@ -316,7 +317,7 @@ pub fn check(s: &Subject, out: &mut Vec<Finding>) {
     let Some(object) = value.as_object() else {
         out.push(JSON_TYPE.finding(
             "/",
-            format!("the body is a JSON {}, not an object", kind(value)),
+            format!("the body is a JSON {}, not an object", json_kind(value)),
         ));
         return;
     };
@@ -361,17 +362,6 @@ fn has_history_ids(object: &Map<String, Value>) -> bool {
         .get("ids")
         .and_then(Value::as_array)
         .is_some_and(|ids| !ids.is_empty())
-}
-
-fn kind(value: &Value) -> &'static str {
-    match value {
-        Value::Null => "null",
-        Value::Bool(_) => "boolean",
-        Value::Number(_) => "number",
-        Value::String(_) => "string",
-        Value::Array(_) => "array",
-        Value::Object(_) => "object",
-    }
 }
 
 struct Ctx<'o> {

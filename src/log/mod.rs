@@ -26,7 +26,10 @@
 pub mod detached;
 pub mod har;
 pub mod jsonl;
-pub mod read;
+// Reading recorded files is pure: it denies panicking constructs as the core does.
+core! {
+    pub mod read;
+}
 pub mod terminal;
 
 use std::cell::OnceCell;
