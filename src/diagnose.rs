@@ -97,11 +97,19 @@ pub fn explain(exchange: &Exchange) -> Option<Diagnosis> {
     if status < 400 {
         return not_found_items(response);
     }
-    let findings: Vec<&Finding> = exchange
+    let mut findings: Vec<&Finding> = exchange
         .findings
         .iter()
         .filter(|f| !f.fixed && f.severity == Severity::Error)
         .collect();
+    if findings.is_empty() {
+        // The rejection confirms the warnings that predicted it.
+        findings = exchange
+            .findings
+            .iter()
+            .filter(|f| !f.fixed && f.severity == Severity::Warning && predicts(status, f))
+            .collect();
+    }
     let meaning = status::meaning(status).unwrap_or("an error status Trakt does not document");
     let mut b = Builder::new(format!("{status} {meaning}"));
     if let Some(first) = findings.first() {
@@ -179,6 +187,16 @@ impl<'a> Answer<'a> {
             explained,
             body,
         }
+    }
+}
+
+/// Whether a warning foretells this status: a path the contract lacks
+/// foretells a 404, a body or query off its schema a 400 or 422.
+fn predicts(status: u16, finding: &Finding) -> bool {
+    match status {
+        404 | 405 => finding.rule.family() == "route",
+        400 | 412 | 422 => matches!(finding.rule.family(), "body" | "route"),
+        _ => false,
     }
 }
 
@@ -526,6 +544,24 @@ mod tests {
     }
 
     const SETTINGS: &str = "https://api.trakt.tv/users/settings";
+
+    #[test]
+    fn a_rejection_confirms_the_warning_that_foretold_it() {
+        let url = "https://api.trakt.tv/movies/recommended/weekly";
+        let renamed = crate::lint::route::RENAMED.finding(
+            "/",
+            "GET /movies/recommended/{period} is gone; call GET /movies/favorited/{period}",
+        );
+        let mut ex = exchange("GET", url, Some(404), &[], "");
+        ex.findings = vec![renamed.clone()];
+        let d = explain(&ex).expect("a diagnosis");
+        assert!(d.summary.starts_with("404 because"), "{}", d.summary);
+        assert!(d.summary.contains("favorited"), "{}", d.summary);
+        // A failure of another kind is not blamed on it.
+        let mut other = exchange("GET", url, Some(503), &[], "");
+        other.findings = vec![renamed];
+        assert!(!explain(&other).expect("a diagnosis").summary.contains("because"));
+    }
 
     #[test]
     fn no_answer_is_explained_by_its_kind() {

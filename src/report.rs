@@ -45,6 +45,11 @@ impl RuleId {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+
+    /// The family: the id's first part (`route` of `route.renamed`).
+    pub fn family(&self) -> &str {
+        self.0.split('.').next().unwrap_or_default()
+    }
 }
 
 impl From<String> for RuleId {
