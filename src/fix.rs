@@ -122,7 +122,7 @@ pub fn apply(
             finding.fixed = true;
             records.push(FixRecord {
                 rule: finding.rule.clone(),
-                location: finding.location.clone(),
+                location: finding.location.to_string(),
                 before,
                 after,
             });
@@ -163,7 +163,7 @@ pub fn apply_to_response(
                 value.clone(),
                 FixRecord {
                     rule: finding.rule.clone(),
-                    location: finding.location.clone(),
+                    location: finding.location.to_string(),
                     before: format!("{name}: {}", received.get(name).unwrap_or("(absent)")),
                     after: format!("{name}: {value}"),
                 },

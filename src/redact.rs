@@ -129,7 +129,7 @@ impl Redactor {
         }
         for finding in &mut ex.findings {
             self.prose_in_place(&mut finding.message);
-            self.prose_in_place(&mut finding.location);
+            finding.location.edit(|text| self.prose_in_place(text));
         }
         if let Some(error) = ex.error.as_mut() {
             self.prose_in_place(error);

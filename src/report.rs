@@ -72,6 +72,120 @@ impl PartialEq<&str> for RuleId {
     }
 }
 
+/// What a finding's location names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LocationKind {
+    /// The request as a whole (`/`).
+    Request,
+    /// A place in the JSON body, as a JSON pointer (`/movie/ids/imdb`).
+    Body,
+    /// A header, by name (`trakt-api-key`).
+    Header,
+    /// A query parameter (`query limit`).
+    Query,
+    /// A value in the path (`path {id}`).
+    Path,
+    /// The host the request went to (`host`).
+    Host,
+    /// A place in the answer (`response /0/movie`).
+    Response,
+}
+
+/// Where a finding points. Records carry it as the text people read
+/// (`/movie/ids`, `query limit`, `trakt-api-key`: the JSONL/HAR format), and
+/// the kind is read from that text once, here, instead of by every reader.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Location {
+    kind: LocationKind,
+    text: String,
+}
+
+impl Location {
+    pub fn kind(&self) -> LocationKind {
+        self.kind
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.text
+    }
+
+    /// Rewrites the text (redaction does); the kind is read again from it.
+    pub fn edit(&mut self, change: impl FnOnce(&mut String)) {
+        change(&mut self.text);
+        *self = Location::from(std::mem::take(&mut self.text));
+    }
+
+    /// The JSON pointer, when the location is a place in the body.
+    pub fn pointer(&self) -> Option<&str> {
+        matches!(self.kind, LocationKind::Body | LocationKind::Request).then_some(self.text.as_str())
+    }
+}
+
+impl From<String> for Location {
+    fn from(text: String) -> Location {
+        let kind = if text == "/" {
+            LocationKind::Request
+        } else if text.starts_with('/') {
+            LocationKind::Body
+        } else if text == "query" || text.starts_with("query ") {
+            LocationKind::Query
+        } else if text.starts_with("path ") {
+            LocationKind::Path
+        } else if text == "host" {
+            LocationKind::Host
+        } else if text.starts_with("response ") {
+            LocationKind::Response
+        } else {
+            LocationKind::Header
+        };
+        Location { kind, text }
+    }
+}
+
+impl From<&str> for Location {
+    fn from(text: &str) -> Location {
+        Location::from(text.to_string())
+    }
+}
+
+impl std::ops::Deref for Location {
+    type Target = str;
+    fn deref(&self) -> &str {
+        &self.text
+    }
+}
+
+impl fmt::Display for Location {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.text)
+    }
+}
+
+impl PartialEq<&str> for Location {
+    fn eq(&self, other: &&str) -> bool {
+        self.text == *other
+    }
+}
+
+impl PartialEq<String> for Location {
+    fn eq(&self, other: &String) -> bool {
+        &self.text == other
+    }
+}
+
+impl Serialize for Location {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&self.text)
+    }
+}
+
+impl<'de> Deserialize<'de> for Location {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Location, D::Error> {
+        String::deserialize(deserializer).map(Location::from)
+    }
+}
+
 /// One problem found in one request.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Finding {
@@ -79,7 +193,7 @@ pub struct Finding {
     pub severity: Severity,
     pub message: String,
     /// A header name, a JSON pointer, a query parameter, or `/` for the whole request.
-    pub location: String,
+    pub location: Location,
     /// Whether auto-fix repaired it before the request left.
     #[serde(default)]
     pub fixed: bool,
@@ -142,6 +256,28 @@ pub struct Diagnosis {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn locations_keep_their_text_and_know_their_kind() {
+        let cases = [
+            ("/", LocationKind::Request),
+            ("/movie/ids/imdb", LocationKind::Body),
+            ("trakt-api-key", LocationKind::Header),
+            ("query limit", LocationKind::Query),
+            ("path {id} in /movies/{id}", LocationKind::Path),
+            ("host", LocationKind::Host),
+            ("response /0/movie", LocationKind::Response),
+        ];
+        for (text, kind) in cases {
+            let location = Location::from(text);
+            assert_eq!(location.kind(), kind, "{text}");
+            let json = serde_json::to_string(&location).unwrap();
+            assert_eq!(json, serde_json::to_string(text).unwrap());
+            assert_eq!(serde_json::from_str::<Location>(&json).unwrap(), location);
+        }
+        assert_eq!(Location::from("/movie").pointer(), Some("/movie"));
+        assert_eq!(Location::from("query limit").pointer(), None);
+    }
 
     #[test]
     fn a_finding_serialises_as_the_records_have_always_carried_it() {

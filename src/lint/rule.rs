@@ -1,6 +1,6 @@
 //! A lint rule's catalogue entry, and the constructor that ties every
 //! finding to its rule (so ids and severities cannot drift apart).
-use crate::report::{Finding, RuleId, Severity};
+use crate::report::{Finding, Location, RuleId, Severity};
 
 /// What a rule judges, which says when in the inspection it can fire.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -41,7 +41,7 @@ pub struct Rule {
 impl Rule {
     pub fn finding(
         &'static self,
-        location: impl Into<String>,
+        location: impl Into<Location>,
         message: impl Into<String>,
     ) -> Finding {
         Finding {

@@ -82,7 +82,7 @@ pub fn check(s: &Subject, out: &mut Vec<Finding>) {
     let named: Vec<String> = out
         .iter()
         .filter(|f| super::body::RULES.iter().any(|rule| f.is(rule)))
-        .map(|f| f.location.clone())
+        .map(|f| f.location.to_string())
         .collect();
     let mut seen = Vec::new();
     for violation in violations {

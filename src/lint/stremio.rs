@@ -262,7 +262,7 @@ pub fn check_response_head(request: &Request, status: u16, headers: &Headers) ->
         &mut params,
     );
     for mut finding in params {
-        finding.location = format!("response location {}", finding.location);
+        finding.location = format!("response location {}", finding.location).into();
         out.push(finding);
     }
     out
