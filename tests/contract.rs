@@ -24,8 +24,7 @@ fn at() -> time::OffsetDateTime {
 }
 
 fn resolve(schema: &Schema) -> &Schema {
-    let shared = &trakt::contract().shared;
-    schema.shared.and_then(|i| shared.get(i)).unwrap_or(schema)
+    trakt::contract().resolve(schema)
 }
 
 /// A value a person would put in a path placeholder of this name and schema.

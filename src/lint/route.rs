@@ -319,13 +319,13 @@ fn check_path_params(
     invalid: &[String],
     out: &mut Vec<Finding>,
 ) {
-    let shared = &trakt::contract().shared;
+    let contract = trakt::contract();
     for name in invalid {
         let value = s.param(name).unwrap_or_default();
         let Some(schema) = endpoint.params.get(name) else {
             continue;
         };
-        let schema = schema.shared.and_then(|i| shared.get(i)).unwrap_or(schema);
+        let schema = contract.resolve(schema);
         if let Some(allowed) = &schema.allowed {
             let values: Vec<String> = allowed.iter().map(schema::show).collect();
             let close = values
@@ -420,13 +420,13 @@ fn check_ids(s: &Subject, endpoint: &trakt::Endpoint, out: &mut Vec<Finding>) {
 }
 
 fn check_query(s: &Subject, endpoint: &trakt::Endpoint, out: &mut Vec<Finding>) {
-    let shared = &trakt::contract().shared;
+    let contract = trakt::contract();
     for (key, value) in &s.query {
         let Some(schema) = endpoint.query.get(key.as_str()) else {
             unknown_query_key(key, endpoint, out);
             continue;
         };
-        let schema = schema.shared.and_then(|i| shared.get(i)).unwrap_or(schema);
+        let schema = contract.resolve(schema);
         match key.as_str() {
             "page" | "limit" => pagination(key, value, schema, out),
             "extended" => extended(value, schema, out),

@@ -389,6 +389,14 @@ impl Contract {
         }
     }
 
+    /// The schema itself, or the shared one it refers to.
+    pub fn resolve<'s>(&'s self, schema: &'s Schema) -> &'s Schema {
+        schema
+            .shared
+            .and_then(|i| self.shared.get(i))
+            .unwrap_or(schema)
+    }
+
     /// The endpoints whose path starts with `root`.
     fn rooted(&self, root: &str) -> impl Iterator<Item = &Endpoint> {
         self.by_root
@@ -531,7 +539,7 @@ enum ParamFit {
 
 fn param_fits(schema: &Schema, raw: &str) -> ParamFit {
     use super::schema::Kind;
-    let schema = contract_resolve(schema);
+    let schema = contract().resolve(schema);
     let value = percent_decode(raw);
     if let Some(allowed) = &schema.allowed {
         // Trakt reads comma lists of listed values (`/search/movie,show`).
@@ -558,12 +566,6 @@ fn param_fits(schema: &Schema, raw: &str) -> ParamFit {
     }
 }
 
-fn contract_resolve(schema: &Schema) -> &Schema {
-    schema
-        .shared
-        .and_then(|i| contract().shared.get(i))
-        .unwrap_or(schema)
-}
 
 /// Matches `method` and `path` (without query) against the contract. Among
 /// templates that fit, valid placeholders beat invalid ones, whole paths
