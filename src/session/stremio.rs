@@ -440,3 +440,263 @@ impl StremioSession {
         *findings = keep;
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::exchange::{Body, Exchange, Headers, Request, Response};
+    use crate::report::Finding;
+    use crate::session::Session;
+    use bytes::Bytes;
+    use time::macros::datetime;
+    use time::{Duration, OffsetDateTime};
+
+    const T0: OffsetDateTime = datetime!(2026-11-24 12:00 UTC);
+
+    fn call(method: &str, body: &str) -> Request {
+        Request {
+            method: "POST".into(),
+            url: format!("https://api.strem.io/api/{method}"),
+            http_version: "HTTP/1.1".into(),
+            headers: Headers::from_pairs(&[("content-type", "text/plain;charset=UTF-8")]),
+            body: Body::complete(Bytes::from(body.to_string())),
+        }
+    }
+
+    fn get(url: &str) -> Request {
+        Request {
+            method: "GET".into(),
+            url: url.into(),
+            http_version: "HTTP/1.1".into(),
+            headers: Headers::default(),
+            body: Body::default(),
+        }
+    }
+
+    fn answered(request: Request, body: &str) -> Exchange {
+        Exchange {
+            id: 1,
+            started_at: T0,
+            duration_ms: 1.0,
+            request,
+            response: Some(Response {
+                status: 200,
+                http_version: "HTTP/1.1".into(),
+                headers: Headers::default(),
+                body: Body::complete(Bytes::from(body.to_string())),
+            }),
+            error: None,
+            findings: Vec::new(),
+            fixes: Vec::new(),
+            diagnosis: None,
+        }
+    }
+
+    fn rules(findings: &[Finding]) -> Vec<&str> {
+        findings.iter().map(|f| f.rule.as_str()).collect()
+    }
+
+    const LINKED: &str = r#"{"result":{"_id":"u1","trakt":{"access_token":"T","created_at":1795000000,"expires_in":604800}}}"#;
+    const ADDON: &str = r#"{"transportUrl":"https://www.strem.io/trakt/addon/u1/manifest.json","manifest":{"id":"org.stremio.trakt"}}"#;
+    const CINEMETA: &str = r#"{"transportUrl":"https://v3-cinemeta.strem.io/manifest.json","manifest":{"id":"com.linvo.cinemeta"}}"#;
+
+    #[test]
+    fn unlinking_and_removing_the_addon_are_said_only_when_they_really_happen() {
+        let mut s = Session::new();
+        let save = call(
+            "saveUser",
+            r#"{"type":"SaveUser","authKey":"K","_id":"u1","trakt":null}"#,
+        );
+        // An account never seen linked: every saveUser carries trakt: null.
+        assert!(s.observe_request(&save, T0).is_empty());
+        let without = call(
+            "addonCollectionSet",
+            &format!(r#"{{"type":"AddonCollectionSet","authKey":"K","addons":[{CINEMETA}]}}"#),
+        );
+        assert!(s.observe_request(&without, T0).is_empty());
+
+        // Linked (getUser showed a token), with the addon installed.
+        s.observe_exchange(&answered(
+            call("getUser", r#"{"type":"GetUser","authKey":"K"}"#),
+            LINKED,
+        ));
+        let with = call(
+            "addonCollectionSet",
+            &format!(
+                r#"{{"type":"AddonCollectionSet","authKey":"K","addons":[{CINEMETA},{ADDON}]}}"#
+            ),
+        );
+        assert!(s.observe_request(&with, T0).is_empty());
+        assert_eq!(
+            rules(&s.observe_request(&save, T0)),
+            ["stremio.trakt.unlinked"]
+        );
+        // Said once: a second save of the unlinked user is ordinary.
+        assert!(s.observe_request(&save, T0).is_empty());
+        assert_eq!(
+            rules(&s.observe_request(&without, T0)),
+            ["stremio.trakt-addon.removed"]
+        );
+        assert!(s.observe_request(&without, T0).is_empty());
+        // Another account's collection was never seen with the addon.
+        let other = call(
+            "addonCollectionSet",
+            &format!(r#"{{"type":"AddonCollectionSet","authKey":"L","addons":[{CINEMETA}]}}"#),
+        );
+        assert!(s.observe_request(&other, T0).is_empty());
+    }
+
+    #[test]
+    fn the_addon_removed_after_an_unlink_is_said_even_if_the_collection_was_unknown() {
+        let mut s = Session::new();
+        s.observe_exchange(&answered(
+            call("login", r#"{"type":"Auth","type":"Login","email":"a@b.c","password":"p"}"#),
+            &LINKED.replace(r#""_id":"u1","#, r#""authKey":"K","user":{"_id":"u1","#).replace("}}}", "}}}}"),
+        ));
+        let save = call(
+            "saveUser",
+            r#"{"type":"SaveUser","authKey":"K","_id":"u1","trakt":null}"#,
+        );
+        assert_eq!(rules(&s.observe_request(&save, T0)), ["stremio.trakt.unlinked"]);
+        let without = call(
+            "addonCollectionSet",
+            &format!(r#"{{"type":"AddonCollectionSet","authKey":"K","addons":[{CINEMETA}]}}"#),
+        );
+        assert_eq!(
+            rules(&s.observe_request(&without, T0)),
+            ["stremio.trakt-addon.removed"]
+        );
+    }
+
+    fn events(name: &str, offset: i64, at: OffsetDateTime) -> Request {
+        call(
+            "events",
+            &format!(
+                r#"{{"type":"Events","authKey":"K","events":[{{"eventName":"{name}","eventTime":{},"player":{{"libItemID":"tt2015381","libItemType":"movie","libItemVideoID":"tt2015381","libItemTimeOffset":{offset},"libItemTimeDuration":7200000,"hasTrakt":true}},"app":{{"appType":"stremio-web","appVersion":"5.0.0-beta.20","shellVersion":null,"installationID":"i-secret"}}}}]}}"#,
+                at.unix_timestamp() * 1000
+            ),
+        )
+    }
+
+    fn put(offset: i64, at: OffsetDateTime) -> Request {
+        call(
+            "datastorePut",
+            &format!(
+                r#"{{"authKey":"K","collection":"libraryItem","changes":[{{"_id":"tt2015381","type":"movie","_mtime":"{}","state":{{"timeOffset":{offset},"duration":7200000}}}}]}}"#,
+                crate::text::iso(at)
+            ),
+        )
+    }
+
+    #[test]
+    fn library_progress_is_compared_with_what_the_events_told_trakt() {
+        let mut s = Session::new();
+        // No event for the item yet: nothing to compare.
+        assert!(s.observe_request(&put(3_600_000, T0), T0).is_empty());
+        let first = s.observe_request(&events("traktPaused", 720_000, T0), T0);
+        assert_eq!(rules(&first), ["stremio.client.version"]);
+        assert!(
+            first[0].message.contains("stremio-web 5.0.0-beta.20") && !first[0].message.contains("i-secret"),
+            "{}",
+            first[0].message
+        );
+        // Paused at 10 %, saved at 10 %: they agree.
+        assert!(s
+            .observe_request(&put(720_000, T0 + Duration::minutes(1)), T0 + Duration::minutes(1))
+            .is_empty());
+        // Saved at 85 % with no event since: Trakt still holds 10 %.
+        let later = T0 + Duration::minutes(5);
+        let found = s.observe_request(&put(6_120_000, later), later);
+        assert_eq!(rules(&found), ["stremio.library.progress"]);
+        assert!(
+            found[0].message.contains("85.0 %") && found[0].message.contains("10.0 %"),
+            "{}",
+            found[0].message
+        );
+        assert!(found[0].message.contains("2026-11-24T12:00:00Z, 5 min ago"), "{}", found[0].message);
+        // Said once per event, not on every save.
+        assert!(s.observe_request(&put(6_200_000, later), later).is_empty());
+        // Playing from 10 %: twenty minutes later the library at ~26.7 % agrees.
+        let resumed = T0 + Duration::minutes(10);
+        assert!(s.observe_request(&events("traktPlaying", 720_000, resumed), resumed).is_empty());
+        let on = resumed + Duration::minutes(20);
+        assert!(s.observe_request(&put(1_920_000, on), on).is_empty());
+    }
+
+    #[test]
+    fn the_link_callback_is_held_to_its_state_and_its_code_is_single_use() {
+        let mut s = Session::new();
+        // No authorize seen: the state cannot be judged.
+        assert!(s
+            .observe_request(&get("https://www.strem.io/trakt/auth_cb?code=c0&state=zzz"), T0)
+            .is_empty());
+        s.observe_request(
+            &get("https://trakt.tv/oauth/authorize?response_type=code&client_id=x&state=s123"),
+            T0,
+        );
+        assert!(s
+            .observe_request(&get("https://www.strem.io/trakt/auth_cb?code=c1&state=s123"), T0)
+            .is_empty());
+        assert_eq!(
+            rules(&s.observe_request(
+                &get("https://www.strem.io/trakt/auth_cb?code=c2&state=s999"),
+                T0
+            )),
+            ["stremio.link.state-mismatch"]
+        );
+        let again = s.observe_request(
+            &get("https://www.strem.io/trakt/auth_cb?code=c1&state=s123"),
+            T0 + Duration::seconds(30),
+        );
+        assert_eq!(rules(&again), ["session.oauth-code.reused"]);
+        assert!(!again[0].message.contains("c1"), "{}", again[0].message);
+    }
+
+    #[test]
+    fn the_state_in_stremios_link_redirect_counts_as_sent() {
+        let mut s = Session::new();
+        let mut redirect = answered(get("https://www.strem.io/trakt/auth/u1"), "");
+        if let Some(r) = redirect.response.as_mut() {
+            r.status = 302;
+            r.headers = Headers::from_pairs(&[(
+                "location",
+                "https://api.trakt.tv/oauth/authorize?client_id=x&state=abc&response_type=code",
+            )]);
+        }
+        s.observe_exchange(&redirect);
+        assert!(s
+            .observe_request(&get("https://www.strem.io/trakt/auth_cb?code=c&state=abc"), T0)
+            .is_empty());
+        assert_eq!(
+            rules(&s.observe_request(&get("https://www.strem.io/trakt/auth_cb?code=d"), T0)),
+            ["stremio.link.state-mismatch"]
+        );
+    }
+
+    #[test]
+    fn an_expired_token_is_told_on_the_first_answer_that_shows_it() {
+        let mut s = Session::new();
+        let expired = r#"{"access_token":"T","created_at":1700000000,"expires_in":86400}"#;
+        let login = answered(
+            call("login", r#"{"type":"Auth","type":"Login","email":"a@b.c","password":"p"}"#),
+            &format!(r#"{{"result":{{"authKey":"K","user":{{"_id":"u1","trakt":{expired}}}}}}}"#),
+        );
+        let get_user = answered(
+            call("getUser", r#"{"type":"GetUser","authKey":"K"}"#),
+            &format!(r#"{{"result":{{"_id":"u1","trakt":{expired}}}}}"#),
+        );
+        let mut on_login = crate::lint::stremio::check_response(&login);
+        assert_eq!(rules(&on_login), ["stremio.trakt-token.expired"]);
+        assert_eq!(on_login[0].location.as_str(), "response /result/user/trakt");
+        s.once_per_token(&login, &mut on_login);
+        assert_eq!(rules(&on_login), ["stremio.trakt-token.expired"]);
+        let mut on_get_user = crate::lint::stremio::check_response(&get_user);
+        assert_eq!(rules(&on_get_user), ["stremio.trakt-token.expired"]);
+        s.once_per_token(&get_user, &mut on_get_user);
+        assert!(on_get_user.is_empty(), "{on_get_user:?}");
+        // A fresh session (a new proxy run) tells it again, on getUser this time.
+        let mut fresh = Session::new();
+        let mut again = crate::lint::stremio::check_response(&get_user);
+        fresh.once_per_token(&get_user, &mut again);
+        assert_eq!(rules(&again), ["stremio.trakt-token.expired"]);
+    }
+}
