@@ -14,7 +14,7 @@
 
 mod common;
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
@@ -192,7 +192,10 @@ async fn play(link: TraktLink, extra: &[&str], scenario: Value) -> Session {
         .collect();
     let records = read_jsonl(&log);
     let sinks = vec![
-        ("the JSONL log", std::fs::read_to_string(&log).unwrap_or_default()),
+        (
+            "the JSONL log",
+            std::fs::read_to_string(&log).unwrap_or_default(),
+        ),
         ("stdout", proxy.stdout()),
         ("stderr", proxy.stderr()),
     ];
@@ -260,6 +263,190 @@ fn summary(records: &[Value]) -> String {
         .join("\n")
 }
 
+/// The rule ids of every record named `name`, one set per record.
+fn rules_of(records: &[Value], name_is: &str) -> Vec<BTreeSet<String>> {
+    records
+        .iter()
+        .filter(|r| name(r) == name_is)
+        .map(|r| rules(r).into_iter().collect())
+        .collect()
+}
+
+fn set(ids: &[&str]) -> BTreeSet<String> {
+    ids.iter().map(|s| s.to_string()).collect()
+}
+
+/// The requests every session must show, as the core sends them (so a new
+/// core version that changes them fails here first).
+fn check_what_the_core_sends(session: &Session) {
+    let names: BTreeSet<String> = session.records.iter().map(name).collect();
+    for method in [
+        "login",
+        "getUser",
+        "addonCollectionGet",
+        "datastoreGet",
+        "datastoreMeta",
+        "datastorePut",
+        "getModal",
+        "getNotification",
+        "events",
+        "logout",
+    ] {
+        assert!(
+            names.contains(method),
+            "no {method}:\n{}",
+            summary(&session.records)
+        );
+    }
+    for r in &session.received {
+        if r.host != "api.strem.io" {
+            continue;
+        }
+        let body = String::from_utf8_lossy(&r.body);
+        assert_eq!(r.method, "POST", "{}", r.path);
+        assert_eq!(
+            r.headers.get("content-type").and_then(|v| v.to_str().ok()),
+            Some("text/plain;charset=UTF-8"),
+            "{}",
+            r.path
+        );
+        assert!(r.headers.get("authorization").is_none(), "{}", r.path);
+        let method = r.path.trim_start_matches("/api/");
+        match method {
+            "login" => assert!(
+                body.starts_with(r#"{"type":"Auth","type":"Login","#),
+                "{body}"
+            ),
+            "datastoreGet" | "datastoreMeta" | "datastorePut" => {
+                let json: Value = serde_json::from_str(&body).unwrap_or_default();
+                assert!(json.get("type").is_none(), "{method}: {body}");
+                assert!(json.get("authKey").is_some(), "{method}: {body}");
+            }
+            "getModal" | "getNotification" | "seekLog" => {
+                assert!(!body.contains("authKey"), "{method}: {body}")
+            }
+            _ => assert!(
+                body.contains(&format!(r#""authKey":"{AUTH_KEY}""#)),
+                "{method}: {body}"
+            ),
+        }
+    }
+}
+
+/// The `events` batch the core flushed at logout: (eventName, hasTrakt) in order.
+fn events_sent(session: &Session) -> Vec<(String, Option<bool>)> {
+    session
+        .received
+        .iter()
+        .filter(|r| r.path == "/api/events")
+        .flat_map(|r| {
+            let body: Value = serde_json::from_slice(&r.body).unwrap_or_default();
+            body["events"].as_array().cloned().unwrap_or_default()
+        })
+        .map(|e| {
+            (
+                e["eventName"].as_str().unwrap_or_default().to_string(),
+                e["player"]["hasTrakt"].as_bool(),
+            )
+        })
+        .collect()
+}
+
+/// Asserts the exact rule ids on every exchange: `expected` names the
+/// requests with findings (one set per occurrence, in order); every other
+/// exchange must have none. `lenient` names requests whose findings are
+/// still being changed on branch h15-lens: only that they carry no error or
+/// warning beyond the listed ones is asserted.
+fn check_findings(
+    session: &Session,
+    expected: &BTreeMap<&str, Vec<BTreeSet<String>>>,
+    lenient: &BTreeMap<&str, BTreeSet<String>>,
+) {
+    let all = summary(&session.records);
+    let mut seen: BTreeMap<String, usize> = BTreeMap::new();
+    for record in &session.records {
+        let request = name(record);
+        let occurrence = seen.entry(request.clone()).or_default();
+        let got: BTreeSet<String> = rules(record).into_iter().collect();
+        let key = request.split('?').next().unwrap_or_default();
+        if let Some(allowed) = lenient.get(key) {
+            for (rule, severity) in severities(record) {
+                assert!(
+                    allowed.contains(&rule) || !["error", "warning"].contains(&severity.as_str()),
+                    "{request}: unexpected {severity} {rule}\n{all}"
+                );
+            }
+        } else {
+            let want = expected
+                .get(key)
+                .and_then(|sets| sets.get(*occurrence).or(sets.last()))
+                .cloned()
+                .unwrap_or_default();
+            assert_eq!(got, want, "{request} (#{occurrence})\n{all}");
+        }
+        *occurrence += 1;
+    }
+}
+
+/// What holds in every session: each request that reached the fake through
+/// the proxy was logged once, the core sent what 0.62 sends, and no secret
+/// reached a sink.
+fn check_common(session: &Session) {
+    // Query strings are compared without their values: the log redacts the OAuth code.
+    let without_query = |url: &str| url.split('?').next().unwrap_or_default().to_string();
+    let mut logged: Vec<String> = session
+        .records
+        .iter()
+        .map(|r| {
+            format!(
+                "{} {}",
+                r["request"]["method"].as_str().unwrap_or_default(),
+                without_query(url(r))
+            )
+        })
+        .collect();
+    let mut sent: Vec<String> = session
+        .received
+        .iter()
+        .map(|r| format!("{} https://{}{}", r.method, r.host, without_query(&r.path)))
+        .collect();
+    logged.sort();
+    sent.sort();
+    assert_eq!(
+        logged, sent,
+        "every request that went through the proxy is logged once"
+    );
+    check_what_the_core_sends(session);
+    for secret in [AUTH_KEY, PASSWORD, TRAKT_TOKEN, OAUTH_CODE] {
+        for (sink, text) in &session.sinks {
+            assert!(!text.contains(secret), "{secret} reached {sink}");
+        }
+    }
+}
+
+/// The Trakt events of two plays (movie, episode): pause, resume, seek, and
+/// the pause Unload sends with playerStopped.
+const TRAKT_EVENTS_PER_SESSION: usize = 8;
+
+fn trakt_events(session: &Session) -> Vec<Option<bool>> {
+    events_sent(session)
+        .into_iter()
+        .filter(|(name, _)| name.starts_with("trakt"))
+        .map(|(_, has)| has)
+        .collect()
+}
+
+/// The rule ids of the `events` exchange, counted.
+fn event_rule_counts(session: &Session) -> BTreeMap<String, usize> {
+    let mut counts = BTreeMap::new();
+    for record in session.records.iter().filter(|r| name(r) == "events") {
+        for rule in rules(record) {
+            *counts.entry(rule).or_default() += 1;
+        }
+    }
+    counts
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn linking_trakt_during_a_session_with_fix() {
     let session = play(
@@ -270,10 +457,92 @@ async fn linking_trakt_during_a_session_with_fix() {
     .await;
     println!("{}\n{}", session.driver, summary(&session.records));
     check_common(&session);
+    let link = format!("www.strem.io/trakt/auth/{UID}");
+    let expected = BTreeMap::from([
+        (link.as_str(), vec![set(&["stremio.authorize.api-host"])]),
+        (
+            "getUser",
+            // Before the link, then after it. A token linked a minute ago for
+            // Trakt's 24 h lifetime is warned about today: EXPIRY_WARNING_SECONDS
+            // is the whole lifetime (reported to the lead; see the report).
+            vec![
+                set(&["stremio.trakt-token.absent"]),
+                set(&["stremio.trakt-token.expiring"]),
+            ],
+        ),
+        ("events", vec![set(&["stremio.event.progress"])]),
+    ]);
+    // h15-lens adds login's token (absent: info), unlink info on saveUser and
+    // addonCollectionSet, progress on datastorePut, cookie checks on the link flow.
+    let lenient = BTreeMap::from([
+        ("login", BTreeSet::new()),
+        ("saveUser", BTreeSet::new()),
+        ("addonCollectionSet", BTreeSet::new()),
+        ("datastorePut", BTreeSet::new()),
+        ("trakt.tv/oauth/authorize", BTreeSet::new()),
+        ("www.strem.io/trakt/auth_cb", BTreeSet::new()),
+        ("www.strem.io/favicon.ico", BTreeSet::new()),
+    ]);
+    check_findings(&session, &expected, &lenient);
+
+    // --fix sent the browser to trakt.tv: the link completed and the core saw it.
+    let redirect = session.records.iter().find(|r| name(r) == link).unwrap();
+    assert_eq!(redirect["response"]["status"], 302);
+    assert_eq!(redirect["fixes"][0]["rule"], "stremio.authorize.api-host");
+    assert!(
+        redirect["fixes"][0]["after"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("https://trakt.tv/oauth/authorize?client_id="),
+        "{redirect}"
+    );
+    assert!(redirect["diagnosis"].is_null(), "{redirect}");
+    let names: Vec<String> = session.records.iter().map(name).collect();
+    assert!(
+        names
+            .iter()
+            .any(|n| n.starts_with("trakt.tv/oauth/authorize")),
+        "{names:?}"
+    );
+    assert!(
+        !names.iter().any(|n| n.starts_with("api.trakt.tv")),
+        "{names:?}"
+    );
+    assert!(names.contains(&format!("www.strem.io/trakt/addon/{UID}/manifest.json")));
+    // InstallTraktAddon then LogoutTrakt: the addon goes in, then out, and the link is dropped.
+    let sets: Vec<String> = session
+        .received
+        .iter()
+        .filter(|r| r.path == "/api/addonCollectionSet")
+        .map(|r| String::from_utf8_lossy(&r.body).into_owned())
+        .collect();
+    assert_eq!(sets.len(), 2, "{}", summary(&session.records));
+    let trakt_addon = format!("https://www.strem.io/trakt/addon/{UID}/manifest.json");
+    assert!(sets.iter().any(|b| b.contains(&trakt_addon)));
+    assert!(sets.iter().any(|b| !b.contains(&trakt_addon)));
+    assert!(session.received.iter().any(|r| r.path == "/api/saveUser"
+        && String::from_utf8_lossy(&r.body).contains(r#""trakt":null"#)));
+    // Every Trakt event says hasTrakt: true and gets its progress.
+    let trakt = trakt_events(&session);
+    assert_eq!(
+        trakt.len(),
+        TRAKT_EVENTS_PER_SESSION,
+        "{:?}",
+        events_sent(&session)
+    );
+    assert!(trakt.iter().all(|h| *h == Some(true)), "{trakt:?}");
+    assert_eq!(
+        event_rule_counts(&session),
+        BTreeMap::from([(
+            "stremio.event.progress".to_string(),
+            TRAKT_EVENTS_PER_SESSION
+        )])
+    );
+    record_fixture(&session);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_expired_trakt_link() {
+async fn an_expired_trakt_link_is_reported_and_relinking_hits_the_api_host() {
     let session = play(
         TraktLink::Expired,
         &[],
@@ -282,10 +551,79 @@ async fn an_expired_trakt_link() {
     .await;
     println!("{}\n{}", session.driver, summary(&session.records));
     check_common(&session);
+    let link = format!("www.strem.io/trakt/auth/{UID}");
+    let expected = BTreeMap::from([
+        ("getUser", vec![set(&["stremio.trakt-token.expired"])]),
+        (link.as_str(), vec![set(&["stremio.authorize.api-host"])]),
+        (
+            "api.trakt.tv/oauth/authorize",
+            vec![set(&["oauth.authorize.api-host"])],
+        ),
+        (
+            "events",
+            vec![set(&["stremio.event.has-trakt", "stremio.event.progress"])],
+        ),
+    ]);
+    // PENDING h15-lens: login's answer shows the expired token first; once
+    // the lens checks login (branch h15-lens), this becomes exact, below.
+    // The favicon Chromium fetches on api.trakt.tv gets three API-header
+    // errors today; h15-lens stops linting browser-own requests as API calls.
+    let lenient = BTreeMap::from([
+        ("login", set(&["stremio.trakt-token.expired"])),
+        (
+            "api.trakt.tv/favicon.ico",
+            set(&[
+                "header.api-version.missing",
+                "header.api-key.missing",
+                "route.unknown",
+            ]),
+        ),
+        ("datastorePut", BTreeSet::new()),
+        ("www.strem.io/favicon.ico", BTreeSet::new()),
+    ]);
+    check_findings(&session, &expected, &lenient);
+    let login = rules_of(&session.records, "login");
+    if LENS_CHECKS_LOGIN {
+        assert_eq!(login, vec![set(&["stremio.trakt-token.expired"])]);
+    }
+    // Without --fix the browser lands on Trakt's 400.
+    let authorize = session
+        .records
+        .iter()
+        .find(|r| name(r).starts_with("api.trakt.tv/oauth/authorize"))
+        .unwrap();
+    assert_eq!(authorize["response"]["status"], 400);
+    let redirect = session.records.iter().find(|r| name(r) == link).unwrap();
+    assert!(redirect["fixes"].as_array().is_none_or(|f| f.is_empty()));
+    assert!(redirect["diagnosis"]["remedies"]
+        .to_string()
+        .contains("--fix"));
+    // The core still sends Trakt events, with hasTrakt: false, each warned about.
+    let trakt = trakt_events(&session);
+    assert_eq!(
+        trakt.len(),
+        TRAKT_EVENTS_PER_SESSION,
+        "{:?}",
+        events_sent(&session)
+    );
+    assert!(trakt.iter().all(|h| *h == Some(false)), "{trakt:?}");
+    assert_eq!(
+        event_rule_counts(&session),
+        BTreeMap::from([
+            (
+                "stremio.event.has-trakt".to_string(),
+                TRAKT_EVENTS_PER_SESSION
+            ),
+            (
+                "stremio.event.progress".to_string(),
+                TRAKT_EVENTS_PER_SESSION
+            ),
+        ])
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn no_trakt_link() {
+async fn no_trakt_link_warns_on_every_trakt_event() {
     let session = play(
         TraktLink::None,
         &[],
@@ -294,27 +632,105 @@ async fn no_trakt_link() {
     .await;
     println!("{}\n{}", session.driver, summary(&session.records));
     check_common(&session);
+    let expected = BTreeMap::from([
+        ("getUser", vec![set(&["stremio.trakt-token.absent"])]),
+        (
+            "events",
+            vec![set(&["stremio.event.has-trakt", "stremio.event.progress"])],
+        ),
+    ]);
+    let lenient = BTreeMap::from([
+        ("login", BTreeSet::new()),
+        ("datastorePut", BTreeSet::new()),
+    ]);
+    check_findings(&session, &expected, &lenient);
+    let trakt = trakt_events(&session);
+    assert_eq!(
+        trakt.len(),
+        TRAKT_EVENTS_PER_SESSION,
+        "{:?}",
+        events_sent(&session)
+    );
+    assert!(trakt.iter().all(|h| *h == Some(false)), "{trakt:?}");
+    assert_eq!(
+        event_rule_counts(&session)["stremio.event.has-trakt"],
+        TRAKT_EVENTS_PER_SESSION
+    );
 }
 
-/// What holds in every session: each request that reached the fake through
-/// the proxy was logged, and no secret reached a sink.
-fn check_common(session: &Session) {
-    let logged: Vec<String> = session.records.iter().map(|r| url(r).to_string()).collect();
-    let sent: Vec<String> = session
-        .received
-        .iter()
-        .map(|r| format!("https://{}{}", r.host, r.path))
-        .collect();
-    let mut a = logged.clone();
-    let mut b = sent.clone();
-    a.sort();
-    b.sort();
-    assert_eq!(a, b, "logged vs sent");
-    for secret in [AUTH_KEY, PASSWORD, TRAKT_TOKEN, OAUTH_CODE] {
-        for (sink, text) in &session.sinks {
-            assert!(!text.contains(secret), "{secret} reached {sink}");
-        }
+/// Whether the lens reports the Trakt token in login's answer (branch h15-lens).
+const LENS_CHECKS_LOGIN: bool = false;
+
+/// The fixture file for tests/lint_corpus.rs.
+fn fixture_path() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/stremio-core-session.jsonl")
+}
+
+/// With RECORD_STREMIO_CORE set, writes the session's requests (as the fake
+/// received them, secrets replaced by placeholders) in the lint corpus'
+/// format, each expecting the request rules the live proxy reported on it.
+fn record_fixture(session: &Session) {
+    if std::env::var_os("RECORD_STREMIO_CORE").is_none() {
+        return;
     }
-    let _ = severities;
-    let _: BTreeSet<String> = BTreeSet::new();
+    let scrub = |text: &str| {
+        text.replace(AUTH_KEY, "stremio-authkey-placeholder")
+            .replace(PASSWORD, "password-placeholder")
+            .replace(TRAKT_TOKEN, "trakt-token-placeholder")
+            .replace(OAUTH_CODE, "oauth-code-placeholder")
+    };
+    let request_rules: BTreeSet<&str> = trakt_doctor::lint::catalogue()
+        .into_iter()
+        .filter(|r| r.scope == trakt_doctor::lint::Scope::Request)
+        .map(|r| r.id)
+        .collect();
+    let mut used = vec![false; session.records.len()];
+    let mut lines = Vec::new();
+    for (i, r) in session.received.iter().enumerate() {
+        let path = r.path.split('?').next().unwrap_or_default();
+        let target = format!("https://{}{}", r.host, path);
+        let found = session.records.iter().enumerate().position(|(j, rec)| {
+            !used[j]
+                && rec["request"]["method"] == r.method.as_str()
+                && url(rec).split('?').next() == Some(target.as_str())
+        });
+        let Some(j) = found else {
+            panic!("no record for {} {target}", r.method)
+        };
+        used[j] = true;
+        let expect: BTreeSet<String> = rules(&session.records[j])
+            .into_iter()
+            .filter(|id| request_rules.contains(id.as_str()))
+            .collect();
+        let mut headers = serde_json::Map::new();
+        for (name, value) in &r.headers {
+            // The placeholders change the body's length; the corpus sends the body as is.
+            if name == "content-length" {
+                continue;
+            }
+            let value = scrub(value.to_str().unwrap_or_default());
+            headers.insert(name.as_str().to_string(), Value::String(value));
+        }
+        let mut line = json!({
+            "name": format!("stremio-core {:02} {} {}", i + 1, r.method, path),
+            "method": r.method,
+            "url": scrub(&format!("https://{}{}", r.host, r.path)),
+            "headers": headers,
+            "expect": expect,
+        });
+        if !r.body.is_empty() {
+            line["body"] = Value::String(scrub(&String::from_utf8_lossy(&r.body)));
+        }
+        lines.push(line.to_string());
+    }
+    let text = lines.join("\n") + "\n";
+    for secret in [AUTH_KEY, PASSWORD, TRAKT_TOKEN, OAUTH_CODE] {
+        assert!(!text.contains(secret));
+    }
+    std::fs::write(fixture_path(), text).unwrap();
+    println!(
+        "recorded {} requests into {}",
+        lines.len(),
+        fixture_path().display()
+    );
 }
