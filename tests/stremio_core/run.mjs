@@ -168,6 +168,9 @@ try {
   await settle(400);
   log("logged out");
   if (failed.length) log(`failed requests:\n  ${failed.join("\n  ")}`);
+  // A host the fake does not serve went to the closed port: the core asked for something new.
+  const unserved = failed.filter((f) => f.includes("ERR_PROXY_CONNECTION_FAILED"));
+  if (unserved.length) throw new Error(`requests to hosts the fake does not serve:\n  ${unserved.join("\n  ")}`);
   console.log("OK");
 } catch (e) {
   console.error("FAIL: " + (e && e.stack ? e.stack : e));
