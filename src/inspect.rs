@@ -214,13 +214,19 @@ impl Inspector {
         }
         match guarded("response check", || {
             let mut findings = stremio::check_response(exchange);
+            self.session().once_per_token(exchange, &mut findings);
             findings.extend(lint::response::check(exchange));
             findings
         }) {
             Ok(findings) => exchange.findings.extend(findings),
             Err(failed) => exchange.findings.push(*failed),
         }
-        match guarded("diagnosis", || diagnose::explain(exchange)) {
+        let client = guarded("session read", || self.session().stremio_client())
+            .ok()
+            .flatten();
+        match guarded("diagnosis", || {
+            diagnose::explain_with(exchange, client.as_deref())
+        }) {
             Ok(diagnosis) => exchange.diagnosis = diagnosis,
             Err(failed) => exchange.findings.push(*failed),
         }

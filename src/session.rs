@@ -5,6 +5,8 @@
 //!
 //! Pure: times come from the exchanges, never from the clock. Secrets are
 //! kept only as fingerprints.
+mod stremio;
+
 use std::collections::{HashMap, HashSet};
 
 use serde_json::Value;
@@ -16,8 +18,9 @@ use crate::lint::session::{
 };
 use crate::redact::Redactor;
 use crate::report::Finding;
+use crate::spec::stremio::is_link_flow;
 use crate::spec::trakt::{is_oauth_path, Operation, API_HOSTS};
-use crate::text::{between, clock, expiry, host_and_path, human};
+use crate::text::{between, expiry, host_and_path, when};
 
 #[derive(Debug, Default)]
 pub struct Session {
@@ -29,6 +32,8 @@ pub struct Session {
     retry_until: HashMap<String, OffsetDateTime>,
     /// Makes the fingerprints that stand for tokens here and in findings.
     redactor: Redactor,
+    /// What Stremio's traffic and the link flow say in sequence.
+    stremio: stremio::StremioSession,
 }
 
 /// The bearer token of a request, if any.
@@ -60,10 +65,25 @@ impl Session {
             .insert(self.redactor.fingerprint(token), expires_at);
     }
 
+    /// Keeps each token state of Stremio's sign-in and getUser answers
+    /// (expired, expiring, no link) to the first answer that shows it.
+    pub fn once_per_token(&mut self, exchange: &Exchange, findings: &mut Vec<Finding>) {
+        self.stremio
+            .once_per_token(exchange, findings, &self.redactor);
+    }
+
+    /// The Stremio app and shell version its events named last (for diagnoses).
+    pub fn stremio_client(&self) -> Option<String> {
+        self.stremio.client().map(str::to_string)
+    }
+
     /// Findings about a request given what came before it; records it.
     pub fn observe_request(&mut self, request: &Request, at: OffsetDateTime) -> Vec<Finding> {
         let mut out = Vec::new();
         let (host, path) = host_and_path(&request.url);
+        if host == crate::spec::stremio::API_HOST || is_link_flow(&host, &path) {
+            out.extend(self.stremio.observe_request(request, at, &self.redactor));
+        }
         if !API_HOSTS.contains(&host.as_str()) {
             return out;
         }
@@ -95,7 +115,7 @@ impl Session {
                     match self.codes.get(&fp) {
                         Some(first) => out.push(CODE_REUSED.finding(
                             "/code",
-                            format!("this code ({fp}) was already exchanged at {}; codes are single-use", clock(*first)),
+                            format!("this code ({fp}) was already exchanged at {}; codes are single-use", when(*first, at)),
                         )),
                         None => {
                             self.codes.insert(fp, at);
@@ -107,7 +127,7 @@ impl Session {
                     if let Some(first) = self.refreshed.get(&fp) {
                         out.push(REFRESH_REUSED.finding(
                             "/refresh_token",
-                            format!("this refresh token ({fp}) was already used successfully at {}; Trakt invalidated it then", clock(*first)),
+                            format!("this refresh token ({fp}) was already used successfully at {}; Trakt invalidated it then", when(*first, at)),
                         ));
                     }
                 }
@@ -127,11 +147,7 @@ impl Session {
             if at >= *expires_at {
                 out.push(TOKEN_EXPIRED.finding(
                     "authorization",
-                    format!(
-                        "the token {fp} expired at {} ({} ago)",
-                        expires_at,
-                        human(between(*expires_at, at))
-                    ),
+                    format!("the token {fp} expired at {}", when(*expires_at, at)),
                 ));
             }
         }
@@ -155,6 +171,7 @@ impl Session {
 
     /// Learns from a finished exchange: issued and revoked tokens, spent refresh tokens, 429 windows.
     pub fn observe_exchange(&mut self, exchange: &Exchange) {
+        self.stremio.observe_exchange(exchange, &self.redactor);
         let Some(response) = &exchange.response else {
             return;
         };
