@@ -263,15 +263,6 @@ fn summary(records: &[Value]) -> String {
         .join("\n")
 }
 
-/// The rule ids of every record named `name`, one set per record.
-fn rules_of(records: &[Value], name_is: &str) -> Vec<BTreeSet<String>> {
-    records
-        .iter()
-        .filter(|r| name(r) == name_is)
-        .map(|r| rules(r).into_iter().collect())
-        .collect()
-}
-
 fn set(ids: &[&str]) -> BTreeSet<String> {
     ids.iter().map(|s| s.to_string()).collect()
 }
@@ -353,37 +344,22 @@ fn events_sent(session: &Session) -> Vec<(String, Option<bool>)> {
 }
 
 /// Asserts the exact rule ids on every exchange: `expected` names the
-/// requests with findings (one set per occurrence, in order); every other
-/// exchange must have none. `lenient` names requests whose findings are
-/// still being changed on branch h15-lens: only that they carry no error or
-/// warning beyond the listed ones is asserted.
-fn check_findings(
-    session: &Session,
-    expected: &BTreeMap<&str, Vec<BTreeSet<String>>>,
-    lenient: &BTreeMap<&str, BTreeSet<String>>,
-) {
+/// requests with findings (one set per occurrence, in order, the last one
+/// standing for any further occurrence); every other exchange must have none.
+fn check_findings(session: &Session, expected: &BTreeMap<&str, Vec<BTreeSet<String>>>) {
     let all = summary(&session.records);
     let mut seen: BTreeMap<String, usize> = BTreeMap::new();
     for record in &session.records {
         let request = name(record);
-        let occurrence = seen.entry(request.clone()).or_default();
+        let key = request.split('?').next().unwrap_or_default().to_string();
+        let occurrence = seen.entry(key.clone()).or_default();
         let got: BTreeSet<String> = rules(record).into_iter().collect();
-        let key = request.split('?').next().unwrap_or_default();
-        if let Some(allowed) = lenient.get(key) {
-            for (rule, severity) in severities(record) {
-                assert!(
-                    allowed.contains(&rule) || !["error", "warning"].contains(&severity.as_str()),
-                    "{request}: unexpected {severity} {rule}\n{all}"
-                );
-            }
-        } else {
-            let want = expected
-                .get(key)
-                .and_then(|sets| sets.get(*occurrence).or(sets.last()))
-                .cloned()
-                .unwrap_or_default();
-            assert_eq!(got, want, "{request} (#{occurrence})\n{all}");
-        }
+        let want = expected
+            .get(key.as_str())
+            .and_then(|sets| sets.get(*occurrence).or(sets.last()))
+            .cloned()
+            .unwrap_or_default();
+        assert_eq!(got, want, "{request} (#{occurrence})\n{all}");
         *occurrence += 1;
     }
 }
@@ -459,31 +435,28 @@ async fn linking_trakt_during_a_session_with_fix() {
     check_common(&session);
     let link = format!("www.strem.io/trakt/auth/{UID}");
     let expected = BTreeMap::from([
-        (link.as_str(), vec![set(&["stremio.authorize.api-host"])]),
+        // The token state is told once per token, on the first answer that shows it.
+        ("login", vec![set(&["stremio.trakt-token.absent"])]),
         (
             "getUser",
-            // Before the link, then after it. A token linked a minute ago for
-            // Trakt's 24 h lifetime is warned about today: EXPIRY_WARNING_SECONDS
-            // is the whole lifetime (reported to the lead; see the report).
-            vec![
-                set(&["stremio.trakt-token.absent"]),
-                set(&["stremio.trakt-token.expiring"]),
-            ],
+            // Before the link (told at login already), then after it. A token
+            // linked a minute ago for Trakt's 24 h lifetime is warned about:
+            // EXPIRY_WARNING_SECONDS (src/spec/stremio.rs) is the whole
+            // lifetime, so every fresh link is "expiring" (left to the lead).
+            vec![BTreeSet::new(), set(&["stremio.trakt-token.expiring"])],
         ),
-        ("events", vec![set(&["stremio.event.progress"])]),
+        (link.as_str(), vec![set(&["stremio.authorize.api-host"])]),
+        (
+            "addonCollectionSet",
+            vec![BTreeSet::new(), set(&["stremio.trakt-addon.removed"])],
+        ),
+        ("saveUser", vec![set(&["stremio.trakt.unlinked"])]),
+        (
+            "events",
+            vec![set(&["stremio.event.progress", "stremio.client.version"])],
+        ),
     ]);
-    // h15-lens adds login's token (absent: info), unlink info on saveUser and
-    // addonCollectionSet, progress on datastorePut, cookie checks on the link flow.
-    let lenient = BTreeMap::from([
-        ("login", BTreeSet::new()),
-        ("saveUser", BTreeSet::new()),
-        ("addonCollectionSet", BTreeSet::new()),
-        ("datastorePut", BTreeSet::new()),
-        ("trakt.tv/oauth/authorize", BTreeSet::new()),
-        ("www.strem.io/trakt/auth_cb", BTreeSet::new()),
-        ("www.strem.io/favicon.ico", BTreeSet::new()),
-    ]);
-    check_findings(&session, &expected, &lenient);
+    check_findings(&session, &expected);
 
     // --fix sent the browser to trakt.tv: the link completed and the core saw it.
     let redirect = session.records.iter().find(|r| name(r) == link).unwrap();
@@ -533,10 +506,13 @@ async fn linking_trakt_during_a_session_with_fix() {
     assert!(trakt.iter().all(|h| *h == Some(true)), "{trakt:?}");
     assert_eq!(
         event_rule_counts(&session),
-        BTreeMap::from([(
-            "stremio.event.progress".to_string(),
-            TRAKT_EVENTS_PER_SESSION
-        )])
+        BTreeMap::from([
+            ("stremio.client.version".to_string(), 1),
+            (
+                "stremio.event.progress".to_string(),
+                TRAKT_EVENTS_PER_SESSION
+            ),
+        ])
     );
     record_fixture(&session);
 }
@@ -552,8 +528,11 @@ async fn an_expired_trakt_link_is_reported_and_relinking_hits_the_api_host() {
     println!("{}\n{}", session.driver, summary(&session.records));
     check_common(&session);
     let link = format!("www.strem.io/trakt/auth/{UID}");
+    // The expired token is told on login's answer, the first to show it, and
+    // not again on each getUser. The favicon Chromium fetches on api.trakt.tv
+    // is the browser's own request, not an API call: no findings.
     let expected = BTreeMap::from([
-        ("getUser", vec![set(&["stremio.trakt-token.expired"])]),
+        ("login", vec![set(&["stremio.trakt-token.expired"])]),
         (link.as_str(), vec![set(&["stremio.authorize.api-host"])]),
         (
             "api.trakt.tv/oauth/authorize",
@@ -561,31 +540,25 @@ async fn an_expired_trakt_link_is_reported_and_relinking_hits_the_api_host() {
         ),
         (
             "events",
-            vec![set(&["stremio.event.has-trakt", "stremio.event.progress"])],
+            vec![set(&[
+                "stremio.event.has-trakt",
+                "stremio.event.progress",
+                "stremio.client.version",
+            ])],
         ),
     ]);
-    // PENDING h15-lens: login's answer shows the expired token first; once
-    // the lens checks login (branch h15-lens), this becomes exact, below.
-    // The favicon Chromium fetches on api.trakt.tv gets three API-header
-    // errors today; h15-lens stops linting browser-own requests as API calls.
-    let lenient = BTreeMap::from([
-        ("login", set(&["stremio.trakt-token.expired"])),
-        (
-            "api.trakt.tv/favicon.ico",
-            set(&[
-                "header.api-version.missing",
-                "header.api-key.missing",
-                "route.unknown",
-            ]),
-        ),
-        ("datastorePut", BTreeSet::new()),
-        ("www.strem.io/favicon.ico", BTreeSet::new()),
-    ]);
-    check_findings(&session, &expected, &lenient);
-    let login = rules_of(&session.records, "login");
-    if LENS_CHECKS_LOGIN {
-        assert_eq!(login, vec![set(&["stremio.trakt-token.expired"])]);
-    }
+    check_findings(&session, &expected);
+    let login = session.records.iter().find(|r| name(r) == "login").unwrap();
+    let told = login["findings"][0]["message"].as_str().unwrap_or_default();
+    assert!(told.contains("ago"), "{told}");
+    assert!(
+        session
+            .records
+            .iter()
+            .any(|r| name(r).starts_with("api.trakt.tv/favicon.ico")),
+        "Chromium fetched no favicon on the Trakt host: {}",
+        summary(&session.records)
+    );
     // Without --fix the browser lands on Trakt's 400.
     let authorize = session
         .records
@@ -610,6 +583,7 @@ async fn an_expired_trakt_link_is_reported_and_relinking_hits_the_api_host() {
     assert_eq!(
         event_rule_counts(&session),
         BTreeMap::from([
+            ("stremio.client.version".to_string(), 1),
             (
                 "stremio.event.has-trakt".to_string(),
                 TRAKT_EVENTS_PER_SESSION
@@ -633,17 +607,17 @@ async fn no_trakt_link_warns_on_every_trakt_event() {
     println!("{}\n{}", session.driver, summary(&session.records));
     check_common(&session);
     let expected = BTreeMap::from([
-        ("getUser", vec![set(&["stremio.trakt-token.absent"])]),
+        ("login", vec![set(&["stremio.trakt-token.absent"])]),
         (
             "events",
-            vec![set(&["stremio.event.has-trakt", "stremio.event.progress"])],
+            vec![set(&[
+                "stremio.event.has-trakt",
+                "stremio.event.progress",
+                "stremio.client.version",
+            ])],
         ),
     ]);
-    let lenient = BTreeMap::from([
-        ("login", BTreeSet::new()),
-        ("datastorePut", BTreeSet::new()),
-    ]);
-    check_findings(&session, &expected, &lenient);
+    check_findings(&session, &expected);
     let trakt = trakt_events(&session);
     assert_eq!(
         trakt.len(),
@@ -657,9 +631,6 @@ async fn no_trakt_link_warns_on_every_trakt_event() {
         TRAKT_EVENTS_PER_SESSION
     );
 }
-
-/// Whether the lens reports the Trakt token in login's answer (branch h15-lens).
-const LENS_CHECKS_LOGIN: bool = false;
 
 /// The fixture file for tests/lint_corpus.rs.
 fn fixture_path() -> PathBuf {
