@@ -230,22 +230,6 @@ fn rules(record: &Value) -> Vec<String> {
         .unwrap_or_default()
 }
 
-fn severities(record: &Value) -> Vec<(String, String)> {
-    record["findings"]
-        .as_array()
-        .map(|f| {
-            f.iter()
-                .map(|f| {
-                    (
-                        f["rule"].as_str().unwrap_or_default().to_string(),
-                        f["severity"].as_str().unwrap_or_default().to_string(),
-                    )
-                })
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
 /// One line per exchange: the request and its rule ids, for failure messages and the report.
 fn summary(records: &[Value]) -> String {
     records
