@@ -196,6 +196,16 @@ fn explain_alone(exchange: &Exchange) -> Option<Diagnosis> {
         .map(|u| u.path().to_string())
         .unwrap_or_default();
     let operation = Operation::of(&path);
+    // A navigation or a favicon is not an API call: a 404 on it says
+    // nothing about ids. Only a block (403) or an outage concerns it.
+    if crate::lint::is_browser_initiated(&exchange.request.headers)
+        && !path.starts_with("/oauth/")
+        && status != 403
+        && !status::is_outage(status)
+        && status != 500
+    {
+        return None;
+    }
     if operation == Some(Operation::DeviceToken) {
         if let Some(d) = device_token(status) {
             return Some(d);
@@ -908,6 +918,104 @@ mod tests {
             "{dup:?}"
         );
         assert!(dup.remedies.iter().any(|r| r.contains("success")));
+    }
+
+    #[test]
+    fn a_browsers_own_requests_get_no_api_diagnosis() {
+        let mut favicon = exchange("GET", "https://api.trakt.tv/favicon.ico", Some(404), &[], "");
+        favicon.request.headers =
+            Headers::from_pairs(&[("sec-fetch-mode", "no-cors"), ("sec-fetch-dest", "image")]);
+        assert!(explain(&favicon).is_none());
+        // The same path from a script is an API call that found nothing.
+        favicon.request.headers = Headers::default();
+        assert!(explain(&favicon).is_some());
+        // A browser blocked by Cloudflare is still told so.
+        let mut blocked = exchange(
+            "GET",
+            "https://api.trakt.tv/",
+            Some(403),
+            &[("server", "cloudflare")],
+            "<html>blocked</html>",
+        );
+        blocked.request.headers = Headers::from_pairs(&[("sec-fetch-mode", "navigate")]);
+        assert!(explain(&blocked).unwrap().summary.contains("Cloudflare"));
+    }
+
+    #[test]
+    fn dates_in_answers_read_as_iso_utc_with_how_far_they_are() {
+        let mut dup = exchange(
+            "POST",
+            "https://api.trakt.tv/scrobble/stop",
+            Some(409),
+            &[],
+            r#"{"watched_at":"2026-01-01T10:00:00.000Z","expires_at":"2026-01-01T11:00:00.000Z"}"#,
+        );
+        dup.started_at = time::macros::datetime!(2026-01-01 10:30 UTC);
+        let summary = explain(&dup).unwrap().summary;
+        assert!(
+            summary.contains("2026-01-01T10:00:00Z, 30 min ago")
+                && summary.contains("until 2026-01-01T11:00:00Z, in 30 min"),
+            "{summary}"
+        );
+    }
+
+    #[test]
+    fn the_link_flow_names_the_site_whose_cookies_to_clear_or_clears_the_cookies() {
+        let url = "https://www.strem.io/trakt/auth/5e1";
+        let mut dup = exchange("GET", url, Some(200), &[], "");
+        dup.findings.push(crate::lint::cookie::DUPLICATE.finding(
+            "cookie",
+            "the cookie `sid` is sent with different values",
+        ));
+        let d = explain(&dup).expect("a diagnosis");
+        assert!(d.summary.contains("cookies"), "{d:?}");
+        assert_eq!(
+            d.remedies,
+            ["clear the cookies of strem.io only (browser settings → cookies and site data → strem.io), then link again from Stremio: other sites' cookies play no part"]
+        );
+        // A 400 on Trakt's authorize page with ordinary cookies: not the cookies.
+        let mut failed = exchange(
+            "GET",
+            "https://trakt.tv/oauth/authorize?client_id=x&response_type=code",
+            Some(400),
+            &[],
+            "",
+        );
+        failed.request.headers = Headers::from_pairs(&[("cookie", "a=1; b=2")]);
+        let d = explain(&failed).expect("a diagnosis");
+        assert!(!d.causes.iter().any(|c| c == COOKIE_GUESS), "{d:?}");
+        assert!(
+            d.causes
+                .iter()
+                .any(|c| c.starts_with("the cookies are not the cause: the Cookie header is 8 bytes")),
+            "{d:?}"
+        );
+        // Elsewhere the generic guess stays.
+        let api = explain(&exchange("GET", SETTINGS, Some(400), &[], "")).unwrap();
+        assert!(api.causes.iter().any(|c| c == COOKIE_GUESS), "{api:?}");
+    }
+
+    #[test]
+    fn stremio_diagnoses_name_the_app_the_session_saw() {
+        let mut ex = exchange("POST", "https://api.strem.io/api/events", Some(200), &[], "{}");
+        ex.findings.push(
+            crate::lint::stremio::EVENT_VIDEO_ID
+                .finding("/events/0/player/libItemVideoID", "series video id `tt1` is not `tt…:season:episode`"),
+        );
+        let d = explain_with(&ex, Some("stremio-web 5.0.0, shell 5.0.12")).unwrap();
+        assert!(
+            d.remedies
+                .iter()
+                .any(|r| r.starts_with("update Stremio") && r.ends_with("(this one is stremio-web 5.0.0, shell 5.0.12)")),
+            "{d:?}"
+        );
+        let mut api_error = exchange("POST", "https://api.strem.io/api/getUser", Some(200), &[], "");
+        api_error.findings.push(crate::lint::stremio::API_ERROR.finding("response /error", "x"));
+        let d = explain_with(&api_error, Some("stremio-web 5.0.0")).unwrap();
+        assert!(d.causes.iter().any(|c| c == "Stremio app seen in this session: stremio-web 5.0.0"), "{d:?}");
+        // A Trakt diagnosis does not name it.
+        let d = explain_with(&exchange("GET", SETTINGS, Some(401), &[], ""), Some("stremio-web 5.0.0")).unwrap();
+        assert!(!d.causes.iter().any(|c| c.contains("stremio-web")), "{d:?}");
     }
 
     #[test]

@@ -27,6 +27,15 @@ fn stremio_and_trakt() -> Handler {
                 body: bytes::Bytes::new(),
                 delay: std::time::Duration::ZERO,
             },
+            ("www.strem.io", "/trakt/auth_cb") => Reply {
+                status: 200,
+                headers: vec![(
+                    "set-cookie".into(),
+                    "sid=cookie-value-7d6c5b4a-set; Path=/; HttpOnly; Secure".into(),
+                )],
+                body: bytes::Bytes::from_static(b"<html>Trakt linked</html>"),
+                delay: std::time::Duration::ZERO,
+            },
             ("www.strem.io", p) if p.starts_with("/trakt/addon/") => Reply::json(
                 200,
                 r#"{"err":"Trakt authenticate error - please reauthenticate"}"#,

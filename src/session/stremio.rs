@@ -26,6 +26,10 @@ use crate::text::{between, host_and_path, query_pairs, split_url, when};
 /// run must not grow without bound (forgetting only costs a repeated info).
 const MAX_ENTRIES: usize = 4096;
 
+/// Past this progress the core treats the credits as reached and rewinds
+/// the library's offset (stremio-core's `CREDITS_THRESHOLD_COEF`, 0.9).
+const CREDITS_PERCENT: f64 = 90.0;
+
 /// How many authorize `state`s are remembered (several tabs may be open).
 const MAX_STATES: usize = 16;
 
@@ -44,6 +48,8 @@ struct Account {
 #[derive(Debug, Clone)]
 struct LastEvent {
     name: String,
+    /// `libItemVideoID`: the episode, for a series.
+    video: Option<String>,
     offset_ms: f64,
     duration_ms: f64,
     at: OffsetDateTime,
@@ -289,6 +295,10 @@ impl StremioSession {
                     item.to_string(),
                     LastEvent {
                         name: name.to_string(),
+                        video: player
+                            .get("libItemVideoID")
+                            .and_then(Value::as_str)
+                            .map(str::to_string),
                         offset_ms,
                         duration_ms,
                         at: when_sent,
@@ -335,6 +345,16 @@ impl StremioSession {
                 told
             };
             let saved = offset / duration * 100.0;
+            // The state of another episode (the next one) is not comparable.
+            let video = change.pointer("/state/video_id").and_then(Value::as_str);
+            if video.is_some() && last.video.is_some() && video != last.video.as_deref() {
+                continue;
+            }
+            // Past the credits (90 %) the core rewinds the saved offset to 0
+            // (1 for the next episode) on purpose.
+            if offset <= 1.0 && expected > CREDITS_PERCENT {
+                continue;
+            }
             let tolerance = if playing { 5.0 } else { 2.0 };
             if (saved - expected).abs() <= tolerance {
                 continue;
@@ -615,6 +635,10 @@ mod tests {
         assert!(found[0].message.contains("2026-11-24T12:00:00Z, 5 min ago"), "{}", found[0].message);
         // Said once per event, not on every save.
         assert!(s.observe_request(&put(6_200_000, later), later).is_empty());
+        // Paused past the credits: the core rewinds the saved offset to 0 on purpose.
+        let credits = T0 + Duration::minutes(7);
+        assert!(s.observe_request(&events("traktPaused", 6_900_000, credits), credits).is_empty());
+        assert!(s.observe_request(&put(0, credits), credits).is_empty());
         // Playing from 10 %: twenty minutes later the library at ~26.7 % agrees.
         let resumed = T0 + Duration::minutes(10);
         assert!(s.observe_request(&events("traktPlaying", 720_000, resumed), resumed).is_empty());
