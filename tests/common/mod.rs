@@ -21,6 +21,8 @@ use rustls_pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer, Server
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
+pub mod stremio_fake;
+
 /// Names the fake upstream's certificate is valid for.
 pub const FAKE_NAMES: &[&str] = &[
     "api.trakt.tv",
