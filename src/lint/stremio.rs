@@ -43,9 +43,9 @@ pub const TOKEN_EXPIRING: Rule = Rule {
     id: "stremio.trakt-token.expiring",
     severity: Severity::Warning,
     scope: Scope::Response,
-    summary: "Stremio's Trakt token expires within a day.",
+    summary: "Stremio's Trakt token expires soon (within a day, or a quarter of its lifetime).",
     why: "Once it expires, scrobbles are silently lost until the user links Trakt again.",
-    bad: "\"trakt\":{…,\"expires_in\":86400} with 3 hours left",
+    bad: "\"trakt\":{…,\"expires_in\":86400} with 3 hours left (a token linked a minute ago is not warned about)",
     good: "re-authenticate before a long watch session",
     autofix: None,
 };
@@ -375,6 +375,18 @@ pub fn getuser_token(exchange: &Exchange) -> Option<(String, OffsetDateTime)> {
     Some((token, expiry(created, lifetime)?))
 }
 
+/// How much time left makes a token "about to expire": a day, or a quarter of
+/// its lifetime when that is shorter. Trakt's tokens live 24 h since March
+/// 2025 and Stremio holds no refresh token, so a day would warn about every
+/// token linked a minute ago; a quarter leaves a warning that means something
+/// (under 6 h of a 24 h token, the last day of a 3-month one).
+fn expiry_warning(exchange: &Exchange) -> Duration {
+    let lifetime = user_trakt(exchange)
+        .and_then(|trakt| trakt.get("expires_in")?.as_i64())
+        .unwrap_or(EXPIRY_WARNING_SECONDS);
+    Duration::seconds(EXPIRY_WARNING_SECONDS.min(lifetime / 4))
+}
+
 /// The Stremio user in an answer that carries one: `result` of getUser,
 /// `result.user` of login and the other sign-in calls (they answer
 /// `{authKey, user}`).
@@ -459,7 +471,7 @@ pub fn check_response(exchange: &Exchange) -> Vec<Finding> {
                             at,
                             format!("Stremio's Trakt token expired at {}", when(expires, now)),
                         ));
-                    } else if left < Duration::seconds(EXPIRY_WARNING_SECONDS) {
+                    } else if left < expiry_warning(exchange) {
                         out.push(TOKEN_EXPIRING.finding(
                             at,
                             format!("Stremio's Trakt token expires at {}", when(expires, now)),

@@ -23,7 +23,8 @@ pub const TRAKT_REDIRECT_URI: &str = "https://www.strem.io/trakt/auth_cb";
 /// Analytics events that Stremio's servers turn into Trakt scrobbles.
 pub const TRAKT_EVENTS: &[&str] = &["traktPlaying", "traktPaused"];
 
-/// Below this much time left, a token is about to expire (Stremio cannot refresh it itself).
+/// Below this much time left (or a quarter of the token's lifetime, if shorter), a token is
+/// about to expire (Stremio cannot refresh it itself).
 pub const EXPIRY_WARNING_SECONDS: i64 = 24 * 60 * 60;
 
 /// The calls that answer `{authKey, user}`: the user carries the same
