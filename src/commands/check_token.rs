@@ -60,7 +60,7 @@ pub(crate) fn run(args: CheckTokenArgs) -> Result<i32, Fatal> {
         return Err(Fatal::new("--token is empty"));
     }
     let exchange = ask_trakt(&args, &token)?;
-    let redactor = crate::fingerprint_key::load(&args.certs.certs)
+    let redactor = crate::fingerprint_key::load(&args.certs.files()?.dir)
         .map_err(Fatal)?
         .unwrap_or_else(crate::redact::Redactor::random);
     Ok(report(&args, &redactor, &token, &exchange))
