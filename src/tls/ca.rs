@@ -558,7 +558,7 @@ impl CertificateAuthority {
                 regenerate: REGENERATE.into(),
                 host: host.to_string(),
                 cert: cert_path.to_path_buf(),
-                detail: other.to_string(),
+                detail: super::problem::handshake_problem(&other),
             }),
         }
     }

@@ -7,6 +7,7 @@
 pub mod ca;
 pub mod leaf;
 pub mod location;
+pub(crate) mod problem;
 pub mod trust;
 pub mod upstream;
 
