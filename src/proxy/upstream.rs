@@ -294,35 +294,35 @@ pub(crate) fn classify(
 ) -> (UpstreamCause, String) {
     let mut found_io = None;
     let mut found_hyper = None;
-    let mut source = Some(error);
-    while let Some(cause) = source {
-        // An io::Error hides the error it wraps from `source()`: look inside.
-        let inner = cause
-            .downcast_ref::<std::io::Error>()
-            .and_then(|io| io.get_ref())
-            .map(|inner| inner as &(dyn std::error::Error + 'static));
-        for candidate in std::iter::once(cause).chain(inner) {
-            if let Some(dial) = candidate.downcast_ref::<DialError>() {
-                return (dial.cause, dial.detail.clone());
-            }
-            if let Some(tls) = candidate.downcast_ref::<rustls::Error>() {
-                let words = crate::tls::problem::handshake_problem(tls);
-                return match tls {
-                    rustls::Error::InvalidCertificate(_) => (
-                        UpstreamCause::Certificate,
-                        format!("its certificate: {words}"),
-                    ),
-                    _ => (UpstreamCause::Handshake, words),
-                };
-            }
+    let mut next = Some(error);
+    // Bounded: a chain is a handful of wrappers deep.
+    for _ in 0..32 {
+        let Some(cause) = next else { break };
+        if let Some(dial) = cause.downcast_ref::<DialError>() {
+            return (dial.cause, dial.detail.clone());
         }
-        if let Some(io) = cause.downcast_ref::<std::io::Error>() {
-            found_io.get_or_insert(io);
+        if let Some(tls) = cause.downcast_ref::<rustls::Error>() {
+            let words = crate::tls::problem::handshake_problem(tls);
+            return match tls {
+                rustls::Error::InvalidCertificate(_) => (UpstreamCause::Certificate, words),
+                _ => (UpstreamCause::Handshake, words),
+            };
         }
         if let Some(hyper) = cause.downcast_ref::<hyper::Error>() {
             found_hyper.get_or_insert(hyper);
         }
-        source = cause.source();
+        next = match cause.downcast_ref::<std::io::Error>() {
+            Some(io) => {
+                found_io.get_or_insert(io);
+                // An io::Error hides the error it wraps from `source()`
+                // (which skips to that error's own source): step into it.
+                match io.get_ref() {
+                    Some(inner) => Some(inner as &(dyn std::error::Error + 'static)),
+                    None => cause.source(),
+                }
+            }
+            None => cause.source(),
+        };
     }
     if let Some(io) = found_io {
         use std::io::ErrorKind as K;
@@ -426,8 +426,13 @@ mod tests {
                 detail.into(),
             ))
         };
-        let tls =
-            |e: rustls::Error| wrapped(std::io::Error::new(std::io::ErrorKind::InvalidData, e));
+        // As hyper-rustls reports it: an io::Error around tokio-rustls's io::Error around rustls's.
+        let tls = |e: rustls::Error| {
+            wrapped(std::io::Error::other(std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                e,
+            )))
+        };
         let cases: Vec<(Wrapper, bool, UpstreamCause, &str)> = vec![
             (
                 dial(
@@ -450,7 +455,7 @@ mod tests {
                 )),
                 true,
                 UpstreamCause::Certificate,
-                "its certificate: it is signed by an unknown issuer",
+                "it is signed by an unknown issuer",
             ),
             (
                 tls(rustls::Error::AlertReceived(

@@ -26,7 +26,11 @@ pub(crate) fn certificate_problem(error: &CertificateError) -> String {
             [] => format!("it names no host, so not {}", expected.to_str()),
             names => format!(
                 "it is for {}, not {} (wrong host name)",
-                names.join(", "),
+                names
+                    .iter()
+                    .map(|n| unwrap_name(n))
+                    .collect::<Vec<_>>()
+                    .join(", "),
                 expected.to_str()
             ),
         },
@@ -46,6 +50,15 @@ pub(crate) fn certificate_problem(error: &CertificateError) -> String {
         // The remaining variants (signature algorithms, revocation data) are rare:
         // their name, spelled out, says enough.
         other => format!("it failed the check: {}", words(&format!("{other:?}"))),
+    }
+}
+
+/// `DnsName("a.example")` → `a.example`: rustls lists the names a
+/// certificate presents in their debug form.
+fn unwrap_name(name: &str) -> &str {
+    match (name.find('('), name.rfind(')')) {
+        (Some(open), Some(close)) if open < close => name[open + 1..close].trim_matches('"'),
+        _ => name,
     }
 }
 
@@ -179,9 +192,9 @@ mod tests {
             (
                 E::NotValidForNameContext {
                     expected: ServerName::try_from("api.trakt.tv").unwrap(),
-                    presented: vec!["not-trakt.example".into()],
+                    presented: vec!["DnsName(\"not-trakt.example\")".into(), "b.example".into()],
                 },
-                "it is for not-trakt.example, not api.trakt.tv (wrong host name)",
+                "it is for not-trakt.example, b.example, not api.trakt.tv (wrong host name)",
             ),
             (E::UnknownIssuer, "unknown issuer"),
             (webpki("CaUsedAsEndEntity"), "CA used as end entity"),
