@@ -21,62 +21,13 @@ use rustls::client::danger::ServerCertVerifier;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer, ServerName, UnixTime};
 use time::{Duration, OffsetDateTime};
 
-use super::location::Chosen;
+pub use super::location::{CaFiles, CA_CERT_FILE, CA_KEY_FILE};
 use crate::hosts::{covering_domains, HostName};
-
-/// File name of the CA certificate (the file users import).
-pub const CA_CERT_FILE: &str = "trakt-doctor-ca.pem";
-/// File name of the CA private key (never served, never logged).
-pub const CA_KEY_FILE: &str = "trakt-doctor-ca.key";
 
 const CA_COMMON_NAME: &str = "trakt-doctor local CA";
 const CA_LIFETIME_DAYS: i64 = 3650;
 /// Below the 398 days browsers accept for a leaf certificate.
 const LEAF_LIFETIME_DAYS: i64 = 390;
-
-/// Where the CA lives on disk, and how that folder was chosen (so advice
-/// names `--certs DIR` when it is not the default).
-#[derive(Debug, Clone)]
-pub struct CaFiles {
-    pub dir: PathBuf,
-    pub chosen: Chosen,
-    /// The per-user default folder, when there is one.
-    pub default: Option<PathBuf>,
-}
-
-impl CaFiles {
-    /// A folder given by the user (as `--certs DIR`).
-    pub fn new(dir: impl Into<PathBuf>) -> Self {
-        CaFiles {
-            dir: dir.into(),
-            chosen: Chosen::Given,
-            default: None,
-        }
-    }
-
-    /// The command that replaces this CA with one for every host of
-    /// `hosts` in one go: the hosts are named unless they are the defaults,
-    /// the folder unless it is the default one.
-    pub fn regenerate_command(&self, hosts: &[HostName]) -> String {
-        let mut command = "trakt-doctor ca regenerate".to_string();
-        let (mut asked, mut defaults) = (hosts.to_vec(), crate::default_intercept_hosts());
-        asked.sort();
-        defaults.sort();
-        if asked != defaults {
-            for host in hosts {
-                command.push_str(" --intercept ");
-                command.push_str(host.as_str());
-            }
-        }
-        command + &self.certs_flag()
-    }
-    pub fn cert_path(&self) -> PathBuf {
-        self.dir.join(CA_CERT_FILE)
-    }
-    pub fn key_path(&self) -> PathBuf {
-        self.dir.join(CA_KEY_FILE)
-    }
-}
 
 /// Everything that can go wrong with the CA, each with the way out.
 #[derive(Debug)]
@@ -599,6 +550,7 @@ pub(crate) fn write_atomically(path: &Path, bytes: &[u8], private: bool) -> io::
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::tls::Chosen;
 
     fn hosts(names: &[&str]) -> Vec<HostName> {
         names.iter().map(|h| h.parse().unwrap()).collect()

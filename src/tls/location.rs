@@ -1,4 +1,4 @@
-//! Where the CA folder is: `--certs DIR` or `TRAKT_DOCTOR_CERTS` when given,
+//! The CA's files ([`CaFiles`]) and where their folder is: `--certs DIR` or `TRAKT_DOCTOR_CERTS` when given,
 //! else `./certs` when an earlier version left a CA there (so nothing the
 //! user already trusts silently stops working), else one per-user folder in
 //! the platform's data directory, so the proxy finds the same CA from any
@@ -21,8 +21,58 @@
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 
-use super::ca::{CaFiles, CA_CERT_FILE};
 use crate::guide::Os;
+use crate::hosts::HostName;
+
+/// File name of the CA certificate (the file users import).
+pub const CA_CERT_FILE: &str = "trakt-doctor-ca.pem";
+/// File name of the CA private key (never served, never logged).
+pub const CA_KEY_FILE: &str = "trakt-doctor-ca.key";
+
+/// Where the CA lives on disk, and how that folder was chosen (so advice
+/// names `--certs DIR` when it is not the default).
+#[derive(Debug, Clone)]
+pub struct CaFiles {
+    pub dir: PathBuf,
+    pub chosen: Chosen,
+    /// The per-user default folder, when there is one.
+    pub default: Option<PathBuf>,
+}
+
+impl CaFiles {
+    /// A folder given by the user (as `--certs DIR`).
+    pub fn new(dir: impl Into<PathBuf>) -> Self {
+        CaFiles {
+            dir: dir.into(),
+            chosen: Chosen::Given,
+            default: None,
+        }
+    }
+
+    /// The command that replaces this CA with one for every host of
+    /// `hosts` in one go: the hosts are named unless they are the defaults,
+    /// the folder unless it is the default one.
+    pub fn regenerate_command(&self, hosts: &[HostName]) -> String {
+        let mut command = "trakt-doctor ca regenerate".to_string();
+        let (mut asked, mut defaults) = (hosts.to_vec(), crate::default_intercept_hosts());
+        asked.sort();
+        defaults.sort();
+        if asked != defaults {
+            for host in hosts {
+                command.push_str(" --intercept ");
+                command.push_str(host.as_str());
+            }
+        }
+        command + &self.certs_flag()
+    }
+
+    pub fn cert_path(&self) -> PathBuf {
+        self.dir.join(CA_CERT_FILE)
+    }
+    pub fn key_path(&self) -> PathBuf {
+        self.dir.join(CA_KEY_FILE)
+    }
+}
 
 /// The environment variable that names the CA folder (also read by clap).
 pub(crate) const CERTS_ENV: &str = "TRAKT_DOCTOR_CERTS";
