@@ -141,7 +141,7 @@ async fn fetch(
     let response = tokio::time::timeout(timeout, client.request(request))
         .await
         .map_err(|_| format!("Trakt did not answer within {} s", args.timeout))?
-        .map_err(|e| upstream::describe(&e))?;
+        .map_err(|e| upstream::in_words(&e))?;
     let (parts, incoming) = response.into_parts();
     let bytes = tokio::time::timeout(timeout, incoming.collect())
         .await

@@ -3,9 +3,9 @@
 //!
 //! The JSONL/HAR records keep only the message (their `error` string is a
 //! contract), so a record read back gets its kind from the message
-//! ([`ErrorKind::of_recorded`]); the three ways an upstream connection
-//! fails share one wording there and come back as
-//! [`ErrorKind::UpstreamFailed`].
+//! ([`ErrorKind::of_recorded`]); the ways an upstream connection fails
+//! share one opening there and come back as [`ErrorKind::UpstreamFailed`],
+//! and the words after the URL name the cause ([`UpstreamCause`]).
 
 use std::fmt;
 

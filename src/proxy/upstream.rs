@@ -364,10 +364,25 @@ fn innermost(error: &(dyn std::error::Error + 'static)) -> String {
 }
 
 /// An upstream failure in words: its cause and where ("the connection was
-/// refused: nothing accepts connections on ...").
-pub fn describe(error: &(dyn std::error::Error + 'static)) -> String {
+/// refused: nothing accepts connections on ..."), then what to do.
+pub fn in_words(error: &(dyn std::error::Error + 'static)) -> String {
     let (cause, detail) = classify(error, false);
-    format!("{}: {detail}", cause.title())
+    format!("{}: {detail}; {}", cause.title(), cause.advice())
+}
+
+/// The chain of causes of an error, joined: "connection error: broken pipe"
+/// (for failures that are not the upstream's, such as a client connection's).
+pub fn describe(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut parts = vec![error.to_string()];
+    let mut source = error.source();
+    while let Some(cause) = source {
+        let text = cause.to_string();
+        if !parts.iter().any(|p| p.contains(&text)) {
+            parts.push(text);
+        }
+        source = cause.source();
+    }
+    parts.join(": ")
 }
 
 #[cfg(test)]
