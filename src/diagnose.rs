@@ -6,7 +6,7 @@ use serde_json::Value;
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 
-use crate::exchange::{ErrorKind, Exchange, Response};
+use crate::exchange::{ErrorKind, Exchange, Response, UpstreamCause};
 use crate::lint::{stremio as lens, Rule};
 use crate::report::{Diagnosis, Finding, Severity};
 use crate::spec::status;
@@ -332,6 +332,17 @@ fn predicts(status: u16, finding: &Finding) -> bool {
 
 /// No response at all: the client gave up, or the way to Trakt failed.
 fn no_answer(host: &str, error: &str, kind: Option<ErrorKind>) -> Option<Diagnosis> {
+    // The error line shows the message: the summary names the cause only,
+    // and each piece of advice is said once.
+    if let Some(cause) = UpstreamCause::of_recorded(error) {
+        let mut b = Builder::new(format!("No answer from {host}: {}", cause.title()));
+        if cause == UpstreamCause::Timeout {
+            b.summary = format!("No answer from {host} in time (--upstream-timeout)");
+        }
+        b.cause(cause.explanation());
+        b.remedy(cause.advice());
+        return b.done();
+    }
     let mut b = Builder::new(format!("No answer from {host}: {error}"));
     match kind {
         Some(ErrorKind::ClientClosed | ErrorKind::ClientBodyTooSlow | ErrorKind::ClientBodyUnreadable) => {
