@@ -326,14 +326,18 @@ impl ProxyProcess {
             let mut tx = Some(tx);
             for line in BufReader::new(err_pipe).lines() {
                 let Ok(line) = line else { break };
+                // Kept before the address is announced, so a test that reads
+                // stderr once the proxy has started finds the line.
+                {
+                    let mut all = sink.lock().unwrap();
+                    all.push_str(&line);
+                    all.push('\n');
+                }
                 if let Some(rest) = line.split("listening on ").nth(1) {
                     if let (Some(tx), Ok(addr)) = (tx.take(), rest.trim().parse::<SocketAddr>()) {
                         let _ = tx.send(addr);
                     }
                 }
-                let mut all = sink.lock().unwrap();
-                all.push_str(&line);
-                all.push('\n');
             }
         });
         let out_pipe = child.stdout.take().unwrap();
