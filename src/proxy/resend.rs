@@ -6,6 +6,15 @@
 //! `replay_of`. Before it leaves, the session rules are applied rather than
 //! only reported: a spent OAuth code or refresh token is refused unless
 //! forced, and a write waits for Trakt's one write per second.
+//!
+//! For the web view: `Shared::resender` (also `Proxy::resender`).
+//! [`Resender::needed_secrets`] says what a form must ask for (nothing while
+//! the original is kept), [`Resender::plan`] makes the request (with the
+//! user's edits and secrets), [`crate::resend::describe_write`] the
+//! confirmation text, [`crate::resend::with_fixes`] the "Resend with fixes"
+//! preview, [`Resender::send`] sends it and returns the new exchange's id;
+//! the web view's Clear also calls `resender.originals().clear()`. Copy as
+//! curl is [`crate::curl::command`] on the planned (or original) request.
 
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
