@@ -740,6 +740,7 @@ mod tests {
             findings: Vec::new(),
             fixes: Vec::new(),
             diagnosis: None,
+            replay_of: None,
         }
     }
 

@@ -115,6 +115,18 @@ impl Inspector {
         }
     }
 
+    /// The spent single-use secrets a request would send again (see
+    /// [`Session::spent`]); records nothing.
+    pub fn spent(&self, request: &Request, at: OffsetDateTime) -> Vec<Finding> {
+        guarded("session check", || self.session().spent(request, at))
+            .unwrap_or_else(|f| vec![*f])
+    }
+
+    /// How long a write must wait to keep one write per second (see [`Session::write_wait`]).
+    pub fn write_wait(&self, request: &Request, at: OffsetDateTime) -> time::Duration {
+        guarded("session check", || self.session().write_wait(request, at)).unwrap_or_default()
+    }
+
     /// Findings for a request about to be sent at `at`.
     pub fn request(&self, request: &Request, at: OffsetDateTime) -> Vec<Finding> {
         self.request_with(request, at, lint::check)
@@ -384,6 +396,7 @@ mod tests {
             findings: Vec::new(),
             fixes: Vec::new(),
             diagnosis: None,
+            replay_of: None,
         };
         inspector.replay(&mut exchange);
         assert!(exchange.diagnosis.is_some());
@@ -425,6 +438,7 @@ mod tests {
             findings,
             fixes: vec![],
             diagnosis: None,
+            replay_of: None,
         }
     }
 

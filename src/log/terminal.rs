@@ -149,8 +149,11 @@ fn render(ex: &Exchange, s: Style) -> String {
     } else {
         format!(" {}", s.paint("35", "[fixed]"))
     };
+    let replay = ex.replay_of.map_or(String::new(), |original| {
+        format!(" {}", s.paint("34", &format!("[resend of #{original}]")))
+    });
     let mut text = format!(
-        "{} {} {} {} {} {}{}\n",
+        "{} {} {} {} {} {}{}{}\n",
         s.dim(&clock),
         s.dim(&format!("#{}", ex.id)),
         s.bold(&v(&ex.request.method)),
@@ -158,6 +161,7 @@ fn render(ex: &Exchange, s: Style) -> String {
         outcome,
         s.dim(&format!("{:.1} ms", ex.duration_ms)),
         fixed,
+        replay,
     );
     for finding in &ex.findings {
         let mark = if finding.fixed {
@@ -250,7 +254,10 @@ mod tests {
             "diagnosis": {"summary": "s\u{1b}", "causes": ["c\u{7}"], "remedies": ["r\u{1b}"]}
         }))
         .unwrap();
+        let mut ex = ex;
+        ex.replay_of = Some(4);
         let plain = render(&ex, Style { on: false });
+        assert!(plain.contains("[resend of #4]"), "{plain}");
         assert!(
             !plain.contains('\u{1b}') && !plain.contains('\u{7}'),
             "{plain}"

@@ -8,7 +8,9 @@ pub mod fdlimit;
 pub mod forward;
 pub mod io;
 pub mod local;
+pub mod originals;
 pub mod pending;
+pub mod resend;
 pub mod shared;
 pub mod upstream;
 
@@ -53,6 +55,11 @@ impl Proxy {
 
     pub fn local_addr(&self) -> SocketAddr {
         self.shared.local_addr
+    }
+
+    /// What resends this proxy's exchanges (and holds their originals).
+    pub fn resender(&self) -> Arc<resend::Resender> {
+        self.shared.resender.clone()
     }
 
     /// Serves until `shutdown` completes, then stops accepting, asks every
