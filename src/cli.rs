@@ -61,6 +61,22 @@ pub enum Command {
     Stremio(StremioArgs),
     /// Ask Trakt once whether an access token works (GET /users/settings). Only when you run it.
     CheckToken(CheckTokenArgs),
+    /// Write a Markdown report of failed exchanges to paste into a support thread or an issue
+    /// (secrets replaced by placeholders). Exit status: 0 written, 2 unreadable input or nothing to report.
+    Report(ReportArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// A HAR file or a trakt-doctor JSON Lines log.
+    #[arg(value_name = "FILE")]
+    pub file: PathBuf,
+    /// The exchange to report, by id (repeatable). Default: every failed exchange.
+    #[arg(long = "id", value_name = "N")]
+    pub ids: Vec<u64>,
+    /// Also write a redacted HAR file of just these exchanges (and their resends).
+    #[arg(long, value_name = "OUT.har")]
+    pub har: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
