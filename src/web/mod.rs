@@ -9,6 +9,7 @@
 //! peer, the per-run token printed into the page, and a same-origin
 //! `Origin` (no CSRF).
 
+mod actions;
 pub(crate) mod store;
 
 use std::convert::Infallible;
@@ -222,11 +223,18 @@ pub(crate) async fn serve(
             }
         }
         (Method::POST, "/api/clear") | (Method::POST, "/api/fix") => action(web, peer, req).await,
+        (Method::POST, p) if actions::handles(p) => action(web, peer, req).await,
         _ => respond::web(StatusCode::NOT_FOUND, TEXT, "not found\n"),
     }
 }
 
-async fn action(web: &WebContext, peer: SocketAddr, req: Request<Incoming>) -> Response<ProxyBody> {
+/// Why an action is refused: it needs the page's token, a same-origin
+/// `Origin` (or none) and a loopback client (besides [`access`]).
+fn refused_action<B>(
+    web: &WebContext,
+    peer: SocketAddr,
+    req: &Request<B>,
+) -> Option<Response<ProxyBody>> {
     let token_ok = req
         .headers()
         .get("x-trakt-doctor-token")
@@ -247,22 +255,32 @@ async fn action(web: &WebContext, peer: SocketAddr, req: Request<Incoming>) -> R
             origin == format!("http://{host}")
         }
     };
-    if !peer.ip().is_loopback() || !token_ok || !origin_ok {
-        tracing::warn!(
-            "refused web action {} (token, origin or peer not allowed)",
-            req.uri().path()
-        );
-        return respond::web(
-            StatusCode::FORBIDDEN,
-            TEXT,
-            "forbidden: actions need the page's token, the same origin and a loopback client\n",
-        );
+    if peer.ip().to_canonical().is_loopback() && token_ok && origin_ok {
+        return None;
+    }
+    tracing::warn!(
+        "refused web action {} (token, origin or peer not allowed)",
+        req.uri().path()
+    );
+    Some(respond::web(
+        StatusCode::FORBIDDEN,
+        TEXT,
+        "forbidden: actions need the page's token, the same origin and a loopback client\n",
+    ))
+}
+
+async fn action(web: &WebContext, peer: SocketAddr, req: Request<Incoming>) -> Response<ProxyBody> {
+    if let Some(refused) = refused_action(web, peer, &req) {
+        return refused;
     }
     let path = req.uri().path().to_string();
     let body = match req.into_body().collect().await {
         Ok(b) => b.to_bytes(),
         Err(_) => Bytes::new(),
     };
+    if let Some(answer) = actions::answer(web, &path, &body).await {
+        return answer;
+    }
     match path.as_str() {
         "/api/clear" => {
             web.store.clear();

@@ -1,0 +1,152 @@
+//! The web view's actions on one exchange: lint a draft request without
+//! sending it (the edit form's findings as the user types), and the
+//! shareable Markdown report of an exchange. Each is a POST that
+//! [`super::action`] has already checked (token, origin, loopback client).
+
+use http::{Response, StatusCode};
+use serde::Deserialize;
+use time::OffsetDateTime;
+
+use super::WebContext;
+use crate::exchange::{Body, Headers, Request};
+use crate::fix::FixPolicy;
+use crate::respond::{self, ProxyBody, JSON, TEXT};
+use crate::share::report::{self, Selection};
+
+/// Whether `path` is one of these actions.
+pub(super) fn handles(path: &str) -> bool {
+    path == "/api/lint" || exchange_action(path).is_some()
+}
+
+/// `/api/exchanges/{id}/{verb}` as (id, verb).
+fn exchange_action(path: &str) -> Option<(u64, &str)> {
+    let rest = path.strip_prefix("/api/exchanges/")?;
+    let (id, verb) = rest.split_once('/')?;
+    let id = id.parse().ok()?;
+    matches!(verb, "report").then_some((id, verb))
+}
+
+/// The answer to one of these actions, `None` when `path` is not one.
+pub(super) async fn answer(
+    web: &WebContext,
+    path: &str,
+    body: &[u8],
+) -> Option<Response<ProxyBody>> {
+    if path == "/api/lint" {
+        return Some(lint(body));
+    }
+    let (id, verb) = exchange_action(path)?;
+    Some(match verb {
+        "report" => report(web, id),
+        _ => not_found(),
+    })
+}
+
+fn not_found() -> Response<ProxyBody> {
+    respond::web(
+        StatusCode::NOT_FOUND,
+        TEXT,
+        "no such exchange (it may have been cleared)\n",
+    )
+}
+
+fn bad_request(why: &str) -> Response<ProxyBody> {
+    respond::web(StatusCode::BAD_REQUEST, TEXT, format!("{why}\n"))
+}
+
+/// A request as the edit form holds it: header fields in order, the body as text.
+#[derive(Debug, Deserialize)]
+pub(super) struct Draft {
+    pub(super) method: String,
+    pub(super) url: String,
+    #[serde(default)]
+    pub(super) headers: Vec<(String, String)>,
+    #[serde(default)]
+    pub(super) body: String,
+}
+
+impl Draft {
+    /// The request, when the method is a token and the URL absolute http(s).
+    pub(super) fn request(self) -> Result<Request, String> {
+        let method = self.method.trim().to_ascii_uppercase();
+        if method.is_empty() || http::Method::from_bytes(method.as_bytes()).is_err() {
+            return Err(format!("`{}` is not an HTTP method", self.method));
+        }
+        let url = self.url.trim().to_string();
+        let uri: http::Uri = url.parse().map_err(|_| format!("`{url}` is not a URL"))?;
+        if !matches!(uri.scheme_str(), Some("https" | "http")) || uri.host().is_none() {
+            return Err(format!("`{url}` is not an absolute http(s) URL"));
+        }
+        let mut headers = Vec::new();
+        for (name, value) in self.headers {
+            let name = name.trim().to_ascii_lowercase();
+            if name.is_empty() {
+                continue;
+            }
+            if http::HeaderName::from_bytes(name.as_bytes()).is_err()
+                || http::HeaderValue::from_str(&value).is_err()
+            {
+                return Err(format!("the header `{name}` is not a valid header field"));
+            }
+            headers.push((name, value));
+        }
+        Ok(Request {
+            method,
+            url,
+            http_version: "HTTP/1.1".into(),
+            headers: Headers(headers),
+            body: Body::complete(bytes::Bytes::from(self.body)),
+        })
+    }
+}
+
+/// The request as the form shows it again (the repaired one).
+fn draft_json(request: &Request) -> serde_json::Value {
+    serde_json::json!({
+        "method": request.method,
+        "url": request.url,
+        "headers": request.headers.0,
+        "body": String::from_utf8_lossy(&request.body.bytes),
+    })
+}
+
+/// Lints a draft without sending it: its findings, and what auto-fix
+/// would repair (the repaired request). Findings against the session (a
+/// spent refresh token) come with the resend itself, which records them.
+fn lint(body: &[u8]) -> Response<ProxyBody> {
+    let draft = match serde_json::from_slice::<Draft>(body) {
+        Ok(draft) => draft,
+        Err(e) => return bad_request(&format!("expected {{method, url, headers, body}}: {e}")),
+    };
+    let request = match draft.request() {
+        Ok(request) => request,
+        Err(why) => return bad_request(&why),
+    };
+    let mut findings = crate::lint::check(&request, OffsetDateTime::now_utc());
+    let repaired = crate::fix::apply(&request, &mut findings, &FixPolicy::All);
+    let (repaired, fixes) = match repaired {
+        Some((repaired, fixes)) => (Some(draft_json(&repaired)), fixes),
+        None => (None, Vec::new()),
+    };
+    let answer = serde_json::json!({
+        "findings": findings,
+        "fixes": fixes,
+        "repaired": repaired,
+    });
+    respond::web(StatusCode::OK, JSON, answer.to_string())
+}
+
+/// The Markdown report of one stored exchange, with its resends.
+fn report(web: &WebContext, id: u64) -> Response<ProxyBody> {
+    let all = web.store.exchanges();
+    // Every fingerprint becomes a placeholder, so any key will do.
+    let redactor = crate::redact::Redactor::random();
+    match report::build(&all, Selection::Ids(&[id]), &redactor) {
+        Ok(built) => respond::web(
+            StatusCode::OK,
+            "text/markdown; charset=utf-8",
+            built.markdown,
+        ),
+        Err(_) => not_found(),
+    }
+}
