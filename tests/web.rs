@@ -160,3 +160,107 @@ async fn the_har_file_is_written_live_and_lint_reads_it_back() {
         "{text}"
     );
 }
+
+/// POSTs `body` to one of the web view's actions with the page's token;
+/// gives the status and the answer.
+fn act(base: &str, token: &str, path: &str, body: &str) -> (String, String) {
+    let out = curl(&[
+        "-X",
+        "POST",
+        "-H",
+        &format!("x-trakt-doctor-token: {token}"),
+        "-H",
+        "Content-Type: application/json",
+        "--data",
+        body,
+        "-w",
+        "\n%{http_code}",
+        &format!("{base}{path}"),
+    ]);
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let (answer, code) = text.rsplit_once('\n').unwrap();
+    (code.to_string(), answer.to_string())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_lint_and_report_actions_are_guarded_and_the_report_holds_no_secret() {
+    const SECRET: &str = "webReportSecret4f7a2c";
+    let ca = TestCa::new();
+    let refusing: Handler =
+        std::sync::Arc::new(|_: &Received| Reply::json(401, r#"{"error":"invalid_token"}"#));
+    let fake = FakeUpstream::start(&ca, refusing).await;
+    let proxy = ProxyProcess::start(&route_to(&fake, &ca));
+    let base = proxy.url();
+    let html = String::from_utf8_lossy(&curl(&[&format!("{base}/")]).stdout).into_owned();
+    let token = page_token(&html);
+    proxy.curl(&[
+        "-H",
+        &format!("Authorization: Bearer {SECRET}"),
+        "-H",
+        "User-Agent: WebReport/2",
+        "https://api.trakt.tv/sync/history",
+    ]);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let id = loop {
+        let list: serde_json::Value =
+            serde_json::from_slice(&curl(&[&format!("{base}/api/exchanges")]).stdout).unwrap();
+        if let Some(id) = list[0]["id"].as_u64() {
+            break id;
+        }
+        assert!(std::time::Instant::now() < deadline, "no exchange stored");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+
+    // Without the token, neither action answers.
+    let report = format!("/api/exchanges/{id}/report");
+    assert_eq!(act(&base, "wrong", &report, "{}").0, "403");
+    assert_eq!(act(&base, "wrong", "/api/lint", "{}").0, "403");
+
+    let (code, markdown) = act(&base, &token, &report, "{}");
+    assert_eq!(code, "200", "{markdown}");
+    assert!(
+        markdown.contains("GET api.trakt.tv/sync/history: 401 Unauthorized")
+            && markdown.contains("authorization: Bearer <access token>")
+            && markdown.contains("`WebReport/2`"),
+        "{markdown}"
+    );
+    assert!(
+        !markdown.contains(SECRET) && !markdown.contains("sha256:"),
+        "{markdown}"
+    );
+    assert_eq!(
+        act(&base, &token, "/api/exchanges/999999/report", "{}").0,
+        "404"
+    );
+
+    // A draft is linted without being sent: findings, and the repaired request.
+    let before = fake.received().len();
+    let draft = serde_json::json!({
+        "method": "POST",
+        "url": "https://api.trakt.tv/scrobble/start",
+        "headers": [["content-type", "application/json"], ["trakt-api-key", "x"]],
+        "body": "{\"movie\":{\"ids\":{\"trakt\":1}},\"progress\":5}",
+    });
+    let (code, linted) = act(&base, &token, "/api/lint", &draft.to_string());
+    assert_eq!(code, "200", "{linted}");
+    let linted: serde_json::Value = serde_json::from_str(&linted).unwrap();
+    let rules: Vec<&str> = linted["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["rule"].as_str().unwrap())
+        .collect();
+    assert!(rules.contains(&"header.api-version.missing"), "{linted}");
+    let repaired = &linted["repaired"]["headers"];
+    assert!(
+        repaired
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|h| h[0] == "trakt-api-version" && h[1] == "2"),
+        "{linted}"
+    );
+    assert_eq!(fake.received().len(), before, "linting must not send");
+    let bad = serde_json::json!({"method": "GET", "url": "not a url"});
+    assert_eq!(act(&base, &token, "/api/lint", &bad.to_string()).0, "400");
+}
