@@ -186,3 +186,69 @@ async fn chromium_through_the_proxy_trusts_the_ca_from_an_nss_database() {
         "{records:?}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_detail_pane_resends_compares_copies_as_curl_and_reports() {
+    require_tools();
+    const SECRET: &str = "browserResendToken8c2f5a";
+    let ca = TestCa::new();
+    let fake = FakeUpstream::start(&ca, strict_trakt()).await;
+    let proxy = ProxyProcess::start(&route_to(&fake, &ca));
+    let ca_path = proxy.ca_path().display().to_string();
+    let bearer = format!("Authorization: Bearer {SECRET}");
+    let key = format!("trakt-api-key: {CLIENT_ID}");
+    let through = |extra: &[&str]| -> Vec<String> {
+        let mut v: Vec<String> = ["-x", &proxy.url(), "--cacert", &ca_path]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        for h in ["User-Agent: BrowserResend/1", &key, &bearer] {
+            v.push("-H".into());
+            v.push(h.to_string());
+        }
+        v.extend(extra.iter().map(|s| s.to_string()));
+        v
+    };
+    let curls = vec![
+        through(&[
+            "-H",
+            "trakt-api-version: 2",
+            "https://api.trakt.tv/users/settings",
+        ]),
+        // No trakt-api-version: Trakt answers 400, auto-fix adds it.
+        through(&[
+            "-H",
+            "Content-Type: application/json",
+            "--data",
+            "{\"movie\":{\"ids\":{\"trakt\":28}},\"progress\":10}",
+            "https://api.trakt.tv/scrobble/start",
+        ]),
+    ];
+    let screenshot = artifacts().join("web-resend.png");
+    let (ok, output) = node(
+        "resend.mjs",
+        serde_json::json!({
+            "page": format!("{}/", proxy.url()),
+            "curls": curls,
+            "secret": SECRET,
+            "screenshot": screenshot,
+        }),
+    );
+    assert!(ok, "{output}\nproxy stderr:\n{}", proxy.stderr());
+    assert!(output.contains("OK"), "{output}");
+    // What Trakt received: the 400 once as captured, then twice repaired.
+    let scrobbles: Vec<Received> = fake
+        .received()
+        .into_iter()
+        .filter(|r| r.path == "/scrobble/start")
+        .collect();
+    assert_eq!(scrobbles.len(), 4, "{scrobbles:?}");
+    for sent in &scrobbles {
+        assert_eq!(
+            sent.headers.get("authorization").unwrap(),
+            &format!("Bearer {SECRET}"),
+            "each resend carries the captured token"
+        );
+    }
+    println!("{output}screenshot: {}", screenshot.display());
+}
