@@ -150,3 +150,123 @@ fn report(web: &WebContext, id: u64) -> Response<ProxyBody> {
         Err(_) => not_found(),
     }
 }
+
+/// The secrets of `original` by their fingerprint under `redactor`: every
+/// piece of it the redaction may have fingerprinted (a credential after its
+/// scheme, a cookie value, URL credentials, a query, form or JSON string
+/// value), as the raw text it was. An edited draft shows fingerprints where
+/// the secrets were; putting these back restores them byte for byte.
+pub(super) fn secrets_by_fingerprint(
+    original: &Request,
+    redactor: &crate::redact::Redactor,
+) -> std::collections::HashMap<String, String> {
+    /// Enough for any request a client sends; a huge body is not searched past it.
+    const MAX_CANDIDATES: usize = 4096;
+    let mut candidates: Vec<&str> = Vec::new();
+    fn pieces(text: &str) -> Vec<&str> {
+        let trimmed = text.trim();
+        let mut found: Vec<&str> = vec![trimmed];
+        found.extend(
+            trimmed
+                .split_once(char::is_whitespace)
+                .map(|(_, rest)| rest.trim()),
+        );
+        found.extend(
+            trimmed
+                .split(['"', '\\', '&', '=', '?', '#', ';', '/', ','])
+                .map(str::trim),
+        );
+        // A JSON string's raw content (escapes kept), which may hold spaces and quotes.
+        let bytes = trimmed.as_bytes();
+        let mut open: Option<usize> = None;
+        let mut i = 0;
+        while let Some(&b) = bytes.get(i) {
+            match (b, open) {
+                (b'\\', Some(_)) => i += 1,
+                (b'"', Some(start)) => {
+                    found.extend(trimmed.get(start + 1..i));
+                    open = None;
+                }
+                (b'"', None) => open = Some(i),
+                _ => {}
+            }
+            i += 1;
+        }
+        // URL credentials, `user:password` before the host.
+        if let Some((_, rest)) = trimmed.split_once("://") {
+            let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+            found.extend(authority.rsplit_once('@').map(|(userinfo, _)| userinfo));
+        }
+        found
+    }
+    let mut texts: Vec<&str> = vec![&original.url];
+    texts.extend(original.headers.iter().map(|(_, value)| value));
+    texts.extend(original.body.text());
+    for text in texts {
+        for piece in pieces(text) {
+            if !piece.is_empty() && candidates.len() < MAX_CANDIDATES {
+                candidates.push(piece);
+            }
+        }
+    }
+    candidates
+        .into_iter()
+        .map(|value| (redactor.fingerprint(value), value.to_string()))
+        .collect()
+}
+
+/// `text` with each fingerprint `known` has replaced by its secret.
+pub(super) fn restore(text: &str, known: &std::collections::HashMap<String, String>) -> String {
+    let mut out = text.to_string();
+    for (fingerprint, value) in known {
+        if out.contains(fingerprint.as_str()) {
+            out = out.replace(fingerprint.as_str(), value);
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::redact::Redactor;
+
+    #[test]
+    fn a_redacted_request_gets_its_secrets_back_from_the_original() {
+        let redactor = Redactor::new(b"install key");
+        let original = Request {
+            method: "POST".into(),
+            url: "https://bob:pass%20word@api.trakt.tv/oauth/token?code=c0de&state=s#access_token=fr4g".into(),
+            http_version: "HTTP/1.1".into(),
+            headers: Headers::from_pairs(&[
+                ("authorization", "Bearer t0ken-1"),
+                ("cookie", "a=c00kie; b=2"),
+                ("content-type", "application/json"),
+            ]),
+            body: Body::complete(bytes::Bytes::from_static(
+                br#"{"refresh_token":"r3fresh","client_secret":"with space \"q\"","nested":"{\"authKey\":\"k3y\"}"}"#,
+            )),
+        };
+        let mut ex: crate::exchange::Exchange = serde_json::from_value(serde_json::json!({
+            "id": 1, "started_at": "2026-01-01T00:00:00Z", "duration_ms": 1.0,
+            "request": original, "response": null,
+        }))
+        .unwrap();
+        redactor.exchange(&mut ex);
+        let redacted = ex.request;
+        assert!(redacted
+            .headers
+            .get("authorization")
+            .unwrap()
+            .contains("sha256:"));
+        let known = secrets_by_fingerprint(&original, &redactor);
+        assert_eq!(restore(&redacted.url, &known), original.url);
+        for ((name, value), (_, was)) in redacted.headers.iter().zip(original.headers.iter()) {
+            assert_eq!(restore(value, &known), was, "{name}");
+        }
+        assert_eq!(
+            restore(redacted.body.text().unwrap(), &known),
+            original.body.text().unwrap()
+        );
+    }
+}
