@@ -540,6 +540,7 @@ mod tests {
             findings: Vec::new(),
             fixes: Vec::new(),
             diagnosis: None,
+            replay_of: None,
         }
     }
 

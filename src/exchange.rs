@@ -281,6 +281,10 @@ pub struct Exchange {
     pub fixes: Vec<FixRecord>,
     #[serde(default)]
     pub diagnosis: Option<Diagnosis>,
+    /// When this exchange is a resend (trakt-doctor sent it again on the
+    /// user's request), the id of the exchange it repeats. Absent otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replay_of: Option<u64>,
 }
 
 /// HTTP version as HAR and the logs spell it.

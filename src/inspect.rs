@@ -115,6 +115,17 @@ impl Inspector {
         }
     }
 
+    /// The spent single-use secrets a request would send again (see
+    /// [`Session::spent`]); records nothing.
+    pub fn spent(&self, request: &Request) -> Vec<Finding> {
+        guarded("session check", || self.session().spent(request)).unwrap_or_else(|f| vec![*f])
+    }
+
+    /// How long a write must wait to keep one write per second (see [`Session::write_wait`]).
+    pub fn write_wait(&self, request: &Request, at: OffsetDateTime) -> time::Duration {
+        guarded("session check", || self.session().write_wait(request, at)).unwrap_or_default()
+    }
+
     /// Findings for a request about to be sent at `at`.
     pub fn request(&self, request: &Request, at: OffsetDateTime) -> Vec<Finding> {
         self.request_with(request, at, lint::check)
@@ -378,6 +389,7 @@ mod tests {
             findings: Vec::new(),
             fixes: Vec::new(),
             diagnosis: None,
+            replay_of: None,
         };
         inspector.replay(&mut exchange);
         assert!(exchange.diagnosis.is_some());
@@ -419,6 +431,7 @@ mod tests {
             findings,
             fixes: vec![],
             diagnosis: None,
+            replay_of: None,
         }
     }
 

@@ -47,6 +47,8 @@ core! {
     pub mod diagnose;
     pub mod redact;
     pub mod inspect;
+    pub mod resend;
+    pub mod curl;
 }
 
 // The shell: I/O, async, the command line.

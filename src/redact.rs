@@ -391,6 +391,15 @@ fn part(raw: &str, from: usize, to: usize) -> Cow<'_, str> {
     }
 }
 
+/// Whether `text` is a fingerprint as [`Redactor::fingerprint`] writes it
+/// (`sha256:` and eight lower-case hex digits): what a redacted record holds
+/// in place of a secret.
+pub fn is_fingerprint(text: &str) -> bool {
+    text.strip_prefix("sha256:").is_some_and(|hex| {
+        hex.len() == 8 && hex.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    })
+}
+
 /// A target's parts around its userinfo: `http://user:pw@host/` gives
 /// (`http://`, `user:pw`, `host/`), `user:pw@host:443` gives (``, `user:pw`, `host:443`).
 fn userinfo_parts(target: &str) -> Option<(&str, &str, &str)> {

@@ -60,6 +60,76 @@ impl Session {
             .insert(self.redactor.fingerprint(token), expires_at);
     }
 
+    /// How a single-use secret (an OAuth code, a refresh token) is known:
+    /// its fingerprint, or, when it already is one (a redacted record read
+    /// back), that fingerprint, so a recorded use and a resend with the real
+    /// value meet under the same key.
+    fn single_use_key(&self, secret: &str) -> String {
+        if crate::redact::is_fingerprint(secret) {
+            secret.to_string()
+        } else {
+            self.redactor.fingerprint(secret)
+        }
+    }
+
+    /// The single-use secrets of an OAuth token request that were already
+    /// spent (a code exchanged, a refresh token that succeeded): what
+    /// [`Session::observe_request`] would flag, without recording anything.
+    /// A resend checks this before it sends.
+    pub fn spent(&self, request: &Request) -> Vec<Finding> {
+        let mut out = Vec::new();
+        let (host, path) = host_and_path(&request.url);
+        if !API_HOSTS.contains(&host.as_str())
+            || Operation::of(&path) != Some(Operation::OAuthToken)
+        {
+            return out;
+        }
+        let Some(body) = request.body.json() else {
+            return out;
+        };
+        if let Some(code) = body.get("code").and_then(Value::as_str) {
+            let fp = self.single_use_key(code);
+            if let Some(first) = self.codes.get(&fp) {
+                out.push(CODE_REUSED.finding(
+                    "/code",
+                    format!("this code ({fp}) was already exchanged at {}; codes are single-use", clock(*first)),
+                ));
+            }
+        }
+        if let Some(refresh) = body.get("refresh_token").and_then(Value::as_str) {
+            let fp = self.single_use_key(refresh);
+            if let Some(first) = self.refreshed.get(&fp) {
+                out.push(REFRESH_REUSED.finding(
+                    "/refresh_token",
+                    format!("this refresh token ({fp}) was already used successfully at {}; Trakt invalidated it then", clock(*first)),
+                ));
+            }
+        }
+        out
+    }
+
+    /// How long a write sent at `at` must wait to keep Trakt's one write per
+    /// second per token; zero when it may go now (or is no write to Trakt).
+    pub fn write_wait(&self, request: &Request, at: OffsetDateTime) -> Duration {
+        let (host, path) = host_and_path(&request.url);
+        let is_write = matches!(
+            request.method.to_ascii_uppercase().as_str(),
+            "POST" | "PUT" | "DELETE" | "PATCH"
+        );
+        if !is_write || is_oauth_path(&path) || !API_HOSTS.contains(&host.as_str()) {
+            return Duration::ZERO;
+        }
+        let Some(token) = bearer(request) else {
+            return Duration::ZERO;
+        };
+        match self.last_write.get(&self.redactor.fingerprint(token)) {
+            Some(previous) => {
+                between(at, previous.saturating_add(Duration::seconds(1))).max(Duration::ZERO)
+            }
+            None => Duration::ZERO,
+        }
+    }
+
     /// Findings about a request given what came before it; records it.
     pub fn observe_request(&mut self, request: &Request, at: OffsetDateTime) -> Vec<Finding> {
         let mut out = Vec::new();
@@ -91,7 +161,7 @@ impl Session {
         if Operation::of(&path) == Some(Operation::OAuthToken) {
             if let Some(body) = request.body.json() {
                 if let Some(code) = body.get("code").and_then(Value::as_str) {
-                    let fp = self.redactor.fingerprint(code);
+                    let fp = self.single_use_key(code);
                     match self.codes.get(&fp) {
                         Some(first) => out.push(CODE_REUSED.finding(
                             "/code",
@@ -103,7 +173,7 @@ impl Session {
                     }
                 }
                 if let Some(refresh) = body.get("refresh_token").and_then(Value::as_str) {
-                    let fp = self.redactor.fingerprint(refresh);
+                    let fp = self.single_use_key(refresh);
                     if let Some(first) = self.refreshed.get(&fp) {
                         out.push(REFRESH_REUSED.finding(
                             "/refresh_token",
@@ -198,8 +268,7 @@ impl Session {
             Some(Operation::OAuthToken | Operation::DeviceToken) => {
                 if let Some(body) = exchange.request.body.json() {
                     if let Some(refresh) = body.get("refresh_token").and_then(Value::as_str) {
-                        self.refreshed
-                            .insert(self.redactor.fingerprint(refresh), at);
+                        self.refreshed.insert(self.single_use_key(refresh), at);
                     }
                 }
                 if let Some(body) = response.body.json() {
@@ -279,6 +348,7 @@ mod tests {
             findings: vec![],
             fixes: vec![],
             diagnosis: None,
+            replay_of: None,
         }
     }
 
@@ -318,6 +388,49 @@ mod tests {
             rules(&s.observe_request(&req, T0 + Duration::seconds(9))),
             ["session.refresh-token.reused"]
         );
+    }
+
+    #[test]
+    fn spent_secrets_are_found_without_recording_and_match_a_redacted_record() {
+        let redactor = Redactor::new(b"install key");
+        let mut s = Session::with_redactor(redactor.clone());
+        let body = |refresh: &str| {
+            format!(r#"{{"refresh_token":"{refresh}","client_id":"c","grant_type":"refresh_token"}}"#)
+        };
+        let real = request("POST", "/oauth/token", None, &body("R1"));
+        assert!(s.spent(&real).is_empty());
+        // The session learns from the redacted record, as `replay` reads it back from a log.
+        let recorded = request(
+            "POST",
+            "/oauth/token",
+            None,
+            &body(&redactor.fingerprint("R1")),
+        );
+        s.observe_exchange(&finished(recorded, T0, 200, &[], "{}"));
+        assert_eq!(rules(&s.spent(&real)), ["session.refresh-token.reused"]);
+        assert!(s
+            .spent(&request("POST", "/oauth/token", None, &body("R2")))
+            .is_empty());
+        // Checking records nothing: a code checked is not a code spent.
+        let code = request("POST", "/oauth/token", None, r#"{"code":"C1"}"#);
+        assert!(s.spent(&code).is_empty() && s.spent(&code).is_empty());
+        s.observe_request(&code, T0);
+        assert_eq!(rules(&s.spent(&code)), ["session.oauth-code.reused"]);
+    }
+
+    #[test]
+    fn a_write_waits_until_a_second_after_the_last_one() {
+        let mut s = Session::new();
+        let write = request("POST", "/sync/history", Some("A"), "{}");
+        assert_eq!(s.write_wait(&write, T0), Duration::ZERO);
+        s.observe_request(&write, T0);
+        assert_eq!(
+            s.write_wait(&write, T0 + Duration::milliseconds(300)),
+            Duration::milliseconds(700)
+        );
+        assert_eq!(s.write_wait(&write, T0 + Duration::seconds(2)), Duration::ZERO);
+        let read = request("GET", "/sync/history", Some("A"), "");
+        assert_eq!(s.write_wait(&read, T0), Duration::ZERO);
     }
 
     #[test]

@@ -202,6 +202,7 @@ proptest! {
             findings,
             fixes: Vec::new(),
             diagnosis: None,
+            replay_of: None,
         };
         let inspector = trakt_doctor::inspect::Inspector::new();
         let mut replayed = exchange.clone();
@@ -487,6 +488,7 @@ fn inspect_like_the_proxy(
         findings,
         fixes,
         diagnosis: None,
+        replay_of: None,
     };
     inspector.finish(&mut exchange);
     trakt_doctor::redact::Redactor::new(b"test").exchange(&mut exchange);
@@ -553,7 +555,7 @@ proptest! {
         let mut exchange = Exchange {
             id: 1, started_at: at(), duration_ms, request: get.clone(),
             response: response(429, &[("retry-after", &retry)], String::new()),
-            error: None, findings: vec![], fixes: vec![], diagnosis: None,
+            error: None, findings: vec![], fixes: vec![], diagnosis: None, replay_of: None,
         };
         session.observe_exchange(&exchange);
         get.url = "https://api.trakt.tv/oauth/token".into();
@@ -578,7 +580,7 @@ proptest! {
             id: 1, started_at: at(), duration_ms: 1.0,
             request: request(&url, vec![], vec![]),
             response: Some(Response { status, http_version: "HTTP/1.1".into(), headers: Headers::default(), body: Body::default() }),
-            error: None, findings: vec![], fixes: vec![], diagnosis: None,
+            error: None, findings: vec![], fixes: vec![], diagnosis: None, replay_of: None,
         };
         prop_assert!(trakt_doctor::diagnose::explain(&exchange).is_none(), "{url}");
     }

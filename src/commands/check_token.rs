@@ -115,6 +115,7 @@ fn ask_trakt(args: &CheckTokenArgs, token: &str) -> Result<Exchange, Fatal> {
         findings: Vec::new(),
         fixes: Vec::new(),
         diagnosis: None,
+        replay_of: None,
     })
 }
 

@@ -128,6 +128,7 @@ mod tests {
             findings: vec![],
             fixes: vec![],
             diagnosis: None,
+            replay_of: None,
         }
     }
 

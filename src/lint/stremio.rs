@@ -388,6 +388,7 @@ mod tests {
             findings: Vec::new(),
             fixes: Vec::new(),
             diagnosis: None,
+            replay_of: None,
         }
     }
 

@@ -275,6 +275,16 @@ pub fn entry(ex: &Exchange) -> Value {
             "_error": ex.error,
         }),
     };
+    let mut recorded = json!({
+        "id": ex.id,
+        "error": ex.error,
+        "findings": ex.findings,
+        "fixes": ex.fixes,
+        "diagnosis": ex.diagnosis,
+    });
+    if let Some(original) = ex.replay_of {
+        recorded["replay_of"] = json!(original);
+    }
     json!({
         "startedDateTime": ex.started_at.format(&Rfc3339).unwrap_or_default(),
         "time": ex.duration_ms,
@@ -282,13 +292,7 @@ pub fn entry(ex: &Exchange) -> Value {
         "response": response,
         "cache": {},
         "timings": {"send": 0, "wait": ex.duration_ms, "receive": 0},
-        "_trakt_doctor": {
-            "id": ex.id,
-            "error": ex.error,
-            "findings": ex.findings,
-            "fixes": ex.fixes,
-            "diagnosis": ex.diagnosis,
-        },
+        "_trakt_doctor": recorded,
     })
 }
 
@@ -320,6 +324,7 @@ mod tests {
             findings: vec![crate::lint::body::JSON_TYPE.finding("/", "x")],
             fixes: vec![],
             diagnosis: None,
+            replay_of: None,
         }
     }
 

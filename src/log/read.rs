@@ -89,6 +89,9 @@ struct HarRequest {
     #[serde(default)]
     headers: Vec<HarHeader>,
     post_data: Option<HarPostData>,
+    /// The whole body's size: more than the text when the capture was cut.
+    #[serde(default)]
+    body_size: Option<i64>,
 }
 
 #[derive(Deserialize)]
@@ -141,12 +144,19 @@ fn har(value: Value) -> Result<Vec<Exchange>, ReadError> {
     for (i, entry) in har.log.entries.into_iter().enumerate() {
         let started_at = OffsetDateTime::parse(&entry.started_date_time, &Rfc3339)
             .unwrap_or(OffsetDateTime::UNIX_EPOCH);
-        let body = entry
+        let mut body = entry
             .request
             .post_data
             .and_then(|p| p.text)
             .map(|t| Body::complete(Bytes::from(t)))
             .unwrap_or_default();
+        // A body cut at the capture limit says so by its size (trakt-doctor's own HAR).
+        if let Some(size) = entry.request.body_size.and_then(|s| u64::try_from(s).ok()) {
+            if size > body.size {
+                body.size = size;
+                body.truncated = true;
+            }
+        }
         let response = entry.response.filter(|r| r.status > 0).map(|r| {
             let body = match r.content {
                 Some(HarContent {
@@ -206,6 +216,7 @@ fn har(value: Value) -> Result<Vec<Exchange>, ReadError> {
             findings: Vec::new(),
             fixes: Vec::new(),
             diagnosis: None,
+            replay_of: recorded.get("replay_of").and_then(Value::as_u64),
         });
     }
     Ok(out)

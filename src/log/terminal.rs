@@ -149,8 +149,11 @@ fn render(ex: &Exchange, s: Style) -> String {
     } else {
         format!(" {}", s.paint("35", "[fixed]"))
     };
+    let replay = ex.replay_of.map_or(String::new(), |original| {
+        format!(" {}", s.paint("34", &format!("[resend of #{original}]")))
+    });
     let mut text = format!(
-        "{} {} {} {} {} {}{}\n",
+        "{} {} {} {} {} {}{}{}\n",
         s.dim(&clock),
         s.dim(&format!("#{}", ex.id)),
         s.bold(&v(&ex.request.method)),
@@ -158,6 +161,7 @@ fn render(ex: &Exchange, s: Style) -> String {
         outcome,
         s.dim(&format!("{:.1} ms", ex.duration_ms)),
         fixed,
+        replay,
     );
     for finding in &ex.findings {
         let mark = if finding.fixed {

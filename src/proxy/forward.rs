@@ -307,10 +307,13 @@ fn inspect_request(
     at: OffsetDateTime,
 ) -> ProxyBody {
     let mut upstream_body = body.upstream;
+    let id = pending.id();
     let Some(request) = pending.request_mut() else {
         return upstream_body;
     };
     request.body = body.captured;
+    // Kept as captured, secrets and all, in memory only, for a resend.
+    shared.originals.keep(id, request);
     // The inspector's stages are guarded: a bug in one becomes a finding,
     // and the request goes out as it came.
     let mut prepared = shared.inspector.prepare(request, at, &shared.fix_policy());

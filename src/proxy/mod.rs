@@ -8,7 +8,9 @@ pub mod fdlimit;
 pub mod forward;
 pub mod io;
 pub mod local;
+pub mod originals;
 pub mod pending;
+pub mod resend;
 pub mod shared;
 pub mod upstream;
 

@@ -33,6 +33,8 @@ struct State {
     response: Option<Response>,
     response_body: Chunks,
     abandon_reason: &'static str,
+    /// The exchange this one resends, if it is a resend.
+    replay_of: Option<u64>,
     /// Set once the shutdown grace period has run out: whatever is dropped
     /// after that was cut by the shutdown, not by the client.
     shutdown_cut: Arc<AtomicBool>,
@@ -65,6 +67,7 @@ impl PendingExchange {
                 response: None,
                 response_body: Chunks::default(),
                 abandon_reason: "the client closed the connection before the response arrived",
+                replay_of: None,
                 shutdown_cut,
             })),
         }
@@ -98,6 +101,13 @@ impl PendingExchange {
     pub fn add_fix(&mut self, fix: FixRecord) {
         if let Some(s) = self.state.as_mut() {
             s.fixes.push(fix);
+        }
+    }
+
+    /// Marks the exchange as a resend of exchange `id` (`replay_of` in every sink).
+    pub fn set_replay_of(&mut self, id: u64) {
+        if let Some(s) = self.state.as_mut() {
+            s.replay_of = Some(id);
         }
     }
 
@@ -148,6 +158,7 @@ impl PendingExchange {
             findings: s.findings,
             fixes: s.fixes,
             diagnosis: None,
+            replay_of: s.replay_of,
         };
         s.inspector.finish(&mut exchange);
         s.log.send(exchange);

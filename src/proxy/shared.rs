@@ -87,6 +87,10 @@ pub struct Shared {
     fix: Arc<FixSwitch>,
     /// Set when the shutdown grace period runs out (see [`super::pending`]).
     pub shutdown_cut: Arc<AtomicBool>,
+    /// The original requests of live exchanges, secrets included (memory only).
+    pub originals: Arc<super::originals::Originals>,
+    /// Sends a captured request again, through this proxy's client and inspection.
+    pub resender: Arc<super::resend::Resender>,
     /// What request bodies being captured may hold in all.
     body_memory: Arc<tokio::sync::Semaphore>,
     /// Every connection and tunnel: the proxy's load, and what shutdown waits for.
@@ -108,6 +112,21 @@ impl Shared {
         };
         let upstream = upstream::Upstream::new(dialer.clone(), parts.upstream_tls);
         let fix = Arc::new(FixSwitch::new(parts.settings.fix.clone()));
+        let inspector = Arc::new(Inspector::with_redactor(parts.redactor.clone()));
+        let shutdown_cut = Arc::new(AtomicBool::new(false));
+        let originals = super::originals::Originals::new(
+            super::originals::MAX_RECORDS,
+            super::originals::MAX_BYTES,
+        );
+        let resender = Arc::new(super::resend::Resender::new(
+            upstream.clone(),
+            parts.log.clone(),
+            inspector.clone(),
+            originals.clone(),
+            parts.settings.capture_limit,
+            parts.settings.upstream_timeout,
+            shutdown_cut.clone(),
+        ));
         let web = Arc::new(WebContext {
             store: parts.web,
             token: crate::web::new_token(),
@@ -124,12 +143,14 @@ impl Shared {
             dialer,
             upstream,
             log: parts.log,
-            inspector: Arc::new(Inspector::with_redactor(parts.redactor.clone())),
+            inspector,
+            originals,
+            resender,
             redactor: parts.redactor,
             ca_pem: parts.ca_pem,
             local_addr,
             tasks: TaskTracker::new(),
-            shutdown_cut: Arc::new(AtomicBool::new(false)),
+            shutdown_cut,
             stop,
         }
     }

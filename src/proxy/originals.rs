@@ -1,0 +1,161 @@
+//! The original requests of live exchanges, secrets included, kept so the
+//! user can resend them: the logs and the web view only ever hold the
+//! redacted record, which lacks the tokens a resend needs.
+//!
+//! Memory only, by design: nothing here is ever written to disk, put in a
+//! download or a log, or printed (its `Debug` shows ids and sizes). Bounded
+//! like the web view's history (count and bytes, oldest out first), emptied
+//! by the web view's Clear, and gone when the process exits. An exchange
+//! evicted from here can still be resent from its record once the user
+//! supplies the secrets by name (see [`crate::resend::needed_secrets`]).
+
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex};
+
+use crate::exchange::Request;
+
+/// The web view's history bounds (`commands/run.rs` makes its store with
+/// them): the originals of what the page shows, and no more.
+pub const MAX_RECORDS: usize = 10_000;
+pub const MAX_BYTES: usize = 32 * 1024 * 1024;
+
+#[derive(Default)]
+struct Inner {
+    /// By exchange id, in the order they were kept (about the id order).
+    requests: VecDeque<(u64, Request)>,
+    bytes: usize,
+}
+
+pub struct Originals {
+    inner: Mutex<Inner>,
+    max_records: usize,
+    max_bytes: usize,
+}
+
+impl std::fmt::Debug for Originals {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Never the requests: they hold secrets.
+        let inner = self.lock();
+        f.debug_struct("Originals")
+            .field("kept", &inner.requests.len())
+            .field("bytes", &inner.bytes)
+            .finish()
+    }
+}
+
+/// What one original costs: its bytes (the body's are shared with the
+/// captured record, but they are what keeps it alive).
+fn cost(request: &Request) -> usize {
+    let headers: usize = request.headers.iter().map(|(n, v)| n.len() + v.len()).sum();
+    request.url.len() + request.method.len() + headers + request.body.bytes.len()
+}
+
+impl Originals {
+    pub fn new(max_records: usize, max_bytes: usize) -> Arc<Originals> {
+        Arc::new(Originals {
+            inner: Mutex::new(Inner::default()),
+            max_records,
+            max_bytes,
+        })
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
+        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Keeps exchange `id`'s request as captured (before any repair). The
+    /// body is shared, not copied; evicts the oldest beyond the bounds.
+    pub fn keep(&self, id: u64, request: &Request) {
+        if self.max_records == 0 {
+            return;
+        }
+        let kept = request.clone();
+        let size = cost(&kept);
+        let mut inner = self.lock();
+        inner.bytes += size;
+        inner.requests.push_back((id, kept));
+        while inner.requests.len() > self.max_records
+            || inner.bytes > self.max_bytes && inner.requests.len() > 1
+        {
+            if let Some((_, old)) = inner.requests.pop_front() {
+                inner.bytes -= cost(&old);
+            }
+        }
+    }
+
+    /// The original request of exchange `id`, while it is kept.
+    pub fn get(&self, id: u64) -> Option<Request> {
+        self.lock()
+            .requests
+            .iter()
+            .rev()
+            .find(|(kept, _)| *kept == id)
+            .map(|(_, request)| request.clone())
+    }
+
+    /// Forgets every original (the web view's Clear).
+    pub fn clear(&self) {
+        let mut inner = self.lock();
+        inner.requests.clear();
+        inner.bytes = 0;
+    }
+
+    pub fn len(&self) -> usize {
+        self.lock().requests.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::exchange::{Body, Headers};
+
+    fn request(token: &str, body: usize) -> Request {
+        Request {
+            method: "GET".into(),
+            url: "https://api.trakt.tv/users/settings".into(),
+            http_version: "HTTP/1.1".into(),
+            headers: Headers::from_pairs(&[("authorization", &format!("Bearer {token}"))]),
+            body: Body::complete(vec![b'x'; body].into()),
+        }
+    }
+
+    #[test]
+    fn keeps_the_newest_within_both_bounds_and_clears() {
+        let originals = Originals::new(3, usize::MAX);
+        for id in 1..=5 {
+            originals.keep(id, &request(&format!("T{id}"), 0));
+        }
+        assert_eq!(originals.len(), 3);
+        assert!(originals.get(2).is_none());
+        assert_eq!(
+            originals.get(5).unwrap().headers.get("authorization"),
+            Some("Bearer T5")
+        );
+        let by_bytes = Originals::new(100, 2_500);
+        for id in 1..=5 {
+            by_bytes.keep(id, &request("T", 1_000));
+        }
+        assert_eq!(by_bytes.len(), 2);
+        assert!(by_bytes.get(3).is_none() && by_bytes.get(5).is_some());
+        by_bytes.clear();
+        assert!(by_bytes.is_empty() && by_bytes.get(5).is_none());
+    }
+
+    #[test]
+    fn the_body_is_shared_not_copied_and_debug_shows_no_secret() {
+        let originals = Originals::new(10, usize::MAX);
+        let captured = request("SECRET-TOKEN", 64);
+        originals.keep(7, &captured);
+        let kept = originals.get(7).unwrap();
+        assert_eq!(kept.body.bytes.as_ptr(), captured.body.bytes.as_ptr());
+        assert!(!format!("{originals:?}").contains("SECRET"));
+        let off = Originals::new(0, 0);
+        off.keep(1, &captured);
+        assert!(off.is_empty());
+    }
+}

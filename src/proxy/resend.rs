@@ -1,0 +1,301 @@
+//! Resending a request on the user's behalf (the web view's Resend buttons
+//! and `trakt-doctor replay`): the request [`crate::resend`] decided on goes
+//! through the same steps as a client's — the inspection (lint, session
+//! rules, auto-fix's repairs when asked), the proxy's upstream client, the
+//! recording of the response — and is logged to every sink marked
+//! `replay_of`. Before it leaves, the session rules are applied rather than
+//! only reported: a spent OAuth code or refresh token is refused unless
+//! forced, and a write waits for Trakt's one write per second.
+
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use http::header::{HeaderName, HeaderValue};
+use http_body_util::BodyExt;
+use time::OffsetDateTime;
+
+use super::body;
+use super::originals::Originals;
+use super::pending::{PendingExchange, RecordingBody};
+use super::upstream::Upstream;
+use crate::exchange::{self, Body, ErrorKind, ExchangeError, Headers, Request};
+use crate::fix::FixPolicy;
+use crate::inspect::Inspector;
+use crate::log::LogHandle;
+use crate::resend::{self, Edits, NeededSecret, Refusal};
+
+/// What a resend should do beyond sending the request.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ResendOptions {
+    /// Apply auto-fix's repairs (every rule that has one) before sending.
+    pub fix: bool,
+    /// Send even a spent OAuth code or refresh token.
+    pub force: bool,
+}
+
+/// The outcome of a resend that was sent: the new exchange's id (its
+/// record, marked `replay_of`, is in every sink) and what came back.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Resent {
+    pub id: u64,
+    pub replay_of: u64,
+    pub status: Option<u16>,
+    pub error: Option<String>,
+}
+
+impl Resent {
+    /// Whether the upstream accepted the request (a 2xx).
+    pub fn accepted(&self) -> bool {
+        self.status.is_some_and(|s| (200..300).contains(&s))
+    }
+}
+
+/// Sends requests again through the proxy's client and inspection.
+pub struct Resender {
+    upstream: Upstream,
+    log: LogHandle,
+    inspector: Arc<Inspector>,
+    originals: Arc<Originals>,
+    capture_limit: usize,
+    upstream_timeout: Duration,
+    shutdown_cut: Arc<AtomicBool>,
+    /// One resend at a time: the write pacing is judged against the last one.
+    sending: tokio::sync::Mutex<()>,
+}
+
+impl std::fmt::Debug for Resender {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Resender")
+            .field("originals", &self.originals)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The longest a resent write waits for the write rate (Trakt allows one a second).
+const MAX_WRITE_WAIT: Duration = Duration::from_secs(1);
+
+impl Resender {
+    pub fn new(
+        upstream: Upstream,
+        log: LogHandle,
+        inspector: Arc<Inspector>,
+        originals: Arc<Originals>,
+        capture_limit: usize,
+        upstream_timeout: Duration,
+        shutdown_cut: Arc<AtomicBool>,
+    ) -> Resender {
+        Resender {
+            upstream,
+            log,
+            inspector,
+            originals,
+            capture_limit,
+            upstream_timeout,
+            shutdown_cut,
+            sending: tokio::sync::Mutex::new(()),
+        }
+    }
+
+    /// The originals of live exchanges (`get`, `clear`).
+    pub fn originals(&self) -> &Arc<Originals> {
+        &self.originals
+    }
+
+    /// The request exchange `id` was: its original while it is kept, else
+    /// `record` (the redacted record the caller has: the web view's store,
+    /// a file), whose secrets must then be supplied.
+    pub fn source(&self, id: u64, record: Option<&Request>) -> Option<Request> {
+        self.originals.get(id).or_else(|| record.cloned())
+    }
+
+    /// The secrets the user must supply to resend exchange `id` (none while
+    /// its original is kept).
+    pub fn needed_secrets(&self, id: u64, record: Option<&Request>) -> Vec<NeededSecret> {
+        self.source(id, record)
+            .map(|source| resend::needed_secrets(&source))
+            .unwrap_or_default()
+    }
+
+    /// Decides the request to resend for exchange `id` (see
+    /// [`crate::resend::prepare`]): from its original, else from `record`.
+    pub fn plan(
+        &self,
+        id: u64,
+        record: Option<&Request>,
+        edits: &Edits,
+    ) -> Result<Request, Refusal> {
+        let source = self.source(id, record).ok_or_else(|| {
+            Refusal::Invalid(format!(
+                "exchange #{id} is no longer in memory: resend it from its record"
+            ))
+        })?;
+        resend::prepare(&source, edits)
+    }
+
+    /// Sends `request` as a resend of exchange `replay_of` and waits for
+    /// the whole answer. Refused (nothing sent) when it carries a spent
+    /// OAuth code or refresh token and `options.force` is off. Confirming a
+    /// write ([`crate::resend::describe_write`]) is the caller's job.
+    pub async fn send(
+        &self,
+        replay_of: u64,
+        request: Request,
+        options: ResendOptions,
+    ) -> Result<Resent, Refusal> {
+        if let Some(refusal) = resend::refuse_spent(self.inspector.spent(&request), options.force) {
+            return Err(refusal);
+        }
+        let _one_at_a_time = self.sending.lock().await;
+        let wait = self
+            .inspector
+            .write_wait(&request, OffsetDateTime::now_utc());
+        if wait.is_positive() {
+            let wait = Duration::try_from(wait).unwrap_or(MAX_WRITE_WAIT);
+            tokio::time::sleep(wait.min(MAX_WRITE_WAIT)).await;
+        }
+        Ok(self.exchange(replay_of, request, options).await)
+    }
+
+    /// One inspected, logged exchange, as `forward` makes for a client.
+    async fn exchange(&self, replay_of: u64, request: Request, options: ResendOptions) -> Resent {
+        let started_at = OffsetDateTime::now_utc();
+        let mut pending = PendingExchange::start(
+            self.log.clone(),
+            self.inspector.clone(),
+            started_at,
+            Instant::now(),
+            request.clone(),
+            self.shutdown_cut.clone(),
+        );
+        pending.set_replay_of(replay_of);
+        pending.set_abandon_reason("trakt-doctor stopped before the resend was answered");
+        let id = pending.id();
+        let policy = if options.fix {
+            FixPolicy::All
+        } else {
+            FixPolicy::Off
+        };
+        let prepared = self.inspector.prepare(&request, started_at, &policy);
+        let sent = match prepared.repaired {
+            Some(repaired) => {
+                if let Some(recorded) = pending.request_mut() {
+                    // The log shows what was sent; `fixes` has the before/after.
+                    *recorded = repaired.clone();
+                }
+                repaired
+            }
+            None => request,
+        };
+        pending.set_findings(prepared.findings, prepared.fixes);
+        let outcome = match http_request(&sent) {
+            Ok(req) => self.send_upstream(req).await,
+            Err(e) => Err(ExchangeError::new(
+                ErrorKind::Other,
+                format!("the request cannot be sent again: {e}"),
+            )),
+        };
+        match outcome {
+            Ok(response) => {
+                let status = response.status().as_u16();
+                self.record_answer(pending, &sent, response).await;
+                Resent {
+                    id,
+                    replay_of,
+                    status: Some(status),
+                    error: None,
+                }
+            }
+            Err(failure) => {
+                let error = failure.message.clone();
+                pending.finish(Some(failure));
+                Resent {
+                    id,
+                    replay_of,
+                    status: None,
+                    error: Some(error),
+                }
+            }
+        }
+    }
+
+    async fn send_upstream(
+        &self,
+        req: http::Request<body::ProxyBody>,
+    ) -> Result<http::Response<hyper::body::Incoming>, ExchangeError> {
+        let target = crate::redact::without_userinfo(&req.uri().to_string()).into_owned();
+        let client = self.upstream.for_version(http::Version::HTTP_11);
+        match tokio::time::timeout(self.upstream_timeout, client.request(req)).await {
+            Ok(Ok(response)) => Ok(response),
+            Ok(Err(e)) => Err(ExchangeError::new(
+                super::upstream::kind(&e),
+                format!(
+                    "trakt-doctor could not get a response from {target}: {}",
+                    super::upstream::describe(&e)
+                ),
+            )),
+            Err(_) => Err(ExchangeError::new(
+                ErrorKind::UpstreamTimeout,
+                format!(
+                    "trakt-doctor gave up on {target}: no response within {} s",
+                    self.upstream_timeout.as_secs_f64()
+                ),
+            )),
+        }
+    }
+
+    /// Records the answer's head (inspected as a client's would be) and its
+    /// body up to the capture limit; the exchange is logged when it ends.
+    async fn record_answer(
+        &self,
+        mut pending: PendingExchange,
+        sent: &Request,
+        response: http::Response<hyper::body::Incoming>,
+    ) {
+        let (parts, incoming) = response.into_parts();
+        let headers = Headers::from_map(&parts.headers);
+        let status = parts.status.as_u16();
+        // No client receives this answer: the response-header repairs are not applied.
+        let (findings, _) = self
+            .inspector
+            .response_head(sent, status, &headers, &FixPolicy::Off);
+        pending.add_findings(findings);
+        pending.set_response(exchange::Response {
+            status,
+            http_version: exchange::version_name(parts.version).to_string(),
+            headers,
+            body: Body::default(),
+        });
+        let mut recording = RecordingBody::new(incoming, pending, self.capture_limit);
+        // Read to the end (kept up to the capture limit); the recording logs it.
+        while let Some(frame) = recording.frame().await {
+            if frame.is_err() {
+                break;
+            }
+        }
+    }
+}
+
+/// The `http` request for a recorded one: its method, URL, header fields
+/// (the framing ones are the client's to set) and body.
+fn http_request(request: &Request) -> Result<http::Request<body::ProxyBody>, http::Error> {
+    let mut builder = http::Request::builder()
+        .method(request.method.as_str())
+        .uri(request.url.as_str())
+        .version(http::Version::HTTP_11);
+    for (name, value) in request.headers.iter() {
+        if matches!(
+            name,
+            "host" | "content-length" | "transfer-encoding" | "connection"
+        ) {
+            continue;
+        }
+        if let (Ok(name), Ok(value)) = (
+            HeaderName::from_bytes(name.as_bytes()),
+            HeaderValue::from_str(value),
+        ) {
+            builder = builder.header(name, value);
+        }
+    }
+    builder.body(body::full(request.body.bytes.clone()))
+}
