@@ -67,7 +67,7 @@ impl std::fmt::Display for Nothing {
 
 /// The exchange this one is a resend of.
 fn replay_of(ex: &Exchange) -> Option<u64> {
-    let _ = ex; None //SHIM
+    ex.replay_of
 }
 
 /// Whether the exchange failed: no response, or a status outside 2xx.
@@ -679,7 +679,7 @@ mod tests {
             remedies: vec![],
         });
         let mut resend = with_secret(4, "https://api.trakt.tv/scrobble/start", &[], None);
-        //SHIMT resend.replay_of = Some(3);
+        resend.replay_of = Some(3);
         resend.response.as_mut().unwrap().status = 201;
         let ok = {
             let mut ok = with_secret(5, "https://api.trakt.tv/users/settings", &[], None);

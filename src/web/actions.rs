@@ -1,15 +1,24 @@
-//! The web view's actions on one exchange: lint a draft request without
-//! sending it (the edit form's findings as the user types), and the
-//! shareable Markdown report of an exchange. Each is a POST that
-//! [`super::action`] has already checked (token, origin, loopback client).
+//! The web view's actions on one exchange: resend it (as captured, with
+//! auto-fix's repairs, or as the user edited it) through the proxy's resend
+//! engine, say beforehand what a write will change and which secrets a
+//! record lacks, lint a draft without sending it (the edit form's findings
+//! as the user types), copy it as a curl command, and the shareable
+//! Markdown report. Each is a POST that [`super::action`] has already
+//! checked (token, origin, loopback client).
+//!
+//! The page only ever sees redacted records: the secrets a resend needs
+//! come from the live original the engine keeps in memory, or from the
+//! user, by name, for a record whose original is gone.
 
 use http::{Response, StatusCode};
 use serde::Deserialize;
 use time::OffsetDateTime;
 
 use super::WebContext;
-use crate::exchange::{Body, Headers, Request};
+use crate::exchange::{Body, Exchange, Headers, Request};
 use crate::fix::FixPolicy;
+use crate::proxy::resend::ResendOptions;
+use crate::resend::{self as plan, Edits, Refusal, SecretKind, Secrets};
 use crate::respond::{self, ProxyBody, JSON, TEXT};
 use crate::share::report::{self, Selection};
 
@@ -23,7 +32,7 @@ fn exchange_action(path: &str) -> Option<(u64, &str)> {
     let rest = path.strip_prefix("/api/exchanges/")?;
     let (id, verb) = rest.split_once('/')?;
     let id = id.parse().ok()?;
-    matches!(verb, "report").then_some((id, verb))
+    matches!(verb, "report" | "prepare" | "resend" | "curl").then_some((id, verb))
 }
 
 /// The answer to one of these actions, `None` when `path` is not one.
@@ -38,6 +47,9 @@ pub(super) async fn answer(
     let (id, verb) = exchange_action(path)?;
     Some(match verb {
         "report" => report(web, id),
+        "prepare" => prepare(web, id, body),
+        "resend" => resend(web, id, body).await,
+        "curl" => curl(web, id, body),
         _ => not_found(),
     })
 }
@@ -136,6 +148,11 @@ fn lint(body: &[u8]) -> Response<ProxyBody> {
     respond::web(StatusCode::OK, JSON, answer.to_string())
 }
 
+/// Copy as curl: waits for the engine's curl module.
+fn curl(_web: &WebContext, _id: u64, _body: &[u8]) -> Response<ProxyBody> {
+    respond::web(StatusCode::NOT_IMPLEMENTED, TEXT, "copy as curl is not built yet\n")
+}
+
 /// The Markdown report of one stored exchange, with its resends.
 fn report(web: &WebContext, id: u64) -> Response<ProxyBody> {
     let all = web.store.exchanges();
@@ -149,6 +166,216 @@ fn report(web: &WebContext, id: u64) -> Response<ProxyBody> {
         ),
         Err(_) => not_found(),
     }
+}
+
+/// What the page asks to resend.
+#[derive(Debug, Deserialize)]
+struct Ask {
+    /// `captured`, `fixed` or `edited`.
+    #[serde(default)]
+    mode: String,
+    /// The edited request (mode `edited`), as the form holds it.
+    #[serde(default)]
+    draft: Option<Draft>,
+    /// Secret values the user typed, by kind id (`access_token`).
+    #[serde(default)]
+    secrets: std::collections::BTreeMap<String, String>,
+    /// The user confirmed the write.
+    #[serde(default)]
+    confirmed: bool,
+    /// Send a spent OAuth code or refresh token anyway.
+    #[serde(default)]
+    force: bool,
+}
+
+/// The stored (redacted) record of exchange `id`.
+fn record(web: &WebContext, id: u64) -> Option<Exchange> {
+    serde_json::from_str(web.store.full(id)?.as_str()).ok()
+}
+
+/// The request a resend of `record` sends, before auto-fix: from the live
+/// original (or the record and the user's secrets), edited when asked.
+fn planned(web: &WebContext, record: &Exchange, ask: Ask) -> Result<Request, Refusal> {
+    let mut secrets = Secrets::new();
+    for (id, value) in ask.secrets {
+        let kind = SecretKind::parse(&id)
+            .ok_or_else(|| Refusal::Invalid(format!("`{id}` is not a secret trakt-doctor knows")))?;
+        if !value.is_empty() {
+            secrets.set(kind, value);
+        }
+    }
+    let edits = Edits {
+        headers: Vec::new(),
+        secrets,
+    };
+    if ask.mode != "edited" {
+        return web
+            .resender
+            .plan(record.id, Some(&record.request), &edits);
+    }
+    let draft = ask
+        .draft
+        .ok_or_else(|| Refusal::Invalid("an edited resend needs the edited request".into()))?;
+    let mut request = draft.request().map_err(Refusal::Invalid)?;
+    // The draft shows fingerprints where the secrets were: the live
+    // original still has them.
+    if let Some(original) = web.resender.originals().get(record.id) {
+        let known = secrets_by_fingerprint(&original, &web.redactor);
+        request.url = restore(&request.url, &known);
+        for (_, value) in &mut request.headers.0 {
+            *value = restore(value, &known);
+        }
+        if let Some(text) = request.body.text() {
+            let restored = restore(text, &known);
+            if restored != text {
+                request.body = Body::complete(bytes::Bytes::from(restored));
+            }
+        }
+    }
+    plan::prepare(&request, &edits)
+}
+
+/// The refusal as the page shows it: the message, and for missing secrets
+/// the fields to ask for.
+fn refusal_json(refusal: &Refusal) -> serde_json::Value {
+    let missing: Vec<serde_json::Value> = match refusal {
+        Refusal::MissingSecrets(needed) => {
+            let mut seen = Vec::new();
+            needed
+                .iter()
+                .filter(|n| {
+                    let new = !seen.contains(&n.kind);
+                    seen.push(n.kind);
+                    new
+                })
+                .map(|n| {
+                    serde_json::json!({
+                        "id": n.kind.id(),
+                        "name": n.kind.name(),
+                        "place": n.place.to_string(),
+                        // A cookie or another scheme: only a whole header can replace it.
+                        "byName": n.kind != SecretKind::Credential,
+                    })
+                })
+                .collect()
+        }
+        _ => Vec::new(),
+    };
+    serde_json::json!({
+        "error": refusal.to_string(),
+        "missing": missing,
+        "spent": matches!(refusal, Refusal::Spent(_)),
+    })
+}
+
+fn ask_of(body: &[u8]) -> Result<Ask, Response<ProxyBody>> {
+    serde_json::from_slice::<Ask>(body)
+        .map_err(|e| bad_request(&format!("expected {{mode, draft, secrets, confirmed}}: {e}")))
+}
+
+/// What a resend will do, before it is sent: the request line, whether it
+/// is a write and what it changes, the repairs (mode `fixed`), or why it
+/// cannot go yet (the secrets to ask for).
+fn prepare(web: &WebContext, id: u64, body: &[u8]) -> Response<ProxyBody> {
+    let ask = match ask_of(body) {
+        Ok(ask) => ask,
+        Err(bad) => return bad,
+    };
+    let Some(record) = record(web, id) else {
+        return not_found();
+    };
+    let fixed = ask.mode == "fixed";
+    // The preview is made on the redacted request: the page never sees a secret.
+    let shown = match &ask.draft {
+        Some(draft) if ask.mode == "edited" => Draft {
+            method: draft.method.clone(),
+            url: draft.url.clone(),
+            headers: draft.headers.clone(),
+            body: draft.body.clone(),
+        }
+        .request()
+        .unwrap_or_else(|_| record.request.clone()),
+        _ => record.request.clone(),
+    };
+    let fixes = if fixed {
+        plan::with_fixes(&shown, OffsetDateTime::now_utc()).1
+    } else {
+        Vec::new()
+    };
+    let change = plan::describe_write(&shown);
+    let mut answer = serde_json::json!({
+        "draft": {"method": shown.method, "url": shown.url},
+        "write": change.is_some(),
+        "change": change,
+        "fixes": fixes,
+        "missing": [],
+        "refusal": null,
+    });
+    if let Err(refusal) = planned(web, &record, ask) {
+        let json = refusal_json(&refusal);
+        answer["missing"] = json["missing"].clone();
+        if !matches!(refusal, Refusal::MissingSecrets(_)) {
+            answer["refusal"] = json["error"].clone();
+        }
+    }
+    respond::web(StatusCode::OK, JSON, answer.to_string())
+}
+
+/// Sends the resend and answers with the new exchange's record, once the
+/// log has it (the side-by-side view needs it).
+async fn resend(web: &WebContext, id: u64, body: &[u8]) -> Response<ProxyBody> {
+    let ask = match ask_of(body) {
+        Ok(ask) => ask,
+        Err(bad) => return bad,
+    };
+    let Some(record) = record(web, id) else {
+        return not_found();
+    };
+    let (confirmed, force, fix) = (ask.confirmed, ask.force, ask.mode == "fixed");
+    let request = match planned(web, &record, ask) {
+        Ok(request) => request,
+        Err(refusal) => return conflict(&refusal_json(&refusal)),
+    };
+    if let Some(change) = plan::describe_write(&request).filter(|_| !confirmed) {
+        return conflict(&serde_json::json!({
+            "error": format!("{change} Confirm to send it."),
+            "confirm": true,
+        }));
+    }
+    let resent = match web
+        .resender
+        .send(id, request, ResendOptions { fix, force })
+        .await
+    {
+        Ok(resent) => resent,
+        Err(refusal) => return conflict(&refusal_json(&refusal)),
+    };
+    // The record reaches the store through the log writer: wait for it a little.
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(5);
+    let full = loop {
+        if let Some(full) = web.store.full(resent.id) {
+            break Some(full);
+        }
+        if tokio::time::Instant::now() > deadline {
+            break None;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    };
+    let exchange: serde_json::Value = full
+        .and_then(|f| serde_json::from_str(f.as_str()).ok())
+        .unwrap_or(serde_json::Value::Null);
+    let answer = serde_json::json!({
+        "id": resent.id,
+        "replay_of": resent.replay_of,
+        "status": resent.status,
+        "error": resent.error,
+        "exchange": exchange,
+    });
+    respond::web(StatusCode::OK, JSON, answer.to_string())
+}
+
+fn conflict(answer: &serde_json::Value) -> Response<ProxyBody> {
+    respond::web(StatusCode::CONFLICT, JSON, answer.to_string())
 }
 
 /// The secrets of `original` by their fingerprint under `redactor`: every

@@ -67,6 +67,11 @@ pub struct WebContext {
     pub intercepted: Vec<HostName>,
     /// Changes when the proxy starts shutting down.
     pub stop: watch::Receiver<bool>,
+    /// Sends a stored exchange again (and keeps the live originals).
+    pub resender: Arc<crate::proxy::resend::Resender>,
+    /// The proxy's redactor: matches an edited draft's fingerprints to the
+    /// secrets of the live original.
+    pub redactor: crate::redact::Redactor,
 }
 
 /// A random token for this run, required on every state-changing request.
@@ -284,6 +289,8 @@ async fn action(web: &WebContext, peer: SocketAddr, req: Request<Incoming>) -> R
     match path.as_str() {
         "/api/clear" => {
             web.store.clear();
+            // The originals go with the records: nothing of them outlives a Clear.
+            web.resender.originals().clear();
             respond::web(StatusCode::OK, JSON, "{\"cleared\":true}")
         }
         _ => {

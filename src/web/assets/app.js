@@ -54,6 +54,7 @@ function row(s) {
   if (s.warnings) badges.append(el("span", { class: "badge warning", title: "warnings", text: s.warnings }));
   if (s.infos) badges.append(el("span", { class: "badge info", title: "info", text: s.infos }));
   if (s.fixed) badges.append(el("span", { class: "badge fixed", title: "auto-fixed", text: "fixed" }));
+  if (s.replay_of != null) badges.append(el("span", { class: "badge resend", title: `a resend of #${s.replay_of}`, text: `↻ #${s.replay_of}` }));
   const tr = el("tr", { class: "row" + (s.id === selected ? " selected" : ""), "data-id": s.id, title: s.summary || "" },
     el("td", { text: time }),
     el("td", { text: s.method }),
@@ -221,8 +222,10 @@ function secretFields(missing) {
   if (!missing || !missing.length) return null;
   return el("fieldset", { class: "secrets", id: "secrets" },
     el("legend", { text: "The captured secrets are no longer in memory: enter them to resend" }),
-    ...missing.map((name) => el("label", {}, name + " ",
-      el("input", { type: "password", autocomplete: "off", "data-secret": name, name }))));
+    ...missing.map((m) => m.byName
+      ? el("label", {}, `${m.name} (in ${m.place}) `,
+        el("input", { type: "password", autocomplete: "off", "data-secret": m.id, name: m.id }))
+      : el("p", { class: "hint", text: `A ${m.name} in ${m.place} cannot be given by name: use Edit and resend to type that header.` })));
 }
 
 function secretValues() {
@@ -238,29 +241,42 @@ async function prepare(ex, mode, draft) {
   const prep = await act(`/api/exchanges/${ex.id}/prepare`, { mode, draft });
   if (!prep.ok) { panel(el("p", { class: "refused", id: "refusal", text: errorText(prep) })); return; }
   const p = prep.data;
-  const needsConfirm = p.write || mode === "fixed" || (p.missing && p.missing.length);
-  if (!needsConfirm && !p.refusal) { await send(ex, mode, draft, {}); return; }
+  const missing = p.missing || [];
+  if (!p.write && mode !== "fixed" && !missing.length && !p.refusal) { await send(ex, mode, draft, {}, false); return; }
   const parts = [];
   if (mode === "fixed") {
     parts.push(el("h3", { text: "Repairs to apply" }));
     parts.push(p.fixes && p.fixes.length ? fixList(p.fixes) : el("p", { class: "empty", id: "no-repairs", text: "Auto-fix has nothing to repair in this request: it would be sent as captured." }));
   }
   if (p.refusal) parts.push(el("p", { class: "refused", id: "refusal", text: p.refusal }));
-  if (p.write) parts.push(el("p", { class: "confirm-text", id: "confirm-text", text: `This ${p.draft.method} changes your Trakt account: ${p.change || "it is a write"}. Send it?` }));
-  parts.push(secretFields(p.missing));
+  if (p.write) parts.push(el("p", { class: "confirm-text", id: "confirm-text", text: `This ${p.draft.method} changes your account. ${p.change}` }));
+  parts.push(secretFields(missing));
   parts.push(el("div", { class: "buttons" },
     el("button", { type: "button", id: "confirm-send", class: "primary", text: p.write ? "Send the write" : "Send", disabled: !!p.refusal,
-      onclick: () => send(ex, mode, draft, secretValues()) }),
+      onclick: () => send(ex, mode, draft, secretValues(), false) }),
     el("button", { type: "button", id: "confirm-cancel", text: "Cancel", onclick: () => panel() })));
   panel(el("div", { class: "confirm", id: "confirm" }, ...parts));
 }
 
-async function send(ex, mode, draft, secrets) {
+async function send(ex, mode, draft, secrets, force) {
   panel(el("p", { class: "empty", text: "Sending…" }));
-  const result = await act(`/api/exchanges/${ex.id}/resend`, { mode, draft, secrets, confirmed: true });
-  if (!result.ok) { panel(el("p", { class: "refused", id: "refusal", text: errorText(result) })); return; }
+  const result = await act(`/api/exchanges/${ex.id}/resend`, { mode, draft, secrets, confirmed: true, force });
+  if (!result.ok) {
+    const data = typeof result.data === "object" ? result.data : {};
+    panel(el("div", { class: "confirm" },
+      el("p", { class: "refused", id: "refusal", text: errorText(result) }),
+      data.missing && data.missing.length ? secretFields(data.missing) : null,
+      data.spent ? el("button", { type: "button", id: "send-anyway", text: "Send it anyway", onclick: () => send(ex, mode, draft, secrets, true) }) : null,
+      data.missing && data.missing.length ? el("button", { type: "button", id: "confirm-send", class: "primary", text: "Send", onclick: () => send(ex, mode, draft, secretValues(), force) }) : null));
+    return;
+  }
+  let resent = result.data.exchange;
+  if (!resent) {
+    const again = await fetch(`/api/exchanges/${result.data.id}`);
+    resent = again.ok ? await again.json() : { id: result.data.id, response: result.data.status ? { status: result.data.status } : null, error: result.data.error, findings: [] };
+  }
   panel(el("p", { class: "sent", id: "sent", text: `Sent again as #${result.data.id}.` }));
-  compare(ex, result.data.exchange);
+  compare(ex, resent);
 }
 
 function headerLines(headers) {
