@@ -193,6 +193,8 @@ async function act(path, body) {
 }
 
 function panel(...children) {
+  // A new action replaces the last comparison.
+  if (children.length && $("compare")) $("compare").replaceChildren();
   const node = $("panel");
   if (node) node.replaceChildren(...children);
   return node;
