@@ -16,5 +16,6 @@ pub fn main(cli: Cli) -> Result<i32, Fatal> {
         Some(Command::CheckToken(args)) => commands::check_token::run(args),
         Some(Command::Rules(args)) => commands::rules::run(args),
         Some(Command::Report(args)) => commands::report::run(args),
+        Some(Command::Replay(args)) => commands::replay::run(args),
     }
 }

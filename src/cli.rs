@@ -64,6 +64,9 @@ pub enum Command {
     /// Write a Markdown report of failed exchanges to paste into a support thread or an issue
     /// (secrets replaced by placeholders). Exit status: 0 written, 2 unreadable input or nothing to report.
     Report(ReportArgs),
+    /// Send one recorded request again (from a HAR or JSON Lines file), or print it as a curl command.
+    #[command(after_help = REPLAY_HELP)]
+    Replay(ReplayArgs),
 }
 
 #[derive(Debug, Args)]
@@ -77,6 +80,77 @@ pub struct ReportArgs {
     /// Also write a redacted HAR file of just these exchanges (and their resends).
     #[arg(long, value_name = "OUT.har")]
     pub har: Option<PathBuf>,
+}
+
+const REPLAY_HELP: &str = "\
+Exit status: 0 Trakt accepted the request (2xx), 1 it did not (another status, or no answer),
+2 nothing was sent (unreadable file, unknown id, missing secrets, a spent code or refresh token
+without --force, a write without --yes or not confirmed). With --curl: 0 once printed.
+
+Secrets: a recorded request holds fingerprints where its secrets were. Supply them with
+--secret NAME=VALUE, with --header (a whole field), or with environment variables:
+TRAKT_ACCESS_TOKEN, TRAKT_REFRESH_TOKEN, TRAKT_CLIENT_SECRET, TRAKT_OAUTH_CODE,
+TRAKT_DEVICE_CODE, TRAKT_CODE_VERIFIER, STREMIO_AUTH_KEY. They are never written to any output.
+
+Examples:
+  trakt-doctor replay trakt.jsonl --id 12 --fix --header 'Authorization: Bearer …'
+  TRAKT_REFRESH_TOKEN=… TRAKT_CLIENT_SECRET=… trakt-doctor replay s.har --id 3 --yes
+  trakt-doctor replay trakt.jsonl --id 12 --curl --shell powershell";
+
+#[derive(Debug, Args)]
+pub struct ReplayArgs {
+    /// A HAR file or a trakt-doctor JSON Lines log.
+    #[arg(value_name = "FILE")]
+    pub file: PathBuf,
+    /// The id of the exchange to send again (as the log or the web view numbers it).
+    #[arg(long, value_name = "N")]
+    pub id: u64,
+    /// Apply auto-fix's repairs (every rule that has one) before sending.
+    #[arg(long)]
+    pub fix: bool,
+    /// Replace (or add) a header field, e.g. 'Authorization: Bearer …' (repeatable).
+    #[arg(long = "header", short = 'H', value_name = "NAME: VALUE")]
+    pub headers: Vec<String>,
+    /// A secret the record lacks, by name: access_token, refresh_token, client_secret, code, auth_key, … (repeatable).
+    #[arg(long = "secret", value_name = "NAME=VALUE")]
+    pub secrets: Vec<String>,
+    /// Send a write (POST, PUT, DELETE) without asking; needed when there is no terminal to ask on.
+    #[arg(long, short = 'y')]
+    pub yes: bool,
+    /// Send even an OAuth code or refresh token the file shows was already spent.
+    #[arg(long)]
+    pub force: bool,
+    /// Print the request as a curl command instead of sending it (secrets as environment variables).
+    #[arg(long)]
+    pub curl: bool,
+    /// The shell the curl command is quoted for.
+    #[arg(long, value_enum, default_value_t = CurlShell::Posix, requires = "curl")]
+    pub shell: CurlShell,
+    /// Also append the new exchange to this JSON Lines file.
+    #[arg(long, value_name = "FILE.jsonl")]
+    pub log: Option<PathBuf>,
+    /// Also trust this CA (PEM) for the upstream (repeatable).
+    #[arg(long = "upstream-ca", value_name = "PEM")]
+    pub upstream_ca: Vec<PathBuf>,
+    /// Send HOST:PORT's connection to ADDR instead, keeping SNI and certificate checks (repeatable).
+    #[arg(long = "resolve", value_name = "HOST:PORT=ADDR")]
+    pub resolve: Vec<ResolveRule>,
+    /// Seconds to wait for the upstream's answer.
+    #[arg(long, default_value_t = 30.0, value_name = "SECS", value_parser = positive_seconds)]
+    pub timeout: f64,
+    /// Largest response body kept for the diagnosis, in bytes.
+    #[arg(long, default_value_t = 1024 * 1024, value_name = "BYTES")]
+    pub capture_limit: usize,
+    // Secrets are fingerprinted with this folder's key, as the proxy's logs are,
+    // so a spent refresh token in the file is recognised when it is sent again.
+    #[command(flatten)]
+    pub certs: CertsArgs,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum CurlShell {
+    Posix,
+    Powershell,
 }
 
 #[derive(Debug, Args)]

@@ -1,1 +1,421 @@
-//! Copy as curl.
+//! Copy as curl: a curl command that sends the same request (method, URL,
+//! header fields, body bytes), quoted for a POSIX shell or for PowerShell.
+//!
+//! Secrets become environment variables by default
+//! (`-H "authorization: Bearer $TRAKT_ACCESS_TOKEN"`, `$env:TRAKT_ACCESS_TOKEN`
+//! in PowerShell), named as `trakt-doctor replay` reads them
+//! ([`SecretKind::env_var`]); the values themselves only when the caller
+//! asks for them and has them (a live exchange's original). A record read
+//! from a log has fingerprints where its secrets were: those always become
+//! variables.
+//!
+//! The command says exactly what was sent: `--globoff` and `--path-as-is`
+//! keep the URL as written, `--data-raw` sends the body bytes without
+//! curl's `@file` reading, and the fields curl adds on its own (User-Agent,
+//! Accept, a form Content-Type) are removed when the request had none.
+//! A variable's value goes in as it is: tokens need no encoding.
+use crate::exchange::Request;
+use crate::redact::Redactor;
+use crate::resend::{needed_secrets, SecretKind};
+
+/// The shell the command is written for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Shell {
+    /// sh, bash, zsh: single quotes, `$VAR`.
+    Posix,
+    /// PowerShell 7.3 or later: `curl.exe`, single quotes with `''`, `$env:VAR`.
+    PowerShell,
+}
+
+/// A piece of an argument: literal text, or a secret's variable.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Piece {
+    Text(String),
+    Var(&'static str),
+}
+
+/// One argument made of pieces.
+type Arg = Vec<Piece>;
+
+fn text(s: impl Into<String>) -> Arg {
+    vec![Piece::Text(s.into())]
+}
+
+/// The header fields curl does not copy: the framing and the connection are its own.
+const NOT_COPIED: &[&str] = &["host", "content-length", "transfer-encoding", "connection"];
+
+/// The curl command for `request`. With `reveal`, secrets the request
+/// holds are written as they are; otherwise as variables. Fails for a body
+/// that cannot be a command-line argument (binary, or a NUL byte) in
+/// PowerShell, and for a body cut at the capture limit.
+pub fn command(request: &Request, shell: Shell, reveal: bool) -> Result<String, String> {
+    if request.body.truncated {
+        return Err(format!(
+            "the request body was cut at the capture limit ({} of {} bytes captured): \
+             a command would not send the same request",
+            request.body.bytes.len(),
+            request.body.size
+        ));
+    }
+    let mut request = request.clone();
+    if !reveal {
+        // Fingerprints mark where the secrets were; they never leave this function.
+        let mut ex = crate::exchange::Exchange {
+            id: 0,
+            started_at: time::OffsetDateTime::UNIX_EPOCH,
+            duration_ms: 0.0,
+            request,
+            response: None,
+            error: None,
+            findings: Vec::new(),
+            fixes: Vec::new(),
+            diagnosis: None,
+            replay_of: None,
+        };
+        Redactor::new(b"copy as curl").exchange(&mut ex);
+        request = ex.request;
+    }
+    let secrets: Vec<(String, SecretKind)> = needed_secrets(&request)
+        .into_iter()
+        .map(|n| (n.fingerprint, n.kind))
+        .collect();
+    let split = |s: &str| pieces(s, &secrets);
+    let mut args: Vec<Arg> = Vec::new();
+    let method = request.method.to_ascii_uppercase();
+    let has_body = !request.body.bytes.is_empty();
+    match method.as_str() {
+        "GET" if !has_body => {}
+        "HEAD" if !has_body => args.push(text("--head")),
+        _ => {
+            args.push(text("--request"));
+            args.push(text(method.clone()));
+        }
+    }
+    args.push(text("--globoff"));
+    args.push(text("--path-as-is"));
+    for (name, value) in request.headers.iter() {
+        if NOT_COPIED.contains(&name) {
+            continue;
+        }
+        args.push(text("--header"));
+        // `Name:` alone would remove the field; `Name;` sends it empty.
+        if value.is_empty() {
+            args.push(text(format!("{name};")));
+        } else {
+            let mut arg = text(format!("{name}: "));
+            arg.extend(split(value));
+            args.push(arg);
+        }
+    }
+    for (default, when) in [
+        ("user-agent", true),
+        ("accept", true),
+        ("content-type", has_body),
+    ] {
+        if when && request.headers.get(default).is_none() {
+            args.push(text("--header"));
+            args.push(text(format!("{default}:")));
+        }
+    }
+    let mut piped = None;
+    if has_body {
+        match request.body.text().filter(|t| !t.contains('\0')) {
+            Some(body) => {
+                args.push(text("--data-raw"));
+                args.push(split(body));
+            }
+            None if shell == Shell::Posix => {
+                use base64::Engine as _;
+                piped = Some(base64::engine::general_purpose::STANDARD.encode(&request.body.bytes));
+                args.push(text("--data-binary"));
+                args.push(text("@-"));
+            }
+            None => {
+                return Err(
+                    "the body is binary: PowerShell cannot pass it as an argument; copy it for a POSIX shell".into(),
+                )
+            }
+        }
+    }
+    args.push(split(&request.url));
+    Ok(render(shell, &args, piped.as_deref()))
+}
+
+/// Splits `value` at the fingerprints of known secrets, each becoming its variable.
+fn pieces(value: &str, secrets: &[(String, SecretKind)]) -> Arg {
+    let mut out = Vec::new();
+    let mut rest = value;
+    loop {
+        let next = secrets
+            .iter()
+            .filter_map(|(fp, kind)| rest.find(fp.as_str()).map(|at| (at, fp.len(), *kind)))
+            .min_by_key(|(at, _, _)| *at);
+        let Some((at, len, kind)) = next else {
+            break;
+        };
+        let (before, after) = (
+            rest.get(..at).unwrap_or_default(),
+            rest.get(at.saturating_add(len)..).unwrap_or_default(),
+        );
+        if !before.is_empty() {
+            out.push(Piece::Text(before.to_string()));
+        }
+        out.push(Piece::Var(kind.env_var()));
+        rest = after;
+    }
+    if !rest.is_empty() || out.is_empty() {
+        out.push(Piece::Text(rest.to_string()));
+    }
+    out
+}
+
+fn render(shell: Shell, args: &[Arg], piped: Option<&str>) -> String {
+    let (program, continuation) = match shell {
+        Shell::Posix => ("curl", " \\\n  "),
+        Shell::PowerShell => ("curl.exe", " `\n  "),
+    };
+    let mut out = String::new();
+    if let Some(b64) = piped {
+        out.push_str(&format!("printf '%s' {} | base64 -d | ", posix_single(b64)));
+    }
+    out.push_str(program);
+    let mut takes_value = false;
+    for arg in args {
+        let arg = &merged(arg);
+        let quoted = match arg.as_slice() {
+            [Piece::Text(t)] if bare(shell, t) => t.clone(),
+            _ => match shell {
+                Shell::Posix => posix(arg),
+                Shell::PowerShell => powershell(arg),
+            },
+        };
+        // An option and its value stay on one line; each option starts a new one.
+        if takes_value {
+            out.push(' ');
+        } else {
+            out.push_str(continuation);
+        }
+        out.push_str(&quoted);
+        takes_value = matches!(arg.as_slice(), [Piece::Text(t)] if WITH_VALUE.contains(&t.as_str()));
+    }
+    out.push('\n');
+    out
+}
+
+/// `arg` with adjacent literals joined.
+fn merged(arg: &Arg) -> Arg {
+    let mut out: Arg = Vec::with_capacity(arg.len());
+    for piece in arg {
+        match (out.last_mut(), piece) {
+            (Some(Piece::Text(before)), Piece::Text(t)) => before.push_str(t),
+            _ => out.push(piece.clone()),
+        }
+    }
+    out
+}
+
+/// The options that take the next argument as their value.
+const WITH_VALUE: &[&str] = &["--request", "--header", "--data-raw", "--data-binary"];
+
+/// Whether `text` is one word that needs no quotes in `shell`: options,
+/// methods, `@-`.
+fn bare(shell: Shell, text: &str) -> bool {
+    let safe = |c: char| {
+        c.is_ascii_alphanumeric()
+            || matches!(c, '-' | '_' | '.')
+            || shell == Shell::Posix && c == '@'
+    };
+    !text.is_empty() && text.chars().all(safe) && !(shell == Shell::PowerShell && text == "-")
+}
+
+/// `'text'`, with each `'` written `'\''`: nothing inside is interpreted.
+pub fn posix_single(text: &str) -> String {
+    format!("'{}'", text.replace('\'', r"'\''"))
+}
+
+/// A POSIX word: single-quoted literals, `"$VAR"` for variables, adjacent.
+/// An argument whose literals need no escaping in double quotes is written
+/// as one double-quoted string, as people write it (`"Bearer $TOKEN"`).
+fn posix(arg: &Arg) -> String {
+    let plain = |t: &str| !t.contains(['$', '`', '"', '\\', '!']);
+    let has_var = arg.iter().any(|p| matches!(p, Piece::Var(_)));
+    if has_var
+        && arg
+            .iter()
+            .all(|p| matches!(p, Piece::Var(_)) || matches!(p, Piece::Text(t) if plain(t)))
+    {
+        let mut out = String::from("\"");
+        for (i, piece) in arg.iter().enumerate() {
+            match piece {
+                Piece::Text(t) => out.push_str(t),
+                Piece::Var(v) => {
+                    let next_extends = matches!(arg.get(i.saturating_add(1)), Some(Piece::Text(t)) if t.starts_with(|c: char| c.is_ascii_alphanumeric() || c == '_'));
+                    if next_extends {
+                        out.push_str(&format!("${{{v}}}"));
+                    } else {
+                        out.push_str(&format!("${v}"));
+                    }
+                }
+            }
+        }
+        out.push('"');
+        return out;
+    }
+    arg.iter()
+        .map(|piece| match piece {
+            Piece::Text(t) => posix_single(t),
+            Piece::Var(v) => format!("\"${v}\""),
+        })
+        .collect()
+}
+
+/// Characters PowerShell reads as single quotes (it accepts the typographic ones too).
+const PS_SINGLE_QUOTES: [char; 4] = ['\'', '\u{2018}', '\u{2019}', '\u{201A}'];
+/// Characters PowerShell reads as double quotes.
+const PS_DOUBLE_QUOTES: [char; 4] = ['"', '\u{201C}', '\u{201D}', '\u{201E}'];
+
+/// A PowerShell single-quoted string: no interpolation; each quote
+/// character is doubled.
+pub fn powershell_single(text: &str) -> String {
+    let mut out = String::with_capacity(text.len().saturating_add(2));
+    out.push('\'');
+    for c in text.chars() {
+        if PS_SINGLE_QUOTES.contains(&c) {
+            out.push(c);
+        }
+        out.push(c);
+    }
+    out.push('\'');
+    out
+}
+
+/// A PowerShell argument: a single-quoted literal; with variables, one
+/// double-quoted string when its literals are safe there, else an
+/// expression joining single-quoted literals and `$env:` variables.
+fn powershell(arg: &Arg) -> String {
+    let has_var = arg.iter().any(|p| matches!(p, Piece::Var(_)));
+    if !has_var {
+        let all: String = arg
+            .iter()
+            .filter_map(|p| match p {
+                Piece::Text(t) => Some(t.as_str()),
+                Piece::Var(_) => None,
+            })
+            .collect();
+        return powershell_single(&all);
+    }
+    let plain = |t: &str| !t.contains(['$', '`']) && !t.contains(PS_DOUBLE_QUOTES);
+    if arg
+        .iter()
+        .all(|p| matches!(p, Piece::Var(_)) || matches!(p, Piece::Text(t) if plain(t)))
+    {
+        let mut out = String::from("\"");
+        for piece in arg {
+            match piece {
+                Piece::Text(t) => out.push_str(t),
+                Piece::Var(v) => out.push_str(&format!("${{env:{v}}}")),
+            }
+        }
+        out.push('"');
+        return out;
+    }
+    let parts: Vec<String> = arg
+        .iter()
+        .map(|piece| match piece {
+            Piece::Text(t) => powershell_single(t),
+            Piece::Var(v) => format!("$env:{v}"),
+        })
+        .collect();
+    format!("({})", parts.join(" + "))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::exchange::{Body, Headers};
+    use bytes::Bytes;
+
+    fn request(headers: &[(&str, &str)], body: &str) -> Request {
+        Request {
+            method: "POST".into(),
+            url: "https://api.trakt.tv/sync/history?extended=full&x[]=1".into(),
+            http_version: "HTTP/1.1".into(),
+            headers: Headers::from_pairs(headers),
+            body: Body::complete(Bytes::from(body.to_string())),
+        }
+    }
+
+    #[test]
+    fn secrets_become_variables_unless_revealed() {
+        let r = request(
+            &[
+                ("authorization", "Bearer REAL-TOKEN"),
+                ("content-type", "application/json"),
+                ("user-agent", "App/1"),
+            ],
+            r#"{"refresh_token":"REAL-REFRESH","n":1}"#,
+        );
+        let posix = command(&r, Shell::Posix, false).unwrap();
+        assert!(
+            posix.contains(r#"--header "authorization: Bearer $TRAKT_ACCESS_TOKEN""#),
+            "{posix}"
+        );
+        assert!(posix.contains(r#"'{"refresh_token":"'"$TRAKT_REFRESH_TOKEN"'","n":1}'"#), "{posix}");
+        assert!(!posix.contains("REAL") && !posix.contains("sha256:"), "{posix}");
+        let ps = command(&r, Shell::PowerShell, false).unwrap();
+        assert!(ps.starts_with("curl.exe"), "{ps}");
+        assert!(ps.contains(r#""authorization: Bearer ${env:TRAKT_ACCESS_TOKEN}""#), "{ps}");
+        assert!(ps.contains(r#"('{"refresh_token":"' + $env:TRAKT_REFRESH_TOKEN + '","n":1}')"#), "{ps}");
+        let revealed = command(&r, Shell::Posix, true).unwrap();
+        assert!(revealed.contains("'authorization: Bearer REAL-TOKEN'"), "{revealed}");
+        // Curl's own defaults are removed only when the request had no such field.
+        assert!(!posix.contains("'user-agent:'") && posix.contains("'accept:'"), "{posix}");
+    }
+
+    #[test]
+    fn powershell_quoting_doubles_quotes_and_interpolates_nothing() {
+        assert_eq!(powershell_single("it's $HOME `n"), "'it''s $HOME `n'");
+        assert_eq!(powershell_single("a\u{2019}b"), "'a\u{2019}\u{2019}b'");
+        assert_eq!(
+            powershell(&vec![Piece::Text("a$b ".into()), Piece::Var("V")]),
+            "('a$b ' + $env:V)"
+        );
+        assert_eq!(
+            powershell(&vec![Piece::Text("say \u{201C}hi\u{201D} ".into()), Piece::Var("V")]),
+            "('say \u{201C}hi\u{201D} ' + $env:V)"
+        );
+        let r = request(&[("x-q", "it's \"q\"")], "{\"a\":\"it's $5\"}\n");
+        let ps = command(&r, Shell::PowerShell, false).unwrap();
+        assert!(ps.contains(r#"'x-q: it''s "q"'"#), "{ps}");
+        assert!(ps.contains("'{\"a\":\"it''s $5\"}\n'"), "{ps}");
+        assert!(ps.contains(" `\n  "), "{ps}");
+    }
+
+    #[test]
+    fn posix_quoting_and_variable_names() {
+        assert_eq!(posix_single("it's"), r"'it'\''s'");
+        assert_eq!(
+            posix(&vec![Piece::Var("V"), Piece::Text("_x".into())]),
+            "\"${V}_x\""
+        );
+        assert_eq!(
+            posix(&vec![Piece::Text("$".into()), Piece::Var("V")]),
+            "'$'\"$V\""
+        );
+    }
+
+    #[test]
+    fn empty_headers_methods_and_bodies_curl_would_change() {
+        let mut r = request(&[("x-empty", "")], "");
+        r.method = "GET".into();
+        let posix = command(&r, Shell::Posix, false).unwrap();
+        assert!(posix.contains("'x-empty;'") && !posix.contains("--request"), "{posix}");
+        r.body = Body::complete(Bytes::from_static(&[0xff, 0, 1]));
+        let binary = command(&r, Shell::Posix, false).unwrap();
+        assert!(binary.starts_with("printf '%s' '/wAB' | base64 -d | curl"), "{binary}");
+        assert!(binary.contains("--request GET") && binary.contains("--data-binary @-"), "{binary}");
+        assert!(command(&r, Shell::PowerShell, false).is_err());
+        r.body.truncated = true;
+        assert!(command(&r, Shell::Posix, false).is_err());
+    }
+}

@@ -1,0 +1,219 @@
+//! `trakt-doctor replay FILE --id N`: sends one recorded request again,
+//! in this process (no proxy running), through the same upstream client
+//! settings (`--upstream-ca`, `--resolve`), inspection and terminal output
+//! as the proxy; or prints it as a curl command (`--curl`).
+//!
+//! The file's exchanges are first read through the session, in order, so
+//! the session rules judge the resend as the proxy would: an OAuth code or
+//! refresh token the file shows spent is refused unless `--force`.
+
+use std::io::{BufRead, IsTerminal, Write};
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::cli::{CurlShell, ReplayArgs};
+use crate::curl::{self, Shell};
+use crate::error::{Context, Fatal};
+use crate::exchange::{Exchange, Request};
+use crate::hosts::ResolveTable;
+use crate::inspect::Inspector;
+use crate::log::{self, jsonl::JsonlSink, terminal::TerminalSink, Sink};
+use crate::proxy::originals::Originals;
+use crate::proxy::resend::{ResendOptions, Resender};
+use crate::proxy::upstream::{Dialer, Upstream};
+use crate::redact::Redactor;
+use crate::resend::{self, Edits, Refusal, SecretKind, Secrets};
+
+pub(crate) fn run(args: ReplayArgs) -> Result<i32, Fatal> {
+    let text = std::fs::read_to_string(&args.file)
+        .context(&format!("cannot read {}", args.file.display()))?;
+    let exchanges = log::read::exchanges(&text)
+        .map_err(|e| Fatal(format!("cannot read {}: {e}", args.file.display())))?;
+    let Some(position) = exchanges.iter().position(|ex| ex.id == args.id) else {
+        return Err(Fatal(format!(
+            "{} has no exchange #{}; its ids are {}",
+            args.file.display(),
+            args.id,
+            id_list(&exchanges)
+        )));
+    };
+    let edits = edits(&args)?;
+    let record = &exchanges
+        .get(position)
+        .map(|ex| ex.request.clone())
+        .unwrap_or_else(empty_request);
+    if args.curl {
+        return print_curl(&args, record, &edits);
+    }
+    let request = resend::prepare(record, &edits).map_err(|r| refused(&r))?;
+    confirm_write(&args, &request)?;
+    let redactor = crate::fingerprint_key::load(&args.certs.certs)
+        .map_err(Fatal)?
+        .unwrap_or_else(Redactor::random);
+    let inspector = Arc::new(Inspector::with_redactor(redactor.clone()));
+    // The session learns what the file shows, up to the exchange resent.
+    for ex in exchanges.iter().take(position.saturating_add(1)) {
+        inspector.replay(&mut ex.clone());
+    }
+    send(&args, request, inspector, redactor)
+}
+
+/// The ids in a file, for an error message (the first few and the count).
+fn id_list(exchanges: &[Exchange]) -> String {
+    let ids: Vec<String> = exchanges
+        .iter()
+        .take(20)
+        .map(|ex| ex.id.to_string())
+        .collect();
+    match exchanges.len() {
+        0 => "none (the file is empty)".to_string(),
+        n if n > ids.len() => format!("{} … ({n} in all)", ids.join(", ")),
+        _ => ids.join(", "),
+    }
+}
+
+fn empty_request() -> Request {
+    Request {
+        method: String::new(),
+        url: String::new(),
+        http_version: String::new(),
+        headers: crate::exchange::Headers::default(),
+        body: crate::exchange::Body::default(),
+    }
+}
+
+/// The header overrides and secrets from the flags and the environment
+/// (a `--secret` wins over its variable).
+fn edits(args: &ReplayArgs) -> Result<Edits, Fatal> {
+    let headers = args
+        .headers
+        .iter()
+        .map(|raw| resend::parse_header(raw).map_err(|e| Fatal(format!("--header: {e}"))))
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut secrets = Secrets::new();
+    for kind in SecretKind::ALL {
+        if let Ok(value) = std::env::var(kind.env_var()) {
+            if !value.is_empty() {
+                secrets.set(kind, value);
+            }
+        }
+    }
+    for raw in &args.secrets {
+        let (kind, value) =
+            Secrets::parse_assignment(raw).map_err(|e| Fatal(format!("--secret: {e}")))?;
+        secrets.set(kind, value);
+    }
+    Ok(Edits { headers, secrets })
+}
+
+/// A refusal as the one-line fatal message (exit status 2).
+fn refused(refusal: &Refusal) -> Fatal {
+    let hint = match refusal {
+        Refusal::Spent(_) => " (--force)",
+        _ => "",
+    };
+    Fatal(format!("not sent: {refusal}{hint}"))
+}
+
+/// `--curl`: the request (with the header overrides, repaired with
+/// `--fix`) as a command; secrets stay variables.
+fn print_curl(args: &ReplayArgs, record: &Request, edits: &Edits) -> Result<i32, Fatal> {
+    let mut request = record.clone();
+    resend::override_headers(&mut request, &edits.headers);
+    if args.fix {
+        request = resend::with_fixes(&request, time::OffsetDateTime::now_utc()).0;
+    }
+    let shell = match args.shell {
+        CurlShell::Posix => Shell::Posix,
+        CurlShell::Powershell => Shell::PowerShell,
+    };
+    let command =
+        curl::command(&request, shell, false).map_err(|e| Fatal(format!("--curl: {e}")))?;
+    print!("{command}");
+    Ok(0)
+}
+
+/// A write is sent only when confirmed: `--yes`, or `y` on a terminal.
+fn confirm_write(args: &ReplayArgs, request: &Request) -> Result<(), Fatal> {
+    let Some(effect) = resend::describe_write(request) else {
+        return Ok(());
+    };
+    if args.yes {
+        return Ok(());
+    }
+    let stdin = std::io::stdin();
+    if !stdin.is_terminal() {
+        return Err(Fatal(format!(
+            "not sent: {} is a write. {effect} Pass --yes to send it (there is no terminal to ask on)",
+            request.method
+        )));
+    }
+    eprint!("{effect} Send it? [y/N] ");
+    let _ = std::io::stderr().flush();
+    let mut answer = String::new();
+    stdin
+        .lock()
+        .read_line(&mut answer)
+        .context("cannot read the answer")?;
+    if matches!(answer.trim().to_ascii_lowercase().as_str(), "y" | "yes") {
+        Ok(())
+    } else {
+        Err(Fatal::new("not sent: not confirmed"))
+    }
+}
+
+/// Sends the request through an in-process resender, printing the new
+/// exchange as the proxy's terminal would; 0 when it was accepted.
+fn send(
+    args: &ReplayArgs,
+    request: Request,
+    inspector: Arc<Inspector>,
+    redactor: Redactor,
+) -> Result<i32, Fatal> {
+    let tls = crate::tls::upstream::client_config(&args.upstream_ca, true)
+        .context("cannot set up TLS to the upstream")?;
+    let mut sinks: Vec<Box<dyn Sink>> = vec![Box::new(TerminalSink::stdout(false))];
+    if let Some(path) = &args.log {
+        let sink = JsonlSink::open(path)
+            .context(&format!("cannot open the log file {}", path.display()))?;
+        sinks.push(Box::new(sink));
+    }
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    // Every record is redacted before any sink sees it, as the proxy's are.
+    let (log, writer) = log::spawn(sinks, Some(redactor));
+    let timeout = Duration::from_secs_f64(args.timeout);
+    let outcome = runtime.block_on(async {
+        let upstream = Upstream::new(
+            Dialer {
+                resolve: ResolveTable::new(&args.resolve),
+                connect_timeout: timeout,
+                own: None,
+            },
+            tls,
+        );
+        let resender = Resender::new(
+            upstream,
+            log,
+            inspector,
+            Originals::new(0, 0),
+            args.capture_limit,
+            timeout,
+            Arc::new(AtomicBool::new(false)),
+        );
+        let options = ResendOptions {
+            fix: args.fix,
+            force: args.force,
+        };
+        resender.send(args.id, request, options).await
+    });
+    writer.finish();
+    match outcome {
+        Ok(resent) if resent.accepted() => Ok(0),
+        Ok(_) => Ok(1),
+        Err(refusal) => Err(refused(&refusal)),
+    }
+}
