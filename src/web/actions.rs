@@ -148,9 +148,54 @@ fn lint(body: &[u8]) -> Response<ProxyBody> {
     respond::web(StatusCode::OK, JSON, answer.to_string())
 }
 
-/// Copy as curl: waits for the engine's curl module.
-fn curl(_web: &WebContext, _id: u64, _body: &[u8]) -> Response<ProxyBody> {
-    respond::web(StatusCode::NOT_IMPLEMENTED, TEXT, "copy as curl is not built yet\n")
+/// What the curl menu asks for.
+#[derive(Debug, Deserialize)]
+struct CurlAsk {
+    /// `posix` or `powershell`.
+    #[serde(default)]
+    shell: String,
+    /// The request with auto-fix's repairs.
+    #[serde(default)]
+    fixed: bool,
+    /// The captured secrets themselves instead of environment variables.
+    #[serde(default)]
+    reveal: bool,
+}
+
+/// Copy as curl: the command for the exchange (or its repaired version),
+/// secrets as environment variables unless the user asks for the values,
+/// which only a live exchange's original has.
+fn curl(web: &WebContext, id: u64, body: &[u8]) -> Response<ProxyBody> {
+    let ask = match serde_json::from_slice::<CurlAsk>(body) {
+        Ok(ask) => ask,
+        Err(e) => return bad_request(&format!("expected {{shell, fixed, reveal}}: {e}")),
+    };
+    let shell = match ask.shell.as_str() {
+        "posix" | "" => crate::curl::Shell::Posix,
+        "powershell" => crate::curl::Shell::PowerShell,
+        other => return bad_request(&format!("`{other}` is not a shell: posix or powershell")),
+    };
+    let Some(record) = record(web, id) else {
+        return not_found();
+    };
+    let request = match web.resender.originals().get(id) {
+        Some(original) => original,
+        None if ask.reveal => {
+            return conflict(&serde_json::json!({
+                "error": "the captured secrets of this exchange are no longer in memory: the command can only name them as environment variables",
+            }))
+        }
+        None => record.request,
+    };
+    let request = if ask.fixed {
+        plan::with_fixes(&request, OffsetDateTime::now_utc()).0
+    } else {
+        request
+    };
+    match crate::curl::command(&request, shell, ask.reveal) {
+        Ok(command) => respond::web(StatusCode::OK, "text/plain; charset=utf-8", command),
+        Err(why) => conflict(&serde_json::json!({ "error": why })),
+    }
 }
 
 /// The Markdown report of one stored exchange, with its resends.
@@ -198,8 +243,9 @@ fn record(web: &WebContext, id: u64) -> Option<Exchange> {
 fn planned(web: &WebContext, record: &Exchange, ask: Ask) -> Result<Request, Refusal> {
     let mut secrets = Secrets::new();
     for (id, value) in ask.secrets {
-        let kind = SecretKind::parse(&id)
-            .ok_or_else(|| Refusal::Invalid(format!("`{id}` is not a secret trakt-doctor knows")))?;
+        let kind = SecretKind::parse(&id).ok_or_else(|| {
+            Refusal::Invalid(format!("`{id}` is not a secret trakt-doctor knows"))
+        })?;
         if !value.is_empty() {
             secrets.set(kind, value);
         }
@@ -209,9 +255,7 @@ fn planned(web: &WebContext, record: &Exchange, ask: Ask) -> Result<Request, Ref
         secrets,
     };
     if ask.mode != "edited" {
-        return web
-            .resender
-            .plan(record.id, Some(&record.request), &edits);
+        return web.resender.plan(record.id, Some(&record.request), &edits);
     }
     let draft = ask
         .draft
@@ -269,8 +313,11 @@ fn refusal_json(refusal: &Refusal) -> serde_json::Value {
 }
 
 fn ask_of(body: &[u8]) -> Result<Ask, Response<ProxyBody>> {
-    serde_json::from_slice::<Ask>(body)
-        .map_err(|e| bad_request(&format!("expected {{mode, draft, secrets, confirmed}}: {e}")))
+    serde_json::from_slice::<Ask>(body).map_err(|e| {
+        bad_request(&format!(
+            "expected {{mode, draft, secrets, confirmed}}: {e}"
+        ))
+    })
 }
 
 /// What a resend will do, before it is sent: the request line, whether it

@@ -108,7 +108,7 @@ try {
   await page.click("#curl-powershell");
   await page.waitForSelector('#curl-command[data-shell="powershell"]');
   const powershell = await page.textContent("#curl-command");
-  if (!powershell.includes("$env:TRAKT_ACCESS_TOKEN") || powershell.includes(cfg.secret)) fail("PowerShell command: " + powershell);
+  if (!powershell.includes("env:TRAKT_ACCESS_TOKEN") || !powershell.startsWith("curl.exe") || powershell.includes(cfg.secret)) fail("PowerShell command: " + powershell);
   await page.click("#act-curl");
   await page.check("#curl-reveal");
   await page.click("#curl-posix");
