@@ -264,3 +264,156 @@ async fn the_lint_and_report_actions_are_guarded_and_the_report_holds_no_secret(
     let bad = serde_json::json!({"method": "GET", "url": "not a url"});
     assert_eq!(act(&base, &token, "/api/lint", &bad.to_string()).0, "400");
 }
+
+/// Waits for the web view to hold `n` exchanges; gives them, oldest first.
+fn stored(base: &str, n: usize) -> Vec<serde_json::Value> {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let list: serde_json::Value =
+            serde_json::from_slice(&curl(&[&format!("{base}/api/exchanges")]).stdout).unwrap();
+        let list = list.as_array().unwrap().clone();
+        if list.len() >= n || std::time::Instant::now() > deadline {
+            return list;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn resends_from_the_web_view_are_confirmed_marked_and_refuse_a_spent_refresh_token() {
+    const TOKEN: &str = "webResendAccess5e1c9b";
+    const REFRESH: &str = "webResendRefresh7d3a2f";
+    const CLIENT_ID: &str = "0e861f52c7365efe6da5ea3e2e6641b8d25d87aca3133e8d4f7dc8487368d14b";
+    let ca = TestCa::new();
+    let fake = FakeUpstream::start(&ca, strict_trakt()).await;
+    let (mut proxy, log, _dir) = logged_proxy(&fake, &ca, &[]);
+    let base = proxy.url();
+    let html = String::from_utf8_lossy(&curl(&[&format!("{base}/")]).stdout).into_owned();
+    let token = page_token(&html);
+    let common = [
+        "-H".to_string(),
+        "User-Agent: WebResend/1".to_string(),
+        "-H".to_string(),
+        "trakt-api-version: 2".to_string(),
+        "-H".to_string(),
+        format!("trakt-api-key: {CLIENT_ID}"),
+    ];
+    let with = |extra: &[&str]| -> Vec<String> {
+        let mut v = common.to_vec();
+        v.extend(extra.iter().map(|s| s.to_string()));
+        v
+    };
+    let run = |args: Vec<String>| {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        proxy.curl(&args);
+    };
+    run(with(&[
+        "-H",
+        &format!("Authorization: Bearer {TOKEN}"),
+        "https://api.trakt.tv/users/settings",
+    ]));
+    let refresh_body = format!(
+        r#"{{"refresh_token":"{REFRESH}","client_id":"{CLIENT_ID}","client_secret":"S","redirect_uri":"urn:ietf:wg:oauth:2.0:oob","grant_type":"refresh_token"}}"#
+    );
+    run(with(&[
+        "-H",
+        "Content-Type: application/json",
+        "--data",
+        &refresh_body,
+        "https://api.trakt.tv/oauth/token",
+    ]));
+    let list = stored(&base, 2);
+    let id_of = |path: &str| {
+        list.iter()
+            .find(|s| s["path"] == path)
+            .and_then(|s| s["id"].as_u64())
+            .unwrap()
+    };
+    let (get, refresh) = (id_of("/users/settings"), id_of("/oauth/token"));
+
+    // Without the token: refused.
+    let resend_get = format!("/api/exchanges/{get}/resend");
+    assert_eq!(act(&base, "wrong", &resend_get, "{}").0, "403");
+
+    // A GET resends at once, with the captured token, marked replay_of.
+    let (code, answer) = act(&base, &token, &resend_get, r#"{"mode":"captured"}"#);
+    assert_eq!(code, "200", "{answer}");
+    let answer: serde_json::Value = serde_json::from_str(&answer).unwrap();
+    assert_eq!(answer["status"], 200, "{answer}");
+    assert_eq!(answer["exchange"]["replay_of"], get, "{answer}");
+    let settings: Vec<Received> = fake
+        .received()
+        .into_iter()
+        .filter(|r| r.path == "/users/settings")
+        .collect();
+    assert_eq!(settings.len(), 2);
+    assert_eq!(
+        settings[1].headers.get("authorization").unwrap(),
+        &format!("Bearer {TOKEN}")
+    );
+
+    // A write says what it changes and is not sent unconfirmed.
+    let prepare = format!("/api/exchanges/{refresh}/prepare");
+    let (code, prepared) = act(&base, &token, &prepare, r#"{"mode":"captured"}"#);
+    assert_eq!(code, "200", "{prepared}");
+    let prepared: serde_json::Value = serde_json::from_str(&prepared).unwrap();
+    assert_eq!(prepared["write"], true);
+    assert!(
+        prepared["change"]
+            .as_str()
+            .unwrap()
+            .contains("refresh token"),
+        "{prepared}"
+    );
+    let tokens_sent = || {
+        fake.received()
+            .iter()
+            .filter(|r| r.path == "/oauth/token")
+            .count()
+    };
+    let resend_refresh = format!("/api/exchanges/{refresh}/resend");
+    let (code, unconfirmed) = act(&base, &token, &resend_refresh, r#"{"mode":"captured"}"#);
+    assert_eq!(code, "409", "{unconfirmed}");
+    assert!(unconfirmed.contains("\"confirm\":true"), "{unconfirmed}");
+    // Confirmed, the spent refresh token is still refused before it leaves.
+    let (code, spent) = act(
+        &base,
+        &token,
+        &resend_refresh,
+        r#"{"mode":"captured","confirmed":true}"#,
+    );
+    assert_eq!(code, "409", "{spent}");
+    let spent: serde_json::Value = serde_json::from_str(&spent).unwrap();
+    assert_eq!(spent["spent"], true, "{spent}");
+    assert_eq!(tokens_sent(), 1, "the spent refresh token was sent again");
+
+    // Copy as curl: variables by default, the value only when asked.
+    let curl_path = format!("/api/exchanges/{get}/curl");
+    let (code, command) = act(&base, &token, &curl_path, r#"{"shell":"posix"}"#);
+    assert_eq!(code, "200", "{command}");
+    assert!(
+        command.contains("$TRAKT_ACCESS_TOKEN") && !command.contains(TOKEN),
+        "{command}"
+    );
+    let (_, revealed) = act(
+        &base,
+        &token,
+        &curl_path,
+        r#"{"shell":"posix","reveal":true}"#,
+    );
+    assert!(revealed.contains(TOKEN), "{revealed}");
+
+    // Clear drops the originals with the records.
+    let clear = act(&base, &token, "/api/clear", "{}");
+    assert_eq!(clear.0, "200");
+    assert_eq!(act(&base, &token, &resend_get, r#"{"mode":"captured"}"#).0, "404");
+
+    // Nothing of it wrote a secret.
+    let records = wait_for_records(&log, 3);
+    assert_eq!(proxy.interrupt(), Some(0));
+    assert!(records.iter().any(|r| r["replay_of"] == get), "{records:?}");
+    let text = std::fs::read_to_string(&log).unwrap();
+    for secret in [TOKEN, REFRESH] {
+        assert!(!text.contains(secret), "{secret} reached the log");
+    }
+}

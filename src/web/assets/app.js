@@ -334,7 +334,7 @@ function editForm(ex) {
 
 // A line diff (longest common subsequence), for response bodies.
 function lineDiff(a, b) {
-  const x = a.split("\n"), y = b.split("\n");
+  const x = a ? a.split("\n") : [], y = b ? b.split("\n") : [];
   if (x.length * y.length > 4e6) return [{ op: "-", text: a }, { op: "+", text: b }];
   const n = x.length, m = y.length;
   const table = Array.from({ length: n + 1 }, () => new Uint32Array(m + 1));
