@@ -283,6 +283,7 @@ fn stored(base: &str, n: usize) -> Vec<serde_json::Value> {
 async fn resends_from_the_web_view_are_confirmed_marked_and_refuse_a_spent_refresh_token() {
     const TOKEN: &str = "webResendAccess5e1c9b";
     const REFRESH: &str = "webResendRefresh7d3a2f";
+    const TYPED: &str = "webResendTyped2b6e4d";
     const CLIENT_ID: &str = "0e861f52c7365efe6da5ea3e2e6641b8d25d87aca3133e8d4f7dc8487368d14b";
     let ca = TestCa::new();
     let fake = FakeUpstream::start(&ca, strict_trakt()).await;
@@ -352,6 +353,58 @@ async fn resends_from_the_web_view_are_confirmed_marked_and_refuse_a_spent_refre
         &format!("Bearer {TOKEN}")
     );
 
+    // A resend of that resend: its source's original still has the token.
+    let again = answer["id"].as_u64().unwrap();
+    let (code, answer) = act(
+        &base,
+        &token,
+        &format!("/api/exchanges/{again}/resend"),
+        r#"{"mode":"captured"}"#,
+    );
+    assert_eq!(code, "200", "{answer}");
+
+    // An edited resend with a token typed by the user: no live original
+    // holds that one, so resending its record asks for it by name.
+    let draft = serde_json::json!({
+        "method": "GET",
+        "url": "https://api.trakt.tv/users/settings",
+        "headers": [["user-agent", "WebResend/1"], ["trakt-api-version", "2"],
+                    ["trakt-api-key", CLIENT_ID], ["authorization", format!("Bearer {TYPED}")]],
+    });
+    let ask = serde_json::json!({"mode": "edited", "draft": draft});
+    let (code, edited) = act(&base, &token, &resend_get, &ask.to_string());
+    assert_eq!(code, "200", "{edited}");
+    let edited: serde_json::Value = serde_json::from_str(&edited).unwrap();
+    let edited = edited["id"].as_u64().unwrap();
+    let (code, prepared) = act(
+        &base,
+        &token,
+        &format!("/api/exchanges/{edited}/prepare"),
+        r#"{"mode":"captured"}"#,
+    );
+    assert_eq!(code, "200", "{prepared}");
+    let prepared: serde_json::Value = serde_json::from_str(&prepared).unwrap();
+    assert_eq!(prepared["missing"][0]["id"], "access_token", "{prepared}");
+    assert_eq!(prepared["missing"][0]["name"], "access token", "{prepared}");
+    let resend_edited = format!("/api/exchanges/{edited}/resend");
+    assert_eq!(
+        act(&base, &token, &resend_edited, r#"{"mode":"captured"}"#).0,
+        "409"
+    );
+    let with_secret = serde_json::json!({"mode": "captured", "secrets": {"access_token": TYPED}});
+    let (code, answer) = act(&base, &token, &resend_edited, &with_secret.to_string());
+    assert_eq!(code, "200", "{answer}");
+    let bearers: Vec<String> = fake
+        .received()
+        .iter()
+        .filter(|r| r.path == "/users/settings")
+        .map(|r| r.headers["authorization"].to_str().unwrap().to_string())
+        .collect();
+    assert_eq!(
+        bearers,
+        [TOKEN, TOKEN, TOKEN, TYPED, TYPED].map(|t| format!("Bearer {t}")),
+    );
+
     // A write says what it changes and is not sent unconfirmed.
     let prepare = format!("/api/exchanges/{refresh}/prepare");
     let (code, prepared) = act(&base, &token, &prepare, r#"{"mode":"captured"}"#);
@@ -406,14 +459,17 @@ async fn resends_from_the_web_view_are_confirmed_marked_and_refuse_a_spent_refre
     // Clear drops the originals with the records.
     let clear = act(&base, &token, "/api/clear", "{}");
     assert_eq!(clear.0, "200");
-    assert_eq!(act(&base, &token, &resend_get, r#"{"mode":"captured"}"#).0, "404");
+    assert_eq!(
+        act(&base, &token, &resend_get, r#"{"mode":"captured"}"#).0,
+        "404"
+    );
 
     // Nothing of it wrote a secret.
     let records = wait_for_records(&log, 3);
     assert_eq!(proxy.interrupt(), Some(0));
     assert!(records.iter().any(|r| r["replay_of"] == get), "{records:?}");
     let text = std::fs::read_to_string(&log).unwrap();
-    for secret in [TOKEN, REFRESH] {
+    for secret in [TOKEN, REFRESH, TYPED] {
         assert!(!text.contains(secret), "{secret} reached the log");
     }
 }

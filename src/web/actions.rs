@@ -180,12 +180,16 @@ fn curl(web: &WebContext, id: u64, body: &[u8]) -> Response<ProxyBody> {
     };
     let request = match web.resender.originals().get(id) {
         Some(original) => original,
-        None if ask.reveal => {
-            return conflict(&serde_json::json!({
-                "error": "the captured secrets of this exchange are no longer in memory: the command can only name them as environment variables",
-            }))
+        None => {
+            // A resend's secrets are its source's, while that one is live.
+            let known = known_secrets(web, &record);
+            if ask.reveal && known.is_empty() {
+                return conflict(&serde_json::json!({
+                    "error": "the captured secrets of this exchange are no longer in memory: the command can only name them as environment variables",
+                }));
+            }
+            restore_request(record.request, &known)
         }
-        None => record.request,
     };
     let request = if ask.fixed {
         plan::with_fixes(&request, OffsetDateTime::now_utc()).0
@@ -254,29 +258,65 @@ fn planned(web: &WebContext, record: &Exchange, ask: Ask) -> Result<Request, Ref
         headers: Vec::new(),
         secrets,
     };
-    if ask.mode != "edited" {
+    let live = web.resender.originals().get(record.id).is_some();
+    if ask.mode != "edited" && live {
         return web.resender.plan(record.id, Some(&record.request), &edits);
     }
-    let draft = ask
-        .draft
-        .ok_or_else(|| Refusal::Invalid("an edited resend needs the edited request".into()))?;
-    let mut request = draft.request().map_err(Refusal::Invalid)?;
-    // The draft shows fingerprints where the secrets were: the live
-    // original still has them.
-    if let Some(original) = web.resender.originals().get(record.id) {
-        let known = secrets_by_fingerprint(&original, &web.redactor);
-        request.url = restore(&request.url, &known);
-        for (_, value) in &mut request.headers.0 {
-            *value = restore(value, &known);
+    let request = if ask.mode == "edited" {
+        let draft = ask
+            .draft
+            .ok_or_else(|| Refusal::Invalid("an edited resend needs the edited request".into()))?;
+        draft.request().map_err(Refusal::Invalid)?
+    } else {
+        record.request.clone()
+    };
+    // The draft (or a resend's record) shows fingerprints where the secrets
+    // were: the live original, or the original it resends, still has them;
+    // the rest are asked for by name.
+    let known = known_secrets(web, record);
+    plan::prepare(&restore_request(request, &known), &edits)
+}
+
+/// The secrets the live originals behind `record` hold, by fingerprint: its
+/// own original, else the original of the exchange it resends (a resend's
+/// original is not kept, but it carries its source's secrets).
+fn known_secrets(web: &WebContext, record: &Exchange) -> std::collections::HashMap<String, String> {
+    /// Resends of resends of …: a chain longer than this is not followed.
+    const MAX_HOPS: usize = 16;
+    let mut id = Some(record.id);
+    let mut replay_of = record.replay_of;
+    for _ in 0..MAX_HOPS {
+        let Some(current) = id else { break };
+        if let Some(original) = web.resender.originals().get(current) {
+            return secrets_by_fingerprint(&original, &web.redactor);
         }
-        if let Some(text) = request.body.text() {
-            let restored = restore(text, &known);
-            if restored != text {
-                request.body = Body::complete(bytes::Bytes::from(restored));
-            }
+        id = replay_of;
+        replay_of = id
+            .and_then(|of| self::record(web, of))
+            .and_then(|r| r.replay_of);
+    }
+    std::collections::HashMap::new()
+}
+
+/// `request` with the fingerprints `known` has replaced by their secrets.
+fn restore_request(
+    mut request: Request,
+    known: &std::collections::HashMap<String, String>,
+) -> Request {
+    if known.is_empty() {
+        return request;
+    }
+    request.url = restore(&request.url, known);
+    for (_, value) in &mut request.headers.0 {
+        *value = restore(value, known);
+    }
+    if let Some(text) = request.body.text() {
+        let restored = restore(text, known);
+        if restored != text {
+            request.body = Body::complete(bytes::Bytes::from(restored));
         }
     }
-    plan::prepare(&request, &edits)
+    request
 }
 
 /// The refusal as the page shows it: the message, and for missing secrets
@@ -312,12 +352,9 @@ fn refusal_json(refusal: &Refusal) -> serde_json::Value {
     })
 }
 
-fn ask_of(body: &[u8]) -> Result<Ask, Response<ProxyBody>> {
-    serde_json::from_slice::<Ask>(body).map_err(|e| {
-        bad_request(&format!(
-            "expected {{mode, draft, secrets, confirmed}}: {e}"
-        ))
-    })
+fn ask_of(body: &[u8]) -> Result<Ask, String> {
+    serde_json::from_slice::<Ask>(body)
+        .map_err(|e| format!("expected {{mode, draft, secrets, confirmed}}: {e}"))
 }
 
 /// What a resend will do, before it is sent: the request line, whether it
@@ -326,7 +363,7 @@ fn ask_of(body: &[u8]) -> Result<Ask, Response<ProxyBody>> {
 fn prepare(web: &WebContext, id: u64, body: &[u8]) -> Response<ProxyBody> {
     let ask = match ask_of(body) {
         Ok(ask) => ask,
-        Err(bad) => return bad,
+        Err(why) => return bad_request(&why),
     };
     let Some(record) = record(web, id) else {
         return not_found();
@@ -373,7 +410,7 @@ fn prepare(web: &WebContext, id: u64, body: &[u8]) -> Response<ProxyBody> {
 async fn resend(web: &WebContext, id: u64, body: &[u8]) -> Response<ProxyBody> {
     let ask = match ask_of(body) {
         Ok(ask) => ask,
-        Err(bad) => return bad,
+        Err(why) => return bad_request(&why),
     };
     let Some(record) = record(web, id) else {
         return not_found();
