@@ -191,6 +191,7 @@ async fn chromium_through_the_proxy_trusts_the_ca_from_an_nss_database() {
 async fn the_detail_pane_resends_compares_copies_as_curl_and_reports() {
     require_tools();
     const SECRET: &str = "browserResendToken8c2f5a";
+    const TYPED: &str = "browserTypedToken3e9d1b";
     let ca = TestCa::new();
     let fake = FakeUpstream::start(&ca, strict_trakt()).await;
     let proxy = ProxyProcess::start(&route_to(&fake, &ca));
@@ -231,6 +232,7 @@ async fn the_detail_pane_resends_compares_copies_as_curl_and_reports() {
             "page": format!("{}/", proxy.url()),
             "curls": curls,
             "secret": SECRET,
+            "typed": TYPED,
             "screenshot": screenshot,
         }),
     );
@@ -250,5 +252,15 @@ async fn the_detail_pane_resends_compares_copies_as_curl_and_reports() {
             "each resend carries the captured token"
         );
     }
+    let settings: Vec<String> = fake
+        .received()
+        .iter()
+        .filter(|r| r.path == "/users/settings")
+        .map(|r| r.headers["authorization"].to_str().unwrap().to_string())
+        .collect();
+    assert_eq!(
+        settings,
+        [SECRET, SECRET, TYPED, TYPED].map(|t| format!("Bearer {t}"))
+    );
     println!("{output}screenshot: {}", screenshot.display());
 }

@@ -302,6 +302,8 @@ function formDraft() {
 
 let lintTimer = null;
 async function lintDraft() {
+  // The form may be gone (sent, cancelled) by the time the timer fires.
+  if (!$("edit-method")) return;
   const result = await act("/api/lint", formDraft());
   const target = $("edit-findings");
   if (!target) return;
