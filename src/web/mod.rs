@@ -1,7 +1,8 @@
 //! The live web view, served on the proxy's own address: the page and its
 //! assets (embedded in the binary), the exchange list and details as JSON, a
-//! server-sent-events stream of new exchanges, HAR/JSONL downloads, and two
-//! actions (clear, toggle auto-fix).
+//! server-sent-events stream of new exchanges, HAR/JSONL downloads, and the
+//! actions: clear, toggle auto-fix, and on one exchange resend, copy as curl
+//! and report ([`actions`]).
 //!
 //! Every request must name the proxy by IP address or `localhost` in its
 //! Host header (no DNS rebinding), and come from this computer or carry the
