@@ -126,6 +126,26 @@ fn generate_traffic(proxy: &ProxyProcess) {
     proxy.curl(&["-u", &basic, "https://api.trakt.tv/users/settings"]);
 }
 
+/// Resends exchange `id` as captured through the web view's API (its page token).
+fn resend_from_the_web_view(proxy: &ProxyProcess, id: u64) {
+    let base = proxy.url();
+    let html = String::from_utf8_lossy(&curl(&[&format!("{base}/")]).stdout).into_owned();
+    let marker = "name=\"trakt-doctor-token\" content=\"";
+    let start = html.find(marker).unwrap() + marker.len();
+    let token = &html[start..start + 32];
+    let out = curl(&[
+        "-X",
+        "POST",
+        "-H",
+        &format!("x-trakt-doctor-token: {token}"),
+        "--data",
+        r#"{"mode":"captured"}"#,
+        &format!("{base}/api/exchanges/{id}/resend"),
+    ]);
+    let answer = String::from_utf8_lossy(&out.stdout);
+    assert!(answer.contains("\"status\":401"), "{answer}");
+}
+
 fn report(args: &[&str]) -> std::process::Output {
     Command::new(env!("CARGO_BIN_EXE_trakt-doctor"))
         .arg("report")
@@ -179,8 +199,18 @@ async fn a_report_and_its_har_name_the_failures_and_leak_no_secret_nor_fingerpri
         let (mut proxy, log, dir) = logged_proxy(&fake, &ca, extra);
         generate_traffic(&proxy);
         let records = wait_for_records(&log, 6);
+        // One resend from the web view: the report lists it as what was tried.
+        let history = records
+            .iter()
+            .find(|r| r["request"]["url"] == "https://api.trakt.tv/sync/history")
+            .unwrap()["id"]
+            .as_u64()
+            .unwrap();
+        resend_from_the_web_view(&proxy, history);
+        let records = wait_for_records(&log, 7);
         assert_eq!(proxy.interrupt(), Some(0));
-        assert_eq!(records.len(), 6, "{records:?}");
+        assert_eq!(records.len(), 7, "{records:?}");
+        assert_eq!(records[6]["replay_of"], history);
         let logged = std::fs::read_to_string(&log).unwrap();
         let fingerprints = fingerprints_in(&logged);
         if extra.is_empty() {
@@ -219,6 +249,7 @@ async fn a_report_and_its_har_name_the_failures_and_leak_no_secret_nor_fingerpri
             .iter()
             .find(|r| r["request"]["url"] == "https://api.trakt.tv/sync/history")
             .unwrap();
+        let history_id = history["id"].as_u64().unwrap();
         let summary = history["diagnosis"]["summary"].as_str().unwrap();
         let summary_md = summary.replace('<', "\\<").replace('>', "\\>");
         assert!(
@@ -250,12 +281,24 @@ async fn a_report_and_its_har_name_the_failures_and_leak_no_secret_nor_fingerpri
             "{markdown}"
         );
 
-        // The HAR holds the six exchanges, readable as HAR 1.2.
+        // The resend is what was tried for the first failure, not a failure of its own.
+        let resend = records[6]["id"].as_u64().unwrap();
+        assert!(
+            markdown.contains(&format!("- Resent as #{resend} at ")),
+            "{markdown}"
+        );
+        assert!(!markdown.contains("## 7."), "{markdown}");
+
+        // The HAR holds the six exchanges and the resend, readable as HAR 1.2.
         let har_json: serde_json::Value = serde_json::from_str(&har_text).unwrap();
-        assert_eq!(har_json["log"]["entries"].as_array().unwrap().len(), 6);
+        let entries = har_json["log"]["entries"].as_array().unwrap();
+        assert_eq!(entries.len(), 7);
+        assert!(entries
+            .iter()
+            .any(|e| e["_trakt_doctor"]["replay_of"] == history_id));
 
         // --id picks one; an unknown id is refused.
-        let id = history["id"].as_u64().unwrap().to_string();
+        let id = history_id.to_string();
         let one = report(&[log.to_str().unwrap(), "--id", &id]);
         let one = String::from_utf8(one.stdout).unwrap();
         assert!(one.contains("## 1. GET api.trakt.tv/sync/history"), "{one}");
