@@ -102,7 +102,7 @@ pub struct ReplayArgs {
     /// A HAR file or a trakt-doctor JSON Lines log.
     #[arg(value_name = "FILE")]
     pub file: PathBuf,
-    /// The id of the exchange to send again (as the log or the web view numbers it).
+    /// The id of the exchange to send again (as the log or the web view numbers it; in a browser's HAR, its position from 1).
     #[arg(long, value_name = "N")]
     pub id: u64,
     /// Apply auto-fix's repairs (every rule that has one) before sending.

@@ -362,6 +362,25 @@ fn fill_text(text: &str, place: &Place, values: &BTreeMap<&str, &str>) -> String
     out
 }
 
+/// The supplied secrets that are not the ones recorded: `(kind, recorded
+/// fingerprint, the given value's fingerprint)`, for a warning (the user
+/// may mean to send a newer token). `fingerprint` must be the key the
+/// record was made with; a value recorded with escapes may differ
+/// harmlessly.
+pub fn not_as_recorded(
+    needed: &[NeededSecret],
+    secrets: &Secrets,
+    fingerprint: impl Fn(&str) -> String,
+) -> Vec<(SecretKind, String, String)> {
+    needed
+        .iter()
+        .filter_map(|n| {
+            let given = fingerprint(secrets.get(n.kind)?);
+            (given != n.fingerprint).then(|| (n.kind, n.fingerprint.clone(), given))
+        })
+        .collect()
+}
+
 /// Why a request cannot be resent (yet).
 #[derive(Debug, Clone, PartialEq)]
 pub enum Refusal {
@@ -814,6 +833,26 @@ mod tests {
         assert!(say("DELETE", "/checkin").unwrap().contains("cancel"));
         let stremio = describe_write(&request("POST", "https://api.strem.io/api/datastorePut", &[], ""));
         assert!(stremio.unwrap().contains("Stremio"));
+    }
+
+    #[test]
+    fn secrets_other_than_the_recorded_ones_are_told_apart() {
+        let redactor = Redactor::new(b"k");
+        let record = redacted(&request(
+            "GET",
+            "https://api.trakt.tv/users/settings",
+            &[("authorization", "Bearer A1")],
+            "",
+        ));
+        let needed = needed_secrets(&record);
+        let mut secrets = Secrets::new();
+        secrets.set(SecretKind::AccessToken, "A1");
+        assert!(not_as_recorded(&needed, &secrets, |s| redactor.fingerprint(s)).is_empty());
+        secrets.set(SecretKind::AccessToken, "A2");
+        let differ = not_as_recorded(&needed, &secrets, |s| redactor.fingerprint(s));
+        assert_eq!(differ.len(), 1);
+        assert_eq!(differ[0].0, SecretKind::AccessToken);
+        assert_eq!(differ[0].2, redactor.fingerprint("A2"));
     }
 
     #[test]

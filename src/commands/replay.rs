@@ -47,10 +47,11 @@ pub(crate) fn run(args: ReplayArgs) -> Result<i32, Fatal> {
         return print_curl(&args, record, &edits);
     }
     let request = resend::prepare(record, &edits).map_err(|r| refused(&r))?;
-    confirm_write(&args, &request)?;
     let redactor = crate::fingerprint_key::load(&args.certs.certs)
         .map_err(Fatal)?
         .unwrap_or_else(Redactor::random);
+    warn_not_as_recorded(record, &edits, &redactor);
+    confirm_write(&args, &request)?;
     let inspector = Arc::new(Inspector::with_redactor(redactor.clone()));
     // The session learns what the file shows, up to the exchange resent.
     for ex in exchanges.iter().take(position.saturating_add(1)) {
@@ -105,6 +106,22 @@ fn edits(args: &ReplayArgs) -> Result<Edits, Fatal> {
         secrets.set(kind, value);
     }
     Ok(Edits { headers, secrets })
+}
+
+/// Says which supplied secrets are not the recorded ones (by fingerprint
+/// only): fine for a newer token, a mistake otherwise. Only meaningful with
+/// the key the record was made with (`--certs`).
+fn warn_not_as_recorded(record: &Request, edits: &Edits, redactor: &Redactor) {
+    let mut after_headers = record.clone();
+    resend::override_headers(&mut after_headers, &edits.headers);
+    let needed = resend::needed_secrets(&after_headers);
+    for (kind, recorded, given) in
+        resend::not_as_recorded(&needed, &edits.secrets, |s| redactor.fingerprint(s))
+    {
+        eprintln!(
+            "trakt-doctor: note: the {kind} given ({given}) is not the one recorded ({recorded})"
+        );
+    }
 }
 
 /// A refusal as the one-line fatal message (exit status 2).

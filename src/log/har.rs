@@ -353,6 +353,28 @@ mod tests {
         );
         assert_eq!(read[1].error.as_deref(), Some("refused"));
         assert_eq!(read[2].id, 3);
+        assert!(read.iter().all(|ex| ex.replay_of.is_none()));
+    }
+
+    #[test]
+    fn a_resend_and_a_cut_request_body_read_back_as_recorded() {
+        let mut resend = exchange(4, Some(201));
+        resend.replay_of = Some(2);
+        resend.request.body = Body {
+            bytes: Bytes::from_static(b"{\"progr"),
+            size: 5_000,
+            truncated: true,
+        };
+        let entry = entry(&resend);
+        assert_eq!(entry["_trakt_doctor"]["replay_of"], 2);
+        assert!(super::entry(&exchange(1, None))["_trakt_doctor"]
+            .get("replay_of")
+            .is_none());
+        let har = json!({"log": {"version": "1.2", "entries": [entry]}});
+        let read = crate::log::read::exchanges(&har.to_string()).unwrap();
+        assert_eq!(read[0].replay_of, Some(2));
+        assert!(read[0].request.body.truncated);
+        assert_eq!(read[0].request.body.size, 5_000);
     }
 
     /// A file in memory whose writes fail while `full` is set, after

@@ -254,7 +254,10 @@ mod tests {
             "diagnosis": {"summary": "s\u{1b}", "causes": ["c\u{7}"], "remedies": ["r\u{1b}"]}
         }))
         .unwrap();
+        let mut ex = ex;
+        ex.replay_of = Some(4);
         let plain = render(&ex, Style { on: false });
+        assert!(plain.contains("[resend of #4]"), "{plain}");
         assert!(
             !plain.contains('\u{1b}') && !plain.contains('\u{7}'),
             "{plain}"

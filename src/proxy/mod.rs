@@ -57,6 +57,11 @@ impl Proxy {
         self.shared.local_addr
     }
 
+    /// What resends this proxy's exchanges (and holds their originals).
+    pub fn resender(&self) -> Arc<resend::Resender> {
+        self.shared.resender.clone()
+    }
+
     /// Serves until `shutdown` completes, then stops accepting, asks every
     /// connection to finish, and waits for them up to the grace period.
     /// Whatever is still running after that is dropped when the runtime

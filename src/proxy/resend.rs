@@ -6,6 +6,15 @@
 //! `replay_of`. Before it leaves, the session rules are applied rather than
 //! only reported: a spent OAuth code or refresh token is refused unless
 //! forced, and a write waits for Trakt's one write per second.
+//!
+//! For the web view: `Shared::resender` (also `Proxy::resender`).
+//! [`Resender::needed_secrets`] says what a form must ask for (nothing while
+//! the original is kept), [`Resender::plan`] makes the request (with the
+//! user's edits and secrets), [`crate::resend::describe_write`] the
+//! confirmation text, [`crate::resend::with_fixes`] the "Resend with fixes"
+//! preview, [`Resender::send`] sends it and returns the new exchange's id;
+//! the web view's Clear also calls `resender.originals().clear()`. Copy as
+//! curl is [`crate::curl::command`] on the planned (or original) request.
 
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
@@ -171,6 +180,8 @@ impl Resender {
         pending.set_replay_of(replay_of);
         pending.set_abandon_reason("trakt-doctor stopped before the resend was answered");
         let id = pending.id();
+        // A resend can itself be resent, as any live exchange.
+        self.originals.keep(id, &request);
         let policy = if options.fix {
             FixPolicy::All
         } else {
@@ -298,4 +309,180 @@ fn http_request(request: &Request) -> Result<http::Request<body::ProxyBody>, htt
         }
     }
     builder.body(body::full(request.body.bytes.clone()))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::net::SocketAddr;
+    use std::sync::{Arc, Mutex};
+
+    use bytes::Bytes;
+    use http_body_util::Full;
+    use hyper::service::service_fn;
+    use hyper_util::rt::TokioIo;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    use super::*;
+    use crate::hosts::{ResolveRule, ResolveTable};
+    use crate::log::{Record, Sink};
+    use crate::proxy::{Proxy, ProxyParts, Settings};
+    use crate::resend::SecretKind;
+    use crate::tls::{CertificateAuthority, LeafCache};
+    use crate::web::store::WebStore;
+
+    const TOKEN: &str = "live-secret-token-93b1";
+
+    /// Keeps each record's JSON.
+    struct Collect(Arc<Mutex<Vec<String>>>);
+
+    impl Sink for Collect {
+        fn name(&self) -> String {
+            "a test sink".into()
+        }
+        fn record(&mut self, record: &Record<'_>) -> std::io::Result<()> {
+            self.0.lock().unwrap().push(record.json().to_string());
+            Ok(())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    /// A plain-HTTP upstream on loopback that notes each Authorization it gets.
+    async fn upstream(seen: Arc<Mutex<Vec<String>>>) -> SocketAddr {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            while let Ok((stream, _)) = listener.accept().await {
+                let seen = seen.clone();
+                tokio::spawn(async move {
+                    let service = service_fn(move |req: http::Request<hyper::body::Incoming>| {
+                        let auth = req
+                            .headers()
+                            .get("authorization")
+                            .and_then(|v| v.to_str().ok())
+                            .unwrap_or_default()
+                            .to_string();
+                        seen.lock().unwrap().push(auth);
+                        async {
+                            Ok::<_, std::convert::Infallible>(http::Response::new(Full::new(
+                                Bytes::from_static(b"{}"),
+                            )))
+                        }
+                    });
+                    let _ = hyper::server::conn::http1::Builder::new()
+                        .serve_connection(TokioIo::new(stream), service)
+                        .await;
+                });
+            }
+        });
+        addr
+    }
+
+    async fn wait_for(records: &Arc<Mutex<Vec<String>>>, n: usize) -> Vec<serde_json::Value> {
+        for _ in 0..500 {
+            if records.lock().unwrap().len() >= n {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        let records = records.lock().unwrap();
+        assert!(records.len() >= n, "{} record(s)", records.len());
+        records
+            .iter()
+            .map(|r| serde_json::from_str(r).unwrap())
+            .collect()
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_live_exchange_is_resent_with_its_kept_secrets_until_cleared() {
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let upstream_addr = upstream(seen.clone()).await;
+        let hosts = crate::default_intercept_hosts();
+        let (authority, ca_pem) = CertificateAuthority::generate(&hosts).unwrap();
+        let records = Arc::new(Mutex::new(Vec::new()));
+        let redactor = crate::redact::Redactor::new(b"test key");
+        let (log, writer) = crate::log::spawn(
+            vec![Box::new(Collect(records.clone()))],
+            Some(redactor.clone()),
+        );
+        let parts = ProxyParts {
+            settings: Settings::default(),
+            certs: Arc::new(LeafCache::new(authority)),
+            ca_pem,
+            upstream_tls: crate::tls::upstream::client_config(&[], false).unwrap(),
+            resolve: ResolveTable::new(&[ResolveRule {
+                host: "api.trakt.tv".into(),
+                port: 80,
+                addr: upstream_addr,
+            }]),
+            log,
+            web: WebStore::new(10, 1 << 20),
+            redactor,
+        };
+        let proxy = Proxy::bind("127.0.0.1:0".parse().unwrap(), parts)
+            .await
+            .unwrap();
+        let addr = proxy.local_addr();
+        let resender = proxy.resender();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let running = tokio::spawn(proxy.run(async {
+            let _ = stopped.await;
+        }));
+        // A client's plain-HTTP request to an intercepted host, through the proxy.
+        let mut client = tokio::net::TcpStream::connect(addr).await.unwrap();
+        client
+            .write_all(
+                format!(
+                    "GET http://api.trakt.tv/users/settings HTTP/1.1\r\nHost: api.trakt.tv\r\n\
+                     Authorization: Bearer {TOKEN}\r\nConnection: close\r\n\r\n"
+                )
+                .as_bytes(),
+            )
+            .await
+            .unwrap();
+        let mut answer = String::new();
+        client.read_to_string(&mut answer).await.unwrap();
+        assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+        let first = wait_for(&records, 1).await.remove(0);
+        let id = first["id"].as_u64().unwrap();
+
+        // Live: the original with its token is kept; nothing needs supplying.
+        assert!(resender.needed_secrets(id, None).is_empty());
+        let request = resender.plan(id, None, &Edits::default()).unwrap();
+        let resent = resender
+            .send(id, request, ResendOptions::default())
+            .await
+            .unwrap();
+        assert!(resent.accepted(), "{resent:?}");
+        assert_eq!(
+            *seen.lock().unwrap(),
+            [format!("Bearer {TOKEN}"), format!("Bearer {TOKEN}")]
+        );
+        let second = wait_for(&records, 2).await.remove(1);
+        assert_eq!(second["id"].as_u64(), Some(resent.id));
+        assert_eq!(second["replay_of"].as_u64(), Some(id));
+        // The resend is itself live: it can be resent in turn.
+        assert!(resender.originals().get(resent.id).is_some());
+
+        // Cleared: only the redacted record is left, and it asks for the token.
+        resender.originals().clear();
+        assert!(resender.plan(id, None, &Edits::default()).is_err());
+        let record: crate::exchange::Exchange = serde_json::from_value(first).unwrap();
+        let needed = resender.needed_secrets(id, Some(&record.request));
+        assert_eq!(needed.len(), 1);
+        assert_eq!(needed[0].kind, SecretKind::AccessToken);
+        assert!(matches!(
+            resender.plan(id, Some(&record.request), &Edits::default()),
+            Err(Refusal::MissingSecrets(_))
+        ));
+
+        let _ = stop.send(());
+        running.await.unwrap();
+        drop(resender);
+        writer.finish();
+        for json in records.lock().unwrap().iter() {
+            assert!(!json.contains(TOKEN), "{json}");
+        }
+    }
 }

@@ -1,0 +1,449 @@
+//! `trakt-doctor replay` through the binary against the loopback fake
+//! Trakt: a request recorded by the proxy is sent again as captured and
+//! with auto-fix's repairs (a 400 becomes a 201), a spent refresh token is
+//! refused before it is sent, copy as curl sends the same bytes when bash
+//! runs it, and no secret is ever written by any of it.
+
+mod common;
+
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+
+use common::*;
+
+const CLIENT_ID: &str = "0e861f52c7365efe6da5ea3e2e6641b8d25d87aca3133e8d4f7dc8487368d14b";
+const TOKEN: &str = "real-access-token-4f1d9c2b7a6e";
+const REFRESH: &str = "real-refresh-token-8c3b1e5d";
+const CLIENT_SECRET: &str = "real-client-secret-2a7f";
+const MOVIE: &str = r#"{"movie":{"ids":{"trakt":28}},"progress":10}"#;
+
+/// Runs `trakt-doctor replay` with `args` and `env`, no terminal on stdin,
+/// routed to the fake and trusting its CA.
+fn replay(
+    fake: &FakeUpstream,
+    ca: &TestCa,
+    certs: &Path,
+    args: &[&str],
+    env: &[(&str, &str)],
+) -> Output {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_trakt-doctor"));
+    command
+        .arg("replay")
+        .args(args)
+        .arg("--certs")
+        .arg(certs)
+        .args(route_to(fake, ca))
+        .env("NO_COLOR", "1")
+        .stdin(Stdio::null());
+    for kind in [
+        "TRAKT_ACCESS_TOKEN",
+        "TRAKT_REFRESH_TOKEN",
+        "TRAKT_CLIENT_SECRET",
+    ] {
+        command.env_remove(kind);
+    }
+    command.envs(env.iter().copied());
+    command.output().expect("run trakt-doctor replay")
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// Asserts that none of `secrets` appears in any of `files` or `outputs`.
+fn no_secret_written(secrets: &[&str], files: &[&Path], outputs: &[&Output]) {
+    for file in files {
+        let written = std::fs::read_to_string(file).unwrap_or_default();
+        for secret in secrets {
+            assert!(
+                !written.contains(secret),
+                "{} holds a secret:\n{written}",
+                file.display()
+            );
+        }
+    }
+    for output in outputs {
+        let all = format!("{}{}", text(&output.stdout), text(&output.stderr));
+        for secret in secrets {
+            assert!(!all.contains(secret), "the output holds a secret:\n{all}");
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_recorded_400_is_replayed_as_captured_then_fixed_into_a_201() {
+    let ca = TestCa::new();
+    let fake = FakeUpstream::start(&ca, strict_trakt()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let har = dir.path().join("s.har");
+    let har_arg = har.display().to_string();
+    let (proxy, log, _logdir) = logged_proxy(&fake, &ca, &["--har", &har_arg]);
+    // No trakt-api-version: the strict fake answers 400.
+    let sent = proxy.curl(&[
+        "-o",
+        "/dev/null",
+        "-w",
+        "%{http_code}",
+        "-H",
+        "User-Agent: ReplayTest/1.0",
+        "-H",
+        &format!("trakt-api-key: {CLIENT_ID}"),
+        "-H",
+        &format!("Authorization: Bearer {TOKEN}"),
+        "-H",
+        "Content-Type: application/json",
+        "--data-binary",
+        MOVIE,
+        "https://api.trakt.tv/scrobble/start",
+    ]);
+    assert_eq!(text(&sent.stdout), "400");
+    let records = wait_for_records(&log, 1);
+    let id = records[0]["id"].as_u64().unwrap().to_string();
+    let certs = proxy.certs.path().to_path_buf();
+    let out = dir.path().join("replay.jsonl");
+    let out_arg = out.display().to_string();
+
+    // A write without --yes and without a terminal is not sent.
+    let unconfirmed = replay(
+        &fake,
+        &ca,
+        &certs,
+        &[log.to_str().unwrap(), "--id", &id],
+        &[("TRAKT_ACCESS_TOKEN", TOKEN)],
+    );
+    assert_eq!(unconfirmed.status.code(), Some(2));
+    let said = text(&unconfirmed.stderr);
+    assert!(
+        said.contains("--yes") && said.contains("scrobble"),
+        "{said}"
+    );
+    // Without the token, the error names it and the variable that can hold it.
+    let no_token = replay(
+        &fake,
+        &ca,
+        &certs,
+        &[log.to_str().unwrap(), "--id", &id, "--yes"],
+        &[],
+    );
+    assert_eq!(no_token.status.code(), Some(2));
+    let said = text(&no_token.stderr);
+    assert!(
+        said.contains("access token") && said.contains("TRAKT_ACCESS_TOKEN"),
+        "{said}"
+    );
+    assert_eq!(fake.received().len(), 1, "nothing may be sent when refused");
+
+    // As captured: the same 400, marked as a resend, exit status 1.
+    let as_captured = replay(
+        &fake,
+        &ca,
+        &certs,
+        &[
+            log.to_str().unwrap(),
+            "--id",
+            &id,
+            "--yes",
+            "--log",
+            &out_arg,
+        ],
+        &[("TRAKT_ACCESS_TOKEN", TOKEN)],
+    );
+    let stdout = text(&as_captured.stdout);
+    assert_eq!(
+        as_captured.status.code(),
+        Some(1),
+        "{stdout}{}",
+        text(&as_captured.stderr)
+    );
+    assert!(
+        stdout.contains("400") && stdout.contains(&format!("[resend of #{id}]")),
+        "{stdout}"
+    );
+    assert!(stdout.contains("header.api-version.missing"), "{stdout}");
+    let received = fake.received();
+    assert_eq!(received.len(), 2);
+    let (original, resent) = (&received[0], &received[1]);
+    assert_eq!(resent.method, original.method);
+    assert_eq!(resent.path, original.path);
+    assert_eq!(resent.body, original.body);
+    for name in [
+        "authorization",
+        "trakt-api-key",
+        "content-type",
+        "user-agent",
+    ] {
+        assert_eq!(
+            resent.headers.get(name),
+            original.headers.get(name),
+            "{name}"
+        );
+    }
+    assert!(resent.headers.get("trakt-api-version").is_none());
+
+    // With fixes, from the HAR this time, the token given by --header: 201, exit 0.
+    let fixed = replay(
+        &fake,
+        &ca,
+        &certs,
+        &[
+            &har_arg,
+            "--id",
+            &id,
+            "--fix",
+            "--yes",
+            "--header",
+            &format!("Authorization: Bearer {TOKEN}"),
+            "--log",
+            &out_arg,
+        ],
+        &[],
+    );
+    let stdout = text(&fixed.stdout);
+    assert_eq!(
+        fixed.status.code(),
+        Some(0),
+        "{stdout}{}",
+        text(&fixed.stderr)
+    );
+    assert!(
+        stdout.contains("201") && stdout.contains("[fixed]"),
+        "{stdout}"
+    );
+    let last = fake.received().pop().unwrap();
+    assert_eq!(last.headers.get("trakt-api-version").unwrap(), "2");
+    assert_eq!(
+        last.headers.get("authorization").unwrap(),
+        &format!("Bearer {TOKEN}")
+    );
+    assert_eq!(last.body, original.body);
+
+    // Every replay is recorded with replay_of and the fix that was made.
+    let replays = read_jsonl(&out);
+    assert_eq!(replays.len(), 2);
+    assert!(replays
+        .iter()
+        .all(|r| r["replay_of"].as_u64().map(|n| n.to_string()) == Some(id.clone())));
+    assert_eq!(replays[1]["response"]["status"], 201);
+    assert_eq!(replays[1]["fixes"][0]["rule"], "header.api-version.missing");
+    // The proxy's own record has no replay_of: the field is only there when set.
+    assert!(read_jsonl(&log)[0].get("replay_of").is_none());
+
+    no_secret_written(
+        &[TOKEN],
+        &[&log, &har, &out],
+        &[&unconfirmed, &no_token, &as_captured, &fixed],
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_spent_refresh_token_is_refused_unless_forced() {
+    let ca = TestCa::new();
+    let fake = FakeUpstream::start(&ca, strict_trakt()).await;
+    let (proxy, log, dir) = logged_proxy(&fake, &ca, &[]);
+    let body = format!(
+        r#"{{"refresh_token":"{REFRESH}","client_id":"{CLIENT_ID}","client_secret":"{CLIENT_SECRET}","redirect_uri":"urn:ietf:wg:oauth:2.0:oob","grant_type":"refresh_token"}}"#
+    );
+    let sent = proxy.curl(&[
+        "-o",
+        "/dev/null",
+        "-w",
+        "%{http_code}",
+        "-H",
+        "User-Agent: ReplayTest/1.0",
+        "-H",
+        "Content-Type: application/json",
+        "-H",
+        "trakt-api-version: 2",
+        "-H",
+        &format!("trakt-api-key: {CLIENT_ID}"),
+        "--data-binary",
+        &body,
+        "https://api.trakt.tv/oauth/token",
+    ]);
+    assert_eq!(text(&sent.stdout), "200");
+    let records = wait_for_records(&log, 1);
+    let id = records[0]["id"].as_u64().unwrap().to_string();
+    let certs = proxy.certs.path().to_path_buf();
+    let out = dir.path().join("replay.jsonl");
+    let out_arg = out.display().to_string();
+    let secrets = [
+        ("TRAKT_REFRESH_TOKEN", REFRESH),
+        ("TRAKT_CLIENT_SECRET", CLIENT_SECRET),
+    ];
+
+    let refused = replay(
+        &fake,
+        &ca,
+        &certs,
+        &[
+            log.to_str().unwrap(),
+            "--id",
+            &id,
+            "--yes",
+            "--log",
+            &out_arg,
+        ],
+        &secrets,
+    );
+    assert_eq!(refused.status.code(), Some(2));
+    let said = text(&refused.stderr);
+    assert!(
+        said.contains("already used") && said.contains("--force"),
+        "{said}"
+    );
+    assert_eq!(fake.received().len(), 1, "a refused resend sends nothing");
+
+    // Forced: sent, and Trakt (the fake) says invalid_grant, as predicted.
+    let forced = replay(
+        &fake,
+        &ca,
+        &certs,
+        &[
+            log.to_str().unwrap(),
+            "--id",
+            &id,
+            "--yes",
+            "--force",
+            "--log",
+            &out_arg,
+            "--secret",
+            &format!("refresh_token={REFRESH}"),
+        ],
+        &[("TRAKT_CLIENT_SECRET", CLIENT_SECRET)],
+    );
+    let stdout = text(&forced.stdout);
+    assert_eq!(
+        forced.status.code(),
+        Some(1),
+        "{stdout}{}",
+        text(&forced.stderr)
+    );
+    assert!(
+        stdout.contains("400") && stdout.contains("session.refresh-token.reused"),
+        "{stdout}"
+    );
+    let received = fake.received();
+    assert_eq!(received.len(), 2);
+    assert_eq!(received[1].body, received[0].body);
+    no_secret_written(
+        &[REFRESH, CLIENT_SECRET],
+        &[&log, &out],
+        &[&refused, &forced],
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn copy_as_curl_run_by_bash_sends_what_was_recorded() {
+    let ca = TestCa::new();
+    let fake = FakeUpstream::start(&ca, echo()).await;
+    let (proxy, log, dir) = logged_proxy(&fake, &ca, &[]);
+    let body = "{\"title\":\"L'été \\\"$HOME\\\" `x` $(id)\",\n \"note\":\"naïve — ✓\"}\n";
+    let body_file = dir.path().join("body.json");
+    std::fs::write(&body_file, body).unwrap();
+    let body_arg = format!("@{}", body_file.display());
+    let sent = proxy.curl(&[
+        "-o",
+        "/dev/null",
+        "--globoff",
+        "-X",
+        "PUT",
+        "-H",
+        "User-Agent: Curl \"Test\" it's $USER",
+        "-H",
+        "X-Quote: a 'b' \"c\" \\d",
+        "-H",
+        &format!("Authorization: Bearer {TOKEN}"),
+        "-H",
+        "Content-Type: application/json; charset=utf-8",
+        "--data-binary",
+        &body_arg,
+        "https://api.trakt.tv/users/me/lists/1?x=[1]&y=a%20b&z=$",
+    ]);
+    assert!(sent.status.success(), "{}", text(&sent.stderr));
+    let records = wait_for_records(&log, 1);
+    let id = records[0]["id"].as_u64().unwrap().to_string();
+    let certs = proxy.certs.path().to_path_buf();
+
+    let printed = replay(
+        &fake,
+        &ca,
+        &certs,
+        &[log.to_str().unwrap(), "--id", &id, "--curl"],
+        &[],
+    );
+    assert_eq!(printed.status.code(), Some(0), "{}", text(&printed.stderr));
+    let command = text(&printed.stdout);
+    assert!(
+        command.contains("$TRAKT_ACCESS_TOKEN") && !command.contains(TOKEN),
+        "{command}"
+    );
+    // bash runs the command as printed; a function adds what reaches the fake.
+    let shim = format!(
+        "curl() {{ command curl --silent --show-error --max-time 20 -o /dev/null --cacert '{}' --connect-to 'api.trakt.tv:443:{}' \"$@\"; }}\n",
+        ca.pem_path.display(),
+        fake.addr
+    );
+    let ran = Command::new("bash")
+        .arg("-c")
+        .arg(format!("{shim}{command}"))
+        .env("TRAKT_ACCESS_TOKEN", TOKEN)
+        .env("HOME", "/nonexistent-home")
+        .output()
+        .expect("bash");
+    assert!(ran.status.success(), "{}\n{command}", text(&ran.stderr));
+    let received = fake.received();
+    assert_eq!(received.len(), 2, "{command}");
+    let (original, copied) = (&received[0], &received[1]);
+    assert_eq!(copied.method, "PUT");
+    assert_eq!(copied.path, original.path);
+    assert_eq!(copied.body, original.body);
+    assert_eq!(copied.body, body.as_bytes());
+    let names = |r: &Received| {
+        let mut names: Vec<String> = r
+            .headers
+            .keys()
+            .map(|n| n.as_str().to_string())
+            .filter(|n| n != "host" && n != "content-length")
+            .collect();
+        names.sort();
+        names
+    };
+    assert_eq!(names(copied), names(original));
+    for name in names(original) {
+        assert_eq!(
+            copied
+                .headers
+                .get_all(name.as_str())
+                .iter()
+                .collect::<Vec<_>>(),
+            original
+                .headers
+                .get_all(name.as_str())
+                .iter()
+                .collect::<Vec<_>>(),
+            "{name}"
+        );
+    }
+    // The PowerShell form is printed too (not run: no PowerShell here).
+    let ps = replay(
+        &fake,
+        &ca,
+        &certs,
+        &[
+            log.to_str().unwrap(),
+            "--id",
+            &id,
+            "--curl",
+            "--shell",
+            "powershell",
+        ],
+        &[],
+    );
+    let ps = text(&ps.stdout);
+    assert!(
+        ps.starts_with("curl.exe")
+            && ps.contains("${env:TRAKT_ACCESS_TOKEN}")
+            && !ps.contains(TOKEN),
+        "{ps}"
+    );
+}
