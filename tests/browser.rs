@@ -194,7 +194,10 @@ async fn the_detail_pane_resends_compares_copies_as_curl_and_reports() {
     const TYPED: &str = "browserTypedToken3e9d1b";
     let ca = TestCa::new();
     let fake = FakeUpstream::start(&ca, strict_trakt()).await;
-    let proxy = ProxyProcess::start(&route_to(&fake, &ca));
+    // Bodies up to 40 MB are captured whole (the eviction below needs one).
+    let mut args = route_to(&fake, &ca);
+    args.extend(["--capture-limit", "40000000", "--body-memory", "400000000"].map(String::from));
+    let proxy = ProxyProcess::start(&args);
     let ca_path = proxy.ca_path().display().to_string();
     let bearer = format!("Authorization: Bearer {SECRET}");
     let key = format!("trakt-api-key: {CLIENT_ID}");
@@ -225,12 +228,50 @@ async fn the_detail_pane_resends_compares_copies_as_curl_and_reports() {
             "https://api.trakt.tv/scrobble/start",
         ]),
     ];
+    // A GET with another token, then a 33 MB secret that evicts its original
+    // (the originals hold 32 MB; the redacted record is small).
+    let tmp = tempfile::tempdir().unwrap();
+    let huge = tmp.path().join("huge.json");
+    std::fs::write(
+        &huge,
+        format!(r#"{{"refresh_token":"{}"}}"#, "x".repeat(33 << 20)),
+    )
+    .unwrap();
+    let plain = |extra: &[&str]| -> Vec<String> {
+        let mut v: Vec<String> = ["-x", &proxy.url(), "--cacert", &ca_path]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        v.extend(extra.iter().map(|s| s.to_string()));
+        v
+    };
+    let evict = vec![
+        plain(&[
+            "-H",
+            "User-Agent: BrowserResend/1",
+            "-H",
+            "trakt-api-version: 2",
+            "-H",
+            &key,
+            "-H",
+            &format!("Authorization: Bearer {TYPED}"),
+            "https://api.trakt.tv/users/settings?evicted=1",
+        ]),
+        plain(&[
+            "-H",
+            "Content-Type: application/json",
+            "--data-binary",
+            &format!("@{}", huge.display()),
+            "https://api.trakt.tv/oauth/token",
+        ]),
+    ];
     let screenshot = artifacts().join("web-resend.png");
     let (ok, output) = node(
         "resend.mjs",
         serde_json::json!({
             "page": format!("{}/", proxy.url()),
             "curls": curls,
+            "evict": evict,
             "secret": SECRET,
             "typed": TYPED,
             "screenshot": screenshot,
@@ -255,7 +296,7 @@ async fn the_detail_pane_resends_compares_copies_as_curl_and_reports() {
     let settings: Vec<String> = fake
         .received()
         .iter()
-        .filter(|r| r.path == "/users/settings")
+        .filter(|r| r.path.starts_with("/users/settings"))
         .map(|r| r.headers["authorization"].to_str().unwrap().to_string())
         .collect();
     assert_eq!(

@@ -287,7 +287,12 @@ async fn resends_from_the_web_view_are_confirmed_marked_and_refuse_a_spent_refre
     const CLIENT_ID: &str = "0e861f52c7365efe6da5ea3e2e6641b8d25d87aca3133e8d4f7dc8487368d14b";
     let ca = TestCa::new();
     let fake = FakeUpstream::start(&ca, strict_trakt()).await;
-    let (mut proxy, log, _dir) = logged_proxy(&fake, &ca, &[]);
+    // Bodies up to 40 MB are captured whole (the eviction below needs one).
+    let (mut proxy, log, dir) = logged_proxy(
+        &fake,
+        &ca,
+        &["--capture-limit", "40000000", "--body-memory", "400000000"],
+    );
     let base = proxy.url();
     let html = String::from_utf8_lossy(&curl(&[&format!("{base}/")]).stdout).into_owned();
     let token = page_token(&html);
@@ -363,48 +368,6 @@ async fn resends_from_the_web_view_are_confirmed_marked_and_refuse_a_spent_refre
     );
     assert_eq!(code, "200", "{answer}");
 
-    // An edited resend with a token typed by the user: no live original
-    // holds that one, so resending its record asks for it by name.
-    let draft = serde_json::json!({
-        "method": "GET",
-        "url": "https://api.trakt.tv/users/settings",
-        "headers": [["user-agent", "WebResend/1"], ["trakt-api-version", "2"],
-                    ["trakt-api-key", CLIENT_ID], ["authorization", format!("Bearer {TYPED}")]],
-    });
-    let ask = serde_json::json!({"mode": "edited", "draft": draft});
-    let (code, edited) = act(&base, &token, &resend_get, &ask.to_string());
-    assert_eq!(code, "200", "{edited}");
-    let edited: serde_json::Value = serde_json::from_str(&edited).unwrap();
-    let edited = edited["id"].as_u64().unwrap();
-    let (code, prepared) = act(
-        &base,
-        &token,
-        &format!("/api/exchanges/{edited}/prepare"),
-        r#"{"mode":"captured"}"#,
-    );
-    assert_eq!(code, "200", "{prepared}");
-    let prepared: serde_json::Value = serde_json::from_str(&prepared).unwrap();
-    assert_eq!(prepared["missing"][0]["id"], "access_token", "{prepared}");
-    assert_eq!(prepared["missing"][0]["name"], "access token", "{prepared}");
-    let resend_edited = format!("/api/exchanges/{edited}/resend");
-    assert_eq!(
-        act(&base, &token, &resend_edited, r#"{"mode":"captured"}"#).0,
-        "409"
-    );
-    let with_secret = serde_json::json!({"mode": "captured", "secrets": {"access_token": TYPED}});
-    let (code, answer) = act(&base, &token, &resend_edited, &with_secret.to_string());
-    assert_eq!(code, "200", "{answer}");
-    let bearers: Vec<String> = fake
-        .received()
-        .iter()
-        .filter(|r| r.path == "/users/settings")
-        .map(|r| r.headers["authorization"].to_str().unwrap().to_string())
-        .collect();
-    assert_eq!(
-        bearers,
-        [TOKEN, TOKEN, TOKEN, TYPED, TYPED].map(|t| format!("Bearer {t}")),
-    );
-
     // A write says what it changes and is not sent unconfirmed.
     let prepare = format!("/api/exchanges/{refresh}/prepare");
     let (code, prepared) = act(&base, &token, &prepare, r#"{"mode":"captured"}"#);
@@ -456,6 +419,68 @@ async fn resends_from_the_web_view_are_confirmed_marked_and_refuse_a_spent_refre
     );
     assert!(revealed.contains(TOKEN), "{revealed}");
 
+    // An exchange whose original was evicted (a 33 MB secret outweighs the
+    // originals' 32 MB; its record, redacted, is small) asks for its
+    // secret by name, and is sent with the value given.
+    run(with(&[
+        "-H",
+        &format!("Authorization: Bearer {TYPED}"),
+        "https://api.trakt.tv/users/settings?evicted=1",
+    ]));
+    let huge = dir.path().join("huge.json");
+    std::fs::write(
+        &huge,
+        format!(r#"{{"refresh_token":"{}"}}"#, "x".repeat(33 << 20)),
+    )
+    .unwrap();
+    run(with(&[
+        "-H",
+        "Content-Type: application/json",
+        "--data-binary",
+        &format!("@{}", huge.display()),
+        "https://api.trakt.tv/oauth/token",
+    ]));
+    let list = stored(&base, 6);
+    let evicted = list
+        .iter()
+        .find(|s| s["path"] == "/users/settings?evicted=1")
+        .and_then(|s| s["id"].as_u64())
+        .unwrap();
+    let (code, prepared) = act(
+        &base,
+        &token,
+        &format!("/api/exchanges/{evicted}/prepare"),
+        r#"{"mode":"captured"}"#,
+    );
+    assert_eq!(code, "200", "{prepared}");
+    let prepared: serde_json::Value = serde_json::from_str(&prepared).unwrap();
+    assert_eq!(prepared["missing"][0]["id"], "access_token", "{prepared}");
+    assert_eq!(prepared["missing"][0]["name"], "access token", "{prepared}");
+    let resend_evicted = format!("/api/exchanges/{evicted}/resend");
+    assert_eq!(
+        act(&base, &token, &resend_evicted, r#"{"mode":"captured"}"#).0,
+        "409"
+    );
+    let curl_evicted = format!("/api/exchanges/{evicted}/curl");
+    assert_eq!(
+        act(&base, &token, &curl_evicted, r#"{"reveal":true}"#).0,
+        "409",
+        "the real value of an evicted exchange is gone"
+    );
+    let with_secret = serde_json::json!({"mode": "captured", "secrets": {"access_token": TYPED}});
+    let (code, answer) = act(&base, &token, &resend_evicted, &with_secret.to_string());
+    assert_eq!(code, "200", "{answer}");
+    let bearers: Vec<String> = fake
+        .received()
+        .iter()
+        .filter(|r| r.path.starts_with("/users/settings"))
+        .map(|r| r.headers["authorization"].to_str().unwrap().to_string())
+        .collect();
+    assert_eq!(
+        bearers,
+        [TOKEN, TOKEN, TOKEN, TYPED, TYPED].map(|t| format!("Bearer {t}")),
+    );
+
     // Clear drops the originals with the records.
     let clear = act(&base, &token, "/api/clear", "{}");
     assert_eq!(clear.0, "200");
@@ -465,7 +490,8 @@ async fn resends_from_the_web_view_are_confirmed_marked_and_refuse_a_spent_refre
     );
 
     // Nothing of it wrote a secret.
-    let records = wait_for_records(&log, 3);
+    let records = wait_for_records(&log, 7);
+    assert_eq!(records.len(), 7, "{records:?}");
     assert_eq!(proxy.interrupt(), Some(0));
     assert!(records.iter().any(|r| r["replay_of"] == get), "{records:?}");
     let text = std::fs::read_to_string(&log).unwrap();

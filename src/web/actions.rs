@@ -180,16 +180,13 @@ fn curl(web: &WebContext, id: u64, body: &[u8]) -> Response<ProxyBody> {
     };
     let request = match web.resender.originals().get(id) {
         Some(original) => original,
-        None => {
-            // A resend's secrets are its source's, while that one is live.
-            let known = known_secrets(web, &record);
-            if ask.reveal && known.is_empty() {
-                return conflict(&serde_json::json!({
-                    "error": "the captured secrets of this exchange are no longer in memory: the command can only name them as environment variables",
-                }));
-            }
-            restore_request(record.request, &known)
+        None if ask.reveal => {
+            return conflict(&serde_json::json!({
+                "error": "the captured secrets of this exchange are no longer in memory: the command can only name them as environment variables",
+            }))
         }
+        // The record's fingerprints become variables.
+        None => record.request,
     };
     let request = if ask.fixed {
         plan::with_fixes(&request, OffsetDateTime::now_utc()).0
@@ -270,32 +267,20 @@ fn planned(web: &WebContext, record: &Exchange, ask: Ask) -> Result<Request, Ref
     } else {
         record.request.clone()
     };
-    // The draft (or a resend's record) shows fingerprints where the secrets
-    // were: the live original, or the original it resends, still has them;
-    // the rest are asked for by name.
+    // The draft shows fingerprints where the secrets were: the live original
+    // still has them; the rest are asked for by name.
     let known = known_secrets(web, record);
     plan::prepare(&restore_request(request, &known), &edits)
 }
 
-/// The secrets the live originals behind `record` hold, by fingerprint: its
-/// own original, else the original of the exchange it resends (a resend's
-/// original is not kept, but it carries its source's secrets).
+/// The secrets the live original of `record` holds, by fingerprint (the
+/// engine keeps a resend's own request too); none once it was evicted.
 fn known_secrets(web: &WebContext, record: &Exchange) -> std::collections::HashMap<String, String> {
-    /// Resends of resends of …: a chain longer than this is not followed.
-    const MAX_HOPS: usize = 16;
-    let mut id = Some(record.id);
-    let mut replay_of = record.replay_of;
-    for _ in 0..MAX_HOPS {
-        let Some(current) = id else { break };
-        if let Some(original) = web.resender.originals().get(current) {
-            return secrets_by_fingerprint(&original, &web.redactor);
-        }
-        id = replay_of;
-        replay_of = id
-            .and_then(|of| self::record(web, of))
-            .and_then(|r| r.replay_of);
-    }
-    std::collections::HashMap::new()
+    web.resender
+        .originals()
+        .get(record.id)
+        .map(|original| secrets_by_fingerprint(&original, &web.redactor))
+        .unwrap_or_default()
 }
 
 /// `request` with the fingerprints `known` has replaced by their secrets.

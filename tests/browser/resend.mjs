@@ -1,7 +1,7 @@
 // Drives the web view's actions on an exchange in headless Chromium: the
 // three resends, the confirmation of a write, the side-by-side view, copy as
 // curl and the report. Called by tests/browser.rs with one JSON argument:
-// { page, curls: [[args...]...], secret, typed, screenshot }.
+// { page, curls: [[args...]...], evict: [[args...]...], secret, typed, screenshot }.
 // Prints what it checked; exits non-zero with a reason on the first failure.
 import { chromium } from "playwright-core";
 import { spawnSync } from "node:child_process";
@@ -96,32 +96,6 @@ try {
   if ((await resentStatus()).trim() !== "201") fail("the edited resend is " + (await resentStatus()));
   console.log("Edit and resend: the edited write, confirmed, got 201");
 
-  // 4b. A token no live original holds (typed in an edit) is asked for by name.
-  await page.locator('tr.row:has(td.req:text-is("api.trakt.tv/users/settings"))').last().click();
-  await page.waitForSelector("#actions");
-  await page.click("#act-edit");
-  await page.waitForSelector("#edit-findings[data-rules]");
-  const typedHeaders = (await page.inputValue("#edit-headers")).replace(/^authorization: .*$/m, `authorization: Bearer ${cfg.typed}`);
-  await page.fill("#edit-headers", typedHeaders);
-  await page.click("#edit-send");
-  await page.waitForSelector("#side-by-side", { timeout: 10000 });
-  if ((await resentStatus()).trim() !== "200") fail("the edited GET is " + (await resentStatus()));
-  await page.waitForFunction(() => document.querySelector("tr.row .badge.resend") !== null);
-  await page.locator('tr.row:has(td.req:text-is("api.trakt.tv/users/settings"))').first().click();
-  await page.waitForSelector("#actions");
-  await page.click("#act-resend");
-  await page.waitForSelector('#secrets input[data-secret="access_token"]');
-  const label = await page.textContent("#secrets");
-  if (!label.includes("access token")) fail("the secrets form says: " + label);
-  await page.fill('#secrets input[data-secret="access_token"]', cfg.typed);
-  await page.click("#confirm-send");
-  await page.waitForSelector("#side-by-side", { timeout: 10000 });
-  if ((await resentStatus()).trim() !== "200") fail("the resend with the typed token is " + (await resentStatus()));
-  console.log("a secret no live original holds is asked for by name: " + label.trim());
-  await open("api.trakt.tv/scrobble/start");
-  await page.locator('tr.row:has(td.req:text-is("api.trakt.tv/scrobble/start"))').last().click();
-  await page.waitForSelector("#actions");
-
   await page.screenshot({ path: cfg.screenshot, fullPage: true });
 
   // 5. Copy as curl: secrets as environment variables, per shell.
@@ -151,6 +125,23 @@ try {
   if (!report.includes("POST api.trakt.tv/scrobble/start") || !report.includes("<access token>") || report.includes(cfg.secret) || report.includes("sha256:")) fail("report: " + report);
   if (!report.includes("Resent as #")) fail("the report lacks the resends: " + report);
   console.log("Report: Markdown with placeholders and the resends");
+  // 7. An exchange whose original was evicted asks for its secret by name.
+  before = await rows();
+  for (const args of cfg.evict) {
+    const run = spawnSync("curl", ["--silent", "--max-time", "60", ...args]);
+    if (run.error) fail("curl: " + run.error.message);
+  }
+  await page.waitForFunction((n) => document.querySelectorAll("tr.row").length >= n, before + cfg.evict.length, { timeout: 10000 });
+  await open("api.trakt.tv/users/settings?evicted=1");
+  await page.click("#act-resend");
+  await page.waitForSelector('#secrets input[data-secret="access_token"]');
+  const label = await page.textContent("#secrets");
+  if (!label.includes("access token")) fail("the secrets form says: " + label);
+  await page.fill('#secrets input[data-secret="access_token"]', cfg.typed);
+  await page.click("#confirm-send");
+  await page.waitForSelector("#side-by-side", { timeout: 10000 });
+  if ((await resentStatus()).trim() !== "200") fail("the resend with the typed token is " + (await resentStatus()));
+  console.log("a secret no live original holds is asked for by name: " + label.trim());
   console.log("OK");
 } finally {
   await browser.close();
