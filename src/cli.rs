@@ -23,15 +23,16 @@ fn version_line() -> &'static str {
 
 const AFTER_HELP: &str = "\
 Quick start:
-  1. trakt-doctor                      start the proxy on 127.0.0.1:8080 (creates certs/ on first run)
-  2. trust certs/trakt-doctor-ca.pem   (the banner says how on your system)
+  1. trakt-doctor ca trust             create the CA (a per-user folder; `trakt-doctor ca path`)
+                                       and make this user's browsers and apps trust it
+  2. trakt-doctor                      start the proxy on 127.0.0.1:8080
   3. point Stremio, a browser or an addon at http://127.0.0.1:8080, reproduce the Trakt error,
      and read why it happened in this terminal (or in --log FILE.jsonl)
 
 Examples:
   trakt-doctor --log trakt.jsonl
-  curl -x http://127.0.0.1:8080 --cacert certs/trakt-doctor-ca.pem https://api.trakt.tv/users/settings
-  HTTPS_PROXY=http://127.0.0.1:8080 NODE_EXTRA_CA_CERTS=certs/trakt-doctor-ca.pem node addon.js";
+  curl -x http://127.0.0.1:8080 --cacert \"$(trakt-doctor ca path)\" https://api.trakt.tv/users/settings
+  HTTPS_PROXY=http://127.0.0.1:8080 NODE_EXTRA_CA_CERTS=\"$(trakt-doctor ca path)\" node addon.js";
 
 /// A local HTTPS debugging proxy that shows why Trakt (or Stremio's Trakt
 /// bridge) rejected a request, and what to do about it.
@@ -50,7 +51,7 @@ pub struct Cli {
 pub enum Command {
     /// Run the proxy (the default when no command is given).
     Run(RunArgs),
-    /// Show, export or regenerate the local certificate authority.
+    /// Show, export, trust or regenerate the local certificate authority.
     Ca(CaArgs),
     /// Lint recorded traffic offline: HAR files (browser devtools) or trakt-doctor JSON Lines logs.
     /// Exit status: 0 clean, 1 error findings, 2 unreadable input.
@@ -319,14 +320,18 @@ pub struct RunArgs {
 
 #[derive(Debug, Args, Clone)]
 pub struct CertsArgs {
-    /// Folder holding the CA (trakt-doctor-ca.pem and its key).
-    #[arg(
-        long,
-        env = "TRAKT_DOCTOR_CERTS",
-        default_value = "certs",
-        value_name = "DIR"
-    )]
-    pub certs: PathBuf,
+    /// Folder holding the CA (trakt-doctor-ca.pem and its key). Default: a per-user folder
+    /// (~/.local/share/trakt-doctor, ~/Library/Application Support/trakt-doctor,
+    /// %APPDATA%\trakt-doctor), or ./certs when an earlier version left a CA there.
+    #[arg(long, env = "TRAKT_DOCTOR_CERTS", value_name = "DIR")]
+    pub certs: Option<PathBuf>,
+}
+
+impl CertsArgs {
+    /// The CA folder these arguments choose (see `tls::location`).
+    pub fn files(&self) -> Result<crate::tls::CaFiles, crate::error::Fatal> {
+        crate::tls::CaFiles::locate(self.certs.as_deref()).map_err(crate::error::Fatal)
+    }
 }
 
 #[derive(Debug, Args)]
@@ -344,6 +349,18 @@ pub enum CaAction {
     },
     /// Print the CA certificate (PEM) to standard output, creating the CA if needed.
     Export {
+        #[command(flatten)]
+        certs: CertsArgs,
+    },
+    /// Make this user's browsers and apps trust the CA (creating it if needed); no administrator rights.
+    /// Linux: the NSS database ~/.pki/nssdb (certutil, package libnss3-tools); macOS: the login
+    /// keychain; Windows: the current user's Root store.
+    Trust {
+        #[command(flatten)]
+        certs: CertsArgs,
+    },
+    /// Undo `ca trust`: remove the CA from this user's trust store.
+    Untrust {
         #[command(flatten)]
         certs: CertsArgs,
     },

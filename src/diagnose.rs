@@ -3,13 +3,16 @@
 //!
 //! Pure: (request, findings, response or error) -> [`Diagnosis`].
 use serde_json::Value;
+use time::format_description::well_known::Rfc3339;
+use time::OffsetDateTime;
 
-use crate::exchange::{ErrorKind, Exchange, Response};
+use crate::exchange::{ErrorKind, Exchange, Response, UpstreamCause};
 use crate::lint::{stremio as lens, Rule};
 use crate::report::{Diagnosis, Finding, Severity};
 use crate::spec::status;
 use crate::spec::stremio;
 use crate::spec::trakt::{Operation, API_HOSTS};
+use crate::text::{host_and_path, when};
 
 /// Whether `host` is `domain` or one of its subdomains: `api.trakt.tv` is in
 /// `trakt.tv`, `nottrakt.tv` is not.
@@ -68,6 +71,110 @@ fn is_cloudflare(response: &Response) -> bool {
 
 /// Explains an exchange; `None` when there is nothing to explain.
 pub fn explain(exchange: &Exchange) -> Option<Diagnosis> {
+    explain_with(exchange, None)
+}
+
+/// [`explain`], knowing which Stremio app the session saw (`client`, from
+/// its events): a Stremio diagnosis names it, so "update Stremio" can be
+/// judged.
+pub fn explain_with(exchange: &Exchange, client: Option<&str>) -> Option<Diagnosis> {
+    let mut diagnosis = explain_alone(exchange);
+    link_flow(exchange, &mut diagnosis);
+    if let (Some(d), Some(client)) = (diagnosis.as_mut(), client) {
+        name_the_app(exchange, d, client);
+    }
+    diagnosis
+}
+
+/// The generic cause the link flow's own checks replace with what they saw.
+const COOKIE_GUESS: &str =
+    "cookies or a cached page during the OAuth handshake: retry the link in a private window";
+
+/// The generic remedy when findings explain a rejection.
+const FIX_FINDINGS: &str = "fix the findings above in the client (or run trakt-doctor with --fix where a fix exists)";
+
+/// A step of the Trakt link (Stremio's link page, Trakt's sign-in and
+/// authorize pages, Stremio's callback): what its cookies really do. Cookie
+/// findings name the one site whose cookies to clear; a failed step without
+/// them says the cookies are not the cause.
+fn link_flow(exchange: &Exchange, diagnosis: &mut Option<Diagnosis>) {
+    let (host, path) = host_and_path(&exchange.request.url);
+    if !stremio::is_link_flow(&host, &path) {
+        return;
+    }
+    let site = stremio::cookie_site(&host);
+    let open: Vec<&Finding> = exchange.findings.iter().filter(|f| !f.fixed).collect();
+    let cookies: Vec<&&Finding> = open
+        .iter()
+        .filter(|f| f.rule.family() == "cookie")
+        .collect();
+    if let Some(first) = cookies.first() {
+        let d = diagnosis.get_or_insert_with(|| Diagnosis {
+            summary: format!("The Trakt link may fail on {host}'s cookies: {}", first.message),
+            causes: cookies
+                .iter()
+                .map(|f| format!("{}: {}", f.rule, f.message))
+                .collect(),
+            remedies: Vec::new(),
+        });
+        d.causes.retain(|c| c != COOKIE_GUESS);
+        if open.iter().all(|f| {
+            f.rule.family() == "cookie" || f.severity == Severity::Info
+        }) {
+            // Not the client's code: the browser's cookies for one site.
+            d.remedies.retain(|r| r != FIX_FINDINGS);
+        }
+        d.remedies.push(format!(
+            "clear the cookies of {site} only (browser settings → cookies and site data → {site}), then link again from Stremio: other sites' cookies play no part"
+        ));
+        return;
+    }
+    let status = exchange.response.as_ref().map(|r| r.status);
+    let failed = status.is_some_and(|s| s >= 400)
+        || open.iter().any(|f| {
+            f.is(&lens::AUTHORIZE_API_HOST)
+                || f.is(&crate::lint::oauth::AUTHORIZE_API_HOST)
+                || f.is(&lens::CALLBACK_CODE)
+                || f.is(&lens::STATE_MISMATCH)
+                || f.is(&crate::lint::session::CODE_REUSED)
+        });
+    let Some(d) = diagnosis.as_mut().filter(|_| failed) else {
+        return;
+    };
+    d.causes.retain(|c| c != COOKIE_GUESS);
+    let size = exchange
+        .request
+        .headers
+        .get_all("cookie")
+        .map(str::len)
+        .fold(0usize, usize::saturating_add);
+    d.causes.push(if size == 0 {
+        "the cookies are not the cause: this request carries none, so clearing the browser's cookies will not help".to_string()
+    } else {
+        format!("the cookies are not the cause: the Cookie header is {size} bytes, under the {} bytes nginx accepts by default, and no cookie name repeats, so clearing the browser's cookies will not help", crate::lint::cookie::HEADER_LINE_LIMIT)
+    });
+}
+
+/// Names the Stremio app the session saw in a diagnosis of Stremio's traffic.
+fn name_the_app(exchange: &Exchange, d: &mut Diagnosis, client: &str) {
+    let (host, path) = host_and_path(&exchange.request.url);
+    if host != stremio::API_HOST && host != stremio::WEB_HOST && !stremio::is_link_flow(&host, &path)
+    {
+        return;
+    }
+    let mut named = false;
+    for remedy in &mut d.remedies {
+        if remedy.starts_with(UPDATE_STREMIO) {
+            remedy.push_str(&format!(" (this one is {client})"));
+            named = true;
+        }
+    }
+    if !named {
+        d.causes.push(format!("Stremio app seen in this session: {client}"));
+    }
+}
+
+fn explain_alone(exchange: &Exchange) -> Option<Diagnosis> {
     let host = exchange.request.host().unwrap_or_default();
     let Some(response) = &exchange.response else {
         return no_answer(
@@ -89,6 +196,16 @@ pub fn explain(exchange: &Exchange) -> Option<Diagnosis> {
         .map(|u| u.path().to_string())
         .unwrap_or_default();
     let operation = Operation::of(&path);
+    // A navigation or a favicon is not an API call: a 404 on it says
+    // nothing about ids. Only a block (403) or an outage concerns it.
+    if crate::lint::is_browser_initiated(&exchange.request.headers)
+        && !path.starts_with("/oauth/")
+        && status != 403
+        && !status::is_outage(status)
+        && status != 500
+    {
+        return None;
+    }
     if operation == Some(Operation::DeviceToken) {
         if let Some(d) = device_token(status) {
             return Some(d);
@@ -117,9 +234,14 @@ pub fn explain(exchange: &Exchange) -> Option<Diagnosis> {
         for f in &findings {
             b.cause(format!("{}: {} at {}", f.rule, f.message, f.location));
         }
-        b.remedy("fix the findings above in the client (or run trakt-doctor with --fix where a fix exists)");
+        b.remedy(FIX_FINDINGS);
     }
-    let answer = Answer::new(response, operation, !findings.is_empty());
+    let answer = Answer::new(
+        response,
+        operation,
+        !findings.is_empty(),
+        exchange.started_at,
+    );
     match status {
         400 => bad_request(&answer, &mut b),
         401 => unauthorized(&answer, &mut b),
@@ -133,7 +255,7 @@ pub fn explain(exchange: &Exchange) -> Option<Diagnosis> {
         422 => unprocessable(&answer, &mut b),
         423 => locked(response, &mut b),
         426 => vip_only(response, &mut b),
-        429 => rate_limited(response, &mut b),
+        429 => rate_limited(response, exchange.started_at, &mut b),
         500 => {
             b.cause("an error on Trakt's side, not in the request");
             b.remedy("retry later; if it persists for this exact request, open a Trakt support ticket with the logged request");
@@ -168,10 +290,17 @@ struct Answer<'a> {
     /// The OAuth `error` and `error_description` of the body.
     oauth_error: Option<String>,
     description: String,
+    /// When the request was sent: the dates in the answer are told against it.
+    now: OffsetDateTime,
 }
 
 impl<'a> Answer<'a> {
-    fn new(response: &'a Response, operation: Option<Operation>, explained: bool) -> Self {
+    fn new(
+        response: &'a Response,
+        operation: Option<Operation>,
+        explained: bool,
+        now: OffsetDateTime,
+    ) -> Self {
         let body = response.body.json();
         let field = |name: &str| {
             body.as_ref()
@@ -186,6 +315,7 @@ impl<'a> Answer<'a> {
             operation,
             explained,
             body,
+            now,
         }
     }
 }
@@ -202,6 +332,17 @@ fn predicts(status: u16, finding: &Finding) -> bool {
 
 /// No response at all: the client gave up, or the way to Trakt failed.
 fn no_answer(host: &str, error: &str, kind: Option<ErrorKind>) -> Option<Diagnosis> {
+    // The error line shows the message: the summary names the cause only,
+    // and each piece of advice is said once.
+    if let Some(cause) = UpstreamCause::of_recorded(error) {
+        let mut b = Builder::new(format!("No answer from {host}: {}", cause.title()));
+        if cause == UpstreamCause::Timeout {
+            b.summary = format!("No answer from {host} in time (--upstream-timeout)");
+        }
+        b.cause(cause.explanation());
+        b.remedy(cause.advice());
+        return b.done();
+    }
     let mut b = Builder::new(format!("No answer from {host}: {error}"));
     match kind {
         Some(ErrorKind::ClientClosed | ErrorKind::ClientBodyTooSlow | ErrorKind::ClientBodyUnreadable) => {
@@ -244,9 +385,7 @@ fn bad_request(a: &Answer, b: &mut Builder) {
         }
         b.cause("a stale client after a Trakt API change: check for an update of the app or addon");
         b.cause("an expired or revoked token: sign out of Trakt in the app and sign in again (a clean re-authentication)");
-        b.cause(
-            "cookies or a cached page during the OAuth handshake: retry the link in a private window",
-        );
+        b.cause(COOKIE_GUESS);
         b.cause("the body was changed on the way (a proxy, antivirus or VPN rewriting traffic): compare the logged body with what the client meant to send");
     }
 }
@@ -289,12 +428,12 @@ fn conflict(a: &Answer, b: &mut Builder) {
             .and_then(Value::as_str)
     };
     let (watched, expires) = (field("watched_at"), field("expires_at"));
-    let until = expires.map_or(String::new(), |e| format!(" until {e}"));
+    let until = expires.map_or(String::new(), |e| format!(" until {}", moment(e, a.now)));
     match a.operation {
         Some(op) if op.is_scrobble() => {
             b.summary = format!(
                 "409: this item was just scrobbled{}; Trakt ignores duplicates{until}",
-                watched.map_or(String::new(), |w| format!(" (at {w})")),
+                watched.map_or(String::new(), |w| format!(" (at {})", moment(w, a.now))),
             );
             b.remedy("treat 409 on /scrobble/stop as success: the play is already recorded");
         }
@@ -344,6 +483,12 @@ fn vip_only(response: &Response, b: &mut Builder) {
         None => "this feature needs Trakt VIP: https://app.trakt.tv/vip".to_string(),
     });
 }
+
+const UPDATE_STREMIO: &str = "update Stremio";
+
+const UPDATE_OR_REPORT: &str = "update Stremio; if it is already the latest, report it to Stremio with the logged events";
+
+const RELINK: &str = "start the link again from Stremio (Settings → Trakt → Authenticate) in a single tab, and do not reload or go back to the callback page";
 
 const REAUTHENTICATE: &str = "re-authenticate: Stremio → Settings → Trakt Scrobbling → Authenticate (or stremio.com → account → Integrations)";
 
@@ -398,6 +543,54 @@ const STREMIO: &[StremioCase] = &[
         causes: &[],
         remedies: &[REAUTHENTICATE],
     },
+    StremioCase {
+        rule: &lens::CALLBACK_CODE,
+        summary: "The Trakt link fails at Stremio's callback: {message}",
+        causes: &[],
+        remedies: &[RELINK, "on Trakt's page, press Yes to allow Stremio"],
+    },
+    StremioCase {
+        rule: &lens::STATE_MISMATCH,
+        summary: "The Trakt link fails at Stremio's callback: {message}",
+        causes: &[],
+        remedies: &[RELINK],
+    },
+    StremioCase {
+        rule: &crate::lint::session::CODE_REUSED,
+        summary: "The Trakt link's callback is replayed: {message}",
+        causes: &[],
+        remedies: &["if the first callback linked the account, nothing is wrong; otherwise start the link again from Stremio (Settings → Trakt → Authenticate) in a single tab"],
+    },
+    StremioCase {
+        rule: &lens::UNLINKED,
+        summary: "Trakt is unlinked from this Stremio account: from here on nothing is scrobbled",
+        causes: &[],
+        remedies: &["if this was a mistake, link again: Stremio → Settings → Trakt → Authenticate"],
+    },
+    StremioCase {
+        rule: &lens::ADDON_REMOVED,
+        summary: "The Trakt addon leaves Stremio's addon collection: the Trakt catalogs disappear",
+        causes: &[],
+        remedies: &["if this was a mistake, install it again: Stremio → Settings → Trakt (or link Trakt again, which installs it)"],
+    },
+    StremioCase {
+        rule: &lens::LIBRARY_PROGRESS,
+        summary: "Trakt holds another progress than Stremio's library: the player did not report the change",
+        causes: &[],
+        remedies: &[UPDATE_OR_REPORT],
+    },
+    StremioCase {
+        rule: &lens::EVENT_VIDEO_ID,
+        summary: "Trakt cannot tell which episode is playing: {message}",
+        causes: &[],
+        remedies: &[UPDATE_OR_REPORT],
+    },
+    StremioCase {
+        rule: &lens::EVENT_OFFSET,
+        summary: "Trakt receives no valid progress: {message}",
+        causes: &[],
+        remedies: &[UPDATE_OR_REPORT],
+    },
 ];
 
 /// Explains Stremio's own Trakt traffic from the Stremio-lens findings.
@@ -430,6 +623,11 @@ fn stremio_bridge(exchange: &Exchange, status: u16) -> Option<Diagnosis> {
     None
 }
 
+/// A date Trakt wrote (ISO 8601) as every diagnosis shows dates; any other text as it came.
+fn moment(text: &str, now: OffsetDateTime) -> String {
+    OffsetDateTime::parse(text, &Rfc3339).map_or_else(|_| text.to_string(), |at| when(at, now))
+}
+
 fn truncate(text: &str, max: usize) -> String {
     match text.char_indices().nth(max) {
         Some((i, _)) => format!("{}…", text.get(..i).unwrap_or(text)),
@@ -445,7 +643,7 @@ fn device_token(status: u16) -> Option<Diagnosis> {
     b.done()
 }
 
-fn rate_limited(response: &Response, b: &mut Builder) {
+fn rate_limited(response: &Response, now: OffsetDateTime, b: &mut Builder) {
     let limit: Option<Value> =
         header(response, "x-ratelimit").and_then(|v| serde_json::from_str(v).ok());
     match &limit {
@@ -456,7 +654,9 @@ fn rate_limited(response: &Response, b: &mut Builder) {
                 l.get("limit").map_or("?".into(), Value::to_string),
                 l.get("period").map_or("?".into(), Value::to_string),
                 l.get("remaining").map_or("?".into(), Value::to_string),
-                l.get("until").and_then(Value::as_str).unwrap_or("?"),
+                l.get("until")
+                    .and_then(Value::as_str)
+                    .map_or("?".to_string(), |u| moment(u, now)),
             ));
             if name.contains("POST") {
                 b.cause("Trakt allows one write (POST, PUT, DELETE) per second per user");
@@ -730,6 +930,104 @@ mod tests {
             "{dup:?}"
         );
         assert!(dup.remedies.iter().any(|r| r.contains("success")));
+    }
+
+    #[test]
+    fn a_browsers_own_requests_get_no_api_diagnosis() {
+        let mut favicon = exchange("GET", "https://api.trakt.tv/favicon.ico", Some(404), &[], "");
+        favicon.request.headers =
+            Headers::from_pairs(&[("sec-fetch-mode", "no-cors"), ("sec-fetch-dest", "image")]);
+        assert!(explain(&favicon).is_none());
+        // The same path from a script is an API call that found nothing.
+        favicon.request.headers = Headers::default();
+        assert!(explain(&favicon).is_some());
+        // A browser blocked by Cloudflare is still told so.
+        let mut blocked = exchange(
+            "GET",
+            "https://api.trakt.tv/",
+            Some(403),
+            &[("server", "cloudflare")],
+            "<html>blocked</html>",
+        );
+        blocked.request.headers = Headers::from_pairs(&[("sec-fetch-mode", "navigate")]);
+        assert!(explain(&blocked).unwrap().summary.contains("Cloudflare"));
+    }
+
+    #[test]
+    fn dates_in_answers_read_as_iso_utc_with_how_far_they_are() {
+        let mut dup = exchange(
+            "POST",
+            "https://api.trakt.tv/scrobble/stop",
+            Some(409),
+            &[],
+            r#"{"watched_at":"2026-01-01T10:00:00.000Z","expires_at":"2026-01-01T11:00:00.000Z"}"#,
+        );
+        dup.started_at = time::macros::datetime!(2026-01-01 10:30 UTC);
+        let summary = explain(&dup).unwrap().summary;
+        assert!(
+            summary.contains("2026-01-01T10:00:00Z, 30 min ago")
+                && summary.contains("until 2026-01-01T11:00:00Z, in 30 min"),
+            "{summary}"
+        );
+    }
+
+    #[test]
+    fn the_link_flow_names_the_site_whose_cookies_to_clear_or_clears_the_cookies() {
+        let url = "https://www.strem.io/trakt/auth/5e1";
+        let mut dup = exchange("GET", url, Some(200), &[], "");
+        dup.findings.push(crate::lint::cookie::DUPLICATE.finding(
+            "cookie",
+            "the cookie `sid` is sent with different values",
+        ));
+        let d = explain(&dup).expect("a diagnosis");
+        assert!(d.summary.contains("cookies"), "{d:?}");
+        assert_eq!(
+            d.remedies,
+            ["clear the cookies of strem.io only (browser settings → cookies and site data → strem.io), then link again from Stremio: other sites' cookies play no part"]
+        );
+        // A 400 on Trakt's authorize page with ordinary cookies: not the cookies.
+        let mut failed = exchange(
+            "GET",
+            "https://trakt.tv/oauth/authorize?client_id=x&response_type=code",
+            Some(400),
+            &[],
+            "",
+        );
+        failed.request.headers = Headers::from_pairs(&[("cookie", "a=1; b=2")]);
+        let d = explain(&failed).expect("a diagnosis");
+        assert!(!d.causes.iter().any(|c| c == COOKIE_GUESS), "{d:?}");
+        assert!(
+            d.causes
+                .iter()
+                .any(|c| c.starts_with("the cookies are not the cause: the Cookie header is 8 bytes")),
+            "{d:?}"
+        );
+        // Elsewhere the generic guess stays.
+        let api = explain(&exchange("GET", SETTINGS, Some(400), &[], "")).unwrap();
+        assert!(api.causes.iter().any(|c| c == COOKIE_GUESS), "{api:?}");
+    }
+
+    #[test]
+    fn stremio_diagnoses_name_the_app_the_session_saw() {
+        let mut ex = exchange("POST", "https://api.strem.io/api/events", Some(200), &[], "{}");
+        ex.findings.push(
+            crate::lint::stremio::EVENT_VIDEO_ID
+                .finding("/events/0/player/libItemVideoID", "series video id `tt1` is not `tt…:season:episode`"),
+        );
+        let d = explain_with(&ex, Some("stremio-web 5.0.0, shell 5.0.12")).unwrap();
+        assert!(
+            d.remedies
+                .iter()
+                .any(|r| r.starts_with("update Stremio") && r.ends_with("(this one is stremio-web 5.0.0, shell 5.0.12)")),
+            "{d:?}"
+        );
+        let mut api_error = exchange("POST", "https://api.strem.io/api/getUser", Some(200), &[], "");
+        api_error.findings.push(crate::lint::stremio::API_ERROR.finding("response /error", "x"));
+        let d = explain_with(&api_error, Some("stremio-web 5.0.0")).unwrap();
+        assert!(d.causes.iter().any(|c| c == "Stremio app seen in this session: stremio-web 5.0.0"), "{d:?}");
+        // A Trakt diagnosis does not name it.
+        let d = explain_with(&exchange("GET", SETTINGS, Some(401), &[], ""), Some("stremio-web 5.0.0")).unwrap();
+        assert!(!d.causes.iter().any(|c| c.contains("stremio-web")), "{d:?}");
     }
 
     #[test]

@@ -14,7 +14,7 @@ use time::OffsetDateTime;
 use crate::report::{Diagnosis, Finding, FixRecord};
 
 mod error;
-pub use error::{ErrorKind, ExchangeError};
+pub use error::{ErrorKind, ExchangeError, UpstreamCause};
 
 /// Header fields in the order they came, names lower-cased. Serialised as a
 /// JSON object; a name that repeats maps to an array of its values.

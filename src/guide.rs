@@ -41,14 +41,38 @@ pub(crate) fn trust_step(os: Os, ca: &str) -> String {
             "security add-trusted-cert -r trustRoot -k ~/Library/Keychains/login.keychain-db \"{ca}\"   (or open it in Keychain Access and set \"Always Trust\")"
         ),
         Os::Linux => format!(
-            "certutil -d sql:$HOME/.pki/nssdb -A -t \"C,,\" -n trakt-doctor -i \"{ca}\"   (Chromium and Stremio; package libnss3-tools)"
+            "mkdir -p ~/.pki/nssdb; certutil -d sql:$HOME/.pki/nssdb -N --empty-password (only if it has no database yet); \
+             certutil -d sql:$HOME/.pki/nssdb -A -t \"C,,\" -n trakt-doctor -i \"{ca}\"   (Chromium and Stremio; package libnss3-tools)"
         ),
     }
 }
 
-/// Step-by-step routing of the Stremio apps on `os` through the proxy at `addr`.
+/// The one command that trusts the CA for this user (`certs_flag` names a
+/// CA folder other than the default), then the same by hand.
+pub(crate) fn trust_line(os: Os, ca: &str, certs_flag: &str) -> String {
+    format!(
+        "`trakt-doctor ca trust{certs_flag}`   (by hand: {})",
+        trust_step(os, ca)
+    )
+}
+
+/// Step-by-step routing of the Stremio apps on `os` through the proxy at
+/// `addr`, trusting the CA first.
 pub(crate) fn stremio_steps(os: Os, addr: &str, ca: &str) -> String {
-    let mut steps = vec![format!("Trust the CA: {}", trust_step(os, ca))];
+    numbered(
+        std::iter::once(format!("Trust the CA: {}", trust_line(os, ca, "")))
+            .chain(routing(os, addr, ca))
+            .collect(),
+    )
+}
+
+/// [`stremio_steps`] without the trust step (the banner says it above them).
+pub(crate) fn route_steps(os: Os, addr: &str, ca: &str) -> String {
+    numbered(routing(os, addr, ca))
+}
+
+fn routing(os: Os, addr: &str, ca: &str) -> Vec<String> {
+    let mut steps = Vec::new();
     match os {
         Os::Windows => {
             steps.push(format!(
@@ -89,6 +113,10 @@ pub(crate) fn stremio_steps(os: Os, addr: &str, ca: &str) -> String {
     steps.push(
         "Reproduce the Trakt problem (link, play, sync) and read the explanation under each exchange.".to_string(),
     );
+    steps
+}
+
+fn numbered(steps: Vec<String>) -> String {
     // Numbered here, so a step that only some systems have leaves no gap.
     let mut number = 0;
     steps

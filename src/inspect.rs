@@ -117,8 +117,9 @@ impl Inspector {
 
     /// The spent single-use secrets a request would send again (see
     /// [`Session::spent`]); records nothing.
-    pub fn spent(&self, request: &Request) -> Vec<Finding> {
-        guarded("session check", || self.session().spent(request)).unwrap_or_else(|f| vec![*f])
+    pub fn spent(&self, request: &Request, at: OffsetDateTime) -> Vec<Finding> {
+        guarded("session check", || self.session().spent(request, at))
+            .unwrap_or_else(|f| vec![*f])
     }
 
     /// How long a write must wait to keep one write per second (see [`Session::write_wait`]).
@@ -225,13 +226,19 @@ impl Inspector {
         }
         match guarded("response check", || {
             let mut findings = stremio::check_response(exchange);
+            self.session().once_per_token(exchange, &mut findings);
             findings.extend(lint::response::check(exchange));
             findings
         }) {
             Ok(findings) => exchange.findings.extend(findings),
             Err(failed) => exchange.findings.push(*failed),
         }
-        match guarded("diagnosis", || diagnose::explain(exchange)) {
+        let client = guarded("session read", || self.session().stremio_client())
+            .ok()
+            .flatten();
+        match guarded("diagnosis", || {
+            diagnose::explain_with(exchange, client.as_deref())
+        }) {
             Ok(diagnosis) => exchange.diagnosis = diagnosis,
             Err(failed) => exchange.findings.push(*failed),
         }

@@ -5,6 +5,8 @@
 //!
 //! Pure: times come from the exchanges, never from the clock. Secrets are
 //! kept only as fingerprints.
+mod stremio;
+
 use std::collections::{HashMap, HashSet};
 
 use serde_json::Value;
@@ -16,8 +18,9 @@ use crate::lint::session::{
 };
 use crate::redact::Redactor;
 use crate::report::Finding;
+use crate::spec::stremio::is_link_flow;
 use crate::spec::trakt::{is_oauth_path, Operation, API_HOSTS};
-use crate::text::{between, clock, expiry, host_and_path, human};
+use crate::text::{between, expiry, host_and_path, when};
 
 #[derive(Debug, Default)]
 pub struct Session {
@@ -29,6 +32,8 @@ pub struct Session {
     retry_until: HashMap<String, OffsetDateTime>,
     /// Makes the fingerprints that stand for tokens here and in findings.
     redactor: Redactor,
+    /// What Stremio's traffic and the link flow say in sequence.
+    stremio: stremio::StremioSession,
 }
 
 /// The bearer token of a request, if any.
@@ -75,8 +80,8 @@ impl Session {
     /// The single-use secrets of an OAuth token request that were already
     /// spent (a code exchanged, a refresh token that succeeded): what
     /// [`Session::observe_request`] would flag, without recording anything.
-    /// A resend checks this before it sends.
-    pub fn spent(&self, request: &Request) -> Vec<Finding> {
+    /// A resend checks this before it sends (at `at`).
+    pub fn spent(&self, request: &Request, at: OffsetDateTime) -> Vec<Finding> {
         let mut out = Vec::new();
         let (host, path) = host_and_path(&request.url);
         if !API_HOSTS.contains(&host.as_str())
@@ -92,7 +97,7 @@ impl Session {
             if let Some(first) = self.codes.get(&fp) {
                 out.push(CODE_REUSED.finding(
                     "/code",
-                    format!("this code ({fp}) was already exchanged at {}; codes are single-use", clock(*first)),
+                    format!("this code ({fp}) was already exchanged at {}; codes are single-use", when(*first, at)),
                 ));
             }
         }
@@ -101,7 +106,7 @@ impl Session {
             if let Some(first) = self.refreshed.get(&fp) {
                 out.push(REFRESH_REUSED.finding(
                     "/refresh_token",
-                    format!("this refresh token ({fp}) was already used successfully at {}; Trakt invalidated it then", clock(*first)),
+                    format!("this refresh token ({fp}) was already used successfully at {}; Trakt invalidated it then", when(*first, at)),
                 ));
             }
         }
@@ -130,10 +135,25 @@ impl Session {
         }
     }
 
+    /// Keeps each token state of Stremio's sign-in and getUser answers
+    /// (expired, expiring, no link) to the first answer that shows it.
+    pub fn once_per_token(&mut self, exchange: &Exchange, findings: &mut Vec<Finding>) {
+        self.stremio
+            .once_per_token(exchange, findings, &self.redactor);
+    }
+
+    /// The Stremio app and shell version its events named last (for diagnoses).
+    pub fn stremio_client(&self) -> Option<String> {
+        self.stremio.client().map(str::to_string)
+    }
+
     /// Findings about a request given what came before it; records it.
     pub fn observe_request(&mut self, request: &Request, at: OffsetDateTime) -> Vec<Finding> {
         let mut out = Vec::new();
         let (host, path) = host_and_path(&request.url);
+        if host == crate::spec::stremio::API_HOST || is_link_flow(&host, &path) {
+            out.extend(self.stremio.observe_request(request, at, &self.redactor));
+        }
         if !API_HOSTS.contains(&host.as_str()) {
             return out;
         }
@@ -165,7 +185,7 @@ impl Session {
                     match self.codes.get(&fp) {
                         Some(first) => out.push(CODE_REUSED.finding(
                             "/code",
-                            format!("this code ({fp}) was already exchanged at {}; codes are single-use", clock(*first)),
+                            format!("this code ({fp}) was already exchanged at {}; codes are single-use", when(*first, at)),
                         )),
                         None => {
                             self.codes.insert(fp, at);
@@ -177,7 +197,7 @@ impl Session {
                     if let Some(first) = self.refreshed.get(&fp) {
                         out.push(REFRESH_REUSED.finding(
                             "/refresh_token",
-                            format!("this refresh token ({fp}) was already used successfully at {}; Trakt invalidated it then", clock(*first)),
+                            format!("this refresh token ({fp}) was already used successfully at {}; Trakt invalidated it then", when(*first, at)),
                         ));
                     }
                 }
@@ -197,11 +217,7 @@ impl Session {
             if at >= *expires_at {
                 out.push(TOKEN_EXPIRED.finding(
                     "authorization",
-                    format!(
-                        "the token {fp} expired at {} ({} ago)",
-                        expires_at,
-                        human(between(*expires_at, at))
-                    ),
+                    format!("the token {fp} expired at {}", when(*expires_at, at)),
                 ));
             }
         }
@@ -225,6 +241,7 @@ impl Session {
 
     /// Learns from a finished exchange: issued and revoked tokens, spent refresh tokens, 429 windows.
     pub fn observe_exchange(&mut self, exchange: &Exchange) {
+        self.stremio.observe_exchange(exchange, &self.redactor);
         let Some(response) = &exchange.response else {
             return;
         };
@@ -390,6 +407,12 @@ mod tests {
         );
     }
 
+    impl Session {
+        fn spent_now(&self, request: &Request) -> Vec<Finding> {
+            self.spent(request, T0 + Duration::seconds(30))
+        }
+    }
+
     #[test]
     fn spent_secrets_are_found_without_recording_and_match_a_redacted_record() {
         let redactor = Redactor::new(b"install key");
@@ -398,7 +421,7 @@ mod tests {
             format!(r#"{{"refresh_token":"{refresh}","client_id":"c","grant_type":"refresh_token"}}"#)
         };
         let real = request("POST", "/oauth/token", None, &body("R1"));
-        assert!(s.spent(&real).is_empty());
+        assert!(s.spent_now(&real).is_empty());
         // The session learns from the redacted record, as `replay` reads it back from a log.
         let recorded = request(
             "POST",
@@ -407,15 +430,15 @@ mod tests {
             &body(&redactor.fingerprint("R1")),
         );
         s.observe_exchange(&finished(recorded, T0, 200, &[], "{}"));
-        assert_eq!(rules(&s.spent(&real)), ["session.refresh-token.reused"]);
+        assert_eq!(rules(&s.spent_now(&real)), ["session.refresh-token.reused"]);
         assert!(s
-            .spent(&request("POST", "/oauth/token", None, &body("R2")))
+            .spent_now(&request("POST", "/oauth/token", None, &body("R2")))
             .is_empty());
         // Checking records nothing: a code checked is not a code spent.
         let code = request("POST", "/oauth/token", None, r#"{"code":"C1"}"#);
-        assert!(s.spent(&code).is_empty() && s.spent(&code).is_empty());
+        assert!(s.spent_now(&code).is_empty() && s.spent_now(&code).is_empty());
         s.observe_request(&code, T0);
-        assert_eq!(rules(&s.spent(&code)), ["session.oauth-code.reused"]);
+        assert_eq!(rules(&s.spent_now(&code)), ["session.oauth-code.reused"]);
     }
 
     #[test]

@@ -129,9 +129,38 @@ pub(crate) fn human(d: Duration) -> String {
     }
 }
 
-/// A time of day as the findings show it: `14:03:09 UTC`.
-pub(crate) fn clock(at: OffsetDateTime) -> String {
-    format!("{:02}:{:02}:{:02} UTC", at.hour(), at.minute(), at.second())
+/// A moment in ISO 8601 UTC to the second: `2026-11-22T10:00:00Z`.
+pub(crate) fn iso(at: OffsetDateTime) -> String {
+    let at = at.to_offset(time::UtcOffset::UTC);
+    format!(
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z",
+        at.year(),
+        u8::from(at.month()),
+        at.day(),
+        at.hour(),
+        at.minute(),
+        at.second()
+    )
+}
+
+/// A moment as every finding and diagnosis shows it: ISO 8601 UTC, then how
+/// far it is from `now` (`2026-11-22T10:00:00Z, 3 days 0 h ago`). `now` is
+/// passed in (the exchange's time), so the text is the same on replay.
+pub(crate) fn when(at: OffsetDateTime, now: OffsetDateTime) -> String {
+    let d = between(now, at);
+    let relative = if d.whole_minutes() == 0 {
+        "less than a minute ".to_string()
+            + if d.is_negative() {
+                "ago"
+            } else {
+                "from now"
+            }
+    } else if d.is_negative() {
+        format!("{} ago", human(d))
+    } else {
+        format!("in {}", human(d))
+    };
+    format!("{}, {relative}", iso(at))
 }
 
 #[cfg(test)]
@@ -163,6 +192,27 @@ mod tests {
         assert_eq!(edit_distance("abc", ""), 3);
         assert_eq!(edit_distance("same", "same"), 0);
         assert_eq!(edit_distance("kitten", "sitting"), 3);
+    }
+
+    #[test]
+    fn moments_read_as_iso_utc_and_how_long_ago() {
+        use time::macros::datetime;
+        let now = datetime!(2026-11-25 10:00 UTC);
+        assert_eq!(
+            when(datetime!(2026-11-22 10:00 UTC), now),
+            "2026-11-22T10:00:00Z, 3 days 0 h ago"
+        );
+        assert_eq!(
+            when(datetime!(2026-11-25 13:12 +02:00), now),
+            "2026-11-25T11:12:00Z, in 1 h 12 min"
+        );
+        assert_eq!(
+            when(datetime!(2026-11-25 09:59:30 UTC), now),
+            "2026-11-25T09:59:30Z, less than a minute ago"
+        );
+        // The ends of the calendar print without panicking.
+        let _ = when(time::PrimitiveDateTime::MIN.assume_utc(), now);
+        let _ = when(time::PrimitiveDateTime::MAX.assume_utc(), now);
     }
 
     #[test]

@@ -305,3 +305,68 @@ async fn the_detail_pane_resends_compares_copies_as_curl_and_reports() {
     );
     println!("{output}screenshot: {}", screenshot.display());
 }
+
+/// `ca trust` for a user who never ran Chrome (no NSS database yet), then
+/// Chromium loads a page through the proxy; `ca untrust`, and the same
+/// load fails on the certificate.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ca_trust_makes_chromium_trust_the_proxy_and_ca_untrust_undoes_it() {
+    require_tools();
+    let ca = TestCa::new();
+    let page: Handler = Arc::new(|r: &Received| Reply {
+        headers: vec![("content-type".into(), "text/html".into())],
+        ..Reply::json(
+            200,
+            &format!("<html><body>Trakt page {}</body></html>", r.path),
+        )
+    });
+    let fake = FakeUpstream::start(&ca, page).await;
+    let proxy = ProxyProcess::start(&route_to(&fake, &ca));
+    let tmp = tempfile::tempdir().unwrap();
+    let home = tmp.path().join("home");
+    std::fs::create_dir_all(&home).unwrap();
+    let ca_command = |action: &str| {
+        let out = Command::new(env!("CARGO_BIN_EXE_trakt-doctor"))
+            .args(["ca", action, "--certs"])
+            .arg(proxy.certs.path())
+            .env("HOME", &home)
+            .output()
+            .expect("run trakt-doctor");
+        let said = String::from_utf8_lossy(&out.stderr).into_owned();
+        assert!(out.status.success(), "ca {action}: {said}");
+        said
+    };
+    let load = |profile: &str| {
+        node(
+            "proxied.mjs",
+            serde_json::json!({
+                "proxy": proxy.url(),
+                "url": "https://api.trakt.tv/hello",
+                "home": home,
+                "profile": home.join(profile),
+                "expect": "Trakt page /hello",
+            }),
+        )
+    };
+
+    let trusted = ca_command("trust");
+    let nssdb = home.join(".pki/nssdb");
+    assert!(
+        trusted.contains(&format!(
+            "created an empty NSS database in {}",
+            nssdb.display()
+        )) && trusted.contains("added ")
+            && trusted.contains("Undo with `trakt-doctor ca untrust --certs"),
+        "{trusted}"
+    );
+    let (ok, output) = load("before");
+    assert!(ok, "{output}\nproxy stderr:\n{}", proxy.stderr());
+
+    let untrusted = ca_command("untrust");
+    assert!(untrusted.contains("removed `trakt-doctor`"), "{untrusted}");
+    let (ok, output) = load("after");
+    assert!(!ok, "the page loaded without trust: {output}");
+    assert!(output.contains("ERR_CERT_AUTHORITY_INVALID"), "{output}");
+    // Nothing left: said, and still a success.
+    assert!(ca_command("untrust").contains("nothing to remove"));
+}

@@ -6,8 +6,15 @@ mod common;
 use std::process::{Command, Output};
 
 fn trakt_doctor(args: &[&str]) -> Output {
+    // A command without --certs must never touch the real user's CA folder.
+    static HOME: std::sync::LazyLock<tempfile::TempDir> =
+        std::sync::LazyLock::new(|| tempfile::tempdir().unwrap());
     Command::new(env!("CARGO_BIN_EXE_trakt-doctor"))
         .args(args)
+        .env("HOME", HOME.path())
+        .env("APPDATA", HOME.path())
+        .env_remove("XDG_DATA_HOME")
+        .env_remove("TRAKT_DOCTOR_CERTS")
         .env("NO_COLOR", "1")
         .output()
         .expect("run trakt-doctor")

@@ -142,3 +142,99 @@ fn every_fixture_yields_exactly_its_expected_rules() {
         failures.join("\n")
     );
 }
+
+/// One full session of Stremio's own client core (stremio-core-web 0.62,
+/// recorded by tests/stremio_core.rs with RECORD_STREMIO_CORE=1: login, the
+/// Trakt link with --fix, InstallTraktAddon, a movie and an episode played,
+/// LogoutTrakt, logout), secrets replaced by placeholders. Every request must
+/// lint to exactly the rules the live proxy reported on it, and none may be
+/// an error or a warning: this is what Stremio really sends.
+#[test]
+fn a_real_stremio_core_session_lints_as_recorded() {
+    let text = include_str!("fixtures/stremio-core-session.jsonl");
+    let severity: std::collections::BTreeMap<&str, trakt_doctor::report::Severity> =
+        trakt_doctor::lint::catalogue()
+            .into_iter()
+            .map(|r| (r.id, r.severity))
+            .collect();
+    let mut failures = Vec::new();
+    let mut methods = BTreeSet::new();
+    let mut lines = 0;
+    for line in text.lines().filter(|l| !l.trim().is_empty()) {
+        lines += 1;
+        let f: Value =
+            serde_json::from_str(line).unwrap_or_else(|e| panic!("bad fixture {line}: {e}"));
+        let headers = f["headers"]
+            .as_object()
+            .map(|h| {
+                h.iter()
+                    .map(|(n, v)| (n.clone(), v.as_str().unwrap_or_default().to_string()))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let url = f["url"].as_str().unwrap_or_default().to_string();
+        if let Some(method) = url.strip_prefix("https://api.strem.io/api/") {
+            methods.insert(method.to_string());
+        }
+        let request = Request {
+            method: f["method"].as_str().unwrap_or_default().to_string(),
+            url,
+            http_version: "HTTP/1.1".into(),
+            headers: Headers(headers),
+            body: Body::complete(Bytes::from(
+                f["body"].as_str().unwrap_or_default().to_string(),
+            )),
+        };
+        let expect: BTreeSet<String> = f["expect"]
+            .as_array()
+            .map(|e| {
+                e.iter()
+                    .filter_map(|v| v.as_str().map(str::to_string))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let findings = trakt_doctor::lint::check(&request, at());
+        let got: BTreeSet<String> = findings.iter().map(|f| f.rule.to_string()).collect();
+        if got != expect {
+            failures.push(format!(
+                "{}: expected {expect:?}, got {findings:?}",
+                f["name"]
+            ));
+        }
+        for id in &got {
+            if matches!(
+                severity.get(id.as_str()),
+                Some(
+                    trakt_doctor::report::Severity::Error | trakt_doctor::report::Severity::Warning
+                )
+            ) {
+                failures.push(format!("{}: {id} on what Stremio really sends", f["name"]));
+            }
+        }
+        assert!(
+            !line.contains("authkey-core-test") && !line.contains("pw-core-test"),
+            "a secret in the fixture: {line}"
+        );
+    }
+    assert!(lines >= 20, "only {lines} requests");
+    for method in [
+        "login",
+        "getUser",
+        "events",
+        "datastorePut",
+        "addonCollectionSet",
+        "saveUser",
+        "logout",
+    ] {
+        assert!(
+            methods.contains(method),
+            "the session has no {method}: {methods:?}"
+        );
+    }
+    assert!(
+        failures.is_empty(),
+        "{} request(s) disagree:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+}

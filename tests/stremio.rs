@@ -27,6 +27,15 @@ fn stremio_and_trakt() -> Handler {
                 body: bytes::Bytes::new(),
                 delay: std::time::Duration::ZERO,
             },
+            ("www.strem.io", "/trakt/auth_cb") => Reply {
+                status: 200,
+                headers: vec![(
+                    "set-cookie".into(),
+                    "sid=cookie-value-7d6c5b4a-set; Path=/; HttpOnly; Secure".into(),
+                )],
+                body: bytes::Bytes::from_static(b"<html>Trakt linked</html>"),
+                delay: std::time::Duration::ZERO,
+            },
             ("www.strem.io", p) if p.starts_with("/trakt/addon/") => Reply::json(
                 200,
                 r#"{"err":"Trakt authenticate error - please reauthenticate"}"#,
@@ -65,6 +74,13 @@ fn stremio_and_trakt() -> Handler {
                     ),
                 )
             }
+            ("api.strem.io", "/api/login") => Reply::json(
+                200,
+                &format!(
+                    r#"{{"result":{{"authKey":"{AUTH_KEY}-expired","user":{{"_id":"5e1","email":"a@b.c","trakt":{{"access_token":"{TRAKT_TOKEN}","created_at":{},"expires_in":86400}}}}}}}}"#,
+                    now() - 3 * 86400
+                ),
+            ),
             ("api.strem.io", "/api/events") => Reply::json(200, r#"{"result":{"success":true}}"#),
             ("api.trakt.tv", "/users/settings") => {
                 let auth = r
@@ -370,5 +386,147 @@ fn the_stremio_command_prints_steps_for_each_system() {
                 && text.contains("trakt-doctor-ca.pem"),
             "{text}"
         );
+    }
+}
+
+/// What the real core showed (issue 15), through the proxy: the token on the
+/// login answer told once, a browser's favicon not linted as an API call,
+/// the unlink and the addon's removal said, a library state Trakt never
+/// heard of, the app's version in the diagnosis, and the link flow's
+/// cookies judged by what they are, with no cookie value in any sink.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_core_session_is_judged_as_the_gaps_of_issue_15_ask() {
+    const COOKIE_SECRET: &str = "cookie-value-7d6c5b4a";
+    let ca = TestCa::new();
+    let fake = FakeUpstream::start(&ca, stremio_and_trakt()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let (mut proxy, log) = start(&fake, &ca, &dir, &[]);
+    let api = |m: &str| format!("https://api.strem.io/api/{m}");
+    let key = format!("{AUTH_KEY}-expired");
+    // 0, 1: login then getUser, both with the expired token.
+    post(
+        &proxy,
+        &api("login"),
+        r#"{"type":"Auth","type":"Login","email":"a@b.c","password":"pw-secret","facebook":false}"#,
+    );
+    post(
+        &proxy,
+        &api("getUser"),
+        &format!(r#"{{"type":"GetUser","authKey":"{key}"}}"#),
+    );
+    // 2: Chromium's favicon on the API host.
+    proxy.curl(&[
+        "-H",
+        "sec-fetch-mode: no-cors",
+        "-H",
+        "sec-fetch-dest: image",
+        "-H",
+        "User-Agent: Mozilla/5.0 HeadlessChrome/120.0",
+        "https://api.trakt.tv/favicon.ico",
+    ]);
+    // 3: events: the app's version, a pause at 10 %.
+    let t = now() * 1000;
+    post(
+        &proxy,
+        &api("events"),
+        &format!(
+            r#"{{"type":"Events","authKey":"{key}","events":[{{"eventName":"traktPaused","eventTime":{t},"eventNumber":1,"player":{{"libItemID":"tt2015381","libItemType":"movie","libItemVideoID":"tt2015381","libItemTimeOffset":720000,"libItemTimeDuration":7200000,"hasTrakt":true}},"app":{{"appType":"stremio-web","appVersion":"5.0.0-beta.20","shellVersion":"5.0.12","installationID":"inst"}}}}]}}"#
+        ),
+    );
+    // 4: the library saved at 85 % with no event since.
+    post(
+        &proxy,
+        &api("datastorePut"),
+        &format!(
+            r#"{{"authKey":"{key}","collection":"libraryItem","changes":[{{"_id":"tt2015381","type":"movie","state":{{"timeOffset":6120000,"duration":7200000}}}}]}}"#
+        ),
+    );
+    // 5, 6: LogoutTrakt: saveUser with trakt null, the collection without the addon.
+    post(
+        &proxy,
+        &api("saveUser"),
+        &format!(r#"{{"type":"SaveUser","authKey":"{key}","_id":"5e1","trakt":null}}"#),
+    );
+    post(
+        &proxy,
+        &api("addonCollectionSet"),
+        &format!(
+            r#"{{"type":"AddonCollectionSet","authKey":"{key}","addons":[{{"transportUrl":"https://v3-cinemeta.strem.io/manifest.json"}}]}}"#
+        ),
+    );
+    // 7: the authorize page with the session cookie twice.
+    proxy.curl(&[
+        "-H",
+        &format!("Cookie: _traktsession={COOKIE_SECRET}; theme=dark; _traktsession=other-{COOKIE_SECRET}"),
+        "https://trakt.tv/oauth/authorize?response_type=code&client_id=0e861f52c7365efe6da5ea3e2e6641b8d25d87aca3133e8d4f7dc8487368d14b&redirect_uri=https%3A%2F%2Fwww.strem.io%2Ftrakt%2Fauth_cb&state=s123",
+    ]);
+    // 8: a callback whose state is not the one sent.
+    proxy.curl(&[
+        "-H",
+        &format!("Cookie: sid={COOKIE_SECRET}"),
+        "https://www.strem.io/trakt/auth_cb?code=c0de&state=s999",
+    ]);
+    // 9: the authorize page on the API host, with ordinary cookies: 400, not the cookies.
+    proxy.curl(&["-H", &format!("Cookie: sid={COOKIE_SECRET}"), AUTHORIZE]);
+    let records = wait_for_records(&log, 10);
+    assert_eq!(records.len(), 10);
+
+    assert_eq!(rules(&records[0]), ["stremio.trakt-token.expired"]);
+    let message = records[0]["findings"][0]["message"].as_str().unwrap();
+    assert!(
+        message.contains("Z, 2 days")
+            && message.ends_with(" ago")
+            && !message.contains("+00:00:00"),
+        "{message}"
+    );
+    assert!(
+        rules(&records[1]).is_empty(),
+        "{:?}",
+        records[1]["findings"]
+    );
+    assert!(
+        rules(&records[2]).is_empty(),
+        "{:?}",
+        records[2]["findings"]
+    );
+
+    assert_eq!(
+        rules(&records[3]),
+        ["stremio.event.progress", "stremio.client.version"]
+    );
+    assert_eq!(rules(&records[4]), ["stremio.library.progress"]);
+    let diagnosis = records[4]["diagnosis"].to_string();
+    assert!(
+        diagnosis.contains("update Stremio")
+            && diagnosis.contains("stremio-web 5.0.0-beta.20, shell 5.0.12"),
+        "{diagnosis}"
+    );
+    assert_eq!(rules(&records[5]), ["stremio.trakt.unlinked"]);
+    assert_eq!(rules(&records[6]), ["stremio.trakt-addon.removed"]);
+
+    assert_eq!(rules(&records[7]), ["cookie.name.duplicate"]);
+    let remedies = records[7]["diagnosis"]["remedies"].to_string();
+    assert!(
+        remedies.contains("clear the cookies of trakt.tv only"),
+        "{remedies}"
+    );
+    assert_eq!(rules(&records[8]), ["stremio.link.state-mismatch"]);
+    assert!(records[8]["diagnosis"]["remedies"]
+        .to_string()
+        .contains("single tab"));
+    assert!(rules(&records[9]).contains(&"oauth.authorize.api-host".to_string()));
+    let causes = records[9]["diagnosis"]["causes"].to_string();
+    assert!(causes.contains("the cookies are not the cause"), "{causes}");
+
+    assert_eq!(proxy.interrupt(), Some(0));
+    let sinks = [
+        std::fs::read_to_string(&log).unwrap(),
+        proxy.stdout(),
+        proxy.stderr(),
+    ];
+    for (i, sink) in sinks.iter().enumerate() {
+        for secret in [COOKIE_SECRET, AUTH_KEY, TRAKT_TOKEN, "pw-secret", "c0de"] {
+            assert!(!sink.contains(secret), "{secret} leaked in sink {i}");
+        }
     }
 }

@@ -1,25 +1,48 @@
-//! `trakt-doctor ca path|export|regenerate`: the CA's file, its PEM, a new one.
+//! `trakt-doctor ca path|export|trust|untrust|regenerate`: the CA's file,
+//! its PEM, this user's trust in it, a new one. Every message names the
+//! CA by its absolute path.
+
+use std::path::PathBuf;
 
 use crate::cli::{self, CaAction, CaArgs};
 use crate::error::{Context, Fatal};
+use crate::guide::Os;
 use crate::tls::ca::CertificateAuthority;
-use crate::tls::CaFiles;
+use crate::tls::{trust, CaFiles};
 
 pub(crate) fn run(args: CaArgs) -> Result<i32, Fatal> {
     match args.action {
         CaAction::Path { certs } => {
-            let files = CaFiles::new(&certs.certs);
-            println!("{}", super::absolute(&files.cert_path()).display())
+            let files = located(&certs)?;
+            let path = files.cert_path();
+            if !path.exists() {
+                eprintln!(
+                    "trakt-doctor: there is no CA at {} yet: the proxy creates it on its first run \
+                     (or run `trakt-doctor ca trust{}` to create and trust it now)",
+                    path.display(),
+                    files.certs_flag()
+                );
+                return Ok(1);
+            }
+            println!("{}", path.display())
         }
         CaAction::Export { certs } => {
-            let files = CaFiles::new(&certs.certs);
-            let (ca, _) =
-                CertificateAuthority::load_or_create(&files, &crate::default_intercept_hosts())
-                    .context(&format!("cannot export the CA of {}", files.dir.display()))?;
+            let files = located(&certs)?;
+            let ca = open(&files)?;
             print!("{}", ca.cert_pem());
         }
+        CaAction::Trust { certs } => {
+            let files = located(&certs)?;
+            let ca = open(&files)?;
+            return trust_it(&files, &ca, true);
+        }
+        CaAction::Untrust { certs } => {
+            let files = located(&certs)?;
+            let ca = open(&files)?;
+            return trust_it(&files, &ca, false);
+        }
         CaAction::Regenerate { certs, intercept } => {
-            let files = CaFiles::new(&certs.certs);
+            let files = located(&certs)?;
             let hosts = cli::intercept_hosts(&intercept);
             CertificateAuthority::create(&files, &hosts).context(&format!(
                 "cannot create a new CA in {}",
@@ -27,11 +50,106 @@ pub(crate) fn run(args: CaArgs) -> Result<i32, Fatal> {
             ))?;
             eprintln!(
                 "trakt-doctor: a new CA for {} is in {}.\n\
-                 Remove the old trakt-doctor CA from your trust store and trust this one instead.",
+                 Remove the old trakt-doctor CA from your trust store and trust this one instead \
+                 (`trakt-doctor ca trust{}` does both for this user).",
                 super::host_list(&hosts),
-                super::absolute(&files.cert_path()).display()
+                files.cert_path().display(),
+                files.certs_flag()
             );
         }
     }
     Ok(0)
+}
+
+/// The CA folder, saying so when it is `./certs` of an earlier version.
+fn located(certs: &cli::CertsArgs) -> Result<CaFiles, Fatal> {
+    let files = certs.files()?;
+    if let Some(note) = files.note() {
+        eprintln!("trakt-doctor: {note}");
+    }
+    Ok(files)
+}
+
+/// The CA of `files`, created for the default hosts when there is none;
+/// one that exists is used whatever hosts it covers.
+fn open(files: &CaFiles) -> Result<CertificateAuthority, Fatal> {
+    let hosts = if files.cert_path().exists() || files.key_path().exists() {
+        Vec::new()
+    } else {
+        crate::default_intercept_hosts()
+    };
+    let (ca, origin) = CertificateAuthority::load_or_create(files, &hosts)
+        .context(&format!("cannot use the CA in {}", files.dir.display()))?;
+    if origin == crate::tls::ca::CaOrigin::Created {
+        eprintln!(
+            "trakt-doctor: created a new CA in {}",
+            files.cert_path().display()
+        );
+    }
+    Ok(ca)
+}
+
+/// `ca trust` (`add`) or `ca untrust`: runs the system's trust tool for
+/// this user and says what changed and how to undo it.
+fn trust_it(files: &CaFiles, ca: &CertificateAuthority, add: bool) -> Result<i32, Fatal> {
+    let os = Os::current();
+    let home = home(os)?;
+    let cert = files.cert_path();
+    let plan = if add {
+        if os == Os::Linux {
+            // certutil -N needs the folder; creating it is all the shell does here.
+            std::fs::create_dir_all(trust::nss_dir(&home)).context(&format!(
+                "cannot create {}",
+                trust::nss_dir(&home).display()
+            ))?;
+        }
+        let nss_exists = trust::nss_dir(&home).join("cert9.db").exists();
+        trust::trust_plan(os, &home, &cert, nss_exists)
+    } else {
+        trust::untrust_plan(os, &home, &trust::thumbprint(ca.cert_der()))
+    };
+    let outcome = trust::run(os, &plan).map_err(|e| {
+        Fatal(format!(
+            "cannot {} the CA {} in {}: {e}",
+            if add { "trust" } else { "untrust" },
+            cert.display(),
+            trust::store_name(os, &home)
+        ))
+    })?;
+    for change in &outcome.changed {
+        eprintln!("trakt-doctor: {change}");
+    }
+    let flag = files.certs_flag();
+    if add {
+        eprintln!(
+            "trakt-doctor: this user's browsers and apps that read {} now trust the CA \
+             (restart them to pick it up). Undo with `trakt-doctor ca untrust{flag}`.",
+            trust::store_name(os, &home)
+        );
+    } else if outcome.changed.is_empty() {
+        eprintln!(
+            "trakt-doctor: nothing to remove: {} did not hold the CA",
+            trust::store_name(os, &home)
+        );
+    } else {
+        eprintln!("trakt-doctor: trust it again with `trakt-doctor ca trust{flag}`.");
+    }
+    Ok(0)
+}
+
+/// The user's home folder (`HOME`, or `USERPROFILE` on Windows).
+fn home(os: Os) -> Result<PathBuf, Fatal> {
+    let var = if os == Os::Windows {
+        "USERPROFILE"
+    } else {
+        "HOME"
+    };
+    std::env::var_os(var)
+        .map(PathBuf::from)
+        .filter(|p| p.is_absolute())
+        .ok_or_else(|| {
+            Fatal(format!(
+                "{var} is not set: cannot find this user's trust store"
+            ))
+        })
 }

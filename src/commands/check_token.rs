@@ -60,7 +60,7 @@ pub(crate) fn run(args: CheckTokenArgs) -> Result<i32, Fatal> {
         return Err(Fatal::new("--token is empty"));
     }
     let exchange = ask_trakt(&args, &token)?;
-    let redactor = crate::fingerprint_key::load(&args.certs.certs)
+    let redactor = crate::fingerprint_key::load(&args.certs.files()?.dir)
         .map_err(Fatal)?
         .unwrap_or_else(crate::redact::Redactor::random);
     Ok(report(&args, &redactor, &token, &exchange))
@@ -142,7 +142,7 @@ async fn fetch(
     let response = tokio::time::timeout(timeout, client.request(request))
         .await
         .map_err(|_| format!("Trakt did not answer within {} s", args.timeout))?
-        .map_err(|e| upstream::describe(&e))?;
+        .map_err(|e| upstream::in_words(&e))?;
     let (parts, incoming) = response.into_parts();
     let bytes = tokio::time::timeout(timeout, incoming.collect())
         .await

@@ -78,17 +78,16 @@ pub(crate) fn run(args: LintArgs) -> Result<i32, Fatal> {
 /// The folder's fingerprint key, so fingerprints match the proxy's logs;
 /// a key of this run only when the folder has none.
 fn redactor(args: &LintArgs) -> Result<Redactor, Fatal> {
-    Ok(
-        match crate::fingerprint_key::load(&args.certs.certs).map_err(Fatal)? {
-            Some(redactor) => redactor,
-            None => {
-                eprintln!(
+    let dir = args.certs.files()?.dir;
+    Ok(match crate::fingerprint_key::load(&dir).map_err(Fatal)? {
+        Some(redactor) => redactor,
+        None => {
+            eprintln!(
                     "trakt-doctor: no fingerprint key in {}: secrets are fingerprinted with a key of this run only \
                      (pass the proxy's --certs folder for fingerprints that match its logs)",
-                    args.certs.certs.display()
+                    dir.display()
                 );
-                Redactor::random()
-            }
-        },
-    )
+            Redactor::random()
+        }
+    })
 }

@@ -47,7 +47,7 @@ pub(crate) fn run(args: ReplayArgs) -> Result<i32, Fatal> {
         return print_curl(&args, record, &edits);
     }
     let request = resend::prepare(record, &edits).map_err(|r| refused(&r))?;
-    let redactor = crate::fingerprint_key::load(&args.certs.certs)
+    let redactor = crate::fingerprint_key::load(&args.certs.files()?.dir)
         .map_err(Fatal)?
         .unwrap_or_else(Redactor::random);
     warn_not_as_recorded(record, &edits, &redactor);

@@ -84,7 +84,7 @@ impl RunConfig {
             listen: args.listen,
             lan_warning,
             hosts,
-            ca_files: CaFiles::new(&args.certs.certs),
+            ca_files: args.certs.files()?,
             settings,
             upstream_ca: args.upstream_ca,
             resolve: ResolveTable::new(&args.resolve),
@@ -103,6 +103,9 @@ pub(crate) fn run(args: RunArgs) -> Result<i32, Fatal> {
         eprintln!("trakt-doctor: WARNING: {warning}");
     }
     let files = &config.ca_files;
+    if let Some(note) = files.note() {
+        eprintln!("trakt-doctor: {note}");
+    }
     let (ca, origin) = CertificateAuthority::load_or_create(files, &config.hosts)
         .context(&format!("cannot use the CA in {}", files.dir.display()))?;
     let redactor = crate::fingerprint_key::load_or_create(&files.dir).map_err(Fatal)?;
@@ -271,6 +274,9 @@ fn print_banner(proxy: &Proxy, config: &RunConfig, origin: CaOrigin, limits_line
     let ca = ca_path.display().to_string();
     let ca_state = match origin {
         CaOrigin::Created => "created now: trust it once, as below",
+        CaOrigin::Loaded if config.ca_files.chosen == crate::tls::Chosen::Legacy => {
+            "loaded from ./certs of an earlier version"
+        }
         CaOrigin::Loaded => "loaded",
     };
     let fix_line = match &config.settings.fix {
@@ -291,25 +297,22 @@ fn print_banner(proxy: &Proxy, config: &RunConfig, origin: CaOrigin, limits_line
         None => String::new(),
     };
     let os = guide::Os::current();
-    let trust: String = guide::Os::ALL
-        .iter()
-        .map(|os| format!("  {:<8} {}\n", os.name(), guide::trust_step(*os, &ca)))
-        .collect();
+    let trust = guide::trust_line(os, &ca, &config.ca_files.certs_flag());
     eprintln!(
         "trakt-doctor {version}: listening on {addr}
   Decrypting:   {hosts} (every other host is tunnelled untouched)
   CA:           {ca} ({ca_state}){fix_line}{log_line}{limits_line}
   Web view:     http://{addr}/   (CA and trust steps: http://{addr}/ca, PAC: http://{addr}/proxy.pac)
 
-Trust the CA once:
-{trust}
+Trust the CA once, for this user: {trust}
+
 Route Stremio through it ({os_name}; `trakt-doctor stremio --os OS` for another system):
 {steps}
 Press Ctrl-C to stop.",
         version = env!("CARGO_PKG_VERSION"),
         hosts = super::host_list(&config.hosts),
         os_name = os.name(),
-        steps = guide::stremio_steps(os, &addr.to_string(), &ca),
+        steps = guide::route_steps(os, &addr.to_string(), &ca),
     );
 }
 

@@ -3,12 +3,9 @@
 use crate::cli::StremioArgs;
 use crate::error::Fatal;
 use crate::guide;
-use crate::tls::CaFiles;
 
 pub(crate) fn run(args: StremioArgs) -> Result<i32, Fatal> {
-    let ca = super::absolute(&CaFiles::new(&args.certs.certs).cert_path())
-        .display()
-        .to_string();
+    let ca = args.certs.files()?.cert_path().display().to_string();
     let os = args.os.unwrap_or_else(guide::Os::current);
     println!(
         "Route Stremio through trakt-doctor on {}:\n{}",

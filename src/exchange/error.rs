@@ -3,9 +3,9 @@
 //!
 //! The JSONL/HAR records keep only the message (their `error` string is a
 //! contract), so a record read back gets its kind from the message
-//! ([`ErrorKind::of_recorded`]); the three ways an upstream connection
-//! fails share one wording there and come back as
-//! [`ErrorKind::UpstreamFailed`].
+//! ([`ErrorKind::of_recorded`]); the ways an upstream connection fails
+//! share one opening there and come back as [`ErrorKind::UpstreamFailed`],
+//! and the words after the URL name the cause ([`UpstreamCause`]).
 
 use std::fmt;
 
@@ -79,6 +79,146 @@ impl ErrorKind {
     }
 }
 
+/// Why no connection to the upstream, or no response on it: each cause
+/// has its own words in the record's message (after "could not get a
+/// response from URL: "), its own explanation and its own advice, so a
+/// record read back tells them apart ([`UpstreamCause::of_recorded`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UpstreamCause {
+    /// The host name did not resolve.
+    Dns,
+    /// Nothing accepted the connection.
+    Refused,
+    /// The connection got no answer in time.
+    ConnectTimeout,
+    /// No route to the address.
+    Unreachable,
+    /// The address is trakt-doctor's own.
+    Loop,
+    /// The connection was reset.
+    Reset,
+    /// The upstream hung up before answering.
+    Closed,
+    /// The TLS handshake failed for a reason other than the certificate.
+    Handshake,
+    /// The upstream's certificate failed verification.
+    Certificate,
+    /// No response head within `--upstream-timeout` (its own message).
+    Timeout,
+    /// Anything else.
+    Other,
+}
+
+impl UpstreamCause {
+    const ALL: [UpstreamCause; 11] = [
+        UpstreamCause::Dns,
+        UpstreamCause::Refused,
+        UpstreamCause::ConnectTimeout,
+        UpstreamCause::Unreachable,
+        UpstreamCause::Loop,
+        UpstreamCause::Reset,
+        UpstreamCause::Closed,
+        UpstreamCause::Handshake,
+        UpstreamCause::Certificate,
+        UpstreamCause::Timeout,
+        UpstreamCause::Other,
+    ];
+
+    /// The words the record's message says after the URL; fixed, since
+    /// records are read back by them.
+    pub fn title(self) -> &'static str {
+        match self {
+            UpstreamCause::Dns => "the host name does not resolve (DNS)",
+            UpstreamCause::Refused => "the connection was refused",
+            UpstreamCause::ConnectTimeout => "the connection timed out",
+            UpstreamCause::Unreachable => "the network or host is unreachable",
+            UpstreamCause::Loop => "the address is trakt-doctor itself",
+            UpstreamCause::Reset => "the connection was reset",
+            UpstreamCause::Closed => "the upstream closed the connection",
+            UpstreamCause::Handshake => "the TLS handshake failed",
+            UpstreamCause::Certificate => "the upstream's certificate is not trusted",
+            UpstreamCause::Timeout => "no response within",
+            UpstreamCause::Other => "the request failed",
+        }
+    }
+
+    /// What probably happened, for the diagnosis.
+    pub fn explanation(self) -> &'static str {
+        match self {
+            UpstreamCause::Dns => "the name did not resolve: a typo, no internet connection, or a failing DNS server",
+            UpstreamCause::Refused => "nothing accepts connections at that address and port: a wrong --resolve rule, a server that is down, or a firewall that rejects",
+            UpstreamCause::ConnectTimeout => "the connection got no answer: no internet connection, or a firewall or VPN that drops packets",
+            UpstreamCause::Unreachable => "this machine has no route to that address: the network is down, or a VPN or IPv6 set-up lacks a route",
+            UpstreamCause::Loop => "the address leads back to trakt-doctor itself, which would loop",
+            UpstreamCause::Reset => "the server or something on the way (a firewall, antivirus or VPN) cut the connection",
+            UpstreamCause::Closed => "the upstream hung up before it answered",
+            UpstreamCause::Handshake => "the server at that address did not complete a TLS handshake with trakt-doctor: not an HTTPS port, or an HTTPS-inspecting firewall or antivirus in the way",
+            UpstreamCause::Certificate => "the certificate the upstream presented fails verification: something on the way (antivirus, company proxy) replaced it, a test server's CA is not trusted, or this machine's clock is wrong",
+            UpstreamCause::Timeout => "the upstream took the request but sent no response head within --upstream-timeout",
+            UpstreamCause::Other => "the network between this machine and Trakt, a firewall, or Trakt being down",
+        }
+    }
+
+    /// What to do, said once wherever the failure is shown.
+    pub fn advice(self) -> &'static str {
+        match self {
+            UpstreamCause::Dns => "check the internet connection and the host name (`nslookup HOST`); a --resolve HOST:PORT=ADDR rule overrides DNS",
+            UpstreamCause::Refused => "check the address and port (and any --resolve rule); if it is Trakt's own address, retry in a minute and check https://status.trakt.tv",
+            UpstreamCause::ConnectTimeout => "check the internet connection and any firewall or VPN, then retry in a minute",
+            UpstreamCause::Unreachable => "check the network connection or VPN",
+            UpstreamCause::Loop => "point the --resolve rule or the URL at the real server",
+            UpstreamCause::Reset => "retry; if it repeats, pause software that inspects HTTPS (antivirus, VPN) or check https://status.trakt.tv",
+            UpstreamCause::Closed => "retry; if it repeats, check https://status.trakt.tv",
+            UpstreamCause::Handshake => "check that the address (and any --resolve rule) is the server's HTTPS port",
+            UpstreamCause::Certificate => "if you trust what presents this certificate (a test server, a company proxy), pass its CA with --upstream-ca FILE; trakt-doctor never skips the check",
+            UpstreamCause::Timeout => "retry later and check https://status.trakt.tv, or allow more time with --upstream-timeout SECONDS",
+            UpstreamCause::Other => "retry in a minute; check https://status.trakt.tv (or the status of Stremio's servers for strem.io hosts); if only trakt-doctor fails, check --resolve, --upstream-ca and --upstream-timeout",
+        }
+    }
+
+    /// The kind an exchange failing this way has.
+    pub fn kind(self) -> ErrorKind {
+        match self {
+            UpstreamCause::Dns
+            | UpstreamCause::Refused
+            | UpstreamCause::ConnectTimeout
+            | UpstreamCause::Unreachable
+            | UpstreamCause::Loop => ErrorKind::UpstreamUnreachable,
+            UpstreamCause::Handshake | UpstreamCause::Certificate => ErrorKind::UpstreamTls,
+            UpstreamCause::Timeout => ErrorKind::UpstreamTimeout,
+            UpstreamCause::Reset | UpstreamCause::Closed | UpstreamCause::Other => {
+                ErrorKind::UpstreamFailed
+            }
+        }
+    }
+
+    /// The record's `error` for a request to `target` that failed this way.
+    pub fn message(self, target: &str, detail: &str) -> String {
+        format!(
+            "trakt-doctor could not get a response from {target}: {}: {detail}",
+            self.title()
+        )
+    }
+
+    /// The cause a recorded message names; `None` for messages that are
+    /// not about the upstream (or from a version that did not say).
+    pub fn of_recorded(message: &str) -> Option<UpstreamCause> {
+        match ErrorKind::of_recorded(message) {
+            ErrorKind::UpstreamTimeout => Some(UpstreamCause::Timeout),
+            ErrorKind::UpstreamFailed => {
+                let rest = message.split_once(": ").map_or("", |(_, rest)| rest);
+                Some(
+                    UpstreamCause::ALL
+                        .into_iter()
+                        .find(|cause| rest.starts_with(cause.title()))
+                        .unwrap_or(UpstreamCause::Other),
+                )
+            }
+            _ => None,
+        }
+    }
+}
+
 /// Why an exchange has no (complete) response.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ExchangeError {
@@ -92,6 +232,17 @@ impl ExchangeError {
         ExchangeError {
             kind,
             message: message.into(),
+        }
+    }
+}
+
+impl ExchangeError {
+    /// The proxy's answer body in place of the upstream's: what happened,
+    /// then, when the upstream failed, what to do (once).
+    pub fn for_client(&self) -> String {
+        match UpstreamCause::of_recorded(&self.message) {
+            Some(cause) => format!("{}\nWhat to do: {}", self.message, cause.advice()),
+            None => self.message.clone(),
         }
     }
 }

@@ -668,7 +668,7 @@ impl Ctx<'_> {
             let grace = self.at.checked_add(Duration::minutes(5));
             if grace.is_some_and(|limit| date > limit) {
                 self.out.push(
-                    DATE_FUTURE.finding(at, format!("{} is in the future", format_date(date))),
+                    DATE_FUTURE.finding(at, format!("in the future: {}", crate::text::when(date, self.at))),
                 );
             }
         }

@@ -3,6 +3,7 @@
 
 pub mod body;
 pub mod catalogue;
+pub mod cookie;
 pub mod headers;
 pub mod internal;
 pub mod oauth;
@@ -160,13 +161,33 @@ pub fn check(request: &Request, at: OffsetDateTime) -> Vec<Finding> {
     check_subject(&Subject::new(request, at))
 }
 
+/// Whether the browser made this request on its own: a navigation, or a
+/// subresource it loads for a page (favicon, image, style, frame…). Such a
+/// request is not an API call and carries no API headers. Only the
+/// browser's own `Sec-Fetch-*` headers say so: a script's call without them
+/// is linted as before. A script's `fetch()` is `mode: cors`, `dest: empty`.
+pub fn is_browser_initiated(headers: &Headers) -> bool {
+    let mode = headers.get("sec-fetch-mode").map(str::trim);
+    let dest = headers.get("sec-fetch-dest").map(str::trim);
+    matches!(mode, Some(m) if m.eq_ignore_ascii_case("navigate") || m.eq_ignore_ascii_case("no-cors"))
+        || matches!(dest, Some(d) if !d.is_empty() && !d.eq_ignore_ascii_case("empty"))
+}
+
 pub fn check_subject(subject: &Subject) -> Vec<Finding> {
     let mut out = Vec::new();
+    if subject.contract != Contract::Other {
+        cookie::check(subject, &mut out);
+    }
     match subject.contract {
         // A browser opening the authorize page sends no API headers: only the OAuth rules apply.
         Contract::TraktApi if subject.path == "/oauth/authorize" => oauth::check(subject, &mut out),
         // A browser's CORS preflight asks whether it may call; it is not the call.
         Contract::TraktApi if subject.method == "OPTIONS" => {}
+        // A navigation or a favicon is not an API call either: no API
+        // headers, no route; an OAuth body (a form) is still read.
+        Contract::TraktApi if is_browser_initiated(subject.headers()) => {
+            oauth::check(subject, &mut out)
+        }
         Contract::TraktApi => {
             headers::check(subject, &mut out);
             route::check(subject, &mut out);
@@ -189,6 +210,7 @@ pub fn catalogue() -> Vec<&'static Rule> {
     rules.extend(body::RULES);
     rules.extend(schema::RULES);
     rules.extend(oauth::RULES);
+    rules.extend(cookie::RULES);
     rules.extend(response::RULES);
     rules.extend(stremio::RULES);
     rules.extend(session::RULES);

@@ -11,10 +11,11 @@ use super::{Finding, Rule, Scope, Severity, Subject};
 use crate::exchange::{Exchange, Headers, Request};
 use crate::report::Fix;
 use crate::spec::stremio::{
-    ADDON_PREFIX, API_HOST, AUTH_PREFIX, EXPIRY_WARNING_SECONDS, TRAKT_EVENTS, WEB_HOST,
+    ADDON_PREFIX, API_HOST, AUTH_PREFIX, CALLBACK_PATH, EXPIRY_WARNING_SECONDS, SIGN_IN_CALLS,
+    TRAKT_EVENTS, WEB_HOST,
 };
 use crate::spec::trakt::API_HOSTS;
-use crate::text::{between, expiry, host_and_path, human, query_pairs};
+use crate::text::{between, expiry, host_and_path, query_pairs, when};
 
 pub const AUTHORIZE_API_HOST: Rule = Rule {
     id: "stremio.authorize.api-host",
@@ -31,7 +32,7 @@ pub const TOKEN_EXPIRED: Rule = Rule {
     id: "stremio.trakt-token.expired",
     severity: Severity::Error,
     scope: Scope::Response,
-    summary: "The Trakt token Stremio holds (getUser → trakt) has expired.",
+    summary: "The Trakt token Stremio holds (getUser or login → trakt) has expired.",
     why: "Stremio shows \"Trakt authentication expired\" and stops scrobbling; the app has no refresh token, so only a new link helps.",
     bad: "\"trakt\":{\"created_at\":1700000000,\"expires_in\":86400} read 3 days later",
     good: "re-authenticate from Settings → Trakt → Authenticate",
@@ -42,9 +43,9 @@ pub const TOKEN_EXPIRING: Rule = Rule {
     id: "stremio.trakt-token.expiring",
     severity: Severity::Warning,
     scope: Scope::Response,
-    summary: "Stremio's Trakt token expires within a day.",
+    summary: "Stremio's Trakt token expires soon (within a day, or a quarter of its lifetime).",
     why: "Once it expires, scrobbles are silently lost until the user links Trakt again.",
-    bad: "\"trakt\":{…,\"expires_in\":86400} with 3 hours left",
+    bad: "\"trakt\":{…,\"expires_in\":86400} with 3 hours left (a token linked a minute ago is not warned about)",
     good: "re-authenticate before a long watch session",
     autofix: None,
 };
@@ -138,6 +139,72 @@ pub const ADDON_AUTH_ERROR: Rule = Rule {
     autofix: None,
 };
 
+pub const UNLINKED: Rule = Rule {
+    id: "stremio.trakt.unlinked",
+    severity: Severity::Info,
+    scope: Scope::Session,
+    summary: "Stremio unlinks Trakt from the account (`saveUser` with `\"trakt\": null` after the account had a link).",
+    why: "From here on nothing is scrobbled to Trakt and the Trakt catalogs stop working; a user who pressed Log out of Trakt by mistake sees it here. Said only when the account was seen linked before (every `saveUser` carries `trakt`, also for accounts that never had a link).",
+    bad: "POST api.strem.io/api/saveUser {\"authKey\":…,\"_id\":…,\"trakt\":null,…} after getUser showed a Trakt token",
+    good: "(informational) link again from Settings → Trakt → Authenticate if this was a mistake",
+    autofix: None,
+};
+
+pub const ADDON_REMOVED: Rule = Rule {
+    id: "stremio.trakt-addon.removed",
+    severity: Severity::Info,
+    scope: Scope::Session,
+    summary: "The Trakt addon leaves Stremio's addon collection (`addonCollectionSet` without it, after it was installed or after Trakt was unlinked).",
+    why: "Without the addon the Trakt catalogs (Watchlist, Recommendations) disappear from Stremio; with the unlink it is the moment Trakt integration stops. Said only when the collection is known to have had the addon, or right after an unlink.",
+    bad: "POST api.strem.io/api/addonCollectionSet {\"addons\":[…without www.strem.io/trakt/addon/…]} after the collection had it",
+    good: "(informational) install the Trakt addon again from Settings → Trakt if this was a mistake",
+    autofix: None,
+};
+
+pub const LIBRARY_PROGRESS: Rule = Rule {
+    id: "stremio.library.progress",
+    severity: Severity::Info,
+    scope: Scope::Session,
+    summary: "The progress in the library state (`datastorePut`) disagrees with what the Trakt events gave Trakt.",
+    why: "Trakt only knows the progress of the last `traktPlaying`/`traktPaused` event (running on from a `traktPlaying`); when the library item saved later says something else, the player did not report the change, so Trakt records a different progress (or no scrobble above 80 %).",
+    bad: "traktPaused at 10 % then datastorePut with state.timeOffset at 85 % and no event",
+    good: "(informational) the player sends traktPaused/traktPlaying whenever playback moves",
+    autofix: None,
+};
+
+pub const CLIENT_VERSION: Rule = Rule {
+    id: "stremio.client.version",
+    severity: Severity::Info,
+    scope: Scope::Session,
+    summary: "The Stremio app and shell version, read from the `app` object of its events and the User-Agent (said once per version).",
+    why: "\"Update Stremio\" is a common remedy; the version the user runs decides whether it applies.",
+    bad: "(informational)",
+    good: "{\"eventName\":…,\"app\":{\"appType\":\"stremio-web\",\"appVersion\":\"5.0.0\",\"shellVersion\":\"5.0.12\",…}}",
+    autofix: None,
+};
+
+pub const CALLBACK_CODE: Rule = Rule {
+    id: "stremio.link.callback-code",
+    severity: Severity::Error,
+    scope: Scope::Request,
+    summary: "Trakt sends the browser back to Stremio's link callback without an authorization `code`.",
+    why: "www.strem.io/trakt/auth_cb can only link the account with the code Trakt issues; without it (the user denied access, or Trakt answered `error=…`) the link fails, whatever the cookies.",
+    bad: "GET https://www.strem.io/trakt/auth_cb?error=access_denied&state=…",
+    good: "GET https://www.strem.io/trakt/auth_cb?code=…&state=…",
+    autofix: None,
+};
+
+pub const STATE_MISMATCH: Rule = Rule {
+    id: "stremio.link.state-mismatch",
+    severity: Severity::Error,
+    scope: Scope::Session,
+    summary: "The link callback's `state` is not the one sent to Trakt's authorize page.",
+    why: "The state ties the callback to the link that asked for it: a different one means an old tab, a second link started meanwhile, or a stale page from the cache finishing the flow, and the callback is refused.",
+    bad: "authorize ?state=s123, then auth_cb ?code=…&state=s999",
+    good: "authorize ?state=s123, then auth_cb ?code=…&state=s123",
+    autofix: None,
+};
+
 pub const RULES: &[&Rule] = &[
     &AUTHORIZE_API_HOST,
     &TOKEN_EXPIRED,
@@ -150,10 +217,20 @@ pub const RULES: &[&Rule] = &[
     &EVENT_PROGRESS,
     &API_ERROR,
     &ADDON_AUTH_ERROR,
+    &UNLINKED,
+    &ADDON_REMOVED,
+    &LIBRARY_PROGRESS,
+    &CLIENT_VERSION,
+    &CALLBACK_CODE,
+    &STATE_MISMATCH,
 ];
 
-/// Lints a request to a Stremio host: the scrobble events.
+/// Lints a request to a Stremio host: the link callback and the scrobble events.
 pub fn check_request(s: &Subject, out: &mut Vec<Finding>) {
+    if s.host == WEB_HOST && s.path == CALLBACK_PATH {
+        callback(s, out);
+        return;
+    }
     if s.host != API_HOST || s.path != "/api/events" {
         return;
     }
@@ -223,6 +300,27 @@ pub fn check_request(s: &Subject, out: &mut Vec<Finding>) {
     }
 }
 
+/// The callback from Trakt's authorize page: without a code there is nothing to link.
+fn callback(s: &Subject, out: &mut Vec<Finding>) {
+    let param = |name: &str| {
+        s.query
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    };
+    if param("code").is_some_and(|c| !c.is_empty()) {
+        return;
+    }
+    let message = match param("error") {
+        Some(error) => format!(
+            "Trakt sent the browser back with `error={error}` and no code{}: the link fails (access_denied: the user pressed No on Trakt's page)",
+            param("error_description").map_or(String::new(), |d| format!(" ({d})"))
+        ),
+        None => "the callback has no `code`: Stremio cannot link the account (a bookmarked or reloaded callback page, or a link started elsewhere)".to_string(),
+    };
+    out.push(CALLBACK_CODE.finding("query code", message));
+}
+
 /// Findings on a response head: the link redirect to the authorize page on
 /// the API host (with the fix that sends it to trakt.tv instead), and the
 /// authorize parameters it carries.
@@ -268,24 +366,71 @@ pub fn check_response_head(request: &Request, status: u16, headers: &Headers) ->
     out
 }
 
-/// The Trakt token in a getUser answer: `(access_token, expires_at)`.
+/// The Trakt token in a getUser or login answer: `(access_token, expires_at)`.
 pub fn getuser_token(exchange: &Exchange) -> Option<(String, OffsetDateTime)> {
-    let trakt = getuser_trakt(exchange)?;
+    let trakt = user_trakt(exchange)?;
     let token = trakt.get("access_token")?.as_str()?.to_string();
     let created = trakt.get("created_at")?.as_i64()?;
     let lifetime = trakt.get("expires_in")?.as_i64()?;
     Some((token, expiry(created, lifetime)?))
 }
 
-/// `result.trakt` of a getUser answer: `Some(Value::Null)` when absent.
-fn getuser_trakt(exchange: &Exchange) -> Option<Value> {
+/// How much time left makes a token "about to expire": a day, or a quarter of
+/// its lifetime when that is shorter. Trakt's tokens live 24 h since March
+/// 2025 and Stremio holds no refresh token, so a day would warn about every
+/// token linked a minute ago; a quarter leaves a warning that means something
+/// (under 6 h of a 24 h token, the last day of a 3-month one).
+fn expiry_warning(exchange: &Exchange) -> Duration {
+    let lifetime = user_trakt(exchange)
+        .and_then(|trakt| trakt.get("expires_in")?.as_i64())
+        .unwrap_or(EXPIRY_WARNING_SECONDS);
+    Duration::seconds(EXPIRY_WARNING_SECONDS.min(lifetime / 4))
+}
+
+/// The Stremio user in an answer that carries one: `result` of getUser,
+/// `result.user` of login and the other sign-in calls (they answer
+/// `{authKey, user}`).
+fn answered_user(exchange: &Exchange) -> Option<Value> {
     let (host, path) = host_and_path(&exchange.request.url);
-    if host != API_HOST || path != "/api/getUser" {
+    if host != API_HOST {
         return None;
     }
     let json = exchange.response.as_ref().and_then(|r| r.body.json())?;
     let result = json.get("result")?;
-    Some(result.get("trakt").cloned().unwrap_or(Value::Null))
+    if path == "/api/getUser" {
+        Some(result.clone())
+    } else if SIGN_IN_CALLS.contains(&path.as_str()) {
+        result.get("user").cloned()
+    } else {
+        None
+    }
+}
+
+/// `trakt` of the user a getUser or login answer carries: `Some(Value::Null)` when absent.
+pub fn user_trakt(exchange: &Exchange) -> Option<Value> {
+    let user = answered_user(exchange)?;
+    Some(user.get("trakt").cloned().unwrap_or(Value::Null))
+}
+
+/// The authKey of the account an exchange is about: in the request body
+/// (every call but the sign-in ones), or in a sign-in answer.
+pub fn auth_key(exchange: &Exchange) -> Option<String> {
+    let from_request = exchange
+        .request
+        .body
+        .json()
+        .and_then(|b| b.get("authKey").and_then(Value::as_str).map(str::to_string));
+    from_request.or_else(|| {
+        exchange
+            .response
+            .as_ref()
+            .and_then(|r| r.body.json())
+            .and_then(|j| {
+                j.pointer("/result/authKey")
+                    .and_then(Value::as_str)
+                    .map(str::to_string)
+            })
+    })
 }
 
 /// Findings on a finished response body from a Stremio host.
@@ -310,26 +455,31 @@ pub fn check_response(exchange: &Exchange) -> Vec<Finding> {
                 .unwrap_or_else(|| error.to_string());
             out.push(API_ERROR.finding("response /error", format!("{path} failed: {message}")));
         }
-        match getuser_trakt(exchange) {
-            Some(Value::Null) => out.push(TOKEN_ABSENT.finding("response /result/trakt", "this Stremio account has no Trakt link")),
+        let at = if path == "/api/getUser" {
+            "response /result/trakt"
+        } else {
+            "response /result/user/trakt"
+        };
+        match user_trakt(exchange) {
+            Some(Value::Null) => out.push(TOKEN_ABSENT.finding(at, "this Stremio account has no Trakt link")),
             Some(_) => match getuser_token(exchange) {
                 Some((_, expires)) => {
                     let now = exchange.started_at;
                     let left = between(now, expires);
                     if left <= Duration::ZERO {
                         out.push(TOKEN_EXPIRED.finding(
-                            "response /result/trakt",
-                            format!("Stremio's Trakt token expired at {} ({} ago)", expires, human(left)),
+                            at,
+                            format!("Stremio's Trakt token expired at {}", when(expires, now)),
                         ));
-                    } else if left < Duration::seconds(EXPIRY_WARNING_SECONDS) {
+                    } else if left < expiry_warning(exchange) {
                         out.push(TOKEN_EXPIRING.finding(
-                            "response /result/trakt",
-                            format!("Stremio's Trakt token expires in {} (at {})", human(left), expires),
+                            at,
+                            format!("Stremio's Trakt token expires at {}", when(expires, now)),
                         ));
                     }
                 }
                 None => out.push(TOKEN_EXPIRED.finding(
-                    "response /result/trakt",
+                    at,
                     "the Trakt token has no usable created_at/expires_in: Stremio treats it as expired",
                 )),
             },

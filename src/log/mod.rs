@@ -168,7 +168,7 @@ impl LogHandle {
     fn count_drop(&self) {
         let dropped = self.dropped.fetch_add(1, Ordering::Relaxed) + 1;
         // The first drop, then every thousandth: a count, not a flood.
-        if dropped == 1 || dropped % 1000 == 0 {
+        if dropped == 1 || dropped.is_multiple_of(1000) {
             eprintln!(
                 "trakt-doctor: the log writer is {QUEUE_CAPACITY} records or {} MiB behind \
                  (is the disk stalled?); {dropped} record(s) dropped so far",

@@ -410,7 +410,7 @@ fn failure_response(failure: &ExchangeError) -> Response<ProxyBody> {
         | ErrorKind::CutByShutdown
         | ErrorKind::Other => StatusCode::BAD_GATEWAY,
     };
-    respond::error(status, &failure.message)
+    respond::error(status, &failure.for_client())
 }
 
 async fn send(
@@ -427,13 +427,7 @@ async fn send(
     .await
     {
         Ok(Ok(response)) => Ok(response),
-        Ok(Err(e)) => Err(ExchangeError::new(
-            super::upstream::kind(&e),
-            format!(
-                "trakt-doctor could not get a response from {target}: {}",
-                super::upstream::describe(&e)
-            ),
-        )),
+        Ok(Err(e)) => Err(super::upstream::failure(&e, &target)),
         Err(_) => Err(ExchangeError::new(
             ErrorKind::UpstreamTimeout,
             format!(

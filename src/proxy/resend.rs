@@ -152,7 +152,8 @@ impl Resender {
         request: Request,
         options: ResendOptions,
     ) -> Result<Resent, Refusal> {
-        if let Some(refusal) = resend::refuse_spent(self.inspector.spent(&request), options.force) {
+        let spent = self.inspector.spent(&request, OffsetDateTime::now_utc());
+        if let Some(refusal) = resend::refuse_spent(spent, options.force) {
             return Err(refusal);
         }
         let _one_at_a_time = self.sending.lock().await;
@@ -238,13 +239,7 @@ impl Resender {
         let client = self.upstream.for_version(http::Version::HTTP_11);
         match tokio::time::timeout(self.upstream_timeout, client.request(req)).await {
             Ok(Ok(response)) => Ok(response),
-            Ok(Err(e)) => Err(ExchangeError::new(
-                super::upstream::kind(&e),
-                format!(
-                    "trakt-doctor could not get a response from {target}: {}",
-                    super::upstream::describe(&e)
-                ),
-            )),
+            Ok(Err(e)) => Err(super::upstream::failure(&e, &target)),
             Err(_) => Err(ExchangeError::new(
                 ErrorKind::UpstreamTimeout,
                 format!(

@@ -14,7 +14,7 @@ use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use tokio::net::TcpStream;
 
 use super::body::ProxyBody;
-use crate::exchange::ErrorKind;
+use crate::exchange::{ExchangeError, UpstreamCause};
 use crate::hosts::ResolveTable;
 
 /// Opens TCP connections, honouring `--resolve` before DNS.
@@ -35,13 +35,27 @@ impl Dialer {
         if let Some(addr) = self.resolve.lookup(host, port) {
             return Ok(vec![addr]);
         }
-        Ok(
+        let looked_up =
             tokio::time::timeout(self.connect_timeout, tokio::net::lookup_host((host, port)))
                 .await
-                .map_err(|_| timed_out(format!("looking up {host} took too long")))?
-                .map_err(|e| std::io::Error::new(e.kind(), format!("cannot resolve {host}: {e}")))?
-                .collect(),
-        )
+                .map_err(|_| {
+                    DialError::io(
+                        std::io::ErrorKind::TimedOut,
+                        UpstreamCause::Dns,
+                        format!(
+                            "looking up {host} took longer than {} s",
+                            self.connect_timeout.as_secs_f64()
+                        ),
+                    )
+                })?
+                .map_err(|e| {
+                    DialError::io(
+                        e.kind(),
+                        UpstreamCause::Dns,
+                        format!("cannot resolve {host}: {}", os_words(&e)),
+                    )
+                })?;
+        Ok(looked_up.collect())
     }
 
     /// Whether connecting to `host:port` would reach the proxy itself.
@@ -58,14 +72,16 @@ impl Dialer {
         }
     }
 
-    /// Connects to `host:port`, trying each address in turn.
+    /// Connects to `host:port`, trying each address in turn. Failures are
+    /// [`DialError`]s inside the `io::Error`, so they keep their cause.
     pub async fn connect(&self, host: &str, port: u16) -> std::io::Result<TcpStream> {
         let host = host.trim_start_matches('[').trim_end_matches(']');
         let addrs = self.addresses(host, port).await?;
         if let Some(own) = self.own {
             if addrs.iter().any(|addr| is_own_address(*addr, own)) {
-                return Err(std::io::Error::new(
+                return Err(DialError::io(
                     std::io::ErrorKind::InvalidInput,
+                    UpstreamCause::Loop,
                     format!("{host}:{port} is trakt-doctor itself; refusing to loop"),
                 ));
             }
@@ -78,25 +94,77 @@ impl Dialer {
                     return Ok(stream);
                 }
                 Ok(Err(e)) => {
-                    last_error = Some(std::io::Error::new(
-                        e.kind(),
-                        format!("cannot connect to {host}:{port} ({addr}): {e}"),
-                    ))
+                    let (cause, detail) = match e.kind() {
+                        std::io::ErrorKind::ConnectionRefused => (
+                            UpstreamCause::Refused,
+                            format!("nothing accepts connections on {host}:{port} ({addr})"),
+                        ),
+                        std::io::ErrorKind::TimedOut => (
+                            UpstreamCause::ConnectTimeout,
+                            format!("{host}:{port} ({addr}) did not answer"),
+                        ),
+                        std::io::ErrorKind::NetworkUnreachable
+                        | std::io::ErrorKind::HostUnreachable => (
+                            UpstreamCause::Unreachable,
+                            format!("no route to {host}:{port} ({addr}): {}", os_words(&e)),
+                        ),
+                        _ => (
+                            UpstreamCause::Other,
+                            format!("cannot connect to {host}:{port} ({addr}): {}", os_words(&e)),
+                        ),
+                    };
+                    last_error = Some(DialError::io(e.kind(), cause, detail));
                 }
                 Err(_) => {
-                    last_error = Some(timed_out(format!(
-                        "connecting to {host}:{port} ({addr}) took longer than {:?}",
-                        self.connect_timeout
-                    )))
+                    last_error = Some(DialError::io(
+                        std::io::ErrorKind::TimedOut,
+                        UpstreamCause::ConnectTimeout,
+                        format!(
+                            "{host}:{port} ({addr}) did not answer within {} s",
+                            self.connect_timeout.as_secs_f64()
+                        ),
+                    ))
                 }
             }
         }
         Err(last_error.unwrap_or_else(|| {
-            std::io::Error::new(
+            DialError::io(
                 std::io::ErrorKind::NotFound,
+                UpstreamCause::Dns,
                 format!("{host} has no address"),
             )
         }))
+    }
+}
+
+/// Why the dialer could not connect: the cause, and the words that say
+/// where. Carried inside an `io::Error` through hyper's connector.
+#[derive(Debug)]
+pub struct DialError {
+    pub cause: UpstreamCause,
+    pub detail: String,
+}
+
+impl DialError {
+    fn io(kind: std::io::ErrorKind, cause: UpstreamCause, detail: String) -> std::io::Error {
+        std::io::Error::new(kind, DialError { cause, detail })
+    }
+}
+
+impl std::fmt::Display for DialError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.detail)
+    }
+}
+
+impl std::error::Error for DialError {}
+
+/// An OS error's text without its ` (os error 111)` tail.
+fn os_words(error: &std::io::Error) -> String {
+    let text = error.to_string();
+    match text.find(" (os error ") {
+        Some(at) => text[..at].to_string(),
+        None => text,
     }
 }
 
@@ -116,10 +184,6 @@ fn is_own_address(addr: SocketAddr, own: SocketAddr) -> bool {
 /// Whether `ip` is one of this machine's addresses: only those can be bound.
 fn is_this_machine(ip: std::net::IpAddr) -> bool {
     std::net::UdpSocket::bind(SocketAddr::new(ip, 0)).is_ok()
-}
-
-fn timed_out(message: String) -> std::io::Error {
-    std::io::Error::new(std::io::ErrorKind::TimedOut, message)
 }
 
 impl tower_service::Service<http::Uri> for Dialer {
@@ -213,33 +277,101 @@ fn client_http1(dialer: Dialer, tls: rustls::ClientConfig) -> UpstreamClient {
     )
 }
 
-/// What kind of failure an upstream request error is: a TLS failure
-/// anywhere in its causes, else a failed connection, else something later.
-pub fn kind(error: &hyper_util::client::legacy::Error) -> ErrorKind {
-    kind_of_chain(error, error.is_connect())
+/// An upstream request that failed: its cause and the record's message.
+pub fn failure(error: &hyper_util::client::legacy::Error, target: &str) -> ExchangeError {
+    let (cause, detail) = classify(error, error.is_connect());
+    ExchangeError::new(cause.kind(), cause.message(target, &detail))
 }
 
-fn kind_of_chain(error: &(dyn std::error::Error + 'static), connecting: bool) -> ErrorKind {
-    let mut source = Some(error);
-    while let Some(cause) = source {
-        // An io::Error hides the error it wraps from `source()`: look inside.
-        let inner = cause
-            .downcast_ref::<std::io::Error>()
-            .and_then(|io| io.get_ref())
-            .map(|inner| inner as &(dyn std::error::Error + 'static));
-        if cause.is::<rustls::Error>() || inner.is_some_and(|i| i.is::<rustls::Error>()) {
-            return ErrorKind::UpstreamTls;
+/// The cause of an upstream failure and the words that say where, from
+/// its chain of sources: the dialer's own [`DialError`], a rustls error
+/// (the certificate, or the handshake), an OS error's kind, or hyper's
+/// reason. `connecting` says whether the connection was being set up (an
+/// end of stream there is a failed TLS handshake). Never Rust debug output.
+pub(crate) fn classify(
+    error: &(dyn std::error::Error + 'static),
+    connecting: bool,
+) -> (UpstreamCause, String) {
+    let mut found_io = None;
+    let mut found_hyper = None;
+    let mut next = Some(error);
+    // Bounded: a chain is a handful of wrappers deep.
+    for _ in 0..32 {
+        let Some(cause) = next else { break };
+        if let Some(dial) = cause.downcast_ref::<DialError>() {
+            return (dial.cause, dial.detail.clone());
         }
-        source = cause.source();
+        if let Some(tls) = cause.downcast_ref::<rustls::Error>() {
+            let words = crate::tls::problem::handshake_problem(tls);
+            return match tls {
+                rustls::Error::InvalidCertificate(_) => (UpstreamCause::Certificate, words),
+                _ => (UpstreamCause::Handshake, words),
+            };
+        }
+        if let Some(hyper) = cause.downcast_ref::<hyper::Error>() {
+            found_hyper.get_or_insert(hyper);
+        }
+        next = match cause.downcast_ref::<std::io::Error>() {
+            Some(io) => {
+                found_io.get_or_insert(io);
+                // An io::Error hides the error it wraps from `source()`
+                // (which skips to that error's own source): step into it.
+                match io.get_ref() {
+                    Some(inner) => Some(inner as &(dyn std::error::Error + 'static)),
+                    None => cause.source(),
+                }
+            }
+            None => cause.source(),
+        };
     }
-    if connecting {
-        ErrorKind::UpstreamUnreachable
-    } else {
-        ErrorKind::UpstreamFailed
+    if let Some(io) = found_io {
+        use std::io::ErrorKind as K;
+        let words = os_words(io);
+        return match io.kind() {
+            K::ConnectionReset | K::ConnectionAborted | K::BrokenPipe => {
+                (UpstreamCause::Reset, words)
+            }
+            K::UnexpectedEof if connecting => (
+                UpstreamCause::Handshake,
+                "the server closed the connection during the handshake".into(),
+            ),
+            K::UnexpectedEof => (UpstreamCause::Closed, words),
+            K::TimedOut => (UpstreamCause::ConnectTimeout, words),
+            K::ConnectionRefused => (UpstreamCause::Refused, words),
+            _ => (UpstreamCause::Other, words),
+        };
     }
+    if let Some(hyper) = found_hyper {
+        if hyper.is_incomplete_message() || hyper.is_closed() || hyper.is_canceled() {
+            return (
+                UpstreamCause::Closed,
+                "it closed the connection before a complete response".into(),
+            );
+        }
+        return (UpstreamCause::Other, hyper.to_string());
+    }
+    (UpstreamCause::Other, innermost(error))
 }
 
-/// The chain of causes of an error, joined: "client error (Connect): tcp connect error: refused".
+/// The text of the deepest cause (wrappers such as "client error
+/// (Connect)" say nothing a person can act on).
+fn innermost(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut deepest = error;
+    while let Some(next) = deepest.source() {
+        deepest = next;
+    }
+    deepest.to_string()
+}
+
+/// An upstream failure in words: its cause and where ("the connection was
+/// refused: nothing accepts connections on ..."), then what to do.
+pub fn in_words(error: &(dyn std::error::Error + 'static)) -> String {
+    let (cause, detail) = classify(error, false);
+    format!("{}: {detail}; {}", cause.title(), cause.advice())
+}
+
+/// The chain of causes of an error, joined: "connection error: broken pipe"
+/// (for failures that are not the upstream's, such as a client connection's).
 pub fn describe(error: &(dyn std::error::Error + 'static)) -> String {
     let mut parts = vec![error.to_string()];
     let mut source = error.source();
@@ -282,19 +414,107 @@ mod tests {
         assert!(!is_own_address("192.0.2.1:8080".parse().unwrap(), any));
     }
 
+    /// A wrapper like hyper-util's "client error (Connect)", whose source is `inner`.
+    #[derive(Debug)]
+    struct Wrapper(Box<dyn std::error::Error + Send + Sync>);
+    impl std::fmt::Display for Wrapper {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("client error (Connect)")
+        }
+    }
+    impl std::error::Error for Wrapper {
+        fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+            Some(&*self.0)
+        }
+    }
+
+    fn wrapped(io: std::io::Error) -> Wrapper {
+        Wrapper(Box::new(io))
+    }
+
     #[test]
-    fn a_tls_failure_is_told_from_a_refused_connection() {
-        let refused = std::io::Error::from(std::io::ErrorKind::ConnectionRefused);
+    fn each_cause_is_told_apart_through_the_chain_in_words() {
+        let dial = |cause, detail: &str| {
+            wrapped(DialError::io(
+                std::io::ErrorKind::Other,
+                cause,
+                detail.into(),
+            ))
+        };
+        // As hyper-rustls reports it: an io::Error around tokio-rustls's io::Error around rustls's.
+        let tls = |e: rustls::Error| {
+            wrapped(std::io::Error::other(std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                e,
+            )))
+        };
+        let cases: Vec<(Wrapper, bool, UpstreamCause, &str)> = vec![
+            (
+                dial(
+                    UpstreamCause::Dns,
+                    "cannot resolve x.invalid: Name or service not known",
+                ),
+                true,
+                UpstreamCause::Dns,
+                "cannot resolve x.invalid",
+            ),
+            (
+                dial(UpstreamCause::Refused, "nothing accepts connections on a:1"),
+                true,
+                UpstreamCause::Refused,
+                "nothing accepts",
+            ),
+            (
+                tls(rustls::Error::InvalidCertificate(
+                    rustls::CertificateError::UnknownIssuer,
+                )),
+                true,
+                UpstreamCause::Certificate,
+                "it is signed by an unknown issuer",
+            ),
+            (
+                tls(rustls::Error::AlertReceived(
+                    rustls::AlertDescription::ProtocolVersion,
+                )),
+                true,
+                UpstreamCause::Handshake,
+                "alert \"protocol version\"",
+            ),
+            (
+                wrapped(std::io::Error::from(std::io::ErrorKind::ConnectionReset)),
+                false,
+                UpstreamCause::Reset,
+                "reset",
+            ),
+            (
+                wrapped(std::io::Error::from(std::io::ErrorKind::UnexpectedEof)),
+                true,
+                UpstreamCause::Handshake,
+                "during the handshake",
+            ),
+            (
+                wrapped(std::io::Error::from(std::io::ErrorKind::UnexpectedEof)),
+                false,
+                UpstreamCause::Closed,
+                "",
+            ),
+        ];
+        for (error, connecting, cause, words) in cases {
+            let (found, detail) = classify(&error, connecting);
+            assert_eq!(found, cause, "{detail}");
+            assert!(detail.contains(words), "{detail}");
+            for debug in ["client error", "Other(", "Custom {", "kind:"] {
+                assert!(!detail.contains(debug), "{detail}");
+            }
+        }
+        // The message names the cause once, and reads back as it.
+        let (cause, detail) = classify(&dial(UpstreamCause::Refused, "nothing here"), true);
+        let message = cause.message("https://api.trakt.tv/x", &detail);
         assert_eq!(
-            kind_of_chain(&refused, true),
-            ErrorKind::UpstreamUnreachable
+            message,
+            "trakt-doctor could not get a response from https://api.trakt.tv/x: \
+             the connection was refused: nothing here"
         );
-        assert_eq!(kind_of_chain(&refused, false), ErrorKind::UpstreamFailed);
-        // As tokio-rustls reports a bad certificate: a rustls error inside an io::Error.
-        let certificate = std::io::Error::new(
-            std::io::ErrorKind::InvalidData,
-            rustls::Error::InvalidCertificate(rustls::CertificateError::UnknownIssuer),
-        );
-        assert_eq!(kind_of_chain(&certificate, true), ErrorKind::UpstreamTls);
+        assert_eq!(UpstreamCause::of_recorded(&message), Some(cause));
     }
 }

@@ -23,5 +23,42 @@ pub const TRAKT_REDIRECT_URI: &str = "https://www.strem.io/trakt/auth_cb";
 /// Analytics events that Stremio's servers turn into Trakt scrobbles.
 pub const TRAKT_EVENTS: &[&str] = &["traktPlaying", "traktPaused"];
 
-/// Below this much time left, a token is about to expire (Stremio cannot refresh it itself).
+/// Below this much time left (or a quarter of the token's lifetime, if shorter), a token is
+/// about to expire (Stremio cannot refresh it itself).
 pub const EXPIRY_WARNING_SECONDS: i64 = 24 * 60 * 60;
+
+/// The calls that answer `{authKey, user}`: the user carries the same
+/// `trakt` object as getUser's answer.
+pub const SIGN_IN_CALLS: &[&str] = &[
+    "/api/login",
+    "/api/loginWithToken",
+    "/api/register",
+    "/api/authWithFacebook",
+];
+
+/// Where Trakt sends the browser back with `code` and `state` after the authorize page.
+pub const CALLBACK_PATH: &str = "/trakt/auth_cb";
+
+/// Whether a request belongs to the Trakt link flow as the browser walks
+/// it: Stremio's `/trakt/auth/<id>` and `/trakt/auth_cb` pages, and
+/// Trakt's pages (sign-in, authorize; the authorize page also when it is
+/// wrongly opened on the API host).
+pub fn is_link_flow(host: &str, path: &str) -> bool {
+    let trakt_site = host == "trakt.tv" || host.ends_with(".trakt.tv");
+    let api = crate::spec::trakt::API_HOSTS.contains(&host);
+    (host == WEB_HOST && (path.starts_with(AUTH_PREFIX) || path == CALLBACK_PATH))
+        || (trakt_site && !api)
+        || (api && path == "/oauth/authorize")
+}
+
+/// The site whose cookies a request to `host` carries, as a browser's
+/// settings name it (Settings → Privacy → cookies and site data).
+pub fn cookie_site(host: &str) -> &str {
+    if host == "strem.io" || host.ends_with(".strem.io") {
+        "strem.io"
+    } else if host == "trakt.tv" || host.ends_with(".trakt.tv") {
+        "trakt.tv"
+    } else {
+        host
+    }
+}

@@ -1,5 +1,6 @@
-//! The per-install certificate authority: load it from `certs/`, or create
-//! it there on first run, and mint leaf certificates with it.
+//! The per-user certificate authority: load it from its folder (see
+//! [`super::location`]), or create it there on first run, and mint leaf
+//! certificates with it.
 //!
 //! The CA carries X.509 name constraints that limit it to the intercepted
 //! domains, so a leaked key cannot impersonate any other site. The private
@@ -20,35 +21,13 @@ use rustls::client::danger::ServerCertVerifier;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer, ServerName, UnixTime};
 use time::{Duration, OffsetDateTime};
 
+pub use super::location::{CaFiles, CA_CERT_FILE, CA_KEY_FILE};
 use crate::hosts::{covering_domains, HostName};
-
-/// File name of the CA certificate (the file users import).
-pub const CA_CERT_FILE: &str = "trakt-doctor-ca.pem";
-/// File name of the CA private key (never served, never logged).
-pub const CA_KEY_FILE: &str = "trakt-doctor-ca.key";
 
 const CA_COMMON_NAME: &str = "trakt-doctor local CA";
 const CA_LIFETIME_DAYS: i64 = 3650;
 /// Below the 398 days browsers accept for a leaf certificate.
 const LEAF_LIFETIME_DAYS: i64 = 390;
-
-/// Where the CA lives on disk.
-#[derive(Debug, Clone)]
-pub struct CaFiles {
-    pub dir: PathBuf,
-}
-
-impl CaFiles {
-    pub fn new(dir: impl Into<PathBuf>) -> Self {
-        CaFiles { dir: dir.into() }
-    }
-    pub fn cert_path(&self) -> PathBuf {
-        self.dir.join(CA_CERT_FILE)
-    }
-    pub fn key_path(&self) -> PathBuf {
-        self.dir.join(CA_KEY_FILE)
-    }
-}
 
 /// Everything that can go wrong with the CA, each with the way out.
 #[derive(Debug)]
@@ -60,26 +39,44 @@ pub enum CaError {
     CorruptCertificate {
         path: PathBuf,
         detail: String,
+
+        /// The command that repairs it (see [`CaFiles::regenerate_command`]).
+        regenerate: String,
     },
     CorruptKey {
         path: PathBuf,
         detail: String,
+
+        /// The command that repairs it (see [`CaFiles::regenerate_command`]).
+        regenerate: String,
     },
     KeyMismatch {
         cert: PathBuf,
         key: PathBuf,
+
+        /// The command that repairs it (see [`CaFiles::regenerate_command`]).
+        regenerate: String,
     },
     HalfMissing {
         present: PathBuf,
         missing: PathBuf,
+
+        /// The command that repairs it (see [`CaFiles::regenerate_command`]).
+        regenerate: String,
     },
     Expired {
         path: PathBuf,
+
+        /// The command that repairs it (see [`CaFiles::regenerate_command`]).
+        regenerate: String,
     },
     HostNotCovered {
         host: String,
         cert: PathBuf,
         detail: String,
+
+        /// The command that repairs it (see [`CaFiles::regenerate_command`]).
+        regenerate: String,
     },
     Mint {
         host: String,
@@ -89,41 +86,79 @@ pub enum CaError {
 
 impl fmt::Display for CaError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let regenerate = "run `trakt-doctor ca regenerate` to create a new CA (then trust the new certificate again)";
+        let again = |command: &str| {
+            format!("run `{command}` to create a new CA, then trust the new certificate (`trakt-doctor ca trust`)")
+        };
         match self {
             CaError::Io { path, source } => {
-                write!(f, "cannot access {}: {source}", path.display())
+                write!(f, "cannot access {}: {source}", path.display())?;
+                if source.kind() == io::ErrorKind::PermissionDenied {
+                    write!(
+                        f,
+                        " (choose a folder you can write with --certs DIR or {})",
+                        super::location::CERTS_ENV
+                    )?;
+                }
+                Ok(())
             }
-            CaError::CorruptCertificate { path, detail } => write!(
+            CaError::CorruptCertificate {
+                path,
+                detail,
+                regenerate,
+            } => write!(
                 f,
-                "the CA certificate {} is not a valid PEM certificate ({detail}); {regenerate}",
-                path.display()
+                "the CA certificate {} is not a valid PEM certificate ({detail}); {}",
+                path.display(),
+                again(regenerate)
             ),
-            CaError::CorruptKey { path, detail } => write!(
+            CaError::CorruptKey {
+                path,
+                detail,
+                regenerate,
+            } => write!(
                 f,
-                "the CA key {} is not a valid PEM private key ({detail}); {regenerate}",
-                path.display()
+                "the CA key {} is not a valid PEM private key ({detail}); {}",
+                path.display(),
+                again(regenerate)
             ),
-            CaError::KeyMismatch { cert, key } => write!(
+            CaError::KeyMismatch {
+                cert,
+                key,
+                regenerate,
+            } => write!(
                 f,
-                "the CA key {} does not belong to the certificate {}; {regenerate}",
+                "the CA key {} does not belong to the certificate {}; {}",
                 key.display(),
-                cert.display()
+                cert.display(),
+                again(regenerate)
             ),
-            CaError::HalfMissing { present, missing } => write!(
+            CaError::HalfMissing {
+                present,
+                missing,
+                regenerate,
+            } => write!(
                 f,
-                "{} exists but {} is missing; {regenerate}",
+                "{} exists but {} is missing; {}",
                 present.display(),
-                missing.display()
+                missing.display(),
+                again(regenerate)
             ),
-            CaError::Expired { path } => {
-                write!(f, "the CA certificate {} has expired; {regenerate}", path.display())
-            }
-            CaError::HostNotCovered { host, cert, detail } => write!(
+            CaError::Expired { path, regenerate } => write!(
                 f,
-                "the CA {} is limited to other domains and cannot sign for `{host}` ({detail}); \
-                 run `trakt-doctor ca regenerate --intercept {host}` (with every --intercept you use), then trust the new certificate",
-                cert.display()
+                "the CA certificate {} has expired; {}",
+                path.display(),
+                again(regenerate)
+            ),
+            CaError::HostNotCovered {
+                host,
+                cert,
+                detail,
+                regenerate,
+            } => write!(
+                f,
+                "the CA {} is limited to other domains and cannot sign for `{host}` ({detail}); {}",
+                cert.display(),
+                again(regenerate)
             ),
             CaError::Mint { host, detail } => {
                 write!(f, "cannot mint a certificate for `{host}`: {detail}")
@@ -131,6 +166,25 @@ impl fmt::Display for CaError {
         }
     }
 }
+
+impl CaError {
+    /// The same error, advising `command` as the repair.
+    fn repaired_by(mut self, command: String) -> Self {
+        match &mut self {
+            CaError::CorruptCertificate { regenerate, .. }
+            | CaError::CorruptKey { regenerate, .. }
+            | CaError::KeyMismatch { regenerate, .. }
+            | CaError::HalfMissing { regenerate, .. }
+            | CaError::Expired { regenerate, .. }
+            | CaError::HostNotCovered { regenerate, .. } => *regenerate = command,
+            CaError::Io { .. } | CaError::Mint { .. } => {}
+        }
+        self
+    }
+}
+
+/// The repair advised until [`CaError::repaired_by`] knows the folder and hosts.
+const REGENERATE: &str = "trakt-doctor ca regenerate";
 
 impl std::error::Error for CaError {}
 
@@ -237,10 +291,12 @@ impl CertificateAuthority {
         key_path: &Path,
     ) -> Result<Self, CaError> {
         let key = KeyPair::from_pem(key_pem).map_err(|e| CaError::CorruptKey {
+            regenerate: REGENERATE.into(),
             path: key_path.to_path_buf(),
             detail: e.to_string(),
         })?;
         let corrupt_cert = |detail: String| CaError::CorruptCertificate {
+            regenerate: REGENERATE.into(),
             path: cert_path.to_path_buf(),
             detail,
         };
@@ -254,6 +310,7 @@ impl CertificateAuthority {
             .map_err(|e| corrupt_cert(e.to_string()))?;
         if parsed.public_key().subject_public_key.data.as_ref() != key.public_key_raw() {
             return Err(CaError::KeyMismatch {
+                regenerate: REGENERATE.into(),
                 cert: cert_path.to_path_buf(),
                 key: key_path.to_path_buf(),
             });
@@ -269,6 +326,14 @@ impl CertificateAuthority {
         files: &CaFiles,
         hosts: &[HostName],
     ) -> Result<(Self, CaOrigin), CaError> {
+        Self::load_or_create_unrepaired(files, hosts)
+            .map_err(|e| e.repaired_by(files.regenerate_command(hosts)))
+    }
+
+    fn load_or_create_unrepaired(
+        files: &CaFiles,
+        hosts: &[HostName],
+    ) -> Result<(Self, CaOrigin), CaError> {
         let (cert_path, key_path) = (files.cert_path(), files.key_path());
         match (cert_path.exists(), key_path.exists()) {
             (false, false) => {
@@ -276,10 +341,12 @@ impl CertificateAuthority {
                 Ok((ca, CaOrigin::Created))
             }
             (true, false) => Err(CaError::HalfMissing {
+                regenerate: REGENERATE.into(),
                 present: cert_path,
                 missing: key_path,
             }),
             (false, true) => Err(CaError::HalfMissing {
+                regenerate: REGENERATE.into(),
                 present: key_path,
                 missing: cert_path,
             }),
@@ -405,6 +472,7 @@ impl CertificateAuthority {
         roots
             .add(self.cert_der.clone())
             .map_err(|e| CaError::CorruptCertificate {
+                regenerate: REGENERATE.into(),
                 path: cert_path.to_path_buf(),
                 detail: e.to_string(),
             })?;
@@ -414,6 +482,7 @@ impl CertificateAuthority {
         )
         .build()
         .map_err(|e| CaError::CorruptCertificate {
+            regenerate: REGENERATE.into(),
             path: cert_path.to_path_buf(),
             detail: e.to_string(),
         })?;
@@ -425,19 +494,22 @@ impl CertificateAuthority {
             Ok(_) => Ok(()),
             Err(rustls::Error::InvalidCertificate(rustls::CertificateError::BadSignature)) => {
                 Err(CaError::KeyMismatch {
+                    regenerate: REGENERATE.into(),
                     cert: cert_path.to_path_buf(),
                     key: key_path.to_path_buf(),
                 })
             }
             Err(rustls::Error::InvalidCertificate(rustls::CertificateError::Expired)) => {
                 Err(CaError::Expired {
+                    regenerate: REGENERATE.into(),
                     path: cert_path.to_path_buf(),
                 })
             }
             Err(other) => Err(CaError::HostNotCovered {
+                regenerate: REGENERATE.into(),
                 host: host.to_string(),
                 cert: cert_path.to_path_buf(),
-                detail: other.to_string(),
+                detail: super::problem::handshake_problem(&other),
             }),
         }
     }
@@ -478,6 +550,7 @@ pub(crate) fn write_atomically(path: &Path, bytes: &[u8], private: bool) -> io::
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::tls::Chosen;
 
     fn hosts(names: &[&str]) -> Vec<HostName> {
         names.iter().map(|h| h.parse().unwrap()).collect()
@@ -512,9 +585,39 @@ mod tests {
         let err = ca.check_covers("bank.example", p, p).unwrap_err();
         assert!(CertificateAuthority::generate(&[]).is_err());
         assert!(matches!(err, CaError::HostNotCovered { .. }), "{err}");
-        assert!(err
-            .to_string()
-            .contains("ca regenerate --intercept bank.example"));
+        assert!(err.to_string().contains("`trakt-doctor ca regenerate`"));
+    }
+
+    #[test]
+    fn the_repair_command_covers_every_host_and_names_the_folder_in_one_go() {
+        let dir = tempdir();
+        let files = CaFiles::new(&dir);
+        CertificateAuthority::create(&files, &hosts(&["example.org"])).unwrap();
+        // Not one host per round: every host of the set, and this folder.
+        let wanted = hosts(&["trakt.tv", "api.trakt.tv", "bank.example"]);
+        let err = CertificateAuthority::load_or_create(&files, &wanted).unwrap_err();
+        assert!(matches!(err, CaError::HostNotCovered { .. }), "{err}");
+        let command = format!(
+            "`trakt-doctor ca regenerate --intercept trakt.tv --intercept api.trakt.tv \
+             --intercept bank.example --certs {}`",
+            dir.display()
+        );
+        assert!(err.to_string().contains(&command), "{err}");
+        // The default hosts in the default folder: the plain command.
+        let default = CaFiles {
+            chosen: Chosen::Default,
+            ..files.clone()
+        };
+        assert_eq!(
+            default.regenerate_command(&crate::default_intercept_hosts()),
+            "trakt-doctor ca regenerate"
+        );
+        // A missing key names the same repair.
+        fs::remove_file(files.key_path()).unwrap();
+        let err = CertificateAuthority::load_or_create(&files, &wanted).unwrap_err();
+        assert!(matches!(err, CaError::HalfMissing { .. }), "{err}");
+        assert!(err.to_string().contains(&command), "{err}");
+        fs::remove_dir_all(dir).unwrap();
     }
 
     #[test]

@@ -6,12 +6,16 @@
 
 pub mod ca;
 pub mod leaf;
+pub mod location;
+pub(crate) mod problem;
+pub mod trust;
 pub mod upstream;
 
 use std::sync::Arc;
 
 pub use ca::{CaError, CaFiles, CertificateAuthority};
 pub use leaf::{LeafCache, ServerConfigSource};
+pub use location::Chosen;
 
 /// The crypto provider used by every TLS configuration of the program.
 pub fn provider() -> Arc<rustls::crypto::CryptoProvider> {

@@ -1,13 +1,13 @@
 // Chromium as the proxied client, the stand-in for Stremio's Chromium-based
 // shells: --proxy-server points at trakt-doctor, and the CA is trusted
 // through an NSS database in a temporary HOME (as a Linux user does).
-// Argument: { proxy, url, home, expect }.
+// Argument: { proxy, url, home, expect, profile? } (profile: a fresh folder per load).
 import { chromium } from "playwright-core";
 
 const cfg = JSON.parse(process.argv[2]);
 const executablePath = process.env.CHROMIUM || "/usr/bin/chromium";
 process.env.HOME = cfg.home;
-const context = await chromium.launchPersistentContext(cfg.home + "/profile", {
+const context = await chromium.launchPersistentContext(cfg.profile || cfg.home + "/profile", {
   executablePath,
   headless: true,
   env: { ...process.env, HOME: cfg.home },

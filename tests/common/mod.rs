@@ -21,6 +21,8 @@ use rustls_pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer, Server
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
+pub mod stremio_fake;
+
 /// Names the fake upstream's certificate is valid for.
 pub const FAKE_NAMES: &[&str] = &[
     "api.trakt.tv",
@@ -717,5 +719,43 @@ fn dates_are_utc_strings(value: &serde_json::Value) -> bool {
         }),
         serde_json::Value::Array(items) => items.iter().all(dates_are_utc_strings),
         _ => true,
+    }
+}
+
+/// Checks how an upstream failure reaches a person: the proxy's answer
+/// body, the record's `error` and diagnosis, and the terminal say `words`,
+/// give `advice` exactly once each, and show no Rust debug output.
+pub fn assert_failure_told(
+    proxy: &ProxyProcess,
+    body: &str,
+    record: &serde_json::Value,
+    words: &[&str],
+    advice: &str,
+) {
+    let error = record["error"].as_str().unwrap_or_default();
+    let diagnosis = record["diagnosis"].to_string();
+    proxy.wait_for("the terminal block", |p| p.stdout().contains(advice));
+    let terminal = proxy.stdout();
+    for word in words {
+        assert!(body.contains(word), "`{word}` not in the answer: {body}");
+        assert!(error.contains(word), "`{word}` not in the record: {error}");
+    }
+    assert_eq!(body.matches(advice).count(), 1, "{body}");
+    assert_eq!(terminal.matches(advice).count(), 1, "{terminal}");
+    assert_eq!(diagnosis.matches(advice).count(), 1, "{diagnosis}");
+    for text in [body, error, diagnosis.as_str(), terminal.as_str()] {
+        for debug in [
+            "client error (",
+            "Other(",
+            "OtherError",
+            "Custom {",
+            "os error",
+            "Kind(",
+        ] {
+            assert!(
+                !text.contains(debug),
+                "Rust debug output `{debug}` in: {text}"
+            );
+        }
     }
 }
