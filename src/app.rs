@@ -15,6 +15,7 @@ pub fn main(cli: Cli) -> Result<i32, Fatal> {
         Some(Command::Stremio(args)) => commands::stremio::run(args),
         Some(Command::CheckToken(args)) => commands::check_token::run(args),
         Some(Command::Rules(args)) => commands::rules::run(args),
+        Some(Command::Report(args)) => commands::report::run(args),
         Some(Command::Replay(args)) => commands::replay::run(args),
     }
 }

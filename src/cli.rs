@@ -62,9 +62,25 @@ pub enum Command {
     Stremio(StremioArgs),
     /// Ask Trakt once whether an access token works (GET /users/settings). Only when you run it.
     CheckToken(CheckTokenArgs),
+    /// Write a Markdown report of failed exchanges to paste into a support thread or an issue
+    /// (secrets replaced by placeholders). Exit status: 0 written, 2 unreadable input or nothing to report.
+    Report(ReportArgs),
     /// Send one recorded request again (from a HAR or JSON Lines file), or print it as a curl command.
     #[command(after_help = REPLAY_HELP)]
     Replay(ReplayArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// A HAR file or a trakt-doctor JSON Lines log.
+    #[arg(value_name = "FILE")]
+    pub file: PathBuf,
+    /// The exchange to report, by id (repeatable). Default: every failed exchange.
+    #[arg(long = "id", value_name = "N")]
+    pub ids: Vec<u64>,
+    /// Also write a redacted HAR file of just these exchanges (and their resends).
+    #[arg(long, value_name = "OUT.har")]
+    pub har: Option<PathBuf>,
 }
 
 const REPLAY_HELP: &str = "\

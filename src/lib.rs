@@ -63,6 +63,7 @@ pub mod hosts;
 pub mod log;
 pub mod proxy;
 pub(crate) mod respond;
+pub(crate) mod share;
 pub mod tls;
 pub(crate) mod web;
 

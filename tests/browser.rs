@@ -187,6 +187,125 @@ async fn chromium_through_the_proxy_trusts_the_ca_from_an_nss_database() {
     );
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_detail_pane_resends_compares_copies_as_curl_and_reports() {
+    require_tools();
+    const SECRET: &str = "browserResendToken8c2f5a";
+    const TYPED: &str = "browserTypedToken3e9d1b";
+    let ca = TestCa::new();
+    let fake = FakeUpstream::start(&ca, strict_trakt()).await;
+    // Bodies up to 40 MB are captured whole (the eviction below needs one).
+    let mut args = route_to(&fake, &ca);
+    args.extend(["--capture-limit", "40000000", "--body-memory", "400000000"].map(String::from));
+    let proxy = ProxyProcess::start(&args);
+    let ca_path = proxy.ca_path().display().to_string();
+    let bearer = format!("Authorization: Bearer {SECRET}");
+    let key = format!("trakt-api-key: {CLIENT_ID}");
+    let through = |extra: &[&str]| -> Vec<String> {
+        let mut v: Vec<String> = ["-x", &proxy.url(), "--cacert", &ca_path]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        for h in ["User-Agent: BrowserResend/1", &key, &bearer] {
+            v.push("-H".into());
+            v.push(h.to_string());
+        }
+        v.extend(extra.iter().map(|s| s.to_string()));
+        v
+    };
+    let curls = vec![
+        through(&[
+            "-H",
+            "trakt-api-version: 2",
+            "https://api.trakt.tv/users/settings",
+        ]),
+        // No trakt-api-version: Trakt answers 400, auto-fix adds it.
+        through(&[
+            "-H",
+            "Content-Type: application/json",
+            "--data",
+            "{\"movie\":{\"ids\":{\"trakt\":28}},\"progress\":10}",
+            "https://api.trakt.tv/scrobble/start",
+        ]),
+    ];
+    // A GET with another token, then a 33 MB secret that evicts its original
+    // (the originals hold 32 MB; the redacted record is small).
+    let tmp = tempfile::tempdir().unwrap();
+    let huge = tmp.path().join("huge.json");
+    std::fs::write(
+        &huge,
+        format!(r#"{{"refresh_token":"{}"}}"#, "x".repeat(33 << 20)),
+    )
+    .unwrap();
+    let plain = |extra: &[&str]| -> Vec<String> {
+        let mut v: Vec<String> = ["-x", &proxy.url(), "--cacert", &ca_path]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        v.extend(extra.iter().map(|s| s.to_string()));
+        v
+    };
+    let evict = vec![
+        plain(&[
+            "-H",
+            "User-Agent: BrowserResend/1",
+            "-H",
+            "trakt-api-version: 2",
+            "-H",
+            &key,
+            "-H",
+            &format!("Authorization: Bearer {TYPED}"),
+            "https://api.trakt.tv/users/settings?evicted=1",
+        ]),
+        plain(&[
+            "-H",
+            "Content-Type: application/json",
+            "--data-binary",
+            &format!("@{}", huge.display()),
+            "https://api.trakt.tv/oauth/token",
+        ]),
+    ];
+    let screenshot = artifacts().join("web-resend.png");
+    let (ok, output) = node(
+        "resend.mjs",
+        serde_json::json!({
+            "page": format!("{}/", proxy.url()),
+            "curls": curls,
+            "evict": evict,
+            "secret": SECRET,
+            "typed": TYPED,
+            "screenshot": screenshot,
+        }),
+    );
+    assert!(ok, "{output}\nproxy stderr:\n{}", proxy.stderr());
+    assert!(output.contains("OK"), "{output}");
+    // What Trakt received: the 400 once as captured, then twice repaired.
+    let scrobbles: Vec<Received> = fake
+        .received()
+        .into_iter()
+        .filter(|r| r.path == "/scrobble/start")
+        .collect();
+    assert_eq!(scrobbles.len(), 4, "{scrobbles:?}");
+    for sent in &scrobbles {
+        assert_eq!(
+            sent.headers.get("authorization").unwrap(),
+            &format!("Bearer {SECRET}"),
+            "each resend carries the captured token"
+        );
+    }
+    let settings: Vec<String> = fake
+        .received()
+        .iter()
+        .filter(|r| r.path.starts_with("/users/settings"))
+        .map(|r| r.headers["authorization"].to_str().unwrap().to_string())
+        .collect();
+    assert_eq!(
+        settings,
+        [SECRET, SECRET, TYPED, TYPED].map(|t| format!("Bearer {t}"))
+    );
+    println!("{output}screenshot: {}", screenshot.display());
+}
+
 /// `ca trust` for a user who never ran Chrome (no NSS database yet), then
 /// Chromium loads a page through the proxy; `ca untrust`, and the same
 /// load fails on the certificate.

@@ -160,3 +160,342 @@ async fn the_har_file_is_written_live_and_lint_reads_it_back() {
         "{text}"
     );
 }
+
+/// POSTs `body` to one of the web view's actions with the page's token;
+/// gives the status and the answer.
+fn act(base: &str, token: &str, path: &str, body: &str) -> (String, String) {
+    let out = curl(&[
+        "-X",
+        "POST",
+        "-H",
+        &format!("x-trakt-doctor-token: {token}"),
+        "-H",
+        "Content-Type: application/json",
+        "--data",
+        body,
+        "-w",
+        "\n%{http_code}",
+        &format!("{base}{path}"),
+    ]);
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let (answer, code) = text.rsplit_once('\n').unwrap();
+    (code.to_string(), answer.to_string())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_lint_and_report_actions_are_guarded_and_the_report_holds_no_secret() {
+    const SECRET: &str = "webReportSecret4f7a2c";
+    let ca = TestCa::new();
+    let refusing: Handler =
+        std::sync::Arc::new(|_: &Received| Reply::json(401, r#"{"error":"invalid_token"}"#));
+    let fake = FakeUpstream::start(&ca, refusing).await;
+    let proxy = ProxyProcess::start(&route_to(&fake, &ca));
+    let base = proxy.url();
+    let html = String::from_utf8_lossy(&curl(&[&format!("{base}/")]).stdout).into_owned();
+    let token = page_token(&html);
+    proxy.curl(&[
+        "-H",
+        &format!("Authorization: Bearer {SECRET}"),
+        "-H",
+        "User-Agent: WebReport/2",
+        "https://api.trakt.tv/sync/history",
+    ]);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let id = loop {
+        let list: serde_json::Value =
+            serde_json::from_slice(&curl(&[&format!("{base}/api/exchanges")]).stdout).unwrap();
+        if let Some(id) = list[0]["id"].as_u64() {
+            break id;
+        }
+        assert!(std::time::Instant::now() < deadline, "no exchange stored");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+
+    // Without the token, neither action answers.
+    let report = format!("/api/exchanges/{id}/report");
+    assert_eq!(act(&base, "wrong", &report, "{}").0, "403");
+    assert_eq!(act(&base, "wrong", "/api/lint", "{}").0, "403");
+
+    let (code, markdown) = act(&base, &token, &report, "{}");
+    assert_eq!(code, "200", "{markdown}");
+    assert!(
+        markdown.contains("GET api.trakt.tv/sync/history: 401 Unauthorized")
+            && markdown.contains("authorization: Bearer <access token>")
+            && markdown.contains("`WebReport/2`"),
+        "{markdown}"
+    );
+    assert!(
+        !markdown.contains(SECRET) && !markdown.contains("sha256:"),
+        "{markdown}"
+    );
+    assert_eq!(
+        act(&base, &token, "/api/exchanges/999999/report", "{}").0,
+        "404"
+    );
+
+    // A draft is linted without being sent: findings, and the repaired request.
+    let before = fake.received().len();
+    let draft = serde_json::json!({
+        "method": "POST",
+        "url": "https://api.trakt.tv/scrobble/start",
+        "headers": [["content-type", "application/json"], ["trakt-api-key", "x"]],
+        "body": "{\"movie\":{\"ids\":{\"trakt\":1}},\"progress\":5}",
+    });
+    let (code, linted) = act(&base, &token, "/api/lint", &draft.to_string());
+    assert_eq!(code, "200", "{linted}");
+    let linted: serde_json::Value = serde_json::from_str(&linted).unwrap();
+    let rules: Vec<&str> = linted["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["rule"].as_str().unwrap())
+        .collect();
+    assert!(rules.contains(&"header.api-version.missing"), "{linted}");
+    let repaired = &linted["repaired"]["headers"];
+    assert!(
+        repaired
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|h| h[0] == "trakt-api-version" && h[1] == "2"),
+        "{linted}"
+    );
+    assert_eq!(fake.received().len(), before, "linting must not send");
+    let bad = serde_json::json!({"method": "GET", "url": "not a url"});
+    assert_eq!(act(&base, &token, "/api/lint", &bad.to_string()).0, "400");
+}
+
+/// Waits for the web view to hold `n` exchanges; gives them, oldest first.
+fn stored(base: &str, n: usize) -> Vec<serde_json::Value> {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let list: serde_json::Value =
+            serde_json::from_slice(&curl(&[&format!("{base}/api/exchanges")]).stdout).unwrap();
+        let list = list.as_array().unwrap().clone();
+        if list.len() >= n || std::time::Instant::now() > deadline {
+            return list;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn resends_from_the_web_view_are_confirmed_marked_and_refuse_a_spent_refresh_token() {
+    const TOKEN: &str = "webResendAccess5e1c9b";
+    const REFRESH: &str = "webResendRefresh7d3a2f";
+    const TYPED: &str = "webResendTyped2b6e4d";
+    const CLIENT_ID: &str = "0e861f52c7365efe6da5ea3e2e6641b8d25d87aca3133e8d4f7dc8487368d14b";
+    let ca = TestCa::new();
+    let fake = FakeUpstream::start(&ca, strict_trakt()).await;
+    // Bodies up to 40 MB are captured whole (the eviction below needs one).
+    let (mut proxy, log, dir) = logged_proxy(
+        &fake,
+        &ca,
+        &["--capture-limit", "40000000", "--body-memory", "400000000"],
+    );
+    let base = proxy.url();
+    let html = String::from_utf8_lossy(&curl(&[&format!("{base}/")]).stdout).into_owned();
+    let token = page_token(&html);
+    let common = [
+        "-H".to_string(),
+        "User-Agent: WebResend/1".to_string(),
+        "-H".to_string(),
+        "trakt-api-version: 2".to_string(),
+        "-H".to_string(),
+        format!("trakt-api-key: {CLIENT_ID}"),
+    ];
+    let with = |extra: &[&str]| -> Vec<String> {
+        let mut v = common.to_vec();
+        v.extend(extra.iter().map(|s| s.to_string()));
+        v
+    };
+    let run = |args: Vec<String>| {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        proxy.curl(&args);
+    };
+    run(with(&[
+        "-H",
+        &format!("Authorization: Bearer {TOKEN}"),
+        "https://api.trakt.tv/users/settings",
+    ]));
+    let refresh_body = format!(
+        r#"{{"refresh_token":"{REFRESH}","client_id":"{CLIENT_ID}","client_secret":"S","redirect_uri":"urn:ietf:wg:oauth:2.0:oob","grant_type":"refresh_token"}}"#
+    );
+    run(with(&[
+        "-H",
+        "Content-Type: application/json",
+        "--data",
+        &refresh_body,
+        "https://api.trakt.tv/oauth/token",
+    ]));
+    let list = stored(&base, 2);
+    let id_of = |path: &str| {
+        list.iter()
+            .find(|s| s["path"] == path)
+            .and_then(|s| s["id"].as_u64())
+            .unwrap()
+    };
+    let (get, refresh) = (id_of("/users/settings"), id_of("/oauth/token"));
+
+    // Without the token: refused.
+    let resend_get = format!("/api/exchanges/{get}/resend");
+    assert_eq!(act(&base, "wrong", &resend_get, "{}").0, "403");
+
+    // A GET resends at once, with the captured token, marked replay_of.
+    let (code, answer) = act(&base, &token, &resend_get, r#"{"mode":"captured"}"#);
+    assert_eq!(code, "200", "{answer}");
+    let answer: serde_json::Value = serde_json::from_str(&answer).unwrap();
+    assert_eq!(answer["status"], 200, "{answer}");
+    assert_eq!(answer["exchange"]["replay_of"], get, "{answer}");
+    let settings: Vec<Received> = fake
+        .received()
+        .into_iter()
+        .filter(|r| r.path == "/users/settings")
+        .collect();
+    assert_eq!(settings.len(), 2);
+    assert_eq!(
+        settings[1].headers.get("authorization").unwrap(),
+        &format!("Bearer {TOKEN}")
+    );
+
+    // A resend of that resend: its source's original still has the token.
+    let again = answer["id"].as_u64().unwrap();
+    let (code, answer) = act(
+        &base,
+        &token,
+        &format!("/api/exchanges/{again}/resend"),
+        r#"{"mode":"captured"}"#,
+    );
+    assert_eq!(code, "200", "{answer}");
+
+    // A write says what it changes and is not sent unconfirmed.
+    let prepare = format!("/api/exchanges/{refresh}/prepare");
+    let (code, prepared) = act(&base, &token, &prepare, r#"{"mode":"captured"}"#);
+    assert_eq!(code, "200", "{prepared}");
+    let prepared: serde_json::Value = serde_json::from_str(&prepared).unwrap();
+    assert_eq!(prepared["write"], true);
+    assert!(
+        prepared["change"]
+            .as_str()
+            .unwrap()
+            .contains("refresh token"),
+        "{prepared}"
+    );
+    let tokens_sent = || {
+        fake.received()
+            .iter()
+            .filter(|r| r.path == "/oauth/token")
+            .count()
+    };
+    let resend_refresh = format!("/api/exchanges/{refresh}/resend");
+    let (code, unconfirmed) = act(&base, &token, &resend_refresh, r#"{"mode":"captured"}"#);
+    assert_eq!(code, "409", "{unconfirmed}");
+    assert!(unconfirmed.contains("\"confirm\":true"), "{unconfirmed}");
+    // Confirmed, the spent refresh token is still refused before it leaves.
+    let (code, spent) = act(
+        &base,
+        &token,
+        &resend_refresh,
+        r#"{"mode":"captured","confirmed":true}"#,
+    );
+    assert_eq!(code, "409", "{spent}");
+    let spent: serde_json::Value = serde_json::from_str(&spent).unwrap();
+    assert_eq!(spent["spent"], true, "{spent}");
+    assert_eq!(tokens_sent(), 1, "the spent refresh token was sent again");
+
+    // Copy as curl: variables by default, the value only when asked.
+    let curl_path = format!("/api/exchanges/{get}/curl");
+    let (code, command) = act(&base, &token, &curl_path, r#"{"shell":"posix"}"#);
+    assert_eq!(code, "200", "{command}");
+    assert!(
+        command.contains("$TRAKT_ACCESS_TOKEN") && !command.contains(TOKEN),
+        "{command}"
+    );
+    let (_, revealed) = act(
+        &base,
+        &token,
+        &curl_path,
+        r#"{"shell":"posix","reveal":true}"#,
+    );
+    assert!(revealed.contains(TOKEN), "{revealed}");
+
+    // An exchange whose original was evicted (a 33 MB secret outweighs the
+    // originals' 32 MB; its record, redacted, is small) asks for its
+    // secret by name, and is sent with the value given.
+    run(with(&[
+        "-H",
+        &format!("Authorization: Bearer {TYPED}"),
+        "https://api.trakt.tv/users/settings?evicted=1",
+    ]));
+    let huge = dir.path().join("huge.json");
+    std::fs::write(
+        &huge,
+        format!(r#"{{"refresh_token":"{}"}}"#, "x".repeat(33 << 20)),
+    )
+    .unwrap();
+    run(with(&[
+        "-H",
+        "Content-Type: application/json",
+        "--data-binary",
+        &format!("@{}", huge.display()),
+        "https://api.trakt.tv/oauth/token",
+    ]));
+    let list = stored(&base, 6);
+    let evicted = list
+        .iter()
+        .find(|s| s["path"] == "/users/settings?evicted=1")
+        .and_then(|s| s["id"].as_u64())
+        .unwrap();
+    let (code, prepared) = act(
+        &base,
+        &token,
+        &format!("/api/exchanges/{evicted}/prepare"),
+        r#"{"mode":"captured"}"#,
+    );
+    assert_eq!(code, "200", "{prepared}");
+    let prepared: serde_json::Value = serde_json::from_str(&prepared).unwrap();
+    assert_eq!(prepared["missing"][0]["id"], "access_token", "{prepared}");
+    assert_eq!(prepared["missing"][0]["name"], "access token", "{prepared}");
+    let resend_evicted = format!("/api/exchanges/{evicted}/resend");
+    assert_eq!(
+        act(&base, &token, &resend_evicted, r#"{"mode":"captured"}"#).0,
+        "409"
+    );
+    let curl_evicted = format!("/api/exchanges/{evicted}/curl");
+    assert_eq!(
+        act(&base, &token, &curl_evicted, r#"{"reveal":true}"#).0,
+        "409",
+        "the real value of an evicted exchange is gone"
+    );
+    let with_secret = serde_json::json!({"mode": "captured", "secrets": {"access_token": TYPED}});
+    let (code, answer) = act(&base, &token, &resend_evicted, &with_secret.to_string());
+    assert_eq!(code, "200", "{answer}");
+    let bearers: Vec<String> = fake
+        .received()
+        .iter()
+        .filter(|r| r.path.starts_with("/users/settings"))
+        .map(|r| r.headers["authorization"].to_str().unwrap().to_string())
+        .collect();
+    assert_eq!(
+        bearers,
+        [TOKEN, TOKEN, TOKEN, TYPED, TYPED].map(|t| format!("Bearer {t}")),
+    );
+
+    // Clear drops the originals with the records.
+    let clear = act(&base, &token, "/api/clear", "{}");
+    assert_eq!(clear.0, "200");
+    assert_eq!(
+        act(&base, &token, &resend_get, r#"{"mode":"captured"}"#).0,
+        "404"
+    );
+
+    // Nothing of it wrote a secret.
+    let records = wait_for_records(&log, 7);
+    assert_eq!(records.len(), 7, "{records:?}");
+    assert_eq!(proxy.interrupt(), Some(0));
+    assert!(records.iter().any(|r| r["replay_of"] == get), "{records:?}");
+    let text = std::fs::read_to_string(&log).unwrap();
+    for secret in [TOKEN, REFRESH, TYPED] {
+        assert!(!text.contains(secret), "{secret} reached the log");
+    }
+}

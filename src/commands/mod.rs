@@ -5,6 +5,7 @@ pub(crate) mod ca;
 pub(crate) mod check_token;
 pub(crate) mod lint;
 pub(crate) mod replay;
+pub(crate) mod report;
 pub(crate) mod rules;
 pub(crate) mod run;
 pub(crate) mod stremio;

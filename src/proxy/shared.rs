@@ -133,6 +133,8 @@ impl Shared {
             fix: fix.clone(),
             intercepted: parts.settings.intercept.clone(),
             stop: stop.clone(),
+            resender: resender.clone(),
+            redactor: parts.redactor.clone(),
         });
         Shared {
             fix,

@@ -1,7 +1,8 @@
 //! The live web view, served on the proxy's own address: the page and its
 //! assets (embedded in the binary), the exchange list and details as JSON, a
-//! server-sent-events stream of new exchanges, HAR/JSONL downloads, and two
-//! actions (clear, toggle auto-fix).
+//! server-sent-events stream of new exchanges, HAR/JSONL downloads, and the
+//! actions: clear, toggle auto-fix, and on one exchange resend, copy as curl
+//! and report ([`actions`]).
 //!
 //! Every request must name the proxy by IP address or `localhost` in its
 //! Host header (no DNS rebinding), and come from this computer or carry the
@@ -9,6 +10,7 @@
 //! peer, the per-run token printed into the page, and a same-origin
 //! `Origin` (no CSRF).
 
+mod actions;
 pub(crate) mod store;
 
 use std::convert::Infallible;
@@ -66,6 +68,11 @@ pub struct WebContext {
     pub intercepted: Vec<HostName>,
     /// Changes when the proxy starts shutting down.
     pub stop: watch::Receiver<bool>,
+    /// Sends a stored exchange again (and keeps the live originals).
+    pub resender: Arc<crate::proxy::resend::Resender>,
+    /// The proxy's redactor: matches an edited draft's fingerprints to the
+    /// secrets of the live original.
+    pub redactor: crate::redact::Redactor,
 }
 
 /// A random token for this run, required on every state-changing request.
@@ -222,11 +229,18 @@ pub(crate) async fn serve(
             }
         }
         (Method::POST, "/api/clear") | (Method::POST, "/api/fix") => action(web, peer, req).await,
+        (Method::POST, p) if actions::handles(p) => action(web, peer, req).await,
         _ => respond::web(StatusCode::NOT_FOUND, TEXT, "not found\n"),
     }
 }
 
-async fn action(web: &WebContext, peer: SocketAddr, req: Request<Incoming>) -> Response<ProxyBody> {
+/// Why an action is refused: it needs the page's token, a same-origin
+/// `Origin` (or none) and a loopback client (besides [`access`]).
+fn refused_action<B>(
+    web: &WebContext,
+    peer: SocketAddr,
+    req: &Request<B>,
+) -> Option<Response<ProxyBody>> {
     let token_ok = req
         .headers()
         .get("x-trakt-doctor-token")
@@ -247,25 +261,37 @@ async fn action(web: &WebContext, peer: SocketAddr, req: Request<Incoming>) -> R
             origin == format!("http://{host}")
         }
     };
-    if !peer.ip().is_loopback() || !token_ok || !origin_ok {
-        tracing::warn!(
-            "refused web action {} (token, origin or peer not allowed)",
-            req.uri().path()
-        );
-        return respond::web(
-            StatusCode::FORBIDDEN,
-            TEXT,
-            "forbidden: actions need the page's token, the same origin and a loopback client\n",
-        );
+    if peer.ip().to_canonical().is_loopback() && token_ok && origin_ok {
+        return None;
+    }
+    tracing::warn!(
+        "refused web action {} (token, origin or peer not allowed)",
+        req.uri().path()
+    );
+    Some(respond::web(
+        StatusCode::FORBIDDEN,
+        TEXT,
+        "forbidden: actions need the page's token, the same origin and a loopback client\n",
+    ))
+}
+
+async fn action(web: &WebContext, peer: SocketAddr, req: Request<Incoming>) -> Response<ProxyBody> {
+    if let Some(refused) = refused_action(web, peer, &req) {
+        return refused;
     }
     let path = req.uri().path().to_string();
     let body = match req.into_body().collect().await {
         Ok(b) => b.to_bytes(),
         Err(_) => Bytes::new(),
     };
+    if let Some(answer) = actions::answer(web, &path, &body).await {
+        return answer;
+    }
     match path.as_str() {
         "/api/clear" => {
             web.store.clear();
+            // The originals go with the records: nothing of them outlives a Clear.
+            web.resender.originals().clear();
             respond::web(StatusCode::OK, JSON, "{\"cleared\":true}")
         }
         _ => {

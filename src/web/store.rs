@@ -30,6 +30,9 @@ struct Summary<'a> {
     fixed: bool,
     summary: Option<&'a str>,
     rules: Vec<&'a str>,
+    /// The exchange this one resends, when it is a resend.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    replay_of: Option<u64>,
 }
 
 impl<'a> Summary<'a> {
@@ -56,6 +59,7 @@ impl<'a> Summary<'a> {
             fixed: !ex.fixes.is_empty(),
             summary: ex.diagnosis.as_ref().map(|d| d.summary.as_str()),
             rules: ex.findings.iter().map(|f| f.rule.as_str()).collect(),
+            replay_of: ex.replay_of,
         }
     }
 }
