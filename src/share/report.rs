@@ -148,10 +148,14 @@ pub(crate) fn scrub(ex: &Exchange, redactor: &Redactor) -> Exchange {
     };
     edit(&mut ex.request.url);
     scrub_headers(&mut ex.request.headers);
-    scrub_body(&mut ex.request.body);
+    if scrub_body(&mut ex.request.body) {
+        hide_length(&mut ex.request.headers);
+    }
     if let Some(response) = ex.response.as_mut() {
         scrub_headers(&mut response.headers);
-        scrub_body(&mut response.body);
+        if scrub_body(&mut response.body) {
+            hide_length(&mut response.headers);
+        }
     }
     for fix in &mut ex.fixes {
         edit(&mut fix.before);
@@ -199,15 +203,30 @@ fn scrub_headers(headers: &mut Headers) {
     }
 }
 
-fn scrub_body(body: &mut Body) {
-    let Some(text) = body.text() else { return };
-    if let Cow::Owned(done) = placeholders(text) {
+/// Returns whether a secret was replaced (the message's Content-Length would
+/// then tell the hidden secrets' length).
+fn scrub_body(body: &mut Body) -> bool {
+    let Some(text) = body.text() else {
+        return false;
+    };
+    let Cow::Owned(done) = placeholders(text) else {
+        return false;
+    };
+    {
         // The size said how much was captured; the placeholder changes it.
         let grown = done.len() as u64;
         let cut = body.size.saturating_sub(body.bytes.len() as u64);
         body.bytes = bytes::Bytes::from(done);
         body.size = grown.saturating_add(cut);
     }
+    true
+}
+
+/// Drops Content-Length from a message whose body lost a secret.
+fn hide_length(headers: &mut Headers) {
+    headers
+        .0
+        .retain(|(name, _)| !name.eq_ignore_ascii_case("content-length"));
 }
 
 /// Replaces every fingerprint in `text` with a placeholder named after what
@@ -628,6 +647,27 @@ mod tests {
             );
             assert!(md.contains("\"client_id\": \"public-id\""), "{md}");
         }
+    }
+
+    #[test]
+    fn a_body_that_lost_a_secret_does_not_tell_its_length() {
+        let body = format!(r#"{{"refresh_token":"{SECRET}"}}"#);
+        let mut ex = with_secret(1, "https://api.trakt.tv/oauth/token", &[], Some(&body));
+        let length = body.len().to_string();
+        ex.request
+            .headers
+            .0
+            .push(("content-length".into(), length.clone()));
+        let md = report_of(ex);
+        assert!(!md.contains("content-length"), "{md}");
+        // A body with no secret keeps its length.
+        let mut plain = with_secret(2, "https://api.trakt.tv/sync/history", &[], Some("{}"));
+        plain
+            .request
+            .headers
+            .0
+            .push(("content-length".into(), "2".into()));
+        assert!(report_of(plain).contains("content-length: 2"));
     }
 
     #[test]
