@@ -40,6 +40,7 @@ use std::thread;
 use std::time::Duration;
 
 use crate::exchange::Exchange;
+use crate::proxy::stages::{Clock, Stage};
 use crate::redact::Redactor;
 
 /// A destination for finished exchanges.
@@ -304,12 +305,15 @@ fn run_writer(
         while let Some(message) = next.take() {
             match message {
                 Message::Record(mut exchange, size) => {
+                    let mut clock = Clock::start();
                     if let Some(redactor) = &redact {
                         redactor.exchange(&mut exchange);
                     }
+                    clock.lap(Stage::Redact);
                     let record = Record::new(&exchange);
                     sinks.each(&mut stats, "write to", |sink| sink.record(&record));
                     drop(record);
+                    clock.lap(Stage::Sinks);
                     drop(exchange);
                     queued_bytes.fetch_sub(size, Ordering::Relaxed);
                     stats.records += 1;

@@ -17,6 +17,7 @@ use super::body::{
 };
 use super::pending::{PendingExchange, RecordingBody};
 use super::shared::Shared;
+use super::stages::{self, Clock, Stage};
 use crate::exchange::{self, Body, ErrorKind, ExchangeError, Headers};
 use crate::lint;
 use crate::respond;
@@ -171,6 +172,8 @@ async fn inspected(
     budget: &BodyBudget,
     req: Request<IdleTimeout<Incoming>>,
 ) -> Response<ProxyBody> {
+    let mut clock = Clock::since(stages::take_last_read());
+    clock.lap(Stage::Head);
     let started_at = OffsetDateTime::now_utc();
     let (mut parts, incoming) = req.into_parts();
     let (mut pending, url) = match start_exchange(shared, target, &mut parts, started_at) {
@@ -179,6 +182,7 @@ async fn inspected(
             return respond::error(StatusCode::BAD_REQUEST, &format!("bad request target: {e}"))
         }
     };
+    clock.lap(Stage::Start);
     // Held until the response head is here: the captured body lives that long.
     let mut reservation = budget.reserve();
     let captured =
@@ -186,14 +190,24 @@ async fn inspected(
             Ok(captured) => captured,
             Err(failure) => return failure_response(&failure),
         };
-    let upstream_body = inspect_request(shared, &mut pending, &mut parts, captured, started_at);
+    clock.lap(Stage::Capture);
+    // The session judges this request knowing every exchange already answered.
+    shared.finisher.drain();
+    let mut upstream_body = inspect_request(shared, &mut pending, &mut parts, captured, started_at);
+    clock.lap(Stage::Prepare);
+    let written = stages::Stamp::new();
+    if written.is_on() {
+        upstream_body = body::StampOnEnd::new(upstream_body, written.clone()).boxed_unsync();
+    }
     parts.uri = url;
     let client_version = parts.version;
     parts.version = http::Version::HTTP_11;
     parts.headers.remove(header::HOST);
     let req = Request::from_parts(parts, upstream_body);
-    match send(shared, req, client_version).await {
-        Ok(response) => answer(shared, pending, response),
+    let sent = send(shared, req, client_version).await;
+    clock.lap_split(written.get(), Stage::UpstreamSend, Stage::UpstreamFirstByte);
+    match sent {
+        Ok(response) => answer(shared, pending, response, clock),
         Err(failure) => {
             let answer = failure_response(&failure);
             pending.finish(Some(failure));
@@ -343,6 +357,7 @@ fn answer(
     shared: &Shared,
     mut pending: PendingExchange,
     response: Response<Incoming>,
+    mut clock: Clock,
 ) -> Response<ProxyBody> {
     let (mut parts, incoming) = response.into_parts();
     let headers = Headers::from_map(&parts.headers);
@@ -370,7 +385,14 @@ fn answer(
         body: Body::default(),
     });
     strip_hop_by_hop(&mut parts.headers);
-    let recording = RecordingBody::new(incoming, pending, shared.settings.capture_limit);
+    clock.lap(Stage::ResponseHead);
+    pending.set_clock(clock);
+    let recording = RecordingBody::new(
+        incoming,
+        pending,
+        shared.settings.capture_limit,
+        shared.finisher.clone(),
+    );
     Response::from_parts(
         parts,
         recording.map_err(body::BoxError::from).boxed_unsync(),

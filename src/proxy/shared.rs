@@ -87,6 +87,8 @@ pub struct Shared {
     fix: Arc<FixSwitch>,
     /// Set when the shutdown grace period runs out (see [`super::pending`]).
     pub shutdown_cut: Arc<AtomicBool>,
+    /// Exchanges answered in full, waiting for their finishing (see [`super::pending`]).
+    pub finisher: Arc<super::pending::Finisher>,
     /// What request bodies being captured may hold in all.
     body_memory: Arc<tokio::sync::Semaphore>,
     /// Every connection and tunnel: the proxy's load, and what shutdown waits for.
@@ -130,6 +132,7 @@ impl Shared {
             local_addr,
             tasks: TaskTracker::new(),
             shutdown_cut: Arc::new(AtomicBool::new(false)),
+            finisher: Arc::default(),
             stop,
         }
     }
