@@ -103,8 +103,16 @@ pub async fn serve(
 }
 
 fn upstream_uri(target: &Target, uri: &Uri) -> Result<Uri, http::Error> {
+    Ok(upstream_url(target, uri)?.1)
+}
+
+/// The upstream URL as the record's text and as a parsed URI, formatted once.
+fn upstream_url(target: &Target, uri: &Uri) -> Result<(String, Uri), http::Error> {
     let path = uri.path_and_query().map_or("/", |p| p.as_str());
-    Ok(format!("{}{path}", target.origin()).parse::<Uri>()?)
+    let mut text = target.origin();
+    text.push_str(path);
+    let parsed = text.parse::<Uri>()?;
+    Ok((text, parsed))
 }
 
 /// The header fields that describe one connection, not the message.
@@ -226,11 +234,11 @@ fn start_exchange(
     started_at: OffsetDateTime,
 ) -> Result<(PendingExchange, Uri), http::Error> {
     let started = Instant::now();
-    let url = upstream_uri(target, &parts.uri)?;
+    let (text, url) = upstream_url(target, &parts.uri)?;
     strip_hop_by_hop(&mut parts.headers);
     let record = exchange::Request {
-        method: parts.method.to_string(),
-        url: url.to_string(),
+        method: parts.method.as_str().to_owned(),
+        url: text,
         http_version: exchange::version_name(parts.version).to_string(),
         headers: Headers::from_map(&parts.headers),
         body: Body::default(),
@@ -437,7 +445,9 @@ async fn send(
     req: Request<ProxyBody>,
     client_version: http::Version,
 ) -> Result<Response<Incoming>, ExchangeError> {
-    let target = req.uri().to_string();
+    // Formatted only for an error message: a clone shares the URI's bytes.
+    let uri = req.uri().clone();
+    let target = || uri.to_string();
     let timeout = shared.settings.upstream_timeout;
     match tokio::time::timeout(
         timeout,
@@ -449,14 +459,16 @@ async fn send(
         Ok(Err(e)) => Err(ExchangeError::new(
             super::upstream::kind(&e),
             format!(
-                "trakt-doctor could not get a response from {target}: {}",
+                "trakt-doctor could not get a response from {}: {}",
+                target(),
                 super::upstream::describe(&e)
             ),
         )),
         Err(_) => Err(ExchangeError::new(
             ErrorKind::UpstreamTimeout,
             format!(
-                "trakt-doctor gave up on {target}: no response within {} s (--upstream-timeout)",
+                "trakt-doctor gave up on {}: no response within {} s (--upstream-timeout)",
+                target(),
                 timeout.as_secs_f64()
             ),
         )),
