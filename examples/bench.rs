@@ -417,6 +417,16 @@ async fn measure(route: &Route, sizes: &Sizes) -> Figures {
         // (mimalloc: 1 s): let the 1 MiB bodies' buffers go first.
         tokio::time::sleep(SETTLE).await;
         figures.rss_before_held_mib = rss_mib(pid);
+        if std::env::var_os("BENCH_MEMORY_TRACE").is_some() {
+            for wait in [1u64, 2, 4] {
+                tokio::time::sleep(Duration::from_secs(wait)).await;
+                eprintln!(
+                    "{}: RSS {:?} MiB after {wait} s more",
+                    route.name,
+                    rss_mib(pid)
+                );
+            }
+        }
         let mut held = Vec::new();
         for _ in 0..sizes.held_connections {
             match open(route).await {
@@ -518,10 +528,14 @@ fn spawn_trakt_doctor(
         args.push("--fix".into());
     }
     let stderr = dir.join(if fix { "stderr-fix.txt" } else { "stderr.txt" });
-    let env: Vec<(&str, &Path)> = stages
-        .map(|file| (trakt_doctor::proxy::stages::ENV, file))
-        .into_iter()
-        .collect();
+    let allocations = dir.join("allocations.txt");
+    let env: Vec<(&str, &Path)> = match stages {
+        Some(file) => vec![
+            (trakt_doctor::proxy::stages::ENV, file),
+            ("BENCH_ALLOCATIONS", allocations.as_path()),
+        ],
+        None => Vec::new(),
+    };
     let child = start_child("--child-proxy", &args, addr, &stderr, &env);
     use rustls_pki_types::pem::PemObject;
     let ca = CertificateDer::from_pem_file(certs.join("trakt-doctor-ca.pem")).expect("child CA");
@@ -578,6 +592,7 @@ fn wait_for_listener(addr: SocketAddr) -> bool {
 /// The child: trakt-doctor's own entry point with the given arguments.
 fn child_proxy(args: &[String]) {
     use clap::Parser;
+    serve_allocation_counts();
     let cli = trakt_doctor::cli::Cli::parse_from(
         std::iter::once("trakt-doctor".to_string()).chain(args.iter().cloned()),
     );
@@ -591,7 +606,7 @@ fn child_proxy(args: &[String]) {
 /// trakt-doctor (hyper server and pooled client, rustls on both sides), that
 /// only forwards: no capture, lint, fix or log. Runs in a child process like
 /// trakt-doctor, presenting the fake upstream's own certificate.
-fn spawn_bare_proxy(upstream: &Upstream, dir: &Path) -> (Child, SocketAddr) {
+fn spawn_bare_proxy(upstream: &Upstream, dir: &Path, env: &[(&str, &Path)]) -> (Child, SocketAddr) {
     let addr = free_loopback_addr();
     let args = [
         addr.to_string(),
@@ -603,7 +618,7 @@ fn spawn_bare_proxy(upstream: &Upstream, dir: &Path) -> (Child, SocketAddr) {
         &args,
         addr,
         &dir.join("stderr-bare.txt"),
-        &[],
+        env,
     );
     (child, addr)
 }
@@ -611,6 +626,7 @@ fn spawn_bare_proxy(upstream: &Upstream, dir: &Path) -> (Child, SocketAddr) {
 fn child_bare_proxy(args: &[String]) {
     use hyper_util::rt::TokioTimer;
     use rustls_pki_types::pem::PemObject;
+    serve_allocation_counts();
     let listen: SocketAddr = args[0].parse().expect("listen address");
     let upstream: SocketAddr = args[1].parse().expect("upstream address");
     let dir = PathBuf::from(&args[2]);
@@ -1034,6 +1050,27 @@ fn report_json(
 
 // ---------- the per-stage timings ----------
 
+/// Asks the stage child for its allocation count (SIGUSR1) and reads it.
+async fn allocation_count(pid: u32, dir: &Path) -> Option<u64> {
+    let file = dir.join("allocations.txt");
+    let _ = std::fs::remove_file(&file);
+    let sent = Command::new("kill")
+        .args(["-USR1", &pid.to_string()])
+        .status()
+        .is_ok_and(|s| s.success());
+    let deadline = Instant::now() + Duration::from_secs(3);
+    while sent && Instant::now() < deadline {
+        if let Some(count) = std::fs::read_to_string(&file)
+            .ok()
+            .and_then(|t| t.trim().parse().ok())
+        {
+            return Some(count);
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    None
+}
+
 /// Runs trakt-doctor (lint) with its stage timers on: `requests` sequential
 /// requests on one keep-alive connection (as the latency workload), then
 /// `handshakes` new connections; stops it (SIGTERM: it writes its timings
@@ -1055,13 +1092,25 @@ async fn measure_stages(
         Some(child.id()),
     );
     let mut samples = Vec::with_capacity(requests);
+    let mut allocations = None;
     if let Ok(mut sender) = open(&route).await {
+        for _ in 0..10 {
+            let _ = one(&mut sender, &route, "/scrobble/start").await;
+        }
+        let before = allocation_count(child.id(), dir).await;
         for _ in 0..requests {
             let start = Instant::now();
             if one(&mut sender, &route, "/scrobble/start").await.is_ok() {
                 samples.push(start.elapsed().as_secs_f64() * 1000.0);
             }
         }
+        // Lets the finishing and the log writer catch up before counting.
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let after = allocation_count(child.id(), dir).await;
+        allocations = before
+            .zip(after)
+            .filter(|_| !samples.is_empty())
+            .map(|(b, a)| a.saturating_sub(b) as f64 / samples.len() as f64);
     }
     for _ in 0..handshakes {
         if let Ok(mut sender) = open(&route).await {
@@ -1082,9 +1131,46 @@ async fn measure_stages(
     }
     let _ = child.kill();
     let _ = child.wait();
+    // The floor's allocations over as many requests, for comparison.
+    let counts = dir.join("allocations.txt");
+    let (mut bare, addr) = spawn_bare_proxy(upstream, dir, &[("BENCH_ALLOCATIONS", &counts)]);
+    let bare_route = Route::new(
+        BARE,
+        addr,
+        Some(("api.trakt.tv", 443)),
+        "api.trakt.tv",
+        upstream.ca_der.clone(),
+        Some(bare.id()),
+    );
+    let mut bare_allocations = None;
+    if let Ok(mut sender) = open(&bare_route).await {
+        for _ in 0..10 {
+            let _ = one(&mut sender, &bare_route, "/scrobble/start").await;
+        }
+        let before = allocation_count(bare.id(), dir).await;
+        let mut done = 0;
+        for _ in 0..requests {
+            if one(&mut sender, &bare_route, "/scrobble/start")
+                .await
+                .is_ok()
+            {
+                done += 1;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let after = allocation_count(bare.id(), dir).await;
+        bare_allocations = before
+            .zip(after)
+            .filter(|_| done > 0)
+            .map(|(b, a)| a.saturating_sub(b) as f64 / done as f64);
+    }
+    let _ = bare.kill();
+    let _ = bare.wait();
     let text = std::fs::read_to_string(&file).ok()?;
     let mut value: serde_json::Value = serde_json::from_str(&text).ok()?;
+    value["bare_allocations_per_request"] = serde_json::json!(bare_allocations);
     value["client_p50_ms"] = serde_json::json!(percentile(&samples, 0.5));
+    value["allocations_per_request"] = serde_json::json!(allocations);
     value["requests"] = serde_json::json!(requests);
     Some(value)
 }
@@ -1093,9 +1179,16 @@ fn report_stages(stages: &serde_json::Value) {
     println!();
     println!(
         "stages inside trakt-doctor (lint), its own timers; {} sequential requests on one \
-         connection (client-side p50 {:.3} ms):",
+         connection (client-side p50 {:.3} ms; allocations per request in the proxy: {:.1}, \
+         bare proxy {:.1}):",
         stages["requests"],
-        stages["client_p50_ms"].as_f64().unwrap_or(f64::NAN)
+        stages["client_p50_ms"].as_f64().unwrap_or(f64::NAN),
+        stages["allocations_per_request"]
+            .as_f64()
+            .unwrap_or(f64::NAN),
+        stages["bare_allocations_per_request"]
+            .as_f64()
+            .unwrap_or(f64::NAN)
     );
     println!(
         "  {:<38} {:>10} {:>10} {:>8}",
@@ -1128,9 +1221,74 @@ usage: cargo run --release --example bench -- [options]
   --help                this text
 ";
 
-/// The same allocator as the trakt-doctor binary, so the child proxy runs as it would.
+/// The same allocator as the trakt-doctor binary, so the child proxy runs
+/// as it would; in the stage run it also counts allocations (a
+/// deterministic measure of the work per request, unlike time on a busy machine).
 #[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static ALLOCATOR: Counting = Counting;
+
+static COUNTING: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+static ALLOCATIONS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+struct Counting;
+
+// The only unsafe code of the harness: a global allocator is an unsafe
+// trait; this one forwards every call unchanged to mimalloc.
+#[allow(unsafe_code)]
+unsafe impl std::alloc::GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: std::alloc::Layout) -> *mut u8 {
+        count_allocation();
+        unsafe { mimalloc::MiMalloc.alloc(layout) }
+    }
+    unsafe fn alloc_zeroed(&self, layout: std::alloc::Layout) -> *mut u8 {
+        count_allocation();
+        unsafe { mimalloc::MiMalloc.alloc_zeroed(layout) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: std::alloc::Layout) {
+        unsafe { mimalloc::MiMalloc.dealloc(ptr, layout) }
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: std::alloc::Layout, new_size: usize) -> *mut u8 {
+        count_allocation();
+        unsafe { mimalloc::MiMalloc.realloc(ptr, layout, new_size) }
+    }
+}
+
+#[inline]
+fn count_allocation() {
+    use std::sync::atomic::Ordering;
+    if COUNTING.load(Ordering::Relaxed) {
+        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+/// In a child started with BENCH_ALLOCATIONS=FILE: counts allocations and
+/// writes the count to FILE on each SIGUSR1, so the harness can take the
+/// difference over a known number of requests. Unix only.
+fn serve_allocation_counts() {
+    let Some(file) = std::env::var_os("BENCH_ALLOCATIONS") else {
+        return;
+    };
+    COUNTING.store(true, std::sync::atomic::Ordering::Relaxed);
+    #[cfg(unix)]
+    std::thread::spawn(move || {
+        let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+        else {
+            return;
+        };
+        runtime.block_on(async move {
+            use tokio::signal::unix::{signal, SignalKind};
+            let Ok(mut usr1) = signal(SignalKind::user_defined1()) else {
+                return;
+            };
+            while usr1.recv().await.is_some() {
+                let count = ALLOCATIONS.load(std::sync::atomic::Ordering::Relaxed);
+                let _ = std::fs::write(&file, count.to_string());
+            }
+        });
+    });
+}
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -1197,7 +1355,7 @@ fn main() {
         let mut results = Vec::new();
         let direct = Route::new("direct", upstream.addr, None, "api.trakt.tv", upstream.ca_der.clone(), None);
         results.push(("direct".to_string(), measure(&direct, &sizes).await));
-        let (mut child, addr) = spawn_bare_proxy(&upstream, dir.path());
+        let (mut child, addr) = spawn_bare_proxy(&upstream, dir.path(), &[]);
         let name = "bare hyper proxy (floor)";
         let route = Route::new(name, addr, Some(("api.trakt.tv", 443)), "api.trakt.tv", upstream.ca_der.clone(), Some(child.id()));
         results.push((name.to_string(), measure(&route, &sizes).await));
