@@ -320,7 +320,10 @@ async fn capture_request_body(
 
 /// Runs the inspection ([`Inspector::prepare`](crate::inspect::Inspector::prepare))
 /// on the captured request and applies auto-fix's repairs to what is sent;
-/// returns the body to send upstream.
+/// returns the body to send upstream. With auto-fix off nothing found
+/// changes what is sent: only the session check (which must see requests
+/// in the order they arrive) runs now, the lint after the response (same
+/// findings, same order).
 fn inspect_request(
     shared: &Shared,
     pending: &mut PendingExchange,
@@ -329,23 +332,25 @@ fn inspect_request(
     at: OffsetDateTime,
 ) -> ProxyBody {
     let mut upstream_body = body.upstream;
+    let reword: fn(&mut Vec<crate::report::Finding>) = if body.over_budget {
+        explain_over_budget
+    } else {
+        |_| {}
+    };
+    let policy = shared.fix_policy();
     let Some(request) = pending.request_mut() else {
         return upstream_body;
     };
     request.body = body.captured;
+    if policy.is_off() {
+        let session = shared.inspector.session_check(request, at);
+        pending.defer_lint(session, at, reword);
+        return upstream_body;
+    }
     // The inspector's stages are guarded: a bug in one becomes a finding,
     // and the request goes out as it came.
-    let mut prepared = shared.inspector.prepare(request, at, &shared.fix_policy());
-    if body.over_budget {
-        for finding in &mut prepared.findings {
-            if finding.rule == lint::body::NOT_LINTED.id {
-                finding.message = "the body was not linted: it did not fit in the memory \
-                    trakt-doctor sets aside for request bodies (--body-memory, in all and an \
-                    eighth per connection)"
-                    .into();
-            }
-        }
-    }
+    let mut prepared = shared.inspector.prepare(request, at, &policy);
+    reword(&mut prepared.findings);
     if let Some(repaired) = prepared.repaired {
         if repaired.body.bytes != request.body.bytes {
             upstream_body = body::full(repaired.body.bytes.clone());
@@ -357,6 +362,18 @@ fn inspect_request(
     }
     pending.set_findings(prepared.findings, prepared.fixes);
     upstream_body
+}
+
+/// Says why a body that did not fit in the body budget was not linted.
+fn explain_over_budget(findings: &mut Vec<crate::report::Finding>) {
+    for finding in findings {
+        if finding.rule == lint::body::NOT_LINTED.id {
+            finding.message = "the body was not linted: it did not fit in the memory \
+                trakt-doctor sets aside for request bodies (--body-memory, in all and an \
+                eighth per connection)"
+                .into();
+        }
+    }
 }
 
 /// The upstream's answer: its head inspected (and repaired by auto-fix),

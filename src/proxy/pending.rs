@@ -51,6 +51,16 @@ struct State {
     /// When the whole response was handed to the client: the exchange is
     /// complete and only waits to be finished.
     completed: Option<Instant>,
+    /// The request's lint, when nothing was to be fixed: run at the finish,
+    /// its findings put first, where an inline lint puts them.
+    deferred_lint: Option<DeferredLint>,
+}
+
+/// What the request's lint needs when it runs after the request was sent.
+struct DeferredLint {
+    at: OffsetDateTime,
+    /// Rewords the body's not-linted finding (see [`PendingExchange::defer_lint`]).
+    reword: fn(&mut Vec<Finding>),
 }
 
 #[derive(Default)]
@@ -84,6 +94,7 @@ impl PendingExchange {
                 shutdown_cut,
                 clock: Clock::default(),
                 completed: None,
+                deferred_lint: None,
             })),
         }
     }
@@ -127,6 +138,22 @@ impl PendingExchange {
         }
     }
 
+    /// Sets the session's findings on the request and leaves its lint for
+    /// the finish (auto-fix off: no finding is needed before forwarding).
+    /// `reword` adjusts the lint's findings as the inline path does.
+    pub fn defer_lint(
+        &mut self,
+        session: Vec<Finding>,
+        at: OffsetDateTime,
+        reword: fn(&mut Vec<Finding>),
+    ) {
+        if let Some(s) = self.state.as_mut() {
+            s.findings = session;
+            s.fixes = Vec::new();
+            s.deferred_lint = Some(DeferredLint { at, reword });
+        }
+    }
+
     /// Hands over the stage timers from the response head on.
     pub fn set_clock(&mut self, clock: Clock) {
         if let Some(s) = self.state.as_mut() {
@@ -166,6 +193,12 @@ impl PendingExchange {
         });
         if let Some(response) = s.response.as_mut() {
             response.body.bytes = std::mem::take(&mut s.response_body).into_bytes();
+        }
+        if let Some(deferred) = s.deferred_lint.take() {
+            let mut findings = s.inspector.lint_request(&s.request, deferred.at);
+            (deferred.reword)(&mut findings);
+            findings.append(&mut s.findings);
+            s.findings = findings;
         }
         let ended = s.completed.unwrap_or_else(Instant::now);
         let mut exchange = Exchange {
@@ -434,6 +467,45 @@ mod tests {
             .error
             .as_deref()
             .is_some_and(|e| e.contains("client closed")));
+    }
+
+    #[test]
+    fn a_lint_left_for_the_finish_gives_the_findings_an_inline_lint_gives_in_order() {
+        // Missing version and key headers, a generic agent: lint findings to compare.
+        let request = Request {
+            method: "POST".into(),
+            url: "https://api.trakt.tv/scrobble/start".into(),
+            http_version: "HTTP/1.1".into(),
+            headers: Headers::from_pairs(&[("user-agent", "python-requests/2.32")]),
+            body: Captured::complete(Bytes::from_static(b"{\"progress\": 10}")),
+        };
+        let at = OffsetDateTime::now_utc();
+        let inline: Vec<_> = Inspector::new()
+            .request(&request, at)
+            .into_iter()
+            .map(|f| f.rule)
+            .collect();
+        assert!(inline.len() >= 2, "{inline:?}");
+        let records = logged(|log| {
+            let inspector = Arc::new(Inspector::new());
+            let mut pending = PendingExchange::start(
+                log.clone(),
+                inspector.clone(),
+                at,
+                Instant::now(),
+                request.clone(),
+                Arc::new(AtomicBool::new(false)),
+            );
+            let session = inspector.session_check(&request, at);
+            pending.defer_lint(session, at, |_| {});
+            pending.finish(None);
+        });
+        let deferred: Vec<_> = records[0].findings.iter().map(|f| f.rule.clone()).collect();
+        assert_eq!(
+            deferred.get(..inline.len()),
+            Some(&inline[..]),
+            "{deferred:?}"
+        );
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 1)]

@@ -33,7 +33,8 @@ pub enum Stage {
     Start,
     /// Reading (capturing) the request body.
     Capture,
-    /// Lint, session checks and auto-fix of the request.
+    /// The session check of the request; with auto-fix on, also its lint
+    /// and the fixes (their findings are needed before it is sent).
     Prepare,
     /// Upstream: pool checkout and writing the request.
     UpstreamSend,
@@ -48,7 +49,8 @@ pub enum Stage {
     OnPath,
     /// After the response: waiting for the finisher's turn.
     Queued,
-    /// After the response: the response checks, diagnosis and session update.
+    /// After the response: the request's lint (auto-fix off), the response
+    /// checks, diagnosis and session update.
     Finish,
     /// Handing the record to the log writer's queue.
     Handoff,
@@ -88,14 +90,14 @@ impl Stage {
             Stage::Head => "request head parse",
             Stage::Start => "record opened (URL, headers)",
             Stage::Capture => "request body capture",
-            Stage::Prepare => "lint, session, fix",
+            Stage::Prepare => "session check (+ lint, fix if fixing)",
             Stage::UpstreamSend => "upstream send",
             Stage::UpstreamFirstByte => "upstream first byte",
             Stage::ResponseHead => "response head inspect",
             Stage::BodyRelay => "response body relay",
             Stage::OnPath => "= on the request's path",
             Stage::Queued => "after: finish queued",
-            Stage::Finish => "after: checks, diagnosis, session",
+            Stage::Finish => "after: lint, checks, diagnosis, session",
             Stage::Handoff => "after: log queue hand-off",
             Stage::Total => "total, head read to record queued",
             Stage::Redact => "writer: redaction",
