@@ -1205,6 +1205,18 @@ fn report_stages(stages: &serde_json::Value) {
     }
 }
 
+/// The commit the harness was built from, when git can say (for comparing runs).
+fn git_commit() -> Option<String> {
+    let out = Command::new("git")
+        .args(["rev-parse", "--short", "HEAD"])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .ok()
+        .filter(|o| o.status.success())?;
+    let commit = String::from_utf8(out.stdout).ok()?.trim().to_string();
+    Some(commit).filter(|c| !c.is_empty())
+}
+
 const HELP: &str = "trakt-doctor's benchmark harness: the same workloads direct, through a bare
 forwarding proxy (the floor), through trakt-doctor (lint; lint + fix) and through
 mitmdump when installed. Loopback only; figures only, never a failure on speed.
@@ -1406,7 +1418,7 @@ fn main() {
             "mode": mode,
             "cores": cores,
             "seconds": seconds,
-            "commit": option_env!("BENCH_COMMIT"),
+            "commit": git_commit(),
         });
         println!();
         println!("{}", report_json(&results, header, stages.as_ref()));
