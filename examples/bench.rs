@@ -10,6 +10,10 @@
 //!   cargo run --example bench -- --smoke            a few requests each (CI keeps it working)
 //!   cargo run --release --example bench -- --mitmproxy   also compare with mitmdump
 //!   cargo run --release --example bench -- --without-mitmproxy   skip it even if installed
+//!   cargo run --release --example bench -- --stages       also the per-stage table (the proxy's own timers)
+//!   cargo run --release --example bench -- --json         also one JSON object with every figure and ratio
+//!   cargo run --release --example bench -- --quick        latency, throughput and CPU only (for iterating)
+//!   cargo run --release --example bench -- --help
 //!
 //! Each proxy runs in a child process (this program started again with
 //! --child-proxy, trakt-doctor's own entry point, or --child-bare-proxy) so
@@ -41,6 +45,8 @@ struct Sizes {
     big_requests: usize,
     held_connections: usize,
     soak_requests: usize,
+    /// Latency, throughput and CPU only: no handshakes, big bodies or memory.
+    quick: bool,
 }
 
 fn provider() -> Arc<rustls::crypto::CryptoProvider> {
@@ -374,6 +380,9 @@ async fn measure(route: &Route, sizes: &Sizes) -> Figures {
         cpu_before.1,
         route.pid.and_then(|pid| cpu_secs(&pid.to_string())),
     );
+    if sizes.quick {
+        return figures;
+    }
     // A new connection (and TLS handshake) per request.
     let started = Instant::now();
     let mut done = 0;
@@ -408,6 +417,16 @@ async fn measure(route: &Route, sizes: &Sizes) -> Figures {
         // (mimalloc: 1 s): let the 1 MiB bodies' buffers go first.
         tokio::time::sleep(SETTLE).await;
         figures.rss_before_held_mib = rss_mib(pid);
+        if std::env::var_os("BENCH_MEMORY_TRACE").is_some() {
+            for wait in [1u64, 2, 4] {
+                tokio::time::sleep(Duration::from_secs(wait)).await;
+                eprintln!(
+                    "{}: RSS {:?} MiB after {wait} s more",
+                    route.name,
+                    rss_mib(pid)
+                );
+            }
+        }
         let mut held = Vec::new();
         for _ in 0..sizes.held_connections {
             match open(route).await {
@@ -484,8 +503,13 @@ fn spawn_trakt_doctor(
     upstream: &Upstream,
     dir: &Path,
     fix: bool,
+    stages: Option<&Path>,
 ) -> (Child, SocketAddr, CertificateDer<'static>) {
-    let certs = dir.join(if fix { "certs-fix" } else { "certs" });
+    let certs = dir.join(match (fix, stages.is_some()) {
+        (_, true) => "certs-stages",
+        (true, false) => "certs-fix",
+        (false, false) => "certs",
+    });
     let addr = free_loopback_addr();
     let mut args = vec![
         "run".to_string(),
@@ -504,7 +528,15 @@ fn spawn_trakt_doctor(
         args.push("--fix".into());
     }
     let stderr = dir.join(if fix { "stderr-fix.txt" } else { "stderr.txt" });
-    let child = start_child("--child-proxy", &args, addr, &stderr);
+    let allocations = dir.join("allocations.txt");
+    let env: Vec<(&str, &Path)> = match stages {
+        Some(file) => vec![
+            (trakt_doctor::proxy::stages::ENV, file),
+            ("BENCH_ALLOCATIONS", allocations.as_path()),
+        ],
+        None => Vec::new(),
+    };
+    let child = start_child("--child-proxy", &args, addr, &stderr, &env);
     use rustls_pki_types::pem::PemObject;
     let ca = CertificateDer::from_pem_file(certs.join("trakt-doctor-ca.pem")).expect("child CA");
     (child, addr, ca)
@@ -512,12 +544,19 @@ fn spawn_trakt_doctor(
 
 /// Starts this program again in `mode` and waits until it listens on
 /// `addr`. Its banner and any error go to `stderr`, shown if it does not start.
-fn start_child(mode: &str, args: &[String], addr: SocketAddr, stderr: &Path) -> Child {
+fn start_child(
+    mode: &str,
+    args: &[String],
+    addr: SocketAddr,
+    stderr: &Path,
+    env: &[(&str, &Path)],
+) -> Child {
     let exe = std::env::current_exe().expect("current exe");
     let file = std::fs::File::create(stderr).expect("stderr file");
     let mut child = Command::new(exe)
         .arg(mode)
         .args(args)
+        .envs(env.iter().copied())
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(file)
@@ -553,6 +592,7 @@ fn wait_for_listener(addr: SocketAddr) -> bool {
 /// The child: trakt-doctor's own entry point with the given arguments.
 fn child_proxy(args: &[String]) {
     use clap::Parser;
+    serve_allocation_counts();
     let cli = trakt_doctor::cli::Cli::parse_from(
         std::iter::once("trakt-doctor".to_string()).chain(args.iter().cloned()),
     );
@@ -566,7 +606,7 @@ fn child_proxy(args: &[String]) {
 /// trakt-doctor (hyper server and pooled client, rustls on both sides), that
 /// only forwards: no capture, lint, fix or log. Runs in a child process like
 /// trakt-doctor, presenting the fake upstream's own certificate.
-fn spawn_bare_proxy(upstream: &Upstream, dir: &Path) -> (Child, SocketAddr) {
+fn spawn_bare_proxy(upstream: &Upstream, dir: &Path, env: &[(&str, &Path)]) -> (Child, SocketAddr) {
     let addr = free_loopback_addr();
     let args = [
         addr.to_string(),
@@ -578,6 +618,7 @@ fn spawn_bare_proxy(upstream: &Upstream, dir: &Path) -> (Child, SocketAddr) {
         &args,
         addr,
         &dir.join("stderr-bare.txt"),
+        env,
     );
     (child, addr)
 }
@@ -585,6 +626,7 @@ fn spawn_bare_proxy(upstream: &Upstream, dir: &Path) -> (Child, SocketAddr) {
 fn child_bare_proxy(args: &[String]) {
     use hyper_util::rt::TokioTimer;
     use rustls_pki_types::pem::PemObject;
+    serve_allocation_counts();
     let listen: SocketAddr = args[0].parse().expect("listen address");
     let upstream: SocketAddr = args[1].parse().expect("upstream address");
     let dir = PathBuf::from(&args[2]);
@@ -758,66 +800,507 @@ fn spawn_mitmdump(
 
 // ---------- the report ----------
 
+fn ratio_of(value: f64, base: f64) -> Option<f64> {
+    (base.is_finite() && base > 0.0 && value.is_finite()).then(|| value / base)
+}
+
 fn ratio(value: f64, base: f64) -> String {
-    if base.is_finite() && base > 0.0 && value.is_finite() {
-        format!("{:.2}x", value / base)
-    } else {
-        "-".into()
-    }
+    ratio_of(value, base).map_or("-".into(), |r| format!("{r:.2}x"))
 }
 
 /// Reads one figure of a route's results.
 type Metric = fn(&Figures) -> Option<f64>;
 
+/// Every figure: its label in the table, its key in the JSON, how to read it.
+const ROWS: [(&str, &str, Metric); 13] = [
+    ("latency p50 (ms)", "p50_ms", |f| Some(f.p50_ms)),
+    ("latency p99 (ms)", "p99_ms", |f| Some(f.p99_ms)),
+    ("throughput (req/s)", "rps", |f| Some(f.rps)),
+    ("  CPU/req, proxy (us)", "proxy_cpu_us", |f| f.proxy_cpu_us),
+    ("  CPU/req, client+upstream", "harness_cpu_us", |f| {
+        f.harness_cpu_us
+    }),
+    ("new conn per req (req/s)", "handshake_rps", |f| {
+        Some(f.handshake_rps).filter(|v| *v > 0.0)
+    }),
+    ("1 MiB bodies (MiB/s)", "big_mbps", |f| {
+        Some(f.big_mbps).filter(|v| *v > 0.0)
+    }),
+    ("RSS at start (MiB)", "rss_idle_mib", |f| f.rss_idle_mib),
+    ("RSS before holding (MiB)", "rss_before_held_mib", |f| {
+        f.rss_before_held_mib
+    }),
+    ("RSS holding conns (MiB)", "rss_held_mib", |f| {
+        f.rss_held_mib
+    }),
+    ("RSS after long run (MiB)", "rss_after_soak_mib", |f| {
+        f.rss_after_soak_mib
+    }),
+    ("  growth, 2nd half (MiB)", "rss_soak_growth_mib", |f| {
+        f.rss_soak_growth_mib
+    }),
+    ("errors", "errors", |f| Some(f.errors as f64)),
+];
+
+const DIRECT: &str = "direct";
+const BARE: &str = "bare hyper proxy (floor)";
+const LINT: &str = "trakt-doctor (lint)";
+const LINT_FIX: &str = "trakt-doctor (lint + fix)";
+const MITM: &str = "mitmdump";
+
+fn find<'a>(results: &'a [(String, Figures)], name: &str) -> Option<&'a Figures> {
+    results.iter().find(|(n, _)| n == name).map(|(_, f)| f)
+}
+
+/// One goal of issue 19: a ratio to the bare proxy in the same run.
+struct Goal {
+    key: &'static str,
+    what: &'static str,
+    ratio: Option<f64>,
+    /// The goal, and whether the ratio must be at most (true) or at least it.
+    bound: f64,
+    at_most: bool,
+}
+
+/// The goals, each a ratio of trakt-doctor (lint) to the bare proxy.
+fn goals(results: &[(String, Figures)]) -> Vec<Goal> {
+    let (Some(direct), Some(bare), Some(lint)) = (
+        find(results, DIRECT),
+        find(results, BARE),
+        find(results, LINT),
+    ) else {
+        return Vec::new();
+    };
+    let fix = find(results, LINT_FIX);
+    let added =
+        |get: fn(&Figures) -> f64| ratio_of(get(lint) - get(direct), get(bare) - get(direct));
+    let vs_bare = |get: Metric| get(lint).zip(get(bare)).and_then(|(l, b)| ratio_of(l, b));
+    vec![
+        Goal {
+            key: "cpu_per_request",
+            what: "proxy CPU per request",
+            ratio: vs_bare(|f| f.proxy_cpu_us),
+            bound: 1.5,
+            at_most: true,
+        },
+        Goal {
+            key: "throughput_64",
+            what: "throughput, 64 connections",
+            ratio: vs_bare(|f| Some(f.rps)),
+            bound: 0.75,
+            at_most: false,
+        },
+        Goal {
+            key: "p50_added",
+            what: "p50 latency added over direct",
+            ratio: added(|f| f.p50_ms),
+            bound: 1.3,
+            at_most: true,
+        },
+        Goal {
+            key: "p99_added",
+            what: "p99 latency added over direct",
+            ratio: added(|f| f.p99_ms),
+            bound: 1.5,
+            at_most: true,
+        },
+        Goal {
+            key: "handshakes",
+            what: "new connection + TLS per request",
+            ratio: vs_bare(|f| Some(f.handshake_rps).filter(|v| *v > 0.0)),
+            bound: 0.97,
+            at_most: false,
+        },
+        Goal {
+            key: "big_bodies",
+            what: "1 MiB responses (MiB/s)",
+            ratio: vs_bare(|f| Some(f.big_mbps).filter(|v| *v > 0.0)),
+            bound: 0.9,
+            at_most: false,
+        },
+        Goal {
+            key: "rss_held",
+            what: "RSS holding connections",
+            ratio: vs_bare(|f| f.rss_held_mib),
+            bound: 1.3,
+            at_most: true,
+        },
+        Goal {
+            key: "fix_throughput",
+            what: "lint + fix throughput vs lint only",
+            ratio: fix.and_then(|f| ratio_of(f.rps, lint.rps)),
+            bound: 0.95,
+            at_most: false,
+        },
+    ]
+}
+
+impl Goal {
+    fn met(&self) -> Option<bool> {
+        self.ratio.map(|r| {
+            if self.at_most {
+                r <= self.bound
+            } else {
+                r >= self.bound
+            }
+        })
+    }
+}
+
 fn report(results: &[(String, Figures)]) {
     let direct = &results[0].1;
-    let mitm = results
-        .iter()
-        .find(|(n, _)| n == "mitmdump")
-        .map(|(_, f)| f.clone());
+    let bare = find(results, BARE);
+    let mitm = find(results, MITM);
     println!();
     println!(
-        "{:<28} {:>12} {:>10} {:>12}",
-        "route / workload", "value", "vs direct", "vs mitmdump"
+        "{:<28} {:>12} {:>10} {:>10} {:>12}",
+        "route / workload", "value", "vs direct", "vs bare", "vs mitmdump"
     );
-    let rows: [(&str, Metric); 12] = [
-        ("latency p50 (ms)", |f| Some(f.p50_ms)),
-        ("latency p99 (ms)", |f| Some(f.p99_ms)),
-        ("throughput (req/s)", |f| Some(f.rps)),
-        ("  CPU/req, proxy (us)", |f| f.proxy_cpu_us),
-        ("  CPU/req, client+upstream", |f| f.harness_cpu_us),
-        ("new conn per req (req/s)", |f| Some(f.handshake_rps)),
-        ("1 MiB bodies (MiB/s)", |f| Some(f.big_mbps)),
-        ("RSS at start (MiB)", |f| f.rss_idle_mib),
-        ("RSS before holding (MiB)", |f| f.rss_before_held_mib),
-        ("RSS holding conns (MiB)", |f| f.rss_held_mib),
-        ("RSS after long run (MiB)", |f| f.rss_after_soak_mib),
-        ("  growth, 2nd half (MiB)", |f| f.rss_soak_growth_mib),
-    ];
     for (name, figures) in results {
-        println!(
-            "{name}{}",
-            if figures.errors > 0 {
-                format!("  ({} errors)", figures.errors)
-            } else {
-                String::new()
-            }
-        );
-        for (label, get) in &rows {
+        println!("{name}");
+        for (label, _, get) in &ROWS {
             let Some(value) = get(figures) else { continue };
-            let vs_direct = get(direct).map_or("-".into(), |d| ratio(value, d));
-            let vs_mitm = mitm
-                .as_ref()
-                .and_then(get)
-                .map_or("-".into(), |m| ratio(value, m));
-            println!("  {label:<26} {value:>12.3} {vs_direct:>10} {vs_mitm:>12}");
+            if *label == "errors" && value == 0.0 {
+                continue;
+            }
+            let versus = |other: Option<&Figures>| {
+                other.and_then(get).map_or("-".into(), |o| ratio(value, o))
+            };
+            println!(
+                "  {label:<26} {value:>12.3} {:>10} {:>10} {:>12}",
+                versus(Some(direct)),
+                versus(bare),
+                versus(mitm)
+            );
+        }
+    }
+    let goals = goals(results);
+    if !goals.is_empty() {
+        println!();
+        println!("goals of issue 19 (trakt-doctor (lint) against the bare proxy, this run):");
+        for goal in &goals {
+            println!(
+                "  {:<36} {:>8} {} {:<5} {}",
+                goal.what,
+                goal.ratio.map_or("-".into(), |r| format!("{r:.2}x")),
+                if goal.at_most { "<=" } else { ">=" },
+                format!("{:.2}x", goal.bound),
+                match goal.met() {
+                    Some(true) => "met",
+                    Some(false) => "not met",
+                    None => "not measured",
+                }
+            );
         }
     }
 }
 
-/// The same allocator as the trakt-doctor binary, so the child proxy runs as it would.
+/// Every figure and ratio of the run as one JSON object (`--json`).
+fn report_json(
+    results: &[(String, Figures)],
+    header: serde_json::Value,
+    stages: Option<&serde_json::Value>,
+) -> serde_json::Value {
+    use serde_json::{json, Map, Value};
+    let number = |v: f64| if v.is_finite() { json!(v) } else { Value::Null };
+    let mut routes = Map::new();
+    for (name, figures) in results {
+        let mut values = Map::new();
+        for (_, key, get) in &ROWS {
+            values.insert((*key).into(), get(figures).map_or(Value::Null, number));
+        }
+        let mut ratios = Map::new();
+        for (versus, other) in [
+            ("vs_direct", DIRECT),
+            ("vs_bare", BARE),
+            ("vs_mitmdump", MITM),
+        ] {
+            let Some(other) = find(results, other) else {
+                continue;
+            };
+            let mut these = Map::new();
+            for (_, key, get) in &ROWS {
+                let r = get(figures)
+                    .zip(get(other))
+                    .and_then(|(v, o)| ratio_of(v, o));
+                these.insert((*key).into(), r.map_or(Value::Null, number));
+            }
+            ratios.insert(versus.into(), Value::Object(these));
+        }
+        routes.insert(
+            name.clone(),
+            json!({"figures": Value::Object(values), "ratios": Value::Object(ratios)}),
+        );
+    }
+    let goals: Vec<Value> = goals(results)
+        .iter()
+        .map(|g| {
+            json!({"goal": g.key, "what": g.what, "ratio": g.ratio.map_or(Value::Null, number),
+                   "bound": g.bound, "at_most": g.at_most, "met": g.met()})
+        })
+        .collect();
+    let mut out = header;
+    out["routes"] = Value::Object(routes);
+    out["goals"] = Value::Array(goals);
+    if let Some(stages) = stages {
+        out["stages"] = stages.clone();
+    }
+    out
+}
+
+// ---------- the per-stage timings ----------
+
+/// Asks the stage child for its allocation count (SIGUSR1) and reads it.
+async fn allocation_count(pid: u32, dir: &Path) -> Option<u64> {
+    let file = dir.join("allocations.txt");
+    let _ = std::fs::remove_file(&file);
+    let sent = Command::new("kill")
+        .args(["-USR1", &pid.to_string()])
+        .status()
+        .is_ok_and(|s| s.success());
+    let deadline = Instant::now() + Duration::from_secs(3);
+    while sent && Instant::now() < deadline {
+        if let Some(count) = std::fs::read_to_string(&file)
+            .ok()
+            .and_then(|t| t.trim().parse().ok())
+        {
+            return Some(count);
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    None
+}
+
+/// Runs trakt-doctor (lint) with its stage timers on: `requests` sequential
+/// requests on one keep-alive connection (as the latency workload), then
+/// `handshakes` new connections; stops it (SIGTERM: it writes its timings
+/// as it shuts down) and reads them. Linux/Unix only (the `kill` command).
+async fn measure_stages(
+    upstream: &Upstream,
+    dir: &Path,
+    requests: usize,
+    handshakes: usize,
+) -> Option<serde_json::Value> {
+    let file = dir.join("stages.json");
+    let (mut child, addr, ca) = spawn_trakt_doctor(upstream, dir, false, Some(&file));
+    let route = Route::new(
+        LINT,
+        addr,
+        Some(("api.trakt.tv", 443)),
+        "api.trakt.tv",
+        ca,
+        Some(child.id()),
+    );
+    let mut samples = Vec::with_capacity(requests);
+    let mut allocations = None;
+    if let Ok(mut sender) = open(&route).await {
+        for _ in 0..10 {
+            let _ = one(&mut sender, &route, "/scrobble/start").await;
+        }
+        let before = allocation_count(child.id(), dir).await;
+        for _ in 0..requests {
+            let start = Instant::now();
+            if one(&mut sender, &route, "/scrobble/start").await.is_ok() {
+                samples.push(start.elapsed().as_secs_f64() * 1000.0);
+            }
+        }
+        // Lets the finishing and the log writer catch up before counting.
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let after = allocation_count(child.id(), dir).await;
+        allocations = before
+            .zip(after)
+            .filter(|_| !samples.is_empty())
+            .map(|(b, a)| a.saturating_sub(b) as f64 / samples.len() as f64);
+    }
+    for _ in 0..handshakes {
+        if let Ok(mut sender) = open(&route).await {
+            let _ = one(&mut sender, &route, "/scrobble/start").await;
+        }
+    }
+    samples.sort_by(f64::total_cmp);
+    let stopped = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .is_ok_and(|s| s.success());
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while stopped && Instant::now() < deadline {
+        if let Ok(Some(_)) = child.try_wait() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    // The floor's allocations over as many requests, for comparison.
+    let counts = dir.join("allocations.txt");
+    let (mut bare, addr) = spawn_bare_proxy(upstream, dir, &[("BENCH_ALLOCATIONS", &counts)]);
+    let bare_route = Route::new(
+        BARE,
+        addr,
+        Some(("api.trakt.tv", 443)),
+        "api.trakt.tv",
+        upstream.ca_der.clone(),
+        Some(bare.id()),
+    );
+    let mut bare_allocations = None;
+    if let Ok(mut sender) = open(&bare_route).await {
+        for _ in 0..10 {
+            let _ = one(&mut sender, &bare_route, "/scrobble/start").await;
+        }
+        let before = allocation_count(bare.id(), dir).await;
+        let mut done = 0;
+        for _ in 0..requests {
+            if one(&mut sender, &bare_route, "/scrobble/start")
+                .await
+                .is_ok()
+            {
+                done += 1;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let after = allocation_count(bare.id(), dir).await;
+        bare_allocations = before
+            .zip(after)
+            .filter(|_| done > 0)
+            .map(|(b, a)| a.saturating_sub(b) as f64 / done as f64);
+    }
+    let _ = bare.kill();
+    let _ = bare.wait();
+    let text = std::fs::read_to_string(&file).ok()?;
+    let mut value: serde_json::Value = serde_json::from_str(&text).ok()?;
+    value["bare_allocations_per_request"] = serde_json::json!(bare_allocations);
+    value["client_p50_ms"] = serde_json::json!(percentile(&samples, 0.5));
+    value["allocations_per_request"] = serde_json::json!(allocations);
+    value["requests"] = serde_json::json!(requests);
+    Some(value)
+}
+
+fn report_stages(stages: &serde_json::Value) {
+    println!();
+    println!(
+        "stages inside trakt-doctor (lint), its own timers; {} sequential requests on one \
+         connection (client-side p50 {:.3} ms; allocations per request in the proxy: {:.1}, \
+         bare proxy {:.1}):",
+        stages["requests"],
+        stages["client_p50_ms"].as_f64().unwrap_or(f64::NAN),
+        stages["allocations_per_request"]
+            .as_f64()
+            .unwrap_or(f64::NAN),
+        stages["bare_allocations_per_request"]
+            .as_f64()
+            .unwrap_or(f64::NAN)
+    );
+    println!(
+        "  {:<38} {:>10} {:>10} {:>8}",
+        "stage", "p50 (us)", "p99 (us)", "count"
+    );
+    for stage in stages["stages"].as_array().into_iter().flatten() {
+        println!(
+            "  {:<38} {:>10.1} {:>10.1} {:>8}",
+            stage["name"].as_str().unwrap_or("?"),
+            stage["p50_us"].as_f64().unwrap_or(f64::NAN),
+            stage["p99_us"].as_f64().unwrap_or(f64::NAN),
+            stage["count"]
+        );
+    }
+}
+
+/// The commit the harness was built from, when git can say (for comparing runs).
+fn git_commit() -> Option<String> {
+    let out = Command::new("git")
+        .args(["rev-parse", "--short", "HEAD"])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .ok()
+        .filter(|o| o.status.success())?;
+    let commit = String::from_utf8(out.stdout).ok()?.trim().to_string();
+    Some(commit).filter(|c| !c.is_empty())
+}
+
+const HELP: &str = "trakt-doctor's benchmark harness: the same workloads direct, through a bare
+forwarding proxy (the floor), through trakt-doctor (lint; lint + fix) and through
+mitmdump when installed. Loopback only; figures only, never a failure on speed.
+
+usage: cargo run --release --example bench -- [options]
+
+  --smoke               a few requests each (CI keeps the harness working)
+  --quick               latency, throughput and CPU per request only (for iterating)
+  --stages              also the per-stage table from trakt-doctor's own timers
+                        (TRAKT_DOCTOR_STAGES; off in production)
+  --json                also one JSON object with every figure, ratio and goal
+  --mitmproxy           install mitmdump into target/bench-venv and compare
+  --without-mitmproxy   skip mitmdump even if installed
+  --help                this text
+";
+
+/// The same allocator as the trakt-doctor binary, so the child proxy runs
+/// as it would; in the stage run it also counts allocations (a
+/// deterministic measure of the work per request, unlike time on a busy machine).
 #[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static ALLOCATOR: Counting = Counting;
+
+static COUNTING: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+static ALLOCATIONS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+struct Counting;
+
+// The only unsafe code of the harness: a global allocator is an unsafe
+// trait; this one forwards every call unchanged to mimalloc.
+#[allow(unsafe_code)]
+unsafe impl std::alloc::GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: std::alloc::Layout) -> *mut u8 {
+        count_allocation();
+        unsafe { mimalloc::MiMalloc.alloc(layout) }
+    }
+    unsafe fn alloc_zeroed(&self, layout: std::alloc::Layout) -> *mut u8 {
+        count_allocation();
+        unsafe { mimalloc::MiMalloc.alloc_zeroed(layout) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: std::alloc::Layout) {
+        unsafe { mimalloc::MiMalloc.dealloc(ptr, layout) }
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: std::alloc::Layout, new_size: usize) -> *mut u8 {
+        count_allocation();
+        unsafe { mimalloc::MiMalloc.realloc(ptr, layout, new_size) }
+    }
+}
+
+#[inline]
+fn count_allocation() {
+    use std::sync::atomic::Ordering;
+    if COUNTING.load(Ordering::Relaxed) {
+        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+/// In a child started with BENCH_ALLOCATIONS=FILE: counts allocations and
+/// writes the count to FILE on each SIGUSR1, so the harness can take the
+/// difference over a known number of requests. Unix only.
+fn serve_allocation_counts() {
+    let Some(file) = std::env::var_os("BENCH_ALLOCATIONS") else {
+        return;
+    };
+    COUNTING.store(true, std::sync::atomic::Ordering::Relaxed);
+    #[cfg(unix)]
+    std::thread::spawn(move || {
+        let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+        else {
+            return;
+        };
+        runtime.block_on(async move {
+            use tokio::signal::unix::{signal, SignalKind};
+            let Ok(mut usr1) = signal(SignalKind::user_defined1()) else {
+                return;
+            };
+            while usr1.recv().await.is_some() {
+                let count = ALLOCATIONS.load(std::sync::atomic::Ordering::Relaxed);
+                let _ = std::fs::write(&file, count.to_string());
+            }
+        });
+    });
+}
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -826,9 +1309,29 @@ fn main() {
         Some("--child-bare-proxy") => return child_bare_proxy(&args[1..]),
         _ => {}
     }
-    let smoke = args.iter().any(|a| a == "--smoke");
-    let install_mitm = args.iter().any(|a| a == "--mitmproxy");
-    let skip_mitm = args.iter().any(|a| a == "--without-mitmproxy");
+    let known = [
+        "--smoke",
+        "--quick",
+        "--stages",
+        "--json",
+        "--mitmproxy",
+        "--without-mitmproxy",
+    ];
+    if args.iter().any(|a| a == "--help" || a == "-h") {
+        print!("{HELP}");
+        return;
+    }
+    if let Some(unknown) = args.iter().find(|a| !known.contains(&a.as_str())) {
+        eprint!("bench: unknown option {unknown}\n\n{HELP}");
+        std::process::exit(2);
+    }
+    let has = |flag: &str| args.iter().any(|a| a == flag);
+    let smoke = has("--smoke");
+    let quick = has("--quick");
+    let want_stages = has("--stages");
+    let want_json = has("--json");
+    let install_mitm = has("--mitmproxy");
+    let skip_mitm = has("--without-mitmproxy");
     let sizes = if smoke {
         Sizes {
             latency_requests: 20,
@@ -838,6 +1341,7 @@ fn main() {
             big_requests: 2,
             held_connections: 20,
             soak_requests: 320,
+            quick,
         }
     } else {
         Sizes {
@@ -848,6 +1352,7 @@ fn main() {
             big_requests: 40,
             held_connections: 1000,
             soak_requests: 100_000,
+            quick,
         }
     };
     let dir = tempfile::tempdir().expect("temp dir");
@@ -857,19 +1362,19 @@ fn main() {
         .build()
         .expect("runtime");
     let started = Instant::now();
-    let results = runtime.block_on(async {
+    let (results, stages) = runtime.block_on(async {
         let upstream = start_upstream(dir.path()).await;
         let mut results = Vec::new();
         let direct = Route::new("direct", upstream.addr, None, "api.trakt.tv", upstream.ca_der.clone(), None);
         results.push(("direct".to_string(), measure(&direct, &sizes).await));
-        let (mut child, addr) = spawn_bare_proxy(&upstream, dir.path());
+        let (mut child, addr) = spawn_bare_proxy(&upstream, dir.path(), &[]);
         let name = "bare hyper proxy (floor)";
         let route = Route::new(name, addr, Some(("api.trakt.tv", 443)), "api.trakt.tv", upstream.ca_der.clone(), Some(child.id()));
         results.push((name.to_string(), measure(&route, &sizes).await));
         let _ = child.kill();
         let _ = child.wait();
         for fix in [false, true] {
-            let (mut child, addr, ca) = spawn_trakt_doctor(&upstream, dir.path(), fix);
+            let (mut child, addr, ca) = spawn_trakt_doctor(&upstream, dir.path(), fix, None);
             let name = if fix { "trakt-doctor (lint + fix)" } else { "trakt-doctor (lint)" };
             let route = Route::new(name, addr, Some(("api.trakt.tv", 443)), "api.trakt.tv", ca, Some(child.id()));
             results.push((name.to_string(), measure(&route, &sizes).await));
@@ -885,13 +1390,37 @@ fn main() {
         } else if !skip_mitm {
             eprintln!("mitmdump not found: run with --mitmproxy to install it into target/bench-venv and compare");
         }
-        results
+        let stages = if want_stages {
+            let (requests, handshakes) = if smoke { (50, 5) } else { (sizes.latency_requests, 100) };
+            measure_stages(&upstream, dir.path(), requests, handshakes).await
+        } else {
+            None
+        };
+        (results, stages)
     });
-    println!(
-        "trakt-doctor bench{} on {} cores, {:.0} s, loopback only",
-        if smoke { " (smoke)" } else { "" },
-        std::thread::available_parallelism().map_or(0, |n| n.get()),
-        started.elapsed().as_secs_f64()
-    );
+    let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
+    let mode = match (smoke, quick) {
+        (true, _) => "smoke",
+        (false, true) => "quick",
+        (false, false) => "full",
+    };
+    let seconds = started.elapsed().as_secs_f64();
+    println!("trakt-doctor bench ({mode}) on {cores} cores, {seconds:.0} s, loopback only");
     report(&results);
+    if want_stages {
+        match &stages {
+            Some(stages) => report_stages(stages),
+            None => eprintln!("bench: the stage timings could not be read"),
+        }
+    }
+    if want_json {
+        let header = serde_json::json!({
+            "mode": mode,
+            "cores": cores,
+            "seconds": seconds,
+            "commit": git_commit(),
+        });
+        println!();
+        println!("{}", report_json(&results, header, stages.as_ref()));
+    }
 }

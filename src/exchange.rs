@@ -169,16 +169,28 @@ struct BodyRepr {
     base64: Option<String>,
 }
 
+/// [`BodyRepr`] as written: the text borrowed, not copied (a body can be 1 MiB).
+#[derive(Serialize)]
+struct BodyReprOut<'a> {
+    size: u64,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    truncated: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    text: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    base64: Option<String>,
+}
+
 impl Serialize for Body {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         let (text, base64) = match self.text() {
-            Some(t) => (Some(t.to_string()), None),
+            Some(t) => (Some(t), None),
             None => (
                 None,
                 Some(base64::engine::general_purpose::STANDARD.encode(&self.bytes)),
             ),
         };
-        BodyRepr {
+        BodyReprOut {
             size: self.size,
             truncated: self.truncated,
             text,

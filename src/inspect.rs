@@ -139,19 +139,41 @@ impl Inspector {
         at: OffsetDateTime,
         check: impl FnOnce(&Request, OffsetDateTime) -> Vec<Finding>,
     ) -> Vec<Finding> {
-        let mut findings = guarded("lint", || {
+        let mut findings = self.lint_with(request, at, check);
+        findings.extend(self.session_check(request, at));
+        findings
+    }
+
+    /// The request's own findings (lint, generic agents said once): the
+    /// first part of [`Inspector::request`]. Needs no session, so it may
+    /// run after the request was sent when nothing is to be fixed.
+    pub fn lint_request(&self, request: &Request, at: OffsetDateTime) -> Vec<Finding> {
+        self.lint_with(request, at, lint::check)
+    }
+
+    fn lint_with(
+        &self,
+        request: &Request,
+        at: OffsetDateTime,
+        check: impl FnOnce(&Request, OffsetDateTime) -> Vec<Finding>,
+    ) -> Vec<Finding> {
+        guarded("lint", || {
             let mut findings = check(request, at);
             self.once_per_agent(request, &mut findings);
             findings
         })
-        .unwrap_or_else(|f| vec![*f]);
+        .unwrap_or_else(|f| vec![*f])
+    }
+
+    /// The request judged against the session so far (which learns it):
+    /// the second part of [`Inspector::request`], in the order requests arrive.
+    pub fn session_check(&self, request: &Request, at: OffsetDateTime) -> Vec<Finding> {
         match guarded("session check", || {
             self.session().observe_request(request, at)
         }) {
-            Ok(more) => findings.extend(more),
-            Err(failed) => findings.push(*failed),
+            Ok(findings) => findings,
+            Err(failed) => vec![*failed],
         }
-        findings
     }
 
     fn once_per_agent(&self, request: &Request, findings: &mut Vec<Finding>) {

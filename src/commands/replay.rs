@@ -20,7 +20,7 @@ use crate::hosts::ResolveTable;
 use crate::inspect::Inspector;
 use crate::log::{self, jsonl::JsonlSink, terminal::TerminalSink, Sink};
 use crate::proxy::originals::Originals;
-use crate::proxy::resend::{ResendOptions, Resender};
+use crate::proxy::resend::{ResendLimits, ResendOptions, Resender};
 use crate::proxy::upstream::{Dialer, Upstream};
 use crate::redact::Redactor;
 use crate::resend::{self, Edits, Refusal, SecretKind, Secrets};
@@ -217,9 +217,12 @@ fn send(
             log,
             inspector,
             Originals::new(0, 0),
-            args.capture_limit,
-            timeout,
+            ResendLimits {
+                capture_limit: args.capture_limit,
+                upstream_timeout: timeout,
+            },
             Arc::new(AtomicBool::new(false)),
+            Arc::default(),
         );
         let options = ResendOptions {
             fix: args.fix,

@@ -40,6 +40,7 @@ use std::thread;
 use std::time::Duration;
 
 use crate::exchange::Exchange;
+use crate::proxy::stages::{Clock, Stage};
 use crate::redact::Redactor;
 
 /// A destination for finished exchanges.
@@ -62,13 +63,21 @@ pub trait Sink: Send {
 pub struct Record<'a> {
     pub exchange: &'a Exchange,
     json: OnceCell<Arc<String>>,
+    /// About how long the JSON will be: its buffer is sized once, not regrown.
+    size_hint: usize,
 }
 
 impl<'a> Record<'a> {
     pub fn new(exchange: &'a Exchange) -> Self {
+        Record::with_size_hint(exchange, 0)
+    }
+
+    /// A record whose JSON is expected to be about `size_hint` bytes.
+    pub fn with_size_hint(exchange: &'a Exchange, size_hint: usize) -> Self {
         Record {
             exchange,
             json: OnceCell::new(),
+            size_hint,
         }
     }
 
@@ -80,8 +89,11 @@ impl<'a> Record<'a> {
     /// The same text, for a sink that keeps it (no copy: records can hold a 1 MiB body).
     pub fn shared_json(&self) -> &Arc<String> {
         self.json.get_or_init(|| {
-            // Serialising our own types cannot fail (string keys, finite numbers).
-            let mut json = serde_json::to_string(self.exchange).unwrap_or_default();
+            // Serialising our own types cannot fail (string keys, finite
+            // numbers), and serde_json writes UTF-8.
+            let mut buffer = Vec::with_capacity(self.size_hint.max(256));
+            let _ = serde_json::to_writer(&mut buffer, self.exchange);
+            let mut json = String::from_utf8(buffer).unwrap_or_default();
             // Kept by the web view: without the spare room growing it left.
             json.shrink_to_fit();
             Arc::new(json)
@@ -304,12 +316,15 @@ fn run_writer(
         while let Some(message) = next.take() {
             match message {
                 Message::Record(mut exchange, size) => {
+                    let mut clock = Clock::start();
                     if let Some(redactor) = &redact {
                         redactor.exchange(&mut exchange);
                     }
-                    let record = Record::new(&exchange);
+                    clock.lap(Stage::Redact);
+                    let record = Record::with_size_hint(&exchange, size);
                     sinks.each(&mut stats, "write to", |sink| sink.record(&record));
                     drop(record);
+                    clock.lap(Stage::Sinks);
                     drop(exchange);
                     queued_bytes.fetch_sub(size, Ordering::Relaxed);
                     stats.records += 1;

@@ -10,7 +10,6 @@ use time::macros::format_description;
 
 use super::{Record, Sink};
 use crate::exchange::Exchange;
-use crate::report::Severity;
 
 /// ANSI styles, or nothing when colour is off.
 #[derive(Clone, Copy)]
@@ -18,36 +17,67 @@ struct Style {
     on: bool,
 }
 
-impl Style {
-    fn paint(self, code: &str, text: &str) -> String {
+/// `text` in an ANSI style when colour is on; written straight into the
+/// line being rendered, without a String of its own.
+struct Painted<'a, T: ?Sized> {
+    on: bool,
+    code: &'static str,
+    text: &'a T,
+}
+
+impl<T: std::fmt::Display + ?Sized> std::fmt::Display for Painted<'_, T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         if self.on {
-            format!("\x1b[{code}m{text}\x1b[0m")
+            write!(f, "\x1b[{}m{}\x1b[0m", self.code, self.text)
         } else {
-            text.to_string()
+            self.text.fmt(f)
         }
     }
-    fn dim(self, t: &str) -> String {
+}
+
+/// A severity's name padded to the width of the longest.
+struct Padded(&'static str);
+
+impl std::fmt::Display for Padded {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{:<7}", self.0)
+    }
+}
+
+impl Style {
+    fn paint<'a, T: std::fmt::Display + ?Sized>(
+        self,
+        code: &'static str,
+        text: &'a T,
+    ) -> Painted<'a, T> {
+        Painted {
+            on: self.on,
+            code,
+            text,
+        }
+    }
+    fn dim<'a, T: std::fmt::Display + ?Sized>(self, t: &'a T) -> Painted<'a, T> {
         self.paint("2", t)
     }
-    fn bold(self, t: &str) -> String {
+    fn bold<'a, T: std::fmt::Display + ?Sized>(self, t: &'a T) -> Painted<'a, T> {
         self.paint("1", t)
     }
-    fn status(self, status: u16) -> String {
-        let code = match status {
+    fn status(self, status: &u16) -> Painted<'_, u16> {
+        let code = match *status {
             200..=299 => "32",
             300..=399 => "36",
             400..=499 => "33",
             _ => "31",
         };
-        self.paint(code, &status.to_string())
+        self.paint(code, status)
     }
-    fn severity(self, severity: Severity) -> String {
-        let code = match severity {
-            Severity::Error => "31;1",
-            Severity::Warning => "33",
-            Severity::Info => "34",
+    fn severity(self, severity: &Padded) -> Painted<'_, Padded> {
+        let code = match severity.0 {
+            "error" => "31;1",
+            "warning" => "33",
+            _ => "34",
         };
-        self.paint(code, &format!("{:<7}", severity.as_str()))
+        self.paint(code, severity)
     }
 }
 
@@ -120,7 +150,17 @@ pub fn colour_wanted(is_terminal: bool) -> bool {
 }
 
 /// Renders one exchange as the terminal shows it.
+#[cfg(test)]
 fn render(ex: &Exchange, s: Style) -> String {
+    let mut text = String::new();
+    render_into(&mut text, ex, s);
+    text
+}
+
+/// Renders one exchange as the terminal shows it, at the end of `text`.
+fn render_into(text: &mut String, ex: &Exchange, s: Style) {
+    use std::fmt::Write as _;
+    // Writing into a String cannot fail.
     let clock = ex
         .started_at
         .format(format_description!(
@@ -134,35 +174,41 @@ fn render(ex: &Exchange, s: Style) -> String {
         .split_once("://")
         .map_or(ex.request.url.as_str(), |(_, rest)| rest);
     let target = v(target);
-    let outcome = match (&ex.response, &ex.error) {
-        (Some(r), None) => s.status(r.status),
-        (Some(r), Some(e)) => format!(
-            "{} {}",
-            s.status(r.status),
-            s.paint("31", &format!("({})", v(e)))
-        ),
-        (None, Some(e)) => s.paint("31", &format!("failed: {}", v(e))),
-        (None, None) => s.dim("no response"),
-    };
-    let fixed = if ex.fixes.is_empty() {
-        String::new()
-    } else {
-        format!(" {}", s.paint("35", "[fixed]"))
-    };
-    let replay = ex.replay_of.map_or(String::new(), |original| {
-        format!(" {}", s.paint("34", &format!("[resend of #{original}]")))
-    });
-    let mut text = format!(
-        "{} {} {} {} {} {}{}{}\n",
+    let _ = write!(
+        text,
+        "{} {} {} {} ",
         s.dim(&clock),
-        s.dim(&format!("#{}", ex.id)),
-        s.bold(&v(&ex.request.method)),
+        s.dim(&format_args!("#{}", ex.id)),
+        s.bold(&*v(&ex.request.method)),
         target,
-        outcome,
-        s.dim(&format!("{:.1} ms", ex.duration_ms)),
-        fixed,
-        replay,
     );
+    let _ = match (&ex.response, &ex.error) {
+        (Some(r), None) => write!(text, "{}", s.status(&r.status)),
+        (Some(r), Some(e)) => write!(
+            text,
+            "{} {}",
+            s.status(&r.status),
+            s.paint("31", &format_args!("({})", v(e)))
+        ),
+        (None, Some(e)) => write!(text, "{}", s.paint("31", &format_args!("failed: {}", v(e)))),
+        (None, None) => write!(text, "{}", s.dim("no response")),
+    };
+    let _ = write!(
+        text,
+        " {}",
+        s.dim(&format_args!("{:.1} ms", ex.duration_ms))
+    );
+    if !ex.fixes.is_empty() {
+        let _ = write!(text, " {}", s.paint("35", "[fixed]"));
+    }
+    if let Some(original) = ex.replay_of {
+        let _ = write!(
+            text,
+            " {}",
+            s.paint("34", &format_args!("[resend of #{original}]"))
+        );
+    }
+    text.push('\n');
     for finding in &ex.findings {
         let mark = if finding.fixed {
             " (fixed)"
@@ -171,39 +217,36 @@ fn render(ex: &Exchange, s: Style) -> String {
         } else {
             ""
         };
-        text.push_str(&format!(
-            "    {} {} {}{} {}\n",
-            s.severity(finding.severity),
-            s.bold(&v(finding.rule.as_str())),
+        let _ = writeln!(
+            text,
+            "    {} {} {}{} {}",
+            s.severity(&Padded(finding.severity.as_str())),
+            s.bold(&*v(finding.rule.as_str())),
             v(&finding.message),
             mark,
-            s.dim(&format!("@ {}", v(&finding.location))),
-        ));
+            s.dim(&format_args!("@ {}", v(&finding.location))),
+        );
     }
     for fix in &ex.fixes {
-        text.push_str(&format!(
-            "    {} {} {}: {} → {}\n",
+        let _ = writeln!(
+            text,
+            "    {} {} {}: {} → {}",
             s.paint("35", "fix    "),
-            s.bold(&v(fix.rule.as_str())),
+            s.bold(&*v(fix.rule.as_str())),
             v(&fix.location),
             v(&fix.before),
             v(&fix.after)
-        ));
+        );
     }
     if let Some(d) = &ex.diagnosis {
-        text.push_str(&format!(
-            "    {} {}\n",
-            s.paint("36;1", "why    "),
-            v(&d.summary)
-        ));
+        let _ = writeln!(text, "    {} {}", s.paint("36;1", "why    "), v(&d.summary));
         for cause in &d.causes {
-            text.push_str(&format!("           - {}\n", v(cause)));
+            let _ = writeln!(text, "           - {}", v(cause));
         }
         for remedy in &d.remedies {
-            text.push_str(&format!("    {} {}\n", s.paint("32", "do     "), v(remedy)));
+            let _ = writeln!(text, "    {} {}", s.paint("32", "do     "), v(remedy));
         }
     }
-    text
 }
 
 impl<W: Write + Send> Sink for TerminalSink<W> {
@@ -217,7 +260,7 @@ impl<W: Write + Send> Sink for TerminalSink<W> {
         if self.quiet && !interesting {
             return Ok(());
         }
-        self.pending.push_str(&render(ex, self.style));
+        render_into(&mut self.pending, ex, self.style);
         Ok(())
     }
 

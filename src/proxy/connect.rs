@@ -184,6 +184,7 @@ where
         }
     };
     let timeout = shared.settings.header_timeout;
+    let mut clock = super::stages::Clock::start();
     let handshake = tokio_rustls::TlsAcceptor::from(config).accept(stream);
     let Ok(handshake) = tokio::time::timeout(timeout, handshake).await else {
         tracing::warn!(
@@ -194,7 +195,10 @@ where
         return;
     };
     match handshake {
-        Ok(tls) => serve_http(shared, target, tls).await,
+        Ok(tls) => {
+            clock.lap(super::stages::Stage::Tls);
+            serve_http(shared, target, tls).await
+        }
         Err(e) => tracing::warn!(
             "TLS handshake for {} failed: {e}. If the client reports a certificate error, \
              it does not trust the trakt-doctor CA yet: download it from http://{}/ca and trust it",

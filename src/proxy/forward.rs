@@ -17,6 +17,7 @@ use super::body::{
 };
 use super::pending::{PendingExchange, RecordingBody};
 use super::shared::Shared;
+use super::stages::{self, Clock, Stage};
 use crate::exchange::{self, Body, ErrorKind, ExchangeError, Headers};
 use crate::lint;
 use crate::respond;
@@ -102,8 +103,16 @@ pub async fn serve(
 }
 
 fn upstream_uri(target: &Target, uri: &Uri) -> Result<Uri, http::Error> {
+    Ok(upstream_url(target, uri)?.1)
+}
+
+/// The upstream URL as the record's text and as a parsed URI, formatted once.
+fn upstream_url(target: &Target, uri: &Uri) -> Result<(String, Uri), http::Error> {
     let path = uri.path_and_query().map_or("/", |p| p.as_str());
-    Ok(format!("{}{path}", target.origin()).parse::<Uri>()?)
+    let mut text = target.origin();
+    text.push_str(path);
+    let parsed = text.parse::<Uri>()?;
+    Ok((text, parsed))
 }
 
 /// The header fields that describe one connection, not the message.
@@ -171,6 +180,8 @@ async fn inspected(
     budget: &BodyBudget,
     req: Request<IdleTimeout<Incoming>>,
 ) -> Response<ProxyBody> {
+    let mut clock = Clock::since(stages::take_last_read());
+    clock.lap(Stage::Head);
     let started_at = OffsetDateTime::now_utc();
     let (mut parts, incoming) = req.into_parts();
     let (mut pending, url) = match start_exchange(shared, target, &mut parts, started_at) {
@@ -179,6 +190,7 @@ async fn inspected(
             return respond::error(StatusCode::BAD_REQUEST, &format!("bad request target: {e}"))
         }
     };
+    clock.lap(Stage::Start);
     // Held until the response head is here: the captured body lives that long.
     let mut reservation = budget.reserve();
     let captured =
@@ -186,14 +198,24 @@ async fn inspected(
             Ok(captured) => captured,
             Err(failure) => return failure_response(&failure),
         };
-    let upstream_body = inspect_request(shared, &mut pending, &mut parts, captured, started_at);
+    clock.lap(Stage::Capture);
+    // The session judges this request knowing every exchange already answered.
+    shared.finisher.drain();
+    let mut upstream_body = inspect_request(shared, &mut pending, &mut parts, captured, started_at);
+    clock.lap(Stage::Prepare);
+    let written = stages::Stamp::new();
+    if written.is_on() {
+        upstream_body = body::StampOnEnd::new(upstream_body, written.clone()).boxed_unsync();
+    }
     parts.uri = url;
     let client_version = parts.version;
     parts.version = http::Version::HTTP_11;
     parts.headers.remove(header::HOST);
     let req = Request::from_parts(parts, upstream_body);
-    match send(shared, req, client_version).await {
-        Ok(response) => answer(shared, pending, response),
+    let sent = send(shared, req, client_version).await;
+    clock.lap_split(written.get(), Stage::UpstreamSend, Stage::UpstreamFirstByte);
+    match sent {
+        Ok(response) => answer(shared, pending, response, clock),
         Err(failure) => {
             let answer = failure_response(&failure);
             pending.finish(Some(failure));
@@ -212,11 +234,11 @@ fn start_exchange(
     started_at: OffsetDateTime,
 ) -> Result<(PendingExchange, Uri), http::Error> {
     let started = Instant::now();
-    let url = upstream_uri(target, &parts.uri)?;
+    let (text, url) = upstream_url(target, &parts.uri)?;
     strip_hop_by_hop(&mut parts.headers);
     let record = exchange::Request {
-        method: parts.method.to_string(),
-        url: url.to_string(),
+        method: parts.method.as_str().to_owned(),
+        url: text,
         http_version: exchange::version_name(parts.version).to_string(),
         headers: Headers::from_map(&parts.headers),
         body: Body::default(),
@@ -298,7 +320,10 @@ async fn capture_request_body(
 
 /// Runs the inspection ([`Inspector::prepare`](crate::inspect::Inspector::prepare))
 /// on the captured request and applies auto-fix's repairs to what is sent;
-/// returns the body to send upstream.
+/// returns the body to send upstream. With auto-fix off nothing found
+/// changes what is sent: only the session check (which must see requests
+/// in the order they arrive) runs now, the lint after the response (same
+/// findings, same order).
 fn inspect_request(
     shared: &Shared,
     pending: &mut PendingExchange,
@@ -308,25 +333,27 @@ fn inspect_request(
 ) -> ProxyBody {
     let mut upstream_body = body.upstream;
     let id = pending.id();
+    let reword: fn(&mut Vec<crate::report::Finding>) = if body.over_budget {
+        explain_over_budget
+    } else {
+        |_| {}
+    };
+    let policy = shared.fix_policy();
     let Some(request) = pending.request_mut() else {
         return upstream_body;
     };
     request.body = body.captured;
     // Kept as captured, secrets and all, in memory only, for a resend.
     shared.originals.keep(id, request);
+    if policy.is_off() {
+        let session = shared.inspector.session_check(request, at);
+        pending.defer_lint(session, at, reword);
+        return upstream_body;
+    }
     // The inspector's stages are guarded: a bug in one becomes a finding,
     // and the request goes out as it came.
-    let mut prepared = shared.inspector.prepare(request, at, &shared.fix_policy());
-    if body.over_budget {
-        for finding in &mut prepared.findings {
-            if finding.rule == lint::body::NOT_LINTED.id {
-                finding.message = "the body was not linted: it did not fit in the memory \
-                    trakt-doctor sets aside for request bodies (--body-memory, in all and an \
-                    eighth per connection)"
-                    .into();
-            }
-        }
-    }
+    let mut prepared = shared.inspector.prepare(request, at, &policy);
+    reword(&mut prepared.findings);
     if let Some(repaired) = prepared.repaired {
         if repaired.body.bytes != request.body.bytes {
             upstream_body = body::full(repaired.body.bytes.clone());
@@ -340,12 +367,25 @@ fn inspect_request(
     upstream_body
 }
 
+/// Says why a body that did not fit in the body budget was not linted.
+fn explain_over_budget(findings: &mut Vec<crate::report::Finding>) {
+    for finding in findings {
+        if finding.rule == lint::body::NOT_LINTED.id {
+            finding.message = "the body was not linted: it did not fit in the memory \
+                trakt-doctor sets aside for request bodies (--body-memory, in all and an \
+                eighth per connection)"
+                .into();
+        }
+    }
+}
+
 /// The upstream's answer: its head inspected (and repaired by auto-fix),
 /// recorded, and its body streamed to the client while being recorded.
 fn answer(
     shared: &Shared,
     mut pending: PendingExchange,
     response: Response<Incoming>,
+    mut clock: Clock,
 ) -> Response<ProxyBody> {
     let (mut parts, incoming) = response.into_parts();
     let headers = Headers::from_map(&parts.headers);
@@ -373,7 +413,14 @@ fn answer(
         body: Body::default(),
     });
     strip_hop_by_hop(&mut parts.headers);
-    let recording = RecordingBody::new(incoming, pending, shared.settings.capture_limit);
+    clock.lap(Stage::ResponseHead);
+    pending.set_clock(clock);
+    let recording = RecordingBody::new(
+        incoming,
+        pending,
+        shared.settings.capture_limit,
+        shared.finisher.clone(),
+    );
     Response::from_parts(
         parts,
         recording.map_err(body::BoxError::from).boxed_unsync(),
@@ -418,7 +465,9 @@ async fn send(
     req: Request<ProxyBody>,
     client_version: http::Version,
 ) -> Result<Response<Incoming>, ExchangeError> {
-    let target = req.uri().to_string();
+    // Formatted only for an error message: a clone shares the URI's bytes.
+    let uri = req.uri().clone();
+    let target = || uri.to_string();
     let timeout = shared.settings.upstream_timeout;
     match tokio::time::timeout(
         timeout,
@@ -427,11 +476,12 @@ async fn send(
     .await
     {
         Ok(Ok(response)) => Ok(response),
-        Ok(Err(e)) => Err(super::upstream::failure(&e, &target)),
+        Ok(Err(e)) => Err(super::upstream::failure(&e, &target())),
         Err(_) => Err(ExchangeError::new(
             ErrorKind::UpstreamTimeout,
             format!(
-                "trakt-doctor gave up on {target}: no response within {} s (--upstream-timeout)",
+                "trakt-doctor gave up on {}: no response within {} s (--upstream-timeout)",
+                target(),
                 timeout.as_secs_f64()
             ),
         )),

@@ -12,6 +12,7 @@ pub mod originals;
 pub mod pending;
 pub mod resend;
 pub mod shared;
+pub mod stages;
 pub mod upstream;
 
 pub use shared::{ProxyParts, Settings, Shared};
@@ -43,6 +44,7 @@ pub struct Proxy {
 impl Proxy {
     pub async fn bind(listen: SocketAddr, parts: ProxyParts) -> std::io::Result<Proxy> {
         let listener = TcpListener::bind(listen).await?;
+        stages::init_from_env();
         let local_addr = listener.local_addr()?;
         let (stop_tx, stop) = watch::channel(false);
         let shared = Arc::new(Shared::new(parts, local_addr, stop));
@@ -102,9 +104,10 @@ impl Proxy {
                         connections += 1;
                         // Every line logged for this client carries its address and number.
                         let span = tracing::info_span!("connection", id = connections, %peer);
+                        let accepted = stages::enabled().then(std::time::Instant::now);
                         shared
                             .tasks
-                            .spawn(serve_client(shared.clone(), stream, peer).instrument(span));
+                            .spawn(serve_client(shared.clone(), stream, peer, accepted).instrument(span));
                     }
                     Err(e) => {
                         // Out of file descriptors and the like: said once, then
@@ -144,6 +147,9 @@ impl Proxy {
                 grace
             );
         }
+        // Whatever was answered in full and not yet finished is logged now, as complete.
+        shared.finisher.drain();
+        stages::write_summary();
     }
 }
 
@@ -180,11 +186,22 @@ async fn refuse_busy(mut stream: TcpStream, limit: usize) {
 }
 
 /// Serves one client connection to the proxy port (HTTP/1.1 with CONNECT upgrades).
-async fn serve_client(shared: Arc<Shared>, stream: TcpStream, peer: SocketAddr) {
+/// `accepted` is when it was accepted, with the stage timers on.
+async fn serve_client(
+    shared: Arc<Shared>,
+    stream: TcpStream,
+    peer: SocketAddr,
+    accepted: Option<std::time::Instant>,
+) {
     let service = {
         let shared = shared.clone();
         let budget = shared.body_budget();
-        service_fn(move |req| route(shared.clone(), peer, budget.clone(), req))
+        service_fn(move |req: Request<Incoming>| {
+            if let Some(at) = accepted.filter(|_| req.method() == Method::CONNECT) {
+                stages::record(stages::Stage::Accept, at.elapsed());
+            }
+            route(shared.clone(), peer, budget.clone(), req)
+        })
     };
     let mut builder = hyper::server::conn::http1::Builder::new();
     builder

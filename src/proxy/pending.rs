@@ -2,6 +2,14 @@
 //! if the future or body holding it is dropped first (client gone, shutdown),
 //! with the reason it was cut short. This is how "nothing lost" is kept.
 //! [`RecordingBody`] carries it while the response body streams.
+//!
+//! Once the response's last frame is handed to the client's connection, the
+//! rest (response checks, diagnosis, session update, the log hand-off) is
+//! [deferred](Finisher): it runs after the connection has written the
+//! response, not in front of its last bytes. Nothing is lost on the way: an
+//! exchange marked complete logs itself as complete if dropped before its
+//! turn, and the session never judges a request before learning from the
+//! exchanges already answered (the proxy drains the queue before inspecting).
 
 use std::pin::Pin;
 use std::task::{Context, Poll};
@@ -12,10 +20,12 @@ use http_body::{Body, Frame, SizeHint};
 use time::OffsetDateTime;
 
 use super::body::Chunks;
+use super::stages::{Clock, Stage};
 
 use crate::exchange::{ErrorKind, Exchange, ExchangeError, Request, Response};
+use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use crate::inspect::Inspector;
 use crate::log::LogHandle;
@@ -38,8 +48,24 @@ struct State {
     /// Set once the shutdown grace period has run out: whatever is dropped
     /// after that was cut by the shutdown, not by the client.
     shutdown_cut: Arc<AtomicBool>,
+    /// The stage timers (empty unless they are on).
+    clock: Clock,
+    /// When the whole response was handed to the client: the exchange is
+    /// complete and only waits to be finished.
+    completed: Option<Instant>,
+    /// The request's lint, when nothing was to be fixed: run at the finish,
+    /// its findings put first, where an inline lint puts them.
+    deferred_lint: Option<DeferredLint>,
 }
 
+/// What the request's lint needs when it runs after the request was sent.
+struct DeferredLint {
+    at: OffsetDateTime,
+    /// Rewords the body's not-linted finding (see [`PendingExchange::defer_lint`]).
+    reword: fn(&mut Vec<Finding>),
+}
+
+#[derive(Default)]
 pub struct PendingExchange {
     state: Option<Box<State>>,
 }
@@ -69,6 +95,9 @@ impl PendingExchange {
                 abandon_reason: "the client closed the connection before the response arrived",
                 replay_of: None,
                 shutdown_cut,
+                clock: Clock::default(),
+                completed: None,
+                deferred_lint: None,
             })),
         }
     }
@@ -119,6 +148,29 @@ impl PendingExchange {
         }
     }
 
+    /// Sets the session's findings on the request and leaves its lint for
+    /// the finish (auto-fix off: no finding is needed before forwarding).
+    /// `reword` adjusts the lint's findings as the inline path does.
+    pub fn defer_lint(
+        &mut self,
+        session: Vec<Finding>,
+        at: OffsetDateTime,
+        reword: fn(&mut Vec<Finding>),
+    ) {
+        if let Some(s) = self.state.as_mut() {
+            s.findings = session;
+            s.fixes = Vec::new();
+            s.deferred_lint = Some(DeferredLint { at, reword });
+        }
+    }
+
+    /// Hands over the stage timers from the response head on.
+    pub fn set_clock(&mut self, clock: Clock) {
+        if let Some(s) = self.state.as_mut() {
+            s.clock = clock;
+        }
+    }
+
     /// Records the response head; its body is added as it streams.
     pub fn set_response(&mut self, response: Response) {
         if let Some(s) = self.state.as_mut() {
@@ -144,13 +196,25 @@ impl PendingExchange {
         let Some(mut s) = self.state.take() else {
             return;
         };
+        s.clock.lap(if s.completed.is_some() {
+            Stage::Queued
+        } else {
+            Stage::BodyRelay
+        });
         if let Some(response) = s.response.as_mut() {
             response.body.bytes = std::mem::take(&mut s.response_body).into_bytes();
         }
+        if let Some(deferred) = s.deferred_lint.take() {
+            let mut findings = s.inspector.lint_request(&s.request, deferred.at);
+            (deferred.reword)(&mut findings);
+            findings.append(&mut s.findings);
+            s.findings = findings;
+        }
+        let ended = s.completed.unwrap_or_else(Instant::now);
         let mut exchange = Exchange {
             id: s.id,
             started_at: s.started_at,
-            duration_ms: s.started.elapsed().as_secs_f64() * 1000.0,
+            duration_ms: ended.duration_since(s.started).as_secs_f64() * 1000.0,
             request: s.request,
             response: s.response,
             // The record keeps the message: its `error` string is a contract.
@@ -161,7 +225,10 @@ impl PendingExchange {
             replay_of: s.replay_of,
         };
         s.inspector.finish(&mut exchange);
+        s.clock.lap(Stage::Finish);
         s.log.send(exchange);
+        s.clock.lap(Stage::Handoff);
+        s.clock.total(Stage::Total);
     }
 }
 
@@ -170,6 +237,10 @@ impl Drop for PendingExchange {
         let Some(state) = self.state.as_ref() else {
             return;
         };
+        if state.completed.is_some() {
+            // The response went out whole; only its finishing had not run yet.
+            return self.finish(None);
+        }
         let error = if state.shutdown_cut.load(Ordering::Relaxed) {
             ExchangeError::new(
                 ErrorKind::CutByShutdown,
@@ -183,27 +254,96 @@ impl Drop for PendingExchange {
     }
 }
 
+impl PendingExchange {
+    /// Marks the exchange complete (the whole response was handed to the
+    /// client) and passes it to `finisher`, which finishes it shortly.
+    fn complete(&mut self, finisher: &Arc<Finisher>) {
+        if let Some(s) = self.state.as_mut() {
+            s.completed = Some(Instant::now());
+            s.clock.lap(Stage::BodyRelay);
+            s.clock.total(Stage::OnPath);
+            finisher.defer(std::mem::take(self));
+        }
+    }
+}
+
+/// Exchanges whose response has gone out, waiting for their finishing
+/// (response checks, diagnosis, session, log hand-off). A task drains
+/// them after the connection that completed one has written it; the proxy
+/// also drains them before inspecting a request, so the session is always
+/// up to date with every response already sent.
+#[derive(Default)]
+pub struct Finisher {
+    queue: Mutex<VecDeque<PendingExchange>>,
+}
+
+impl Finisher {
+    fn lock(&self) -> std::sync::MutexGuard<'_, VecDeque<PendingExchange>> {
+        self.queue.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Queues a completed exchange; the first one in an empty queue starts
+    /// a drain (a task of the runtime, which runs once the current task,
+    /// the client's connection, yields; finished at once outside a runtime).
+    pub fn defer(self: &Arc<Self>, pending: PendingExchange) {
+        let first = {
+            let mut queue = self.lock();
+            queue.push_back(pending);
+            queue.len() == 1
+        };
+        if !first {
+            return;
+        }
+        match tokio::runtime::Handle::try_current() {
+            Ok(runtime) => {
+                let finisher = self.clone();
+                runtime.spawn(async move { finisher.drain() });
+            }
+            Err(_) => self.drain(),
+        }
+    }
+
+    /// Finishes every queued exchange, oldest first.
+    pub fn drain(&self) {
+        loop {
+            // Taken under the lock, finished outside it.
+            let Some(mut next) = self.lock().pop_front() else {
+                return;
+            };
+            next.finish(None);
+        }
+    }
+}
+
 /// Streams a response body to the client while copying its first bytes
-/// into the pending exchange; logs the exchange when the body ends, fails,
-/// or is dropped half-way (the client went away).
+/// into the pending exchange; completes the exchange when the body ends,
+/// logs it failed when the body fails, or cut short when it is dropped
+/// half-way (the client went away).
 pub struct RecordingBody<B> {
     inner: B,
     pending: PendingExchange,
     limit: usize,
+    finisher: Arc<Finisher>,
 }
 
 impl<B: Body<Data = Bytes> + Unpin> RecordingBody<B> {
-    pub fn new(inner: B, mut pending: PendingExchange, limit: usize) -> Self {
+    pub fn new(
+        inner: B,
+        mut pending: PendingExchange,
+        limit: usize,
+        finisher: Arc<Finisher>,
+    ) -> Self {
         pending.set_abandon_reason(
             "the client closed the connection before the whole response was sent",
         );
         if inner.is_end_stream() {
-            pending.finish(None);
+            pending.complete(&finisher);
         }
         RecordingBody {
             inner,
             pending,
             limit,
+            finisher,
         }
     }
 }
@@ -228,7 +368,7 @@ where
                     this.pending.push_response_body(data, this.limit);
                 }
                 if this.inner.is_end_stream() {
-                    this.pending.finish(None);
+                    this.pending.complete(&this.finisher);
                 }
             }
             Poll::Ready(Some(Err(e))) => {
@@ -237,7 +377,7 @@ where
                     format!("the upstream connection failed while sending the response body: {e}"),
                 )));
             }
-            Poll::Ready(None) => this.pending.finish(None),
+            Poll::Ready(None) => this.pending.complete(&this.finisher),
             Poll::Pending => {}
         }
         polled
@@ -249,5 +389,165 @@ where
 
     fn size_hint(&self) -> SizeHint {
         self.inner.size_hint()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::exchange::{Body as Captured, Headers};
+    use crate::log::{Record, Sink};
+    use http_body_util::{BodyExt, Full};
+
+    /// A sink that keeps every exchange it is given.
+    struct Kept(Arc<Mutex<Vec<Exchange>>>);
+
+    impl Sink for Kept {
+        fn name(&self) -> String {
+            "kept".into()
+        }
+        fn record(&mut self, record: &Record<'_>) -> std::io::Result<()> {
+            let mut kept = self.0.lock().unwrap_or_else(|p| p.into_inner());
+            kept.push(record.exchange.clone());
+            Ok(())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    fn answered(log: &LogHandle) -> PendingExchange {
+        let request = Request {
+            method: "GET".into(),
+            url: "https://api.trakt.tv/movies/trending".into(),
+            http_version: "HTTP/1.1".into(),
+            headers: Headers::default(),
+            body: Captured::default(),
+        };
+        let mut pending = PendingExchange::start(
+            log.clone(),
+            Arc::new(Inspector::new()),
+            OffsetDateTime::now_utc(),
+            Instant::now(),
+            request,
+            Arc::new(AtomicBool::new(false)),
+        );
+        pending.set_response(Response {
+            status: 200,
+            http_version: "HTTP/1.1".into(),
+            headers: Headers::default(),
+            body: Captured::default(),
+        });
+        pending
+    }
+
+    /// Runs `exercise` with a log whose records it returns once written.
+    fn logged(exercise: impl FnOnce(&LogHandle)) -> Vec<Exchange> {
+        let kept = Arc::new(Mutex::new(Vec::new()));
+        let (log, writer) = crate::log::spawn(vec![Box::new(Kept(kept.clone()))], None);
+        exercise(&log);
+        drop(log);
+        writer.finish();
+        let records = kept.lock().unwrap().clone();
+        records
+    }
+
+    #[test]
+    fn a_completed_exchange_dropped_before_its_turn_is_logged_once_as_complete() {
+        let records = logged(|log| {
+            let finisher = Arc::new(Finisher::default());
+            // Queued without a drain, as when the runtime stops before the finisher's turn.
+            let mut pending = answered(log);
+            pending.state.as_mut().unwrap().completed = Some(Instant::now());
+            finisher.lock().push_back(pending);
+            drop(finisher);
+        });
+        assert_eq!(records.len(), 1);
+        assert_eq!(
+            records[0].error, None,
+            "a complete exchange is not an abandoned one"
+        );
+        assert_eq!(records[0].response.as_ref().map(|r| r.status), Some(200));
+    }
+
+    #[test]
+    fn an_exchange_dropped_before_completing_is_still_logged_as_cut_short() {
+        let records = logged(|log| drop(answered(log)));
+        assert_eq!(records.len(), 1);
+        assert!(records[0]
+            .error
+            .as_deref()
+            .is_some_and(|e| e.contains("client closed")));
+    }
+
+    #[test]
+    fn a_lint_left_for_the_finish_gives_the_findings_an_inline_lint_gives_in_order() {
+        // Missing version and key headers, a generic agent: lint findings to compare.
+        let request = Request {
+            method: "POST".into(),
+            url: "https://api.trakt.tv/scrobble/start".into(),
+            http_version: "HTTP/1.1".into(),
+            headers: Headers::from_pairs(&[("user-agent", "python-requests/2.32")]),
+            body: Captured::complete(Bytes::from_static(b"{\"progress\": 10}")),
+        };
+        let at = OffsetDateTime::now_utc();
+        let inline: Vec<_> = Inspector::new()
+            .request(&request, at)
+            .into_iter()
+            .map(|f| f.rule)
+            .collect();
+        assert!(inline.len() >= 2, "{inline:?}");
+        let records = logged(|log| {
+            let inspector = Arc::new(Inspector::new());
+            let mut pending = PendingExchange::start(
+                log.clone(),
+                inspector.clone(),
+                at,
+                Instant::now(),
+                request.clone(),
+                Arc::new(AtomicBool::new(false)),
+            );
+            let session = inspector.session_check(&request, at);
+            pending.defer_lint(session, at, |_| {});
+            pending.finish(None);
+        });
+        let deferred: Vec<_> = records[0].findings.iter().map(|f| f.rule.clone()).collect();
+        assert_eq!(
+            deferred.get(..inline.len()),
+            Some(&inline[..]),
+            "{deferred:?}"
+        );
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 1)]
+    async fn a_relayed_body_is_finished_after_the_relay_and_logged_once() {
+        let finisher = Arc::new(Finisher::default());
+        let kept = Arc::new(Mutex::new(Vec::new()));
+        let (log, writer) = crate::log::spawn(vec![Box::new(Kept(kept.clone()))], None);
+        let body = RecordingBody::new(
+            Full::new(Bytes::from_static(b"[]")),
+            answered(&log),
+            1024,
+            finisher.clone(),
+        );
+        let relayed = body.collect().await.unwrap().to_bytes();
+        assert_eq!(&relayed[..], b"[]");
+        // The finishing waits for the relaying task to yield; the next
+        // request's inspection would drain it first, as this does (the
+        // drain task may hold it already: then it is finished there).
+        finisher.drain();
+        let deadline = Instant::now() + std::time::Duration::from_secs(5);
+        while kept.lock().unwrap().is_empty() && Instant::now() < deadline {
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        assert!(finisher.lock().is_empty());
+        drop(log);
+        writer.finish();
+        let records = kept.lock().unwrap().clone();
+        assert_eq!(records.len(), 1, "logged exactly once");
+        assert_eq!(records[0].error, None);
+        let body = &records[0].response.as_ref().unwrap().body;
+        assert_eq!((&body.bytes[..], body.size), (&b"[]"[..], 2));
     }
 }

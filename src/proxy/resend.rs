@@ -26,7 +26,7 @@ use time::OffsetDateTime;
 
 use super::body;
 use super::originals::Originals;
-use super::pending::{PendingExchange, RecordingBody};
+use super::pending::{Finisher, PendingExchange, RecordingBody};
 use super::upstream::Upstream;
 use crate::exchange::{self, Body, ErrorKind, ExchangeError, Headers, Request};
 use crate::fix::FixPolicy;
@@ -60,6 +60,13 @@ impl Resent {
     }
 }
 
+/// How long a resend waits and how much of its answer it keeps (the proxy's own settings).
+#[derive(Debug, Clone, Copy)]
+pub struct ResendLimits {
+    pub capture_limit: usize,
+    pub upstream_timeout: Duration,
+}
+
 /// Sends requests again through the proxy's client and inspection.
 pub struct Resender {
     upstream: Upstream,
@@ -69,6 +76,8 @@ pub struct Resender {
     capture_limit: usize,
     upstream_timeout: Duration,
     shutdown_cut: Arc<AtomicBool>,
+    /// The proxy's queue of answered exchanges waiting for their finishing.
+    finisher: Arc<Finisher>,
     /// One resend at a time: the write pacing is judged against the last one.
     sending: tokio::sync::Mutex<()>,
 }
@@ -90,10 +99,14 @@ impl Resender {
         log: LogHandle,
         inspector: Arc<Inspector>,
         originals: Arc<Originals>,
-        capture_limit: usize,
-        upstream_timeout: Duration,
+        limits: ResendLimits,
         shutdown_cut: Arc<AtomicBool>,
+        finisher: Arc<Finisher>,
     ) -> Resender {
+        let ResendLimits {
+            capture_limit,
+            upstream_timeout,
+        } = limits;
         Resender {
             upstream,
             log,
@@ -102,6 +115,7 @@ impl Resender {
             capture_limit,
             upstream_timeout,
             shutdown_cut,
+            finisher,
             sending: tokio::sync::Mutex::new(()),
         }
     }
@@ -272,13 +286,18 @@ impl Resender {
             headers,
             body: Body::default(),
         });
-        let mut recording = RecordingBody::new(incoming, pending, self.capture_limit);
+        let mut recording =
+            RecordingBody::new(incoming, pending, self.capture_limit, self.finisher.clone());
         // Read to the end (kept up to the capture limit); the recording logs it.
         while let Some(frame) = recording.frame().await {
             if frame.is_err() {
                 break;
             }
         }
+        drop(recording);
+        // Finished now rather than on the runtime's next turn: the caller
+        // (the web view, `replay`) reports on the exchange as logged.
+        self.finisher.drain();
     }
 }
 

@@ -91,6 +91,8 @@ pub struct Shared {
     pub originals: Arc<super::originals::Originals>,
     /// Sends a captured request again, through this proxy's client and inspection.
     pub resender: Arc<super::resend::Resender>,
+    /// Exchanges answered in full, waiting for their finishing (see [`super::pending`]).
+    pub finisher: Arc<super::pending::Finisher>,
     /// What request bodies being captured may hold in all.
     body_memory: Arc<tokio::sync::Semaphore>,
     /// Every connection and tunnel: the proxy's load, and what shutdown waits for.
@@ -118,14 +120,18 @@ impl Shared {
             super::originals::MAX_RECORDS,
             super::originals::MAX_BYTES,
         );
+        let finisher: Arc<super::pending::Finisher> = Arc::default();
         let resender = Arc::new(super::resend::Resender::new(
             upstream.clone(),
             parts.log.clone(),
             inspector.clone(),
             originals.clone(),
-            parts.settings.capture_limit,
-            parts.settings.upstream_timeout,
+            super::resend::ResendLimits {
+                capture_limit: parts.settings.capture_limit,
+                upstream_timeout: parts.settings.upstream_timeout,
+            },
             shutdown_cut.clone(),
+            finisher.clone(),
         ));
         let web = Arc::new(WebContext {
             store: parts.web,
@@ -153,6 +159,7 @@ impl Shared {
             local_addr,
             tasks: TaskTracker::new(),
             shutdown_cut,
+            finisher,
             stop,
         }
     }

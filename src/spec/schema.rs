@@ -212,8 +212,12 @@ impl<'s> Validator<'s> {
                 }
                 if let Some(item_schema) = &schema.items {
                     let followed = self.sample.unwrap_or(items.len());
+                    let (mut path, base) = child_pointers(at);
                     for (i, item) in items.iter().enumerate().take(followed) {
-                        self.walk(item, item_schema, &format!("{at}/{i}"), depth, out);
+                        path.truncate(base);
+                        // Writing into the String allocates nothing new.
+                        let _ = std::fmt::Write::write_fmt(&mut path, format_args!("{i}"));
+                        self.walk(item, item_schema, &path, depth, out);
                     }
                 }
             }
@@ -270,6 +274,7 @@ impl<'s> Validator<'s> {
             }
         }
         let Some(properties) = properties else { return };
+        let (mut path, base) = child_pointers(at);
         for (name, value) in object {
             // Unknown keys are not the validator's business: Trakt ignores
             // them, and the typo rule names the close ones.
@@ -277,7 +282,9 @@ impl<'s> Validator<'s> {
                 if value.is_null() && !schema.required.contains(name) {
                     continue; // An optional field sent as null is absent to Trakt.
                 }
-                self.walk(value, sub, &format!("{at}/{}", escape(name)), depth, out);
+                path.truncate(base);
+                push_escaped(&mut path, name);
+                self.walk(value, sub, &path, depth, out);
             }
         }
     }
@@ -389,7 +396,30 @@ pub fn show(value: &Value) -> String {
 
 /// Escapes a key for a JSON pointer (RFC 6901).
 fn escape(key: &str) -> String {
-    key.replace('~', "~0").replace('/', "~1")
+    let mut out = String::with_capacity(key.len());
+    push_escaped(&mut out, key);
+    out
+}
+
+/// Appends `key` as a JSON Pointer segment (`~` as `~0`, `/` as `~1`).
+fn push_escaped(out: &mut String, key: &str) {
+    for c in key.chars() {
+        match c {
+            '~' => out.push_str("~0"),
+            '/' => out.push_str("~1"),
+            c => out.push(c),
+        }
+    }
+}
+
+/// `at` and a reusable buffer for its children's pointers: one allocation
+/// per object or array walked, not several per member.
+fn child_pointers(at: &str) -> (String, usize) {
+    let mut path = String::with_capacity(at.len().saturating_add(24));
+    path.push_str(at);
+    path.push('/');
+    let base = path.len();
+    (path, base)
 }
 
 #[cfg(test)]
