@@ -142,32 +142,7 @@ async fn chromium_through_the_proxy_trusts_the_ca_from_an_nss_database() {
     args.extend(route_to(&fake, &ca));
     let proxy = ProxyProcess::start(&args);
     let home = tmp.path().join("home");
-    let nssdb = home.join(".pki/nssdb");
-    std::fs::create_dir_all(&nssdb).unwrap();
-    let db = format!("sql:{}", nssdb.display());
-    let run = |args: &[&str]| {
-        let out = Command::new("certutil")
-            .args(args)
-            .output()
-            .expect("certutil");
-        assert!(
-            out.status.success(),
-            "certutil {args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    };
-    run(&["-N", "-d", &db, "--empty-password"]);
-    run(&[
-        "-A",
-        "-d",
-        &db,
-        "-t",
-        "C,,",
-        "-n",
-        "trakt-doctor",
-        "-i",
-        proxy.ca_path().to_str().unwrap(),
-    ]);
+    trust_in_nssdb(&home, &[&proxy.ca_path()]);
     let (ok, output) = node(
         "proxied.mjs",
         serde_json::json!({

@@ -82,39 +82,6 @@ fn build() {
     }
 }
 
-/// Trusts `cas` in an NSS database under `home`, as a Linux user does.
-fn trust(home: &Path, cas: &[&Path]) {
-    let nssdb = home.join(".pki/nssdb");
-    std::fs::create_dir_all(&nssdb).unwrap();
-    let db = format!("sql:{}", nssdb.display());
-    let run = |args: &[&str]| {
-        let out = Command::new("certutil")
-            .args(args)
-            .output()
-            .expect("certutil");
-        assert!(
-            out.status.success(),
-            "certutil {args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    };
-    run(&["-N", "-d", &db, "--empty-password"]);
-    for (i, ca) in cas.iter().enumerate() {
-        let name = format!("test-ca-{i}");
-        run(&[
-            "-A",
-            "-d",
-            &db,
-            "-t",
-            "C,,",
-            "-n",
-            &name,
-            "-i",
-            ca.to_str().unwrap(),
-        ]);
-    }
-}
-
 /// What one session left behind.
 struct Session {
     records: Vec<Value>,
@@ -148,7 +115,7 @@ async fn play(link: TraktLink, extra: &[&str], scenario: Value) -> Session {
     args.extend(extra.iter().map(|s| s.to_string()));
     let mut proxy = ProxyProcess::start(&args);
     let home = dir.path().join("home");
-    trust(&home, &[&proxy.ca_path(), &ca.pem_path]);
+    trust_in_nssdb(&home, &[&proxy.ca_path(), &ca.pem_path]);
     let mut config = json!({
         "proxy": proxy.addr.to_string(),
         "hosts": STREMIO_HOSTS,

@@ -763,3 +763,37 @@ pub fn assert_failure_told(
         }
     }
 }
+
+/// Trusts `cas` in an NSS database under `home` (created empty), as a Linux
+/// user does; Chromium started with that HOME trusts them. Needs `certutil`.
+pub fn trust_in_nssdb(home: &Path, cas: &[&Path]) {
+    let nssdb = home.join(".pki/nssdb");
+    std::fs::create_dir_all(&nssdb).unwrap();
+    let db = format!("sql:{}", nssdb.display());
+    let run = |args: &[&str]| {
+        let out = Command::new("certutil")
+            .args(args)
+            .output()
+            .expect("certutil");
+        assert!(
+            out.status.success(),
+            "certutil {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    run(&["-N", "-d", &db, "--empty-password"]);
+    for (i, ca) in cas.iter().enumerate() {
+        let name = format!("test-ca-{i}");
+        run(&[
+            "-A",
+            "-d",
+            &db,
+            "-t",
+            "C,,",
+            "-n",
+            &name,
+            "-i",
+            ca.to_str().unwrap(),
+        ]);
+    }
+}
