@@ -37,6 +37,17 @@ fn require_tools() {
     );
 }
 
+/// A page server: a 200 HTML page that says `title` and the path asked for.
+fn html_page(title: &'static str) -> Handler {
+    Arc::new(move |r: &Received| Reply {
+        headers: vec![("content-type".into(), "text/html".into())],
+        ..Reply::json(
+            200,
+            &format!("<html><body>{title} {}</body></html>", r.path),
+        )
+    })
+}
+
 fn node(script: &str, config: serde_json::Value) -> (bool, String) {
     let out = Command::new("node")
         .arg(browser_dir().join(script))
@@ -128,14 +139,7 @@ async fn the_web_view_shows_traffic_live_and_explains_it() {
 async fn chromium_through_the_proxy_trusts_the_ca_from_an_nss_database() {
     require_tools();
     let ca = TestCa::new();
-    let page: Handler = Arc::new(|r: &Received| Reply {
-        headers: vec![("content-type".into(), "text/html".into())],
-        ..Reply::json(
-            200,
-            &format!("<html><body>Stremio Trakt page {}</body></html>", r.path),
-        )
-    });
-    let fake = FakeUpstream::start(&ca, page).await;
+    let fake = FakeUpstream::start(&ca, html_page("Stremio Trakt page")).await;
     let tmp = tempfile::tempdir().unwrap();
     let log = tmp.path().join("log.jsonl");
     let mut args = vec!["--log".to_string(), log.display().to_string()];
@@ -288,14 +292,7 @@ async fn the_detail_pane_resends_compares_copies_as_curl_and_reports() {
 async fn ca_trust_makes_chromium_trust_the_proxy_and_ca_untrust_undoes_it() {
     require_tools();
     let ca = TestCa::new();
-    let page: Handler = Arc::new(|r: &Received| Reply {
-        headers: vec![("content-type".into(), "text/html".into())],
-        ..Reply::json(
-            200,
-            &format!("<html><body>Trakt page {}</body></html>", r.path),
-        )
-    });
-    let fake = FakeUpstream::start(&ca, page).await;
+    let fake = FakeUpstream::start(&ca, html_page("Trakt page")).await;
     let proxy = ProxyProcess::start(&route_to(&fake, &ca));
     let tmp = tempfile::tempdir().unwrap();
     let home = tmp.path().join("home");
