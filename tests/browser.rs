@@ -272,14 +272,8 @@ async fn the_detail_pane_resends_compares_copies_as_curl_and_reports() {
             "each resend carries the captured token"
         );
     }
-    let settings: Vec<String> = fake
-        .received()
-        .iter()
-        .filter(|r| r.path.starts_with("/users/settings"))
-        .map(|r| r.headers["authorization"].to_str().unwrap().to_string())
-        .collect();
     assert_eq!(
-        settings,
+        fake.bearers("/users/settings"),
         [SECRET, SECRET, TYPED, TYPED].map(|t| format!("Bearer {t}"))
     );
     println!("{output}screenshot: {}", screenshot.display());

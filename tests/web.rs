@@ -470,14 +470,8 @@ async fn resends_from_the_web_view_are_confirmed_marked_and_refuse_a_spent_refre
     let with_secret = serde_json::json!({"mode": "captured", "secrets": {"access_token": TYPED}});
     let (code, answer) = act(&base, &token, &resend_evicted, &with_secret.to_string());
     assert_eq!(code, "200", "{answer}");
-    let bearers: Vec<String> = fake
-        .received()
-        .iter()
-        .filter(|r| r.path.starts_with("/users/settings"))
-        .map(|r| r.headers["authorization"].to_str().unwrap().to_string())
-        .collect();
     assert_eq!(
-        bearers,
+        fake.bearers("/users/settings"),
         [TOKEN, TOKEN, TOKEN, TYPED, TYPED].map(|t| format!("Bearer {t}")),
     );
 

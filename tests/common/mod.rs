@@ -219,6 +219,16 @@ impl FakeUpstream {
     pub fn received(&self) -> Vec<Received> {
         self.received.lock().unwrap().clone()
     }
+
+    /// The Authorization headers of the requests received on paths that
+    /// start with `path_prefix`, in order.
+    pub fn bearers(&self, path_prefix: &str) -> Vec<String> {
+        self.received()
+            .iter()
+            .filter(|r| r.path.starts_with(path_prefix))
+            .map(|r| r.headers["authorization"].to_str().unwrap().to_string())
+            .collect()
+    }
 }
 
 /// An echoing handler: answers 200 with a JSON description of the request.
