@@ -363,6 +363,29 @@ fn trakt_events(session: &Session) -> Vec<Option<bool>> {
         .collect()
 }
 
+/// Asserts that the core sent all its Trakt events, each with `hasTrakt`
+/// set to `has_trakt`.
+fn check_trakt_events(session: &Session, has_trakt: bool) {
+    let trakt = trakt_events(session);
+    assert_eq!(
+        trakt.len(),
+        TRAKT_EVENTS_PER_SESSION,
+        "{:?}",
+        events_sent(session)
+    );
+    assert!(trakt.iter().all(|h| *h == Some(has_trakt)), "{trakt:?}");
+}
+
+/// Asserts the rules on the `events` exchange: the client version once,
+/// and each of `per_event` once per Trakt event.
+fn check_event_rules(session: &Session, per_event: &[&str]) {
+    let mut want = BTreeMap::from([("stremio.client.version".to_string(), 1)]);
+    for rule in per_event {
+        want.insert(rule.to_string(), TRAKT_EVENTS_PER_SESSION);
+    }
+    assert_eq!(event_rule_counts(session), want);
+}
+
 /// The rule ids of the `events` exchange, counted.
 fn event_rule_counts(session: &Session) -> BTreeMap<String, usize> {
     let mut counts = BTreeMap::new();
@@ -446,24 +469,8 @@ async fn linking_trakt_during_a_session_with_fix() {
     assert!(session.received.iter().any(|r| r.path == "/api/saveUser"
         && String::from_utf8_lossy(&r.body).contains(r#""trakt":null"#)));
     // Every Trakt event says hasTrakt: true and gets its progress.
-    let trakt = trakt_events(&session);
-    assert_eq!(
-        trakt.len(),
-        TRAKT_EVENTS_PER_SESSION,
-        "{:?}",
-        events_sent(&session)
-    );
-    assert!(trakt.iter().all(|h| *h == Some(true)), "{trakt:?}");
-    assert_eq!(
-        event_rule_counts(&session),
-        BTreeMap::from([
-            ("stremio.client.version".to_string(), 1),
-            (
-                "stremio.event.progress".to_string(),
-                TRAKT_EVENTS_PER_SESSION
-            ),
-        ])
-    );
+    check_trakt_events(&session, true);
+    check_event_rules(&session, &["stremio.event.progress"]);
     record_fixture(&session);
 }
 
@@ -522,27 +529,10 @@ async fn an_expired_trakt_link_is_reported_and_relinking_hits_the_api_host() {
         .to_string()
         .contains("--fix"));
     // The core still sends Trakt events, with hasTrakt: false, each warned about.
-    let trakt = trakt_events(&session);
-    assert_eq!(
-        trakt.len(),
-        TRAKT_EVENTS_PER_SESSION,
-        "{:?}",
-        events_sent(&session)
-    );
-    assert!(trakt.iter().all(|h| *h == Some(false)), "{trakt:?}");
-    assert_eq!(
-        event_rule_counts(&session),
-        BTreeMap::from([
-            ("stremio.client.version".to_string(), 1),
-            (
-                "stremio.event.has-trakt".to_string(),
-                TRAKT_EVENTS_PER_SESSION
-            ),
-            (
-                "stremio.event.progress".to_string(),
-                TRAKT_EVENTS_PER_SESSION
-            ),
-        ])
+    check_trakt_events(&session, false);
+    check_event_rules(
+        &session,
+        &["stremio.event.has-trakt", "stremio.event.progress"],
     );
 }
 
@@ -568,14 +558,7 @@ async fn no_trakt_link_warns_on_every_trakt_event() {
         ),
     ]);
     check_findings(&session, &expected);
-    let trakt = trakt_events(&session);
-    assert_eq!(
-        trakt.len(),
-        TRAKT_EVENTS_PER_SESSION,
-        "{:?}",
-        events_sent(&session)
-    );
-    assert!(trakt.iter().all(|h| *h == Some(false)), "{trakt:?}");
+    check_trakt_events(&session, false);
     assert_eq!(
         event_rule_counts(&session)["stremio.event.has-trakt"],
         TRAKT_EVENTS_PER_SESSION
