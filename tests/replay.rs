@@ -84,6 +84,12 @@ fn exited(output: &Output, code: i32) -> String {
     stdout
 }
 
+/// Asserts that `output` is a refusal (exit status 2); what it said.
+fn refusal(output: &Output) -> String {
+    exited(output, 2);
+    text(&output.stderr)
+}
+
 fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
@@ -142,16 +148,14 @@ async fn a_recorded_400_is_replayed_as_captured_then_fixed_into_a_201() {
 
     // A write without --yes and without a terminal is not sent.
     let unconfirmed = recorded.replay(&[], &[("TRAKT_ACCESS_TOKEN", TOKEN)]);
-    exited(&unconfirmed, 2);
-    let said = text(&unconfirmed.stderr);
+    let said = refusal(&unconfirmed);
     assert!(
         said.contains("--yes") && said.contains("scrobble"),
         "{said}"
     );
     // Without the token, the error names it and the variable that can hold it.
     let no_token = recorded.replay(&["--yes"], &[]);
-    exited(&no_token, 2);
-    let said = text(&no_token.stderr);
+    let said = refusal(&no_token);
     assert!(
         said.contains("access token") && said.contains("TRAKT_ACCESS_TOKEN"),
         "{said}"
@@ -268,8 +272,7 @@ async fn a_spent_refresh_token_is_refused_unless_forced() {
     ];
 
     let refused = recorded.replay(&["--yes", "--log", &out_arg], &secrets);
-    exited(&refused, 2);
-    let said = text(&refused.stderr);
+    let said = refusal(&refused);
     assert!(
         said.contains("already used") && said.contains("--force"),
         "{said}"
