@@ -93,7 +93,8 @@ struct Session {
 }
 
 /// Plays the scenario with an account in `link` state through a proxy
-/// started with `extra` flags.
+/// started with `extra` flags; prints what happened and checks what holds
+/// in every session ([`check_common`]).
 async fn play(link: TraktLink, extra: &[&str], scenario: Value) -> Session {
     require_tools();
     build();
@@ -166,12 +167,15 @@ async fn play(link: TraktLink, extra: &[&str], scenario: Value) -> Session {
         ("stdout", proxy.stdout()),
         ("stderr", proxy.stderr()),
     ];
-    Session {
+    let session = Session {
         records,
         received,
         sinks,
         driver: text,
-    }
+    };
+    println!("{}\n{}", session.driver, summary(&session.records));
+    check_common(&session);
+    session
 }
 
 fn url(record: &Value) -> &str {
@@ -405,8 +409,6 @@ async fn linking_trakt_during_a_session_with_fix() {
         json!({"link": true, "installTrakt": true, "logoutTrakt": true}),
     )
     .await;
-    println!("{}\n{}", session.driver, summary(&session.records));
-    check_common(&session);
     let link = format!("www.strem.io/trakt/auth/{UID}");
     let expected = BTreeMap::from([
         // The token state is told once per token, on the first answer that shows it.
@@ -482,8 +484,6 @@ async fn an_expired_trakt_link_is_reported_and_relinking_hits_the_api_host() {
         json!({"link": true, "installTrakt": false, "logoutTrakt": false}),
     )
     .await;
-    println!("{}\n{}", session.driver, summary(&session.records));
-    check_common(&session);
     let link = format!("www.strem.io/trakt/auth/{UID}");
     // The expired token is told on login's answer, the first to show it, and
     // not again on each getUser. The favicon Chromium fetches on api.trakt.tv
@@ -544,8 +544,6 @@ async fn no_trakt_link_warns_on_every_trakt_event() {
         json!({"link": false, "installTrakt": false, "logoutTrakt": false}),
     )
     .await;
-    println!("{}\n{}", session.driver, summary(&session.records));
-    check_common(&session);
     let expected = BTreeMap::from([
         ("login", vec![set(&["stremio.trakt-token.absent"])]),
         (
