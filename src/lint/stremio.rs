@@ -511,35 +511,20 @@ pub fn check_response(exchange: &Exchange) -> Vec<Finding> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::exchange::{Body, Response};
-    use bytes::Bytes;
+    use crate::exchange::testing::answered;
+    use crate::exchange::Body;
 
     fn get_user(trakt: &str) -> Exchange {
-        Exchange {
-            id: 1,
-            started_at: time::macros::datetime!(2026-11-24 12:00 UTC),
-            duration_ms: 1.0,
-            request: Request {
+        answered(
+            Request {
                 method: "POST".into(),
                 url: "https://api.strem.io/api/getUser".into(),
                 http_version: "HTTP/1.1".into(),
                 headers: Headers::default(),
                 body: Body::default(),
             },
-            response: Some(Response {
-                status: 200,
-                http_version: "HTTP/1.1".into(),
-                headers: Headers::default(),
-                body: Body::complete(Bytes::from(format!(
-                    r#"{{"result":{{"_id":"5e1","trakt":{trakt}}}}}"#
-                ))),
-            }),
-            error: None,
-            findings: Vec::new(),
-            fixes: Vec::new(),
-            diagnosis: None,
-            replay_of: None,
-        }
+            &format!(r#"{{"result":{{"_id":"5e1","trakt":{trakt}}}}}"#),
+        )
     }
 
     fn rules(findings: &[Finding]) -> Vec<&str> {

@@ -463,13 +463,15 @@ impl StremioSession {
 
 #[cfg(test)]
 mod tests {
-    use crate::exchange::{Body, Exchange, Headers, Request, Response};
+    use crate::exchange::testing::answered;
+    use crate::exchange::{Body, Headers, Request};
     use crate::report::Finding;
     use crate::session::Session;
     use bytes::Bytes;
     use time::macros::datetime;
     use time::{Duration, OffsetDateTime};
 
+    /// When the exchanges made by [`answered`] start.
     const T0: OffsetDateTime = datetime!(2026-11-24 12:00 UTC);
 
     fn call(method: &str, body: &str) -> Request {
@@ -489,26 +491,6 @@ mod tests {
             http_version: "HTTP/1.1".into(),
             headers: Headers::default(),
             body: Body::default(),
-        }
-    }
-
-    fn answered(request: Request, body: &str) -> Exchange {
-        Exchange {
-            id: 1,
-            started_at: T0,
-            duration_ms: 1.0,
-            request,
-            response: Some(Response {
-                status: 200,
-                http_version: "HTTP/1.1".into(),
-                headers: Headers::default(),
-                body: Body::complete(Bytes::from(body.to_string())),
-            }),
-            error: None,
-            findings: Vec::new(),
-            fixes: Vec::new(),
-            diagnosis: None,
-            replay_of: None,
         }
     }
 
