@@ -12,7 +12,7 @@ use crate::exchange::{Exchange, Headers, Request};
 use crate::report::Fix;
 use crate::spec::stremio::{
     ADDON_PREFIX, API_HOST, AUTH_PREFIX, CALLBACK_PATH, EXPIRY_WARNING_SECONDS, SIGN_IN_CALLS,
-    TRAKT_EVENTS, WEB_HOST,
+    trakt_event_name, WEB_HOST,
 };
 use crate::spec::trakt::API_HOSTS;
 use crate::text::{between, expiry, host_and_path, query_pairs, when};
@@ -242,13 +242,9 @@ pub fn check_request(s: &Subject, out: &mut Vec<Finding>) {
         return;
     };
     for (i, event) in events.iter().enumerate() {
-        let name = event
-            .get("eventName")
-            .and_then(Value::as_str)
-            .unwrap_or_default();
-        if !TRAKT_EVENTS.contains(&name) {
+        let Some(name) = trakt_event_name(event) else {
             continue;
-        }
+        };
         let at = format!("/events/{i}/player");
         let Some(player) = event.get("player").and_then(Value::as_object) else {
             continue;

@@ -19,7 +19,7 @@ use crate::lint::stremio::{
 };
 use crate::redact::Redactor;
 use crate::report::Finding;
-use crate::spec::stremio::{ADDON_PREFIX, API_HOST, CALLBACK_PATH, TRAKT_EVENTS, WEB_HOST};
+use crate::spec::stremio::{ADDON_PREFIX, API_HOST, CALLBACK_PATH, trakt_event_name, WEB_HOST};
 use crate::text::{between, host_and_path, query_pairs, split_url, when};
 
 /// Past this many entries a map of the session starts afresh: a long proxy
@@ -268,13 +268,9 @@ impl StremioSession {
                     }
                 }
             }
-            let name = event
-                .get("eventName")
-                .and_then(Value::as_str)
-                .unwrap_or_default();
-            if !TRAKT_EVENTS.contains(&name) {
+            let Some(name) = trakt_event_name(event) else {
                 continue;
-            }
+            };
             let Some(player) = event.get("player") else {
                 continue;
             };
