@@ -310,6 +310,34 @@ pub fn version_name(version: http::Version) -> &'static str {
     }
 }
 
+/// Exchanges for the unit tests of the modules that judge them.
+#[cfg(test)]
+pub(crate) mod testing {
+    use super::*;
+
+    /// `request` answered 200 with `body` (HTTP/1.1, no headers), started
+    /// at 2026-11-24 12:00 UTC, nothing judged yet.
+    pub(crate) fn answered(request: Request, body: &str) -> Exchange {
+        Exchange {
+            id: 1,
+            started_at: time::macros::datetime!(2026-11-24 12:00 UTC),
+            duration_ms: 1.0,
+            request,
+            response: Some(Response {
+                status: 200,
+                http_version: "HTTP/1.1".into(),
+                headers: Headers::default(),
+                body: Body::complete(Bytes::from(body.to_string())),
+            }),
+            error: None,
+            findings: Vec::new(),
+            fixes: Vec::new(),
+            diagnosis: None,
+            replay_of: None,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

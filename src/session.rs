@@ -45,6 +45,14 @@ pub fn bearer(request: &Request) -> Option<&str> {
         .then(|| token.trim().trim_matches('"'))
 }
 
+/// Whether a request writes (Trakt allows one write per second per token).
+fn is_write(request: &Request) -> bool {
+    matches!(
+        request.method.to_ascii_uppercase().as_str(),
+        "POST" | "PUT" | "DELETE" | "PATCH"
+    )
+}
+
 impl Session {
     pub fn new() -> Self {
         Session::default()
@@ -117,11 +125,7 @@ impl Session {
     /// second per token; zero when it may go now (or is no write to Trakt).
     pub fn write_wait(&self, request: &Request, at: OffsetDateTime) -> Duration {
         let (host, path) = host_and_path(&request.url);
-        let is_write = matches!(
-            request.method.to_ascii_uppercase().as_str(),
-            "POST" | "PUT" | "DELETE" | "PATCH"
-        );
-        if !is_write || is_oauth_path(&path) || !API_HOSTS.contains(&host.as_str()) {
+        if !is_write(request) || is_oauth_path(&path) || !API_HOSTS.contains(&host.as_str()) {
             return Duration::ZERO;
         }
         let Some(token) = bearer(request) else {
@@ -179,28 +183,13 @@ impl Session {
             }
         }
         if Operation::of(&path) == Some(Operation::OAuthToken) {
-            if let Some(body) = request.body.json() {
-                if let Some(code) = body.get("code").and_then(Value::as_str) {
-                    let fp = self.single_use_key(code);
-                    match self.codes.get(&fp) {
-                        Some(first) => out.push(CODE_REUSED.finding(
-                            "/code",
-                            format!("this code ({fp}) was already exchanged at {}; codes are single-use", when(*first, at)),
-                        )),
-                        None => {
-                            self.codes.insert(fp, at);
-                        }
-                    }
-                }
-                if let Some(refresh) = body.get("refresh_token").and_then(Value::as_str) {
-                    let fp = self.single_use_key(refresh);
-                    if let Some(first) = self.refreshed.get(&fp) {
-                        out.push(REFRESH_REUSED.finding(
-                            "/refresh_token",
-                            format!("this refresh token ({fp}) was already used successfully at {}; Trakt invalidated it then", when(*first, at)),
-                        ));
-                    }
-                }
+            out.extend(self.spent(request, at));
+            // A code is spent the moment it is sent; a refresh token only
+            // once Trakt accepted it (see `observe_exchange`).
+            let body = request.body.json();
+            if let Some(code) = body.as_ref().and_then(|b| b.get("code")).and_then(Value::as_str) {
+                let fp = self.single_use_key(code);
+                self.codes.entry(fp).or_insert(at);
             }
             return out;
         }
@@ -221,11 +210,7 @@ impl Session {
                 ));
             }
         }
-        let is_write = matches!(
-            request.method.to_ascii_uppercase().as_str(),
-            "POST" | "PUT" | "DELETE" | "PATCH"
-        );
-        if is_write && !is_oauth_path(&path) {
+        if is_write(request) && !is_oauth_path(&path) {
             if let Some(previous) = self.last_write.insert(fp.clone(), at) {
                 let gap = between(previous, at);
                 if gap < Duration::seconds(1) {

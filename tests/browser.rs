@@ -37,6 +37,17 @@ fn require_tools() {
     );
 }
 
+/// A page server: a 200 HTML page that says `title` and the path asked for.
+fn html_page(title: &'static str) -> Handler {
+    Arc::new(move |r: &Received| Reply {
+        headers: vec![("content-type".into(), "text/html".into())],
+        ..Reply::json(
+            200,
+            &format!("<html><body>{title} {}</body></html>", r.path),
+        )
+    })
+}
+
 fn node(script: &str, config: serde_json::Value) -> (bool, String) {
     let out = Command::new("node")
         .arg(browser_dir().join(script))
@@ -128,46 +139,14 @@ async fn the_web_view_shows_traffic_live_and_explains_it() {
 async fn chromium_through_the_proxy_trusts_the_ca_from_an_nss_database() {
     require_tools();
     let ca = TestCa::new();
-    let page: Handler = Arc::new(|r: &Received| Reply {
-        headers: vec![("content-type".into(), "text/html".into())],
-        ..Reply::json(
-            200,
-            &format!("<html><body>Stremio Trakt page {}</body></html>", r.path),
-        )
-    });
-    let fake = FakeUpstream::start(&ca, page).await;
+    let fake = FakeUpstream::start(&ca, html_page("Stremio Trakt page")).await;
     let tmp = tempfile::tempdir().unwrap();
     let log = tmp.path().join("log.jsonl");
     let mut args = vec!["--log".to_string(), log.display().to_string()];
     args.extend(route_to(&fake, &ca));
     let proxy = ProxyProcess::start(&args);
     let home = tmp.path().join("home");
-    let nssdb = home.join(".pki/nssdb");
-    std::fs::create_dir_all(&nssdb).unwrap();
-    let db = format!("sql:{}", nssdb.display());
-    let run = |args: &[&str]| {
-        let out = Command::new("certutil")
-            .args(args)
-            .output()
-            .expect("certutil");
-        assert!(
-            out.status.success(),
-            "certutil {args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    };
-    run(&["-N", "-d", &db, "--empty-password"]);
-    run(&[
-        "-A",
-        "-d",
-        &db,
-        "-t",
-        "C,,",
-        "-n",
-        "trakt-doctor",
-        "-i",
-        proxy.ca_path().to_str().unwrap(),
-    ]);
+    trust_in_nssdb(&home, &[&proxy.ca_path()]);
     let (ok, output) = node(
         "proxied.mjs",
         serde_json::json!({
@@ -293,14 +272,8 @@ async fn the_detail_pane_resends_compares_copies_as_curl_and_reports() {
             "each resend carries the captured token"
         );
     }
-    let settings: Vec<String> = fake
-        .received()
-        .iter()
-        .filter(|r| r.path.starts_with("/users/settings"))
-        .map(|r| r.headers["authorization"].to_str().unwrap().to_string())
-        .collect();
     assert_eq!(
-        settings,
+        fake.bearers("/users/settings"),
         [SECRET, SECRET, TYPED, TYPED].map(|t| format!("Bearer {t}"))
     );
     println!("{output}screenshot: {}", screenshot.display());
@@ -313,14 +286,7 @@ async fn the_detail_pane_resends_compares_copies_as_curl_and_reports() {
 async fn ca_trust_makes_chromium_trust_the_proxy_and_ca_untrust_undoes_it() {
     require_tools();
     let ca = TestCa::new();
-    let page: Handler = Arc::new(|r: &Received| Reply {
-        headers: vec![("content-type".into(), "text/html".into())],
-        ..Reply::json(
-            200,
-            &format!("<html><body>Trakt page {}</body></html>", r.path),
-        )
-    });
-    let fake = FakeUpstream::start(&ca, page).await;
+    let fake = FakeUpstream::start(&ca, html_page("Trakt page")).await;
     let proxy = ProxyProcess::start(&route_to(&fake, &ca));
     let tmp = tempfile::tempdir().unwrap();
     let home = tmp.path().join("home");

@@ -6,7 +6,7 @@
 
 mod common;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
 use common::*;
@@ -17,33 +17,77 @@ const REFRESH: &str = "real-refresh-token-8c3b1e5d";
 const CLIENT_SECRET: &str = "real-client-secret-2a7f";
 const MOVIE: &str = r#"{"movie":{"ids":{"trakt":28}},"progress":10}"#;
 
-/// Runs `trakt-doctor replay` with `args` and `env`, no terminal on stdin,
-/// routed to the fake and trusting its CA.
-fn replay(
-    fake: &FakeUpstream,
-    ca: &TestCa,
-    certs: &Path,
-    args: &[&str],
-    env: &[(&str, &str)],
-) -> Output {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_trakt-doctor"));
-    command
-        .arg("replay")
-        .args(args)
-        .arg("--certs")
-        .arg(certs)
-        .args(route_to(fake, ca))
-        .env("NO_COLOR", "1")
-        .stdin(Stdio::null());
-    for kind in [
-        "TRAKT_ACCESS_TOKEN",
-        "TRAKT_REFRESH_TOKEN",
-        "TRAKT_CLIENT_SECRET",
-    ] {
-        command.env_remove(kind);
+/// The exchange the proxy recorded first in `log`, and the fake it went to:
+/// what each `trakt-doctor replay` here sends again.
+struct Recorded<'a> {
+    fake: &'a FakeUpstream,
+    ca: &'a TestCa,
+    certs: PathBuf,
+    log: PathBuf,
+    id: String,
+}
+
+impl<'a> Recorded<'a> {
+    /// Waits for `proxy`'s first record in `log`.
+    fn first(fake: &'a FakeUpstream, ca: &'a TestCa, proxy: &ProxyProcess, log: &Path) -> Self {
+        let records = wait_for_records(log, 1);
+        Recorded {
+            fake,
+            ca,
+            certs: proxy.certs.path().to_path_buf(),
+            log: log.to_path_buf(),
+            id: records[0]["id"].as_u64().unwrap().to_string(),
+        }
     }
-    command.envs(env.iter().copied());
-    command.output().expect("run trakt-doctor replay")
+
+    /// `trakt-doctor replay LOG --id ID` with `extra` and `env`.
+    fn replay(&self, extra: &[&str], env: &[(&str, &str)]) -> Output {
+        self.replay_from(&self.log, extra, env)
+    }
+
+    /// Runs `trakt-doctor replay SOURCE --id ID` with `extra` and `env`, no
+    /// terminal on stdin, routed to the fake and trusting its CA.
+    fn replay_from(&self, source: &Path, extra: &[&str], env: &[(&str, &str)]) -> Output {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_trakt-doctor"));
+        command
+            .arg("replay")
+            .arg(source)
+            .args(["--id", &self.id])
+            .args(extra)
+            .arg("--certs")
+            .arg(&self.certs)
+            .args(route_to(self.fake, self.ca))
+            .env("NO_COLOR", "1")
+            .stdin(Stdio::null());
+        for kind in [
+            "TRAKT_ACCESS_TOKEN",
+            "TRAKT_REFRESH_TOKEN",
+            "TRAKT_CLIENT_SECRET",
+        ] {
+            command.env_remove(kind);
+        }
+        command.envs(env.iter().copied());
+        command.output().expect("run trakt-doctor replay")
+    }
+}
+
+/// Asserts that `output` exited with `code` (showing what it said if not);
+/// its stdout.
+fn exited(output: &Output, code: i32) -> String {
+    let stdout = text(&output.stdout);
+    assert_eq!(
+        output.status.code(),
+        Some(code),
+        "{stdout}{}",
+        text(&output.stderr)
+    );
+    stdout
+}
+
+/// Asserts that `output` is a refusal (exit status 2); what it said.
+fn refusal(output: &Output) -> String {
+    exited(output, 2);
+    text(&output.stderr)
 }
 
 fn text(bytes: &[u8]) -> String {
@@ -97,36 +141,21 @@ async fn a_recorded_400_is_replayed_as_captured_then_fixed_into_a_201() {
         "https://api.trakt.tv/scrobble/start",
     ]);
     assert_eq!(text(&sent.stdout), "400");
-    let records = wait_for_records(&log, 1);
-    let id = records[0]["id"].as_u64().unwrap().to_string();
-    let certs = proxy.certs.path().to_path_buf();
+    let recorded = Recorded::first(&fake, &ca, &proxy, &log);
+    let id = &recorded.id;
     let out = dir.path().join("replay.jsonl");
     let out_arg = out.display().to_string();
 
     // A write without --yes and without a terminal is not sent.
-    let unconfirmed = replay(
-        &fake,
-        &ca,
-        &certs,
-        &[log.to_str().unwrap(), "--id", &id],
-        &[("TRAKT_ACCESS_TOKEN", TOKEN)],
-    );
-    assert_eq!(unconfirmed.status.code(), Some(2));
-    let said = text(&unconfirmed.stderr);
+    let unconfirmed = recorded.replay(&[], &[("TRAKT_ACCESS_TOKEN", TOKEN)]);
+    let said = refusal(&unconfirmed);
     assert!(
         said.contains("--yes") && said.contains("scrobble"),
         "{said}"
     );
     // Without the token, the error names it and the variable that can hold it.
-    let no_token = replay(
-        &fake,
-        &ca,
-        &certs,
-        &[log.to_str().unwrap(), "--id", &id, "--yes"],
-        &[],
-    );
-    assert_eq!(no_token.status.code(), Some(2));
-    let said = text(&no_token.stderr);
+    let no_token = recorded.replay(&["--yes"], &[]);
+    let said = refusal(&no_token);
     assert!(
         said.contains("access token") && said.contains("TRAKT_ACCESS_TOKEN"),
         "{said}"
@@ -134,27 +163,11 @@ async fn a_recorded_400_is_replayed_as_captured_then_fixed_into_a_201() {
     assert_eq!(fake.received().len(), 1, "nothing may be sent when refused");
 
     // As captured: the same 400, marked as a resend, exit status 1.
-    let as_captured = replay(
-        &fake,
-        &ca,
-        &certs,
-        &[
-            log.to_str().unwrap(),
-            "--id",
-            &id,
-            "--yes",
-            "--log",
-            &out_arg,
-        ],
+    let as_captured = recorded.replay(
+        &["--yes", "--log", &out_arg],
         &[("TRAKT_ACCESS_TOKEN", TOKEN)],
     );
-    let stdout = text(&as_captured.stdout);
-    assert_eq!(
-        as_captured.status.code(),
-        Some(1),
-        "{stdout}{}",
-        text(&as_captured.stderr)
-    );
+    let stdout = exited(&as_captured, 1);
     assert!(
         stdout.contains("400") && stdout.contains(&format!("[resend of #{id}]")),
         "{stdout}"
@@ -181,14 +194,9 @@ async fn a_recorded_400_is_replayed_as_captured_then_fixed_into_a_201() {
     assert!(resent.headers.get("trakt-api-version").is_none());
 
     // With fixes, from the HAR this time, the token given by --header: 201, exit 0.
-    let fixed = replay(
-        &fake,
-        &ca,
-        &certs,
+    let fixed = recorded.replay_from(
+        &har,
         &[
-            &har_arg,
-            "--id",
-            &id,
             "--fix",
             "--yes",
             "--header",
@@ -198,13 +206,7 @@ async fn a_recorded_400_is_replayed_as_captured_then_fixed_into_a_201() {
         ],
         &[],
     );
-    let stdout = text(&fixed.stdout);
-    assert_eq!(
-        fixed.status.code(),
-        Some(0),
-        "{stdout}{}",
-        text(&fixed.stderr)
-    );
+    let stdout = exited(&fixed, 0);
     assert!(
         stdout.contains("201") && stdout.contains("[fixed]"),
         "{stdout}"
@@ -261,9 +263,7 @@ async fn a_spent_refresh_token_is_refused_unless_forced() {
         "https://api.trakt.tv/oauth/token",
     ]);
     assert_eq!(text(&sent.stdout), "200");
-    let records = wait_for_records(&log, 1);
-    let id = records[0]["id"].as_u64().unwrap().to_string();
-    let certs = proxy.certs.path().to_path_buf();
+    let recorded = Recorded::first(&fake, &ca, &proxy, &log);
     let out = dir.path().join("replay.jsonl");
     let out_arg = out.display().to_string();
     let secrets = [
@@ -271,22 +271,8 @@ async fn a_spent_refresh_token_is_refused_unless_forced() {
         ("TRAKT_CLIENT_SECRET", CLIENT_SECRET),
     ];
 
-    let refused = replay(
-        &fake,
-        &ca,
-        &certs,
-        &[
-            log.to_str().unwrap(),
-            "--id",
-            &id,
-            "--yes",
-            "--log",
-            &out_arg,
-        ],
-        &secrets,
-    );
-    assert_eq!(refused.status.code(), Some(2));
-    let said = text(&refused.stderr);
+    let refused = recorded.replay(&["--yes", "--log", &out_arg], &secrets);
+    let said = refusal(&refused);
     assert!(
         said.contains("already used") && said.contains("--force"),
         "{said}"
@@ -294,14 +280,8 @@ async fn a_spent_refresh_token_is_refused_unless_forced() {
     assert_eq!(fake.received().len(), 1, "a refused resend sends nothing");
 
     // Forced: sent, and Trakt (the fake) says invalid_grant, as predicted.
-    let forced = replay(
-        &fake,
-        &ca,
-        &certs,
+    let forced = recorded.replay(
         &[
-            log.to_str().unwrap(),
-            "--id",
-            &id,
             "--yes",
             "--force",
             "--log",
@@ -311,13 +291,7 @@ async fn a_spent_refresh_token_is_refused_unless_forced() {
         ],
         &[("TRAKT_CLIENT_SECRET", CLIENT_SECRET)],
     );
-    let stdout = text(&forced.stdout);
-    assert_eq!(
-        forced.status.code(),
-        Some(1),
-        "{stdout}{}",
-        text(&forced.stderr)
-    );
+    let stdout = exited(&forced, 1);
     assert!(
         stdout.contains("400") && stdout.contains("session.refresh-token.reused"),
         "{stdout}"
@@ -360,19 +334,10 @@ async fn copy_as_curl_run_by_bash_sends_what_was_recorded() {
         "https://api.trakt.tv/users/me/lists/1?x=[1]&y=a%20b&z=$",
     ]);
     assert!(sent.status.success(), "{}", text(&sent.stderr));
-    let records = wait_for_records(&log, 1);
-    let id = records[0]["id"].as_u64().unwrap().to_string();
-    let certs = proxy.certs.path().to_path_buf();
+    let recorded = Recorded::first(&fake, &ca, &proxy, &log);
 
-    let printed = replay(
-        &fake,
-        &ca,
-        &certs,
-        &[log.to_str().unwrap(), "--id", &id, "--curl"],
-        &[],
-    );
-    assert_eq!(printed.status.code(), Some(0), "{}", text(&printed.stderr));
-    let command = text(&printed.stdout);
+    let printed = recorded.replay(&["--curl"], &[]);
+    let command = exited(&printed, 0);
     assert!(
         command.contains("$TRAKT_ACCESS_TOKEN") && !command.contains(TOKEN),
         "{command}"
@@ -425,20 +390,7 @@ async fn copy_as_curl_run_by_bash_sends_what_was_recorded() {
         );
     }
     // The PowerShell form is printed too (not run: no PowerShell here).
-    let ps = replay(
-        &fake,
-        &ca,
-        &certs,
-        &[
-            log.to_str().unwrap(),
-            "--id",
-            &id,
-            "--curl",
-            "--shell",
-            "powershell",
-        ],
-        &[],
-    );
+    let ps = recorded.replay(&["--curl", "--shell", "powershell"], &[]);
     let ps = text(&ps.stdout);
     assert!(
         ps.starts_with("curl.exe")

@@ -112,6 +112,22 @@ fn start(
     (ProxyProcess::start(&args), log)
 }
 
+/// Stops `proxy` (it must exit 0), then asserts that none of `secrets`
+/// reached its log, stdout or stderr.
+fn stop_without_leaks(proxy: &mut ProxyProcess, log: &std::path::Path, secrets: &[&str]) {
+    assert_eq!(proxy.interrupt(), Some(0));
+    let sinks = [
+        std::fs::read_to_string(log).unwrap(),
+        proxy.stdout(),
+        proxy.stderr(),
+    ];
+    for (i, sink) in sinks.iter().enumerate() {
+        for secret in secrets {
+            assert!(!sink.contains(secret), "{secret} leaked in sink {i}");
+        }
+    }
+}
+
 fn rules(record: &serde_json::Value) -> Vec<String> {
     record["findings"]
         .as_array()
@@ -287,19 +303,7 @@ async fn getuser_token_states_events_and_addon_errors_are_explained_without_leak
     );
     assert_eq!(records[7]["response"]["status"], 401);
 
-    assert_eq!(proxy.interrupt(), Some(0));
-    let sinks = [
-        std::fs::read_to_string(&log).unwrap(),
-        proxy.stdout(),
-        proxy.stderr(),
-    ];
-    for (i, sink) in sinks.iter().enumerate() {
-        assert!(!sink.contains(AUTH_KEY), "authKey leaked in sink {i}");
-        assert!(
-            !sink.contains(TRAKT_TOKEN),
-            "Trakt token leaked in sink {i}"
-        );
-    }
+    stop_without_leaks(&mut proxy, &log, &[AUTH_KEY, TRAKT_TOKEN]);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -518,15 +522,9 @@ async fn a_core_session_is_judged_as_the_gaps_of_issue_15_ask() {
     let causes = records[9]["diagnosis"]["causes"].to_string();
     assert!(causes.contains("the cookies are not the cause"), "{causes}");
 
-    assert_eq!(proxy.interrupt(), Some(0));
-    let sinks = [
-        std::fs::read_to_string(&log).unwrap(),
-        proxy.stdout(),
-        proxy.stderr(),
-    ];
-    for (i, sink) in sinks.iter().enumerate() {
-        for secret in [COOKIE_SECRET, AUTH_KEY, TRAKT_TOKEN, "pw-secret", "c0de"] {
-            assert!(!sink.contains(secret), "{secret} leaked in sink {i}");
-        }
-    }
+    stop_without_leaks(
+        &mut proxy,
+        &log,
+        &[COOKIE_SECRET, AUTH_KEY, TRAKT_TOKEN, "pw-secret", "c0de"],
+    );
 }

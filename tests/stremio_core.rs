@@ -82,39 +82,6 @@ fn build() {
     }
 }
 
-/// Trusts `cas` in an NSS database under `home`, as a Linux user does.
-fn trust(home: &Path, cas: &[&Path]) {
-    let nssdb = home.join(".pki/nssdb");
-    std::fs::create_dir_all(&nssdb).unwrap();
-    let db = format!("sql:{}", nssdb.display());
-    let run = |args: &[&str]| {
-        let out = Command::new("certutil")
-            .args(args)
-            .output()
-            .expect("certutil");
-        assert!(
-            out.status.success(),
-            "certutil {args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    };
-    run(&["-N", "-d", &db, "--empty-password"]);
-    for (i, ca) in cas.iter().enumerate() {
-        let name = format!("test-ca-{i}");
-        run(&[
-            "-A",
-            "-d",
-            &db,
-            "-t",
-            "C,,",
-            "-n",
-            &name,
-            "-i",
-            ca.to_str().unwrap(),
-        ]);
-    }
-}
-
 /// What one session left behind.
 struct Session {
     records: Vec<Value>,
@@ -126,7 +93,8 @@ struct Session {
 }
 
 /// Plays the scenario with an account in `link` state through a proxy
-/// started with `extra` flags.
+/// started with `extra` flags; prints what happened and checks what holds
+/// in every session ([`check_common`]).
 async fn play(link: TraktLink, extra: &[&str], scenario: Value) -> Session {
     require_tools();
     build();
@@ -148,7 +116,7 @@ async fn play(link: TraktLink, extra: &[&str], scenario: Value) -> Session {
     args.extend(extra.iter().map(|s| s.to_string()));
     let mut proxy = ProxyProcess::start(&args);
     let home = dir.path().join("home");
-    trust(&home, &[&proxy.ca_path(), &ca.pem_path]);
+    trust_in_nssdb(&home, &[&proxy.ca_path(), &ca.pem_path]);
     let mut config = json!({
         "proxy": proxy.addr.to_string(),
         "hosts": STREMIO_HOSTS,
@@ -199,12 +167,15 @@ async fn play(link: TraktLink, extra: &[&str], scenario: Value) -> Session {
         ("stdout", proxy.stdout()),
         ("stderr", proxy.stderr()),
     ];
-    Session {
+    let session = Session {
         records,
         received,
         sinks,
         driver: text,
-    }
+    };
+    println!("{}\n{}", session.driver, summary(&session.records));
+    check_common(&session);
+    session
 }
 
 fn url(record: &Value) -> &str {
@@ -396,6 +367,29 @@ fn trakt_events(session: &Session) -> Vec<Option<bool>> {
         .collect()
 }
 
+/// Asserts that the core sent all its Trakt events, each with `hasTrakt`
+/// set to `has_trakt`.
+fn check_trakt_events(session: &Session, has_trakt: bool) {
+    let trakt = trakt_events(session);
+    assert_eq!(
+        trakt.len(),
+        TRAKT_EVENTS_PER_SESSION,
+        "{:?}",
+        events_sent(session)
+    );
+    assert!(trakt.iter().all(|h| *h == Some(has_trakt)), "{trakt:?}");
+}
+
+/// Asserts the rules on the `events` exchange: the client version once,
+/// and each of `per_event` once per Trakt event.
+fn check_event_rules(session: &Session, per_event: &[&str]) {
+    let mut want = BTreeMap::from([("stremio.client.version".to_string(), 1)]);
+    for rule in per_event {
+        want.insert(rule.to_string(), TRAKT_EVENTS_PER_SESSION);
+    }
+    assert_eq!(event_rule_counts(session), want);
+}
+
 /// The rule ids of the `events` exchange, counted.
 fn event_rule_counts(session: &Session) -> BTreeMap<String, usize> {
     let mut counts = BTreeMap::new();
@@ -415,8 +409,6 @@ async fn linking_trakt_during_a_session_with_fix() {
         json!({"link": true, "installTrakt": true, "logoutTrakt": true}),
     )
     .await;
-    println!("{}\n{}", session.driver, summary(&session.records));
-    check_common(&session);
     let link = format!("www.strem.io/trakt/auth/{UID}");
     let expected = BTreeMap::from([
         // The token state is told once per token, on the first answer that shows it.
@@ -479,24 +471,8 @@ async fn linking_trakt_during_a_session_with_fix() {
     assert!(session.received.iter().any(|r| r.path == "/api/saveUser"
         && String::from_utf8_lossy(&r.body).contains(r#""trakt":null"#)));
     // Every Trakt event says hasTrakt: true and gets its progress.
-    let trakt = trakt_events(&session);
-    assert_eq!(
-        trakt.len(),
-        TRAKT_EVENTS_PER_SESSION,
-        "{:?}",
-        events_sent(&session)
-    );
-    assert!(trakt.iter().all(|h| *h == Some(true)), "{trakt:?}");
-    assert_eq!(
-        event_rule_counts(&session),
-        BTreeMap::from([
-            ("stremio.client.version".to_string(), 1),
-            (
-                "stremio.event.progress".to_string(),
-                TRAKT_EVENTS_PER_SESSION
-            ),
-        ])
-    );
+    check_trakt_events(&session, true);
+    check_event_rules(&session, &["stremio.event.progress"]);
     record_fixture(&session);
 }
 
@@ -508,8 +484,6 @@ async fn an_expired_trakt_link_is_reported_and_relinking_hits_the_api_host() {
         json!({"link": true, "installTrakt": false, "logoutTrakt": false}),
     )
     .await;
-    println!("{}\n{}", session.driver, summary(&session.records));
-    check_common(&session);
     let link = format!("www.strem.io/trakt/auth/{UID}");
     // The expired token is told on login's answer, the first to show it, and
     // not again on each getUser. The favicon Chromium fetches on api.trakt.tv
@@ -555,27 +529,10 @@ async fn an_expired_trakt_link_is_reported_and_relinking_hits_the_api_host() {
         .to_string()
         .contains("--fix"));
     // The core still sends Trakt events, with hasTrakt: false, each warned about.
-    let trakt = trakt_events(&session);
-    assert_eq!(
-        trakt.len(),
-        TRAKT_EVENTS_PER_SESSION,
-        "{:?}",
-        events_sent(&session)
-    );
-    assert!(trakt.iter().all(|h| *h == Some(false)), "{trakt:?}");
-    assert_eq!(
-        event_rule_counts(&session),
-        BTreeMap::from([
-            ("stremio.client.version".to_string(), 1),
-            (
-                "stremio.event.has-trakt".to_string(),
-                TRAKT_EVENTS_PER_SESSION
-            ),
-            (
-                "stremio.event.progress".to_string(),
-                TRAKT_EVENTS_PER_SESSION
-            ),
-        ])
+    check_trakt_events(&session, false);
+    check_event_rules(
+        &session,
+        &["stremio.event.has-trakt", "stremio.event.progress"],
     );
 }
 
@@ -587,8 +544,6 @@ async fn no_trakt_link_warns_on_every_trakt_event() {
         json!({"link": false, "installTrakt": false, "logoutTrakt": false}),
     )
     .await;
-    println!("{}\n{}", session.driver, summary(&session.records));
-    check_common(&session);
     let expected = BTreeMap::from([
         ("login", vec![set(&["stremio.trakt-token.absent"])]),
         (
@@ -601,14 +556,7 @@ async fn no_trakt_link_warns_on_every_trakt_event() {
         ),
     ]);
     check_findings(&session, &expected);
-    let trakt = trakt_events(&session);
-    assert_eq!(
-        trakt.len(),
-        TRAKT_EVENTS_PER_SESSION,
-        "{:?}",
-        events_sent(&session)
-    );
-    assert!(trakt.iter().all(|h| *h == Some(false)), "{trakt:?}");
+    check_trakt_events(&session, false);
     assert_eq!(
         event_rule_counts(&session)["stremio.event.has-trakt"],
         TRAKT_EVENTS_PER_SESSION

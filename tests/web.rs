@@ -182,6 +182,14 @@ fn act(base: &str, token: &str, path: &str, body: &str) -> (String, String) {
     (code.to_string(), answer.to_string())
 }
 
+/// Posts `body` to the action at `path`, asserts that it answered 200 and
+/// returns the JSON it answered.
+fn act_ok(base: &str, token: &str, path: &str, body: &str) -> serde_json::Value {
+    let (code, answer) = act(base, token, path, body);
+    assert_eq!(code, "200", "{answer}");
+    serde_json::from_str(&answer).unwrap()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_lint_and_report_actions_are_guarded_and_the_report_holds_no_secret() {
     const SECRET: &str = "webReportSecret4f7a2c";
@@ -241,9 +249,7 @@ async fn the_lint_and_report_actions_are_guarded_and_the_report_holds_no_secret(
         "headers": [["content-type", "application/json"], ["trakt-api-key", "x"]],
         "body": "{\"movie\":{\"ids\":{\"trakt\":1}},\"progress\":5}",
     });
-    let (code, linted) = act(&base, &token, "/api/lint", &draft.to_string());
-    assert_eq!(code, "200", "{linted}");
-    let linted: serde_json::Value = serde_json::from_str(&linted).unwrap();
+    let linted = act_ok(&base, &token, "/api/lint", &draft.to_string());
     let rules: Vec<&str> = linted["findings"]
         .as_array()
         .unwrap()
@@ -277,6 +283,14 @@ fn stored(base: &str, n: usize) -> Vec<serde_json::Value> {
         }
         std::thread::sleep(std::time::Duration::from_millis(50));
     }
+}
+
+/// The id of the exchange for `path` in the summaries `list`.
+fn id_of(list: &[serde_json::Value], path: &str) -> u64 {
+    list.iter()
+        .find(|s| s["path"] == path)
+        .and_then(|s| s["id"].as_u64())
+        .unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -329,22 +343,17 @@ async fn resends_from_the_web_view_are_confirmed_marked_and_refuse_a_spent_refre
         "https://api.trakt.tv/oauth/token",
     ]));
     let list = stored(&base, 2);
-    let id_of = |path: &str| {
-        list.iter()
-            .find(|s| s["path"] == path)
-            .and_then(|s| s["id"].as_u64())
-            .unwrap()
-    };
-    let (get, refresh) = (id_of("/users/settings"), id_of("/oauth/token"));
+    let (get, refresh) = (
+        id_of(&list, "/users/settings"),
+        id_of(&list, "/oauth/token"),
+    );
 
     // Without the token: refused.
     let resend_get = format!("/api/exchanges/{get}/resend");
     assert_eq!(act(&base, "wrong", &resend_get, "{}").0, "403");
 
     // A GET resends at once, with the captured token, marked replay_of.
-    let (code, answer) = act(&base, &token, &resend_get, r#"{"mode":"captured"}"#);
-    assert_eq!(code, "200", "{answer}");
-    let answer: serde_json::Value = serde_json::from_str(&answer).unwrap();
+    let answer = act_ok(&base, &token, &resend_get, r#"{"mode":"captured"}"#);
     assert_eq!(answer["status"], 200, "{answer}");
     assert_eq!(answer["exchange"]["replay_of"], get, "{answer}");
     let settings: Vec<Received> = fake
@@ -370,9 +379,7 @@ async fn resends_from_the_web_view_are_confirmed_marked_and_refuse_a_spent_refre
 
     // A write says what it changes and is not sent unconfirmed.
     let prepare = format!("/api/exchanges/{refresh}/prepare");
-    let (code, prepared) = act(&base, &token, &prepare, r#"{"mode":"captured"}"#);
-    assert_eq!(code, "200", "{prepared}");
-    let prepared: serde_json::Value = serde_json::from_str(&prepared).unwrap();
+    let prepared = act_ok(&base, &token, &prepare, r#"{"mode":"captured"}"#);
     assert_eq!(prepared["write"], true);
     assert!(
         prepared["change"]
@@ -440,20 +447,13 @@ async fn resends_from_the_web_view_are_confirmed_marked_and_refuse_a_spent_refre
         &format!("@{}", huge.display()),
         "https://api.trakt.tv/oauth/token",
     ]));
-    let list = stored(&base, 6);
-    let evicted = list
-        .iter()
-        .find(|s| s["path"] == "/users/settings?evicted=1")
-        .and_then(|s| s["id"].as_u64())
-        .unwrap();
-    let (code, prepared) = act(
+    let evicted = id_of(&stored(&base, 6), "/users/settings?evicted=1");
+    let prepared = act_ok(
         &base,
         &token,
         &format!("/api/exchanges/{evicted}/prepare"),
         r#"{"mode":"captured"}"#,
     );
-    assert_eq!(code, "200", "{prepared}");
-    let prepared: serde_json::Value = serde_json::from_str(&prepared).unwrap();
     assert_eq!(prepared["missing"][0]["id"], "access_token", "{prepared}");
     assert_eq!(prepared["missing"][0]["name"], "access token", "{prepared}");
     let resend_evicted = format!("/api/exchanges/{evicted}/resend");
@@ -470,14 +470,8 @@ async fn resends_from_the_web_view_are_confirmed_marked_and_refuse_a_spent_refre
     let with_secret = serde_json::json!({"mode": "captured", "secrets": {"access_token": TYPED}});
     let (code, answer) = act(&base, &token, &resend_evicted, &with_secret.to_string());
     assert_eq!(code, "200", "{answer}");
-    let bearers: Vec<String> = fake
-        .received()
-        .iter()
-        .filter(|r| r.path.starts_with("/users/settings"))
-        .map(|r| r.headers["authorization"].to_str().unwrap().to_string())
-        .collect();
     assert_eq!(
-        bearers,
+        fake.bearers("/users/settings"),
         [TOKEN, TOKEN, TOKEN, TYPED, TYPED].map(|t| format!("Bearer {t}")),
     );
 

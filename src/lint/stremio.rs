@@ -12,7 +12,7 @@ use crate::exchange::{Exchange, Headers, Request};
 use crate::report::Fix;
 use crate::spec::stremio::{
     ADDON_PREFIX, API_HOST, AUTH_PREFIX, CALLBACK_PATH, EXPIRY_WARNING_SECONDS, SIGN_IN_CALLS,
-    TRAKT_EVENTS, WEB_HOST,
+    trakt_event_name, WEB_HOST,
 };
 use crate::spec::trakt::API_HOSTS;
 use crate::text::{between, expiry, host_and_path, query_pairs, when};
@@ -242,13 +242,9 @@ pub fn check_request(s: &Subject, out: &mut Vec<Finding>) {
         return;
     };
     for (i, event) in events.iter().enumerate() {
-        let name = event
-            .get("eventName")
-            .and_then(Value::as_str)
-            .unwrap_or_default();
-        if !TRAKT_EVENTS.contains(&name) {
+        let Some(name) = trakt_event_name(event) else {
             continue;
-        }
+        };
         let at = format!("/events/{i}/player");
         let Some(player) = event.get("player").and_then(Value::as_object) else {
             continue;
@@ -511,35 +507,20 @@ pub fn check_response(exchange: &Exchange) -> Vec<Finding> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::exchange::{Body, Response};
-    use bytes::Bytes;
+    use crate::exchange::testing::answered;
+    use crate::exchange::Body;
 
     fn get_user(trakt: &str) -> Exchange {
-        Exchange {
-            id: 1,
-            started_at: time::macros::datetime!(2026-11-24 12:00 UTC),
-            duration_ms: 1.0,
-            request: Request {
+        answered(
+            Request {
                 method: "POST".into(),
                 url: "https://api.strem.io/api/getUser".into(),
                 http_version: "HTTP/1.1".into(),
                 headers: Headers::default(),
                 body: Body::default(),
             },
-            response: Some(Response {
-                status: 200,
-                http_version: "HTTP/1.1".into(),
-                headers: Headers::default(),
-                body: Body::complete(Bytes::from(format!(
-                    r#"{{"result":{{"_id":"5e1","trakt":{trakt}}}}}"#
-                ))),
-            }),
-            error: None,
-            findings: Vec::new(),
-            fixes: Vec::new(),
-            diagnosis: None,
-            replay_of: None,
-        }
+            &format!(r#"{{"result":{{"_id":"5e1","trakt":{trakt}}}}}"#),
+        )
     }
 
     fn rules(findings: &[Finding]) -> Vec<&str> {

@@ -19,7 +19,7 @@ use crate::lint::stremio::{
 };
 use crate::redact::Redactor;
 use crate::report::Finding;
-use crate::spec::stremio::{ADDON_PREFIX, API_HOST, CALLBACK_PATH, TRAKT_EVENTS, WEB_HOST};
+use crate::spec::stremio::{ADDON_PREFIX, API_HOST, CALLBACK_PATH, trakt_event_name, WEB_HOST};
 use crate::text::{between, host_and_path, query_pairs, split_url, when};
 
 /// Past this many entries a map of the session starts afresh: a long proxy
@@ -268,13 +268,9 @@ impl StremioSession {
                     }
                 }
             }
-            let name = event
-                .get("eventName")
-                .and_then(Value::as_str)
-                .unwrap_or_default();
-            if !TRAKT_EVENTS.contains(&name) {
+            let Some(name) = trakt_event_name(event) else {
                 continue;
-            }
+            };
             let Some(player) = event.get("player") else {
                 continue;
             };
@@ -463,13 +459,15 @@ impl StremioSession {
 
 #[cfg(test)]
 mod tests {
-    use crate::exchange::{Body, Exchange, Headers, Request, Response};
+    use crate::exchange::testing::answered;
+    use crate::exchange::{Body, Headers, Request};
     use crate::report::Finding;
     use crate::session::Session;
     use bytes::Bytes;
     use time::macros::datetime;
     use time::{Duration, OffsetDateTime};
 
+    /// When the exchanges made by [`answered`] start.
     const T0: OffsetDateTime = datetime!(2026-11-24 12:00 UTC);
 
     fn call(method: &str, body: &str) -> Request {
@@ -489,26 +487,6 @@ mod tests {
             http_version: "HTTP/1.1".into(),
             headers: Headers::default(),
             body: Body::default(),
-        }
-    }
-
-    fn answered(request: Request, body: &str) -> Exchange {
-        Exchange {
-            id: 1,
-            started_at: T0,
-            duration_ms: 1.0,
-            request,
-            response: Some(Response {
-                status: 200,
-                http_version: "HTTP/1.1".into(),
-                headers: Headers::default(),
-                body: Body::complete(Bytes::from(body.to_string())),
-            }),
-            error: None,
-            findings: Vec::new(),
-            fixes: Vec::new(),
-            diagnosis: None,
-            replay_of: None,
         }
     }
 

@@ -11,7 +11,8 @@ core! {
 
 use crate::exchange::Exchange;
 
-/// A HAR 1.2 document of `exchanges` (already scrubbed by [`report::scrub`]).
+/// A HAR 1.2 document of `exchanges`, as given: the web view's download has
+/// the records, the report passes them scrubbed by [`report::scrub`] first.
 pub(crate) fn har(exchanges: &[Exchange]) -> String {
     let entries: Vec<serde_json::Value> = exchanges.iter().map(crate::log::har::entry).collect();
     serde_json::json!({"log": {

@@ -23,6 +23,13 @@ pub const TRAKT_REDIRECT_URI: &str = "https://www.strem.io/trakt/auth_cb";
 /// Analytics events that Stremio's servers turn into Trakt scrobbles.
 pub const TRAKT_EVENTS: &[&str] = &["traktPlaying", "traktPaused"];
 
+/// The `eventName` of an analytics event in an `events` call, when it is one
+/// of [`TRAKT_EVENTS`].
+pub(crate) fn trakt_event_name(event: &serde_json::Value) -> Option<&str> {
+    let name = event.get("eventName")?.as_str()?;
+    TRAKT_EVENTS.contains(&name).then_some(name)
+}
+
 /// Below this much time left (or a quarter of the token's lifetime, if shorter), a token is
 /// about to expire (Stremio cannot refresh it itself).
 pub const EXPIRY_WARNING_SECONDS: i64 = 24 * 60 * 60;

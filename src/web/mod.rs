@@ -211,9 +211,11 @@ pub(crate) async fn serve(
             "application/x-ndjson",
             "trakt-doctor.jsonl",
         ),
-        (Method::GET, "/download.har") => {
-            respond::download(har(&web.store), JSON, "trakt-doctor.har")
-        }
+        (Method::GET, "/download.har") => respond::download(
+            crate::share::har(&web.store.exchanges()),
+            JSON,
+            "trakt-doctor.har",
+        ),
         (Method::GET, p) if p.starts_with("/api/exchanges/") => {
             match p["/api/exchanges/".len()..]
                 .parse::<u64>()
@@ -317,21 +319,6 @@ async fn action(web: &WebContext, peer: SocketAddr, req: Request<Incoming>) -> R
             respond::web(StatusCode::OK, JSON, format!("{{\"fix\":{enabled}}}"))
         }
     }
-}
-
-fn har(store: &WebStore) -> String {
-    let entries: Vec<serde_json::Value> = store
-        .exchanges()
-        .iter()
-        .map(crate::log::har::entry)
-        .collect();
-    serde_json::json!({"log": {
-        "version": "1.2",
-        "creator": {"name": "trakt-doctor", "version": env!("CARGO_PKG_VERSION")},
-        "pages": [],
-        "entries": entries,
-    }})
-    .to_string()
 }
 
 fn rules_page() -> String {

@@ -3,26 +3,13 @@
 // curl and the report. Called by tests/browser.rs with one JSON argument:
 // { page, curls: [[args...]...], evict: [[args...]...], secret, typed, screenshot }.
 // Prints what it checked; exits non-zero with a reason on the first failure.
-import { chromium } from "playwright-core";
-import { spawnSync } from "node:child_process";
+import { fail, openWebView, runCurls } from "./webview.mjs";
 
 const cfg = JSON.parse(process.argv[2]);
-const fail = (why) => { console.error("FAIL: " + why); process.exit(1); };
-const executablePath = process.env.CHROMIUM || "/usr/bin/chromium";
-const launchArgs = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-  "--disable-background-networking", "--disable-component-update", "--disable-sync"];
 
-const browser = await chromium.launch({ executablePath, args: launchArgs, headless: true });
+const { browser, page } = await openWebView(cfg.page, { viewport: { width: 1400, height: 1000 } });
 try {
-  const context = await browser.newContext({ viewport: { width: 1400, height: 1000 } });
-  const page = await context.newPage();
-  page.on("pageerror", (e) => fail("page error: " + e.message));
-  await page.goto(cfg.page);
-  await page.waitForSelector("#live.ok", { timeout: 10000 });
-  for (const args of cfg.curls) {
-    const run = spawnSync("curl", ["--silent", "--max-time", "20", ...args]);
-    if (run.error) fail("curl: " + run.error.message);
-  }
+  runCurls(cfg.curls);
   await page.waitForFunction((n) => document.querySelectorAll("tr.row").length >= n, cfg.curls.length, { timeout: 5000 });
   const rows = () => page.$$eval("tr.row", (r) => r.length);
   const open = async (text) => {
@@ -127,10 +114,7 @@ try {
   console.log("Report: Markdown with placeholders and the resends");
   // 7. An exchange whose original was evicted asks for its secret by name.
   before = await rows();
-  for (const args of cfg.evict) {
-    const run = spawnSync("curl", ["--silent", "--max-time", "60", ...args]);
-    if (run.error) fail("curl: " + run.error.message);
-  }
+  runCurls(cfg.evict, 60);
   await page.waitForFunction((n) => document.querySelectorAll("tr.row").length >= n, before + cfg.evict.length, { timeout: 10000 });
   await open("api.trakt.tv/users/settings?evicted=1");
   await page.click("#act-resend");

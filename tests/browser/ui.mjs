@@ -2,32 +2,19 @@
 // playwright-core). Called by tests/browser.rs with one JSON argument:
 // { page, curls: [[args...]...], expectRows, errorRule, summary, screenshot, harPath }.
 // Prints what it checked; exits non-zero with a reason on the first failure.
-import { chromium } from "playwright-core";
-import { spawnSync } from "node:child_process";
 import { readFileSync } from "node:fs";
+import { fail, openWebView, runCurls } from "./webview.mjs";
 
 const cfg = JSON.parse(process.argv[2]);
 // Rendering happens on the next animation frame: wait for it before counting rows.
 const settle = (page) => page.evaluate(() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r))));
-const fail = (why) => { console.error("FAIL: " + why); process.exit(1); };
-const executablePath = process.env.CHROMIUM || "/usr/bin/chromium";
-const launchArgs = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-  "--disable-background-networking", "--disable-component-update", "--disable-sync"];
 
-const browser = await chromium.launch({ executablePath, args: launchArgs, headless: true });
+const { browser, page } = await openWebView(cfg.page, { acceptDownloads: true, viewport: { width: 1400, height: 900 } });
 try {
-  const context = await browser.newContext({ acceptDownloads: true, viewport: { width: 1400, height: 900 } });
-  const page = await context.newPage();
-  page.on("pageerror", (e) => fail("page error: " + e.message));
-  await page.goto(cfg.page);
-  await page.waitForSelector("#live.ok", { timeout: 10000 });
   console.log("page loaded and live");
 
   // Traffic goes through the proxy only now: rows must appear without a reload.
-  for (const args of cfg.curls) {
-    const run = spawnSync("curl", ["--silent", "--max-time", "20", ...args]);
-    if (run.error) fail("curl: " + run.error.message);
-  }
+  runCurls(cfg.curls);
   const started = Date.now();
   await page.waitForFunction((n) => document.querySelectorAll("tr.row").length >= n, cfg.expectRows, { timeout: 5000 });
   console.log(`${cfg.expectRows} rows appeared live in ${Date.now() - started} ms`);

@@ -219,6 +219,16 @@ impl FakeUpstream {
     pub fn received(&self) -> Vec<Received> {
         self.received.lock().unwrap().clone()
     }
+
+    /// The Authorization headers of the requests received on paths that
+    /// start with `path_prefix`, in order.
+    pub fn bearers(&self, path_prefix: &str) -> Vec<String> {
+        self.received()
+            .iter()
+            .filter(|r| r.path.starts_with(path_prefix))
+            .map(|r| r.headers["authorization"].to_str().unwrap().to_string())
+            .collect()
+    }
 }
 
 /// An echoing handler: answers 200 with a JSON description of the request.
@@ -761,5 +771,39 @@ pub fn assert_failure_told(
                 "Rust debug output `{debug}` in: {text}"
             );
         }
+    }
+}
+
+/// Trusts `cas` in an NSS database under `home` (created empty), as a Linux
+/// user does; Chromium started with that HOME trusts them. Needs `certutil`.
+pub fn trust_in_nssdb(home: &Path, cas: &[&Path]) {
+    let nssdb = home.join(".pki/nssdb");
+    std::fs::create_dir_all(&nssdb).unwrap();
+    let db = format!("sql:{}", nssdb.display());
+    let run = |args: &[&str]| {
+        let out = Command::new("certutil")
+            .args(args)
+            .output()
+            .expect("certutil");
+        assert!(
+            out.status.success(),
+            "certutil {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    run(&["-N", "-d", &db, "--empty-password"]);
+    for (i, ca) in cas.iter().enumerate() {
+        let name = format!("test-ca-{i}");
+        run(&[
+            "-A",
+            "-d",
+            &db,
+            "-t",
+            "C,,",
+            "-n",
+            &name,
+            "-i",
+            ca.to_str().unwrap(),
+        ]);
     }
 }
