@@ -208,7 +208,7 @@ async fn the_detail_pane_resends_compares_copies_as_curl_and_reports() {
         ]),
     ];
     // A GET with another token, then a 33 MB secret that evicts its original
-    // (the originals hold 32 MB; the redacted record is small).
+    // (the originals hold 8 MiB; the redacted record is small).
     let tmp = tempfile::tempdir().unwrap();
     let huge = tmp.path().join("huge.json");
     std::fs::write(

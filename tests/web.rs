@@ -427,7 +427,7 @@ async fn resends_from_the_web_view_are_confirmed_marked_and_refuse_a_spent_refre
     assert!(revealed.contains(TOKEN), "{revealed}");
 
     // An exchange whose original was evicted (a 33 MB secret outweighs the
-    // originals' 32 MB; its record, redacted, is small) asks for its
+    // originals' 8 MiB; its record, redacted, is small) asks for its
     // secret by name, and is sent with the value given.
     run(with(&[
         "-H",

@@ -8,16 +8,23 @@
 //! by the web view's Clear, and gone when the process exits. An exchange
 //! evicted from here can still be resent from its record once the user
 //! supplies the secrets by name (see [`crate::resend::needed_secrets`]).
+//!
+//! Its bounds are a tenth of the web view's history in count and a quarter
+//! in bytes: every original holds the request's headers and body a second
+//! time next to its record, and at 10,000 / 32 MiB the two stores together
+//! were most of the proxy's memory after a busy minute (see the README's
+//! performance section). The newest exchanges are the ones resent.
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 
 use crate::exchange::Request;
 
-/// The web view's history bounds (`commands/run.rs` makes its store with
-/// them): the originals of what the page shows, and no more.
-pub const MAX_RECORDS: usize = 10_000;
-pub const MAX_BYTES: usize = 32 * 1024 * 1024;
+/// The originals of the last 1,000 exchanges, at most 8 MiB of them (the
+/// web view's history keeps 10,000 records; older ones are resent from the
+/// record, asking for the secrets by name).
+pub const MAX_RECORDS: usize = 1_000;
+pub const MAX_BYTES: usize = 8 * 1024 * 1024;
 
 #[derive(Default)]
 struct Inner {
