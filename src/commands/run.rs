@@ -98,6 +98,8 @@ impl RunConfig {
 }
 
 pub(crate) fn run(args: RunArgs) -> Result<i32, Fatal> {
+    // First, before any thread of ours starts: it sets an allocator option.
+    crate::proxy::memory::purge_freed_memory_at_once();
     let mut config = RunConfig::from_args(args)?;
     if let Some(warning) = &config.lan_warning {
         eprintln!("trakt-doctor: WARNING: {warning}");

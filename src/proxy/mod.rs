@@ -8,6 +8,7 @@ pub mod fdlimit;
 pub mod forward;
 pub mod io;
 pub mod local;
+pub mod memory;
 pub mod originals;
 pub mod pending;
 pub mod resend;
