@@ -1082,7 +1082,12 @@ async fn measure_stages(
     handshakes: usize,
 ) -> Option<serde_json::Value> {
     let file = dir.join("stages.json");
-    let (mut child, addr, ca) = spawn_trakt_doctor(upstream, dir, false, Some(&file));
+    // BENCH_STAGES_FIX=1: the same table with auto-fix on (what it adds to the path).
+    let fix = std::env::var_os("BENCH_STAGES_FIX").is_some();
+    if fix {
+        eprintln!("bench: the stage table below is for trakt-doctor (lint + fix)");
+    }
+    let (mut child, addr, ca) = spawn_trakt_doctor(upstream, dir, fix, Some(&file));
     let route = Route::new(
         LINT,
         addr,
@@ -1226,7 +1231,8 @@ usage: cargo run --release --example bench -- [options]
   --smoke               a few requests each (CI keeps the harness working)
   --quick               latency, throughput and CPU per request only (for iterating)
   --stages              also the per-stage table from trakt-doctor's own timers
-                        (TRAKT_DOCTOR_STAGES; off in production)
+                        (TRAKT_DOCTOR_STAGES; off in production; with
+                        BENCH_STAGES_FIX=1 in the environment, auto-fix on)
   --json                also one JSON object with every figure, ratio and goal
   --mitmproxy           install mitmdump into target/bench-venv and compare
   --without-mitmproxy   skip mitmdump even if installed

@@ -210,6 +210,15 @@ impl Inspector {
         if policy.is_off() {
             return None;
         }
+        // The usual case on the request's path: nothing this policy would
+        // fix. Then neither the findings nor the request (which fixing
+        // copies whole) are copied: `fix::apply` would return `None`.
+        if !findings
+            .iter()
+            .any(|f| f.fix.is_some() && policy.enabled(f.rule.as_str()))
+        {
+            return None;
+        }
         // Fixing marks findings as fixed; a failure half-way must not leave such marks.
         let mut attempt = findings.clone();
         match guarded("auto-fix", || fix::apply(request, &mut attempt, policy)) {
