@@ -40,7 +40,10 @@ mod tests {
         // Its default (1,000 ms in mimalloc 3) tells it from every other option.
         if std::env::var_os(ENV).is_none() {
             // SAFETY: mi_option_get takes no pointer; nothing sets options in tests.
-            assert_eq!(unsafe { libmimalloc_sys::mi_option_get(MI_OPTION_PURGE_DELAY) }, 1000);
+            assert_eq!(
+                unsafe { libmimalloc_sys::mi_option_get(MI_OPTION_PURGE_DELAY) },
+                1000
+            );
         }
     }
 }
