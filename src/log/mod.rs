@@ -7,7 +7,9 @@
 //! shutdown it drains the queue, flushes every sink and reports how many
 //! records it wrote.
 //!
-//! The queue is bounded twice: by count ([`QUEUE_CAPACITY`] records) and by
+//! The queue is bounded twice: by count ([`QUEUE_CAPACITY`] records, counted
+//! rather than preallocated: a channel with that many slots made up front
+//! held 1.5 MiB from the start) and by
 //! size (`--log-queue-limit`, [`QUEUE_BYTES`] by default, measured as the
 //! records' estimated JSON size), since one record can hold two 1 MiB bodies.
 //! Should the writer fall that far behind (a stalled disk), new records are
@@ -141,12 +143,15 @@ fn estimated_size(ex: &Exchange) -> usize {
 /// The proxy's side of the log: cheap to clone, never blocks.
 #[derive(Clone)]
 pub struct LogHandle {
-    tx: mpsc::SyncSender<Message>,
+    tx: mpsc::Sender<Message>,
     next_id: Arc<AtomicU64>,
     dropped: Arc<AtomicU64>,
     /// Estimated bytes of the records waiting, and the most that may wait.
     queued_bytes: Arc<AtomicUsize>,
     max_bytes: usize,
+    /// Records waiting, and the most that may wait.
+    queued_records: Arc<AtomicUsize>,
+    max_records: usize,
 }
 
 impl LogHandle {
@@ -164,16 +169,23 @@ impl LogHandle {
             self.count_drop();
             return;
         }
-        match self.tx.try_send(Message::Record(Box::new(exchange), size)) {
-            Ok(()) => {}
-            Err(mpsc::TrySendError::Full(_)) => {
-                self.queued_bytes.fetch_sub(size, Ordering::Relaxed);
-                self.count_drop();
-            }
+        if self.queued_records.fetch_add(1, Ordering::Relaxed) >= self.max_records {
+            self.queued_records.fetch_sub(1, Ordering::Relaxed);
+            self.queued_bytes.fetch_sub(size, Ordering::Relaxed);
+            self.count_drop();
+            return;
+        }
+        if self
+            .tx
+            .send(Message::Record(Box::new(exchange), size))
+            .is_err()
+        {
+            self.queued_records.fetch_sub(1, Ordering::Relaxed);
+            self.queued_bytes.fetch_sub(size, Ordering::Relaxed);
             // Only after shutdown; say so rather than lose it silently.
-            Err(mpsc::TrySendError::Disconnected(_)) => eprintln!(
+            eprintln!(
                 "trakt-doctor: an exchange finished after the log was closed and was not written"
-            ),
+            );
         }
     }
 
@@ -197,7 +209,7 @@ impl LogHandle {
 
 /// Owns the writer thread; [`LogWriter::finish`] drains and joins it.
 pub struct LogWriter {
-    tx: mpsc::SyncSender<Message>,
+    tx: mpsc::Sender<Message>,
     thread: thread::JoinHandle<WriterStats>,
     dropped: Arc<AtomicU64>,
 }
@@ -232,12 +244,16 @@ fn spawn_with_limits(
     capacity: usize,
     max_bytes: usize,
 ) -> (LogHandle, LogWriter) {
-    let (tx, rx) = mpsc::sync_channel::<Message>(capacity);
+    let (tx, rx) = mpsc::channel::<Message>();
     let queued_bytes = Arc::new(AtomicUsize::new(0));
-    let budget = queued_bytes.clone();
+    let queued_records = Arc::new(AtomicUsize::new(0));
+    let waiting = Waiting {
+        bytes: queued_bytes.clone(),
+        records: queued_records.clone(),
+    };
     let thread = thread::Builder::new()
         .name("trakt-doctor-log".into())
-        .spawn(move || run_writer(rx, sinks, redact, &budget))
+        .spawn(move || run_writer(rx, sinks, redact, &waiting))
         .unwrap_or_else(|e| panic!("cannot start the log writer thread: {e}"));
     let dropped = Arc::new(AtomicU64::new(0));
     let handle = LogHandle {
@@ -246,6 +262,8 @@ fn spawn_with_limits(
         dropped: dropped.clone(),
         queued_bytes,
         max_bytes,
+        queued_records,
+        max_records: capacity,
     };
     (
         handle,
@@ -299,11 +317,17 @@ impl Sinks {
     }
 }
 
+/// What the writer gives back to the queue's bounds as it writes.
+struct Waiting {
+    bytes: Arc<AtomicUsize>,
+    records: Arc<AtomicUsize>,
+}
+
 fn run_writer(
     rx: mpsc::Receiver<Message>,
     sinks: Vec<Box<dyn Sink>>,
     redact: Option<Redactor>,
-    queued_bytes: &AtomicUsize,
+    waiting: &Waiting,
 ) -> WriterStats {
     let mut stats = WriterStats::default();
     let failing = vec![false; sinks.len()];
@@ -326,7 +350,8 @@ fn run_writer(
                     drop(record);
                     clock.lap(Stage::Sinks);
                     drop(exchange);
-                    queued_bytes.fetch_sub(size, Ordering::Relaxed);
+                    waiting.bytes.fetch_sub(size, Ordering::Relaxed);
+                    waiting.records.fetch_sub(1, Ordering::Relaxed);
                     stats.records += 1;
                     batch += 1;
                 }
