@@ -99,7 +99,7 @@ const FIX_FINDINGS: &str = "fix the findings above in the client (or run trakt-d
 /// them says the cookies are not the cause.
 fn link_flow(exchange: &Exchange, diagnosis: &mut Option<Diagnosis>) {
     let (host, path) = host_and_path(&exchange.request.url);
-    if !stremio::is_link_flow(&host, &path) {
+    if !stremio::is_link_flow(&host, path) {
         return;
     }
     let site = stremio::cookie_site(&host);
@@ -158,7 +158,7 @@ fn link_flow(exchange: &Exchange, diagnosis: &mut Option<Diagnosis>) {
 /// Names the Stremio app the session saw in a diagnosis of Stremio's traffic.
 fn name_the_app(exchange: &Exchange, d: &mut Diagnosis, client: &str) {
     let (host, path) = host_and_path(&exchange.request.url);
-    if host != stremio::API_HOST && host != stremio::WEB_HOST && !stremio::is_link_flow(&host, &path)
+    if host != stremio::API_HOST && host != stremio::WEB_HOST && !stremio::is_link_flow(&host, path)
     {
         return;
     }

@@ -3,16 +3,28 @@
 //! mean"), and dates and durations as the findings word them.
 //!
 //! The bottom layer: it depends on no other module of the crate.
+use std::borrow::Cow;
+
 use time::{Duration, OffsetDateTime};
 
-/// The lower-cased host and the path (without query) of a URL.
-pub(crate) fn host_and_path(url: &str) -> (String, String) {
+/// The lower-cased host and the path (without query) of a URL. Slices of it
+/// unless the host has capitals: every exchange asks this several times.
+pub(crate) fn host_and_path(url: &str) -> (Cow<'_, str>, &str) {
     let (host, path_and_query) = split_url(url);
     let path = path_and_query
         .split(['?', '#'])
         .next()
         .unwrap_or(path_and_query);
-    (host.to_ascii_lowercase(), path.to_string())
+    (lowercase(host), path)
+}
+
+/// `text` in ASCII lower case, copied only when it has capitals.
+pub(crate) fn lowercase(text: &str) -> Cow<'_, str> {
+    if text.bytes().any(|b| b.is_ascii_uppercase()) {
+        Cow::Owned(text.to_ascii_lowercase())
+    } else {
+        Cow::Borrowed(text)
+    }
 }
 
 /// The host (IPv6 in brackets) and the path with its query of an absolute
@@ -181,7 +193,7 @@ mod tests {
         assert_eq!(split_url("/relative"), ("", "/relative"));
         assert_eq!(
             host_and_path("https://API.trakt.tv/oauth/token?x=1#y"),
-            ("api.trakt.tv".to_string(), "/oauth/token".to_string())
+            (Cow::Borrowed("api.trakt.tv"), "/oauth/token")
         );
     }
 

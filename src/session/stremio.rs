@@ -165,7 +165,7 @@ impl StremioSession {
             .get("authKey")
             .and_then(Value::as_str)
             .map(|k| redactor.fingerprint(k));
-        match path.as_str() {
+        match path {
             "/api/events" => self.events(request, &body, at, &mut out),
             "/api/saveUser" => {
                 if let (Some(key), Some(trakt)) = (key, body.get("trakt")) {
