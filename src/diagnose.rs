@@ -174,6 +174,18 @@ fn name_the_app(exchange: &Exchange, d: &mut Diagnosis, client: &str) {
     }
 }
 
+/// The request's path as the URI parser reads it ("" when it does not
+/// parse), without parsing the plain URLs the proxy records.
+fn url_path(request: &crate::exchange::Request) -> String {
+    match crate::text::plain_url(&request.url) {
+        Some((_, path, _)) => path.to_string(),
+        None => request
+            .uri()
+            .map(|u| u.path().to_string())
+            .unwrap_or_default(),
+    }
+}
+
 fn explain_alone(exchange: &Exchange) -> Option<Diagnosis> {
     let host = exchange.request.host().unwrap_or_default();
     let Some(response) = &exchange.response else {
@@ -190,11 +202,7 @@ fn explain_alone(exchange: &Exchange) -> Option<Diagnosis> {
     if !API_HOSTS.contains(&host.as_str()) && !in_domain(&host, "trakt.tv") {
         return None;
     }
-    let path = exchange
-        .request
-        .uri()
-        .map(|u| u.path().to_string())
-        .unwrap_or_default();
+    let path = url_path(&exchange.request);
     let operation = Operation::of(&path);
     // A navigation or a favicon is not an API call: a 404 on it says
     // nothing about ids. Only a block (403) or an outage concerns it.

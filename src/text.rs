@@ -50,6 +50,35 @@ pub(crate) fn split_url(url: &str) -> (&str, &str) {
     (host, path)
 }
 
+/// The host, path and query of a URL in the plain form the proxy records
+/// (`https://host[:port]/path[?query]`, only characters a URI parser takes
+/// as they are), read without building an `http::Uri`; `None` for anything
+/// else, which then goes through the parser as before.
+pub(crate) fn plain_url(url: &str) -> Option<(&str, &str, Option<&str>)> {
+    let rest = url
+        .strip_prefix("https://")
+        .or_else(|| url.strip_prefix("http://"))?;
+    let slash = rest.find('/')?;
+    let (authority, path_and_query) = rest.split_at(slash);
+    let (host, port) = authority.split_once(':').unwrap_or((authority, "0"));
+    let host_ok = !host.is_empty()
+        && host
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.');
+    let port_ok = !port.is_empty() && port.len() <= 5 && port.bytes().all(|b| b.is_ascii_digit());
+    let path_ok = url.len() < 8192
+        && path_and_query.bytes().all(|b| {
+            b.is_ascii_alphanumeric() || b"-._~!$&'()*+,;=:@/?%".contains(&b)
+        });
+    if !(host_ok && port_ok && path_ok) {
+        return None;
+    }
+    Some(match path_and_query.split_once('?') {
+        Some((path, query)) => (host, path, Some(query)),
+        None => (host, path_and_query, None),
+    })
+}
+
 /// Levenshtein distance (for "did you mean" and key typos).
 pub(crate) fn edit_distance(a: &str, b: &str) -> usize {
     let b: Vec<char> = b.chars().collect();
@@ -195,6 +224,40 @@ mod tests {
             host_and_path("https://API.trakt.tv/oauth/token?x=1#y"),
             (Cow::Borrowed("api.trakt.tv"), "/oauth/token")
         );
+    }
+
+    /// The shortcut reads what the URI parser reads, and leaves to it every
+    /// URL it is not sure of.
+    #[test]
+    fn plain_urls_split_as_the_uri_parser_splits_them() {
+        for url in [
+            "https://api.trakt.tv/scrobble/start",
+            "https://API.Trakt.tv:443/movies/trending?page=2&limit=10",
+            "http://127.0.0.1:8080/sync/history?type=movies%20x&x=a+b",
+            "https://api.trakt.tv/search/movie?query=tron:legacy@1982",
+            "https://api.trakt.tv/?",
+            "https://api.trakt.tv/a?b?c",
+        ] {
+            let (host, path, query) = plain_url(url).expect(url);
+            let uri: http::Uri = url.parse().expect(url);
+            assert_eq!(Some(host), uri.host(), "{url}");
+            assert_eq!(path, uri.path(), "{url}");
+            assert_eq!(query, uri.query(), "{url}");
+        }
+        for url in [
+            "https://api.trakt.tv",
+            "https://api.trakt.tv?x=1",
+            "https://user:pw@api.trakt.tv/x",
+            "https://[::1]:8080/x",
+            "https://api.trakt.tv:abc/x",
+            "https://api.trakt.tv/a b",
+            "https://api.trakt.tv/a#frag",
+            "https://api.trakt.tv/\"quoted\"",
+            "/relative",
+            "ftp://api.trakt.tv/x",
+        ] {
+            assert_eq!(plain_url(url), None, "{url}");
+        }
     }
 
     #[test]

@@ -64,7 +64,7 @@ pub struct Subject<'a> {
 impl<'a> Subject<'a> {
     pub fn new(request: &'a Request, at: OffsetDateTime) -> Subject<'a> {
         let pairs = |query: Option<&str>| query.map(crate::text::query_pairs).unwrap_or_default();
-        let (host, path, query) = match plain_url_parts(&request.url) {
+        let (host, path, query) = match crate::text::plain_url(&request.url) {
             Some((host, path, query)) => (host.to_ascii_lowercase(), path.to_string(), pairs(query)),
             None => {
                 let uri = request.uri();
@@ -158,35 +158,6 @@ impl<'a> Subject<'a> {
     }
 }
 
-/// The host, path and query of a URL in the plain form the proxy records
-/// (`https://host[:port]/path[?query]`, only characters a URI parser takes
-/// as they are), read without building an `http::Uri`; `None` for anything
-/// else, which then goes through the parser as before.
-fn plain_url_parts(url: &str) -> Option<(&str, &str, Option<&str>)> {
-    let rest = url
-        .strip_prefix("https://")
-        .or_else(|| url.strip_prefix("http://"))?;
-    let slash = rest.find('/')?;
-    let (authority, path_and_query) = rest.split_at(slash);
-    let (host, port) = authority.split_once(':').unwrap_or((authority, "0"));
-    let host_ok = !host.is_empty()
-        && host
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.');
-    let port_ok = !port.is_empty() && port.len() <= 5 && port.bytes().all(|b| b.is_ascii_digit());
-    let path_ok = url.len() < 8192
-        && path_and_query.bytes().all(|b| {
-            b.is_ascii_alphanumeric() || b"-._~!$&'()*+,;=:@/?%".contains(&b)
-        });
-    if !(host_ok && port_ok && path_ok) {
-        return None;
-    }
-    Some(match path_and_query.split_once('?') {
-        Some((path, query)) => (host, path, Some(query)),
-        None => (host, path_and_query, None),
-    })
-}
-
 /// Lints one request; findings come out in a stable order (by family, then position).
 pub fn check(request: &Request, at: OffsetDateTime) -> Vec<Finding> {
     check_subject(&Subject::new(request, at))
@@ -253,41 +224,3 @@ pub fn rule(id: &str) -> Option<&'static Rule> {
     catalogue().into_iter().find(|r| r.id == id)
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// The shortcut reads what the URI parser reads, and leaves to it every
-    /// URL it is not sure of.
-    #[test]
-    fn plain_urls_split_as_the_uri_parser_splits_them() {
-        for url in [
-            "https://api.trakt.tv/scrobble/start",
-            "https://API.Trakt.tv:443/movies/trending?page=2&limit=10",
-            "http://127.0.0.1:8080/sync/history?type=movies%20x&x=a+b",
-            "https://api.trakt.tv/search/movie?query=tron:legacy@1982",
-            "https://api.trakt.tv/?",
-            "https://api.trakt.tv/a?b?c",
-        ] {
-            let (host, path, query) = plain_url_parts(url).expect(url);
-            let uri: http::Uri = url.parse().expect(url);
-            assert_eq!(Some(host), uri.host(), "{url}");
-            assert_eq!(path, uri.path(), "{url}");
-            assert_eq!(query, uri.query(), "{url}");
-        }
-        for url in [
-            "https://api.trakt.tv",
-            "https://api.trakt.tv?x=1",
-            "https://user:pw@api.trakt.tv/x",
-            "https://[::1]:8080/x",
-            "https://api.trakt.tv:abc/x",
-            "https://api.trakt.tv/a b",
-            "https://api.trakt.tv/a#frag",
-            "https://api.trakt.tv/\"quoted\"",
-            "/relative",
-            "ftp://api.trakt.tv/x",
-        ] {
-            assert_eq!(plain_url_parts(url), None, "{url}");
-        }
-    }
-}
