@@ -99,7 +99,7 @@ const FIX_FINDINGS: &str = "fix the findings above in the client (or run trakt-d
 /// them says the cookies are not the cause.
 fn link_flow(exchange: &Exchange, diagnosis: &mut Option<Diagnosis>) {
     let (host, path) = host_and_path(&exchange.request.url);
-    if !stremio::is_link_flow(&host, &path) {
+    if !stremio::is_link_flow(&host, path) {
         return;
     }
     let site = stremio::cookie_site(&host);
@@ -158,7 +158,7 @@ fn link_flow(exchange: &Exchange, diagnosis: &mut Option<Diagnosis>) {
 /// Names the Stremio app the session saw in a diagnosis of Stremio's traffic.
 fn name_the_app(exchange: &Exchange, d: &mut Diagnosis, client: &str) {
     let (host, path) = host_and_path(&exchange.request.url);
-    if host != stremio::API_HOST && host != stremio::WEB_HOST && !stremio::is_link_flow(&host, &path)
+    if host != stremio::API_HOST && host != stremio::WEB_HOST && !stremio::is_link_flow(&host, path)
     {
         return;
     }
@@ -171,6 +171,18 @@ fn name_the_app(exchange: &Exchange, d: &mut Diagnosis, client: &str) {
     }
     if !named {
         d.causes.push(format!("Stremio app seen in this session: {client}"));
+    }
+}
+
+/// The request's path as the URI parser reads it ("" when it does not
+/// parse), without parsing the plain URLs the proxy records.
+fn url_path(request: &crate::exchange::Request) -> String {
+    match crate::text::plain_url(&request.url) {
+        Some((_, path, _)) => path.to_string(),
+        None => request
+            .uri()
+            .map(|u| u.path().to_string())
+            .unwrap_or_default(),
     }
 }
 
@@ -190,11 +202,7 @@ fn explain_alone(exchange: &Exchange) -> Option<Diagnosis> {
     if !API_HOSTS.contains(&host.as_str()) && !in_domain(&host, "trakt.tv") {
         return None;
     }
-    let path = exchange
-        .request
-        .uri()
-        .map(|u| u.path().to_string())
-        .unwrap_or_default();
+    let path = url_path(&exchange.request);
     let operation = Operation::of(&path);
     // A navigation or a favicon is not an API call: a 404 on it says
     // nothing about ids. Only a block (403) or an outage concerns it.

@@ -309,11 +309,7 @@ impl Inspector {
 /// contradicted. Only Trakt's own answers judge it: Stremio's bridge answers
 /// 200 with its errors inside.
 fn mark_contradicted(exchange: &mut Exchange) {
-    let host = exchange
-        .request
-        .uri()
-        .and_then(|u| u.host().map(str::to_ascii_lowercase))
-        .unwrap_or_default();
+    let host = exchange.request.host().unwrap_or_default();
     if let Some(response) = exchange
         .response
         .as_ref()

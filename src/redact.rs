@@ -13,6 +13,7 @@
 #![allow(clippy::arithmetic_side_effects)]
 
 use std::borrow::Cow;
+use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
 use ring::hmac;
@@ -50,11 +51,21 @@ fn is_secret_key(key: &str) -> bool {
     SECRET_KEYS.iter().any(|k| k.eq_ignore_ascii_case(key))
 }
 
-/// Redacts with one fingerprint key. Cloning is cheap.
+/// Redacts with one fingerprint key. Cloning is cheap (clones share their
+/// recent fingerprints).
 #[derive(Clone)]
 pub struct Redactor {
     key: hmac::Key,
+    recent: Arc<Mutex<Vec<(String, String)>>>,
 }
+
+/// How many secrets [`Redactor::fingerprint`] remembers: a client sends the
+/// same token on every call, and the session and the log writer each
+/// fingerprint it, so a few spare an HMAC on nearly every exchange.
+const RECENT: usize = 16;
+
+/// Longer secrets are not remembered (bounds the memory kept).
+const RECENT_LONGEST: usize = 512;
 
 impl std::fmt::Debug for Redactor {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -74,8 +85,13 @@ impl Default for Redactor {
 impl Redactor {
     /// A redactor keyed with `key` (the per-install key, or a test key).
     pub fn new(key: &[u8]) -> Self {
+        Redactor::with_key(hmac::Key::new(hmac::HMAC_SHA256, key))
+    }
+
+    fn with_key(key: hmac::Key) -> Self {
         Redactor {
-            key: hmac::Key::new(hmac::HMAC_SHA256, key),
+            key,
+            recent: Arc::default(),
         }
     }
 
@@ -83,7 +99,7 @@ impl Redactor {
     pub fn random() -> Self {
         let rng = ring::rand::SystemRandom::new();
         match hmac::Key::generate(hmac::HMAC_SHA256, &rng) {
-            Ok(key) => Redactor { key },
+            Ok(key) => Redactor::with_key(key),
             // No system randomness at all: a key from the clock and this
             // process still differs from every other machine's.
             Err(_) => {
@@ -100,6 +116,27 @@ impl Redactor {
     /// A short, stable stand-in for a secret: the first 32 bits of its
     /// HMAC-SHA256 under this redactor's key.
     pub fn fingerprint(&self, secret: &str) -> String {
+        if secret.len() > RECENT_LONGEST {
+            return self.sign(secret);
+        }
+        // Held in memory only, as the proxy holds the requests themselves;
+        // a poisoned lock still holds whole entries (each is pushed whole).
+        let mut recent = self
+            .recent
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if let Some((_, fingerprint)) = recent.iter().find(|(s, _)| s == secret) {
+            return fingerprint.clone();
+        }
+        let fingerprint = self.sign(secret);
+        if recent.len() >= RECENT {
+            recent.remove(0);
+        }
+        recent.push((secret.to_string(), fingerprint.clone()));
+        fingerprint
+    }
+
+    fn sign(&self, secret: &str) -> String {
         use std::fmt::Write as _;
         let tag = hmac::sign(&self.key, secret.as_bytes());
         let mut out = String::with_capacity(15);
@@ -115,7 +152,11 @@ impl Redactor {
     /// bodies and fixes, and every text trakt-doctor wrote about it (the
     /// error, the findings, the diagnosis), since those quote URLs and bodies.
     pub fn exchange(&self, ex: &mut Exchange) {
-        ex.request.url = self.url(&ex.request.url);
+        // Without a query, a fragment or credentials there is nothing to
+        // redact in a URL (see `url`): most are left as they are, uncopied.
+        if ex.request.url.contains(['?', '#', '@']) {
+            ex.request.url = self.url(&ex.request.url);
+        }
         self.headers(&mut ex.request.headers);
         self.body(&mut ex.request.body, &ex.request.headers);
         if let Some(response) = ex.response.as_mut() {
@@ -474,7 +515,12 @@ fn is_word_byte(b: u8) -> bool {
 /// The length of the secret key that starts at `i`, if one does as a whole word.
 fn secret_key_at(bytes: &[u8], i: usize) -> Option<usize> {
     // Bodies are scanned on every exchange: compare bytes, no UTF-8 checks.
+    let first = bytes.get(i)?.to_ascii_lowercase();
     SECRET_KEYS.iter().map(|k| k.as_bytes()).find_map(|key| {
+        // Keys are lower case: most start with another letter than this word.
+        if key.first() != Some(&first) {
+            return None;
+        }
         let end = i.checked_add(key.len())?;
         let whole_word = !bytes.get(end).is_some_and(|&b| is_word_byte(b));
         (whole_word && bytes.get(i..end)?.eq_ignore_ascii_case(key)).then_some(key.len())
@@ -554,6 +600,36 @@ mod tests {
     }
 
     const TOKEN: &str = "a1b2c3d4e5f6secret";
+
+    #[test]
+    fn a_url_without_query_fragment_or_credentials_has_nothing_to_redact() {
+        // What lets `exchange` leave such URLs uncopied.
+        for url in [
+            "https://api.trakt.tv/scrobble/start",
+            "https://api.trakt.tv/users/code/token",
+            "http://127.0.0.1:8080/oauth/token/access_token=x",
+            "https://api.strem.io/api/getUser",
+        ] {
+            assert_eq!(r().url(url), url);
+        }
+    }
+
+    #[test]
+    fn remembered_fingerprints_are_the_ones_computed_afresh() {
+        let (remembering, clone) = (r(), r().clone());
+        let secrets: Vec<String> = (0..3 * RECENT).map(|i| format!("token-{i}")).collect();
+        for round in 0..3 {
+            for secret in secrets.iter().take(RECENT + round) {
+                let fresh = Redactor::new(b"a test key").fingerprint(secret);
+                assert_eq!(remembering.fingerprint(secret), fresh, "{secret}");
+                assert_eq!(clone.fingerprint(secret), fresh, "{secret}");
+            }
+        }
+        assert_ne!(r().fingerprint("x"), Redactor::new(b"another key").fingerprint("x"));
+        let long = "y".repeat(RECENT_LONGEST + 1);
+        assert_eq!(r().fingerprint(&long), remembering.fingerprint(&long));
+        assert!(remembering.recent.lock().map_or(0, |r| r.len()) <= RECENT);
+    }
 
     #[test]
     fn json_secrets_become_fingerprints_and_the_rest_is_untouched() {

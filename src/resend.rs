@@ -576,8 +576,8 @@ pub fn describe_write(request: &Request) -> Option<String> {
         return None;
     }
     let (host, path) = host_and_path(&request.url);
-    let what = if API_HOSTS.contains(&host.as_str()) || host == "auth.trakt.tv" {
-        trakt_effect(&method, &path)
+    let what = if API_HOSTS.contains(&host.as_ref()) || host == "auth.trakt.tv" {
+        trakt_effect(&method, path)
     } else if host.ends_with("strem.io") {
         format!("send {method} {path} to Stremio's API, which may change your Stremio account or library")
     } else {

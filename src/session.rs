@@ -92,8 +92,8 @@ impl Session {
     pub fn spent(&self, request: &Request, at: OffsetDateTime) -> Vec<Finding> {
         let mut out = Vec::new();
         let (host, path) = host_and_path(&request.url);
-        if !API_HOSTS.contains(&host.as_str())
-            || Operation::of(&path) != Some(Operation::OAuthToken)
+        if !API_HOSTS.contains(&host.as_ref())
+            || Operation::of(path) != Some(Operation::OAuthToken)
         {
             return out;
         }
@@ -125,7 +125,7 @@ impl Session {
     /// second per token; zero when it may go now (or is no write to Trakt).
     pub fn write_wait(&self, request: &Request, at: OffsetDateTime) -> Duration {
         let (host, path) = host_and_path(&request.url);
-        if !is_write(request) || is_oauth_path(&path) || !API_HOSTS.contains(&host.as_str()) {
+        if !is_write(request) || is_oauth_path(path) || !API_HOSTS.contains(&host.as_ref()) {
             return Duration::ZERO;
         }
         let Some(token) = bearer(request) else {
@@ -155,21 +155,28 @@ impl Session {
     pub fn observe_request(&mut self, request: &Request, at: OffsetDateTime) -> Vec<Finding> {
         let mut out = Vec::new();
         let (host, path) = host_and_path(&request.url);
-        if host == crate::spec::stremio::API_HOST || is_link_flow(&host, &path) {
+        if host == crate::spec::stremio::API_HOST || is_link_flow(&host, path) {
             out.extend(self.stremio.observe_request(request, at, &self.redactor));
         }
-        if !API_HOSTS.contains(&host.as_str()) {
+        if !API_HOSTS.contains(&host.as_ref()) {
             return out;
         }
-        let client_key = bearer(request)
-            .map(|s| self.redactor.fingerprint(s))
-            .or_else(|| {
-                request
+        // The token's fingerprint keys the client here and the token below: made once.
+        let token_fp = bearer(request).map(|s| self.redactor.fingerprint(s));
+        let api_key_fp;
+        let client_key = match &token_fp {
+            Some(fp) => Some(fp.as_str()),
+            // Only a 429 makes a client wait: no window, nothing to key.
+            None if self.retry_until.is_empty() => None,
+            None => {
+                api_key_fp = request
                     .headers
                     .get("trakt-api-key")
-                    .map(|s| self.redactor.fingerprint(s))
-            });
-        if let Some(key) = &client_key {
+                    .map(|s| self.redactor.fingerprint(s));
+                api_key_fp.as_deref()
+            }
+        };
+        if let Some(key) = client_key {
             if let Some(until) = self.retry_until.get(key) {
                 if at < *until {
                     out.push(RETRY_TOO_EARLY.finding(
@@ -182,7 +189,7 @@ impl Session {
                 }
             }
         }
-        if Operation::of(&path) == Some(Operation::OAuthToken) {
+        if Operation::of(path) == Some(Operation::OAuthToken) {
             out.extend(self.spent(request, at));
             // A code is spent the moment it is sent; a refresh token only
             // once Trakt accepted it (see `observe_exchange`).
@@ -193,10 +200,9 @@ impl Session {
             }
             return out;
         }
-        let Some(token) = bearer(request) else {
+        let Some(fp) = token_fp else {
             return out;
         };
-        let fp = self.redactor.fingerprint(token);
         if self.revoked.contains(&fp) {
             out.push(TOKEN_REVOKED.finding(
                 "authorization",
@@ -210,7 +216,7 @@ impl Session {
                 ));
             }
         }
-        if is_write(request) && !is_oauth_path(&path) {
+        if is_write(request) && !is_oauth_path(path) {
             if let Some(previous) = self.last_write.insert(fp.clone(), at) {
                 let gap = between(previous, at);
                 if gap < Duration::seconds(1) {
@@ -231,7 +237,7 @@ impl Session {
             return;
         };
         let (host, path) = host_and_path(&exchange.request.url);
-        if !API_HOSTS.contains(&host.as_str()) {
+        if !API_HOSTS.contains(&host.as_ref()) {
             return;
         }
         let at = exchange.started_at;
@@ -266,7 +272,7 @@ impl Session {
         if !ok {
             return;
         }
-        match Operation::of(&path) {
+        match Operation::of(path) {
             Some(Operation::OAuthToken | Operation::DeviceToken) => {
                 if let Some(body) = exchange.request.body.json() {
                     if let Some(refresh) = body.get("refresh_token").and_then(Value::as_str) {

@@ -3,16 +3,28 @@
 //! mean"), and dates and durations as the findings word them.
 //!
 //! The bottom layer: it depends on no other module of the crate.
+use std::borrow::Cow;
+
 use time::{Duration, OffsetDateTime};
 
-/// The lower-cased host and the path (without query) of a URL.
-pub(crate) fn host_and_path(url: &str) -> (String, String) {
+/// The lower-cased host and the path (without query) of a URL. Slices of it
+/// unless the host has capitals: every exchange asks this several times.
+pub(crate) fn host_and_path(url: &str) -> (Cow<'_, str>, &str) {
     let (host, path_and_query) = split_url(url);
     let path = path_and_query
         .split(['?', '#'])
         .next()
         .unwrap_or(path_and_query);
-    (host.to_ascii_lowercase(), path.to_string())
+    (lowercase(host), path)
+}
+
+/// `text` in ASCII lower case, copied only when it has capitals.
+pub(crate) fn lowercase(text: &str) -> Cow<'_, str> {
+    if text.bytes().any(|b| b.is_ascii_uppercase()) {
+        Cow::Owned(text.to_ascii_lowercase())
+    } else {
+        Cow::Borrowed(text)
+    }
 }
 
 /// The host (IPv6 in brackets) and the path with its query of an absolute
@@ -36,6 +48,35 @@ pub(crate) fn split_url(url: &str) -> (&str, &str) {
         path
     };
     (host, path)
+}
+
+/// The host, path and query of a URL in the plain form the proxy records
+/// (`https://host[:port]/path[?query]`, only characters a URI parser takes
+/// as they are), read without building an `http::Uri`; `None` for anything
+/// else, which then goes through the parser as before.
+pub(crate) fn plain_url(url: &str) -> Option<(&str, &str, Option<&str>)> {
+    let rest = url
+        .strip_prefix("https://")
+        .or_else(|| url.strip_prefix("http://"))?;
+    let slash = rest.find('/')?;
+    let (authority, path_and_query) = rest.split_at(slash);
+    let (host, port) = authority.split_once(':').unwrap_or((authority, "0"));
+    let host_ok = !host.is_empty()
+        && host
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.');
+    let port_ok = !port.is_empty() && port.len() <= 5 && port.bytes().all(|b| b.is_ascii_digit());
+    let path_ok = url.len() < 8192
+        && path_and_query.bytes().all(|b| {
+            b.is_ascii_alphanumeric() || b"-._~!$&'()*+,;=:@/?%".contains(&b)
+        });
+    if !(host_ok && port_ok && path_ok) {
+        return None;
+    }
+    Some(match path_and_query.split_once('?') {
+        Some((path, query)) => (host, path, Some(query)),
+        None => (host, path_and_query, None),
+    })
 }
 
 /// Levenshtein distance (for "did you mean" and key typos).
@@ -181,8 +222,42 @@ mod tests {
         assert_eq!(split_url("/relative"), ("", "/relative"));
         assert_eq!(
             host_and_path("https://API.trakt.tv/oauth/token?x=1#y"),
-            ("api.trakt.tv".to_string(), "/oauth/token".to_string())
+            (Cow::Borrowed("api.trakt.tv"), "/oauth/token")
         );
+    }
+
+    /// The shortcut reads what the URI parser reads, and leaves to it every
+    /// URL it is not sure of.
+    #[test]
+    fn plain_urls_split_as_the_uri_parser_splits_them() {
+        for url in [
+            "https://api.trakt.tv/scrobble/start",
+            "https://API.Trakt.tv:443/movies/trending?page=2&limit=10",
+            "http://127.0.0.1:8080/sync/history?type=movies%20x&x=a+b",
+            "https://api.trakt.tv/search/movie?query=tron:legacy@1982",
+            "https://api.trakt.tv/?",
+            "https://api.trakt.tv/a?b?c",
+        ] {
+            let (host, path, query) = plain_url(url).expect(url);
+            let uri: http::Uri = url.parse().expect(url);
+            assert_eq!(Some(host), uri.host(), "{url}");
+            assert_eq!(path, uri.path(), "{url}");
+            assert_eq!(query, uri.query(), "{url}");
+        }
+        for url in [
+            "https://api.trakt.tv",
+            "https://api.trakt.tv?x=1",
+            "https://user:pw@api.trakt.tv/x",
+            "https://[::1]:8080/x",
+            "https://api.trakt.tv:abc/x",
+            "https://api.trakt.tv/a b",
+            "https://api.trakt.tv/a#frag",
+            "https://api.trakt.tv/\"quoted\"",
+            "/relative",
+            "ftp://api.trakt.tv/x",
+        ] {
+            assert_eq!(plain_url(url), None, "{url}");
+        }
     }
 
     #[test]

@@ -273,7 +273,11 @@ const NUMERIC_IDS: &[&str] = &["trakt", "tmdb", "tvdb"];
 
 /// JSON pointer of `key` under `base`.
 fn pointer(base: &str, key: &str) -> String {
-    format!("{base}/{}", key.replace('~', "~0").replace('/', "~1"))
+    if key.contains(['~', '/']) {
+        format!("{base}/{}", key.replace('~', "~0").replace('/', "~1"))
+    } else {
+        format!("{base}/{key}")
+    }
 }
 
 pub fn check(s: &Subject, out: &mut Vec<Finding>) {
@@ -514,11 +518,12 @@ impl Ctx<'_> {
     fn ids(&mut self, ids: &Map<String, Value>, at: &str) {
         let mut usable = false;
         for (key, value) in ids {
-            let here = pointer(at, key);
+            // Built only for a finding: most ids are fine.
+            let here = || pointer(at, key);
             match (key.as_str(), value) {
                 ("imdb", Value::String(id)) if is_imdb_id(id) => usable = true,
                 ("imdb", _) => self.out.push(IDS_INVALID.finding(
-                    here,
+                    here(),
                     format!("imdb id {value} is not `tt` followed by digits"),
                 )),
                 (k, Value::Number(_)) if NUMERIC_IDS.contains(&k) => usable = true,
@@ -526,10 +531,10 @@ impl Ctx<'_> {
                     match text.trim().parse::<u64>() {
                         Ok(n) => {
                             usable = true;
-                            self.number_string(&here, text, n as f64)
+                            self.number_string(&here(), text, n as f64)
                         }
                         Err(_) => self.out.push(
-                            IDS_INVALID.finding(here, format!("{k} id `{text}` is not a number")),
+                            IDS_INVALID.finding(here(), format!("{k} id `{text}` is not a number")),
                         ),
                     }
                 }

@@ -259,8 +259,12 @@ pub fn check(s: &Subject, out: &mut Vec<Finding>) {
                 }),
         ),
         Some(ua) => {
-            let lower = ua.to_ascii_lowercase();
-            if GENERIC_AGENTS.iter().any(|g| lower.starts_with(g)) {
+            let generic = GENERIC_AGENTS.iter().any(|g| {
+                ua.as_bytes()
+                    .get(..g.len())
+                    .is_some_and(|head| head.eq_ignore_ascii_case(g.as_bytes()))
+            });
+            if generic {
                 out.push(USER_AGENT_GENERIC.finding(
                     "user-agent",
                     format!("`{ua}` is a library default; send `YourApp/version`"),
@@ -271,42 +275,43 @@ pub fn check(s: &Subject, out: &mut Vec<Finding>) {
 
     check_authorization(s, out);
 
-    let mut seen: Vec<&str> = Vec::new();
-    for (name, _) in h.iter() {
-        if seen.contains(&name) {
+    // Each name once (as spelt first); most requests repeat none, so
+    // nothing is collected until a name turns out to be repeated.
+    for (i, (name, _)) in h.iter().enumerate() {
+        if h.iter().take(i).any(|(earlier, _)| earlier == name) {
             continue;
         }
-        seen.push(name);
-        let values: Vec<&str> = h.get_all(name).collect();
-        if values.len() > 1 && name != "cookie" {
-            let identical = values.windows(2).all(|w| w.first() == w.last());
-            let finding = DUPLICATE.finding(
-                name,
-                if identical {
-                    format!(
-                        "`{name}` is sent {} times with the same value",
-                        values.len()
-                    )
-                } else {
-                    format!(
-                        "`{name}` is sent {} times with different values",
-                        values.len()
-                    )
-                },
-            );
-            // Any value sent twice is dropped, even beside different ones:
-            // fixing must not leave a repeat that a second pass would find
-            // (after `api_key` is renamed, say).
-            let repeated = values
-                .iter()
-                .enumerate()
-                .any(|(i, v)| values.iter().take(i).any(|earlier| earlier == v));
-            out.push(if repeated {
-                finding.with_fix(Fix::DedupeHeader { name: name.into() })
-            } else {
-                finding
-            });
+        if name == "cookie" || h.get_all(name).nth(1).is_none() {
+            continue;
         }
+        let values: Vec<&str> = h.get_all(name).collect();
+        let identical = values.windows(2).all(|w| w.first() == w.last());
+        let finding = DUPLICATE.finding(
+            name,
+            if identical {
+                format!(
+                    "`{name}` is sent {} times with the same value",
+                    values.len()
+                )
+            } else {
+                format!(
+                    "`{name}` is sent {} times with different values",
+                    values.len()
+                )
+            },
+        );
+        // Any value sent twice is dropped, even beside different ones:
+        // fixing must not leave a repeat that a second pass would find
+        // (after `api_key` is renamed, say).
+        let repeated = values
+            .iter()
+            .enumerate()
+            .any(|(i, v)| values.iter().take(i).any(|earlier| earlier == v));
+        out.push(if repeated {
+            finding.with_fix(Fix::DedupeHeader { name: name.into() })
+        } else {
+            finding
+        });
     }
     for (name, value) in h.iter() {
         if !value.is_ascii() {
@@ -464,14 +469,15 @@ fn check_authorization(s: &Subject, out: &mut Vec<Finding>) {
         "<token>",
         "token",
     ];
-    if placeholder.contains(&token.to_ascii_lowercase().as_str()) {
+    if placeholder.iter().any(|p| p.eq_ignore_ascii_case(token)) {
         out.push(AUTHORIZATION_PLACEHOLDER.finding(
             "authorization",
             format!("the bearer token is `{token}`: the client has no token to send"),
         ));
         return;
     }
-    if raw != format!("{scheme} {token}") {
+    // `raw` is not exactly `{scheme} {token}` (compared without building it).
+    if raw.strip_prefix(scheme).and_then(|r| r.strip_prefix(' ')) != Some(token) {
         let clean = format!("Bearer {token}");
         out.push(
             AUTHORIZATION_FORMAT

@@ -63,18 +63,20 @@ pub struct Subject<'a> {
 
 impl<'a> Subject<'a> {
     pub fn new(request: &'a Request, at: OffsetDateTime) -> Subject<'a> {
-        let uri = request.uri();
-        let host = uri
-            .as_ref()
-            .and_then(|u| u.host())
-            .unwrap_or_default()
-            .to_ascii_lowercase();
-        let path = uri.as_ref().map_or("/", |u| u.path()).to_string();
-        let query = uri
-            .as_ref()
-            .and_then(|u| u.query())
-            .map(crate::text::query_pairs)
-            .unwrap_or_default();
+        let pairs = |query: Option<&str>| query.map(crate::text::query_pairs).unwrap_or_default();
+        let (host, path, query) = match crate::text::plain_url(&request.url) {
+            Some((host, path, query)) => (host.to_ascii_lowercase(), path.to_string(), pairs(query)),
+            None => {
+                let uri = request.uri();
+                let host = uri
+                    .as_ref()
+                    .and_then(|u| u.host())
+                    .unwrap_or_default()
+                    .to_ascii_lowercase();
+                let path = uri.as_ref().map_or("/", |u| u.path()).to_string();
+                (host, path, pairs(uri.as_ref().and_then(|u| u.query())))
+            }
+        };
         let method = request.method.to_ascii_uppercase();
         let contract = if trakt::API_HOSTS.contains(&host.as_str())
             || (trakt::AUTH_HOSTS.contains(&host.as_str())
@@ -221,3 +223,4 @@ pub fn catalogue() -> Vec<&'static Rule> {
 pub fn rule(id: &str) -> Option<&'static Rule> {
     catalogue().into_iter().find(|r| r.id == id)
 }
+

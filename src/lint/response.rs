@@ -33,12 +33,12 @@ pub fn check(exchange: &Exchange) -> Option<Finding> {
         return None;
     }
     let (host, path) = crate::text::host_and_path(&exchange.request.url);
-    if !trakt::API_HOSTS.contains(&host.as_str()) && !trakt::AUTH_HOSTS.contains(&host.as_str()) {
+    if !trakt::API_HOSTS.contains(&host.as_ref()) && !trakt::AUTH_HOSTS.contains(&host.as_ref()) {
         return None;
     }
     let RouteMatch::Found {
         endpoint, invalid, ..
-    } = trakt::match_route(&exchange.request.method, &path)
+    } = trakt::match_route(&exchange.request.method, path)
     else {
         return None;
     };

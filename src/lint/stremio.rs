@@ -395,7 +395,7 @@ fn answered_user(exchange: &Exchange) -> Option<Value> {
     let result = json.get("result")?;
     if path == "/api/getUser" {
         Some(result.clone())
-    } else if SIGN_IN_CALLS.contains(&path.as_str()) {
+    } else if SIGN_IN_CALLS.contains(&path) {
         result.get("user").cloned()
     } else {
         None

@@ -165,7 +165,7 @@ impl StremioSession {
             .get("authKey")
             .and_then(Value::as_str)
             .map(|k| redactor.fingerprint(k));
-        match path.as_str() {
+        match path {
             "/api/events" => self.events(request, &body, at, &mut out),
             "/api/saveUser" => {
                 if let (Some(key), Some(trakt)) = (key, body.get("trakt")) {
@@ -434,6 +434,13 @@ impl StremioSession {
         findings: &mut Vec<Finding>,
         redactor: &Redactor,
     ) {
+        let about_token = |f: &Finding| {
+            f.is(&lens::TOKEN_ABSENT) || f.is(&lens::TOKEN_EXPIRED) || f.is(&lens::TOKEN_EXPIRING)
+        };
+        // Nothing to keep to once (every Trakt exchange): parse no body for it.
+        if !findings.iter().any(about_token) {
+            return;
+        }
         let token = lens::getuser_token(exchange).map(|(t, _)| redactor.fingerprint(&t));
         let account = lens::auth_key(exchange).map(|k| redactor.fingerprint(&k));
         let mut keep = Vec::with_capacity(findings.len());
