@@ -367,6 +367,22 @@ async fn resends_from_the_web_view_are_confirmed_marked_and_refuse_a_spent_refre
         &format!("Bearer {TOKEN}")
     );
 
+    // An edited request goes only to an intercepted host: the token put back
+    // into it must not leave for another one.
+    let elsewhere = serde_json::json!({
+        "mode": "edited",
+        "confirmed": true,
+        "draft": {"method": "GET", "url": "https://elsewhere.example/users/settings", "headers": [], "body": ""},
+    });
+    let before = fake.received().len();
+    let (code, refused) = act(&base, &token, &resend_get, &elsewhere.to_string());
+    assert_eq!(code, "409", "{refused}");
+    assert!(
+        refused.contains("not a host this proxy intercepts"),
+        "{refused}"
+    );
+    assert_eq!(fake.received().len(), before, "nothing was sent");
+
     // A resend of that resend: its source's original still has the token.
     let again = answer["id"].as_u64().unwrap();
     let (code, answer) = act(

@@ -263,7 +263,9 @@ fn planned(web: &WebContext, record: &Exchange, ask: Ask) -> Result<Request, Ref
         let draft = ask
             .draft
             .ok_or_else(|| Refusal::Invalid("an edited resend needs the edited request".into()))?;
-        draft.request().map_err(Refusal::Invalid)?
+        let edited = draft.request().map_err(Refusal::Invalid)?;
+        ensure_intercepted(web, &edited)?;
+        edited
     } else {
         record.request.clone()
     };
@@ -271,6 +273,27 @@ fn planned(web: &WebContext, record: &Exchange, ask: Ask) -> Result<Request, Ref
     // still has them; the rest are asked for by name.
     let known = known_secrets(web, record);
     plan::prepare(&restore_request(request, &known), &edits)
+}
+
+/// An edited request goes only to a host this proxy intercepts: the secrets
+/// put back into it were captured for those hosts and must not leave for
+/// another one because a URL was edited.
+fn ensure_intercepted(web: &WebContext, request: &Request) -> Result<(), Refusal> {
+    let host = request.host().unwrap_or_default();
+    let host = host.trim_end_matches('.');
+    if web
+        .intercepted
+        .iter()
+        .any(|h| h.as_str().eq_ignore_ascii_case(host))
+    {
+        return Ok(());
+    }
+    let hosts: Vec<&str> = web.intercepted.iter().map(|h| h.as_str()).collect();
+    Err(Refusal::Invalid(format!(
+        "`{host}` is not a host this proxy intercepts ({}): an edited request is resent only to those, \
+         so the secrets captured for them cannot leave for another host",
+        hosts.join(", ")
+    )))
 }
 
 /// The secrets the live original of `record` holds, by fingerprint (the
