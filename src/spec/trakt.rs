@@ -399,8 +399,14 @@ impl Contract {
 
     /// The endpoints whose path starts with `root`.
     fn rooted(&self, root: &str) -> impl Iterator<Item = &Endpoint> {
+        // Requests' paths are lowercase as a rule: look them up as they are.
+        let root: std::borrow::Cow<str> = if root.bytes().any(|b| b.is_ascii_uppercase()) {
+            root.to_ascii_lowercase().into()
+        } else {
+            root.into()
+        };
         self.by_root
-            .get(&root.to_ascii_lowercase())
+            .get(root.as_ref())
             .into_iter()
             .flatten()
             .filter_map(|i| self.endpoints.get(*i))
