@@ -128,7 +128,10 @@ impl<'s> Validator<'s> {
 
     pub fn validate(&self, value: &Value, schema: &Schema) -> Vec<Violation> {
         let mut out = Vec::new();
-        self.walk(value, schema, "", 0, &mut out);
+        // One pointer buffer for the whole walk: each member appends its
+        // segment and takes it off again, so nothing is allocated per node.
+        let mut at = String::with_capacity(64);
+        self.walk(value, schema, &mut at, 0, &mut out);
         out
     }
 
@@ -136,7 +139,7 @@ impl<'s> Validator<'s> {
         &self,
         value: &Value,
         schema: &Schema,
-        at: &str,
+        at: &mut String,
         depth: usize,
         out: &mut Vec<Violation>,
     ) {
@@ -212,13 +215,16 @@ impl<'s> Validator<'s> {
                 }
                 if let Some(item_schema) = &schema.items {
                     let followed = self.sample.unwrap_or(items.len());
-                    let (mut path, base) = child_pointers(at);
+                    let own = at.len();
+                    at.push('/');
+                    let base = at.len();
                     for (i, item) in items.iter().enumerate().take(followed) {
-                        path.truncate(base);
+                        at.truncate(base);
                         // Writing into the String allocates nothing new.
-                        let _ = std::fmt::Write::write_fmt(&mut path, format_args!("{i}"));
-                        self.walk(item, item_schema, &path, depth, out);
+                        let _ = std::fmt::Write::write_fmt(at, format_args!("{i}"));
+                        self.walk(item, item_schema, at, depth, out);
                     }
+                    at.truncate(own);
                 }
             }
             Value::Object(object) => self.object(object, schema, at, depth, out),
@@ -248,7 +254,7 @@ impl<'s> Validator<'s> {
         &self,
         object: &Map<String, Value>,
         schema: &Schema,
-        at: &str,
+        at: &mut String,
         depth: usize,
         out: &mut Vec<Violation>,
     ) {
@@ -274,7 +280,9 @@ impl<'s> Validator<'s> {
             }
         }
         let Some(properties) = properties else { return };
-        let (mut path, base) = child_pointers(at);
+        let own = at.len();
+        at.push('/');
+        let base = at.len();
         for (name, value) in object {
             // Unknown keys are not the validator's business: Trakt ignores
             // them, and the typo rule names the close ones.
@@ -282,11 +290,12 @@ impl<'s> Validator<'s> {
                 if value.is_null() && !schema.required.contains(name) {
                     continue; // An optional field sent as null is absent to Trakt.
                 }
-                path.truncate(base);
-                push_escaped(&mut path, name);
-                self.walk(value, sub, &path, depth, out);
+                at.truncate(base);
+                push_escaped(at, name);
+                self.walk(value, sub, at, depth, out);
             }
         }
+        at.truncate(own);
     }
 
     /// Any alternative that fits is enough; otherwise the one that comes
@@ -295,7 +304,7 @@ impl<'s> Validator<'s> {
         &self,
         value: &Value,
         alternatives: &[Schema],
-        at: &str,
+        at: &mut String,
         depth: usize,
         out: &mut Vec<Violation>,
     ) {
@@ -410,16 +419,6 @@ fn push_escaped(out: &mut String, key: &str) {
             c => out.push(c),
         }
     }
-}
-
-/// `at` and a reusable buffer for its children's pointers: one allocation
-/// per object or array walked, not several per member.
-fn child_pointers(at: &str) -> (String, usize) {
-    let mut path = String::with_capacity(at.len().saturating_add(24));
-    path.push_str(at);
-    path.push('/');
-    let base = path.len();
-    (path, base)
 }
 
 #[cfg(test)]

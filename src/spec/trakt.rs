@@ -399,8 +399,14 @@ impl Contract {
 
     /// The endpoints whose path starts with `root`.
     fn rooted(&self, root: &str) -> impl Iterator<Item = &Endpoint> {
+        // Requests' paths are lowercase as a rule: look them up as they are.
+        let root: std::borrow::Cow<str> = if root.bytes().any(|b| b.is_ascii_uppercase()) {
+            root.to_ascii_lowercase().into()
+        } else {
+            root.into()
+        };
         self.by_root
-            .get(&root.to_ascii_lowercase())
+            .get(root.as_ref())
             .into_iter()
             .flatten()
             .filter_map(|i| self.endpoints.get(*i))
@@ -578,14 +584,10 @@ pub fn match_route(method: &str, path: &str) -> RouteMatch {
     let root = parts.first().copied().unwrap_or_default();
     let mut best_any: Option<(Fit, &'static Endpoint)> = None;
     let mut best_method: Option<(Fit, &'static Endpoint, Vec<String>)> = None;
-    let mut allowed: Vec<&'static str> = Vec::new();
     for endpoint in contract.rooted(root) {
         let Some(fit) = fit(&endpoint.segments, &parts, endpoint, &mut scratch) else {
             continue;
         };
-        if fit.valid && !allowed.contains(&endpoint.method.as_str()) {
-            allowed.push(endpoint.method.as_str());
-        }
         if best_any.is_none_or(|(f, _)| fit > f) {
             best_any = Some((fit, endpoint));
         }
@@ -626,6 +628,16 @@ pub fn match_route(method: &str, path: &str) -> RouteMatch {
             }
         }
         (_, Some((_, closest))) => {
+            // Only a wrong method names the allowed ones: gathered in a
+            // second pass here rather than on every match of the contract.
+            let mut allowed: Vec<&'static str> = Vec::new();
+            for endpoint in contract.rooted(root) {
+                let valid = fit(&endpoint.segments, &parts, endpoint, &mut scratch)
+                    .is_some_and(|fit| fit.valid);
+                if valid && !allowed.contains(&endpoint.method.as_str()) {
+                    allowed.push(endpoint.method.as_str());
+                }
+            }
             if allowed.is_empty() {
                 allowed.push(closest.method.as_str());
             }
