@@ -316,7 +316,7 @@ impl Session {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::exchange::{Body, Headers, Response};
+    use crate::exchange::{Body, Headers};
     use bytes::Bytes;
     use time::macros::datetime;
 
@@ -341,23 +341,14 @@ mod tests {
         headers: &[(&str, &str)],
         body: &str,
     ) -> Exchange {
-        Exchange {
-            id: 1,
-            started_at: at,
-            duration_ms: 10.0,
-            request,
-            response: Some(Response {
-                status,
-                http_version: "HTTP/1.1".into(),
-                headers: Headers::from_pairs(headers),
-                body: Body::complete(Bytes::from(body.to_string())),
-            }),
-            error: None,
-            findings: vec![],
-            fixes: vec![],
-            diagnosis: None,
-            replay_of: None,
+        let mut exchange = crate::exchange::testing::answered(request, body);
+        exchange.started_at = at;
+        exchange.duration_ms = 10.0;
+        if let Some(response) = exchange.response.as_mut() {
+            response.status = status;
+            response.headers = Headers::from_pairs(headers);
         }
+        exchange
     }
 
     fn rules(findings: &[Finding]) -> Vec<&str> {

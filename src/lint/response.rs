@@ -104,32 +104,21 @@ mod tests {
     use bytes::Bytes;
 
     use super::*;
-    use crate::exchange::{Body, Headers, Request, Response};
+    use crate::exchange::{Body, Headers, Request};
 
     fn answer(url: &str, status: u16, body: &str) -> Exchange {
-        Exchange {
-            id: 1,
-            started_at: time::macros::datetime!(2026-11-24 12:00 UTC),
-            duration_ms: 1.0,
-            request: Request {
-                method: "GET".into(),
-                url: url.into(),
-                http_version: "HTTP/1.1".into(),
-                headers: Headers::default(),
-                body: Body::complete(Bytes::new()),
-            },
-            response: Some(Response {
-                status,
-                http_version: "HTTP/1.1".into(),
-                headers: Headers::default(),
-                body: Body::complete(Bytes::from(body.to_string())),
-            }),
-            error: None,
-            findings: vec![],
-            fixes: vec![],
-            diagnosis: None,
-            replay_of: None,
+        let request = Request {
+            method: "GET".into(),
+            url: url.into(),
+            http_version: "HTTP/1.1".into(),
+            headers: Headers::default(),
+            body: Body::complete(Bytes::new()),
+        };
+        let mut exchange = crate::exchange::testing::answered(request, body);
+        if let Some(response) = exchange.response.as_mut() {
+            response.status = status;
         }
+        exchange
     }
 
     const TRENDING: &str = "https://api.trakt.tv/movies/trending";
