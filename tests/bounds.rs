@@ -20,24 +20,6 @@ async fn exchange_raw(addr: std::net::SocketAddr, bytes: &[u8], wait: Duration) 
     String::from_utf8_lossy(&out).into_owned()
 }
 
-/// Opens a CONNECT tunnel to an intercepted host and returns the stream after the 200.
-async fn connected(addr: std::net::SocketAddr, host: &str) -> TcpStream {
-    let mut stream = TcpStream::connect(addr).await.unwrap();
-    stream
-        .write_all(format!("CONNECT {host}:443 HTTP/1.1\r\nHost: {host}:443\r\n\r\n").as_bytes())
-        .await
-        .unwrap();
-    let mut head = Vec::new();
-    let mut byte = [0u8; 1];
-    while !head.ends_with(b"\r\n\r\n") {
-        let n = stream.read(&mut byte).await.unwrap();
-        assert!(n > 0, "closed during CONNECT");
-        head.push(byte[0]);
-    }
-    assert!(head.starts_with(b"HTTP/1.1 200"));
-    stream
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_exchange_cut_by_shutdown_says_so_not_that_the_client_left() {
     let ca = TestCa::new();
@@ -174,7 +156,7 @@ async fn a_stalled_terminal_drops_its_lines_but_never_holds_up_the_log_file() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_tls_handshake_that_never_finishes_is_cut_off_after_the_header_timeout() {
     let proxy = ProxyProcess::start(&["--header-timeout".into(), "1".into()]);
-    let mut tunnel = connected(proxy.addr, "api.trakt.tv").await;
+    let mut tunnel = tunnel(proxy.addr, "api.trakt.tv", 443).await;
     // The first byte of a TLS record, then nothing.
     tunnel.write_all(&[0x16]).await.unwrap();
     let started = Instant::now();

@@ -536,15 +536,8 @@ pub fn curl(args: &[&str]) -> std::process::Output {
         })
 }
 
-/// A Rust client: CONNECT through the proxy, TLS trusting `ca`, then one
-/// hyper connection (HTTP/1.1 or HTTP/2 per ALPN).
-pub async fn connect_through(
-    proxy: SocketAddr,
-    host: &str,
-    port: u16,
-    ca: &CertificateDer<'static>,
-    alpn: &[&[u8]],
-) -> tokio_rustls::client::TlsStream<TcpStream> {
+/// A CONNECT tunnel through the proxy to `host:port`: the stream after the 200.
+pub async fn tunnel(proxy: SocketAddr, host: &str, port: u16) -> TcpStream {
     let mut stream = TcpStream::connect(proxy).await.unwrap();
     stream
         .write_all(
@@ -565,6 +558,19 @@ pub async fn connect_through(
     }
     let head = String::from_utf8_lossy(&head);
     assert!(head.starts_with("HTTP/1.1 200"), "CONNECT answered {head}");
+    stream
+}
+
+/// A Rust client: CONNECT through the proxy, TLS trusting `ca`, then one
+/// hyper connection (HTTP/1.1 or HTTP/2 per ALPN).
+pub async fn connect_through(
+    proxy: SocketAddr,
+    host: &str,
+    port: u16,
+    ca: &CertificateDer<'static>,
+    alpn: &[&[u8]],
+) -> tokio_rustls::client::TlsStream<TcpStream> {
+    let stream = tunnel(proxy, host, port).await;
     let mut roots = rustls::RootCertStore::empty();
     roots.add(ca.clone()).unwrap();
     let mut config = rustls::ClientConfig::builder_with_provider(Arc::new(
