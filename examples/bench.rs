@@ -47,6 +47,20 @@ struct Sizes {
     soak_requests: usize,
     /// Latency, throughput and CPU only: no handshakes, big bodies or memory.
     quick: bool,
+    /// `--only`: the workloads to run (all when empty).
+    only: Vec<String>,
+}
+
+/// The workloads `--only` can pick, in the order they run.
+const WORKLOADS: [&str; 5] = ["latency", "throughput", "handshakes", "big", "memory"];
+/// The routes `--routes` can pick.
+const ROUTES: [&str; 5] = ["direct", "bare", "lint", "fix", "mitmdump"];
+
+impl Sizes {
+    fn runs(&self, workload: &str) -> bool {
+        let chosen = self.only.is_empty() || self.only.iter().any(|w| w == workload);
+        chosen && (!self.quick || matches!(workload, "latency" | "throughput"))
+    }
 }
 
 fn provider() -> Arc<rustls::crypto::CryptoProvider> {
@@ -313,6 +327,7 @@ async fn measure(route: &Route, sizes: &Sizes) -> Figures {
     }
     // Latency: sequential requests on one keep-alive connection.
     match open(route).await {
+        Ok(_) if !sizes.runs("latency") => {}
         Ok(mut sender) => {
             for _ in 0..10 {
                 let _ = one(&mut sender, route, "/scrobble/start").await;
@@ -335,7 +350,24 @@ async fn measure(route: &Route, sizes: &Sizes) -> Figures {
             return figures;
         }
     }
-    // Throughput: many connections for a fixed time.
+    if sizes.runs("throughput") {
+        throughput(route, sizes, &mut figures).await;
+    }
+    if sizes.runs("handshakes") {
+        handshakes(route, sizes, &mut figures).await;
+    }
+    if sizes.runs("big") {
+        big_bodies(route, sizes, &mut figures).await;
+    }
+    if sizes.runs("memory") {
+        memory(route, sizes, &mut figures).await;
+    }
+    figures
+}
+
+/// Many connections for a fixed time: requests per second and the CPU
+/// each one cost the harness and the proxy.
+async fn throughput(route: &Route, sizes: &Sizes, figures: &mut Figures) {
     let deadline = Instant::now() + Duration::from_secs_f64(sizes.throughput_secs);
     let started = Instant::now();
     let cpu_before = (
@@ -380,10 +412,10 @@ async fn measure(route: &Route, sizes: &Sizes) -> Figures {
         cpu_before.1,
         route.pid.and_then(|pid| cpu_secs(&pid.to_string())),
     );
-    if sizes.quick {
-        return figures;
-    }
-    // A new connection (and TLS handshake) per request.
+}
+
+/// A new connection (and TLS handshake) per request.
+async fn handshakes(route: &Route, sizes: &Sizes, figures: &mut Figures) {
     let started = Instant::now();
     let mut done = 0;
     for _ in 0..sizes.handshakes {
@@ -398,7 +430,10 @@ async fn measure(route: &Route, sizes: &Sizes) -> Figures {
         }
     }
     figures.handshake_rps = done as f64 / started.elapsed().as_secs_f64();
-    // 1 MiB bodies.
+}
+
+/// 1 MiB answers on one keep-alive connection.
+async fn big_bodies(route: &Route, sizes: &Sizes, figures: &mut Figures) {
     if let Ok(mut sender) = open(route).await {
         let started = Instant::now();
         let mut bytes = 0;
@@ -410,8 +445,11 @@ async fn measure(route: &Route, sizes: &Sizes) -> Figures {
         }
         figures.big_mbps = bytes as f64 / 1_048_576.0 / started.elapsed().as_secs_f64();
     }
-    // Memory of the proxy process with many connections held open, then
-    // over a long run.
+}
+
+/// Memory of the proxy process with many connections held open, then over
+/// a long run.
+async fn memory(route: &Route, sizes: &Sizes, figures: &mut Figures) {
     if let Some(pid) = route.pid {
         // Allocators return freed memory to the system after a delay
         // (mimalloc: 1 s): let the 1 MiB bodies' buffers go first.
@@ -448,7 +486,6 @@ async fn measure(route: &Route, sizes: &Sizes) -> Figures {
         figures.rss_after_soak_mib = rss_mib(pid);
         figures.rss_soak_growth_mib = halfway.zip(figures.rss_after_soak_mib).map(|(b, a)| a - b);
     }
-    figures
 }
 
 /// `requests` requests over 16 keep-alive connections; returns the errors.
@@ -1236,6 +1273,9 @@ usage: cargo run --release --example bench -- [options]
   --json                also one JSON object with every figure, ratio and goal
   --mitmproxy           install mitmdump into target/bench-venv and compare
   --without-mitmproxy   skip mitmdump even if installed
+  --only LIST           only these workloads: latency, throughput, handshakes,
+                        big, memory (comma-separated; for profiling one of them)
+  --routes LIST         only these routes: direct, bare, lint, fix, mitmdump
   --help                this text
 ";
 
@@ -1327,10 +1367,41 @@ fn main() {
         print!("{HELP}");
         return;
     }
-    if let Some(unknown) = args.iter().find(|a| !known.contains(&a.as_str())) {
-        eprint!("bench: unknown option {unknown}\n\n{HELP}");
-        std::process::exit(2);
+    // `--only a,b` and `--routes a,b` take a list; every other option is a flag.
+    let mut only = Vec::new();
+    let mut routes = Vec::new();
+    let mut flags = Vec::new();
+    let mut rest = args.iter();
+    while let Some(arg) = rest.next() {
+        let (list, allowed): (&mut Vec<String>, &[&str]) = match arg.as_str() {
+            "--only" => (&mut only, &WORKLOADS),
+            "--routes" => (&mut routes, &ROUTES),
+            flag if known.contains(&flag) => {
+                flags.push(flag.to_string());
+                continue;
+            }
+            unknown => {
+                eprint!("bench: unknown option {unknown}\n\n{HELP}");
+                std::process::exit(2);
+            }
+        };
+        let Some(value) = rest.next() else {
+            eprint!("bench: {arg} needs a list, one of {}\n", allowed.join(", "));
+            std::process::exit(2);
+        };
+        for item in value.split(',').filter(|i| !i.is_empty()) {
+            if !allowed.contains(&item) {
+                eprint!(
+                    "bench: {arg}: unknown {item:?}, expected one of {}\n",
+                    allowed.join(", ")
+                );
+                std::process::exit(2);
+            }
+            list.push(item.to_string());
+        }
     }
+    let args = flags;
+    let route_wanted = |name: &str| routes.is_empty() || routes.iter().any(|r| r == name);
     let has = |flag: &str| args.iter().any(|a| a == flag);
     let smoke = has("--smoke");
     let quick = has("--quick");
@@ -1348,6 +1419,7 @@ fn main() {
             held_connections: 20,
             soak_requests: 320,
             quick,
+            only: only.clone(),
         }
     } else {
         Sizes {
@@ -1359,6 +1431,7 @@ fn main() {
             held_connections: 1000,
             soak_requests: 100_000,
             quick,
+            only,
         }
     };
     let dir = tempfile::tempdir().expect("temp dir");
@@ -1371,15 +1444,22 @@ fn main() {
     let (results, stages) = runtime.block_on(async {
         let upstream = start_upstream(dir.path()).await;
         let mut results = Vec::new();
-        let direct = Route::new("direct", upstream.addr, None, "api.trakt.tv", upstream.ca_der.clone(), None);
-        results.push(("direct".to_string(), measure(&direct, &sizes).await));
-        let (mut child, addr) = spawn_bare_proxy(&upstream, dir.path(), &[]);
-        let name = "bare hyper proxy (floor)";
-        let route = Route::new(name, addr, Some(("api.trakt.tv", 443)), "api.trakt.tv", upstream.ca_der.clone(), Some(child.id()));
-        results.push((name.to_string(), measure(&route, &sizes).await));
-        let _ = child.kill();
-        let _ = child.wait();
+        if route_wanted("direct") {
+            let direct = Route::new("direct", upstream.addr, None, "api.trakt.tv", upstream.ca_der.clone(), None);
+            results.push(("direct".to_string(), measure(&direct, &sizes).await));
+        }
+        if route_wanted("bare") {
+            let (mut child, addr) = spawn_bare_proxy(&upstream, dir.path(), &[]);
+            let name = "bare hyper proxy (floor)";
+            let route = Route::new(name, addr, Some(("api.trakt.tv", 443)), "api.trakt.tv", upstream.ca_der.clone(), Some(child.id()));
+            results.push((name.to_string(), measure(&route, &sizes).await));
+            let _ = child.kill();
+            let _ = child.wait();
+        }
         for fix in [false, true] {
+            if !route_wanted(if fix { "fix" } else { "lint" }) {
+                continue;
+            }
             let (mut child, addr, ca) = spawn_trakt_doctor(&upstream, dir.path(), fix, None);
             let name = if fix { "trakt-doctor (lint + fix)" } else { "trakt-doctor (lint)" };
             let route = Route::new(name, addr, Some(("api.trakt.tv", 443)), "api.trakt.tv", ca, Some(child.id()));
@@ -1387,13 +1467,13 @@ fn main() {
             let _ = child.kill();
             let _ = child.wait();
         }
-        let mitmdump = if skip_mitm { None } else { spawn_mitmdump(&upstream, dir.path(), install_mitm) };
+        let mitmdump = if skip_mitm || !route_wanted("mitmdump") { None } else { spawn_mitmdump(&upstream, dir.path(), install_mitm) };
         if let Some((mut child, addr, ca)) = mitmdump {
             let route = Route::new("mitmdump", addr, Some(("localhost", upstream.addr.port())), "localhost", ca, Some(child.id()));
             results.push(("mitmdump".to_string(), measure(&route, &sizes).await));
             let _ = child.kill();
             let _ = child.wait();
-        } else if !skip_mitm {
+        } else if !skip_mitm && route_wanted("mitmdump") {
             eprintln!("mitmdump not found: run with --mitmproxy to install it into target/bench-venv and compare");
         }
         let stages = if want_stages {
