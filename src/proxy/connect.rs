@@ -16,6 +16,7 @@ use tracing::Instrument;
 use super::body::{self, ProxyBody};
 use super::forward::{self, Target};
 use super::io::Rewind;
+use super::pending::DrainAfterPoll;
 use super::shared::Shared;
 
 /// The first byte of a TLS handshake record.
@@ -228,11 +229,12 @@ where
     let conn = builder.serve_connection(TokioIo::new(stream), service);
     tokio::pin!(conn);
     let mut stop = shared.stop.clone();
+    let finisher = &shared.finisher;
     let result = tokio::select! {
-        result = conn.as_mut() => result,
+        result = DrainAfterPoll::new(finisher, conn.as_mut()) => result,
         _ = stop.changed() => {
             conn.as_mut().graceful_shutdown();
-            conn.await
+            DrainAfterPoll::new(finisher, conn).await
         }
     };
     if let Err(e) = result {

@@ -294,6 +294,11 @@ impl Finisher {
         if !first {
             return;
         }
+        if DRAIN_AFTER_POLL.get() {
+            // The connection being polled on this thread finishes it as soon
+            // as that poll returns: no task, no wake-up of another thread.
+            return;
+        }
         match tokio::runtime::Handle::try_current() {
             Ok(runtime) => {
                 let finisher = self.clone();
@@ -312,6 +317,50 @@ impl Finisher {
             };
             next.finish(None);
         }
+    }
+}
+
+thread_local! {
+    /// Set while [`DrainAfterPoll`] polls a client connection on this thread.
+    static DRAIN_AFTER_POLL: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// A client connection's future that, each time it has been polled (its
+/// responses written as far as the socket takes them), finishes the
+/// exchanges completed meanwhile — on the connection's own thread, instead
+/// of a task spawned per response. HTTP/2 streams, which hyper runs as tasks
+/// of their own, and resends fall back to [`Finisher::defer`]'s task.
+pub struct DrainAfterPoll<'a, F> {
+    connection: F,
+    finisher: &'a Finisher,
+}
+
+impl<'a, F: std::future::Future + Unpin> DrainAfterPoll<'a, F> {
+    pub fn new(finisher: &'a Finisher, connection: F) -> Self {
+        Self {
+            connection,
+            finisher,
+        }
+    }
+}
+
+impl<F: std::future::Future + Unpin> std::future::Future for DrainAfterPoll<'_, F> {
+    type Output = F::Output;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
+        /// Puts the flag back even if the connection's poll unwinds.
+        struct Restore(bool);
+        impl Drop for Restore {
+            fn drop(&mut self) {
+                DRAIN_AFTER_POLL.set(self.0);
+            }
+        }
+        let polled = {
+            let _restore = Restore(DRAIN_AFTER_POLL.replace(true));
+            Pin::new(&mut self.connection).poll(cx)
+        };
+        self.finisher.drain();
+        polled
     }
 }
 
