@@ -191,4 +191,42 @@ fn main() {
         pipeline / baseline
     );
     println!("allocations: lint::check {lint_allocations}, whole exchange {pipeline_allocations}");
+    // A large answer goes through the redactor on the log writer's thread:
+    // its scan against one copy of the same bytes (the least any sink does).
+    let answer = history_answer(1 << 20);
+    let copy = measure(budget, || {
+        black_box(black_box(answer.as_bytes()).to_vec());
+    });
+    let redaction = measure(budget, || {
+        black_box(redactor.text(black_box(&answer)));
+    });
+    println!(
+        "redaction of a {} KiB /sync/history answer",
+        answer.len() / 1024
+    );
+    println!("  {:<34} {:>9.0} ns  1.00x", "baseline: one copy", copy);
+    println!(
+        "  {:<34} {:>9.0} ns  {:.2}x",
+        "Redactor::text",
+        redaction,
+        redaction / copy
+    );
+}
+
+/// A `/sync/history` answer of about `size` bytes, shaped as Trakt's.
+fn history_answer(size: usize) -> String {
+    let mut out = String::from("[");
+    let mut id = 1u64;
+    while out.len() < size {
+        if id > 1 {
+            out.push(',');
+        }
+        out.push_str(&format!(
+            r#"{{"id":{id},"watched_at":"2026-11-2{}T20:1{}:00.000Z","action":"scrobble","type":"episode","episode":{{"season":1,"number":{},"title":"Episode {id}","ids":{{"trakt":{},"tvdb":{},"imdb":"tt{:07}","tmdb":{}}}}},"show":{{"title":"Show {}","year":2014,"ids":{{"trakt":{},"slug":"show-{}","tvdb":{},"imdb":"tt{:07}","tmdb":{}}}}}}}"#,
+            id % 10, id % 10, id % 24, id + 1000, id + 2000, id, id + 3000, id % 50, id % 50, id % 50, id + 4000, id, id + 5000
+        ));
+        id += 1;
+    }
+    out.push(']');
+    out
 }

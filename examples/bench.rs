@@ -1386,13 +1386,13 @@ fn main() {
             }
         };
         let Some(value) = rest.next() else {
-            eprint!("bench: {arg} needs a list, one of {}\n", allowed.join(", "));
+            eprintln!("bench: {arg} needs a list, one of {}", allowed.join(", "));
             std::process::exit(2);
         };
         for item in value.split(',').filter(|i| !i.is_empty()) {
             if !allowed.contains(&item) {
-                eprint!(
-                    "bench: {arg}: unknown {item:?}, expected one of {}\n",
+                eprintln!(
+                    "bench: {arg}: unknown {item:?}, expected one of {}",
                     allowed.join(", ")
                 );
                 std::process::exit(2);
