@@ -306,6 +306,9 @@ struct Figures {
     /// generator and fake upstream) and the proxy's process.
     harness_cpu_us: Option<f64>,
     proxy_cpu_us: Option<f64>,
+    /// Context switches of the proxy's threads per request in the same
+    /// workload: how often it hands work between threads or waits.
+    proxy_switches: Option<f64>,
     errors: usize,
 }
 
@@ -374,6 +377,7 @@ async fn throughput(route: &Route, sizes: &Sizes, figures: &mut Figures) {
         cpu_secs("self"),
         route.pid.and_then(|pid| cpu_secs(&pid.to_string())),
     );
+    let switches_before = route.pid.and_then(context_switches);
     let mut tasks = Vec::new();
     for _ in 0..sizes.connections {
         let route = route.clone();
@@ -412,6 +416,31 @@ async fn throughput(route: &Route, sizes: &Sizes, figures: &mut Figures) {
         cpu_before.1,
         route.pid.and_then(|pid| cpu_secs(&pid.to_string())),
     );
+    figures.proxy_switches = switches_before
+        .zip(route.pid.and_then(context_switches))
+        .filter(|_| total > 0)
+        .map(|(b, a)| a.saturating_sub(b) as f64 / total as f64);
+}
+
+/// Voluntary and involuntary context switches of all of a process's threads
+/// (those still running: a thread that ended takes its count with it).
+fn context_switches(pid: u32) -> Option<u64> {
+    let mut total = 0;
+    for task in std::fs::read_dir(format!("/proc/{pid}/task")).ok()? {
+        let task = task.ok()?.path();
+        let Ok(status) = std::fs::read_to_string(task.join("status")) else {
+            continue;
+        };
+        for line in status.lines() {
+            if let Some(n) = line
+                .strip_prefix("voluntary_ctxt_switches:")
+                .or_else(|| line.strip_prefix("nonvoluntary_ctxt_switches:"))
+            {
+                total += n.trim().parse::<u64>().unwrap_or(0);
+            }
+        }
+    }
+    Some(total)
 }
 
 /// A new connection (and TLS handshake) per request.
@@ -849,7 +878,7 @@ fn ratio(value: f64, base: f64) -> String {
 type Metric = fn(&Figures) -> Option<f64>;
 
 /// Every figure: its label in the table, its key in the JSON, how to read it.
-const ROWS: [(&str, &str, Metric); 13] = [
+const ROWS: [(&str, &str, Metric); 14] = [
     ("latency p50 (ms)", "p50_ms", |f| Some(f.p50_ms)),
     ("latency p99 (ms)", "p99_ms", |f| Some(f.p99_ms)),
     ("throughput (req/s)", "rps", |f| Some(f.rps)),
@@ -857,6 +886,7 @@ const ROWS: [(&str, &str, Metric); 13] = [
     ("  CPU/req, client+upstream", "harness_cpu_us", |f| {
         f.harness_cpu_us
     }),
+    ("  switches/req, proxy", "proxy_switches", |f| f.proxy_switches),
     ("new conn per req (req/s)", "handshake_rps", |f| {
         Some(f.handshake_rps).filter(|v| *v > 0.0)
     }),
