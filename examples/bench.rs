@@ -54,7 +54,7 @@ struct Sizes {
 /// The workloads `--only` can pick, in the order they run.
 const WORKLOADS: [&str; 5] = ["latency", "throughput", "handshakes", "big", "memory"];
 /// The routes `--routes` can pick.
-const ROUTES: [&str; 5] = ["direct", "bare", "lint", "fix", "mitmdump"];
+const ROUTES: [&str; 6] = ["direct", "bare", "minimal", "lint", "fix", "mitmdump"];
 
 impl Sizes {
     fn runs(&self, workload: &str) -> bool {
@@ -672,21 +672,124 @@ fn child_proxy(args: &[String]) {
 /// trakt-doctor (hyper server and pooled client, rustls on both sides), that
 /// only forwards: no capture, lint, fix or log. Runs in a child process like
 /// trakt-doctor, presenting the fake upstream's own certificate.
-fn spawn_bare_proxy(upstream: &Upstream, dir: &Path, env: &[(&str, &Path)]) -> (Child, SocketAddr) {
+fn spawn_bare_proxy(
+    upstream: &Upstream,
+    dir: &Path,
+    env: &[(&str, &Path)],
+    inspect: bool,
+) -> (Child, SocketAddr) {
     let addr = free_loopback_addr();
     let args = [
         addr.to_string(),
         upstream.addr.to_string(),
         dir.display().to_string(),
+        if inspect { "inspect" } else { "bare" }.to_string(),
     ];
-    let child = start_child(
-        "--child-bare-proxy",
-        &args,
-        addr,
-        &dir.join("stderr-bare.txt"),
-        env,
-    );
+    let stderr = if inspect {
+        "stderr-inspect.txt"
+    } else {
+        "stderr-bare.txt"
+    };
+    let child = start_child("--child-bare-proxy", &args, addr, &dir.join(stderr), env);
     (child, addr)
+}
+
+/// One exchange as the least inspecting proxy logs it: both bodies parsed.
+#[derive(serde::Serialize)]
+struct MinimalRecord {
+    method: String,
+    url: String,
+    request_headers: Vec<(String, String)>,
+    request_body: Option<serde_json::Value>,
+    status: u16,
+    response_headers: Vec<(String, String)>,
+    response_body: Option<serde_json::Value>,
+}
+
+/// The writer thread of the least inspecting proxy: one JSON line per
+/// record, flushed when no more are waiting.
+fn minimal_log(path: PathBuf) -> std::sync::mpsc::Sender<Vec<u8>> {
+    use std::io::Write;
+    let (send, receive) = std::sync::mpsc::channel::<Vec<u8>>();
+    std::thread::spawn(move || {
+        let Ok(file) = std::fs::File::create(path) else {
+            return;
+        };
+        let mut out = std::io::BufWriter::new(file);
+        while let Ok(line) = receive.recv() {
+            let _ = out.write_all(&line);
+            while let Ok(line) = receive.try_recv() {
+                let _ = out.write_all(&line);
+            }
+            let _ = out.flush();
+        }
+    });
+    send
+}
+
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+type BareClient = hyper_util::client::legacy::Client<
+    hyper_rustls::HttpsConnector<trakt_doctor::proxy::upstream::Dialer>,
+    http_body_util::combinators::UnsyncBoxBody<Bytes, hyper::Error>,
+>;
+
+/// The request as the bare proxy sends it on: absolute URI, no Host.
+fn to_upstream(parts: &mut http::request::Parts) {
+    let path = parts.uri.path_and_query().map_or("/", |p| p.as_str());
+    parts.uri = format!("https://api.trakt.tv{path}").parse().expect("uri");
+    parts.headers.remove(http::header::HOST);
+}
+
+/// The bare proxy's forwarding: bodies streamed through untouched.
+async fn forward_bare(
+    client: BareClient,
+    req: http::Request<hyper::body::Incoming>,
+) -> Result<http::Response<hyper::body::Incoming>, hyper_util::client::legacy::Error> {
+    let (mut parts, body) = req.into_parts();
+    to_upstream(&mut parts);
+    client
+        .request(http::Request::from_parts(parts, body.boxed_unsync()))
+        .await
+}
+
+/// The least inspecting proxy's forwarding: both bodies captured and parsed,
+/// one JSON record per exchange handed to the writer thread.
+async fn forward_inspecting(
+    client: BareClient,
+    log: std::sync::mpsc::Sender<Vec<u8>>,
+    req: http::Request<hyper::body::Incoming>,
+) -> Result<http::Response<Full<Bytes>>, BoxError> {
+    let (mut parts, body) = req.into_parts();
+    to_upstream(&mut parts);
+    let sent = body.collect().await?.to_bytes();
+    let text = |(n, v): (&http::HeaderName, &http::HeaderValue)| {
+        (n.to_string(), v.to_str().unwrap_or("").to_string())
+    };
+    let mut record = MinimalRecord {
+        method: parts.method.to_string(),
+        url: parts.uri.to_string(),
+        request_headers: parts.headers.iter().map(text).collect(),
+        request_body: serde_json::from_slice(&sent).ok(),
+        status: 0,
+        response_headers: Vec::new(),
+        response_body: None,
+    };
+    let body = Full::new(sent)
+        .map_err(|never| match never {})
+        .boxed_unsync();
+    let (head, answer) = client
+        .request(http::Request::from_parts(parts, body))
+        .await?
+        .into_parts();
+    let answer = answer.collect().await?.to_bytes();
+    record.status = head.status.as_u16();
+    record.response_headers = head.headers.iter().map(text).collect();
+    record.response_body = serde_json::from_slice(&answer).ok();
+    if let Ok(mut line) = serde_json::to_vec(&record) {
+        line.push(b'\n');
+        let _ = log.send(line);
+    }
+    Ok(http::Response::from_parts(head, Full::new(answer)))
 }
 
 fn child_bare_proxy(args: &[String]) {
@@ -696,6 +799,10 @@ fn child_bare_proxy(args: &[String]) {
     let listen: SocketAddr = args[0].parse().expect("listen address");
     let upstream: SocketAddr = args[1].parse().expect("upstream address");
     let dir = PathBuf::from(&args[2]);
+    // The least inspection any logging proxy does: both bodies captured and
+    // parsed, one JSON record per exchange written by a thread of its own.
+    let log = (args.get(3).map(String::as_str) == Some("inspect"))
+        .then(|| minimal_log(dir.join("minimal.jsonl")));
     let cert = CertificateDer::from_pem_file(dir.join("upstream-leaf.pem")).expect("leaf");
     let key = PrivateKeyDer::from_pem_file(dir.join("upstream-leaf.key")).expect("key");
     let mut server = rustls::ServerConfig::builder_with_provider(provider())
@@ -736,12 +843,13 @@ fn child_bare_proxy(args: &[String]) {
         let listener = TcpListener::bind(listen).await.expect("bind");
         while let Ok((stream, _)) = listener.accept().await {
             let _ = stream.set_nodelay(true);
-            let (acceptor, client) = (acceptor.clone(), client.clone());
+            let (acceptor, client, log) = (acceptor.clone(), client.clone(), log.clone());
             tokio::spawn(async move {
                 // The CONNECT: answered 200, then TLS and HTTP inside it.
                 let connect =
                     hyper::service::service_fn(move |req: http::Request<hyper::body::Incoming>| {
                         let (acceptor, client) = (acceptor.clone(), client.clone());
+                        let log = log.clone();
                         tokio::spawn(async move {
                             let Ok(upgraded) = hyper::upgrade::on(req).await else {
                                 return;
@@ -749,31 +857,23 @@ fn child_bare_proxy(args: &[String]) {
                             let Ok(tls) = acceptor.accept(TokioIo::new(upgraded)).await else {
                                 return;
                             };
-                            let forward = hyper::service::service_fn(
-                                move |req: http::Request<hyper::body::Incoming>| {
-                                    let client = client.clone();
-                                    async move {
-                                        let (mut parts, body) = req.into_parts();
-                                        let path =
-                                            parts.uri.path_and_query().map_or("/", |p| p.as_str());
-                                        parts.uri = format!("https://api.trakt.tv{path}")
-                                            .parse()
-                                            .expect("uri");
-                                        parts.headers.remove(http::header::HOST);
-                                        let response = client
-                                            .request(http::Request::from_parts(
-                                                parts,
-                                                body.boxed_unsync(),
-                                            ))
-                                            .await?;
-                                        Ok::<_, hyper_util::client::legacy::Error>(response)
-                                    }
-                                },
-                            );
-                            let _ =
-                                hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
-                                    .serve_connection(TokioIo::new(tls), forward)
-                                    .await;
+                            let io = TokioIo::new(tls);
+                            let builder =
+                                hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
+                            let _ = match log {
+                                None => {
+                                    let forward = hyper::service::service_fn(move |req| {
+                                        forward_bare(client.clone(), req)
+                                    });
+                                    builder.serve_connection(io, forward).await
+                                }
+                                Some(log) => {
+                                    let forward = hyper::service::service_fn(move |req| {
+                                        forward_inspecting(client.clone(), log.clone(), req)
+                                    });
+                                    builder.serve_connection(io, forward).await
+                                }
+                            };
                         });
                         async {
                             Ok::<_, std::convert::Infallible>(http::Response::new(Full::new(
@@ -886,7 +986,9 @@ const ROWS: [(&str, &str, Metric); 14] = [
     ("  CPU/req, client+upstream", "harness_cpu_us", |f| {
         f.harness_cpu_us
     }),
-    ("  switches/req, proxy", "proxy_switches", |f| f.proxy_switches),
+    ("  switches/req, proxy", "proxy_switches", |f| {
+        f.proxy_switches
+    }),
     ("new conn per req (req/s)", "handshake_rps", |f| {
         Some(f.handshake_rps).filter(|v| *v > 0.0)
     }),
@@ -1205,7 +1307,8 @@ async fn measure_stages(
     let _ = child.wait();
     // The floor's allocations over as many requests, for comparison.
     let counts = dir.join("allocations.txt");
-    let (mut bare, addr) = spawn_bare_proxy(upstream, dir, &[("BENCH_ALLOCATIONS", &counts)]);
+    let (mut bare, addr) =
+        spawn_bare_proxy(upstream, dir, &[("BENCH_ALLOCATIONS", &counts)], false);
     let bare_route = Route::new(
         BARE,
         addr,
@@ -1305,7 +1408,9 @@ usage: cargo run --release --example bench -- [options]
   --without-mitmproxy   skip mitmdump even if installed
   --only LIST           only these workloads: latency, throughput, handshakes,
                         big, memory (comma-separated; for profiling one of them)
-  --routes LIST         only these routes: direct, bare, lint, fix, mitmdump
+  --routes LIST         only these routes: direct, bare, minimal, lint, fix, mitmdump
+                        (minimal: the bare proxy plus the least inspection any
+                        logging proxy does: both bodies parsed, a JSON line each)
   --help                this text
 ";
 
@@ -1479,8 +1584,16 @@ fn main() {
             results.push(("direct".to_string(), measure(&direct, &sizes).await));
         }
         if route_wanted("bare") {
-            let (mut child, addr) = spawn_bare_proxy(&upstream, dir.path(), &[]);
+            let (mut child, addr) = spawn_bare_proxy(&upstream, dir.path(), &[], false);
             let name = "bare hyper proxy (floor)";
+            let route = Route::new(name, addr, Some(("api.trakt.tv", 443)), "api.trakt.tv", upstream.ca_der.clone(), Some(child.id()));
+            results.push((name.to_string(), measure(&route, &sizes).await));
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        if route_wanted("minimal") {
+            let (mut child, addr) = spawn_bare_proxy(&upstream, dir.path(), &[], true);
+            let name = "minimal inspecting proxy";
             let route = Route::new(name, addr, Some(("api.trakt.tv", 443)), "api.trakt.tv", upstream.ca_der.clone(), Some(child.id()));
             results.push((name.to_string(), measure(&route, &sizes).await));
             let _ = child.kill();
