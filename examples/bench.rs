@@ -309,6 +309,9 @@ struct Figures {
     /// Context switches of the proxy's threads per request in the same
     /// workload: how often it hands work between threads or waits.
     proxy_switches: Option<f64>,
+    /// The proxy's CPU time per new connection (CONNECT, TLS handshake and
+    /// one request) in the handshake workload.
+    proxy_cpu_per_handshake_us: Option<f64>,
     errors: usize,
 }
 
@@ -446,6 +449,7 @@ fn context_switches(pid: u32) -> Option<u64> {
 /// A new connection (and TLS handshake) per request.
 async fn handshakes(route: &Route, sizes: &Sizes, figures: &mut Figures) {
     let started = Instant::now();
+    let cpu_before = route.pid.and_then(|pid| cpu_secs(&pid.to_string()));
     let mut done = 0;
     for _ in 0..sizes.handshakes {
         let ok = match open(route).await {
@@ -459,6 +463,10 @@ async fn handshakes(route: &Route, sizes: &Sizes, figures: &mut Figures) {
         }
     }
     figures.handshake_rps = done as f64 / started.elapsed().as_secs_f64();
+    figures.proxy_cpu_per_handshake_us = cpu_before
+        .zip(route.pid.and_then(|pid| cpu_secs(&pid.to_string())))
+        .filter(|_| done > 0)
+        .map(|(b, a)| (a - b) * 1e6 / done as f64);
 }
 
 /// 1 MiB answers on one keep-alive connection.
@@ -545,6 +553,27 @@ async fn soak(route: &Route, requests: usize) -> usize {
 /// CPU time (user + system, all threads) a process has used, from
 /// /proc (Linux, whose clock-tick unit USER_HZ is 100); `None` elsewhere.
 fn cpu_secs(pid: &str) -> Option<f64> {
+    // Nanoseconds on the CPU of every live thread (schedstat), where the
+    // kernel keeps them; otherwise the process's clock ticks (10 ms each).
+    let mut nanos = 0u64;
+    let mut read_any = false;
+    for task in std::fs::read_dir(format!("/proc/{pid}/task")).ok()? {
+        let Ok(task) = task else { continue };
+        let Ok(schedstat) = std::fs::read_to_string(task.path().join("schedstat")) else {
+            continue;
+        };
+        if let Some(on_cpu) = schedstat
+            .split_whitespace()
+            .next()
+            .and_then(|n| n.parse::<u64>().ok())
+        {
+            nanos += on_cpu;
+            read_any = true;
+        }
+    }
+    if read_any {
+        return Some(nanos as f64 / 1e9);
+    }
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     // Fields after the command name, which is in parentheses and may hold spaces.
     let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
@@ -978,7 +1007,7 @@ fn ratio(value: f64, base: f64) -> String {
 type Metric = fn(&Figures) -> Option<f64>;
 
 /// Every figure: its label in the table, its key in the JSON, how to read it.
-const ROWS: [(&str, &str, Metric); 14] = [
+const ROWS: [(&str, &str, Metric); 15] = [
     ("latency p50 (ms)", "p50_ms", |f| Some(f.p50_ms)),
     ("latency p99 (ms)", "p99_ms", |f| Some(f.p99_ms)),
     ("throughput (req/s)", "rps", |f| Some(f.rps)),
@@ -992,6 +1021,11 @@ const ROWS: [(&str, &str, Metric); 14] = [
     ("new conn per req (req/s)", "handshake_rps", |f| {
         Some(f.handshake_rps).filter(|v| *v > 0.0)
     }),
+    (
+        "  CPU/conn, proxy (us)",
+        "proxy_cpu_per_handshake_us",
+        |f| f.proxy_cpu_per_handshake_us,
+    ),
     ("1 MiB bodies (MiB/s)", "big_mbps", |f| {
         Some(f.big_mbps).filter(|v| *v > 0.0)
     }),
