@@ -175,8 +175,9 @@ fn curl(web: &WebContext, id: u64, body: &[u8]) -> Response<ProxyBody> {
         "powershell" => crate::curl::Shell::PowerShell,
         other => return bad_request(&format!("`{other}` is not a shell: posix or powershell")),
     };
-    let Some(record) = record(web, id) else {
-        return not_found();
+    let record = match record(web, id) {
+        Ok(record) => record,
+        Err(answer) => return answer,
     };
     let request = match web.resender.originals().get(id) {
         Some(original) => original,
@@ -234,9 +235,18 @@ struct Ask {
     force: bool,
 }
 
-/// The stored (redacted) record of exchange `id`.
-fn record(web: &WebContext, id: u64) -> Option<Exchange> {
-    serde_json::from_str(web.store.full(id)?.as_str()).ok()
+/// The stored (redacted) record of exchange `id`, or the answer when there
+/// is none: 404, or 500 when the stored record cannot be read back.
+fn record(web: &WebContext, id: u64) -> Result<Exchange, Response<ProxyBody>> {
+    match web.store.full(id) {
+        Some(Ok(full)) => serde_json::from_str(full.as_str()).map_err(|_| not_found()),
+        Some(Err(corrupt)) => Err(respond::web(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            TEXT,
+            format!("{corrupt}\n"),
+        )),
+        None => Err(not_found()),
+    }
 }
 
 /// The request a resend of `record` sends, before auto-fix: from the live
@@ -373,8 +383,9 @@ fn prepare(web: &WebContext, id: u64, body: &[u8]) -> Response<ProxyBody> {
         Ok(ask) => ask,
         Err(why) => return bad_request(&why),
     };
-    let Some(record) = record(web, id) else {
-        return not_found();
+    let record = match record(web, id) {
+        Ok(record) => record,
+        Err(answer) => return answer,
     };
     let fixed = ask.mode == "fixed";
     // The preview is made on the redacted request: the page never sees a secret.
@@ -420,8 +431,9 @@ async fn resend(web: &WebContext, id: u64, body: &[u8]) -> Response<ProxyBody> {
         Ok(ask) => ask,
         Err(why) => return bad_request(&why),
     };
-    let Some(record) = record(web, id) else {
-        return not_found();
+    let record = match record(web, id) {
+        Ok(record) => record,
+        Err(answer) => return answer,
     };
     let (confirmed, force, fix) = (ask.confirmed, ask.force, ask.mode == "fixed");
     let request = match planned(web, &record, ask) {
@@ -454,6 +466,7 @@ async fn resend(web: &WebContext, id: u64, body: &[u8]) -> Response<ProxyBody> {
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     };
     let exchange: serde_json::Value = full
+        .and_then(Result::ok)
         .and_then(|f| serde_json::from_str(f.as_str()).ok())
         .unwrap_or(serde_json::Value::Null);
     let answer = serde_json::json!({
