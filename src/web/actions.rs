@@ -14,6 +14,7 @@ use http::{Response, StatusCode};
 use serde::Deserialize;
 use time::OffsetDateTime;
 
+use super::store::Corrupt;
 use super::WebContext;
 use crate::exchange::{Body, Exchange, Headers, Request};
 use crate::fix::FixPolicy;
@@ -177,7 +178,7 @@ fn curl(web: &WebContext, id: u64, body: &[u8]) -> Response<ProxyBody> {
     };
     let record = match record(web, id) {
         Ok(record) => record,
-        Err(answer) => return answer,
+        Err(why) => return unavailable(why),
     };
     let request = match web.resender.originals().get(id) {
         Some(original) => original,
@@ -235,17 +236,25 @@ struct Ask {
     force: bool,
 }
 
-/// The stored (redacted) record of exchange `id`, or the answer when there
-/// is none: 404, or 500 when the stored record cannot be read back.
-fn record(web: &WebContext, id: u64) -> Result<Exchange, Response<ProxyBody>> {
+/// The stored (redacted) record of exchange `id`: `Err(None)` when there is
+/// none, `Err(Some(_))` when it cannot be read back.
+fn record(web: &WebContext, id: u64) -> Result<Exchange, Option<Corrupt>> {
     match web.store.full(id) {
-        Some(Ok(full)) => serde_json::from_str(full.as_str()).map_err(|_| not_found()),
-        Some(Err(corrupt)) => Err(respond::web(
+        Some(Ok(full)) => serde_json::from_str(full.as_str()).map_err(|_| None),
+        Some(Err(corrupt)) => Err(Some(corrupt)),
+        None => Err(None),
+    }
+}
+
+/// The answer when [`record`] has none: 404, or 500 with the reason.
+fn unavailable(why: Option<Corrupt>) -> Response<ProxyBody> {
+    match why {
+        None => not_found(),
+        Some(corrupt) => respond::web(
             StatusCode::INTERNAL_SERVER_ERROR,
             TEXT,
             format!("{corrupt}\n"),
-        )),
-        None => Err(not_found()),
+        ),
     }
 }
 
@@ -385,7 +394,7 @@ fn prepare(web: &WebContext, id: u64, body: &[u8]) -> Response<ProxyBody> {
     };
     let record = match record(web, id) {
         Ok(record) => record,
-        Err(answer) => return answer,
+        Err(why) => return unavailable(why),
     };
     let fixed = ask.mode == "fixed";
     // The preview is made on the redacted request: the page never sees a secret.
@@ -433,7 +442,7 @@ async fn resend(web: &WebContext, id: u64, body: &[u8]) -> Response<ProxyBody> {
     };
     let record = match record(web, id) {
         Ok(record) => record,
-        Err(answer) => return answer,
+        Err(why) => return unavailable(why),
     };
     let (confirmed, force, fix) = (ask.confirmed, ask.force, ask.mode == "fixed");
     let request = match planned(web, &record, ask) {
