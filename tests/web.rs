@@ -509,3 +509,53 @@ async fn resends_from_the_web_view_are_confirmed_marked_and_refuse_a_spent_refre
         assert!(!text.contains(secret), "{secret} reached the log");
     }
 }
+
+/// A large answer's record, which the web view holds compressed, reads back
+/// from the page's API and downloads exactly as the log file wrote it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_large_record_reads_back_from_the_page_as_the_log_wrote_it() {
+    let ca = TestCa::new();
+    let items: Vec<String> = (0..3000)
+        .map(|i| {
+            format!(
+                r#"{{"id":{},"watched_at":"2026-11-{:02}T12:00:00.000Z","action":"scrobble","type":"movie","movie":{{"title":"Film {}","year":{},"ids":{{"trakt":{},"slug":"film-{i}"}}}}}}"#,
+                9_000_000 + i * 37,
+                1 + i % 28,
+                i * 7 % 500,
+                1950 + i % 70,
+                1000 + i * 13
+            )
+        })
+        .collect();
+    let body = format!("[{}]", items.join(","));
+    assert!(body.len() > 200 * 1024);
+    let answer = body.clone();
+    let fake = FakeUpstream::start(
+        &ca,
+        std::sync::Arc::new(move |_: &Received| Reply::json(200, &answer)),
+    )
+    .await;
+    let (proxy, log, _dir) = logged_proxy(&fake, &ca, &[]);
+    let got = proxy.curl(&["https://api.trakt.tv/sync/history"]);
+    assert_eq!(got.stdout, body.as_bytes());
+    assert_eq!(wait_for_records(&log, 1).len(), 1);
+    let written = std::fs::read_to_string(&log).unwrap();
+    let line = written.lines().next().unwrap();
+    assert!(line.len() > 200 * 1024 && line.contains("Film 499"));
+
+    let base = proxy.url();
+    let id = stored(&base, 1)[0]["id"].as_u64().unwrap();
+    let full = curl(&[&format!("{base}/api/exchanges/{id}")]).stdout;
+    assert!(full == line.as_bytes(), "the record differs from the log's");
+    let jsonl = curl(&[&format!("{base}/download.jsonl")]).stdout;
+    assert!(
+        jsonl == written.as_bytes(),
+        "the download differs from the log"
+    );
+    let har: serde_json::Value =
+        serde_json::from_slice(&curl(&[&format!("{base}/download.har")]).stdout).unwrap();
+    assert_eq!(
+        har["log"]["entries"][0]["response"]["content"]["text"],
+        body.as_str()
+    );
+}

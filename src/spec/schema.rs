@@ -28,7 +28,7 @@ pub struct Schema {
     pub items: Option<Box<Schema>>,
     pub min_items: Option<u64>,
     pub max_items: Option<u64>,
-    pub properties: Option<BTreeMap<String, Schema>>,
+    pub properties: Option<BTreeMap<String, Box<Schema>>>,
     #[serde(default)]
     pub required: Vec<String>,
     #[serde(default)]

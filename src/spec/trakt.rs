@@ -269,9 +269,9 @@ pub struct Endpoint {
     /// The request body's schema, when the operation takes one.
     pub body_schema: Option<Schema>,
     /// Path parameters by name.
-    pub params: BTreeMap<String, Schema>,
+    pub params: BTreeMap<String, Box<Schema>>,
     /// Query parameters by name.
-    pub query: BTreeMap<String, Schema>,
+    pub query: BTreeMap<String, Box<Schema>>,
     pub query_required: Vec<String>,
     /// The status Trakt answers on success.
     pub success: u16,
@@ -311,8 +311,8 @@ struct RawOperation {
     path: String,
     host: Server,
     auth: Auth,
-    params: BTreeMap<String, Schema>,
-    query: BTreeMap<String, Schema>,
+    params: BTreeMap<String, Box<Schema>>,
+    query: BTreeMap<String, Box<Schema>>,
     query_required: Vec<String>,
     body: Option<Schema>,
     success: u16,

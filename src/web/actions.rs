@@ -14,6 +14,7 @@ use http::{Response, StatusCode};
 use serde::Deserialize;
 use time::OffsetDateTime;
 
+use super::store::Corrupt;
 use super::WebContext;
 use crate::exchange::{Body, Exchange, Headers, Request};
 use crate::fix::FixPolicy;
@@ -175,8 +176,9 @@ fn curl(web: &WebContext, id: u64, body: &[u8]) -> Response<ProxyBody> {
         "powershell" => crate::curl::Shell::PowerShell,
         other => return bad_request(&format!("`{other}` is not a shell: posix or powershell")),
     };
-    let Some(record) = record(web, id) else {
-        return not_found();
+    let record = match record(web, id) {
+        Ok(record) => record,
+        Err(why) => return unavailable(why),
     };
     let request = match web.resender.originals().get(id) {
         Some(original) => original,
@@ -234,9 +236,26 @@ struct Ask {
     force: bool,
 }
 
-/// The stored (redacted) record of exchange `id`.
-fn record(web: &WebContext, id: u64) -> Option<Exchange> {
-    serde_json::from_str(web.store.full(id)?.as_str()).ok()
+/// The stored (redacted) record of exchange `id`: `Err(None)` when there is
+/// none, `Err(Some(_))` when it cannot be read back.
+fn record(web: &WebContext, id: u64) -> Result<Exchange, Option<Corrupt>> {
+    match web.store.full(id) {
+        Some(Ok(full)) => serde_json::from_str(full.as_str()).map_err(|_| None),
+        Some(Err(corrupt)) => Err(Some(corrupt)),
+        None => Err(None),
+    }
+}
+
+/// The answer when [`record`] has none: 404, or 500 with the reason.
+fn unavailable(why: Option<Corrupt>) -> Response<ProxyBody> {
+    match why {
+        None => not_found(),
+        Some(corrupt) => respond::web(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            TEXT,
+            format!("{corrupt}\n"),
+        ),
+    }
 }
 
 /// The request a resend of `record` sends, before auto-fix: from the live
@@ -373,8 +392,9 @@ fn prepare(web: &WebContext, id: u64, body: &[u8]) -> Response<ProxyBody> {
         Ok(ask) => ask,
         Err(why) => return bad_request(&why),
     };
-    let Some(record) = record(web, id) else {
-        return not_found();
+    let record = match record(web, id) {
+        Ok(record) => record,
+        Err(why) => return unavailable(why),
     };
     let fixed = ask.mode == "fixed";
     // The preview is made on the redacted request: the page never sees a secret.
@@ -420,8 +440,9 @@ async fn resend(web: &WebContext, id: u64, body: &[u8]) -> Response<ProxyBody> {
         Ok(ask) => ask,
         Err(why) => return bad_request(&why),
     };
-    let Some(record) = record(web, id) else {
-        return not_found();
+    let record = match record(web, id) {
+        Ok(record) => record,
+        Err(why) => return unavailable(why),
     };
     let (confirmed, force, fix) = (ask.confirmed, ask.force, ask.mode == "fixed");
     let request = match planned(web, &record, ask) {
@@ -454,6 +475,7 @@ async fn resend(web: &WebContext, id: u64, body: &[u8]) -> Response<ProxyBody> {
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     };
     let exchange: serde_json::Value = full
+        .and_then(Result::ok)
         .and_then(|f| serde_json::from_str(f.as_str()).ok())
         .unwrap_or(serde_json::Value::Null);
     let answer = serde_json::json!({

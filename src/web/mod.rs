@@ -222,7 +222,12 @@ pub(crate) async fn serve(
                 .ok()
                 .and_then(|id| web.store.full(id))
             {
-                Some(full) => respond::web(StatusCode::OK, JSON, full.as_str().to_owned()),
+                Some(Ok(full)) => respond::web(StatusCode::OK, JSON, full.as_str().to_owned()),
+                Some(Err(corrupt)) => respond::web(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    TEXT,
+                    format!("{corrupt}\n"),
+                ),
                 None => respond::web(
                     StatusCode::NOT_FOUND,
                     TEXT,

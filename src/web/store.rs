@@ -1,6 +1,12 @@
 //! The web view's memory: the most recent exchanges (already redacted, as
 //! every sink receives them) and a broadcast of each new one for the live
 //! page. Bounded in count and bytes; the oldest go first.
+//!
+//! Large records (a 1 MiB answer's) are held LZ4-compressed: the page keeps
+//! the history it promises for a fraction of the memory, and the byte budget
+//! counts what is actually held. Compression runs in [`WebStore::push`], on
+//! the log writer thread, never on the proxy's; readers get the same JSON
+//! text back and never see the difference.
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
@@ -64,34 +70,154 @@ impl<'a> Summary<'a> {
     }
 }
 
+/// Records at least this long are compressed. Below it, the copy would
+/// cost the writer more than it saves: the proxy's common traffic (a
+/// scrobble, a ~200-byte body and its headers) stays well under.
+const COMPRESS_FROM: usize = 16 * 1024;
+
+/// One record's JSON as the store holds it.
+#[derive(Clone)]
+enum Held {
+    /// Shared with the JSON Lines sink (no copy).
+    Plain(Arc<String>),
+    /// An LZ4 block and the length of the text it holds.
+    Lz4 { packed: Arc<[u8]>, len: usize },
+}
+
+impl Held {
+    fn of(json: &Arc<String>) -> Held {
+        if json.len() < COMPRESS_FROM {
+            return Held::Plain(json.clone());
+        }
+        let packed = lz4_flex::block::compress(json.as_bytes());
+        // Text that hardly compresses (already compressed, base64) is kept
+        // as it is: the saving would not pay for decompressing it on reads.
+        if packed.len() > json.len() / 8 * 7 {
+            return Held::Plain(json.clone());
+        }
+        Held::Lz4 {
+            // An exact-size copy: the compressor's buffer is as long as the input.
+            packed: Arc::from(packed.as_slice()),
+            len: json.len(),
+        }
+    }
+
+    /// Bytes held for this record.
+    fn size(&self) -> usize {
+        match self {
+            Held::Plain(text) => text.len(),
+            Held::Lz4 { packed, .. } => packed.len(),
+        }
+    }
+
+    /// Bytes of the JSON text this record gives back.
+    fn text_len(&self) -> usize {
+        match self {
+            Held::Plain(text) => text.len(),
+            Held::Lz4 { len, .. } => *len,
+        }
+    }
+
+    /// The record's JSON text (decompressed when it was compressed).
+    fn text(&self, id: u64) -> Result<Arc<String>, Corrupt> {
+        let (packed, len) = match self {
+            Held::Plain(text) => return Ok(text.clone()),
+            Held::Lz4 { packed, len } => (packed, *len),
+        };
+        let corrupt = |why: String| {
+            tracing::error!("the web view's record of exchange {id} cannot be read back: {why}");
+            Corrupt { id, why }
+        };
+        let mut bytes = vec![0; len];
+        match lz4_flex::block::decompress_into(packed, &mut bytes) {
+            Ok(n) if n == len => {}
+            Ok(n) => return Err(corrupt(format!("{n} bytes decompressed, {len} expected"))),
+            Err(e) => return Err(corrupt(format!("decompression failed: {e}"))),
+        }
+        String::from_utf8(bytes)
+            .map(Arc::new)
+            .map_err(|e| corrupt(format!("not UTF-8 after decompression: {e}")))
+    }
+}
+
+/// A stored record that could not be read back (it would take a bug or
+/// memory corruption: the store wrote it itself).
+#[derive(Debug)]
+pub struct Corrupt {
+    pub id: u64,
+    why: String,
+}
+
+impl std::fmt::Display for Corrupt {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "the stored record of exchange {} cannot be read back ({})",
+            self.id, self.why
+        )
+    }
+}
+
+impl std::error::Error for Corrupt {}
+
 struct Stored {
     id: u64,
     /// The record as JSON: served as is, and read back for HAR downloads.
-    full: Arc<String>,
+    full: Held,
     summary: Arc<str>,
 }
+
+/// How many times the byte budget the stored records may come to once
+/// decompressed: a download (JSON Lines, HAR) builds them all at once, and
+/// 10,000 highly compressible 1 MiB answers would otherwise make it 10 GiB.
+const TEXT_PER_BUDGET: usize = 4;
 
 #[derive(Default)]
 struct Inner {
     records: VecDeque<Stored>,
+    /// Bytes held (compressed records counted compressed).
     bytes: usize,
+    /// Bytes of JSON the records come to when read back.
+    text_bytes: usize,
+}
+
+impl Stored {
+    fn bytes(&self) -> usize {
+        self.full.size() + self.summary.len()
+    }
+
+    fn text_bytes(&self) -> usize {
+        self.full.text_len() + self.summary.len()
+    }
 }
 
 pub struct WebStore {
     inner: Mutex<Inner>,
     live: broadcast::Sender<Arc<str>>,
     max_records: usize,
+    /// Bytes held, compressed records counted compressed.
     max_bytes: usize,
+    /// Bytes of JSON text the records come to when read back.
+    max_text: usize,
 }
 
 impl WebStore {
     pub fn new(max_records: usize, max_bytes: usize) -> Arc<WebStore> {
+        WebStore::with_limits(
+            max_records,
+            max_bytes,
+            max_bytes.saturating_mul(TEXT_PER_BUDGET),
+        )
+    }
+
+    fn with_limits(max_records: usize, max_bytes: usize, max_text: usize) -> Arc<WebStore> {
         let (live, _) = broadcast::channel(1024);
         Arc::new(WebStore {
             inner: Mutex::new(Inner::default()),
             live,
             max_records,
             max_bytes,
+            max_text,
         })
     }
 
@@ -100,22 +226,27 @@ impl WebStore {
     }
 
     pub fn push(&self, record: &Record<'_>) {
-        let full = record.shared_json().clone();
+        // Outside the lock: compressing a 1 MiB record takes a moment.
+        let full = Held::of(record.shared_json());
         let summary: Arc<str> = serde_json::to_string(&Summary::of(record.exchange))
             .unwrap_or_default()
             .into();
-        let mut inner = self.lock();
-        inner.bytes += full.len() + summary.len();
-        inner.records.push_back(Stored {
+        let stored = Stored {
             id: record.exchange.id,
             full,
             summary: summary.clone(),
-        });
+        };
+        let mut inner = self.lock();
+        inner.bytes += stored.bytes();
+        inner.text_bytes += stored.text_bytes();
+        inner.records.push_back(stored);
         while inner.records.len() > self.max_records
-            || inner.bytes > self.max_bytes && inner.records.len() > 1
+            || (inner.bytes > self.max_bytes || inner.text_bytes > self.max_text)
+                && inner.records.len() > 1
         {
             if let Some(old) = inner.records.pop_front() {
-                inner.bytes -= old.full.len() + old.summary.len();
+                inner.bytes -= old.bytes();
+                inner.text_bytes -= old.text_bytes();
             }
         }
         drop(inner);
@@ -141,28 +272,46 @@ impl WebStore {
         out
     }
 
-    pub fn full(&self, id: u64) -> Option<Arc<String>> {
-        self.lock()
+    /// The JSON record of exchange `id`; `None` when it is not (or no
+    /// longer) stored.
+    pub fn full(&self, id: u64) -> Option<Result<Arc<String>, Corrupt>> {
+        let held = self
+            .lock()
             .records
             .iter()
             .find(|r| r.id == id)
-            .map(|r| r.full.clone())
+            .map(|r| r.full.clone())?;
+        Some(held.text(id))
+    }
+
+    /// Every stored record, oldest first, taken under the lock and read
+    /// back (decompressed) after it; one that cannot be is left out (and
+    /// logged as an error).
+    fn texts(&self) -> Vec<Arc<String>> {
+        let held: Vec<(u64, Held)> = self
+            .lock()
+            .records
+            .iter()
+            .map(|r| (r.id, r.full.clone()))
+            .collect();
+        held.iter()
+            .filter_map(|(id, full)| full.text(*id).ok())
+            .collect()
     }
 
     /// The stored exchanges, oldest first (parsed back from their JSON).
     pub fn exchanges(&self) -> Vec<Exchange> {
-        let fulls: Vec<Arc<String>> = self.lock().records.iter().map(|r| r.full.clone()).collect();
-        fulls
+        self.texts()
             .iter()
             .filter_map(|full| serde_json::from_str(full).ok())
             .collect()
     }
 
     pub fn jsonl(&self) -> String {
-        let inner = self.lock();
-        let mut out = String::new();
-        for r in &inner.records {
-            out.push_str(&r.full);
+        let texts = self.texts();
+        let mut out = String::with_capacity(texts.iter().map(|t| t.len() + 1).sum());
+        for text in &texts {
+            out.push_str(text);
             out.push('\n');
         }
         out
@@ -172,6 +321,7 @@ impl WebStore {
         let mut inner = self.lock();
         inner.records.clear();
         inner.bytes = 0;
+        inner.text_bytes = 0;
     }
 
     pub fn len(&self) -> usize {
@@ -231,5 +381,270 @@ mod tests {
         );
         store.clear();
         assert!(store.is_empty());
+    }
+
+    /// A Trakt `/sync/history` page of about `bytes` bytes: watched
+    /// episodes of a few dozen shows, ids and times that vary as real ones do.
+    fn trakt_history(bytes: usize) -> String {
+        let mut items = Vec::new();
+        let mut len = 2;
+        let mut seed: u64 = 0x9e37_79b9_7f4a_7c15;
+        let mut next = |n: u64| {
+            seed = seed
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407);
+            (seed >> 33) % n
+        };
+        let words = [
+            "Night",
+            "Doctor",
+            "House",
+            "Dragon",
+            "Office",
+            "Lost",
+            "Crown",
+            "Wire",
+            "Dark",
+            "Sopranos",
+            "Breaking",
+            "Better",
+            "Call",
+            "Saul",
+            "Stranger",
+            "Things",
+            "Expanse",
+            "Mandalorian",
+            "Boys",
+            "Fargo",
+            "Succession",
+            "Severance",
+            "Andor",
+            "Bear",
+        ];
+        let mut id = 9_876_543_210u64;
+        while len < bytes {
+            let show = next(40);
+            let title = format!(
+                "{} {}",
+                words[(show % 24) as usize],
+                words[((show * 7 + 3) % 24) as usize]
+            );
+            id += 1 + next(5_000);
+            let action = ["scrobble", "checkin", "watch"][next(3) as usize];
+            let item = json!({
+                "id": id,
+                "watched_at": format!("2026-{:02}-{:02}T{:02}:{:02}:{:02}.000Z",
+                    1 + next(11), 1 + next(28), next(24), next(60), next(60)),
+                "action": action,
+                "type": "episode",
+                "episode": {
+                    "season": 1 + next(8), "number": 1 + next(22),
+                    "title": format!("{} {}", words[next(24) as usize], words[next(24) as usize]),
+                    "ids": {"trakt": 1_000_000 + next(9_000_000), "tvdb": 100_000 + next(9_000_000),
+                        "imdb": format!("tt{:07}", next(9_999_999)), "tmdb": 10_000 + next(2_000_000), "tvrage": null}
+                },
+                "show": {
+                    "title": title, "year": 1990 + show % 35,
+                    "ids": {"trakt": 1_000 + show * 977, "slug": title.to_lowercase().replace(' ', "-"),
+                        "tvdb": 70_000 + show * 3_331, "imdb": format!("tt{:07}", show * 104_729),
+                        "tmdb": 1_000 + show * 1_543, "tvrage": null}
+                }
+            })
+            .to_string();
+            len += item.len() + 1;
+            items.push(item);
+        }
+        format!("[{}]", items.join(","))
+    }
+
+    fn answered_with(id: u64, body: &str) -> Exchange {
+        serde_json::from_value(
+            json!({"id": id, "started_at": "2026-11-24T12:00:00Z", "duration_ms": 1.0,
+            "request": {"method": "GET", "url": "https://api.trakt.tv/sync/history?limit=1000"},
+            "response": {"status": 200, "body": {"size": body.len(), "text": body}}}),
+        )
+        .unwrap()
+    }
+
+    fn held_bytes(store: &WebStore) -> (usize, usize) {
+        let inner = store.lock();
+        (inner.bytes, inner.text_bytes)
+    }
+
+    #[test]
+    fn a_big_record_is_held_compressed_and_read_back_byte_identical() {
+        let store = WebStore::new(10, usize::MAX);
+        let exchange = answered_with(7, &trakt_history(1 << 20));
+        let record = Record::new(&exchange);
+        store.push(&record);
+        let json = record.json();
+        let (bytes, text) = held_bytes(&store);
+        let (packed, summary) = {
+            let inner = store.lock();
+            let stored = &inner.records[0];
+            assert!(matches!(stored.full, Held::Lz4 { .. }));
+            (stored.full.size(), stored.summary.len())
+        };
+        // The budget counts what is held: the compressed block.
+        assert_eq!(bytes, packed + summary);
+        assert_eq!(text, json.len() + summary);
+        assert!(packed * 3 < json.len(), "{packed} of {}", json.len());
+        // Every reader gets the same text.
+        assert_eq!(store.full(7).unwrap().unwrap().as_str(), json);
+        assert_eq!(store.jsonl(), format!("{json}\n"));
+        let back = store.exchanges();
+        assert_eq!(back.len(), 1);
+        assert_eq!(
+            back[0].response.as_ref().unwrap().body,
+            exchange.response.as_ref().unwrap().body
+        );
+    }
+
+    #[test]
+    fn a_small_record_is_shared_not_compressed() {
+        let store = WebStore::new(10, usize::MAX);
+        let exchange = answered_with(1, r#"{"watchers":3}"#);
+        let record = Record::new(&exchange);
+        store.push(&record);
+        let inner = store.lock();
+        match &inner.records[0].full {
+            Held::Plain(text) => assert!(Arc::ptr_eq(text, record.shared_json())),
+            Held::Lz4 { .. } => panic!("a small record was compressed"),
+        }
+        assert_eq!(
+            inner.bytes,
+            record.json().len() + inner.records[0].summary.len()
+        );
+    }
+
+    #[test]
+    fn text_that_does_not_compress_is_kept_as_it_is() {
+        // Base64-like noise: LZ4 cannot shrink it by an eighth.
+        let mut seed: u32 = 1;
+        let noise: String = (0..64 * 1024)
+            .map(|_| {
+                seed = seed.wrapping_mul(1_103_515_245).wrapping_add(12_345);
+                char::from(b'A' + ((seed >> 16) % 26) as u8)
+            })
+            .collect();
+        let store = WebStore::new(10, usize::MAX);
+        store.push(&Record::new(&answered_with(1, &noise)));
+        assert!(matches!(store.lock().records[0].full, Held::Plain(_)));
+    }
+
+    #[test]
+    fn eviction_counts_compressed_bytes_records_and_text() {
+        let body = trakt_history(64 * 1024);
+        let one = WebStore::new(10, usize::MAX);
+        one.push(&Record::new(&answered_with(1, &body)));
+        let (held, text) = held_bytes(&one);
+        assert!(held * 3 < text);
+
+        // Room for three compressed records (and plenty of text): three stay,
+        // where the text itself would not have left room for one.
+        let store = WebStore::with_limits(100, held * 3 + held / 2, usize::MAX);
+        assert!(text > held * 3 + held / 2);
+        for id in 1..=5 {
+            store.push(&Record::new(&answered_with(id, &body)));
+        }
+        assert_eq!(store.len(), 3);
+        assert!(store.full(2).is_none() && store.full(3).is_some());
+        assert_eq!(held_bytes(&store), (held * 3, text * 3));
+
+        // By count.
+        let store = WebStore::with_limits(2, usize::MAX, usize::MAX);
+        for id in 1..=5 {
+            store.push(&Record::new(&answered_with(id, &body)));
+        }
+        assert_eq!(store.len(), 2);
+        assert!(store.full(3).is_none() && store.full(4).is_some());
+
+        // By the text the records come to, which downloads build at once.
+        let store = WebStore::with_limits(100, usize::MAX, text * 2 + text / 2);
+        for id in 1..=5 {
+            store.push(&Record::new(&answered_with(id, &body)));
+        }
+        assert_eq!(store.len(), 2);
+        store.clear();
+        assert_eq!(held_bytes(&store), (0, 0));
+    }
+
+    #[test]
+    fn a_corrupt_record_is_an_error_not_a_panic() {
+        let store = WebStore::new(10, usize::MAX);
+        store.push(&Record::new(&answered_with(1, &trakt_history(64 * 1024))));
+        store.push(&Record::new(&exchange(2)));
+        let good = store.full(1).unwrap().unwrap();
+        let (packed, len) = match &store.lock().records[0].full {
+            Held::Lz4 { packed, len } => (packed.clone(), *len),
+            Held::Plain(_) => panic!("not compressed"),
+        };
+        let broken = [
+            // Garbage.
+            Held::Lz4 {
+                packed: Arc::from(&[0xffu8; 64][..]),
+                len,
+            },
+            // Cut short.
+            Held::Lz4 {
+                packed: Arc::from(&packed[..packed.len() / 2]),
+                len,
+            },
+            // The wrong length.
+            Held::Lz4 {
+                packed: packed.clone(),
+                len: len + 1,
+            },
+        ];
+        for held in broken {
+            store.lock().records[0].full = held;
+            let err = store.full(1).unwrap().unwrap_err();
+            assert_eq!(err.id, 1);
+            assert!(
+                err.to_string().contains("exchange 1 cannot be read back"),
+                "{err}"
+            );
+            // The lists leave it out and keep the rest.
+            assert_eq!(store.exchanges().len(), 1);
+            assert_eq!(store.jsonl().lines().count(), 1);
+        }
+        assert!(store.full(2).unwrap().is_ok());
+        assert!(good.len() > 64 * 1024);
+    }
+
+    /// The ratio and cost on a realistic Trakt answer:
+    /// `cargo test --release --lib web::store::tests::trakt_history_compression -- --ignored --nocapture`
+    #[test]
+    #[ignore = "a measurement: prints figures, run it in release"]
+    fn trakt_history_compression() {
+        let text = trakt_history(1 << 20);
+        let record_json = Record::new(&answered_with(1, &text)).json().to_owned();
+        let json = Arc::new(record_json);
+        let rounds = 50;
+        let started = std::time::Instant::now();
+        let mut held = Held::of(&json);
+        for _ in 1..rounds {
+            held = Held::of(&json);
+        }
+        let packing = started.elapsed() / rounds;
+        let started = std::time::Instant::now();
+        for _ in 0..rounds {
+            assert_eq!(held.text(1).unwrap().len(), json.len());
+        }
+        let unpacking = started.elapsed() / rounds;
+        println!(
+            "record {} bytes -> {} held ({:.2}x), compress {packing:?}, decompress {unpacking:?}",
+            json.len(),
+            held.size(),
+            json.len() as f64 / held.size() as f64
+        );
+        let x = Arc::new("x".repeat(1 << 20));
+        let started = std::time::Instant::now();
+        let held = Held::of(&x);
+        println!(
+            "1 MiB of 'x' -> {} held, compress {:?}",
+            held.size(),
+            started.elapsed()
+        );
     }
 }
