@@ -114,6 +114,16 @@ fn write_body(out: &mut Vec<u8>, body: &Body) -> serde_json::Result<()> {
 /// escapes it (`\"`, `\\`, `\b`, `\t`, `\n`, `\f`, `\r`, other control
 /// bytes as `\u00xx`, nothing else).
 pub(crate) fn write_str(out: &mut Vec<u8>, text: &str) {
+    if text.len() < SHORT {
+        // serde_json itself: as fast on short text, and the same bytes.
+        let _ = serde_json::to_writer(out, text);
+    } else {
+        write_str_by_blocks(out, text);
+    }
+}
+
+/// [`write_str`] for long text: 32 bytes at a time.
+fn write_str_by_blocks(out: &mut Vec<u8>, text: &str) {
     let bytes = text.as_bytes();
     out.reserve(bytes.len().saturating_add(2));
     out.push(b'"');
@@ -130,31 +140,46 @@ pub(crate) fn write_str(out: &mut Vec<u8>, text: &str) {
     out.push(b'"');
 }
 
+/// Text shorter than this is left to serde_json (a request's JSON body).
+const SHORT: usize = 1024;
+
 fn needs_escape(byte: u8) -> bool {
     byte < 0x20 || byte == b'"' || byte == b'\\'
 }
 
+/// How serde_json escapes each byte: 0 for none, `u` for `\u00xx`, else
+/// the letter after the backslash.
+// Evaluated while compiling: an index out of range fails the build, it
+// cannot panic at run time.
+#[allow(clippy::indexing_slicing)]
+static ESCAPE: [u8; 256] = {
+    let mut table = [0u8; 256];
+    let mut byte = 0;
+    while byte < 0x20 {
+        table[byte] = b'u';
+        byte += 1;
+    }
+    table[0x08] = b'b';
+    table[0x09] = b't';
+    table[0x0a] = b'n';
+    table[0x0c] = b'f';
+    table[0x0d] = b'r';
+    table[b'"' as usize] = b'"';
+    table[b'\\' as usize] = b'\\';
+    table
+};
+
 fn push_escaped(out: &mut Vec<u8>, byte: u8) {
-    let short: &[u8] = match byte {
-        b'"' => b"\\\"",
-        b'\\' => b"\\\\",
-        0x08 => b"\\b",
-        b'\t' => b"\\t",
-        b'\n' => b"\\n",
-        0x0c => b"\\f",
-        b'\r' => b"\\r",
-        0x00..=0x1f => {
+    // A table, not a match: the bytes of JSON text alternate unpredictably.
+    match ESCAPE.get(usize::from(byte)).copied().unwrap_or(0) {
+        0 => out.push(byte),
+        b'u' => {
             out.extend_from_slice(b"\\u00");
             out.push(hex_digit(byte >> 4));
             out.push(hex_digit(byte & 0x0f));
-            return;
         }
-        _ => {
-            out.push(byte);
-            return;
-        }
-    };
-    out.extend_from_slice(short);
+        letter => out.extend_from_slice(&[b'\\', letter]),
+    }
 }
 
 /// The lower-case hex digit of `nibble` (0..=15), as serde_json writes it.
@@ -180,6 +205,9 @@ mod tests {
     fn fast(text: &str) -> Vec<u8> {
         let mut out = Vec::new();
         write_str(&mut out, text);
+        let mut by_blocks = Vec::new();
+        write_str_by_blocks(&mut by_blocks, text);
+        assert_eq!(out, by_blocks);
         out
     }
 
@@ -328,5 +356,73 @@ mod tests {
         assert_eq!(back.request, exchange.request);
         assert_eq!(back.response, exchange.response);
         assert_eq!(back.replay_of, Some(7));
+    }
+}
+
+#[cfg(test)]
+mod timing {
+    use super::*;
+    use crate::exchange::{testing, Request};
+    use bytes::Bytes;
+
+    #[test]
+    #[ignore = "timing, run with --release --ignored --nocapture"]
+    fn small_records_are_not_slower() {
+        let request = Request {
+            method: "POST".into(),
+            url: "https://api.trakt.tv/scrobble/start".into(),
+            http_version: "HTTP/1.1".into(),
+            headers: Headers::from_pairs(&[
+                ("content-type", "application/json"),
+                ("trakt-api-version", "2"),
+                ("trakt-api-key", "[redacted]"),
+                ("authorization", "Bearer [redacted]"),
+                ("user-agent", "trakt-doctor-bench/1.0"),
+                ("host", "api.trakt.tv"),
+            ]),
+            body: Body::complete(Bytes::from_static(br#"{"movie":{"title":"Guardians of the Galaxy","year":2014,"ids":{"trakt":28,"slug":"guardians-of-the-galaxy-2014","imdb":"tt2015381","tmdb":118340}},"progress":1.25,"app_version":"1.0","app_date":"2014-09-22"}"#)),
+        };
+        let mut exchange = testing::answered(request, r#"{"id":3373536619,"action":"start","progress":1.25,"sharing":{"twitter":false},"movie":{"title":"Guardians of the Galaxy","year":2014,"ids":{"trakt":28}}}"#);
+        if let Some(r) = exchange.response.as_mut() {
+            r.headers = Headers::from_pairs(&[("content-type", "application/json"), ("content-length", "160"), ("x-ratelimit", "{\"name\":\"UNAUTHED_API_GET_LIMIT\"}")]);
+        }
+        let big = {
+            let mut e = exchange.clone();
+            if let Some(r) = e.response.as_mut() {
+                r.body = Body::complete(Bytes::from(vec![b'x'; 1 << 20]));
+            }
+            e
+        };
+        let big_json = {
+            let mut e = exchange.clone();
+            if let Some(r) = e.response.as_mut() {
+                let item = r#"{"type":"movie","movie":{"title":"Dune: Part Two","year":2024,"ids":{"trakt":1,"slug":"dune-part-two-2024"}},"overview":"Paul Atreides unites with Chani and the Fremen while seeking revenge against the conspirators who destroyed his family."},"#;
+                r.body = Body::complete(Bytes::from(item.repeat((1 << 20) / item.len())));
+            }
+            e
+        };
+        for (name, ex, n) in [
+            ("small", &exchange, 200_000u32),
+            ("1 MiB", &big, 200),
+            ("1 MiB JSON", &big_json, 200),
+        ] {
+            for _ in 0..2 {
+                let t = std::time::Instant::now();
+                for _ in 0..n {
+                    let mut out = Vec::with_capacity(2048);
+                    serde_json::to_writer(&mut out, ex).unwrap();
+                    std::hint::black_box(&out);
+                }
+                let derived = t.elapsed() / n;
+                let t = std::time::Instant::now();
+                for _ in 0..n {
+                    let mut out = Vec::with_capacity(2048);
+                    write_exchange(&mut out, ex).unwrap();
+                    std::hint::black_box(&out);
+                }
+                let by_hand = t.elapsed() / n;
+                println!("{name}: derived {derived:?}, by hand {by_hand:?}");
+            }
+        }
     }
 }
