@@ -14,6 +14,7 @@ use time::OffsetDateTime;
 use crate::report::{Diagnosis, Finding, FixRecord};
 
 mod error;
+pub(crate) mod json;
 pub use error::{ErrorKind, ExchangeError, UpstreamCause};
 
 /// Header fields in the order they came, names lower-cased. Serialised as a

@@ -39,10 +39,9 @@ impl Sink for JsonlSink {
             self.out.flush()?;
         }
         if line_len > self.out.capacity() {
-            let mut line = Vec::with_capacity(line_len);
-            line.extend_from_slice(json.as_bytes());
-            line.push(b'\n');
-            return self.out.get_mut().write_all(&line);
+            // One write of the record and its newline, without copying the
+            // record (it can hold a 1 MiB body) into a line of its own.
+            return write_all_vectored(self.out.get_mut(), json.as_bytes(), b"\n");
         }
         self.out.write_all(json.as_bytes())?;
         self.out.write_all(b"\n")
@@ -55,5 +54,96 @@ impl Sink for JsonlSink {
     fn flush(&mut self) -> io::Result<()> {
         self.out.flush()?;
         self.out.get_ref().sync_data()
+    }
+}
+
+/// Writes `first` then `second` to `out`, in one call when `out` takes both
+/// (a file does: `writev`), resuming where a partial write stopped.
+fn write_all_vectored(out: &mut impl Write, first: &[u8], second: &[u8]) -> io::Result<()> {
+    let (mut first, mut second) = (first, second);
+    while !first.is_empty() || !second.is_empty() {
+        let written = match out.write_vectored(&[io::IoSlice::new(first), io::IoSlice::new(second)])
+        {
+            Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        let from_first = written.min(first.len());
+        first = first.get(from_first..).unwrap_or_default();
+        let from_second = written.saturating_sub(from_first).min(second.len());
+        second = second.get(from_second..).unwrap_or_default();
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::exchange::{testing, Body, Request};
+    use crate::log::Record;
+    use bytes::Bytes;
+
+    /// Takes at most `max` bytes a call, as a pipe or a full disk may.
+    struct Trickle {
+        taken: Vec<u8>,
+        max: usize,
+        calls: usize,
+    }
+
+    impl Write for Trickle {
+        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+            self.calls += 1;
+            let n = buf.len().min(self.max);
+            self.taken.extend_from_slice(&buf[..n]);
+            Ok(n)
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn partial_vectored_writes_resume_where_they_stopped() {
+        for max in [1, 2, 3, 7, 100] {
+            let mut out = Trickle {
+                taken: Vec::new(),
+                max,
+                calls: 0,
+            };
+            write_all_vectored(&mut out, b"{\"a\":1}", b"\n").unwrap();
+            assert_eq!(out.taken, b"{\"a\":1}\n", "max {max}");
+            assert!(out.calls >= 2, "max {max}");
+        }
+    }
+
+    #[test]
+    fn a_record_larger_than_the_buffer_is_one_whole_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("log.jsonl");
+        let mut sink = JsonlSink::open(&path).unwrap();
+        let request = Request {
+            method: "GET".into(),
+            url: "https://api.trakt.tv/sync/history".into(),
+            http_version: "HTTP/1.1".into(),
+            headers: Default::default(),
+            body: Body::default(),
+        };
+        let small = testing::answered(request.clone(), "{}");
+        let mut big = testing::answered(request, "");
+        if let Some(response) = big.response.as_mut() {
+            response.body = Body::complete(Bytes::from("\"x\"".repeat(100_000)));
+        }
+        for exchange in [&small, &big, &small] {
+            sink.record(&Record::new(exchange)).unwrap();
+        }
+        sink.flush().unwrap();
+        let written = std::fs::read_to_string(&path).unwrap();
+        let expected: String = [&small, &big, &small]
+            .iter()
+            .map(|e| serde_json::to_string(e).unwrap() + "\n")
+            .collect();
+        assert!(written.len() > 300_000);
+        assert_eq!(written, expected);
     }
 }

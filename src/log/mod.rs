@@ -93,8 +93,9 @@ impl<'a> Record<'a> {
         self.json.get_or_init(|| {
             // Serialising our own types cannot fail (string keys, finite
             // numbers), and serde_json writes UTF-8.
+            // The same bytes as serde_json's, with the bodies escaped faster.
             let mut buffer = Vec::with_capacity(self.size_hint.max(256));
-            let _ = serde_json::to_writer(&mut buffer, self.exchange);
+            let _ = crate::exchange::json::write_exchange(&mut buffer, self.exchange);
             let mut json = String::from_utf8(buffer).unwrap_or_default();
             // Kept by the web view: without the spare room growing it left.
             json.shrink_to_fit();
