@@ -1619,7 +1619,16 @@ fn main() {
             only,
         }
     };
-    let dir = tempfile::tempdir().expect("temp dir");
+    // BENCH_KEEP=1 keeps the folder (logs, CAs, the proxies' stderr) to look at.
+    let keep = std::env::var_os("BENCH_KEEP").is_some();
+    let dir = tempfile::Builder::new()
+        .prefix("trakt-doctor-bench")
+        .disable_cleanup(keep)
+        .tempdir()
+        .expect("temp dir");
+    if keep {
+        eprintln!("bench: keeping {}", dir.path().display());
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()

@@ -97,12 +97,24 @@ impl<'a> Record<'a> {
             let mut buffer = Vec::with_capacity(self.size_hint.max(256));
             let _ = crate::exchange::json::write_exchange(&mut buffer, self.exchange);
             let mut json = String::from_utf8(buffer).unwrap_or_default();
-            // Kept by the web view: without the spare room growing it left.
-            json.shrink_to_fit();
+            // Kept by the web view, so without the spare room the estimate
+            // left. A shrink in place keeps the allocator's block when it
+            // shrinks by less than half (mimalloc), which held ~2.5 KB per
+            // 1.3 KB scrobble record: a small record is copied into an
+            // allocation of its own size instead (large ones the web view
+            // holds compressed).
+            if json.len() < SMALL_RECORD && json.capacity() - json.len() > json.len() / 8 {
+                json = json.as_str().to_owned();
+            } else {
+                json.shrink_to_fit();
+            }
             Arc::new(json)
         })
     }
 }
+
+/// A record this small is copied to drop its spare room (see [`Record::shared_json`]).
+const SMALL_RECORD: usize = 64 * 1024;
 
 /// Records written in one go before the sinks are asked to write them out.
 const MAX_BATCH: usize = 512;

@@ -26,6 +26,9 @@ use crate::exchange::Request;
 pub const MAX_RECORDS: usize = 1_000;
 pub const MAX_BYTES: usize = 8 * 1024 * 1024;
 
+/// Bodies up to this size are copied when kept (see [`Originals::keep`]).
+const COPIED_BODY: usize = 64 * 1024;
+
 #[derive(Default)]
 struct Inner {
     /// By exchange id, in the order they were kept (about the id order).
@@ -70,13 +73,20 @@ impl Originals {
         self.inner.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Keeps exchange `id`'s request as captured (before any repair). The
-    /// body is shared, not copied; evicts the oldest beyond the bounds.
+    /// Keeps exchange `id`'s request as captured (before any repair). A
+    /// large body is shared, not copied; evicts the oldest beyond the bounds.
     pub fn keep(&self, id: u64, request: &Request) {
         if self.max_records == 0 {
             return;
         }
-        let kept = request.clone();
+        let mut kept = request.clone();
+        // A body captured in one piece is a slice of the connection's read
+        // buffer: held as is, it would keep that whole buffer (8 KiB and
+        // more) alive for as long as the original is kept. A small one is
+        // copied into bytes of its own.
+        if kept.body.bytes.len() <= COPIED_BODY {
+            kept.body.bytes = bytes::Bytes::copy_from_slice(&kept.body.bytes);
+        }
         let size = cost(&kept);
         let mut inner = self.lock();
         inner.bytes += size;

@@ -2,9 +2,10 @@
 //! every sink receives them) and a broadcast of each new one for the live
 //! page. Bounded in count and bytes; the oldest go first.
 //!
-//! Large records (a 1 MiB answer's) are held LZ4-compressed: the page keeps
-//! the history it promises for a fraction of the memory, and the byte budget
-//! counts what is actually held. Compression runs in [`WebStore::push`], on
+//! Large records (a 1 MiB answer's) are held LZ4-compressed, and small ones
+//! compressed against an earlier record like them (most traffic repeats
+//! itself): the page keeps the history it promises for a fraction of the
+//! memory, and the byte budget counts what is actually held. Compression runs in [`WebStore::push`], on
 //! the log writer thread, never on the proxy's; readers get the same JSON
 //! text back and never see the difference.
 
@@ -75,6 +76,11 @@ impl<'a> Summary<'a> {
 /// scrobble, a ~200-byte body and its headers) stays well under.
 const COMPRESS_FROM: usize = 16 * 1024;
 
+/// A smaller record is held compressed against the dictionary (an earlier
+/// record) when that makes it at least this many times smaller; otherwise
+/// it is held as it is and becomes the dictionary for the ones after it.
+const DICTIONARY_GAIN: usize = 3;
+
 /// One record's JSON as the store holds it.
 #[derive(Clone)]
 enum Held {
@@ -82,9 +88,29 @@ enum Held {
     Plain(Arc<String>),
     /// An LZ4 block and the length of the text it holds.
     Lz4 { packed: Arc<[u8]>, len: usize },
+    /// A small record as an LZ4 block compressed against an earlier record
+    /// (the store's dictionary when it came), and the length of its text.
+    Lz4Dict {
+        packed: Box<[u8]>,
+        len: usize,
+        dictionary: Arc<String>,
+    },
 }
 
 impl Held {
+    /// A small record, compressed against `dictionary` when that pays well
+    /// (traffic repeats itself: a scrobble's record differs from the one
+    /// before in its id, times and a few values); `None` when it does not.
+    fn against(json: &str, dictionary: &Arc<String>) -> Option<Held> {
+        let packed = lz4_flex::block::compress_with_dict(json.as_bytes(), dictionary.as_bytes());
+        (packed.len() <= json.len() / DICTIONARY_GAIN).then(|| Held::Lz4Dict {
+            // An exact-size copy: the compressor's buffer is as long as the input.
+            packed: Box::from(packed.as_slice()),
+            len: json.len(),
+            dictionary: dictionary.clone(),
+        })
+    }
+
     fn of(json: &Arc<String>) -> Held {
         if json.len() < COMPRESS_FROM {
             return Held::Plain(json.clone());
@@ -107,6 +133,8 @@ impl Held {
         match self {
             Held::Plain(text) => text.len(),
             Held::Lz4 { packed, .. } => packed.len(),
+            // The dictionary is a record of its own, counted there.
+            Held::Lz4Dict { packed, .. } => packed.len(),
         }
     }
 
@@ -114,22 +142,27 @@ impl Held {
     fn text_len(&self) -> usize {
         match self {
             Held::Plain(text) => text.len(),
-            Held::Lz4 { len, .. } => *len,
+            Held::Lz4 { len, .. } | Held::Lz4Dict { len, .. } => *len,
         }
     }
 
     /// The record's JSON text (decompressed when it was compressed).
     fn text(&self, id: u64) -> Result<Arc<String>, Corrupt> {
-        let (packed, len) = match self {
+        let (packed, len, dictionary): (&[u8], usize, &[u8]) = match self {
             Held::Plain(text) => return Ok(text.clone()),
-            Held::Lz4 { packed, len } => (packed, *len),
+            Held::Lz4 { packed, len } => (packed, *len, &[]),
+            Held::Lz4Dict {
+                packed,
+                len,
+                dictionary,
+            } => (packed, *len, dictionary.as_bytes()),
         };
         let corrupt = |why: String| {
             tracing::error!("the web view's record of exchange {id} cannot be read back: {why}");
             Corrupt { id, why }
         };
         let mut bytes = vec![0; len];
-        match lz4_flex::block::decompress_into(packed, &mut bytes) {
+        match lz4_flex::block::decompress_into_with_dict(packed, &mut bytes, dictionary) {
             Ok(n) if n == len => {}
             Ok(n) => return Err(corrupt(format!("{n} bytes decompressed, {len} expected"))),
             Err(e) => return Err(corrupt(format!("decompression failed: {e}"))),
@@ -164,7 +197,8 @@ struct Stored {
     id: u64,
     /// The record as JSON: served as is, and read back for HAR downloads.
     full: Held,
-    summary: Arc<str>,
+    /// What the list shows of it, held as the records are.
+    summary: Held,
 }
 
 /// How many times the byte budget the stored records may come to once
@@ -183,22 +217,28 @@ struct Inner {
 
 impl Stored {
     fn bytes(&self) -> usize {
-        self.full.size() + self.summary.len()
+        self.full.size() + self.summary.size()
     }
 
     fn text_bytes(&self) -> usize {
-        self.full.text_len() + self.summary.len()
+        self.full.text_len() + self.summary.text_len()
     }
 }
 
 pub struct WebStore {
     inner: Mutex<Inner>,
-    live: broadcast::Sender<Arc<str>>,
+    live: broadcast::Sender<Arc<String>>,
     max_records: usize,
     /// Bytes held, compressed records counted compressed.
     max_bytes: usize,
     /// Bytes of JSON text the records come to when read back.
     max_text: usize,
+    /// The record small ones are compressed against: the last one that did
+    /// not compress well against the one before (only the log writer's
+    /// thread pushes, so this lock is never waited for).
+    dictionary: Mutex<Option<Arc<String>>>,
+    /// The same for the summaries.
+    summary_dictionary: Mutex<Option<Arc<String>>>,
 }
 
 impl WebStore {
@@ -218,6 +258,8 @@ impl WebStore {
             max_records,
             max_bytes,
             max_text,
+            dictionary: Mutex::new(None),
+            summary_dictionary: Mutex::new(None),
         })
     }
 
@@ -227,14 +269,13 @@ impl WebStore {
 
     pub fn push(&self, record: &Record<'_>) {
         // Outside the lock: compressing a 1 MiB record takes a moment.
-        let full = Held::of(record.shared_json());
-        let summary: Arc<str> = serde_json::to_string(&Summary::of(record.exchange))
-            .unwrap_or_default()
-            .into();
+        let full = self.hold(record.shared_json());
+        let summary =
+            Arc::new(serde_json::to_string(&Summary::of(record.exchange)).unwrap_or_default());
         let stored = Stored {
             id: record.exchange.id,
             full,
-            summary: summary.clone(),
+            summary: hold_small(&summary, &self.summary_dictionary),
         };
         let mut inner = self.lock();
         inner.bytes += stored.bytes();
@@ -254,19 +295,38 @@ impl WebStore {
         let _ = self.live.send(summary);
     }
 
-    pub fn subscribe(&self) -> broadcast::Receiver<Arc<str>> {
+    /// How a record's `json` is held: a large one compressed on its own, a
+    /// small one as [`hold_small`] holds it.
+    fn hold(&self, json: &Arc<String>) -> Held {
+        if json.len() >= COMPRESS_FROM {
+            return Held::of(json);
+        }
+        hold_small(json, &self.dictionary)
+    }
+
+    pub fn subscribe(&self) -> broadcast::Receiver<Arc<String>> {
         self.live.subscribe()
     }
 
     /// Every stored summary, oldest first, as one JSON array.
     pub fn summaries(&self) -> String {
-        let inner = self.lock();
+        let held: Vec<(u64, Held)> = self
+            .lock()
+            .records
+            .iter()
+            .map(|r| (r.id, r.summary.clone()))
+            .collect();
         let mut out = String::from("[");
-        for (i, r) in inner.records.iter().enumerate() {
+        // Read back after the lock; one that cannot be is left out (and logged).
+        for (i, text) in held
+            .iter()
+            .filter_map(|(id, summary)| summary.text(*id).ok())
+            .enumerate()
+        {
             if i > 0 {
                 out.push(',');
             }
-            out.push_str(&r.summary);
+            out.push_str(&text);
         }
         out.push(']');
         out
@@ -322,6 +382,12 @@ impl WebStore {
         inner.records.clear();
         inner.bytes = 0;
         inner.text_bytes = 0;
+        drop(inner);
+        *self.dictionary.lock().unwrap_or_else(|p| p.into_inner()) = None;
+        *self
+            .summary_dictionary
+            .lock()
+            .unwrap_or_else(|p| p.into_inner()) = None;
     }
 
     pub fn len(&self) -> usize {
@@ -331,6 +397,17 @@ impl WebStore {
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
+}
+
+/// A small text compressed against `dictionary` (an earlier text), or held
+/// as it is and made the dictionary of the ones after it.
+fn hold_small(text: &Arc<String>, dictionary: &Mutex<Option<Arc<String>>>) -> Held {
+    let mut dictionary = dictionary.lock().unwrap_or_else(|p| p.into_inner());
+    if let Some(held) = dictionary.as_ref().and_then(|d| Held::against(text, d)) {
+        return held;
+    }
+    *dictionary = Some(text.clone());
+    Held::Plain(text.clone())
 }
 
 /// The sink that feeds the store from the log writer thread.
@@ -483,7 +560,7 @@ mod tests {
             let inner = store.lock();
             let stored = &inner.records[0];
             assert!(matches!(stored.full, Held::Lz4 { .. }));
-            (stored.full.size(), stored.summary.len())
+            (stored.full.size(), stored.summary.size())
         };
         // The budget counts what is held: the compressed block.
         assert_eq!(bytes, packed + summary);
@@ -509,12 +586,94 @@ mod tests {
         let inner = store.lock();
         match &inner.records[0].full {
             Held::Plain(text) => assert!(Arc::ptr_eq(text, record.shared_json())),
-            Held::Lz4 { .. } => panic!("a small record was compressed"),
+            _ => panic!("the first small record was compressed"),
         }
         assert_eq!(
             inner.bytes,
-            record.json().len() + inner.records[0].summary.len()
+            record.json().len() + inner.records[0].summary.size()
         );
+    }
+
+    #[test]
+    fn small_records_like_an_earlier_one_are_held_compressed_against_it() {
+        let store = WebStore::new(100, usize::MAX);
+        let records: Vec<Exchange> = (1..=20).map(exchange).collect();
+        let jsons: Vec<String> = records
+            .iter()
+            .map(|ex| {
+                let record = Record::new(ex);
+                store.push(&record);
+                record.json().to_string()
+            })
+            .collect();
+        {
+            let inner = store.lock();
+            // The first is held as it is: the dictionary of the others.
+            let Held::Plain(first) = &inner.records[0].full else {
+                panic!("the first record was compressed");
+            };
+            for stored in inner.records.iter().skip(1) {
+                match &stored.full {
+                    Held::Lz4Dict {
+                        packed, dictionary, ..
+                    } => {
+                        assert!(Arc::ptr_eq(dictionary, first));
+                        assert!(packed.len() * DICTIONARY_GAIN <= stored.full.text_len());
+                    }
+                    _ => panic!("record {} was not compressed", stored.id),
+                }
+            }
+            let held: usize = inner.records.iter().map(|r| r.full.size()).sum();
+            let text: usize = jsons.iter().map(String::len).sum();
+            assert!(held * 2 < text, "{held} held for {text}");
+        }
+        // Every reader gets the same text back.
+        for (id, json) in (1..=20).zip(&jsons) {
+            assert_eq!(store.full(id).unwrap().unwrap().as_str(), json);
+        }
+        assert_eq!(
+            store.jsonl(),
+            jsons.iter().map(|j| format!("{j}\n")).collect::<String>()
+        );
+        assert_eq!(store.exchanges().len(), 20);
+        let summaries: Vec<String> = records
+            .iter()
+            .map(|ex| serde_json::to_string(&Summary::of(ex)).unwrap())
+            .collect();
+        assert_eq!(store.summaries(), format!("[{}]", summaries.join(",")));
+        assert!(matches!(
+            store.lock().records[5].summary,
+            Held::Lz4Dict { .. }
+        ));
+
+        // A record unlike the dictionary is held as it is and becomes the next one's.
+        let other = answered_with(21, &trakt_history(4 * 1024));
+        let record = Record::new(&other);
+        store.push(&record);
+        let twin = answered_with(22, &trakt_history(4 * 1024));
+        store.push(&Record::new(&twin));
+        {
+            let inner = store.lock();
+            let Held::Plain(new) = &inner.records[20].full else {
+                panic!("an unlike record was compressed against the old dictionary");
+            };
+            assert!(Arc::ptr_eq(new, record.shared_json()));
+            assert!(
+                matches!(&inner.records[21].full, Held::Lz4Dict { dictionary, .. } if Arc::ptr_eq(dictionary, new))
+            );
+        }
+        assert_eq!(
+            store.full(22).unwrap().unwrap().as_str(),
+            Record::new(&twin).json()
+        );
+
+        // A damaged block is an error, not a panic.
+        if let Held::Lz4Dict { packed, .. } = &mut store.lock().records[1].full {
+            *packed = Box::from(&[0xffu8; 16][..]);
+        }
+        assert!(store.full(2).unwrap().is_err());
+        store.clear();
+        assert!(store.dictionary.lock().unwrap().is_none());
     }
 
     #[test]
@@ -549,7 +708,13 @@ mod tests {
         }
         assert_eq!(store.len(), 3);
         assert!(store.full(2).is_none() && store.full(3).is_some());
-        assert_eq!(held_bytes(&store), (held * 3, text * 3));
+        // The summaries after the first are compressed against it: a little
+        // less than three times one record's bytes, exactly what is held.
+        let (bytes, texts) = held_bytes(&store);
+        let sizes: usize = store.lock().records.iter().map(Stored::bytes).sum();
+        assert_eq!(bytes, sizes);
+        assert!(bytes <= held * 3 && bytes > held * 2, "{bytes} of {held}");
+        assert_eq!(texts, text * 3);
 
         // By count.
         let store = WebStore::with_limits(2, usize::MAX, usize::MAX);
@@ -577,7 +742,7 @@ mod tests {
         let good = store.full(1).unwrap().unwrap();
         let (packed, len) = match &store.lock().records[0].full {
             Held::Lz4 { packed, len } => (packed.clone(), *len),
-            Held::Plain(_) => panic!("not compressed"),
+            _ => panic!("not compressed on its own"),
         };
         let broken = [
             // Garbage.
@@ -610,6 +775,53 @@ mod tests {
         }
         assert!(store.full(2).unwrap().is_ok());
         assert!(good.len() > 64 * 1024);
+    }
+
+    /// The cost of holding a small record compressed against the one before:
+    /// `cargo test --release --lib web::store::tests::small_record_compression -- --ignored --nocapture`
+    #[test]
+    #[ignore = "a measurement: prints figures, run it in release"]
+    fn small_record_compression() {
+        // A scrobble as the proxy records it, id, times and date changing.
+        let scrobble = |id: u64| -> Exchange {
+            serde_json::from_value(json!({"id": id,
+                "started_at": format!("2026-11-25T22:22:{:02}.{:09}Z", id % 60, id * 7_919 % 1_000_000_000),
+                "duration_ms": 0.1 + (id % 97) as f64 / 1000.0,
+                "request": {"method": "POST", "url": "https://api.trakt.tv/scrobble/start", "http_version": "HTTP/1.1",
+                    "headers": {"host": "api.trakt.tv", "content-type": "application/json",
+                        "user-agent": "Stremio/5.0", "trakt-api-key": "0e861f52c7365efe6da5ea3e2e6641b8d25d87aca3133e8d4f7dc8487368d14b",
+                        "trakt-api-version": "2", "authorization": "Bearer sha256:50805a7b", "content-length": "207"},
+                    "body": {"size": 207, "text": format!(r#"{{"movie":{{"title":"Guardians of the Galaxy","year":2014,"ids":{{"trakt":{id},"slug":"guardians-of-the-galaxy-2014","imdb":"tt2015381","tmdb":118340}}}},"progress":{}.25,"app_version":"1.0","app_date":"2014-09-22"}}"#, id % 100)}},
+                "response": {"status": 201, "http_version": "HTTP/1.1",
+                    "headers": {"content-type": "application/json", "content-length": "153", "date": format!("Wed, 25 Nov 2026 22:22:{:02} GMT", id % 60)},
+                    "body": {"size": 153, "text": format!(r#"{{"id":{},"action":"start","progress":1.25,"sharing":{{"twitter":false}},"movie":{{"title":"Guardians of the Galaxy","year":2014,"ids":{{"trakt":28}}}}}}"#, 3_373_536_619u64 + id)}},
+                "findings": [{"rule": "session.write.too-fast", "severity": "warning",
+                    "message": "0 ms after the previous write with this token; Trakt allows one write per second", "location": "/", "fixed": false}],
+                "fixes": []}))
+            .unwrap()
+        };
+        let records: Vec<Exchange> = (1..=2_000).map(scrobble).collect();
+        let records: Vec<Record<'_>> = records.iter().map(Record::new).collect();
+        let texts: usize = records.iter().map(|r| r.json().len()).sum();
+        let store = WebStore::new(100_000, usize::MAX);
+        let started = std::time::Instant::now();
+        for record in &records {
+            store.push(record);
+        }
+        let push = started.elapsed();
+        let (held, _) = held_bytes(&store);
+        let started = std::time::Instant::now();
+        let back = store.jsonl();
+        let read = started.elapsed();
+        println!(
+            "{} small records, {} bytes of text held in {held} ({:.1}x); push {:.2} us each, read back {:.2} us each",
+            records.len(),
+            texts,
+            texts as f64 / held as f64,
+            push.as_secs_f64() * 1e6 / records.len() as f64,
+            read.as_secs_f64() * 1e6 / records.len() as f64,
+        );
+        assert_eq!(back.len(), texts + records.len());
     }
 
     /// The ratio and cost on a realistic Trakt answer:
