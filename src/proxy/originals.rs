@@ -164,12 +164,18 @@ mod tests {
     }
 
     #[test]
-    fn the_body_is_shared_not_copied_and_debug_shows_no_secret() {
+    fn a_large_body_is_shared_a_small_one_copied_and_debug_shows_no_secret() {
         let originals = Originals::new(10, usize::MAX);
-        let captured = request("SECRET-TOKEN", 64);
+        let captured = request("SECRET-TOKEN", COPIED_BODY + 1);
         originals.keep(7, &captured);
         let kept = originals.get(7).unwrap();
         assert_eq!(kept.body.bytes.as_ptr(), captured.body.bytes.as_ptr());
+        // A small one may be a slice of a read buffer: kept as bytes of its own.
+        let small = request("SECRET-TOKEN", 64);
+        originals.keep(8, &small);
+        let kept = originals.get(8).unwrap();
+        assert_ne!(kept.body.bytes.as_ptr(), small.body.bytes.as_ptr());
+        assert_eq!(kept.body.bytes, small.body.bytes);
         assert!(!format!("{originals:?}").contains("SECRET"));
         let off = Originals::new(0, 0);
         off.keep(1, &captured);
