@@ -310,23 +310,12 @@ impl WebStore {
 
     /// Every stored summary, oldest first, as one JSON array.
     pub fn summaries(&self) -> String {
-        let held: Vec<(u64, Held)> = self
-            .lock()
-            .records
-            .iter()
-            .map(|r| (r.id, r.summary.clone()))
-            .collect();
         let mut out = String::from("[");
-        // Read back after the lock; one that cannot be is left out (and logged).
-        for (i, text) in held
-            .iter()
-            .filter_map(|(id, summary)| summary.text(*id).ok())
-            .enumerate()
-        {
+        for (i, text) in self.read_back(|r| &r.summary).iter().enumerate() {
             if i > 0 {
                 out.push(',');
             }
-            out.push_str(&text);
+            out.push_str(text);
         }
         out.push(']');
         out
@@ -344,18 +333,23 @@ impl WebStore {
         Some(held.text(id))
     }
 
-    /// Every stored record, oldest first, taken under the lock and read
-    /// back (decompressed) after it; one that cannot be is left out (and
-    /// logged as an error).
+    /// Every stored record, oldest first.
     fn texts(&self) -> Vec<Arc<String>> {
+        self.read_back(|r| &r.full)
+    }
+
+    /// One part (`which`) of every stored record, oldest first, taken under
+    /// the lock and read back (decompressed) after it; one that cannot be is
+    /// left out (and logged as an error).
+    fn read_back(&self, which: fn(&Stored) -> &Held) -> Vec<Arc<String>> {
         let held: Vec<(u64, Held)> = self
             .lock()
             .records
             .iter()
-            .map(|r| (r.id, r.full.clone()))
+            .map(|r| (r.id, which(r).clone()))
             .collect();
         held.iter()
-            .filter_map(|(id, full)| full.text(*id).ok())
+            .filter_map(|(id, part)| part.text(*id).ok())
             .collect()
     }
 
