@@ -237,7 +237,7 @@ fn every_operation_accepts_its_valid_requests() {
             Auth::Optional => &[true, false],
             Auth::None => &[false],
         };
-        let bodies: Vec<Option<Value>> = match &endpoint.body_schema {
+        let bodies: Vec<Option<Value>> = match &endpoint.details().body_schema {
             Some(schema) => examples(schema, 0).into_iter().map(Some).collect(),
             None => vec![None],
         };
@@ -331,9 +331,9 @@ fn every_body_schema_names_each_broken_field() {
     for endpoint in contract
         .endpoints
         .iter()
-        .filter(|e| e.body_schema.is_some())
+        .filter(|e| e.details().body_schema.is_some())
     {
-        let schema = endpoint.body_schema.as_ref().unwrap();
+        let schema = endpoint.details().body_schema.as_ref().unwrap();
         let schema_resolved = resolve(schema);
         // Alternatives: break each alternative's fields within that alternative.
         let alternatives: Vec<&Schema> = if schema_resolved.any_of.is_empty() {

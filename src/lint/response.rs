@@ -45,7 +45,7 @@ pub fn check(exchange: &Exchange) -> Option<Finding> {
     if !invalid.is_empty() || response.status != endpoint.success {
         return None;
     }
-    let schema = endpoint.response.as_ref()?;
+    let schema = endpoint.details().response.as_ref()?;
     let body = response.body.json()?;
     let contract = trakt::contract();
     let validator = Validator {

@@ -292,7 +292,7 @@ fn check_body_presence(s: &Subject, endpoint: &trakt::Endpoint, out: &mut Vec<Fi
             ));
         }
     }
-    if !has_body && endpoint.body_schema.as_ref().is_some_and(needs_fields) {
+    if !has_body && endpoint.details().body_schema.as_ref().is_some_and(needs_fields) {
         out.push(BODY_MISSING.finding(
             "/",
             format!("{} {} needs a JSON body", s.method, endpoint.path),
@@ -422,7 +422,7 @@ fn check_ids(s: &Subject, endpoint: &trakt::Endpoint, out: &mut Vec<Finding>) {
 fn check_query(s: &Subject, endpoint: &trakt::Endpoint, out: &mut Vec<Finding>) {
     let contract = trakt::contract();
     for (key, value) in &s.query {
-        let Some(schema) = endpoint.query.get(key.as_str()) else {
+        let Some(schema) = endpoint.details().query.get(key.as_str()) else {
             unknown_query_key(key, endpoint, out);
             continue;
         };
@@ -450,6 +450,7 @@ fn unknown_query_key(key: &str, endpoint: &trakt::Endpoint, out: &mut Vec<Findin
     let lower = key.to_ascii_lowercase();
     let reach = if lower.len() <= 5 { 1 } else { 2 };
     let close = endpoint
+        .details()
         .query
         .keys()
         .find(|known| **known == lower || edit_distance(known, &lower) <= reach);

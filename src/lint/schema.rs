@@ -58,7 +58,7 @@ pub const RULES: &[&Rule] = &[&REQUIRED, &TYPE, &ENUM, &RANGE];
 
 pub fn check(s: &Subject, out: &mut Vec<Finding>) {
     let Some(endpoint) = s.endpoint() else { return };
-    let (Some(schema), Some(value)) = (&endpoint.body_schema, s.json()) else {
+    let (Some(schema), Some(value)) = (&endpoint.details().body_schema, s.json()) else {
         return;
     };
     // Hand-written rules name a body that is not an object where they read it.

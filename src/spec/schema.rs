@@ -97,13 +97,59 @@ const MATCHED_ON_IDS: &[&str] = &["title", "year", "ids"];
 /// Validates `value` against `schema`; `shared` resolves `$ref`s. The
 /// violations come in document order; nesting is bounded by the data.
 pub struct Validator<'s> {
-    pub shared: &'s [Schema],
+    pub shared: &'s SharedSchemas,
     /// Relax the contract's required `title`/`year`/`ids` on media objects
     /// (request bodies; responses keep them).
     pub request: bool,
     /// Follow at most this many items of each array (a page of 250 movies
     /// is judged by its first few), or all when `None`.
     pub sample: Option<usize>,
+}
+
+/// The contract's shared schemas (what `$ref`s point at), each read from the
+/// embedded contract the first time one is needed: a proxy sees a few dozen
+/// endpoints, and the whole table parsed up front held most of the
+/// contract's memory.
+#[derive(Debug, Default)]
+pub struct SharedSchemas {
+    raw: Vec<&'static serde_json::value::RawValue>,
+    parsed: Vec<std::sync::OnceLock<Schema>>,
+}
+
+impl SharedSchemas {
+    pub fn new(raw: Vec<&'static serde_json::value::RawValue>) -> Self {
+        let parsed = raw.iter().map(|_| std::sync::OnceLock::new()).collect();
+        SharedSchemas { raw, parsed }
+    }
+
+    /// Shared schema `i`; one that does not parse (a build problem, which a
+    /// test guards) reads as the empty schema, which accepts anything.
+    pub fn get(&self, i: usize) -> Option<&Schema> {
+        let raw = self.raw.get(i)?;
+        Some(self.parsed.get(i)?.get_or_init(|| {
+            serde_json::from_str(raw.get()).unwrap_or_else(|e| {
+                tracing::error!("shared schema {i} of the Trakt contract does not parse: {e}");
+                Schema::default()
+            })
+        }))
+    }
+
+    pub fn len(&self) -> usize {
+        self.raw.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.raw.is_empty()
+    }
+
+    /// Whether every shared schema parses (for the test that guards the data).
+    pub fn all_parse(&self) -> Result<(), String> {
+        for (i, raw) in self.raw.iter().enumerate() {
+            serde_json::from_str::<Schema>(raw.get())
+                .map_err(|e| format!("shared schema {i}: {e}"))?;
+        }
+        Ok(())
+    }
 }
 
 /// How deep a value is followed: the contract's schemas are shallow, and a
@@ -432,7 +478,7 @@ mod tests {
 
     fn check(value: Value, s: Value, request: bool) -> Vec<Violation> {
         Validator {
-            shared: &[],
+            shared: &SharedSchemas::default(),
             request,
             sample: None,
         }

@@ -9,11 +9,12 @@
 //! optional (the contract spells each route in full).
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::LazyLock;
+use std::sync::{LazyLock, OnceLock};
 
 use serde::Deserialize;
 
-use super::schema::Schema;
+use super::schema::{Schema, SharedSchemas};
+use serde_json::value::RawValue;
 use crate::text::{edit_distance, percent_decode};
 
 /// The hosts that serve the Trakt API (production, private production, staging).
@@ -266,20 +267,53 @@ pub struct Endpoint {
     pub auth: Auth,
     /// The hand-written body rules that apply.
     pub body: BodyShape,
-    /// The request body's schema, when the operation takes one.
-    pub body_schema: Option<Schema>,
-    /// Path parameters by name.
+    /// Path parameters by name (routing needs them: parsed at start).
     pub params: BTreeMap<String, Box<Schema>>,
-    /// Query parameters by name.
-    pub query: BTreeMap<String, Box<Schema>>,
-    pub query_required: Vec<String>,
     /// The status Trakt answers on success.
     pub success: u16,
     /// Every status the contract names.
     pub statuses: Vec<u16>,
-    /// The success response's schema.
-    pub response: Option<Schema>,
     segments: Vec<Segment>,
+    /// The operation as the contract has it, for [`Endpoint::details`].
+    raw: &'static RawValue,
+    details: OnceLock<Details>,
+}
+
+/// What the lint reads of an operation beyond its route: parsed from the
+/// embedded contract the first time a request to it is checked (a proxy
+/// sees a few dozen of the 334 operations; all parsed up front they held
+/// most of the contract's memory).
+#[derive(Debug, Default, Deserialize)]
+pub struct Details {
+    /// The request body's schema, when the operation takes one.
+    #[serde(default, rename = "body")]
+    pub body_schema: Option<Schema>,
+    /// Query parameters by name.
+    #[serde(default)]
+    pub query: BTreeMap<String, Box<Schema>>,
+    #[serde(default)]
+    pub query_required: Vec<String>,
+    /// The success response's schema.
+    #[serde(default)]
+    pub response: Option<Schema>,
+}
+
+impl Endpoint {
+    /// The operation's schemas beyond its route. One that does not parse (a
+    /// build problem, which a test guards) reads as none: nothing is judged
+    /// against it.
+    pub fn details(&self) -> &Details {
+        self.details.get_or_init(|| {
+            serde_json::from_str(self.raw.get()).unwrap_or_else(|e| {
+                tracing::error!(
+                    "{} {} of the Trakt contract does not parse: {e}",
+                    self.method,
+                    self.path
+                );
+                Details::default()
+            })
+        })
+    }
 }
 
 /// The whole contract, parsed once.
@@ -290,7 +324,7 @@ pub struct Contract {
     pub extended: Vec<String>,
     pub endpoints: Vec<Endpoint>,
     /// Schemas stored once and referred to by index.
-    pub shared: Vec<Schema>,
+    pub shared: SharedSchemas,
     /// Endpoints by the first segment of their path, for routing.
     by_root: HashMap<String, Vec<usize>>,
     /// Why the data could not be read (a build problem; a test guards it).
@@ -301,10 +335,13 @@ pub struct Contract {
 struct Data {
     contract: Source,
     extended: Vec<String>,
-    operations: Vec<RawOperation>,
-    schemas: Vec<Schema>,
+    #[serde(borrow)]
+    operations: Vec<&'static RawValue>,
+    #[serde(borrow)]
+    schemas: Vec<&'static RawValue>,
 }
 
+/// What is read of each operation at start: its route.
 #[derive(Deserialize)]
 struct RawOperation {
     method: String,
@@ -312,18 +349,19 @@ struct RawOperation {
     host: Server,
     auth: Auth,
     params: BTreeMap<String, Box<Schema>>,
-    query: BTreeMap<String, Box<Schema>>,
-    query_required: Vec<String>,
-    body: Option<Schema>,
+    /// Only whether there is one (the schema itself is read when needed).
+    body: Option<serde::de::IgnoredAny>,
     success: u16,
     statuses: Vec<u16>,
-    response: Option<Schema>,
 }
 
 static CONTRACT: LazyLock<Contract> =
     LazyLock::new(
-        || match serde_json::from_str::<Data>(include_str!("trakt-contract.json")) {
-            Ok(data) => Contract::from_data(data),
+        || match serde_json::from_str::<Data>(include_str!("trakt-contract.json"))
+            .map_err(|e| e.to_string())
+            .and_then(Contract::from_data)
+        {
+            Ok(contract) => contract,
             Err(e) => Contract {
                 error: Some(format!("src/spec/trakt-contract.json is not readable: {e}")),
                 ..Contract::default()
@@ -342,51 +380,48 @@ pub fn contract_label() -> String {
 }
 
 impl Contract {
-    fn from_data(data: Data) -> Contract {
-        let endpoints: Vec<Endpoint> = data
-            .operations
-            .into_iter()
-            .map(|op| {
-                let body = BODY_SHAPES
-                    .iter()
-                    .find(|(m, p, _)| *m == op.method && *p == op.path)
-                    .map(|(_, _, shape)| *shape)
-                    .unwrap_or(if op.body.is_some() {
-                        BodyShape::Object
-                    } else {
-                        BodyShape::None
-                    });
-                Endpoint {
-                    segments: segments(&op.path),
-                    method: op.method,
-                    path: op.path,
-                    server: op.host,
-                    auth: op.auth,
-                    body,
-                    body_schema: op.body,
-                    params: op.params,
-                    query: op.query,
-                    query_required: op.query_required,
-                    success: op.success,
-                    statuses: op.statuses,
-                    response: op.response,
-                }
-            })
-            .collect();
+    fn from_data(data: Data) -> Result<Contract, String> {
+        let mut endpoints = Vec::with_capacity(data.operations.len());
+        for raw in data.operations {
+            let op: RawOperation = serde_json::from_str(raw.get())
+                .map_err(|e| format!("an operation is not readable: {e}"))?;
+            let body = BODY_SHAPES
+                .iter()
+                .find(|(m, p, _)| *m == op.method && *p == op.path)
+                .map(|(_, _, shape)| *shape)
+                .unwrap_or(if op.body.is_some() {
+                    BodyShape::Object
+                } else {
+                    BodyShape::None
+                });
+            endpoints.push(Endpoint {
+                segments: segments(&op.path),
+                method: op.method,
+                path: op.path,
+                server: op.host,
+                auth: op.auth,
+                body,
+                params: op.params,
+                success: op.success,
+                statuses: op.statuses,
+                raw,
+                details: OnceLock::new(),
+            });
+        }
         let mut by_root: HashMap<String, Vec<usize>> = HashMap::new();
         for (i, endpoint) in endpoints.iter().enumerate() {
             if let Some(Segment::Literal(root)) = endpoint.segments.first() {
                 by_root.entry(root.clone()).or_default().push(i);
             }
         }
-        Contract {
+        Ok(Contract {
             source: data.contract,
             extended: data.extended,
             endpoints,
-            shared: data.schemas,
+            shared: SharedSchemas::new(data.schemas),
             by_root,
             error: None,
-        }
+        })
     }
 
     /// The schema itself, or the shared one it refers to.
@@ -702,10 +737,10 @@ pub fn endpoints_markdown() -> String {
         count = contract.endpoints.len(),
     );
     for e in &contract.endpoints {
-        let body = match (e.body, e.body_schema.is_some()) {
-            (BodyShape::None, _) => "none".to_string(),
-            (BodyShape::Object, _) => "schema".to_string(),
-            (shape, _) => format!("schema + {shape:?} rules"),
+        let body = match e.body {
+            BodyShape::None => "none".to_string(),
+            BodyShape::Object => "schema".to_string(),
+            shape => format!("schema + {shape:?} rules"),
         };
         out.push_str(&format!(
             "| {} | `{}` | {} | {} | {} |\n",
@@ -760,6 +795,14 @@ mod tests {
         let c = contract();
         assert_eq!(c.error, None);
         assert_eq!(c.endpoints.len(), 334, "operations in the snapshot");
+        // Read lazily at run time: every part must parse all the same.
+        assert_eq!(c.shared.all_parse(), Ok(()));
+        for e in &c.endpoints {
+            let parsed = serde_json::from_str::<Details>(e.raw.get());
+            assert!(parsed.is_ok(), "{} {}: {parsed:?}", e.method, e.path);
+        }
+        assert!(c.endpoints.iter().any(|e| e.details().response.is_some()));
+        assert!(c.endpoints.iter().any(|e| !e.details().query.is_empty()));
         assert_eq!(c.source.date, "2026-07-30");
         for (i, a) in c.endpoints.iter().enumerate() {
             assert!(a.path.starts_with('/'), "{}", a.path);
