@@ -57,7 +57,8 @@ fn stremio_and_trakt() -> Handler {
                     ),
                     k if k.ends_with("expired") => format!(
                         r#"{{"access_token":"{TRAKT_TOKEN}","created_at":{},"expires_in":86400}}"#,
-                        created - 3 * 86400
+                        // A minute more than two days ago (see the login's).
+                        created - 3 * 86400 - 60
                     ),
                     k if k.ends_with("broken") => {
                         return Reply::json(
@@ -78,7 +79,10 @@ fn stremio_and_trakt() -> Handler {
                 200,
                 &format!(
                     r#"{{"result":{{"authKey":"{AUTH_KEY}-expired","user":{{"_id":"5e1","email":"a@b.c","trakt":{{"access_token":"{TRAKT_TOKEN}","created_at":{},"expires_in":86400}}}}}}}}"#,
-                    now() - 3 * 86400
+                    // A minute more than two days ago: `now()` is in whole
+                    // seconds and the proxy judges at the request's start,
+                    // which may lie in the second before this answer.
+                    now() - 3 * 86400 - 60
                 ),
             ),
             ("api.strem.io", "/api/events") => Reply::json(200, r#"{"result":{"success":true}}"#),
