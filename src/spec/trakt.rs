@@ -316,7 +316,8 @@ impl Endpoint {
     }
 }
 
-/// The whole contract, parsed once.
+/// The whole contract: routes parsed once at first use, each operation's
+/// schemas (and the shared ones) when first needed.
 #[derive(Debug, Default)]
 pub struct Contract {
     pub source: Source,
