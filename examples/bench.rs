@@ -691,6 +691,8 @@ fn child_proxy(args: &[String]) {
     let cli = trakt_doctor::cli::Cli::parse_from(
         std::iter::once("trakt-doctor".to_string()).chain(args.iter().cloned()),
     );
+    // As the binary runs: its diagnostics set up (spans and events cost).
+    trakt_doctor::app::init_diagnostics();
     if let Err(fatal) = trakt_doctor::app::main(cli) {
         eprintln!("bench: the child proxy stopped: {fatal}");
         std::process::exit(2);

@@ -6,6 +6,24 @@ use crate::commands;
 use crate::error::Fatal;
 
 /// Runs the parsed command line; returns the process exit status.
+/// Diagnostics as the binary sets them up: `RUST_LOG` or
+/// `trakt_doctor=info,warn`, to stderr, coloured only for a terminal that
+/// wants it. The benchmark's child proxy sets up the same, so it pays what
+/// the binary pays.
+pub fn init_diagnostics() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("trakt_doctor=info,warn"));
+    // Colour codes only for a terminal that wants them, not for a pipe or a file.
+    let colour =
+        crate::log::terminal::colour_wanted(std::io::IsTerminal::is_terminal(&std::io::stderr()));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(colour)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .init();
+}
+
 pub fn main(cli: Cli) -> Result<i32, Fatal> {
     match cli.command {
         None => commands::run::run(cli.run),
