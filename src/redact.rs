@@ -47,8 +47,10 @@ const SECRET_HEADERS: &[&str] = &[
 /// Header fields that carry URLs whose query may hold secrets.
 const URL_HEADERS: &[&str] = &["location", "referer"];
 
-fn is_secret_key(key: &str) -> bool {
-    SECRET_KEYS.iter().any(|k| k.eq_ignore_ascii_case(key))
+fn is_secret_key(key: &[u8]) -> bool {
+    SECRET_KEYS
+        .iter()
+        .any(|k| k.as_bytes().eq_ignore_ascii_case(key))
 }
 
 /// Redacts with one fingerprint key. Cloning is cheap (clones share their
@@ -334,7 +336,7 @@ impl Redactor {
             .split('&')
             .map(|pair| match pair.split_once('=') {
                 Some((key, value))
-                    if is_secret_key(&percent_decode(&key.replace('+', " ")))
+                    if is_secret_key(percent_decode(&key.replace('+', " ")).as_bytes())
                         && !value.is_empty() =>
                 {
                     format!("{key}={}", self.fingerprint(value))
@@ -458,11 +460,7 @@ impl Redactor {
                 .is_some_and(|&b| is_word_byte(b));
             // The whole word must be a key (what `secret_key_at` finds at its
             // start, since a quote, space or separator follows it).
-            let is_key = bytes.get(word..key_end).is_some_and(|w| {
-                SECRET_KEYS
-                    .iter()
-                    .any(|k| k.len() == w.len() && k.as_bytes().eq_ignore_ascii_case(w))
-            });
+            let is_key = bytes.get(word..key_end).is_some_and(is_secret_key);
             if !starts_word || !is_key {
                 continue;
             }
@@ -588,7 +586,7 @@ fn escaped_secret_key(raw: &str, open: usize) -> Option<usize> {
             }
             b'"' if escaped => {
                 let key: String = serde_json::from_str(raw.get(open..=i)?).ok()?;
-                return is_secret_key(&key).then_some(i);
+                return is_secret_key(key.as_bytes()).then_some(i);
             }
             // A key is letters, digits and `_` (escaped or not): most strings stop here at once.
             b if is_word_byte(b) => i += 1,
