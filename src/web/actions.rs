@@ -384,17 +384,25 @@ fn ask_of(body: &[u8]) -> Result<Ask, String> {
         .map_err(|e| format!("expected {{mode, draft, secrets, confirmed}}: {e}"))
 }
 
+/// A resend's ask and the record it resends, or the answer why not (400
+/// for a malformed ask, then 404 or 500 as [`unavailable`] says).
+fn ask_and_record(
+    web: &WebContext,
+    id: u64,
+    body: &[u8],
+) -> Result<(Ask, Exchange), Box<Response<ProxyBody>>> {
+    let ask = ask_of(body).map_err(|why| Box::new(bad_request(&why)))?;
+    let record = record(web, id).map_err(|why| Box::new(unavailable(why)))?;
+    Ok((ask, record))
+}
+
 /// What a resend will do, before it is sent: the request line, whether it
 /// is a write and what it changes, the repairs (mode `fixed`), or why it
 /// cannot go yet (the secrets to ask for).
 fn prepare(web: &WebContext, id: u64, body: &[u8]) -> Response<ProxyBody> {
-    let ask = match ask_of(body) {
-        Ok(ask) => ask,
-        Err(why) => return bad_request(&why),
-    };
-    let record = match record(web, id) {
-        Ok(record) => record,
-        Err(why) => return unavailable(why),
+    let (ask, record) = match ask_and_record(web, id, body) {
+        Ok(both) => both,
+        Err(answer) => return *answer,
     };
     let fixed = ask.mode == "fixed";
     // The preview is made on the redacted request: the page never sees a secret.
@@ -436,13 +444,9 @@ fn prepare(web: &WebContext, id: u64, body: &[u8]) -> Response<ProxyBody> {
 /// Sends the resend and answers with the new exchange's record, once the
 /// log has it (the side-by-side view needs it).
 async fn resend(web: &WebContext, id: u64, body: &[u8]) -> Response<ProxyBody> {
-    let ask = match ask_of(body) {
-        Ok(ask) => ask,
-        Err(why) => return bad_request(&why),
-    };
-    let record = match record(web, id) {
-        Ok(record) => record,
-        Err(why) => return unavailable(why),
+    let (ask, record) = match ask_and_record(web, id, body) {
+        Ok(both) => both,
+        Err(answer) => return *answer,
     };
     let (confirmed, force, fix) = (ask.confirmed, ask.force, ask.mode == "fixed");
     let request = match planned(web, &record, ask) {
