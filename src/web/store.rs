@@ -111,10 +111,8 @@ impl Held {
         })
     }
 
-    fn of(json: &Arc<String>) -> Held {
-        if json.len() < COMPRESS_FROM {
-            return Held::Plain(json.clone());
-        }
+    /// A large record, compressed on its own (see [`WebStore::hold`]).
+    fn large(json: &Arc<String>) -> Held {
         let packed = lz4_flex::block::compress(json.as_bytes());
         // Text that hardly compresses (already compressed, base64) is kept
         // as it is: the saving would not pay for decompressing it on reads.
@@ -299,7 +297,7 @@ impl WebStore {
     /// small one as [`hold_small`] holds it.
     fn hold(&self, json: &Arc<String>) -> Held {
         if json.len() >= COMPRESS_FROM {
-            return Held::of(json);
+            return Held::large(json);
         }
         hold_small(json, &self.dictionary)
     }
@@ -828,9 +826,9 @@ mod tests {
         let json = Arc::new(record_json);
         let rounds = 50;
         let started = std::time::Instant::now();
-        let mut held = Held::of(&json);
+        let mut held = Held::large(&json);
         for _ in 1..rounds {
-            held = Held::of(&json);
+            held = Held::large(&json);
         }
         let packing = started.elapsed() / rounds;
         let started = std::time::Instant::now();
@@ -846,7 +844,7 @@ mod tests {
         );
         let x = Arc::new("x".repeat(1 << 20));
         let started = std::time::Instant::now();
-        let held = Held::of(&x);
+        let held = Held::large(&x);
         println!(
             "1 MiB of 'x' -> {} held, compress {:?}",
             held.size(),
