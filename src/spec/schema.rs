@@ -126,20 +126,11 @@ impl SharedSchemas {
     /// test guards) reads as the empty schema, which accepts anything.
     pub fn get(&self, i: usize) -> Option<&Schema> {
         let raw = self.raw.get(i)?;
-        Some(self.parsed.get(i)?.get_or_init(|| {
-            serde_json::from_str(raw.get()).unwrap_or_else(|e| {
-                tracing::error!("shared schema {i} of the Trakt contract does not parse: {e}");
-                Schema::default()
-            })
-        }))
-    }
-
-    pub fn len(&self) -> usize {
-        self.raw.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.raw.is_empty()
+        Some(
+            self.parsed
+                .get(i)?
+                .get_or_init(|| parse_embedded(raw, format_args!("shared schema {i}"))),
+        )
     }
 
     /// Whether every shared schema parses (for the test that guards the data).
@@ -150,6 +141,19 @@ impl SharedSchemas {
         }
         Ok(())
     }
+}
+
+/// A part of the embedded contract, parsed when first needed; one that does
+/// not parse (a build problem, which a test guards) is logged and reads as
+/// its default (the empty schema, no details): nothing is judged against it.
+pub(crate) fn parse_embedded<T: serde::de::DeserializeOwned + Default>(
+    raw: &serde_json::value::RawValue,
+    what: std::fmt::Arguments<'_>,
+) -> T {
+    serde_json::from_str(raw.get()).unwrap_or_else(|e| {
+        tracing::error!("{what} of the Trakt contract does not parse: {e}");
+        T::default()
+    })
 }
 
 /// How deep a value is followed: the contract's schemas are shallow, and a

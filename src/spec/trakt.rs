@@ -13,7 +13,7 @@ use std::sync::{LazyLock, OnceLock};
 
 use serde::Deserialize;
 
-use super::schema::{Schema, SharedSchemas};
+use super::schema::{parse_embedded, Schema, SharedSchemas};
 use serde_json::value::RawValue;
 use crate::text::{edit_distance, percent_decode};
 
@@ -299,19 +299,10 @@ pub struct Details {
 }
 
 impl Endpoint {
-    /// The operation's schemas beyond its route. One that does not parse (a
-    /// build problem, which a test guards) reads as none: nothing is judged
-    /// against it.
+    /// The operation's schemas beyond its route (see [`parse_embedded`]).
     pub fn details(&self) -> &Details {
         self.details.get_or_init(|| {
-            serde_json::from_str(self.raw.get()).unwrap_or_else(|e| {
-                tracing::error!(
-                    "{} {} of the Trakt contract does not parse: {e}",
-                    self.method,
-                    self.path
-                );
-                Details::default()
-            })
+            parse_embedded(self.raw, format_args!("{} {}", self.method, self.path))
         })
     }
 }
