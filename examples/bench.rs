@@ -428,22 +428,30 @@ async fn throughput(route: &Route, sizes: &Sizes, figures: &mut Figures) {
 /// Voluntary and involuntary context switches of all of a process's threads
 /// (those still running: a thread that ended takes its count with it).
 fn context_switches(pid: u32) -> Option<u64> {
-    let mut total = 0;
+    sum_over_threads(&pid.to_string(), "status", |status| {
+        let counts = status.lines().filter_map(|line| {
+            line.strip_prefix("voluntary_ctxt_switches:")
+                .or_else(|| line.strip_prefix("nonvoluntary_ctxt_switches:"))
+                .and_then(|n| n.trim().parse::<u64>().ok())
+        });
+        counts.reduce(|a, b| a + b)
+    })
+}
+
+/// `read` of `/proc/PID/task/*/FILE` summed over the process's live threads;
+/// `None` when no thread's file could be read.
+fn sum_over_threads(pid: &str, file: &str, read: impl Fn(&str) -> Option<u64>) -> Option<u64> {
+    let mut total = None;
     for task in std::fs::read_dir(format!("/proc/{pid}/task")).ok()? {
-        let task = task.ok()?.path();
-        let Ok(status) = std::fs::read_to_string(task.join("status")) else {
+        let Ok(task) = task else { continue };
+        let Ok(text) = std::fs::read_to_string(task.path().join(file)) else {
             continue;
         };
-        for line in status.lines() {
-            if let Some(n) = line
-                .strip_prefix("voluntary_ctxt_switches:")
-                .or_else(|| line.strip_prefix("nonvoluntary_ctxt_switches:"))
-            {
-                total += n.trim().parse::<u64>().unwrap_or(0);
-            }
+        if let Some(n) = read(&text) {
+            total = Some(total.unwrap_or(0) + n);
         }
     }
-    Some(total)
+    total
 }
 
 /// A new connection (and TLS handshake) per request.
@@ -555,23 +563,10 @@ async fn soak(route: &Route, requests: usize) -> usize {
 fn cpu_secs(pid: &str) -> Option<f64> {
     // Nanoseconds on the CPU of every live thread (schedstat), where the
     // kernel keeps them; otherwise the process's clock ticks (10 ms each).
-    let mut nanos = 0u64;
-    let mut read_any = false;
-    for task in std::fs::read_dir(format!("/proc/{pid}/task")).ok()? {
-        let Ok(task) = task else { continue };
-        let Ok(schedstat) = std::fs::read_to_string(task.path().join("schedstat")) else {
-            continue;
-        };
-        if let Some(on_cpu) = schedstat
-            .split_whitespace()
-            .next()
-            .and_then(|n| n.parse::<u64>().ok())
-        {
-            nanos += on_cpu;
-            read_any = true;
-        }
-    }
-    if read_any {
+    let on_cpu = sum_over_threads(pid, "schedstat", |schedstat| {
+        schedstat.split_whitespace().next()?.parse::<u64>().ok()
+    });
+    if let Some(nanos) = on_cpu {
         return Some(nanos as f64 / 1e9);
     }
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
