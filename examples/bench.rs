@@ -1609,7 +1609,11 @@ fn main() {
             throughput_secs: 4.0,
             connections: 64,
             handshakes: 300,
-            big_requests: 40,
+            // BENCH_BIG_REQUESTS: more 1 MiB answers, for profiling that workload.
+            big_requests: std::env::var("BENCH_BIG_REQUESTS")
+                .ok()
+                .and_then(|n| n.parse().ok())
+                .unwrap_or(40),
             held_connections: 1000,
             soak_requests: 100_000,
             quick,

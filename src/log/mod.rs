@@ -24,10 +24,15 @@
 //! the next batch can gather. Waking a sleeping thread for each record cost
 //! the proxy more CPU than writing the record. A lone record is written at
 //! once.
+//!
+//! While records with large bodies keep coming, the writer keeps their
+//! buffers (the body's, the record text's, the web view's compression
+//! output) for the next one, and lets go of them once idle ([`spare`]).
 
 pub mod detached;
 pub mod har;
 pub mod jsonl;
+pub mod spare;
 // Reading recorded files is pure: it denies panicking constructs as the core does.
 core! {
     pub mod read;
@@ -44,6 +49,7 @@ use std::time::Duration;
 use crate::exchange::Exchange;
 use crate::proxy::stages::{Clock, Stage};
 use crate::redact::Redactor;
+use spare::SpareBodies;
 
 /// A destination for finished exchanges.
 pub trait Sink: Send {
@@ -57,6 +63,9 @@ pub trait Sink: Send {
     }
     /// At shutdown: writes everything out and makes it durable.
     fn flush(&mut self) -> std::io::Result<()>;
+    /// The writer has had nothing to do for a while: let go of any buffer
+    /// kept for reuse.
+    fn idle(&mut self) {}
 }
 
 /// A finished exchange on its way to the sinks, with its JSON form made
@@ -67,6 +76,8 @@ pub struct Record<'a> {
     json: OnceCell<Arc<String>>,
     /// About how long the JSON will be: its buffer is sized once, not regrown.
     size_hint: usize,
+    /// A buffer kept from an earlier large record, for this one's JSON.
+    spare: std::cell::Cell<Option<Vec<u8>>>,
 }
 
 impl<'a> Record<'a> {
@@ -80,6 +91,27 @@ impl<'a> Record<'a> {
             exchange,
             json: OnceCell::new(),
             size_hint,
+            spare: std::cell::Cell::new(None),
+        }
+    }
+
+    /// A record whose JSON, if large, is written into `spare` (a buffer an
+    /// earlier large record gave back: see [`Record::into_spare`]).
+    fn reusing(exchange: &'a Exchange, size_hint: usize, spare: Option<Vec<u8>>) -> Self {
+        let record = Record::with_size_hint(exchange, size_hint);
+        record.spare.set(spare);
+        record
+    }
+
+    /// The buffer of a large record's JSON once no sink holds it any more
+    /// (the web view keeps large records compressed), else the spare it
+    /// was given and did not use.
+    fn into_spare(self) -> Option<Vec<u8>> {
+        match self.json.into_inner() {
+            Some(json) if json.len() >= spare::LARGE => {
+                Arc::try_unwrap(json).ok().map(String::into_bytes)
+            }
+            _ => self.spare.take(),
         }
     }
 
@@ -94,19 +126,29 @@ impl<'a> Record<'a> {
             // Serialising our own types cannot fail (string keys, finite
             // numbers), and serde_json writes UTF-8.
             // The same bytes as serde_json's, with the bodies escaped faster.
-            let mut buffer = Vec::with_capacity(self.size_hint.max(256));
+            let mut buffer = match self.spare.take() {
+                Some(mut spare) if self.size_hint >= spare::LARGE => {
+                    spare.clear();
+                    spare.reserve(self.size_hint);
+                    spare
+                }
+                unused => {
+                    self.spare.set(unused);
+                    Vec::with_capacity(self.size_hint.max(256))
+                }
+            };
             let _ = crate::exchange::json::write_exchange(&mut buffer, self.exchange);
             let mut json = String::from_utf8(buffer).unwrap_or_default();
             // Kept by the web view, so without the spare room the estimate
             // left. A shrink in place keeps the allocator's block when it
             // shrinks by less than half (mimalloc), which held ~2.5 KB per
             // 1.3 KB scrobble record: a small record is copied into an
-            // allocation of its own size instead (large ones the web view
-            // holds compressed).
+            // allocation of its own size instead. A large one is left as
+            // written: shrinking a large block copies it, the web view
+            // holds large records compressed (and trims the rare one that
+            // does not compress), and its buffer serves the next one.
             if json.len() < SMALL_RECORD && json.capacity() - json.len() > json.len() / 8 {
                 json = json.as_str().to_owned();
-            } else {
-                json.shrink_to_fit();
             }
             Arc::new(json)
         })
@@ -168,9 +210,16 @@ pub struct LogHandle {
     /// Records waiting, and the most that may wait.
     queued_records: Arc<AtomicUsize>,
     max_records: usize,
+    /// Large body buffers the writer gives back for the next large body.
+    spare: Arc<SpareBodies>,
 }
 
 impl LogHandle {
+    /// Where the proxy takes a buffer for a large body it captures.
+    pub fn spare_bodies(&self) -> &SpareBodies {
+        &self.spare
+    }
+
     /// The id for the next exchange (1, 2, 3, ... in the order they start).
     pub fn next_id(&self) -> u64 {
         self.next_id.fetch_add(1, Ordering::Relaxed)
@@ -263,9 +312,11 @@ fn spawn_with_limits(
     let (tx, rx) = mpsc::channel::<Message>();
     let queued_bytes = Arc::new(AtomicUsize::new(0));
     let queued_records = Arc::new(AtomicUsize::new(0));
+    let spare = Arc::new(SpareBodies::default());
     let waiting = Waiting {
         bytes: queued_bytes.clone(),
         records: queued_records.clone(),
+        spare: spare.clone(),
     };
     let thread = thread::Builder::new()
         .name("trakt-doctor-log".into())
@@ -280,6 +331,7 @@ fn spawn_with_limits(
         max_bytes,
         queued_records,
         max_records: capacity,
+        spare,
     };
     (
         handle,
@@ -337,6 +389,8 @@ impl Sinks {
 struct Waiting {
     bytes: Arc<AtomicUsize>,
     records: Arc<AtomicUsize>,
+    /// Where written records' large body buffers go back to the proxy.
+    spare: Arc<SpareBodies>,
 }
 
 fn run_writer(
@@ -349,8 +403,29 @@ fn run_writer(
     let failing = vec![false; sinks.len()];
     let mut sinks = Sinks { sinks, failing };
     let mut stopping = false;
+    // The last large record's JSON buffer, for the next large one.
+    let mut spare_json: Option<Vec<u8>> = None;
+    // Whether buffers are kept for reuse (let go after a while with nothing to do).
+    let mut holding = false;
     while !stopping {
-        let Ok(first) = rx.recv() else { break };
+        let first = if holding {
+            match rx.recv_timeout(spare::IDLE) {
+                Ok(message) => Ok(message),
+                Err(mpsc::RecvTimeoutError::Timeout) => {
+                    spare_json = None;
+                    waiting.spare.clear();
+                    for sink in &mut sinks.sinks {
+                        sink.idle();
+                    }
+                    holding = false;
+                    rx.recv()
+                }
+                Err(mpsc::RecvTimeoutError::Disconnected) => break,
+            }
+        } else {
+            rx.recv()
+        };
+        let Ok(first) = first else { break };
         let mut batch = 0;
         let mut next = Some(first);
         while let Some(message) = next.take() {
@@ -361,10 +436,14 @@ fn run_writer(
                         redactor.exchange(&mut exchange);
                     }
                     clock.lap(Stage::Redact);
-                    let record = Record::with_size_hint(&exchange, size);
+                    let record = Record::reusing(&exchange, size, spare_json.take());
                     sinks.each(&mut stats, "write to", |sink| sink.record(&record));
-                    drop(record);
+                    spare_json = record.into_spare();
                     clock.lap(Stage::Sinks);
+                    if let Some(response) = exchange.response.take() {
+                        waiting.spare.give(response.body.bytes);
+                    }
+                    holding |= size >= spare::LARGE;
                     drop(exchange);
                     waiting.bytes.fetch_sub(size, Ordering::Relaxed);
                     waiting.records.fetch_sub(1, Ordering::Relaxed);
@@ -483,6 +562,75 @@ mod tests {
         assert_eq!(log.dropped(), dropped);
         let stats = writer.finish();
         assert_eq!(stats.records + stats.dropped, 21);
+    }
+
+    /// A sink that notes where each record's JSON lies, and when it is told the writer is idle.
+    struct Addresses {
+        seen: Arc<Mutex<Vec<usize>>>,
+        idle: Arc<AtomicU64>,
+    }
+
+    impl Sink for Addresses {
+        fn name(&self) -> String {
+            "addresses".into()
+        }
+        fn record(&mut self, record: &Record<'_>) -> std::io::Result<()> {
+            let address = record.shared_json().as_ptr() as usize;
+            self.seen.lock().unwrap().push(address);
+            Ok(())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+        fn idle(&mut self) {
+            self.idle.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    #[test]
+    fn large_records_reuse_their_buffers_until_the_writer_is_idle() {
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let idle = Arc::new(AtomicU64::new(0));
+        let sink = Addresses {
+            seen: seen.clone(),
+            idle: idle.clone(),
+        };
+        let (log, writer) = spawn(vec![Box::new(sink)], None);
+        let written = |n: usize| {
+            let deadline = std::time::Instant::now() + Duration::from_secs(5);
+            while seen.lock().unwrap().len() < n {
+                assert!(std::time::Instant::now() < deadline, "not written");
+                thread::sleep(Duration::from_millis(1));
+            }
+        };
+        let large = |id: u64| {
+            let request = exchange(id).request;
+            let mut answered = crate::exchange::testing::answered(request, "");
+            if let Some(response) = answered.response.as_mut() {
+                response.body = crate::exchange::Body::complete(vec![b'x'; 256 * 1024].into());
+            }
+            answered
+        };
+        log.send(large(1));
+        written(1);
+        // The body's buffer is back for the proxy's next large capture.
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        while log.spare_bodies().held() < 256 * 1024 {
+            assert!(std::time::Instant::now() < deadline, "never given back");
+            thread::sleep(Duration::from_millis(1));
+        }
+        log.send(large(2));
+        written(2);
+        let addresses = seen.lock().unwrap().clone();
+        assert_eq!(
+            addresses[0], addresses[1],
+            "the second record's JSON reused the first's buffer"
+        );
+        // Idle for a while: everything kept is let go, the sinks are told.
+        thread::sleep(spare::IDLE * 3);
+        assert_eq!(log.spare_bodies().held(), 0);
+        assert_eq!(idle.load(Ordering::Relaxed), 1);
+        writer.finish();
     }
 
     #[test]

@@ -19,7 +19,7 @@ use bytes::Bytes;
 use http_body::{Body, Frame, SizeHint};
 use time::OffsetDateTime;
 
-use super::body::Chunks;
+use super::body::Capture;
 use super::stages::{Clock, Stage};
 
 use crate::exchange::{ErrorKind, Exchange, ExchangeError, Request, Response};
@@ -41,7 +41,7 @@ struct State {
     findings: Vec<Finding>,
     fixes: Vec<FixRecord>,
     response: Option<Response>,
-    response_body: Chunks,
+    response_body: Capture,
     abandon_reason: &'static str,
     /// The exchange this one resends, if it is a resend.
     replay_of: Option<u64>,
@@ -91,7 +91,7 @@ impl PendingExchange {
                 findings: Vec::new(),
                 fixes: Vec::new(),
                 response: None,
-                response_body: Chunks::default(),
+                response_body: Capture::default(),
                 abandon_reason: "the client closed the connection before the response arrived",
                 replay_of: None,
                 shutdown_cut,
@@ -178,7 +178,9 @@ impl PendingExchange {
         }
     }
 
-    pub fn push_response_body(&mut self, data: &Bytes, limit: usize) {
+    /// Adds a piece of the response body (up to `limit` bytes are kept);
+    /// `length` is the whole body's length, when the answer gave it.
+    pub fn push_response_body(&mut self, data: &Bytes, limit: usize, length: Option<u64>) {
         if let Some(s) = self.state.as_mut() {
             if let Some(response) = s.response.as_mut() {
                 response.body.size += data.len() as u64;
@@ -186,7 +188,13 @@ impl PendingExchange {
                 if data.len() > room {
                     response.body.truncated = true;
                 }
-                s.response_body.push(data.slice(..room.min(data.len())));
+                let planned = length.map_or(0, |n| usize::try_from(n).unwrap_or(limit).min(limit));
+                s.response_body.push(
+                    data.slice(..room.min(data.len())),
+                    planned,
+                    limit,
+                    s.log.spare_bodies(),
+                );
             }
         }
     }
@@ -372,6 +380,8 @@ pub struct RecordingBody<B> {
     inner: B,
     pending: PendingExchange,
     limit: usize,
+    /// The body's whole length, when the answer gave it (the capture's plan).
+    length: Option<u64>,
     finisher: Arc<Finisher>,
 }
 
@@ -389,6 +399,7 @@ impl<B: Body<Data = Bytes> + Unpin> RecordingBody<B> {
             pending.complete(&finisher);
         }
         RecordingBody {
+            length: inner.size_hint().exact(),
             inner,
             pending,
             limit,
@@ -414,7 +425,8 @@ where
         match &polled {
             Poll::Ready(Some(Ok(frame))) => {
                 if let Some(data) = frame.data_ref() {
-                    this.pending.push_response_body(data, this.limit);
+                    this.pending
+                        .push_response_body(data, this.limit, this.length);
                 }
                 if this.inner.is_end_stream() {
                     this.pending.complete(&this.finisher);

@@ -111,17 +111,33 @@ impl Held {
         })
     }
 
-    /// A large record, compressed on its own (see [`WebStore::hold`]).
-    fn large(json: &Arc<String>) -> Held {
-        let packed = lz4_flex::block::compress(json.as_bytes());
+    /// A large record, compressed on its own (see [`WebStore::hold`]) into
+    /// `scratch`, the compressor's output kept from one large record to the
+    /// next (a fresh one was a block of zeroed memory faulted in each time).
+    fn large(json: &Arc<String>, scratch: &mut Vec<u8>) -> Held {
+        let room = lz4_flex::block::get_maximum_output_size(json.len());
+        if scratch.len() < room {
+            scratch.resize(room, 0);
+        }
+        let packed = match lz4_flex::block::compress_into(json.as_bytes(), scratch.as_mut_slice()) {
+            Ok(n) => scratch.get(..n).unwrap_or_default(),
+            // Cannot happen with room for the worst case; held as it is if it does.
+            Err(_) => return Held::Plain(json.clone()),
+        };
         // Text that hardly compresses (already compressed, base64) is kept
         // as it is: the saving would not pay for decompressing it on reads.
         if packed.len() > json.len() / 8 * 7 {
+            // Without the spare room the record's buffer may have (see
+            // `Record::shared_json`): a copy of its own size when that
+            // saves more than an eighth.
+            if json.capacity() - json.len() > json.len() / 8 {
+                return Held::Plain(Arc::new(json.as_str().to_owned()));
+            }
             return Held::Plain(json.clone());
         }
         Held::Lz4 {
             // An exact-size copy: the compressor's buffer is as long as the input.
-            packed: Arc::from(packed.as_slice()),
+            packed: Arc::from(packed),
             len: json.len(),
         }
     }
@@ -237,6 +253,9 @@ pub struct WebStore {
     dictionary: Mutex<Option<Arc<String>>>,
     /// The same for the summaries.
     summary_dictionary: Mutex<Option<Arc<String>>>,
+    /// The compressor's output for large records, kept while they keep
+    /// coming (the log writer lets go of it when idle: [`WebStore::idle`]).
+    scratch: Mutex<Vec<u8>>,
 }
 
 impl WebStore {
@@ -258,6 +277,7 @@ impl WebStore {
             max_text,
             dictionary: Mutex::new(None),
             summary_dictionary: Mutex::new(None),
+            scratch: Mutex::new(Vec::new()),
         })
     }
 
@@ -297,9 +317,24 @@ impl WebStore {
     /// small one as [`hold_small`] holds it.
     fn hold(&self, json: &Arc<String>) -> Held {
         if json.len() >= COMPRESS_FROM {
-            return Held::large(json);
+            let mut scratch = self.scratch.lock().unwrap_or_else(|p| p.into_inner());
+            return Held::large(json, &mut scratch);
         }
         hold_small(json, &self.dictionary)
+    }
+
+    /// Lets go of the compressor's output kept for the next large record.
+    pub fn idle(&self) {
+        *self.scratch.lock().unwrap_or_else(|p| p.into_inner()) = Vec::new();
+    }
+
+    /// Bytes of the compressor's output kept for the next large record.
+    #[cfg(test)]
+    fn scratch_held(&self) -> usize {
+        self.scratch
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .capacity()
     }
 
     pub fn subscribe(&self) -> broadcast::Receiver<Arc<String>> {
@@ -415,6 +450,9 @@ impl Sink for WebSink {
     }
     fn flush(&mut self) -> std::io::Result<()> {
         Ok(())
+    }
+    fn idle(&mut self) {
+        self.0.idle();
     }
 }
 
@@ -567,6 +605,19 @@ mod tests {
             back[0].response.as_ref().unwrap().body,
             exchange.response.as_ref().unwrap().body
         );
+        // The compressor's output is kept for the next large record, and
+        // reused by it, until the writer is idle.
+        let kept = store.scratch_held();
+        assert!(kept >= json.len(), "{kept} kept");
+        let again = answered_with(8, &trakt_history(1 << 20));
+        store.push(&Record::new(&again));
+        assert_eq!(store.scratch_held(), kept, "the same buffer again");
+        assert_eq!(
+            store.full(8).unwrap().unwrap().as_str(),
+            Record::new(&again).json()
+        );
+        WebSink(store.clone()).idle();
+        assert_eq!(store.scratch_held(), 0);
     }
 
     #[test]
@@ -680,7 +731,16 @@ mod tests {
             .collect();
         let store = WebStore::new(10, usize::MAX);
         store.push(&Record::new(&answered_with(1, &noise)));
-        assert!(matches!(store.lock().records[0].full, Held::Plain(_)));
+        match &store.lock().records[0].full {
+            // Held without the spare room its buffer grew with.
+            Held::Plain(text) => assert!(
+                text.capacity() - text.len() <= text.len() / 8,
+                "{} bytes held for {}",
+                text.capacity(),
+                text.len()
+            ),
+            _ => panic!("noise was compressed"),
+        };
     }
 
     #[test]
@@ -826,9 +886,10 @@ mod tests {
         let json = Arc::new(record_json);
         let rounds = 50;
         let started = std::time::Instant::now();
-        let mut held = Held::large(&json);
+        let mut scratch = Vec::new();
+        let mut held = Held::large(&json, &mut scratch);
         for _ in 1..rounds {
-            held = Held::large(&json);
+            held = Held::large(&json, &mut scratch);
         }
         let packing = started.elapsed() / rounds;
         let started = std::time::Instant::now();
@@ -844,7 +905,7 @@ mod tests {
         );
         let x = Arc::new("x".repeat(1 << 20));
         let started = std::time::Instant::now();
-        let held = Held::large(&x);
+        let held = Held::large(&x, &mut Vec::new());
         println!(
             "1 MiB of 'x' -> {} held, compress {:?}",
             held.size(),
