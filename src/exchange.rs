@@ -69,28 +69,44 @@ impl Headers {
 }
 
 impl Serialize for Headers {
+    /// One entry per name, in the order names first appear: a string, or
+    /// an array when the name repeats. Allocates nothing (this runs for
+    /// both header maps of every record; a record has a handful of fields).
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let mut names: Vec<&str> = Vec::new();
-        for (name, _) in &self.0 {
-            if !names.contains(&name.as_str()) {
-                names.push(name);
+        let first = |i: usize, name: &str| !self.0.iter().take(i).any(|(n, _)| n == name);
+        let names = self
+            .0
+            .iter()
+            .enumerate()
+            .filter(|(i, (name, _))| first(*i, name))
+            .count();
+        let mut map = serializer.serialize_map(Some(names))?;
+        for (i, (name, value)) in self.0.iter().enumerate() {
+            if !first(i, name) {
+                continue;
             }
-        }
-        let mut map = serializer.serialize_map(Some(names.len()))?;
-        for name in names {
-            let values: Vec<&str> = self
-                .0
-                .iter()
-                .filter(|(n, _)| n == name)
-                .map(|(_, v)| v.as_str())
-                .collect();
-            if let [single] = values.as_slice() {
-                map.serialize_entry(name, single)?;
+            let repeated = self.0.iter().skip(i.saturating_add(1)).any(|(n, _)| n == name);
+            if repeated {
+                map.serialize_entry(name, &ValuesNamed(&self.0, name))?;
             } else {
-                map.serialize_entry(name, &values)?;
+                map.serialize_entry(name, value)?;
             }
         }
         map.end()
+    }
+}
+
+/// Every value of a repeated header name, in order, as a JSON array.
+struct ValuesNamed<'a>(&'a [(String, String)], &'a str);
+
+impl Serialize for ValuesNamed<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_seq(
+            self.0
+                .iter()
+                .filter(|(name, _)| name == self.1)
+                .map(|(_, value)| value),
+        )
     }
 }
 

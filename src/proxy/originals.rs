@@ -18,7 +18,7 @@
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 
-use crate::exchange::Request;
+use crate::exchange::{Body, Headers, Request};
 
 /// The originals of the last 1,000 exchanges, at most 8 MiB of them (the
 /// web view's history keeps 10,000 records; older ones are resent from the
@@ -32,7 +32,7 @@ const COPIED_BODY: usize = 64 * 1024;
 #[derive(Default)]
 struct Inner {
     /// By exchange id, in the order they were kept (about the id order).
-    requests: VecDeque<(u64, Request)>,
+    requests: VecDeque<(u64, Packed)>,
     bytes: usize,
 }
 
@@ -53,11 +53,88 @@ impl std::fmt::Debug for Originals {
     }
 }
 
-/// What one original costs: its bytes (the body's are shared with the
-/// captured record, but they are what keeps it alive).
-fn cost(request: &Request) -> usize {
-    let headers: usize = request.headers.iter().map(|(n, v)| n.len() + v.len()).sum();
-    request.url.len() + request.method.len() + headers + request.body.bytes.len()
+/// A request as kept: its text (method, URL, version and every header
+/// name and value) in one buffer, each piece after its length, and its
+/// body. Keeping a clone of the `Request` cost two allocations per header
+/// field, about 25 on every request's path, for an original that is
+/// rarely resent; this is one.
+struct Packed {
+    text: Box<[u8]>,
+    body: Body,
+}
+
+impl Packed {
+    /// `None` when a piece is too long to pack (over 4 GiB: never from a proxied request).
+    fn of(request: &Request) -> Option<Packed> {
+        let fields = request
+            .headers
+            .0
+            .iter()
+            .flat_map(|(name, value)| [name.as_str(), value.as_str()]);
+        let pieces = [
+            request.method.as_str(),
+            request.url.as_str(),
+            request.http_version.as_str(),
+        ]
+        .into_iter()
+        .chain(fields);
+        let len = pieces.clone().map(|p| p.len().saturating_add(4)).sum();
+        let mut text = Vec::with_capacity(len);
+        for piece in pieces {
+            text.extend_from_slice(&u32::try_from(piece.len()).ok()?.to_le_bytes());
+            text.extend_from_slice(piece.as_bytes());
+        }
+        let mut body = request.body.clone();
+        // A body captured in one piece is a slice of the connection's read
+        // buffer: held as is, it would keep that whole buffer (8 KiB and
+        // more) alive for as long as the original is kept. A small one is
+        // copied into bytes of its own.
+        if body.bytes.len() <= COPIED_BODY {
+            body.bytes = bytes::Bytes::copy_from_slice(&body.bytes);
+        }
+        Some(Packed {
+            text: text.into_boxed_slice(),
+            body,
+        })
+    }
+
+    /// The request again; `None` only if the packed text were damaged.
+    fn unpack(&self) -> Option<Request> {
+        let mut pieces = Pieces(&self.text);
+        let method = pieces.next()?;
+        let url = pieces.next()?;
+        let http_version = pieces.next()?;
+        let mut headers = Vec::new();
+        while !pieces.0.is_empty() {
+            headers.push((pieces.next()?, pieces.next()?));
+        }
+        Some(Request {
+            method,
+            url,
+            http_version,
+            headers: Headers(headers),
+            body: self.body.clone(),
+        })
+    }
+
+    /// What one original costs: its bytes (the body's are shared with the
+    /// captured record, but they are what keeps it alive).
+    fn cost(&self) -> usize {
+        self.text.len() + self.body.bytes.len()
+    }
+}
+
+/// Reads [`Packed`] text piece by piece.
+struct Pieces<'a>(&'a [u8]);
+
+impl Pieces<'_> {
+    fn next(&mut self) -> Option<String> {
+        let (len, rest) = self.0.split_first_chunk::<4>()?;
+        let len = usize::try_from(u32::from_le_bytes(*len)).ok()?;
+        let piece = rest.get(..len)?;
+        self.0 = rest.get(len..)?;
+        String::from_utf8(piece.to_vec()).ok()
+    }
 }
 
 impl Originals {
@@ -79,15 +156,10 @@ impl Originals {
         if self.max_records == 0 {
             return;
         }
-        let mut kept = request.clone();
-        // A body captured in one piece is a slice of the connection's read
-        // buffer: held as is, it would keep that whole buffer (8 KiB and
-        // more) alive for as long as the original is kept. A small one is
-        // copied into bytes of its own.
-        if kept.body.bytes.len() <= COPIED_BODY {
-            kept.body.bytes = bytes::Bytes::copy_from_slice(&kept.body.bytes);
-        }
-        let size = cost(&kept);
+        let Some(kept) = Packed::of(request) else {
+            return;
+        };
+        let size = kept.cost();
         let mut inner = self.lock();
         inner.bytes += size;
         inner.requests.push_back((id, kept));
@@ -95,7 +167,7 @@ impl Originals {
             || inner.bytes > self.max_bytes && inner.requests.len() > 1
         {
             if let Some((_, old)) = inner.requests.pop_front() {
-                inner.bytes -= cost(&old);
+                inner.bytes -= old.cost();
             }
         }
     }
@@ -107,7 +179,7 @@ impl Originals {
             .iter()
             .rev()
             .find(|(kept, _)| *kept == id)
-            .map(|(_, request)| request.clone())
+            .and_then(|(_, request)| request.unpack())
     }
 
     /// Forgets every original (the web view's Clear).
@@ -129,7 +201,6 @@ impl Originals {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::exchange::{Body, Headers};
 
     fn request(token: &str, body: usize) -> Request {
         Request {
@@ -161,6 +232,27 @@ mod tests {
         assert!(by_bytes.get(3).is_none() && by_bytes.get(5).is_some());
         by_bytes.clear();
         assert!(by_bytes.is_empty() && by_bytes.get(5).is_none());
+    }
+
+    #[test]
+    fn a_kept_request_comes_back_field_for_field() {
+        let originals = Originals::new(10, usize::MAX);
+        let mut captured = request("T", 10);
+        captured.method = "POST".into();
+        captured.url = "https://api.trakt.tv/scrobble/start?x=é".into();
+        captured.headers = Headers::from_pairs(&[
+            ("content-type", "application/json"),
+            ("x-twice", "1"),
+            ("empty", ""),
+            ("x-twice", "2 \u{1F600} ünï"),
+        ]);
+        originals.keep(3, &captured);
+        assert_eq!(originals.get(3).unwrap(), captured);
+        let mut bare = request("", 0);
+        bare.http_version = String::new();
+        bare.headers = Headers::default();
+        originals.keep(4, &bare);
+        assert_eq!(originals.get(4).unwrap(), bare);
     }
 
     #[test]
