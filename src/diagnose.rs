@@ -685,10 +685,9 @@ fn rate_limited(response: &Response, now: OffsetDateTime, b: &mut Builder) {
 
 /// A 2xx sync answer that still lost items: `not_found` lists what Trakt could not match.
 fn not_found_items(response: &Response) -> Option<Diagnosis> {
-    // Most 2xx answers have no such key: look before parsing them.
-    if !response.body.text()?.contains("\"not_found\"") {
-        return None;
-    }
+    // Most 2xx answers have no such key: look (in the bytes, without
+    // checking a 1 MiB answer is UTF-8 first) before parsing them.
+    memchr::memmem::find(&response.body.bytes, b"\"not_found\"")?;
     let json = response.body.json()?;
     let not_found = json.get("not_found")?.as_object()?;
     let mut missing = Vec::new();
