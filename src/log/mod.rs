@@ -138,25 +138,13 @@ impl<'a> Record<'a> {
                 }
             };
             let _ = crate::exchange::json::write_exchange(&mut buffer, self.exchange);
-            let mut json = String::from_utf8(buffer).unwrap_or_default();
-            // Kept by the web view, so without the spare room the estimate
-            // left. A shrink in place keeps the allocator's block when it
-            // shrinks by less than half (mimalloc), which held ~2.5 KB per
-            // 1.3 KB scrobble record: a small record is copied into an
-            // allocation of its own size instead. A large one is left as
-            // written: shrinking a large block copies it, the web view
-            // holds large records compressed (and trims the rare one that
-            // does not compress), and its buffer serves the next one.
-            if json.len() < SMALL_RECORD && json.capacity() - json.len() > json.len() / 8 {
-                json = json.as_str().to_owned();
-            }
-            Arc::new(json)
+            // Left as written, spare room and all: the web view trims what
+            // it keeps as it is (most records it holds compressed), and a
+            // large record's buffer serves the next one.
+            Arc::new(String::from_utf8(buffer).unwrap_or_default())
         })
     }
 }
-
-/// A record this small is copied to drop its spare room (see [`Record::shared_json`]).
-const SMALL_RECORD: usize = 64 * 1024;
 
 /// Records written in one go before the sinks are asked to write them out.
 const MAX_BATCH: usize = 512;
