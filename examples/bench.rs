@@ -1459,6 +1459,9 @@ usage: cargo run --release --example bench -- [options]
                         (minimal: the bare proxy plus the least inspection any
                         logging proxy does: both bodies parsed, a JSON line each)
   --help                this text
+
+environment: BENCH_KEEP=1 keeps the run's folder (logs, CAs, stderr);
+BENCH_BIG_REQUESTS=N sends N 1 MiB answers instead of 40 (for profiling)
 ";
 
 /// The same allocator as the trakt-doctor binary, so the child proxy runs
