@@ -101,11 +101,10 @@ impl Held {
     /// A small record, compressed against `dictionary` when that pays well
     /// (traffic repeats itself: a scrobble's record differs from the one
     /// before in its id, times and a few values); `None` when it does not.
-    fn against(json: &str, dictionary: &Arc<String>) -> Option<Held> {
-        let packed = lz4_flex::block::compress_with_dict(json.as_bytes(), dictionary.as_bytes());
+    fn against(json: &str, dictionary: &Arc<String>, scratch: &mut Vec<u8>) -> Option<Held> {
+        let packed = compress_into(json, Some(dictionary), scratch)?;
         (packed.len() <= json.len() / DICTIONARY_GAIN).then(|| Held::Lz4Dict {
-            // An exact-size copy: the compressor's buffer is as long as the input.
-            packed: Box::from(packed.as_slice()),
+            packed: Box::from(packed),
             len: json.len(),
             dictionary: dictionary.clone(),
         })
@@ -115,14 +114,8 @@ impl Held {
     /// `scratch`, the compressor's output kept from one large record to the
     /// next (a fresh one was a block of zeroed memory faulted in each time).
     fn large(json: &Arc<String>, scratch: &mut Vec<u8>) -> Held {
-        let room = lz4_flex::block::get_maximum_output_size(json.len());
-        if scratch.len() < room {
-            scratch.resize(room, 0);
-        }
-        let packed = match lz4_flex::block::compress_into(json.as_bytes(), scratch.as_mut_slice()) {
-            Ok(n) => scratch.get(..n).unwrap_or_default(),
-            // Cannot happen with room for the worst case; held as it is if it does.
-            Err(_) => return Held::Plain(json.clone()),
+        let Some(packed) = compress_into(json, None, scratch) else {
+            return Held::Plain(without_spare_room(json));
         };
         // Text that hardly compresses (already compressed, base64) is kept
         // as it is: the saving would not pay for decompressing it on reads.
@@ -209,6 +202,30 @@ struct Stored {
     summary: Held,
 }
 
+/// `text` LZ4-compressed (against `dictionary`, if given) into `scratch`,
+/// the compressor's output kept from one record to the next: a fresh one
+/// for each was a zeroed buffer as long as the input, twice per record.
+/// `None` only if the worst-case room were not enough (it always is).
+fn compress_into<'s>(
+    text: &str,
+    dictionary: Option<&Arc<String>>,
+    scratch: &'s mut Vec<u8>,
+) -> Option<&'s [u8]> {
+    let room = lz4_flex::block::get_maximum_output_size(text.len());
+    if scratch.len() < room {
+        scratch.resize(room, 0);
+    }
+    let written = match dictionary {
+        Some(dictionary) => lz4_flex::block::compress_into_with_dict(
+            text.as_bytes(),
+            scratch.as_mut_slice(),
+            dictionary.as_bytes(),
+        ),
+        None => lz4_flex::block::compress_into(text.as_bytes(), scratch.as_mut_slice()),
+    };
+    scratch.get(..written.ok()?)
+}
+
 /// How many times the byte budget the stored records may come to once
 /// decompressed: a download (JSON Lines, HAR) builds them all at once, and
 /// 10,000 highly compressible 1 MiB answers would otherwise make it 10 GiB.
@@ -247,8 +264,8 @@ pub struct WebStore {
     dictionary: Mutex<Option<Arc<String>>>,
     /// The same for the summaries.
     summary_dictionary: Mutex<Option<Arc<String>>>,
-    /// The compressor's output for large records, kept while they keep
-    /// coming (the log writer lets go of it when idle: [`WebStore::idle`]).
+    /// The compressor's output (see [`compress_into`]): as long as the
+    /// largest record since the log writer was last idle ([`WebStore::idle`]).
     scratch: Mutex<Vec<u8>>,
 }
 
@@ -280,15 +297,17 @@ impl WebStore {
     }
 
     pub fn push(&self, record: &Record<'_>) {
-        // Outside the lock: compressing a 1 MiB record takes a moment.
-        let full = self.hold(record.shared_json());
+        // Outside the records' lock: compressing a 1 MiB record takes a moment.
+        let mut scratch = self.scratch.lock().unwrap_or_else(|p| p.into_inner());
+        let full = self.hold(record.shared_json(), &mut scratch);
         let summary =
             Arc::new(serde_json::to_string(&Summary::of(record.exchange)).unwrap_or_default());
         let stored = Stored {
             id: record.exchange.id,
             full,
-            summary: hold_small(&summary, &self.summary_dictionary),
+            summary: hold_small(&summary, &self.summary_dictionary, &mut scratch),
         };
+        drop(scratch);
         let mut inner = self.lock();
         inner.bytes += stored.bytes();
         inner.text_bytes += stored.text_bytes();
@@ -309,12 +328,11 @@ impl WebStore {
 
     /// How a record's `json` is held: a large one compressed on its own, a
     /// small one as [`hold_small`] holds it.
-    fn hold(&self, json: &Arc<String>) -> Held {
+    fn hold(&self, json: &Arc<String>, scratch: &mut Vec<u8>) -> Held {
         if json.len() >= COMPRESS_FROM {
-            let mut scratch = self.scratch.lock().unwrap_or_else(|p| p.into_inner());
-            return Held::large(json, &mut scratch);
+            return Held::large(json, scratch);
         }
-        hold_small(json, &self.dictionary)
+        hold_small(json, &self.dictionary, scratch)
     }
 
     /// Lets go of the compressor's output kept for the next large record.
@@ -422,9 +440,16 @@ impl WebStore {
 
 /// A small text compressed against `dictionary` (an earlier text), or held
 /// as it is and made the dictionary of the ones after it.
-fn hold_small(text: &Arc<String>, dictionary: &Mutex<Option<Arc<String>>>) -> Held {
+fn hold_small(
+    text: &Arc<String>,
+    dictionary: &Mutex<Option<Arc<String>>>,
+    scratch: &mut Vec<u8>,
+) -> Held {
     let mut dictionary = dictionary.lock().unwrap_or_else(|p| p.into_inner());
-    if let Some(held) = dictionary.as_ref().and_then(|d| Held::against(text, d)) {
+    if let Some(held) = dictionary
+        .as_ref()
+        .and_then(|d| Held::against(text, d, scratch))
+    {
         return held;
     }
     let text = without_spare_room(text);
@@ -653,7 +678,7 @@ mod tests {
         drop(inner);
         // Text with no spare room is shared, not copied.
         let tight = Arc::new(record.json().to_owned());
-        match hold_small(&tight, &Mutex::new(None)) {
+        match hold_small(&tight, &Mutex::new(None), &mut Vec::new()) {
             Held::Plain(text) => assert!(Arc::ptr_eq(&text, &tight)),
             _ => panic!("nothing to compress against"),
         }
