@@ -291,6 +291,10 @@ pub struct Details {
     /// Query parameters by name.
     #[serde(default)]
     pub query: BTreeMap<String, Box<Schema>>,
+    /// Query parameters the contract marks required (7 of the 334
+    /// operations: `limit`, `extended`, `type`). Not read by any rule yet:
+    /// whether Trakt answers 400 without them is to be checked against its
+    /// servers' behaviour before a rule may call their absence an error.
     #[serde(default)]
     pub query_required: Vec<String>,
     /// The success response's schema.
