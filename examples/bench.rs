@@ -660,6 +660,11 @@ fn start_child(
     child
 }
 
+/// A count from the environment (the profiling overrides of a workload's size).
+fn env_count(name: &str) -> Option<usize> {
+    std::env::var(name).ok().and_then(|n| n.parse().ok())
+}
+
 /// A loopback address with a port nobody listens on (yet).
 fn free_loopback_addr() -> SocketAddr {
     std::net::TcpListener::bind("127.0.0.1:0")
@@ -1461,7 +1466,8 @@ usage: cargo run --release --example bench -- [options]
   --help                this text
 
 environment: BENCH_KEEP=1 keeps the run's folder (logs, CAs, stderr);
-BENCH_BIG_REQUESTS=N sends N 1 MiB answers instead of 40 (for profiling)
+BENCH_BIG_REQUESTS=N sends N 1 MiB answers instead of 40, BENCH_HANDSHAKES=N
+opens N new connections instead of 300 (for profiling)
 ";
 
 /// The same allocator as the trakt-doctor binary, so the child proxy runs
@@ -1611,12 +1617,9 @@ fn main() {
             latency_requests: 3000,
             throughput_secs: 4.0,
             connections: 64,
-            handshakes: 300,
-            // BENCH_BIG_REQUESTS: more 1 MiB answers, for profiling that workload.
-            big_requests: std::env::var("BENCH_BIG_REQUESTS")
-                .ok()
-                .and_then(|n| n.parse().ok())
-                .unwrap_or(40),
+            // BENCH_HANDSHAKES, BENCH_BIG_REQUESTS: more of those, for profiling them.
+            handshakes: env_count("BENCH_HANDSHAKES").unwrap_or(300),
+            big_requests: env_count("BENCH_BIG_REQUESTS").unwrap_or(40),
             held_connections: 1000,
             soak_requests: 100_000,
             quick,
