@@ -84,7 +84,8 @@ const DICTIONARY_GAIN: usize = 3;
 /// One record's JSON as the store holds it.
 #[derive(Clone)]
 enum Held {
-    /// Shared with the JSON Lines sink (no copy).
+    /// The record's text as it is: shared with the JSON Lines sink, or a
+    /// copy of its size when its buffer had spare room ([`without_spare_room`]).
     Plain(Arc<String>),
     /// An LZ4 block and the length of the text it holds.
     Lz4 { packed: Arc<[u8]>, len: usize },
@@ -123,7 +124,7 @@ impl Held {
             return Held::Plain(without_spare_room(json));
         }
         Held::Lz4 {
-            // An exact-size copy: the compressor's buffer is as long as the input.
+            // An exact-size copy of the compressor's output (kept for the next record).
             packed: Arc::from(packed),
             len: json.len(),
         }
