@@ -26,16 +26,13 @@ pub(crate) fn write_exchange(out: &mut Vec<u8>, exchange: &Exchange) -> serde_js
         &exchange.started_at,
         &mut serde_json::Serializer::new(&mut *out),
     )?;
-    out.extend_from_slice(b",\"duration_ms\":");
-    value(out, &exchange.duration_ms)?;
+    field(out, "duration_ms", &exchange.duration_ms)?;
 
     let request = &exchange.request;
     out.extend_from_slice(b",\"request\":{\"method\":");
     value(out, &request.method)?;
-    out.extend_from_slice(b",\"url\":");
-    value(out, &request.url)?;
-    out.extend_from_slice(b",\"http_version\":");
-    value(out, &request.http_version)?;
+    field(out, "url", &request.url)?;
+    field(out, "http_version", &request.http_version)?;
     head_and_body(out, &request.headers, &request.body)?;
 
     out.extend_from_slice(b",\"response\":");
@@ -44,24 +41,18 @@ pub(crate) fn write_exchange(out: &mut Vec<u8>, exchange: &Exchange) -> serde_js
         Some(response) => {
             out.extend_from_slice(b"{\"status\":");
             value(out, &response.status)?;
-            out.extend_from_slice(b",\"http_version\":");
-            value(out, &response.http_version)?;
+            field(out, "http_version", &response.http_version)?;
             head_and_body(out, &response.headers, &response.body)?;
         }
     }
     if let Some(error) = &exchange.error {
-        out.extend_from_slice(b",\"error\":");
-        value(out, error)?;
+        field(out, "error", error)?;
     }
-    out.extend_from_slice(b",\"findings\":");
-    value(out, &exchange.findings)?;
-    out.extend_from_slice(b",\"fixes\":");
-    value(out, &exchange.fixes)?;
-    out.extend_from_slice(b",\"diagnosis\":");
-    value(out, &exchange.diagnosis)?;
+    field(out, "findings", &exchange.findings)?;
+    field(out, "fixes", &exchange.fixes)?;
+    field(out, "diagnosis", &exchange.diagnosis)?;
     if let Some(replay_of) = exchange.replay_of {
-        out.extend_from_slice(b",\"replay_of\":");
-        value(out, &replay_of)?;
+        field(out, "replay_of", &replay_of)?;
     }
     out.push(b'}');
     Ok(())
@@ -71,10 +62,17 @@ fn value<T: Serialize + ?Sized>(out: &mut Vec<u8>, value: &T) -> serde_json::Res
     serde_json::to_writer(out, value)
 }
 
+/// `,"name":value`: a member after the first (`name` is a plain key, nothing to escape).
+fn field<T: Serialize + ?Sized>(out: &mut Vec<u8>, name: &str, v: &T) -> serde_json::Result<()> {
+    out.extend_from_slice(b",\"");
+    out.extend_from_slice(name.as_bytes());
+    out.extend_from_slice(b"\":");
+    value(out, v)
+}
+
 /// `,"headers":{..},"body":..}`: the end of a request or response object.
 fn head_and_body(out: &mut Vec<u8>, headers: &Headers, body: &Body) -> serde_json::Result<()> {
-    out.extend_from_slice(b",\"headers\":");
-    value(out, headers)?;
+    field(out, "headers", headers)?;
     out.extend_from_slice(b",\"body\":");
     write_body(out, body)?;
     out.push(b'}');
