@@ -51,7 +51,7 @@ impl SpareBodies {
     }
 
     /// The smallest kept buffer with room for `capacity` bytes, if any.
-    pub fn take_kept(&self, capacity: usize) -> Option<BytesMut> {
+    fn take_kept(&self, capacity: usize) -> Option<BytesMut> {
         let mut kept = self.lock();
         let best = kept
             .iter()
@@ -88,6 +88,7 @@ impl SpareBodies {
     }
 
     /// Bytes of room held in kept buffers.
+    #[cfg(test)]
     pub fn held(&self) -> usize {
         self.lock().iter().map(BytesMut::capacity).sum()
     }
