@@ -4,7 +4,9 @@
 //! --mitmproxy, installed into target/bench-venv). Loopback only, bounded in
 //! time; prints one table with ratios measured in the same run, and the CPU
 //! time each proxy spends per request. Figures only: nothing here fails on a
-//! slow machine.
+//! slow machine. Every proxy is started first and the workloads run in
+//! rounds, each route taking its slice in turn, so that a busy moment on a
+//! shared machine falls on all routes alike.
 //!
 //!   cargo run --release --example bench             full run (about 3 minutes)
 //!   cargo run --example bench -- --smoke            a few requests each (CI keeps it working)
@@ -45,6 +47,8 @@ struct Sizes {
     big_requests: usize,
     held_connections: usize,
     soak_requests: usize,
+    /// How many slices each workload is cut into (see [`measure_all`]).
+    rounds: usize,
     /// Latency, throughput and CPU only: no handshakes, big bodies or memory.
     quick: bool,
     /// `--only`: the workloads to run (all when empty).
@@ -325,70 +329,167 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
     sorted[((sorted.len() - 1) as f64 * p).round() as usize]
 }
 
-async fn measure(route: &Route, sizes: &Sizes) -> Figures {
-    let mut figures = Figures::default();
-    if let Some(pid) = route.pid {
-        tokio::time::sleep(Duration::from_millis(300)).await;
-        figures.rss_idle_mib = rss_mib(pid);
-    }
-    // Latency: sequential requests on one keep-alive connection.
-    match open(route).await {
-        Ok(_) if !sizes.runs("latency") => {}
-        Ok(mut sender) => {
-            for _ in 0..10 {
-                let _ = one(&mut sender, route, "/scrobble/start").await;
-            }
-            let mut samples = Vec::with_capacity(sizes.latency_requests);
-            for _ in 0..sizes.latency_requests {
-                let start = Instant::now();
-                match one(&mut sender, route, "/scrobble/start").await {
-                    Ok(_) => samples.push(start.elapsed().as_secs_f64() * 1000.0),
-                    Err(_) => figures.errors += 1,
-                }
-            }
-            samples.sort_by(f64::total_cmp);
-            figures.p50_ms = percentile(&samples, 0.50);
-            figures.p99_ms = percentile(&samples, 0.99);
-        }
-        Err(e) => {
-            eprintln!("{}: cannot connect: {e}", route.name);
-            figures.errors += 1;
-            return figures;
-        }
-    }
-    if sizes.runs("throughput") {
-        throughput(route, sizes, &mut figures).await;
-    }
-    if sizes.runs("handshakes") {
-        handshakes(route, sizes, &mut figures).await;
-    }
-    if sizes.runs("big") {
-        big_bodies(route, sizes, &mut figures).await;
-    }
-    if sizes.runs("memory") {
-        memory(route, sizes, &mut figures).await;
-    }
-    figures
+/// A route under measurement: how to reach it, its proxy process (none for
+/// direct), and what its slices of each workload have gathered so far.
+struct Measured {
+    route: Route,
+    child: Option<Child>,
+    tally: Tally,
 }
 
-/// Many connections for a fixed time: requests per second and the CPU
-/// each one cost the harness and the proxy.
-async fn throughput(route: &Route, sizes: &Sizes, figures: &mut Figures) {
-    let deadline = Instant::now() + Duration::from_secs_f64(sizes.throughput_secs);
+/// Sums over a route's slices; turned into [`Figures`] once every round ran.
+#[derive(Default)]
+struct Tally {
+    latency_ms: Vec<f64>,
+    /// The keep-alive connection the latency slices share (one per route,
+    /// as one client sending one request after another).
+    latency_sender: Option<SendRequest<Full<Bytes>>>,
+    requests: usize,
+    request_secs: f64,
+    /// CPU seconds (this process; the proxy) and the proxy's context
+    /// switches over the throughput slices; `None` once a reading failed.
+    harness_cpu: Option<f64>,
+    proxy_cpu: Option<f64>,
+    switches: Option<u64>,
+    handshakes: usize,
+    handshake_secs: f64,
+    handshake_cpu: Option<f64>,
+    big_bytes: usize,
+    big_secs: f64,
+    /// Resident memory once started, before any request.
+    rss_idle: Option<f64>,
+    errors: usize,
+}
+
+impl Measured {
+    fn new(route: Route, child: Option<Child>) -> Measured {
+        let tally = Tally {
+            harness_cpu: Some(0.0),
+            proxy_cpu: Some(0.0),
+            switches: Some(0),
+            handshake_cpu: Some(0.0),
+            ..Tally::default()
+        };
+        Measured {
+            route,
+            child,
+            tally,
+        }
+    }
+
+    fn proxy_cpu(&self) -> Option<f64> {
+        self.route.pid.and_then(|pid| cpu_secs(&pid.to_string()))
+    }
+
+    fn stop(&mut self) {
+        if let Some(child) = self.child.as_mut() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+/// Adds one slice's reading to a sum that stays `None` once any reading failed.
+fn add<T: std::ops::Add<Output = T>>(total: &mut Option<T>, part: Option<T>) {
+    *total = total.take().zip(part).map(|(t, p)| t + p);
+}
+
+/// Runs the workloads in rounds: each round gives every route one slice
+/// of the workload, in turn, starting one route later than the round
+/// before. On a shared machine a busy moment (a neighbour's build, a
+/// compaction) then falls on every route alike instead of on whichever
+/// route happened to run then, so the ratios compare like with like.
+/// Memory is measured after, route by route (it holds connections open).
+async fn measure_all(measured: &mut [Measured], sizes: &Sizes) {
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    for m in measured.iter_mut() {
+        if let Some(pid) = m.route.pid {
+            m.tally.rss_idle = rss_mib(pid);
+        }
+    }
+    let rounds = sizes.rounds;
+    let share = |total: usize| total.div_ceil(rounds).max(1);
+    for workload in ["latency", "throughput", "handshakes", "big"] {
+        if !sizes.runs(workload) {
+            continue;
+        }
+        for round in 0..rounds {
+            for turn in 0..measured.len() {
+                let Some(m) = measured.get_mut((turn + round) % measured.len()) else {
+                    continue;
+                };
+                match workload {
+                    "latency" => latency_slice(m, share(sizes.latency_requests)).await,
+                    "throughput" => {
+                        let secs = sizes.throughput_secs / rounds as f64;
+                        throughput_slice(m, sizes.connections, secs).await;
+                    }
+                    "handshakes" => handshake_slice(m, share(sizes.handshakes)).await,
+                    _ => big_slice(m, share(sizes.big_requests)).await,
+                }
+            }
+        }
+    }
+}
+
+/// Sequential requests on the route's one keep-alive connection (opened,
+/// and warmed with ten requests, on its first slice).
+async fn latency_slice(m: &mut Measured, requests: usize) {
+    let mut sender = match m.tally.latency_sender.take() {
+        Some(sender) => sender,
+        None => match open(&m.route).await {
+            Ok(mut sender) => {
+                for _ in 0..10 {
+                    let _ = one(&mut sender, &m.route, "/scrobble/start").await;
+                }
+                sender
+            }
+            Err(e) => {
+                eprintln!("{}: cannot connect: {e}", m.route.name);
+                m.tally.errors += 1;
+                return;
+            }
+        },
+    };
+    for _ in 0..requests {
+        let start = Instant::now();
+        match one(&mut sender, &m.route, "/scrobble/start").await {
+            Ok(_) => m
+                .tally
+                .latency_ms
+                .push(start.elapsed().as_secs_f64() * 1000.0),
+            Err(_) => {
+                // A new connection on the next slice.
+                m.tally.errors += 1;
+                return;
+            }
+        }
+    }
+    m.tally.latency_sender = Some(sender);
+}
+
+/// `connections` keep-alive connections (opened before the clock starts)
+/// sending requests for `secs`: the requests done and the CPU each took
+/// the harness and the proxy. The proxy's CPU is read after a short pause,
+/// so the work it finishes after the last answer (the log writer's) is
+/// counted for it, not for the route measured next.
+async fn throughput_slice(m: &mut Measured, connections: usize, secs: f64) {
+    let mut senders = Vec::with_capacity(connections);
+    for _ in 0..connections {
+        match open(&m.route).await {
+            Ok(sender) => senders.push(sender),
+            Err(_) => m.tally.errors += 1,
+        }
+    }
+    let cpu_before = (cpu_secs("self"), m.proxy_cpu());
+    let switches_before = m.route.pid.and_then(context_switches);
     let started = Instant::now();
-    let cpu_before = (
-        cpu_secs("self"),
-        route.pid.and_then(|pid| cpu_secs(&pid.to_string())),
-    );
-    let switches_before = route.pid.and_then(context_switches);
+    let deadline = started + Duration::from_secs_f64(secs);
     let mut tasks = Vec::new();
-    for _ in 0..sizes.connections {
-        let route = route.clone();
+    for mut sender in senders {
+        let route = m.route.clone();
         tasks.push(tokio::spawn(async move {
             let (mut done, mut errors) = (0usize, 0usize);
-            let Ok(mut sender) = open(&route).await else {
-                return (0, 1);
-            };
             while Instant::now() < deadline {
                 match one(&mut sender, &route, "/scrobble/start").await {
                     Ok(_) => done += 1,
@@ -401,28 +502,93 @@ async fn throughput(route: &Route, sizes: &Sizes, figures: &mut Figures) {
             (done, errors)
         }));
     }
-    let mut total = 0;
+    let mut done = 0;
     for task in tasks {
-        let (done, errors) = task.await.unwrap_or((0, 1));
-        total += done;
-        figures.errors += errors;
+        let (ok, errors) = task.await.unwrap_or((0, 1));
+        done += ok;
+        m.tally.errors += errors;
     }
-    figures.rps = total as f64 / started.elapsed().as_secs_f64();
-    let per_request = |before: Option<f64>, after: Option<f64>| {
-        before
-            .zip(after)
-            .filter(|_| total > 0)
-            .map(|(b, a)| (a - b) * 1e6 / total as f64)
-    };
-    figures.harness_cpu_us = per_request(cpu_before.0, cpu_secs("self"));
-    figures.proxy_cpu_us = per_request(
-        cpu_before.1,
-        route.pid.and_then(|pid| cpu_secs(&pid.to_string())),
+    m.tally.request_secs += started.elapsed().as_secs_f64();
+    m.tally.requests += done;
+    add(
+        &mut m.tally.harness_cpu,
+        cpu_before.0.zip(cpu_secs("self")).map(|(b, a)| a - b),
     );
-    figures.proxy_switches = switches_before
-        .zip(route.pid.and_then(context_switches))
-        .filter(|_| total > 0)
-        .map(|(b, a)| a.saturating_sub(b) as f64 / total as f64);
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let proxy_cpu = cpu_before.1.zip(m.proxy_cpu()).map(|(b, a)| a - b);
+    add(&mut m.tally.proxy_cpu, proxy_cpu);
+    add(
+        &mut m.tally.switches,
+        switches_before
+            .zip(m.route.pid.and_then(context_switches))
+            .map(|(b, a)| a.saturating_sub(b)),
+    );
+}
+
+/// A new connection (and TLS handshake) per request.
+async fn handshake_slice(m: &mut Measured, count: usize) {
+    let cpu_before = m.proxy_cpu();
+    let started = Instant::now();
+    let mut done = 0;
+    for _ in 0..count {
+        let ok = match open(&m.route).await {
+            Ok(mut sender) => one(&mut sender, &m.route, "/scrobble/start").await.is_ok(),
+            Err(_) => false,
+        };
+        if ok {
+            done += 1;
+        } else {
+            m.tally.errors += 1;
+        }
+    }
+    m.tally.handshake_secs += started.elapsed().as_secs_f64();
+    m.tally.handshakes += done;
+    let proxy_cpu = cpu_before.zip(m.proxy_cpu()).map(|(b, a)| a - b);
+    add(&mut m.tally.handshake_cpu, proxy_cpu);
+}
+
+/// 1 MiB answers on one keep-alive connection (opened before the clock starts).
+async fn big_slice(m: &mut Measured, count: usize) {
+    let Ok(mut sender) = open(&m.route).await else {
+        m.tally.errors += 1;
+        return;
+    };
+    let started = Instant::now();
+    for _ in 0..count {
+        match one(&mut sender, &m.route, "/big").await {
+            Ok(n) => m.tally.big_bytes += n,
+            Err(_) => m.tally.errors += 1,
+        }
+    }
+    m.tally.big_secs += started.elapsed().as_secs_f64();
+}
+
+impl Tally {
+    /// The route's figures from its slices.
+    fn figures(&mut self) -> Figures {
+        self.latency_ms.sort_by(f64::total_cmp);
+        let per = |total: Option<f64>, count: usize| {
+            total.filter(|_| count > 0).map(|t| t * 1e6 / count as f64)
+        };
+        let rate = |count: f64, secs: f64| if secs > 0.0 { count / secs } else { 0.0 };
+        Figures {
+            p50_ms: percentile(&self.latency_ms, 0.50),
+            p99_ms: percentile(&self.latency_ms, 0.99),
+            rps: rate(self.requests as f64, self.request_secs),
+            handshake_rps: rate(self.handshakes as f64, self.handshake_secs),
+            big_mbps: rate(self.big_bytes as f64 / 1_048_576.0, self.big_secs),
+            rss_idle_mib: self.rss_idle,
+            harness_cpu_us: per(self.harness_cpu, self.requests),
+            proxy_cpu_us: per(self.proxy_cpu, self.requests),
+            proxy_switches: self
+                .switches
+                .filter(|_| self.requests > 0)
+                .map(|n| n as f64 / self.requests as f64),
+            proxy_cpu_per_handshake_us: per(self.handshake_cpu, self.handshakes),
+            errors: self.errors,
+            ..Figures::default()
+        }
+    }
 }
 
 /// Voluntary and involuntary context switches of all of a process's threads
@@ -452,44 +618,6 @@ fn sum_over_threads(pid: &str, file: &str, read: impl Fn(&str) -> Option<u64>) -
         }
     }
     total
-}
-
-/// A new connection (and TLS handshake) per request.
-async fn handshakes(route: &Route, sizes: &Sizes, figures: &mut Figures) {
-    let started = Instant::now();
-    let cpu_before = route.pid.and_then(|pid| cpu_secs(&pid.to_string()));
-    let mut done = 0;
-    for _ in 0..sizes.handshakes {
-        let ok = match open(route).await {
-            Ok(mut sender) => one(&mut sender, route, "/scrobble/start").await.is_ok(),
-            Err(_) => false,
-        };
-        if ok {
-            done += 1;
-        } else {
-            figures.errors += 1;
-        }
-    }
-    figures.handshake_rps = done as f64 / started.elapsed().as_secs_f64();
-    figures.proxy_cpu_per_handshake_us = cpu_before
-        .zip(route.pid.and_then(|pid| cpu_secs(&pid.to_string())))
-        .filter(|_| done > 0)
-        .map(|(b, a)| (a - b) * 1e6 / done as f64);
-}
-
-/// 1 MiB answers on one keep-alive connection.
-async fn big_bodies(route: &Route, sizes: &Sizes, figures: &mut Figures) {
-    if let Ok(mut sender) = open(route).await {
-        let started = Instant::now();
-        let mut bytes = 0;
-        for _ in 0..sizes.big_requests {
-            match one(&mut sender, route, "/big").await {
-                Ok(n) => bytes += n,
-                Err(_) => figures.errors += 1,
-            }
-        }
-        figures.big_mbps = bytes as f64 / 1_048_576.0 / started.elapsed().as_secs_f64();
-    }
 }
 
 /// Memory of the proxy process with many connections held open, then over
@@ -1447,6 +1575,8 @@ fn git_commit() -> Option<String> {
 const HELP: &str = "trakt-doctor's benchmark harness: the same workloads direct, through a bare
 forwarding proxy (the floor), through trakt-doctor (lint; lint + fix) and through
 mitmdump when installed. Loopback only; figures only, never a failure on speed.
+Every route is started first; each workload then runs in five rounds, every
+route taking its slice in turn, so the ratios compare the same minutes.
 
 usage: cargo run --release --example bench -- [options]
 
@@ -1609,6 +1739,8 @@ fn main() {
             big_requests: 2,
             held_connections: 20,
             soak_requests: 320,
+            // Two, so that the rotation itself is exercised.
+            rounds: 2,
             quick,
             only: only.clone(),
         }
@@ -1622,6 +1754,7 @@ fn main() {
             big_requests: env_count("BENCH_BIG_REQUESTS").unwrap_or(40),
             held_connections: 1000,
             soak_requests: 100_000,
+            rounds: 5,
             quick,
             only,
         }
@@ -1644,46 +1777,44 @@ fn main() {
     let started = Instant::now();
     let (results, stages) = runtime.block_on(async {
         let upstream = start_upstream(dir.path()).await;
-        let mut results = Vec::new();
+        // Every route is started first and measured in turns (see measure_all).
+        let mut measured = Vec::new();
         if route_wanted("direct") {
-            let direct = Route::new("direct", upstream.addr, None, "api.trakt.tv", upstream.ca_der.clone(), None);
-            results.push(("direct".to_string(), measure(&direct, &sizes).await));
+            let direct = Route::new(DIRECT, upstream.addr, None, "api.trakt.tv", upstream.ca_der.clone(), None);
+            measured.push(Measured::new(direct, None));
         }
-        if route_wanted("bare") {
-            let (mut child, addr) = spawn_bare_proxy(&upstream, dir.path(), &[], false);
-            let name = "bare hyper proxy (floor)";
-            let route = Route::new(name, addr, Some(("api.trakt.tv", 443)), "api.trakt.tv", upstream.ca_der.clone(), Some(child.id()));
-            results.push((name.to_string(), measure(&route, &sizes).await));
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-        if route_wanted("minimal") {
-            let (mut child, addr) = spawn_bare_proxy(&upstream, dir.path(), &[], true);
-            let name = MINIMAL;
-            let route = Route::new(name, addr, Some(("api.trakt.tv", 443)), "api.trakt.tv", upstream.ca_der.clone(), Some(child.id()));
-            results.push((name.to_string(), measure(&route, &sizes).await));
-            let _ = child.kill();
-            let _ = child.wait();
+        for (wanted, name, inspect) in [("bare", BARE, false), ("minimal", MINIMAL, true)] {
+            if route_wanted(wanted) {
+                let (child, addr) = spawn_bare_proxy(&upstream, dir.path(), &[], inspect);
+                let route = Route::new(name, addr, Some(("api.trakt.tv", 443)), "api.trakt.tv", upstream.ca_der.clone(), Some(child.id()));
+                measured.push(Measured::new(route, Some(child)));
+            }
         }
         for fix in [false, true] {
             if !route_wanted(if fix { "fix" } else { "lint" }) {
                 continue;
             }
-            let (mut child, addr, ca) = spawn_trakt_doctor(&upstream, dir.path(), fix, None);
-            let name = if fix { "trakt-doctor (lint + fix)" } else { "trakt-doctor (lint)" };
+            let (child, addr, ca) = spawn_trakt_doctor(&upstream, dir.path(), fix, None);
+            let name = if fix { LINT_FIX } else { LINT };
             let route = Route::new(name, addr, Some(("api.trakt.tv", 443)), "api.trakt.tv", ca, Some(child.id()));
-            results.push((name.to_string(), measure(&route, &sizes).await));
-            let _ = child.kill();
-            let _ = child.wait();
+            measured.push(Measured::new(route, Some(child)));
         }
         let mitmdump = if skip_mitm || !route_wanted("mitmdump") { None } else { spawn_mitmdump(&upstream, dir.path(), install_mitm) };
-        if let Some((mut child, addr, ca)) = mitmdump {
-            let route = Route::new("mitmdump", addr, Some(("localhost", upstream.addr.port())), "localhost", ca, Some(child.id()));
-            results.push(("mitmdump".to_string(), measure(&route, &sizes).await));
-            let _ = child.kill();
-            let _ = child.wait();
+        if let Some((child, addr, ca)) = mitmdump {
+            let route = Route::new(MITM, addr, Some(("localhost", upstream.addr.port())), "localhost", ca, Some(child.id()));
+            measured.push(Measured::new(route, Some(child)));
         } else if !skip_mitm && route_wanted("mitmdump") {
             eprintln!("mitmdump not found: run with --mitmproxy to install it into target/bench-venv and compare");
+        }
+        measure_all(&mut measured, &sizes).await;
+        let mut results = Vec::new();
+        for m in &mut measured {
+            let mut figures = m.tally.figures();
+            if sizes.runs("memory") {
+                memory(&m.route, &sizes, &mut figures).await;
+            }
+            m.stop();
+            results.push((m.route.name.clone(), figures));
         }
         let stages = if want_stages {
             let (requests, handshakes) = if smoke { (50, 5) } else { (sizes.latency_requests, 100) };
