@@ -250,24 +250,15 @@ impl Inspector {
         .unwrap_or_else(|failed| (vec![*failed], Vec::new()))
     }
 
-    /// Completes a finished exchange: its checks, its diagnosis, and what
-    /// the session learns from it ([`Inspector::settle`], then
-    /// [`Inspector::judge`]; the proxy runs the second on the log writer's thread).
+    /// Completes a finished exchange: its diagnosis, and what the session learns from it.
     pub fn finish(&self, exchange: &mut Exchange) {
-        let client = self.settle(exchange);
-        self.judge(exchange, client.as_deref());
-    }
-
-    /// The part of the finish that uses the session: the Stremio answer
-    /// checks (said once per token), and what the session learns from the
-    /// exchange. It must run before the next request is judged, so the
-    /// proxy runs it as soon as the response has gone out. Returns the
-    /// Stremio client the session knew before this exchange, for
-    /// [`Inspector::judge`]'s diagnosis.
-    pub fn settle(&self, exchange: &mut Exchange) -> Option<String> {
+        if let Err(failed) = guarded("prediction check", || mark_contradicted(exchange)) {
+            exchange.findings.push(*failed);
+        }
         match guarded("response check", || {
             let mut findings = stremio::check_response(exchange);
             self.session().once_per_token(exchange, &mut findings);
+            findings.extend(lint::response::check(exchange));
             findings
         }) {
             Ok(findings) => exchange.findings.extend(findings),
@@ -276,6 +267,12 @@ impl Inspector {
         let client = guarded("session read", || self.session().stremio_client())
             .ok()
             .flatten();
+        match guarded("diagnosis", || {
+            diagnose::explain_with(exchange, client.as_deref())
+        }) {
+            Ok(diagnosis) => exchange.diagnosis = diagnosis,
+            Err(failed) => exchange.findings.push(*failed),
+        }
         let learnt = guarded("session update", || {
             let mut session = self.session();
             if let Some((token, expires_at)) = stremio::getuser_token(exchange) {
@@ -286,26 +283,6 @@ impl Inspector {
         });
         if let Err(failed) = learnt {
             exchange.findings.push(*failed);
-        }
-        client
-    }
-
-    /// The part of the finish that needs nothing from the session: the
-    /// prediction check, the answer's check against Trakt's contract and
-    /// the diagnosis (`client`: the Stremio app the session knew, from
-    /// [`Inspector::settle`]). It may run later and on another thread; the
-    /// proxy leaves it to the log writer, off the connections' path.
-    pub fn judge(&self, exchange: &mut Exchange, client: Option<&str>) {
-        if let Err(failed) = guarded("prediction check", || mark_contradicted(exchange)) {
-            exchange.findings.push(*failed);
-        }
-        match guarded("response check", || lint::response::check(exchange)) {
-            Ok(finding) => exchange.findings.extend(finding),
-            Err(failed) => exchange.findings.push(*failed),
-        }
-        match guarded("diagnosis", || diagnose::explain_with(exchange, client)) {
-            Ok(diagnosis) => exchange.diagnosis = diagnosis,
-            Err(failed) => exchange.findings.push(*failed),
         }
     }
 

@@ -2,10 +2,8 @@
 //!
 //! The proxy hands each finished [`Exchange`] to a [`LogHandle`], which
 //! never blocks: records go through a bounded queue ([`QUEUE_CAPACITY`]) to
-//! one writer thread. That thread first completes the record when the proxy
-//! left it work ([`Completion`]: the checks that need no session), then
-//! redacts secrets once (unless `--show-secrets`) and passes the record to
-//! every sink in order. On
+//! one writer thread. That thread redacts secrets once (unless
+//! `--show-secrets`) and passes the record to every sink in order. On
 //! shutdown it drains the queue, flushes every sink and reports how many
 //! records it wrote.
 //!
@@ -159,17 +157,10 @@ const MAX_BATCH: usize = 512;
 const BATCH_PAUSE: Duration = Duration::from_millis(2);
 
 enum Message {
-    /// A record and its estimated size, given back to the budget once
-    /// written, and what is left to complete it before it is written.
-    Record(Box<Exchange>, usize, Option<Completion>),
+    /// A record and its estimated size, given back to the budget once written.
+    Record(Box<Exchange>, usize),
     Stop,
 }
-
-/// What the proxy leaves to the writer thread to complete a record before
-/// it is redacted and written: the checks that need nothing from the
-/// session (see `Inspector::judge`). Run there, they are off the client
-/// connections' path and off the async runtime's threads.
-pub type Completion = Box<dyn FnOnce(&mut Exchange) + Send>;
 
 /// Records that may wait for the writer before new ones are dropped.
 pub const QUEUE_CAPACITY: usize = 65_536;
@@ -223,16 +214,6 @@ impl LogHandle {
     }
 
     pub fn send(&self, exchange: Exchange) {
-        self.queue(exchange, None);
-    }
-
-    /// Queues `exchange` with work the writer does on it before anything
-    /// else (a record dropped because the writer is behind is not completed).
-    pub fn send_completing(&self, exchange: Exchange, completion: Completion) {
-        self.queue(exchange, Some(completion));
-    }
-
-    fn queue(&self, exchange: Exchange, completion: Option<Completion>) {
         let size = estimated_size(&exchange);
         let waiting = self.queued_bytes.fetch_add(size, Ordering::Relaxed);
         // A record larger than the whole budget still goes when nothing waits.
@@ -249,7 +230,7 @@ impl LogHandle {
         }
         if self
             .tx
-            .send(Message::Record(Box::new(exchange), size, completion))
+            .send(Message::Record(Box::new(exchange), size))
             .is_err()
         {
             self.queued_records.fetch_sub(1, Ordering::Relaxed);
@@ -437,12 +418,8 @@ fn run_writer(
         let mut next = Some(first);
         while let Some(message) = next.take() {
             match message {
-                Message::Record(mut exchange, size, completion) => {
+                Message::Record(mut exchange, size) => {
                     let mut clock = Clock::start();
-                    if let Some(complete) = completion {
-                        complete_guarded(complete, &mut exchange);
-                        clock.lap(Stage::Judge);
-                    }
                     if let Some(redactor) = &redact {
                         redactor.exchange(&mut exchange);
                     }
@@ -477,20 +454,6 @@ fn run_writer(
     }
     sinks.each(&mut stats, "flush", |sink| sink.flush());
     stats
-}
-
-/// Runs a record's completion; should it panic (the inspection's own
-/// stages catch their panics, so this is a last resort), the record is
-/// still written as it stands and the writer goes on.
-fn complete_guarded(complete: Completion, exchange: &mut Exchange) {
-    let id = exchange.id;
-    let run = std::panic::AssertUnwindSafe(|| complete(exchange));
-    if std::panic::catch_unwind(run).is_err() {
-        tracing::error!(
-            exchange = id,
-            "completing a record failed; it is written without its checks"
-        );
-    }
 }
 
 #[cfg(test)]
@@ -656,59 +619,6 @@ mod tests {
         assert_eq!(log.spare_bodies().held(), 0);
         assert_eq!(idle.load(Ordering::Relaxed), 1);
         writer.finish();
-    }
-
-    /// A sink that keeps the JSON of every record it gets.
-    struct Keeps(Arc<Mutex<Vec<String>>>);
-
-    impl Sink for Keeps {
-        fn name(&self) -> String {
-            "a keeping sink".into()
-        }
-        fn record(&mut self, record: &Record<'_>) -> std::io::Result<()> {
-            self.0.lock().unwrap().push(record.json().to_string());
-            Ok(())
-        }
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
-    }
-
-    #[test]
-    fn a_completion_runs_on_the_writer_before_redaction_and_a_failing_one_loses_no_record() {
-        let kept = Arc::new(Mutex::new(Vec::new()));
-        let (log, writer) = spawn(
-            vec![Box::new(Keeps(kept.clone()))],
-            Some(Redactor::random()),
-        );
-        let proxy_thread = thread::current().id();
-        let ran_on = Arc::new(Mutex::new(None));
-        let ran = ran_on.clone();
-        // The completion adds a secret: it must be redacted like the rest.
-        log.send_completing(
-            exchange(1),
-            Box::new(move |exchange: &mut Exchange| {
-                *ran.lock().unwrap() = Some(thread::current().id());
-                exchange.request.url = "https://api.trakt.tv/x?code=0123456789abcdef".into();
-            }),
-        );
-        log.send_completing(
-            exchange(2),
-            Box::new(|_: &mut Exchange| panic!("a bug in a check")),
-        );
-        log.send(exchange(3));
-        let stats = writer.finish();
-        assert_eq!((stats.records, stats.dropped), (3, 0));
-        let ran_on = ran_on.lock().unwrap().expect("the completion ran");
-        assert_ne!(ran_on, proxy_thread, "it ran on the writer's thread");
-        let kept = kept.lock().unwrap();
-        assert_eq!(kept.len(), 3);
-        assert!(
-            kept[0].contains("code=") && !kept[0].contains("0123456789abcdef"),
-            "{}",
-            kept[0]
-        );
-        assert!(kept[1].contains("\"id\":2"), "{}", kept[1]);
     }
 
     #[test]

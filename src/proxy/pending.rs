@@ -4,13 +4,9 @@
 //! [`RecordingBody`] carries it while the response body streams.
 //!
 //! Once the response's last frame is handed to the client's connection, the
-//! rest is [deferred](Finisher): it runs after the connection has written the
-//! response, not in front of its last bytes. There only what the session
-//! needs is done (the Stremio answer checks and the session's update,
-//! `Inspector::settle`); the checks that need no session (the request's
-//! lint when nothing was to be fixed, the answer's contract check, the
-//! diagnosis: `Inspector::judge`) go with the record to the log writer's
-//! thread, off the connections' path. Nothing is lost on the way: an
+//! rest (response checks, diagnosis, session update, the log hand-off) is
+//! [deferred](Finisher): it runs after the connection has written the
+//! response, not in front of its last bytes. Nothing is lost on the way: an
 //! exchange marked complete logs itself as complete if dropped before its
 //! turn, and the session never judges a request before learning from the
 //! exchanges already answered (the proxy drains the queue before inspecting).
@@ -57,8 +53,8 @@ struct State {
     /// When the whole response was handed to the client: the exchange is
     /// complete and only waits to be finished.
     completed: Option<Instant>,
-    /// The request's lint, when nothing was to be fixed: run on the log
-    /// writer's thread, its findings put first, where an inline lint puts them.
+    /// The request's lint, when nothing was to be fixed: run at the finish,
+    /// its findings put first, where an inline lint puts them.
     deferred_lint: Option<DeferredLint>,
 }
 
@@ -216,6 +212,12 @@ impl PendingExchange {
         if let Some(response) = s.response.as_mut() {
             response.body.bytes = std::mem::take(&mut s.response_body).into_bytes();
         }
+        if let Some(deferred) = s.deferred_lint.take() {
+            let mut findings = s.inspector.lint_request(&s.request, deferred.at);
+            (deferred.reword)(&mut findings);
+            findings.append(&mut s.findings);
+            s.findings = findings;
+        }
         let ended = s.completed.unwrap_or_else(Instant::now);
         let mut exchange = Exchange {
             id: s.id,
@@ -230,21 +232,9 @@ impl PendingExchange {
             diagnosis: None,
             replay_of: s.replay_of,
         };
-        let client = s.inspector.settle(&mut exchange);
+        s.inspector.finish(&mut exchange);
         s.clock.lap(Stage::Finish);
-        let (inspector, deferred) = (s.inspector, s.deferred_lint);
-        s.log.send_completing(
-            exchange,
-            Box::new(move |exchange: &mut Exchange| {
-                if let Some(deferred) = deferred {
-                    let mut findings = inspector.lint_request(&exchange.request, deferred.at);
-                    (deferred.reword)(&mut findings);
-                    findings.append(&mut exchange.findings);
-                    exchange.findings = findings;
-                }
-                inspector.judge(exchange, client.as_deref());
-            }),
-        );
+        s.log.send(exchange);
         s.clock.lap(Stage::Handoff);
         s.clock.total(Stage::Total);
     }
@@ -286,7 +276,7 @@ impl PendingExchange {
 }
 
 /// Exchanges whose response has gone out, waiting for their finishing
-/// (the session's update, the hand-off to the log writer). A task drains
+/// (response checks, diagnosis, session, log hand-off). A task drains
 /// them after the connection that completed one has written it; the proxy
 /// also drains them before inspecting a request, so the session is always
 /// up to date with every response already sent.

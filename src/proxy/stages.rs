@@ -49,15 +49,13 @@ pub enum Stage {
     OnPath,
     /// After the response: waiting for the finisher's turn.
     Queued,
-    /// After the response: the Stremio answer checks and the session update.
+    /// After the response: the request's lint (auto-fix off), the response
+    /// checks, diagnosis and session update.
     Finish,
     /// Handing the record to the log writer's queue.
     Handoff,
     /// The whole exchange inside the proxy: handler start to record handed off.
     Total,
-    /// The log writer thread: the request's lint (auto-fix off), the
-    /// answer's contract check and the diagnosis of one record.
-    Judge,
     /// The log writer thread: redacting one record.
     Redact,
     /// The log writer thread: serialising one record and passing it to every sink.
@@ -65,7 +63,7 @@ pub enum Stage {
 }
 
 impl Stage {
-    pub const ALL: [Stage; 18] = [
+    pub const ALL: [Stage; 17] = [
         Stage::Accept,
         Stage::Tls,
         Stage::Head,
@@ -81,7 +79,6 @@ impl Stage {
         Stage::Finish,
         Stage::Handoff,
         Stage::Total,
-        Stage::Judge,
         Stage::Redact,
         Stage::Sinks,
     ];
@@ -100,10 +97,9 @@ impl Stage {
             Stage::BodyRelay => "response body relay",
             Stage::OnPath => "= on the request's path",
             Stage::Queued => "after: finish queued",
-            Stage::Finish => "after: Stremio checks, session update",
+            Stage::Finish => "after: lint, checks, diagnosis, session",
             Stage::Handoff => "after: log queue hand-off",
             Stage::Total => "total, head read to record queued",
-            Stage::Judge => "writer: lint, contract check, diagnosis",
             Stage::Redact => "writer: redaction",
             Stage::Sinks => "writer: serialisation + sinks",
         }
@@ -127,7 +123,6 @@ impl Stage {
             Stage::Finish => "finish",
             Stage::Handoff => "handoff",
             Stage::Total => "total",
-            Stage::Judge => "judge",
             Stage::Redact => "redact",
             Stage::Sinks => "sinks",
         }
