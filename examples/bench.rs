@@ -394,9 +394,13 @@ fn add<T: std::ops::Add<Output = T>>(total: &mut Option<T>, part: Option<T>) {
     *total = total.take().zip(part).map(|(t, p)| t + p);
 }
 
+/// The pause before each slice of a workload.
+const SLICE_PAUSE: Duration = Duration::from_millis(200);
+
 /// Runs the workloads in rounds: each round gives every route one slice
 /// of the workload, in turn, starting one route later than the round
-/// before. On a shared machine a busy moment (a neighbour's build, a
+/// before and every other round in the opposite order, after a short
+/// pause. On a shared machine a busy moment (a neighbour's build, a
 /// compaction) then falls on every route alike instead of on whichever
 /// route happened to run then, so the ratios compare like with like.
 /// Memory is measured after, route by route (it holds connections open).
@@ -414,10 +418,21 @@ async fn measure_all(measured: &mut [Measured], sizes: &Sizes) {
             continue;
         }
         for round in 0..rounds {
-            for turn in 0..measured.len() {
-                let Some(m) = measured.get_mut((turn + round) % measured.len()) else {
+            let routes = measured.len();
+            for turn in 0..routes {
+                // Every other round backwards, so no route always follows
+                // the same one (whose leftover work, a log flushed or
+                // connections closed, would fall on it each time).
+                let place = if round % 2 == 0 {
+                    turn
+                } else {
+                    routes - 1 - turn
+                };
+                let Some(m) = measured.get_mut((place + round) % routes) else {
                     continue;
                 };
+                // A moment for the route before to settle.
+                tokio::time::sleep(SLICE_PAUSE).await;
                 match workload {
                     "latency" => latency_slice(m, share(sizes.latency_requests)).await,
                     "throughput" => {
