@@ -220,7 +220,13 @@ fn explain_alone(exchange: &Exchange) -> Option<Diagnosis> {
         }
     }
     if status < 400 {
-        return not_found_items(response);
+        // `not_found` is what a write could not match (the sync additions
+        // and removals, ratings, hidden items: all POST); a read's answer,
+        // up to megabytes of history, is not searched for it.
+        let read = ["GET", "HEAD"]
+            .iter()
+            .any(|m| exchange.request.method.eq_ignore_ascii_case(m));
+        return if read { None } else { not_found_items(response) };
     }
     let mut findings: Vec<&Finding> = exchange
         .findings
@@ -799,6 +805,9 @@ mod tests {
         .unwrap();
         assert!(d.summary.contains("not_found"), "{d:?}");
         assert!(d.causes.iter().any(|c| c.contains("2015381")));
+        // A read's answer is not a write's result, whatever it holds.
+        let listing = exchange("GET", "https://api.trakt.tv/sync/history", Some(200), &[], body);
+        assert!(explain(&listing).is_none());
     }
 
     #[test]

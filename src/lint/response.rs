@@ -38,7 +38,7 @@ pub fn check(exchange: &Exchange) -> Option<Finding> {
     }
     let RouteMatch::Found {
         endpoint, invalid, ..
-    } = trakt::match_route(&exchange.request.method, path)
+    } = trakt::find_route(&exchange.request.method, path)
     else {
         return None;
     };

@@ -609,6 +609,16 @@ fn param_fits(schema: &Schema, raw: &str) -> ParamFit {
 /// beat shortened ones, then the most pinned segments win
 /// (`/movies/trending` over `/movies/{id}`).
 pub fn match_route(method: &str, path: &str) -> RouteMatch {
+    route(method, path, true)
+}
+
+/// [`match_route`] without looking for the closest path when none fits
+/// (`Unknown` then suggests nothing): for callers that only use a `Found`.
+pub fn find_route(method: &str, path: &str) -> RouteMatch {
+    route(method, path, false)
+}
+
+fn route(method: &str, path: &str, with_suggestion: bool) -> RouteMatch {
     let parts = split_path(path);
     let contract = contract();
     let mut scratch = Vec::new();
@@ -678,7 +688,7 @@ pub fn match_route(method: &str, path: &str) -> RouteMatch {
             }
         }
         (_, None) => RouteMatch::Unknown {
-            suggestion: suggest(&parts),
+            suggestion: with_suggestion.then(|| suggest(&parts)).flatten(),
         },
     }
 }
@@ -699,13 +709,15 @@ fn fits_loosely(template: &[Segment], parts: &[&str]) -> bool {
 /// The closest template to an unknown path, by edit distance over literal
 /// segments (placeholders match anything); `None` when nothing is close.
 fn suggest(parts: &[&str]) -> Option<&'static Endpoint> {
+    // Lowered once, not once per operation (334 of them).
+    let parts: Vec<String> = parts.iter().map(|p| p.to_ascii_lowercase()).collect();
     let mut best: Option<(usize, &'static Endpoint)> = None;
     for endpoint in &contract().endpoints {
         let segs = &endpoint.segments;
         let mut cost = segs.len().abs_diff(parts.len()).saturating_mul(4);
-        for (seg, part) in segs.iter().zip(parts) {
+        for (seg, part) in segs.iter().zip(&parts) {
             if let Segment::Literal(lit) = seg {
-                cost = cost.saturating_add(edit_distance(lit, &part.to_ascii_lowercase()));
+                cost = cost.saturating_add(edit_distance(lit, part));
             }
         }
         if best.is_none_or(|(c, _)| cost < c) {
@@ -908,6 +920,20 @@ mod tests {
         match match_route("GET", "/completely/else/here") {
             RouteMatch::Unknown { suggestion } => assert!(suggestion.is_none()),
             other => panic!("{other:?}"),
+        }
+        // Without the search for a close path: the same answer, no suggestion.
+        match find_route("POST", "/sync/histroy") {
+            RouteMatch::Unknown { suggestion } => assert!(suggestion.is_none()),
+            other => panic!("{other:?}"),
+        }
+        for (method, path) in [
+            ("GET", "/scrobble/start"),
+            ("GET", "/movies/recommended/weekly"),
+            ("GET", "/shows/breaking-bad/seasons/S01"),
+            ("POST", "/sync/history"),
+        ] {
+            let (with, without) = (match_route(method, path), find_route(method, path));
+            assert_eq!(format!("{with:?}"), format!("{without:?}"), "{method} {path}");
         }
     }
 
