@@ -868,7 +868,8 @@ fn spawn_bare_proxy(
     (child, addr)
 }
 
-/// One exchange as the least inspecting proxy logs it: both bodies parsed.
+/// One exchange as the least inspecting proxy logs it: both bodies parsed
+/// (or kept as text).
 #[derive(serde::Serialize)]
 struct MinimalRecord {
     method: String,
@@ -943,7 +944,7 @@ async fn forward_inspecting(
         method: parts.method.to_string(),
         url: parts.uri.to_string(),
         request_headers: parts.headers.iter().map(text).collect(),
-        request_body: serde_json::from_slice(&sent).ok(),
+        request_body: logged_body(&sent),
         status: 0,
         response_headers: Vec::new(),
         response_body: None,
@@ -958,12 +959,23 @@ async fn forward_inspecting(
     let answer = answer.collect().await?.to_bytes();
     record.status = head.status.as_u16();
     record.response_headers = head.headers.iter().map(text).collect();
-    record.response_body = serde_json::from_slice(&answer).ok();
+    record.response_body = logged_body(&answer);
     if let Ok(mut line) = serde_json::to_vec(&record) {
         line.push(b'\n');
         let _ = log.send(line);
     }
     Ok(http::Response::from_parts(head, Full::new(answer)))
+}
+
+/// A body as the least inspecting proxy logs it: parsed when it is JSON,
+/// else as its text (a proxy that logs what it sees keeps a body it could
+/// not parse too: the 1 MiB workload's answer is plain text).
+fn logged_body(bytes: &Bytes) -> Option<serde_json::Value> {
+    serde_json::from_slice(bytes).ok().or_else(|| {
+        std::str::from_utf8(bytes)
+            .ok()
+            .map(|text| serde_json::Value::String(text.to_string()))
+    })
 }
 
 fn child_bare_proxy(args: &[String]) {
@@ -1607,7 +1619,8 @@ usage: cargo run --release --example bench -- [options]
                         big, memory (comma-separated; for profiling one of them)
   --routes LIST         only these routes: direct, bare, minimal, lint, fix, mitmdump
                         (minimal: the bare proxy plus the least inspection any
-                        logging proxy does: both bodies parsed, a JSON line each)
+                        logging proxy does: both bodies parsed or kept as text,
+                        a JSON line each)
   --help                this text
 
 environment: BENCH_KEEP=1 keeps the run's folder (logs, CAs, stderr);
