@@ -8,7 +8,7 @@
 //! rounds, each route taking its slice in turn, so that a busy moment on a
 //! shared machine falls on all routes alike.
 //!
-//!   cargo run --release --example bench             full run (about 3 minutes)
+//!   cargo run --release --example bench             full run (about 5 minutes)
 //!   cargo run --example bench -- --smoke            a few requests each (CI keeps it working)
 //!   cargo run --release --example bench -- --mitmproxy   also compare with mitmdump
 //!   cargo run --release --example bench -- --without-mitmproxy   skip it even if installed
