@@ -334,16 +334,21 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
 struct Measured {
     route: Route,
     child: Option<Child>,
-    tally: Tally,
-}
-
-/// Sums over a route's slices; turned into [`Figures`] once every round ran.
-#[derive(Default)]
-struct Tally {
-    latency_ms: Vec<f64>,
     /// The keep-alive connection the latency slices share (one per route,
     /// as one client sending one request after another).
     latency_sender: Option<SendRequest<Full<Bytes>>>,
+    /// The slice being measured.
+    slice: Tally,
+    /// Every slice so far, and each round's.
+    total: Tally,
+    rounds: Vec<Tally>,
+}
+
+/// Sums over slices (one, a round's, or all of a route's); turned into
+/// [`Figures`] once every round ran.
+#[derive(Default)]
+struct Tally {
+    latency_ms: Vec<f64>,
     requests: usize,
     request_secs: f64,
     /// CPU seconds (this process; the proxy) and the proxy's context
@@ -361,19 +366,55 @@ struct Tally {
     errors: usize,
 }
 
-impl Measured {
-    fn new(route: Route, child: Option<Child>) -> Measured {
-        let tally = Tally {
+impl Tally {
+    fn new() -> Tally {
+        Tally {
             harness_cpu: Some(0.0),
             proxy_cpu: Some(0.0),
             switches: Some(0),
             handshake_cpu: Some(0.0),
             ..Tally::default()
-        };
+        }
+    }
+
+    /// Adds a slice's counts.
+    fn absorb(&mut self, slice: &Tally) {
+        self.latency_ms.extend_from_slice(&slice.latency_ms);
+        self.requests += slice.requests;
+        self.request_secs += slice.request_secs;
+        add(&mut self.harness_cpu, slice.harness_cpu);
+        add(&mut self.proxy_cpu, slice.proxy_cpu);
+        add(&mut self.switches, slice.switches);
+        self.handshakes += slice.handshakes;
+        self.handshake_secs += slice.handshake_secs;
+        add(&mut self.handshake_cpu, slice.handshake_cpu);
+        self.big_bytes += slice.big_bytes;
+        self.big_secs += slice.big_secs;
+        self.errors += slice.errors;
+    }
+}
+
+impl Measured {
+    fn new(route: Route, child: Option<Child>) -> Measured {
         Measured {
             route,
             child,
-            tally,
+            latency_sender: None,
+            slice: Tally::new(),
+            total: Tally::new(),
+            rounds: Vec::new(),
+        }
+    }
+
+    /// Counts the slice just measured in the totals and in round `round`'s.
+    fn end_slice(&mut self, round: usize) {
+        let slice = std::mem::replace(&mut self.slice, Tally::new());
+        self.total.absorb(&slice);
+        while self.rounds.len() <= round {
+            self.rounds.push(Tally::new());
+        }
+        if let Some(this_round) = self.rounds.get_mut(round) {
+            this_round.absorb(&slice);
         }
     }
 
@@ -408,7 +449,7 @@ async fn measure_all(measured: &mut [Measured], sizes: &Sizes) {
     tokio::time::sleep(Duration::from_millis(300)).await;
     for m in measured.iter_mut() {
         if let Some(pid) = m.route.pid {
-            m.tally.rss_idle = rss_mib(pid);
+            m.total.rss_idle = rss_mib(pid);
         }
     }
     let rounds = sizes.rounds;
@@ -442,6 +483,7 @@ async fn measure_all(measured: &mut [Measured], sizes: &Sizes) {
                     "handshakes" => handshake_slice(m, share(sizes.handshakes)).await,
                     _ => big_slice(m, share(sizes.big_requests)).await,
                 }
+                m.end_slice(round);
             }
         }
     }
@@ -450,7 +492,7 @@ async fn measure_all(measured: &mut [Measured], sizes: &Sizes) {
 /// Sequential requests on the route's one keep-alive connection (opened,
 /// and warmed with ten requests, on its first slice).
 async fn latency_slice(m: &mut Measured, requests: usize) {
-    let mut sender = match m.tally.latency_sender.take() {
+    let mut sender = match m.latency_sender.take() {
         Some(sender) => sender,
         None => match open(&m.route).await {
             Ok(mut sender) => {
@@ -461,7 +503,7 @@ async fn latency_slice(m: &mut Measured, requests: usize) {
             }
             Err(e) => {
                 eprintln!("{}: cannot connect: {e}", m.route.name);
-                m.tally.errors += 1;
+                m.slice.errors += 1;
                 return;
             }
         },
@@ -470,17 +512,17 @@ async fn latency_slice(m: &mut Measured, requests: usize) {
         let start = Instant::now();
         match one(&mut sender, &m.route, "/scrobble/start").await {
             Ok(_) => m
-                .tally
+                .slice
                 .latency_ms
                 .push(start.elapsed().as_secs_f64() * 1000.0),
             Err(_) => {
                 // A new connection on the next slice.
-                m.tally.errors += 1;
+                m.slice.errors += 1;
                 return;
             }
         }
     }
-    m.tally.latency_sender = Some(sender);
+    m.latency_sender = Some(sender);
 }
 
 /// `connections` keep-alive connections (opened before the clock starts)
@@ -493,7 +535,7 @@ async fn throughput_slice(m: &mut Measured, connections: usize, secs: f64) {
     for _ in 0..connections {
         match open(&m.route).await {
             Ok(sender) => senders.push(sender),
-            Err(_) => m.tally.errors += 1,
+            Err(_) => m.slice.errors += 1,
         }
     }
     let cpu_before = (cpu_secs("self"), m.proxy_cpu());
@@ -521,19 +563,19 @@ async fn throughput_slice(m: &mut Measured, connections: usize, secs: f64) {
     for task in tasks {
         let (ok, errors) = task.await.unwrap_or((0, 1));
         done += ok;
-        m.tally.errors += errors;
+        m.slice.errors += errors;
     }
-    m.tally.request_secs += started.elapsed().as_secs_f64();
-    m.tally.requests += done;
+    m.slice.request_secs += started.elapsed().as_secs_f64();
+    m.slice.requests += done;
     add(
-        &mut m.tally.harness_cpu,
+        &mut m.slice.harness_cpu,
         cpu_before.0.zip(cpu_secs("self")).map(|(b, a)| a - b),
     );
     tokio::time::sleep(Duration::from_millis(100)).await;
     let proxy_cpu = cpu_before.1.zip(m.proxy_cpu()).map(|(b, a)| a - b);
-    add(&mut m.tally.proxy_cpu, proxy_cpu);
+    add(&mut m.slice.proxy_cpu, proxy_cpu);
     add(
-        &mut m.tally.switches,
+        &mut m.slice.switches,
         switches_before
             .zip(m.route.pid.and_then(context_switches))
             .map(|(b, a)| a.saturating_sub(b)),
@@ -553,29 +595,29 @@ async fn handshake_slice(m: &mut Measured, count: usize) {
         if ok {
             done += 1;
         } else {
-            m.tally.errors += 1;
+            m.slice.errors += 1;
         }
     }
-    m.tally.handshake_secs += started.elapsed().as_secs_f64();
-    m.tally.handshakes += done;
+    m.slice.handshake_secs += started.elapsed().as_secs_f64();
+    m.slice.handshakes += done;
     let proxy_cpu = cpu_before.zip(m.proxy_cpu()).map(|(b, a)| a - b);
-    add(&mut m.tally.handshake_cpu, proxy_cpu);
+    add(&mut m.slice.handshake_cpu, proxy_cpu);
 }
 
 /// 1 MiB answers on one keep-alive connection (opened before the clock starts).
 async fn big_slice(m: &mut Measured, count: usize) {
     let Ok(mut sender) = open(&m.route).await else {
-        m.tally.errors += 1;
+        m.slice.errors += 1;
         return;
     };
     let started = Instant::now();
     for _ in 0..count {
         match one(&mut sender, &m.route, "/big").await {
-            Ok(n) => m.tally.big_bytes += n,
-            Err(_) => m.tally.errors += 1,
+            Ok(n) => m.slice.big_bytes += n,
+            Err(_) => m.slice.errors += 1,
         }
     }
-    m.tally.big_secs += started.elapsed().as_secs_f64();
+    m.slice.big_secs += started.elapsed().as_secs_f64();
 }
 
 impl Tally {
@@ -1298,6 +1340,31 @@ fn goals(results: &[(String, Figures)], subject: &str) -> Vec<Goal> {
     ]
 }
 
+/// A goal's ratio in each round (from that round's slices alone), for
+/// the route `subject`: how far one run's ratio moves with the machine.
+fn per_round(rounds: &[Vec<(String, Figures)>], subject: &str, key: &str) -> Vec<f64> {
+    rounds
+        .iter()
+        .filter_map(|round| {
+            goals(round, subject)
+                .into_iter()
+                .find(|g| g.key == key)
+                .and_then(|g| g.ratio)
+        })
+        .collect()
+}
+
+/// `min–max` of per-round ratios ("" when there are none).
+fn spread(ratios: &[f64]) -> String {
+    let min = ratios.iter().copied().fold(f64::INFINITY, f64::min);
+    let max = ratios.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    if ratios.is_empty() {
+        String::new()
+    } else {
+        format!("{min:.2}-{max:.2}x")
+    }
+}
+
 impl Goal {
     fn met(&self) -> Option<bool> {
         self.ratio.map(|r| {
@@ -1310,7 +1377,7 @@ impl Goal {
     }
 }
 
-fn report(results: &[(String, Figures)]) {
+fn report(results: &[(String, Figures)], rounds: &[Vec<(String, Figures)>]) {
     let direct = &results[0].1;
     let bare = find(results, BARE);
     let mitm = find(results, MITM);
@@ -1342,9 +1409,10 @@ fn report(results: &[(String, Figures)]) {
     if !goals_of_lint.is_empty() {
         println!();
         println!("goals of issue 19 (trakt-doctor (lint) against the bare proxy, this run):");
-        if !floor.is_empty() {
-            println!("  {:<54} minimal inspecting proxy", "");
-        }
+        println!(
+            "  {:<54} {:<9} {:<13} minimal inspecting proxy",
+            "", "", "its rounds"
+        );
         for goal in &goals_of_lint {
             let minimal = floor
                 .iter()
@@ -1352,7 +1420,7 @@ fn report(results: &[(String, Figures)]) {
                 .and_then(|g| g.ratio)
                 .map_or(String::new(), |r| format!("{r:.2}x"));
             println!(
-                "  {:<36} {:>8} {} {:<5} {:<8} {}",
+                "  {:<36} {:>8} {} {:<5} {:<9} {:<13} {}",
                 goal.what,
                 goal.ratio.map_or("-".into(), |r| format!("{r:.2}x")),
                 if goal.at_most { "<=" } else { ">=" },
@@ -1362,6 +1430,7 @@ fn report(results: &[(String, Figures)]) {
                     Some(false) => "not met",
                     None => "not measured",
                 },
+                spread(&per_round(rounds, LINT, goal.key)),
                 minimal
             );
         }
@@ -1371,6 +1440,7 @@ fn report(results: &[(String, Figures)]) {
 /// Every figure and ratio of the run as one JSON object (`--json`).
 fn report_json(
     results: &[(String, Figures)],
+    rounds: &[Vec<(String, Figures)>],
     header: serde_json::Value,
     stages: Option<&serde_json::Value>,
 ) -> serde_json::Value {
@@ -1410,8 +1480,13 @@ fn report_json(
         .iter()
         .map(|g| {
             let minimal = floor.iter().find(|m| m.key == g.key).and_then(|m| m.ratio);
+            let in_rounds: Vec<Value> = per_round(rounds, LINT, g.key)
+                .into_iter()
+                .map(number)
+                .collect();
             json!({"goal": g.key, "what": g.what, "ratio": g.ratio.map_or(Value::Null, number),
                    "bound": g.bound, "at_most": g.at_most, "met": g.met(),
+                   "rounds": in_rounds,
                    "minimal_inspecting_proxy": minimal.map_or(Value::Null, number)})
         })
         .collect();
@@ -1803,7 +1878,7 @@ fn main() {
         .build()
         .expect("runtime");
     let started = Instant::now();
-    let (results, stages) = runtime.block_on(async {
+    let (results, rounds, stages) = runtime.block_on(async {
         let upstream = start_upstream(dir.path()).await;
         // Every route is started first and measured in turns (see measure_all).
         let mut measured = Vec::new();
@@ -1835,9 +1910,20 @@ fn main() {
             eprintln!("mitmdump not found: run with --mitmproxy to install it into target/bench-venv and compare");
         }
         measure_all(&mut measured, &sizes).await;
+        let rounds: Vec<Vec<(String, Figures)>> = (0..sizes.rounds)
+            .map(|i| {
+                measured
+                    .iter_mut()
+                    .map(|m| {
+                        let figures = m.rounds.get_mut(i).map(Tally::figures).unwrap_or_default();
+                        (m.route.name.clone(), figures)
+                    })
+                    .collect()
+            })
+            .collect();
         let mut results = Vec::new();
         for m in &mut measured {
-            let mut figures = m.tally.figures();
+            let mut figures = m.total.figures();
             if sizes.runs("memory") {
                 memory(&m.route, &sizes, &mut figures).await;
             }
@@ -1850,7 +1936,7 @@ fn main() {
         } else {
             None
         };
-        (results, stages)
+        (results, rounds, stages)
     });
     let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
     let mode = match (smoke, quick) {
@@ -1860,7 +1946,7 @@ fn main() {
     };
     let seconds = started.elapsed().as_secs_f64();
     println!("trakt-doctor bench ({mode}) on {cores} cores, {seconds:.0} s, loopback only");
-    report(&results);
+    report(&results, &rounds);
     if want_stages {
         match &stages {
             Some(stages) => report_stages(stages),
@@ -1875,6 +1961,9 @@ fn main() {
             "commit": git_commit(),
         });
         println!();
-        println!("{}", report_json(&results, header, stages.as_ref()));
+        println!(
+            "{}",
+            report_json(&results, &rounds, header, stages.as_ref())
+        );
     }
 }
