@@ -339,8 +339,9 @@ struct Measured {
     latency_sender: Option<SendRequest<Full<Bytes>>>,
     /// The slice being measured.
     slice: Tally,
-    /// Every slice so far, and each round's.
+    /// Every slice so far.
     total: Tally,
+    /// Each round's slices (one per workload), by round.
     rounds: Vec<Tally>,
 }
 
