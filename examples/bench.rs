@@ -21,6 +21,7 @@
 //! --child-proxy, trakt-doctor's own entry point, or --child-bare-proxy) so
 //! its CPU time and resident memory can be read on their own.
 
+use std::ffi::OsStr;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -58,7 +59,15 @@ struct Sizes {
 /// The workloads `--only` can pick, in the order they run.
 const WORKLOADS: [&str; 5] = ["latency", "throughput", "handshakes", "big", "memory"];
 /// The routes `--routes` can pick.
-const ROUTES: [&str; 6] = ["direct", "bare", "minimal", "lint", "fix", "mitmdump"];
+const ROUTES: [&str; 7] = [
+    "direct",
+    "bare",
+    "minimal",
+    "unchecked",
+    "lint",
+    "fix",
+    "mitmdump",
+];
 
 impl Sizes {
     fn runs(&self, workload: &str) -> bool {
@@ -772,19 +781,37 @@ fn rss_mib(pid: u32) -> Option<f64> {
 
 // ---------- the proxies under test ----------
 
+/// How trakt-doctor runs on a route.
+#[derive(Clone, Copy, PartialEq)]
+enum Checks {
+    /// As users run it: every check, no fix.
+    Lint,
+    /// With `--fix`.
+    Fix,
+    /// Every check skipped (`TRAKT_DOCTOR_BENCH_NO_CHECKS`): the proxy,
+    /// capture and sinks alone, so the difference to `Lint` is what the
+    /// checks cost.
+    Off,
+}
+
 /// This program again, running trakt-doctor exactly as `trakt-doctor run`
 /// does (terminal and web-view sinks, plus a JSONL log), with its own
 /// CA in `dir`, routing api.trakt.tv to the fake upstream.
 fn spawn_trakt_doctor(
     upstream: &Upstream,
     dir: &Path,
-    fix: bool,
+    checks: Checks,
     stages: Option<&Path>,
 ) -> (Child, SocketAddr, CertificateDer<'static>) {
-    let certs = dir.join(match (fix, stages.is_some()) {
-        (_, true) => "certs-stages",
-        (true, false) => "certs-fix",
-        (false, false) => "certs",
+    let name = match checks {
+        Checks::Lint => "",
+        Checks::Fix => "-fix",
+        Checks::Off => "-unchecked",
+    };
+    let certs = dir.join(if stages.is_some() {
+        "certs-stages".to_string()
+    } else {
+        format!("certs{name}")
     });
     let addr = free_loopback_addr();
     let mut args = vec![
@@ -800,18 +827,21 @@ fn spawn_trakt_doctor(
         "--log".into(),
         certs.join("bench.jsonl").display().to_string(),
     ];
-    if fix {
+    if checks == Checks::Fix {
         args.push("--fix".into());
     }
-    let stderr = dir.join(if fix { "stderr-fix.txt" } else { "stderr.txt" });
+    let stderr = dir.join(format!("stderr{name}.txt"));
     let allocations = dir.join("allocations.txt");
-    let env: Vec<(&str, &Path)> = match stages {
+    let mut env: Vec<(&str, &OsStr)> = match stages {
         Some(file) => vec![
-            (trakt_doctor::proxy::stages::ENV, file),
-            ("BENCH_ALLOCATIONS", allocations.as_path()),
+            (trakt_doctor::proxy::stages::ENV, file.as_os_str()),
+            ("BENCH_ALLOCATIONS", allocations.as_os_str()),
         ],
         None => Vec::new(),
     };
+    if checks == Checks::Off {
+        env.push((trakt_doctor::proxy::shared::NO_CHECKS_ENV, OsStr::new("1")));
+    }
     let child = start_child("--child-proxy", &args, addr, &stderr, &env);
     use rustls_pki_types::pem::PemObject;
     let ca = CertificateDer::from_pem_file(certs.join("trakt-doctor-ca.pem")).expect("child CA");
@@ -825,7 +855,7 @@ fn start_child(
     args: &[String],
     addr: SocketAddr,
     stderr: &Path,
-    env: &[(&str, &Path)],
+    env: &[(&str, &OsStr)],
 ) -> Child {
     let exe = std::env::current_exe().expect("current exe");
     let file = std::fs::File::create(stderr).expect("stderr file");
@@ -892,7 +922,7 @@ fn child_proxy(args: &[String]) {
 fn spawn_bare_proxy(
     upstream: &Upstream,
     dir: &Path,
-    env: &[(&str, &Path)],
+    env: &[(&str, &OsStr)],
     inspect: bool,
 ) -> (Child, SocketAddr) {
     let addr = free_loopback_addr();
@@ -1250,6 +1280,7 @@ const BARE: &str = "bare hyper proxy (floor)";
 const LINT: &str = "trakt-doctor (lint)";
 const LINT_FIX: &str = "trakt-doctor (lint + fix)";
 const MINIMAL: &str = "minimal inspecting proxy";
+const UNCHECKED: &str = "trakt-doctor, checks off";
 const MITM: &str = "mitmdump";
 
 fn find<'a>(results: &'a [(String, Figures)], name: &str) -> Option<&'a Figures> {
@@ -1407,21 +1438,24 @@ fn report(results: &[(String, Figures)], rounds: &[Vec<(String, Figures)>]) {
     }
     let goals_of_lint = goals(results, LINT);
     let floor = goals(results, MINIMAL);
+    let unchecked = goals(results, UNCHECKED);
     if !goals_of_lint.is_empty() {
         println!();
         println!("goals of issue 19 (trakt-doctor (lint) against the bare proxy, this run):");
         println!(
-            "  {:<54} {:<9} {:<13} minimal inspecting proxy",
-            "", "", "its rounds"
+            "  {:<54} {:<9} {:<13} {:<10} checks off",
+            "", "", "its rounds", "minimal"
         );
         for goal in &goals_of_lint {
-            let minimal = floor
-                .iter()
-                .find(|g| g.key == goal.key)
-                .and_then(|g| g.ratio)
-                .map_or(String::new(), |r| format!("{r:.2}x"));
+            let of = |others: &[Goal]| {
+                others
+                    .iter()
+                    .find(|g| g.key == goal.key)
+                    .and_then(|g| g.ratio)
+                    .map_or(String::new(), |r| format!("{r:.2}x"))
+            };
             println!(
-                "  {:<36} {:>8} {} {:<5} {:<9} {:<13} {}",
+                "  {:<36} {:>8} {} {:<5} {:<9} {:<13} {:<10} {}",
                 goal.what,
                 goal.ratio.map_or("-".into(), |r| format!("{r:.2}x")),
                 if goal.at_most { "<=" } else { ">=" },
@@ -1432,7 +1466,8 @@ fn report(results: &[(String, Figures)], rounds: &[Vec<(String, Figures)>]) {
                     None => "not measured",
                 },
                 spread(&per_round(rounds, LINT, goal.key)),
-                minimal
+                of(&floor),
+                of(&unchecked)
             );
         }
     }
@@ -1477,10 +1512,17 @@ fn report_json(
         );
     }
     let floor = goals(results, MINIMAL);
+    let unchecked = goals(results, UNCHECKED);
     let goals: Vec<Value> = goals(results, LINT)
         .iter()
         .map(|g| {
-            let minimal = floor.iter().find(|m| m.key == g.key).and_then(|m| m.ratio);
+            let of = |others: &[Goal]| {
+                others
+                    .iter()
+                    .find(|m| m.key == g.key)
+                    .and_then(|m| m.ratio)
+                    .map_or(Value::Null, number)
+            };
             let in_rounds: Vec<Value> = per_round(rounds, LINT, g.key)
                 .into_iter()
                 .map(number)
@@ -1488,7 +1530,8 @@ fn report_json(
             json!({"goal": g.key, "what": g.what, "ratio": g.ratio.map_or(Value::Null, number),
                    "bound": g.bound, "at_most": g.at_most, "met": g.met(),
                    "rounds": in_rounds,
-                   "minimal_inspecting_proxy": minimal.map_or(Value::Null, number)})
+                   "minimal_inspecting_proxy": of(&floor),
+                   "checks_off": of(&unchecked)})
         })
         .collect();
     let mut out = header;
@@ -1539,7 +1582,8 @@ async fn measure_stages(
     if fix {
         eprintln!("bench: the stage table below is for trakt-doctor (lint + fix)");
     }
-    let (mut child, addr, ca) = spawn_trakt_doctor(upstream, dir, fix, Some(&file));
+    let checks = if fix { Checks::Fix } else { Checks::Lint };
+    let (mut child, addr, ca) = spawn_trakt_doctor(upstream, dir, checks, Some(&file));
     let route = Route::new(
         LINT,
         addr,
@@ -1590,8 +1634,12 @@ async fn measure_stages(
     let _ = child.wait();
     // The floor's allocations over as many requests, for comparison.
     let counts = dir.join("allocations.txt");
-    let (mut bare, addr) =
-        spawn_bare_proxy(upstream, dir, &[("BENCH_ALLOCATIONS", &counts)], false);
+    let (mut bare, addr) = spawn_bare_proxy(
+        upstream,
+        dir,
+        &[("BENCH_ALLOCATIONS", counts.as_os_str())],
+        false,
+    );
     let bare_route = Route::new(
         BARE,
         addr,
@@ -1676,8 +1724,8 @@ fn git_commit() -> Option<String> {
 }
 
 const HELP: &str = "trakt-doctor's benchmark harness: the same workloads direct, through a bare
-forwarding proxy (the floor), through trakt-doctor (lint; lint + fix) and through
-mitmdump when installed. Loopback only; figures only, never a failure on speed.
+forwarding proxy (the floor), through trakt-doctor (checks off; lint; lint + fix)
+and through mitmdump when installed. Loopback only; figures only, never a failure on speed.
 Every route is started first; each workload then runs in five rounds, every
 route taking its slice in turn, so the ratios compare the same minutes.
 
@@ -1693,10 +1741,12 @@ usage: cargo run --release --example bench -- [options]
   --without-mitmproxy   skip mitmdump even if installed
   --only LIST           only these workloads: latency, throughput, handshakes,
                         big, memory (comma-separated; for profiling one of them)
-  --routes LIST         only these routes: direct, bare, minimal, lint, fix, mitmdump
-                        (minimal: the bare proxy plus the least inspection any
-                        logging proxy does: both bodies parsed or kept as text,
-                        a JSON line each)
+  --routes LIST         only these routes: direct, bare, minimal, unchecked, lint,
+                        fix, mitmdump (minimal: the bare proxy plus the least
+                        inspection any logging proxy does: both bodies parsed or
+                        kept as text, a JSON line each; unchecked: trakt-doctor
+                        with every check off, TRAKT_DOCTOR_BENCH_NO_CHECKS, so
+                        lint minus unchecked is what the checks cost)
   --help                this text
 
 environment: BENCH_KEEP=1 keeps the run's folder (logs, CAs, stderr);
@@ -1894,12 +1944,11 @@ fn main() {
                 measured.push(Measured::new(route, Some(child)));
             }
         }
-        for fix in [false, true] {
-            if !route_wanted(if fix { "fix" } else { "lint" }) {
+        for (wanted, name, checks) in [("unchecked", UNCHECKED, Checks::Off), ("lint", LINT, Checks::Lint), ("fix", LINT_FIX, Checks::Fix)] {
+            if !route_wanted(wanted) {
                 continue;
             }
-            let (child, addr, ca) = spawn_trakt_doctor(&upstream, dir.path(), fix, None);
-            let name = if fix { LINT_FIX } else { LINT };
+            let (child, addr, ca) = spawn_trakt_doctor(&upstream, dir.path(), checks, None);
             let route = Route::new(name, addr, Some(("api.trakt.tv", 443)), "api.trakt.tv", ca, Some(child.id()));
             measured.push(Measured::new(route, Some(child)));
         }

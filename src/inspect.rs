@@ -72,6 +72,9 @@ pub struct Inspector {
     /// User-Agents already told they are a library default: said once per
     /// client and session, not on every exchange.
     generic_agents: Mutex<HashSet<String>>,
+    /// Every stage skipped: nothing found, fixed, learnt or diagnosed. Only
+    /// for measuring what the checks cost (the benchmark's `unchecked` route).
+    checks_off: bool,
 }
 
 /// How many distinct generic User-Agents are remembered; past it, each is said again.
@@ -89,7 +92,16 @@ impl Inspector {
         Inspector {
             session: Mutex::new(Session::with_redactor(redactor)),
             generic_agents: Mutex::default(),
+            checks_off: false,
         }
+    }
+
+    /// This inspector with every stage skipped: requests and answers pass
+    /// unjudged, the session learns nothing, nothing is diagnosed. Only for
+    /// measuring what the checks cost.
+    pub fn without_checks(mut self) -> Self {
+        self.checks_off = true;
+        self
     }
 
     /// The session, also after a stage panicked while holding it: that
@@ -103,6 +115,9 @@ impl Inspector {
     /// The whole inspection of a request about to be sent at `at`: lint,
     /// session checks, then auto-fix under `policy`. Each stage is guarded.
     pub fn prepare(&self, request: &Request, at: OffsetDateTime, policy: &FixPolicy) -> Prepared {
+        if self.checks_off {
+            return Prepared::default();
+        }
         let mut findings = self.request(request, at);
         let (repaired, fixes) = match self.fix(request, &mut findings, policy) {
             Some((repaired, fixes)) => (Some(repaired), fixes),
@@ -118,12 +133,18 @@ impl Inspector {
     /// The spent single-use secrets a request would send again (see
     /// [`Session::spent`]); records nothing.
     pub fn spent(&self, request: &Request, at: OffsetDateTime) -> Vec<Finding> {
+        if self.checks_off {
+            return Vec::new();
+        }
         guarded("session check", || self.session().spent(request, at))
             .unwrap_or_else(|f| vec![*f])
     }
 
     /// How long a write must wait to keep one write per second (see [`Session::write_wait`]).
     pub fn write_wait(&self, request: &Request, at: OffsetDateTime) -> time::Duration {
+        if self.checks_off {
+            return time::Duration::ZERO;
+        }
         guarded("session check", || self.session().write_wait(request, at)).unwrap_or_default()
     }
 
@@ -157,6 +178,9 @@ impl Inspector {
         at: OffsetDateTime,
         check: impl FnOnce(&Request, OffsetDateTime) -> Vec<Finding>,
     ) -> Vec<Finding> {
+        if self.checks_off {
+            return Vec::new();
+        }
         guarded("lint", || {
             let mut findings = check(request, at);
             self.once_per_agent(request, &mut findings);
@@ -168,6 +192,9 @@ impl Inspector {
     /// The request judged against the session so far (which learns it):
     /// the second part of [`Inspector::request`], in the order requests arrive.
     pub fn session_check(&self, request: &Request, at: OffsetDateTime) -> Vec<Finding> {
+        if self.checks_off {
+            return Vec::new();
+        }
         match guarded("session check", || {
             self.session().observe_request(request, at)
         }) {
@@ -242,6 +269,9 @@ impl Inspector {
         headers: &Headers,
         policy: &FixPolicy,
     ) -> (Vec<Finding>, Vec<HeaderFix>) {
+        if self.checks_off {
+            return (Vec::new(), Vec::new());
+        }
         guarded("response check", || {
             let mut findings = stremio::check_response_head(request, status, headers);
             let fixes = fix::apply_to_response(&mut findings, headers, policy);
@@ -252,6 +282,9 @@ impl Inspector {
 
     /// Completes a finished exchange: its diagnosis, and what the session learns from it.
     pub fn finish(&self, exchange: &mut Exchange) {
+        if self.checks_off {
+            return;
+        }
         if let Err(failed) = guarded("prediction check", || mark_contradicted(exchange)) {
             exchange.findings.push(*failed);
         }
@@ -428,6 +461,41 @@ mod tests {
         inspector.replay(&mut exchange);
         assert!(exchange.diagnosis.is_some());
         assert!(!exchange.findings.iter().any(|f| f.is(&INTERNAL)));
+    }
+
+    #[test]
+    fn without_checks_nothing_is_found_learnt_or_diagnosed() {
+        let unchecked = Inspector::new().without_checks();
+        // Missing headers the linter names, and a second write 100 ms after the first.
+        let mut request = write("A1");
+        request.headers = Headers::from_pairs(&[("content-type", "application/json")]);
+        let later = AT + time::Duration::milliseconds(100);
+        for at in [AT, later] {
+            let prepared = unchecked.prepare(&request, at, &FixPolicy::All);
+            assert!(prepared.findings.is_empty() && prepared.repaired.is_none());
+            assert!(unchecked.session_check(&request, at).is_empty());
+            assert!(unchecked.lint_request(&request, at).is_empty());
+        }
+        assert_eq!(unchecked.write_wait(&request, later), time::Duration::ZERO);
+        let mut exchange = Exchange {
+            id: 1,
+            started_at: AT,
+            duration_ms: 1.0,
+            request: request.clone(),
+            response: None,
+            error: Some("connection refused".into()),
+            findings: Vec::new(),
+            fixes: Vec::new(),
+            diagnosis: None,
+            replay_of: None,
+        };
+        unchecked.finish(&mut exchange);
+        assert!(exchange.diagnosis.is_none() && exchange.findings.is_empty());
+        // The same with the checks on finds and diagnoses.
+        let checked = Inspector::new();
+        assert!(!checked.prepare(&request, AT, &FixPolicy::All).findings.is_empty());
+        checked.finish(&mut exchange);
+        assert!(exchange.diagnosis.is_some());
     }
 
     const T0: OffsetDateTime = time::macros::datetime!(2026-11-24 12:00 UTC);
