@@ -498,6 +498,67 @@ mod tests {
         assert!(exchange.diagnosis.is_some());
     }
 
+    /// What the checks cost per exchange, stage by stage, for the bench's
+    /// scrobble (request and answer as the bench sends them).
+    #[test]
+    #[ignore = "timing, run with --release --ignored --nocapture"]
+    fn what_the_checks_of_a_scrobble_cost() {
+        let request = Request {
+            method: "POST".into(),
+            url: "https://api.trakt.tv/scrobble/start".into(),
+            http_version: "HTTP/1.1".into(),
+            headers: Headers::from_pairs(&[
+                ("host", "api.trakt.tv"),
+                ("content-type", "application/json"),
+                ("user-agent", "trakt-doctor-bench/1.0"),
+                ("trakt-api-key", "0e861f52c7365efe6da5ea3e2e6641b8"),
+                ("trakt-api-version", "2"),
+                ("authorization", "Bearer 638c6d35a1b2c3d4e5f6"),
+                ("content-length", "207"),
+            ]),
+            body: Body::complete(Bytes::from_static(br#"{"movie":{"title":"Guardians of the Galaxy","year":2014,"ids":{"trakt":28,"slug":"guardians-of-the-galaxy-2014","imdb":"tt2015381","tmdb":118340}},"progress":1.25,"app_version":"1.0","app_date":"2014-09-22"}"#)),
+        };
+        let mut answered = crate::exchange::testing::answered(request.clone(), r#"{"id":3373536619,"action":"start","progress":1.25,"sharing":{"twitter":false},"movie":{"title":"Guardians of the Galaxy","year":2014,"ids":{"trakt":28}}}"#);
+        if let Some(r) = answered.response.as_mut() {
+            r.status = 201;
+            r.headers = Headers::from_pairs(&[
+                ("content-type", "application/json"),
+                ("content-length", "153"),
+            ]);
+        }
+        let inspector = Inspector::new();
+        let n = 50_000u32;
+        for _ in 0..2 {
+            let (mut session, mut lint, mut finish) = (0.0, 0.0, 0.0);
+            let started = std::time::Instant::now();
+            for i in 0..n {
+                let at = AT + time::Duration::milliseconds(i64::from(i));
+                let t = std::time::Instant::now();
+                let mut findings = inspector.session_check(&request, at);
+                let t1 = std::time::Instant::now();
+                findings.extend(inspector.lint_request(&request, at));
+                let t2 = std::time::Instant::now();
+                let mut exchange = answered.clone();
+                exchange.findings = findings;
+                let t3 = std::time::Instant::now();
+                inspector.finish(&mut exchange);
+                let t4 = std::time::Instant::now();
+                session += (t1 - t).as_secs_f64();
+                lint += (t2 - t1).as_secs_f64();
+                finish += (t4 - t3).as_secs_f64();
+                std::hint::black_box(exchange);
+            }
+            let us = |s: f64| s * 1e6 / f64::from(n);
+            println!(
+                "per exchange: session check {:.2} us, request lint {:.2} us, finish (answer checks, diagnosis, session update) {:.2} us; loop {:.2} us",
+                us(session),
+                us(lint),
+                us(finish),
+                us(started.elapsed().as_secs_f64())
+            );
+        }
+    }
+
     const T0: OffsetDateTime = time::macros::datetime!(2026-11-24 12:00 UTC);
 
     fn get(url: &str, agent: &str) -> Request {
