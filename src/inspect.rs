@@ -443,21 +443,26 @@ mod tests {
         );
     }
 
-    #[test]
-    fn replay_of_an_ordinary_exchange_has_no_internal_finding() {
-        let inspector = Inspector::new();
-        let mut exchange = Exchange {
+    /// `request` sent at [`AT`] and never answered: the upstream refused the connection.
+    fn refused(request: Request) -> Exchange {
+        Exchange {
             id: 1,
             started_at: AT,
             duration_ms: 1.0,
-            request: write("A1"),
+            request,
             response: None,
             error: Some("connection refused".into()),
             findings: Vec::new(),
             fixes: Vec::new(),
             diagnosis: None,
             replay_of: None,
-        };
+        }
+    }
+
+    #[test]
+    fn replay_of_an_ordinary_exchange_has_no_internal_finding() {
+        let inspector = Inspector::new();
+        let mut exchange = refused(write("A1"));
         inspector.replay(&mut exchange);
         assert!(exchange.diagnosis.is_some());
         assert!(!exchange.findings.iter().any(|f| f.is(&INTERNAL)));
@@ -477,18 +482,7 @@ mod tests {
             assert!(unchecked.lint_request(&request, at).is_empty());
         }
         assert_eq!(unchecked.write_wait(&request, later), time::Duration::ZERO);
-        let mut exchange = Exchange {
-            id: 1,
-            started_at: AT,
-            duration_ms: 1.0,
-            request: request.clone(),
-            response: None,
-            error: Some("connection refused".into()),
-            findings: Vec::new(),
-            fixes: Vec::new(),
-            diagnosis: None,
-            replay_of: None,
-        };
+        let mut exchange = refused(request.clone());
         unchecked.finish(&mut exchange);
         assert!(exchange.diagnosis.is_none() && exchange.findings.is_empty());
         // The same with the checks on finds and diagnoses.
