@@ -1372,17 +1372,17 @@ fn goals(results: &[(String, Figures)], subject: &str) -> Vec<Goal> {
     ]
 }
 
+/// The ratio of the goal `key` among `goals`, when it was measured.
+fn ratio_for(goals: &[Goal], key: &str) -> Option<f64> {
+    goals.iter().find(|g| g.key == key).and_then(|g| g.ratio)
+}
+
 /// A goal's ratio in each round (from that round's slices alone), for
 /// the route `subject`: how far one run's ratio moves with the machine.
 fn per_round(rounds: &[Vec<(String, Figures)>], subject: &str, key: &str) -> Vec<f64> {
     rounds
         .iter()
-        .filter_map(|round| {
-            goals(round, subject)
-                .into_iter()
-                .find(|g| g.key == key)
-                .and_then(|g| g.ratio)
-        })
+        .filter_map(|round| ratio_for(&goals(round, subject), key))
         .collect()
 }
 
@@ -1448,11 +1448,7 @@ fn report(results: &[(String, Figures)], rounds: &[Vec<(String, Figures)>]) {
         );
         for goal in &goals_of_lint {
             let of = |others: &[Goal]| {
-                others
-                    .iter()
-                    .find(|g| g.key == goal.key)
-                    .and_then(|g| g.ratio)
-                    .map_or(String::new(), |r| format!("{r:.2}x"))
+                ratio_for(others, goal.key).map_or(String::new(), |r| format!("{r:.2}x"))
             };
             println!(
                 "  {:<36} {:>8} {} {:<5} {:<9} {:<13} {:<10} {}",
@@ -1516,13 +1512,7 @@ fn report_json(
     let goals: Vec<Value> = goals(results, LINT)
         .iter()
         .map(|g| {
-            let of = |others: &[Goal]| {
-                others
-                    .iter()
-                    .find(|m| m.key == g.key)
-                    .and_then(|m| m.ratio)
-                    .map_or(Value::Null, number)
-            };
+            let of = |others: &[Goal]| ratio_for(others, g.key).map_or(Value::Null, number);
             let in_rounds: Vec<Value> = per_round(rounds, LINT, g.key)
                 .into_iter()
                 .map(number)
