@@ -115,9 +115,6 @@ impl Inspector {
     /// The whole inspection of a request about to be sent at `at`: lint,
     /// session checks, then auto-fix under `policy`. Each stage is guarded.
     pub fn prepare(&self, request: &Request, at: OffsetDateTime, policy: &FixPolicy) -> Prepared {
-        if self.checks_off {
-            return Prepared::default();
-        }
         let mut findings = self.request(request, at);
         let (repaired, fixes) = match self.fix(request, &mut findings, policy) {
             Some((repaired, fixes)) => (Some(repaired), fixes),
