@@ -25,7 +25,7 @@ fn stremio_and_trakt() -> Handler {
                 status: 302,
                 headers: vec![("location".into(), AUTHORIZE.into())],
                 body: bytes::Bytes::new(),
-                delay: std::time::Duration::ZERO,
+                ..Reply::default()
             },
             ("www.strem.io", "/trakt/auth_cb") => Reply {
                 status: 200,
@@ -34,7 +34,7 @@ fn stremio_and_trakt() -> Handler {
                     "sid=cookie-value-7d6c5b4a-set; Path=/; HttpOnly; Secure".into(),
                 )],
                 body: bytes::Bytes::from_static(b"<html>Trakt linked</html>"),
-                delay: std::time::Duration::ZERO,
+                ..Reply::default()
             },
             ("www.strem.io", p) if p.starts_with("/trakt/addon/") => Reply::json(
                 200,

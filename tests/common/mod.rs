@@ -1,7 +1,8 @@
 //! Shared test harness: a test CA, a fake upstream (hyper + rustls on
-//! 127.0.0.1, HTTP/1.1 and HTTP/2), the real trakt-doctor binary started on
-//! an ephemeral port, and a Rust client that goes through CONNECT.
-//! Everything talks to loopback only.
+//! 127.0.0.1, HTTP/1.1 and HTTP/2) that answers as the CDN in front of
+//! Trakt and Stremio does (compressed, chunked, Cloudflare's headers: see
+//! cdn.rs), the real trakt-doctor binary started on an ephemeral port, and a
+//! Rust client that goes through CONNECT. Everything talks to loopback only.
 #![allow(dead_code)]
 
 use std::io::{BufRead, BufReader};
@@ -12,7 +13,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use http_body_util::{BodyExt, Full};
+use http_body_util::{BodyExt, Either, Full};
 use hyper::body::Incoming;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo};
@@ -21,7 +22,15 @@ use rustls_pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer, Server
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
+pub mod cdn;
 pub mod stremio_fake;
+
+// Not every test file uses every helper.
+#[allow(unused_imports)]
+pub use cdn::{
+    cloudflare_page, decode, decoded_body, encode, encode_raw_deflate, encode_stacked, negotiate,
+    Coding, Sent,
+};
 
 /// Names the fake upstream's certificate is valid for.
 pub const FAKE_NAMES: &[&str] = &[
@@ -107,13 +116,32 @@ pub struct Received {
     pub body: Bytes,
 }
 
-/// What the fake upstream answers.
+/// What the fake upstream's handler answers. The fake sends it as the CDN
+/// would (see cdn.rs): compressed for a client that accepts it, chunked,
+/// with Cloudflare's headers; a body whose `Content-Encoding` the handler
+/// set is sent as given.
 #[derive(Debug, Clone)]
 pub struct Reply {
     pub status: u16,
     pub headers: Vec<(String, String)>,
     pub body: Bytes,
     pub delay: Duration,
+    /// Send the body as given (no compression) with a Content-Length:
+    /// only for a test that needs identity bodies (see [`Reply::plain`]).
+    pub plain: bool,
+}
+
+impl Default for Reply {
+    /// An empty 200.
+    fn default() -> Reply {
+        Reply {
+            status: 200,
+            headers: Vec::new(),
+            body: Bytes::new(),
+            delay: Duration::ZERO,
+            plain: false,
+        }
+    }
 }
 
 impl Reply {
@@ -122,22 +150,55 @@ impl Reply {
             status,
             headers: vec![("content-type".into(), "application/json".into())],
             body: Bytes::from(body.to_string()),
-            delay: Duration::ZERO,
+            ..Reply::default()
+        }
+    }
+
+    /// This reply with its body sent as is, uncompressed and with a
+    /// Content-Length, whatever the client accepts (Cloudflare's headers
+    /// are still added).
+    pub fn plain(self) -> Reply {
+        Reply {
+            plain: true,
+            ..self
+        }
+    }
+
+    /// This reply with a body already encoded by the test: `body` is sent
+    /// byte for byte with `Content-Encoding: content_encoding`.
+    pub fn encoded(self, content_encoding: &str, body: impl Into<Bytes>) -> Reply {
+        let mut headers = self.headers;
+        headers.retain(|(n, _)| !n.eq_ignore_ascii_case("content-encoding"));
+        headers.push(("content-encoding".into(), content_encoding.into()));
+        Reply {
+            headers,
+            body: body.into(),
+            ..self
         }
     }
 }
 
 pub type Handler = Arc<dyn Fn(&Received) -> Reply + Send + Sync>;
 
-/// A fake Trakt (or Stremio) server on 127.0.0.1 with TLS from a [`TestCa`].
+/// A fake Trakt (or Stremio) server on 127.0.0.1 with TLS from a [`TestCa`],
+/// behind a fake of the CDN in front of them (see cdn.rs).
 pub struct FakeUpstream {
     pub addr: SocketAddr,
     pub received: Arc<Mutex<Vec<Received>>>,
+    /// What it answered, as sent (after the CDN: encoded bodies, its headers).
+    pub sent: Arc<Mutex<Vec<Sent>>>,
 }
 
 impl FakeUpstream {
     pub async fn start(ca: &TestCa, handler: Handler) -> FakeUpstream {
         Self::start_named(ca, FAKE_NAMES, handler).await
+    }
+
+    /// Like [`FakeUpstream::start`], every reply [`Reply::plain`]: for a test
+    /// that needs identity bodies throughout.
+    pub async fn start_plain(ca: &TestCa, handler: Handler) -> FakeUpstream {
+        let plain: Handler = Arc::new(move |r: &Received| handler(r).plain());
+        Self::start_named(ca, FAKE_NAMES, plain).await
     }
 
     /// Like [`FakeUpstream::start`], with a certificate for `names` only.
@@ -146,7 +207,9 @@ impl FakeUpstream {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let received = Arc::new(Mutex::new(Vec::new()));
+        let sent = Arc::new(Mutex::new(Vec::new()));
         let log = received.clone();
+        let sent_log = sent.clone();
         tokio::spawn(async move {
             loop {
                 let Ok((stream, _)) = listener.accept().await else {
@@ -155,6 +218,7 @@ impl FakeUpstream {
                 let acceptor = acceptor.clone();
                 let handler = handler.clone();
                 let log = log.clone();
+                let sent_log = sent_log.clone();
                 tokio::spawn(async move {
                     let Ok(tls) = acceptor.accept(stream).await else {
                         return;
@@ -162,6 +226,7 @@ impl FakeUpstream {
                     let service = service_fn(move |req: http::Request<Incoming>| {
                         let handler = handler.clone();
                         let log = log.clone();
+                        let sent_log = sent_log.clone();
                         async move {
                             let (parts, body) = req.into_parts();
                             let body = body
@@ -193,17 +258,26 @@ impl FakeUpstream {
                                 body,
                             };
                             let reply = handler(&received);
+                            let wire = cdn::through_cdn(&received, reply);
+                            sent_log.lock().unwrap().push(Sent {
+                                host: received.host.clone(),
+                                method: received.method.clone(),
+                                path: received.path.clone(),
+                                status: wire.status,
+                                headers: wire.headers.clone(),
+                                body: wire.body.clone(),
+                            });
                             log.lock().unwrap().push(received);
-                            tokio::time::sleep(reply.delay).await;
-                            let mut response = http::Response::new(Full::new(reply.body));
+                            tokio::time::sleep(wire.delay).await;
+                            let body = if wire.chunked {
+                                Either::Right(cdn::Chunked::new(wire.body))
+                            } else {
+                                Either::Left(Full::new(wire.body))
+                            };
+                            let mut response = http::Response::new(body);
                             *response.status_mut() =
-                                http::StatusCode::from_u16(reply.status).unwrap();
-                            for (name, value) in reply.headers {
-                                response.headers_mut().append(
-                                    http::HeaderName::from_bytes(name.as_bytes()).unwrap(),
-                                    http::HeaderValue::from_str(&value).unwrap(),
-                                );
-                            }
+                                http::StatusCode::from_u16(wire.status).unwrap();
+                            *response.headers_mut() = wire.headers;
                             Ok::<_, std::convert::Infallible>(response)
                         }
                     });
@@ -213,11 +287,20 @@ impl FakeUpstream {
                 });
             }
         });
-        FakeUpstream { addr, received }
+        FakeUpstream {
+            addr,
+            received,
+            sent,
+        }
     }
 
     pub fn received(&self) -> Vec<Received> {
         self.received.lock().unwrap().clone()
+    }
+
+    /// What the fake answered, in order, as sent.
+    pub fn sent(&self) -> Vec<Sent> {
+        self.sent.lock().unwrap().clone()
     }
 
     /// The Authorization headers of the requests received on paths that
@@ -609,16 +692,7 @@ pub fn strict_trakt() -> Handler {
                 .map(str::to_string)
         };
         if header("user-agent").is_none() {
-            return Reply {
-                status: 403,
-                headers: vec![
-                    ("content-type".into(), "text/html; charset=UTF-8".into()),
-                    ("server".into(), "cloudflare".into()),
-                    ("cf-ray".into(), "8a1b2c3d4e5f-AMS".into()),
-                ],
-                body: Bytes::from_static(b"<!DOCTYPE html><html><title>Attention Required! | Cloudflare</title>Sorry, you have been blocked</html>"),
-                delay: Duration::ZERO,
-            };
+            return cloudflare_page(403);
         }
         let repeated = ["trakt-api-version", "trakt-api-key", "authorization"]
             .iter()

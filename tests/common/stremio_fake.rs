@@ -5,10 +5,12 @@
 //! src/types/profile/user.rs, src/types/addon/manifest.rs): every API answer
 //! is `{"result": …}` or `{"error": {"message", "code"}}`, and every answer
 //! carries `Access-Control-Allow-Origin`, since the core fetches from a page
-//! origin (simple CORS requests, no preflight).
+//! origin (simple CORS requests, no preflight). The answers go out through
+//! the same fake CDN as every fake's (../common/cdn.rs): Chromium offers
+//! `gzip, deflate, br, zstd`, so the core gets zstd bodies, chunked, with
+//! Cloudflare's headers, as from the real api.strem.io.
 
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use bytes::Bytes;
 use serde_json::{json, Value};
@@ -161,7 +163,7 @@ fn reply(status: u16, content_type: &str, body: String) -> Reply {
             ("access-control-allow-origin".into(), "*".into()),
         ],
         body: Bytes::from(body),
-        delay: Duration::ZERO,
+        ..Reply::default()
     }
 }
 
