@@ -106,13 +106,14 @@ pub fn encode(coding: Coding, data: &[u8]) -> Vec<u8> {
             writer.into_inner()
         }
         Coding::Gzip => {
-            let mut writer = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+            let mut writer =
+                flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
             writer.write_all(data).unwrap();
             writer.finish().unwrap()
         }
         Coding::Deflate => {
             let mut writer =
-                flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::fast());
+                flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::default());
             writer.write_all(data).unwrap();
             writer.finish().unwrap()
         }
@@ -122,7 +123,7 @@ pub fn encode(coding: Coding, data: &[u8]) -> Vec<u8> {
 /// `data` as raw deflate (RFC 1951, no zlib wrapper), which some servers
 /// send as `Content-Encoding: deflate`.
 pub fn encode_raw_deflate(data: &[u8]) -> Vec<u8> {
-    let mut writer = flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::fast());
+    let mut writer = flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::default());
     writer.write_all(data).unwrap();
     writer.finish().unwrap()
 }
