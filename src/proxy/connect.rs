@@ -1,8 +1,13 @@
 //! CONNECT: decide between decrypting (intercepted hosts) and a blind byte
 //! tunnel (every other host), each step a function of its own:
 //! read the target, decide, then accept TLS (or plain HTTP) and serve.
+//! A decrypted connection with no request open for `--header-timeout` is
+//! closed, HTTP/2 included, so idle clients give their slots back.
 
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
 
 use bytes::Bytes;
 use http::{Request, Response, StatusCode};
@@ -11,6 +16,7 @@ use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite};
 use tokio::net::TcpStream;
+use tokio::sync::watch;
 use tracing::Instrument;
 
 use super::body::{self, ProxyBody};
@@ -209,23 +215,61 @@ where
     }
 }
 
+/// Most requests one client connection may have open at once (HTTP/2's
+/// SETTINGS_MAX_CONCURRENT_STREAMS). hyper's default is 200; 100 is what
+/// browsers expect of servers and bounds what one connection slot can hold.
+const H2_MAX_STREAMS: u32 = 100;
+
+/// How long a connection closed for idleness may take to say goodbye (an
+/// HTTP/2 GOAWAY waits for the client's answer to a PING) before it is
+/// simply dropped: a client that went silent must not keep its slot.
+const IDLE_CLOSE_GRACE: Duration = Duration::from_secs(5);
+
 /// Serves decrypted HTTP/1.1 or HTTP/2 requests for one intercepted host.
+///
+/// A connection with no request open for `--header-timeout` is closed
+/// gracefully, whatever its protocol: HTTP/1.1 gets this from hyper's
+/// header timeout (the wait for the next request head), HTTP/2 has no such
+/// timer in hyper, so [`Activity`] counts the open requests and
+/// [`Activity::idle_for`] ends the connection. Without it, idle HTTP/2
+/// connections (which browsers keep for reuse) held their
+/// `--max-connections` slots for good. Keep-alive PINGs close a connection
+/// whose client stopped answering even while a request is open.
 async fn serve_http<S>(shared: Arc<Shared>, target: Target, stream: S)
 where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
+    let idle_limit = shared.settings.header_timeout;
+    let activity = Activity::new();
     let service = {
         let shared = shared.clone();
         let target = target.clone();
         let budget = shared.body_budget();
-        service_fn(move |req| forward::serve(shared.clone(), target.clone(), budget.clone(), req))
+        let activity = activity.clone();
+        service_fn(move |req| {
+            // Taken before the request is served, released when its answer has been sent.
+            let open = activity.open();
+            let answer = forward::serve(shared.clone(), target.clone(), budget.clone(), req);
+            async move {
+                let response = answer.await?;
+                Ok::<_, std::convert::Infallible>(
+                    response.map(|body| OpenBody { body, _open: open }),
+                )
+            }
+        })
     };
     let mut builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
     builder
         .http1()
         .timer(TokioTimer::new())
-        .header_read_timeout(shared.settings.header_timeout);
-    builder.http2().timer(TokioTimer::new());
+        .header_read_timeout(idle_limit);
+    builder
+        .http2()
+        .timer(TokioTimer::new())
+        // A client that does not answer a PING within the header timeout is gone.
+        .keep_alive_interval(idle_limit)
+        .keep_alive_timeout(idle_limit)
+        .max_concurrent_streams(H2_MAX_STREAMS);
     let conn = builder.serve_connection(TokioIo::new(stream), service);
     tokio::pin!(conn);
     let mut stop = shared.stop.clone();
@@ -236,6 +280,18 @@ where
             conn.as_mut().graceful_shutdown();
             DrainAfterPoll::new(finisher, conn).await
         }
+        _ = activity.idle_for(idle_limit) => {
+            tracing::debug!(
+                "tunnel to {}: no request for {} s (--header-timeout); closing it",
+                target.host,
+                idle_limit.as_secs_f64()
+            );
+            conn.as_mut().graceful_shutdown();
+            let closing = DrainAfterPoll::new(finisher, conn.as_mut());
+            tokio::time::timeout(IDLE_CLOSE_GRACE, closing)
+                .await
+                .unwrap_or(Ok(()))
+        }
     };
     if let Err(e) = result {
         match e.downcast_ref::<hyper::Error>() {
@@ -245,6 +301,76 @@ where
             ),
             None => tracing::warn!("tunnel to {}: {e}", target.host),
         }
+    }
+}
+
+/// The requests open on one client connection, watched so the connection
+/// can tell when it has been idle long enough to close.
+#[derive(Clone)]
+struct Activity(Arc<watch::Sender<usize>>);
+
+impl Activity {
+    fn new() -> Self {
+        Activity(Arc::new(watch::Sender::new(0)))
+    }
+
+    /// Counts a request as open until the returned guard is dropped.
+    fn open(&self) -> Open {
+        self.0.send_modify(|n| *n += 1);
+        Open(self.0.clone())
+    }
+
+    /// Completes once no request has been open for `limit` in a row.
+    async fn idle_for(&self, limit: Duration) {
+        let mut open = self.0.subscribe();
+        loop {
+            // The sender lives in `self`: these waits cannot fail while we run.
+            if open.wait_for(|n| *n == 0).await.is_err() {
+                return std::future::pending().await;
+            }
+            match tokio::time::timeout(limit, open.changed()).await {
+                Err(_elapsed) => return,
+                Ok(Ok(())) => continue,
+                Ok(Err(_)) => return std::future::pending().await,
+            }
+        }
+    }
+}
+
+/// One open request; dropping it (the answer sent, or the request given
+/// up) closes it.
+struct Open(Arc<watch::Sender<usize>>);
+
+impl Drop for Open {
+    fn drop(&mut self) {
+        self.0.send_modify(|n| *n = n.saturating_sub(1));
+    }
+}
+
+/// A response body that keeps its request counted as open until hyper has
+/// sent it all (or dropped it): a long download is not idleness.
+struct OpenBody {
+    body: ProxyBody,
+    _open: Open,
+}
+
+impl hyper::body::Body for OpenBody {
+    type Data = Bytes;
+    type Error = body::BoxError;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<hyper::body::Frame<Bytes>, Self::Error>>> {
+        Pin::new(&mut self.body).poll_frame(cx)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.body.is_end_stream()
+    }
+
+    fn size_hint(&self) -> hyper::body::SizeHint {
+        self.body.size_hint()
     }
 }
 
@@ -269,6 +395,29 @@ mod tests {
         );
         assert_eq!(connect("[::1]:8443").unwrap(), ("::1".into(), 8443));
         assert!(connect("api.trakt.tv:0").is_err());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn idleness_is_a_full_limit_without_an_open_request() {
+        let limit = Duration::from_secs(10);
+        let activity = Activity::new();
+        let started = tokio::time::Instant::now();
+        activity.idle_for(limit).await;
+        assert_eq!(started.elapsed(), limit, "idle from the start");
+
+        // A request open past the limit, then one that ends at 4 s: idle at 14 s.
+        let long = activity.open();
+        let started = tokio::time::Instant::now();
+        let watcher = activity.clone();
+        let idle = tokio::spawn(async move { watcher.idle_for(limit).await });
+        tokio::time::sleep(Duration::from_secs(25)).await;
+        assert!(!idle.is_finished(), "closed while a request was open");
+        drop(long);
+        let short = activity.open();
+        tokio::time::sleep(Duration::from_secs(4)).await;
+        drop(short);
+        idle.await.unwrap();
+        assert_eq!(started.elapsed(), Duration::from_secs(39));
     }
 
     #[test]
