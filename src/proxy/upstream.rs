@@ -1,6 +1,7 @@
 //! Connections to upstream servers: the dialer (with `--resolve`
 //! overrides and a connect timeout) and the pooled HTTP/1.1 + HTTP/2
-//! client built on it.
+//! client built on it, which PINGs its HTTP/2 connections and drops one
+//! from the pool when a request on it is given up (see [`UpstreamClient`]).
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -8,8 +9,10 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
+use hyper::body::Incoming;
 use hyper_rustls::HttpsConnector;
-use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::{capture_connection, CaptureConnection};
+use hyper_util::client::legacy::{Client, Error as LegacyError};
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use tokio::net::TcpStream;
 
@@ -216,7 +219,64 @@ impl tower_service::Service<http::Uri> for Dialer {
     }
 }
 
-pub type UpstreamClient = Client<HttpsConnector<Dialer>, ProxyBody>;
+/// How often an HTTP/2 connection to an upstream is PINGed when it has
+/// received nothing, in use or idle in the pool, and how long the answer may
+/// take: one that stalls is closed within the two (30 s, the default
+/// `--upstream-timeout`) instead of waiting in the pool for the next request.
+const H2_PING_INTERVAL: Duration = Duration::from_secs(20);
+const H2_PING_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// A pooled client to upstream servers (hyper-util's legacy client) that
+/// takes a connection out of the pool when a request on it is given up
+/// before its answer came: the caller's `--upstream-timeout`, or its client
+/// going away. An HTTP/2 connection that stalled otherwise stayed pooled,
+/// and every later request to that host waited out the timeout on it too.
+/// The pool has no eviction call; a poisoned connection (hyper-util's
+/// [`Connected::poison`](hyper_util::client::legacy::connect::Connected::poison))
+/// is what it drops at the next checkout. Requests still in flight on it
+/// finish; it closes when they have.
+#[derive(Clone)]
+pub struct UpstreamClient {
+    pooled: Client<HttpsConnector<Dialer>, ProxyBody>,
+}
+
+impl UpstreamClient {
+    /// Sends `req` on a pooled (or new) connection. Dropping the future
+    /// before it completes poisons the connection the request went out on.
+    pub fn request(
+        &self,
+        mut req: http::Request<ProxyBody>,
+    ) -> impl Future<Output = Result<http::Response<Incoming>, LegacyError>> + Send + 'static {
+        let connection = capture_connection(&mut req);
+        let answer = self.pooled.request(req);
+        async move {
+            let mut unanswered = PoisonOnDrop(Some(connection));
+            let result = answer.await;
+            // Answered, or failed in a way hyper already judged: the pool decides.
+            unanswered.0 = None;
+            result
+        }
+    }
+}
+
+/// Poisons the captured connection when dropped still holding it.
+struct PoisonOnDrop(Option<CaptureConnection>);
+
+impl Drop for PoisonOnDrop {
+    fn drop(&mut self) {
+        let Some(captured) = self.0.take() else {
+            return;
+        };
+        // None: still connecting; a connection that never came is not pooled.
+        let connection = captured.connection_metadata();
+        if let Some(connected) = connection.as_ref() {
+            tracing::debug!(
+                "an upstream request was given up before its answer; its connection leaves the pool"
+            );
+            connected.poison();
+        }
+    }
+}
 
 /// The pooled clients, one per protocol choice: a request goes upstream in
 /// the HTTP version its client spoke when it can (HTTP/2 clients may still get
@@ -249,11 +309,15 @@ impl Upstream {
 }
 
 fn pooled(connector: HttpsConnector<Dialer>) -> UpstreamClient {
-    Client::builder(TokioExecutor::new())
+    let pooled = Client::builder(TokioExecutor::new())
         .timer(TokioTimer::new())
         .pool_timer(TokioTimer::new())
         .pool_idle_timeout(Duration::from_secs(60))
-        .build(connector)
+        .http2_keep_alive_interval(H2_PING_INTERVAL)
+        .http2_keep_alive_timeout(H2_PING_TIMEOUT)
+        .http2_keep_alive_while_idle(true)
+        .build(connector);
+    UpstreamClient { pooled }
 }
 
 /// The pooled client: TLS with ALPN (h2, http/1.1) for https, plain for http.
