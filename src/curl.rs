@@ -58,6 +58,8 @@ pub fn command(request: &Request, shell: Shell, reveal: bool) -> Result<String, 
         ));
     }
     let mut request = request.clone();
+    // The record holds the decoded body: the command sends it uncompressed.
+    crate::exchange::coding::send_decoded(&mut request.headers, &mut request.body);
     if !reveal {
         // Fingerprints mark where the secrets were; they never leave this function.
         let mut ex = crate::exchange::Exchange {

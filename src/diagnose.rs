@@ -80,10 +80,47 @@ pub fn explain(exchange: &Exchange) -> Option<Diagnosis> {
 pub fn explain_with(exchange: &Exchange, client: Option<&str>) -> Option<Diagnosis> {
     let mut diagnosis = explain_alone(exchange);
     link_flow(exchange, &mut diagnosis);
+    cut_on_the_way(exchange, &mut diagnosis);
     if let (Some(d), Some(client)) = (diagnosis.as_mut(), client) {
         name_the_app(exchange, d, client);
     }
     diagnosis
+}
+
+/// A compressed answer that was cut or corrupted: whatever its status, the
+/// client got a body it could not read, and nobody's request was at fault.
+fn cut_on_the_way(exchange: &Exchange, diagnosis: &mut Option<Diagnosis>) {
+    let Some(problem) = exchange
+        .response
+        .as_ref()
+        .and_then(|r| crate::lint::coding::problem(&r.body))
+        .filter(|p| p.kind == crate::exchange::coding::ProblemKind::Corrupt)
+    else {
+        return;
+    };
+    let cause = format!("the answer was cut or corrupted on the way: {}", problem.message);
+    match diagnosis {
+        Some(d) => d.causes.push(cause),
+        None => {
+            let host = exchange.request.host().unwrap_or_default();
+            *diagnosis = Some(Diagnosis {
+                summary: format!(
+                    "The answer from {host} was cut or corrupted on the way: the client got a \
+                     compressed body it cannot read"
+                ),
+                causes: vec![cause],
+                remedies: vec![
+                    "try again: a cut answer is usually a dropped connection or a hiccup of \
+                     the CDN in front of the server, not the request"
+                        .into(),
+                    "if it happens every time, something between the client and the server \
+                     (an antivirus, a VPN, another proxy) is altering compressed answers: try \
+                     without it"
+                        .into(),
+                ],
+            });
+        }
+    }
 }
 
 /// The generic cause the link flow's own checks replace with what they saw.

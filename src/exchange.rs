@@ -13,6 +13,7 @@ use time::OffsetDateTime;
 
 use crate::report::{Diagnosis, Finding, FixRecord};
 
+pub mod coding;
 mod error;
 pub(crate) mod json;
 pub use error::{ErrorKind, ExchangeError, UpstreamCause};
@@ -143,12 +144,17 @@ impl<'de> Deserialize<'de> for Headers {
 }
 
 /// A captured body: the first bytes (up to the capture limit) and the total size.
+/// A content-coded body is kept decoded: `coding` says how it travelled.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Body {
     pub bytes: Bytes,
-    /// Bytes seen in all; more than `bytes.len()` when truncated.
+    /// Bytes seen in all; more than `bytes.len()` when truncated. For a
+    /// coded body, the decoded bytes (the wire's are in `coding`).
     pub size: u64,
     pub truncated: bool,
+    /// Set when the body was content-coded (gzip, br, ...) and `bytes` are
+    /// the decoded content. Boxed: most bodies are not coded.
+    pub coding: Option<Box<coding::Coding>>,
 }
 
 impl Body {
@@ -157,6 +163,7 @@ impl Body {
             size: bytes.len() as u64,
             bytes,
             truncated: false,
+            coding: None,
         }
     }
 
@@ -184,6 +191,12 @@ struct BodyRepr {
     text: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     base64: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    encoding: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    wire_size: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    decode_error: Option<coding::DecodeProblem>,
 }
 
 /// [`BodyRepr`] as written: the text borrowed, not copied (a body can be 1 MiB).
@@ -196,6 +209,12 @@ struct BodyReprOut<'a> {
     text: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     base64: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    encoding: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    wire_size: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    decode_error: Option<&'a coding::DecodeProblem>,
 }
 
 impl Serialize for Body {
@@ -207,11 +226,15 @@ impl Serialize for Body {
                 Some(base64::engine::general_purpose::STANDARD.encode(&self.bytes)),
             ),
         };
+        let coding = self.coding.as_deref();
         BodyReprOut {
             size: self.size,
             truncated: self.truncated,
             text,
             base64,
+            encoding: coding.map(|c| c.encoding.as_str()),
+            wire_size: coding.map(|c| c.wire_size),
+            decode_error: coding.and_then(|c| c.problem.as_ref()),
         }
         .serialize(serializer)
     }
@@ -229,10 +252,18 @@ impl<'de> Deserialize<'de> for Body {
             ),
             (None, None) => Bytes::new(),
         };
+        let coding = repr.encoding.map(|encoding| {
+            Box::new(coding::Coding {
+                encoding,
+                wire_size: repr.wire_size.unwrap_or(0),
+                problem: repr.decode_error,
+            })
+        });
         Ok(Body {
             size: repr.size.max(bytes.len() as u64),
             bytes,
             truncated: repr.truncated,
+            coding,
         })
     }
 }

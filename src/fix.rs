@@ -136,6 +136,9 @@ pub fn apply(
     }
     if body_changed {
         fixed.body.size = fixed.body.bytes.len() as u64;
+        // A repaired body that came compressed goes out as it is recorded:
+        // decoded, without the coding's headers (no re-encoding to get wrong).
+        crate::exchange::coding::send_decoded(&mut fixed.headers, &mut fixed.body);
         if fixed.headers.get("content-length").is_some() {
             let length = fixed.body.bytes.len().to_string();
             set_header(&mut fixed, "content-length", &length);

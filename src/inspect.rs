@@ -288,6 +288,7 @@ impl Inspector {
         match guarded("response check", || {
             let mut findings = stremio::check_response(exchange);
             self.session().once_per_token(exchange, &mut findings);
+            findings.extend(lint::coding::check_response(exchange));
             findings.extend(lint::response::check(exchange));
             findings
         }) {

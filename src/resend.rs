@@ -539,6 +539,8 @@ pub fn prepare(source: &Request, edits: &Edits) -> Result<Request, Refusal> {
         )));
     }
     let mut request = source.clone();
+    // The record holds the decoded body: it goes out uncompressed.
+    crate::exchange::coding::send_decoded(&mut request.headers, &mut request.body);
     request
         .headers
         .0

@@ -80,7 +80,8 @@ fn head_and_body(out: &mut Vec<u8>, headers: &Headers, body: &Body) -> serde_jso
 }
 
 /// A body as `Body`'s `Serialize` writes it inside a record: `null` when
-/// empty, else its size, whether it was cut, and its text or base64.
+/// empty, else its size, whether it was cut, its text or base64, and how it
+/// was coded on the wire.
 fn write_body(out: &mut Vec<u8>, body: &Body) -> serde_json::Result<()> {
     if body.is_empty() {
         out.extend_from_slice(b"null");
@@ -102,6 +103,13 @@ fn write_body(out: &mut Vec<u8>, body: &Body) -> serde_json::Result<()> {
                 out,
                 &base64::engine::general_purpose::STANDARD.encode(&body.bytes),
             );
+        }
+    }
+    if let Some(coding) = body.coding.as_deref() {
+        field(out, "encoding", &coding.encoding)?;
+        field(out, "wire_size", &coding.wire_size)?;
+        if let Some(problem) = &coding.problem {
+            field(out, "decode_error", problem)?;
         }
     }
     out.push(b'}');
@@ -307,18 +315,45 @@ mod tests {
                 bytes: at_limit,
                 size: limit as u64 + 5,
                 truncated: true,
+                coding: None,
             },
             // Cut inside a multi-byte character: not UTF-8, so base64.
             Body {
                 bytes: Bytes::from_static(&[b'a', 0xc3]),
                 size: 3,
                 truncated: true,
+                coding: None,
             },
             // Nothing captured of a body that had bytes.
             Body {
                 bytes: Bytes::new(),
                 size: 10,
                 truncated: true,
+                coding: None,
+            },
+            // Decoded from gzip, and one that could not be decoded whole.
+            Body {
+                bytes: Bytes::from_static(b"{\"error\":\"x\"}"),
+                size: 13,
+                truncated: false,
+                coding: Some(Box::new(super::super::coding::Coding {
+                    encoding: "gzip, br".into(),
+                    wire_size: 40,
+                    problem: None,
+                })),
+            },
+            Body {
+                bytes: Bytes::from_static(b"{\"err"),
+                size: 6,
+                truncated: true,
+                coding: Some(Box::new(super::super::coding::Coding {
+                    encoding: "gzip".into(),
+                    wire_size: 20,
+                    problem: Some(super::super::coding::DecodeProblem {
+                        kind: super::super::coding::ProblemKind::Corrupt,
+                        message: "cut \"on\" the way".into(),
+                    }),
+                })),
             },
         ];
         for request_body in &bodies {
@@ -354,6 +389,19 @@ mod tests {
         assert_eq!(back.request, exchange.request);
         assert_eq!(back.response, exchange.response);
         assert_eq!(back.replay_of, Some(7));
+
+        let mut coded = Body::complete(Bytes::from_static(b"{}"));
+        coded.coding = Some(Box::new(super::super::coding::Coding {
+            encoding: "br".into(),
+            wire_size: 6,
+            problem: Some(super::super::coding::DecodeProblem {
+                kind: super::super::coding::ProblemKind::TooLarge,
+                message: "stopped".into(),
+            }),
+        }));
+        let exchange = full(Body::default(), coded);
+        let back: Exchange = serde_json::from_str(&record(&exchange)).unwrap();
+        assert_eq!(back.response, exchange.response);
     }
 }
 

@@ -3,6 +3,7 @@
 
 pub mod body;
 pub mod catalogue;
+pub mod coding;
 pub mod cookie;
 pub mod headers;
 pub mod internal;
@@ -96,7 +97,11 @@ impl<'a> Subject<'a> {
         let route = (contract == Contract::TraktApi).then(|| trakt::match_route(&method, &path));
         let raw = &request.body.bytes[..];
         let has_bom = raw.starts_with(b"\xEF\xBB\xBF");
-        let body = if request.body.truncated {
+        let undecodable = coding::problem(&request.body)
+            .is_some_and(|p| p.kind != crate::exchange::coding::ProblemKind::TooLarge);
+        let body = if undecodable {
+            ParsedBody::Unlinted("its Content-Encoding could not be decoded")
+        } else if request.body.truncated {
             ParsedBody::Unlinted("larger than the capture limit")
         } else if raw.is_empty() {
             ParsedBody::Empty
@@ -177,6 +182,7 @@ pub fn is_browser_initiated(headers: &Headers) -> bool {
 
 pub fn check_subject(subject: &Subject) -> Vec<Finding> {
     let mut out = Vec::new();
+    coding::check_request(subject.request, &mut out);
     if subject.contract != Contract::Other {
         cookie::check(subject, &mut out);
     }
@@ -214,6 +220,7 @@ pub fn catalogue() -> Vec<&'static Rule> {
     rules.extend(oauth::RULES);
     rules.extend(cookie::RULES);
     rules.extend(response::RULES);
+    rules.extend(coding::RULES);
     rules.extend(stremio::RULES);
     rules.extend(session::RULES);
     rules.extend(internal::RULES);

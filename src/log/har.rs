@@ -223,10 +223,25 @@ fn content(body: &Body, headers: &Headers) -> Value {
             content["encoding"] = json!("base64");
         }
     }
+    if let Some(coding) = body.coding.as_deref() {
+        // HAR 1.2: `size` is the decoded length, `compression` the bytes saved.
+        if let Some(saved) = body.size.checked_sub(coding.wire_size).filter(|s| *s > 0) {
+            content["compression"] = json!(saved);
+        }
+        if let Some(problem) = &coding.problem {
+            content["comment"] = json!(problem.message);
+            return content;
+        }
+    }
     if body.truncated {
         content["comment"] = json!("truncated by trakt-doctor's capture limit");
     }
     content
+}
+
+/// The body's size on the wire: compressed when it was content-coded.
+fn wire_size(body: &Body) -> u64 {
+    body.coding.as_deref().map_or(body.size, |c| c.wire_size)
 }
 
 fn http_version(v: &str) -> &str {
@@ -266,7 +281,7 @@ pub fn entry(ex: &Exchange) -> Value {
             "content": content(&r.body, &r.headers),
             "redirectURL": r.headers.get("location").unwrap_or(""),
             "headersSize": -1,
-            "bodySize": r.body.size,
+            "bodySize": wire_size(&r.body),
         }),
         // HAR needs a response: a failed exchange is status 0, as browsers record it.
         None => json!({
@@ -364,6 +379,7 @@ mod tests {
             bytes: Bytes::from_static(b"{\"progr"),
             size: 5_000,
             truncated: true,
+            coding: None,
         };
         let entry = entry(&resend);
         assert_eq!(entry["_trakt_doctor"]["replay_of"], 2);

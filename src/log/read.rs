@@ -9,7 +9,7 @@ use serde_json::Value;
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 
-use crate::exchange::{Body, Exchange, Headers, Request, Response};
+use crate::exchange::{coding, Body, Exchange, Headers, Request, Response};
 
 /// Why a file could not be read, with the place when known.
 #[derive(Debug)]
@@ -38,18 +38,28 @@ pub fn exchanges(text: &str) -> Result<Vec<Exchange>, ReadError> {
     jsonl(trimmed)
 }
 
+/// How far a compressed body in an old record is decoded: the largest
+/// capture limit a record could have been written with is far below.
+const OLD_RECORD_DECODE_LIMIT: usize = 64 * 1024 * 1024;
+
 fn jsonl(text: &str) -> Result<Vec<Exchange>, ReadError> {
     let mut out = Vec::new();
     for (number, line) in text.lines().enumerate() {
         if line.trim().is_empty() {
             continue;
         }
-        let exchange: Exchange = serde_json::from_str(line).map_err(|e| {
+        let mut exchange: Exchange = serde_json::from_str(line).map_err(|e| {
             ReadError(format!(
                 "line {}: not a trakt-doctor JSON Lines record nor a HAR file: {e}",
                 number.saturating_add(1)
             ))
         })?;
+        // Records written before trakt-doctor decoded bodies hold the
+        // compressed bytes (base64): read them as the text they carry.
+        coding::decode_request(&mut exchange.request, OLD_RECORD_DECODE_LIMIT);
+        if let Some(response) = exchange.response.as_mut() {
+            coding::decode_response(response, OLD_RECORD_DECODE_LIMIT);
+        }
         out.push(exchange);
     }
     Ok(out)
@@ -115,6 +125,9 @@ struct HarResponse {
     #[serde(default)]
     headers: Vec<HarHeader>,
     content: Option<HarContent>,
+    /// Bytes on the wire: compressed when the answer was content-coded.
+    #[serde(default)]
+    body_size: Option<i64>,
 }
 
 #[derive(Deserialize)]
@@ -157,6 +170,10 @@ fn har(value: Value) -> Result<Vec<Exchange>, ReadError> {
                 body.truncated = true;
             }
         }
+        let request_headers = headers(entry.request.headers);
+        // The text of a HAR is decoded (browsers, trakt-doctor): a coded body
+        // is sent again without its coding.
+        coding::mark_decoded(&mut body, &request_headers, None);
         let response = entry.response.filter(|r| r.status > 0).map(|r| {
             let body = match r.content {
                 Some(HarContent {
@@ -181,10 +198,17 @@ fn har(value: Value) -> Result<Vec<Exchange>, ReadError> {
                 }
                 _ => Body::default(),
             };
+            let headers = headers(r.headers);
+            let mut body = body;
+            coding::mark_decoded(
+                &mut body,
+                &headers,
+                r.body_size.and_then(|s| u64::try_from(s).ok()),
+            );
             Response {
                 status: u16::try_from(r.status).unwrap_or(0),
                 http_version: r.http_version,
-                headers: headers(r.headers),
+                headers,
                 body,
             }
         });
@@ -204,7 +228,7 @@ fn har(value: Value) -> Result<Vec<Exchange>, ReadError> {
                 method: entry.request.method,
                 url: entry.request.url,
                 http_version: entry.request.http_version,
-                headers: headers(entry.request.headers),
+                headers: request_headers,
                 body,
             },
             error: error.or_else(|| {

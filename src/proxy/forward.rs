@@ -323,6 +323,7 @@ async fn capture_request_body(
                 bytes: read.slice(..limit.min(read.len())),
                 size: read.len() as u64,
                 truncated: true,
+                coding: None,
             },
             upstream: PrefixedBody::new(read, rest).boxed_unsync(),
             over_budget,
@@ -355,6 +356,8 @@ fn inspect_request(
         return upstream_body;
     };
     request.body = body.captured;
+    // Checked and recorded as its text; what is sent stays the client's bytes.
+    exchange::coding::decode_request(request, shared.settings.capture_limit);
     // Kept as captured, secrets and all, in memory only, for a resend.
     shared.originals.keep(id, request);
     if policy.is_off() {

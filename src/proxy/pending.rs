@@ -42,6 +42,9 @@ struct State {
     fixes: Vec<FixRecord>,
     response: Option<Response>,
     response_body: Capture,
+    /// The capture limit the response body was recorded with: how far a
+    /// coded body is decoded.
+    capture_limit: usize,
     abandon_reason: &'static str,
     /// The exchange this one resends, if it is a resend.
     replay_of: Option<u64>,
@@ -92,6 +95,7 @@ impl PendingExchange {
                 fixes: Vec::new(),
                 response: None,
                 response_body: Capture::default(),
+                capture_limit: 0,
                 abandon_reason: "the client closed the connection before the response arrived",
                 replay_of: None,
                 shutdown_cut,
@@ -183,6 +187,7 @@ impl PendingExchange {
     pub fn push_response_body(&mut self, data: &Bytes, limit: usize, length: Option<u64>) {
         if let Some(s) = self.state.as_mut() {
             if let Some(response) = s.response.as_mut() {
+                s.capture_limit = limit;
                 response.body.size += data.len() as u64;
                 let room = limit.saturating_sub(s.response_body.len());
                 if data.len() > room {
@@ -211,6 +216,9 @@ impl PendingExchange {
         });
         if let Some(response) = s.response.as_mut() {
             response.body.bytes = std::mem::take(&mut s.response_body).into_bytes();
+            // Here, after the client has the answer's bytes as they came:
+            // decoding is never on the path that forwards them.
+            crate::exchange::coding::decode_response(response, s.capture_limit);
         }
         if let Some(deferred) = s.deferred_lint.take() {
             let mut findings = s.inspector.lint_request(&s.request, deferred.at);

@@ -113,7 +113,10 @@ function headersTable(headers, marked) {
 function bodyBlock(title, body) {
   if (!body) return el("p", { class: "empty", text: `${title}: empty` });
   const text = body.text != null ? body.text : `(binary, ${body.size} bytes, base64)\n${body.base64}`;
-  const summary = `${title} (${body.size} bytes${body.truncated ? ", truncated" : ""})`;
+  // A compressed body is shown decoded; the summary says how it travelled.
+  const coded = body.encoding ? `, ${body.encoding}: ${body.wire_size} bytes on the wire` : "";
+  const problem = body.decode_error ? ` — ${body.decode_error.message}` : "";
+  const summary = `${title} (${body.size} bytes${coded}${body.truncated ? ", truncated" : ""})${problem}`;
   return el("details", { open: true }, el("summary", { text: summary }), el("pre", { text: pretty(text) }));
 }
 
