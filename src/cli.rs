@@ -297,7 +297,7 @@ pub struct RunArgs {
     #[arg(long, default_value_t = 1024, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
     pub max_connections: u32,
 
-    /// Seconds a client may take to send a request head or finish a TLS handshake (slow clients are cut off).
+    /// Seconds a client may take to send a request head or finish a TLS handshake (slow clients are cut off); an intercepted connection (HTTP/1.1 or HTTP/2) with no request open this long is closed.
     #[arg(long, default_value_t = 30.0, value_name = "SECS", value_parser = positive_seconds)]
     pub header_timeout: f64,
 
