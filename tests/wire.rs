@@ -459,6 +459,7 @@ async fn the_fake_answers_compressed_chunked_and_with_cloudflares_headers() {
         }
         req.body(Empty::<Bytes>::new()).unwrap()
     };
+    h1.ready().await.unwrap();
     let response = h1
         .send_request(get(
             "/movies/trending?page=2&limit=2",
@@ -496,6 +497,7 @@ async fn the_fake_answers_compressed_chunked_and_with_cloudflares_headers() {
     );
 
     // No Accept-Encoding: identity, still chunked. A plain reply: sized.
+    h1.ready().await.unwrap();
     let response = h1
         .send_request(get("/movies/trending", None))
         .await
@@ -504,6 +506,7 @@ async fn the_fake_answers_compressed_chunked_and_with_cloudflares_headers() {
     assert_eq!(response.headers()["transfer-encoding"], "chunked");
     let bytes = response.into_body().collect().await.unwrap().to_bytes();
     assert_eq!(bytes, list.as_bytes());
+    h1.ready().await.unwrap();
     let response = h1.send_request(get("/plain", Some("gzip"))).await.unwrap();
     assert!(!response.headers().contains_key("content-encoding"));
     assert_eq!(
@@ -512,6 +515,7 @@ async fn the_fake_answers_compressed_chunked_and_with_cloudflares_headers() {
     );
     let bytes = response.into_body().collect().await.unwrap().to_bytes();
     assert_eq!(bytes, SCROBBLE_422.as_bytes());
+    h1.ready().await.unwrap();
     let response = h1.send_request(get("/empty", Some("gzip"))).await.unwrap();
     assert_eq!(response.status(), 204);
     assert!(!response.headers().contains_key("content-encoding"));
@@ -861,12 +865,28 @@ async fn odd_answer(odd: Reply, args: &[&str]) -> Odd {
     }
 }
 
-/// The record says the body could not be (wholly) decoded.
+/// The record says the body could not be (wholly) decoded: the body
+/// carries `decode_error` (in words, or as `{kind, message}`) or
+/// `truncated`, with the `encoding` it could not undo.
 fn assert_told_undecodable(record: &Value, what: &str) {
     let body = &record["response"]["body"];
+    let error = &body["decode_error"];
+    let told = match error {
+        Value::String(s) => !s.is_empty(),
+        Value::Object(o) => o
+            .get("message")
+            .and_then(Value::as_str)
+            .is_some_and(|m| !m.is_empty()),
+        _ => false,
+    };
     assert!(
-        body["decode_error"].as_str().is_some_and(|e| !e.is_empty()) || body["truncated"] == true,
-        "{what}: the body must carry `decode_error` (or `truncated`): {body}"
+        told || body["truncated"] == true,
+        "{what}: the body must carry `decode_error` (or `truncated`): {body}; findings {:?}",
+        rules(record)
+    );
+    assert!(
+        body["encoding"].is_string(),
+        "{what}: the body names the coding it could not undo: {body}"
     );
 }
 
