@@ -101,11 +101,19 @@ pub fn apply(
                     None
                 }
             }
+            Fix::FormToJson => {
+                let changed = form_to_json(&mut fixed, &mut json);
+                body_changed |= changed.is_some();
+                changed
+            }
+            Fix::BasicCredentialsToBody => {
+                let changed = basic_credentials_to_body(&mut fixed, &mut json);
+                body_changed |= changed.is_some();
+                changed
+            }
             Fix::SetJson { pointer, value } => {
                 if json.is_none() {
-                    json = std::str::from_utf8(&fixed.body.bytes)
-                        .ok()
-                        .and_then(|t| serde_json::from_str(t.trim_start_matches('\u{feff}')).ok());
+                    json = parse_json(&fixed);
                 }
                 match json.as_mut().and_then(|j| j.pointer_mut(pointer)) {
                     Some(slot) if slot != value => {
@@ -178,8 +186,75 @@ pub fn apply_to_response(
 
 impl Fix {
     fn touches_body(&self) -> bool {
-        matches!(self, Fix::StripBom | Fix::SetJson { .. })
+        matches!(
+            self,
+            Fix::StripBom | Fix::SetJson { .. } | Fix::FormToJson | Fix::BasicCredentialsToBody
+        )
     }
+}
+
+/// [`Fix::FormToJson`]: the form's fields become `json`, the body's type JSON.
+fn form_to_json(
+    fixed: &mut Request,
+    json: &mut Option<serde_json::Value>,
+) -> Option<(String, String)> {
+    // The body bytes stay the form until the end: the Basic credentials'
+    // fix may have read them into `json` already.
+    let fields = form_object(fixed)?;
+    let count = fields.len();
+    json.get_or_insert(serde_json::Value::Object(fields));
+    set_header(fixed, "content-type", "application/json");
+    Some((
+        format!("a form-encoded body ({count} fields)"),
+        format!("a JSON object of the same {count} fields, Content-Type: application/json"),
+    ))
+}
+
+/// [`Fix::BasicCredentialsToBody`]: the Basic credentials become the body's
+/// `client_id` and `client_secret`; the record names them, never their values.
+fn basic_credentials_to_body(
+    fixed: &mut Request,
+    json: &mut Option<serde_json::Value>,
+) -> Option<(String, String)> {
+    if json.is_none() {
+        *json = parse_json(fixed).or_else(|| form_object(fixed).map(serde_json::Value::Object));
+    }
+    let (id, secret) = fixed
+        .headers
+        .get("authorization")
+        .and_then(lint::oauth::parse_basic)?;
+    let object = json.as_mut()?.as_object_mut()?;
+    object.insert("client_id".into(), id.into());
+    object.insert("client_secret".into(), secret.into());
+    fixed
+        .headers
+        .0
+        .retain(|(n, _)| !n.eq_ignore_ascii_case("authorization"));
+    Some((
+        "Authorization: Basic (the client's id and secret)".into(),
+        "no Authorization; client_id and client_secret in the JSON body".into(),
+    ))
+}
+
+/// The body as JSON (a leading byte order mark tolerated).
+fn parse_json(request: &Request) -> Option<serde_json::Value> {
+    std::str::from_utf8(&request.body.bytes)
+        .ok()
+        .and_then(|t| serde_json::from_str(t.trim_start_matches('\u{feff}')).ok())
+}
+
+/// The fields of a form-encoded body, each value a string.
+fn form_object(request: &Request) -> Option<serde_json::Map<String, serde_json::Value>> {
+    let text = std::str::from_utf8(&request.body.bytes).ok()?.trim();
+    if text.is_empty() || text.starts_with('{') || !text.contains('=') {
+        return None;
+    }
+    Some(
+        crate::text::query_pairs(text)
+            .into_iter()
+            .map(|(k, v)| (k, serde_json::Value::String(v)))
+            .collect(),
+    )
 }
 
 fn show(values: &[String]) -> String {
@@ -287,6 +362,41 @@ mod tests {
         ("authorization", "Bearer abc"),
         ("content-type", "application/json"),
     ];
+
+    #[test]
+    fn an_rfc6749_token_request_becomes_the_json_trakt_reads() {
+        // What requests-oauthlib sends: a form body and Basic client credentials.
+        let basic = "Basic MGU4NjFmNTJjNzM2NWVmZTZkYTVlYTNlMmU2NjQxYjhkMjVkODdhY2EzMTMzZThkNGY3ZGM4NDg3MzY4ZDE0YjpzM2NyM3Q=";
+        let mut req = request(
+            &[
+                ("user-agent", "A/1"),
+                ("content-type", "application/x-www-form-urlencoded"),
+                ("authorization", basic),
+            ],
+            "grant_type=refresh_token&refresh_token=r%2B1&redirect_uri=urn%3Aietf%3Awg%3Aoauth%3A2.0%3Aoob",
+        );
+        req.url = "https://api.trakt.tv/oauth/token".into();
+        let (fixed, records, findings) = run(&req, &FixPolicy::All).unwrap();
+        let json: serde_json::Value = serde_json::from_slice(&fixed.body.bytes).unwrap();
+        assert_eq!(
+            json,
+            serde_json::json!({
+                "grant_type": "refresh_token",
+                "refresh_token": "r+1",
+                "redirect_uri": "urn:ietf:wg:oauth:2.0:oob",
+                "client_id": "0e861f52c7365efe6da5ea3e2e6641b8d25d87aca3133e8d4f7dc8487368d14b",
+                "client_secret": "s3cr3t",
+            })
+        );
+        assert_eq!(fixed.headers.get("content-type"), Some("application/json"));
+        assert_eq!(fixed.headers.get("authorization"), None);
+        assert!(findings.iter().all(|f| f.fixed), "{findings:?}");
+        let said = format!("{records:?}");
+        assert!(!said.contains("s3cr3t") && !said.contains("r+1"), "{said}");
+        // Fixed, the request is what Trakt wants: nothing left to find.
+        assert!(run(&fixed, &FixPolicy::All).is_none());
+        assert!(lint::check(&fixed, time::OffsetDateTime::UNIX_EPOCH).is_empty());
+    }
 
     #[test]
     fn a_clean_request_is_not_touched() {

@@ -241,6 +241,13 @@ pub enum Fix {
         pointer: String,
         value: serde_json::Value,
     },
+    /// Rewrite a form-encoded body as a JSON object of its fields, with
+    /// `Content-Type: application/json` (Trakt's OAuth calls read JSON only).
+    FormToJson,
+    /// Move `Authorization: Basic` client credentials into the body's
+    /// `client_id` and `client_secret` and drop the header. The values are
+    /// read when the fix is applied, so no secret is held in a finding.
+    BasicCredentialsToBody,
 }
 
 /// The explanation attached to a failed (or quietly incomplete) exchange.

@@ -297,6 +297,8 @@ pub fn check(s: &Subject, out: &mut Vec<Finding>) {
             out.push(NOT_LINTED.finding("/", format!("the body was not linted: {why}")));
             return;
         }
+        // oauth.body.form says what Trakt wants instead, and can fix it.
+        ParsedBody::Invalid(_) if super::oauth::form_fields(s).is_some() => return,
         ParsedBody::Invalid(message) => {
             let content_type = s.headers().get("content-type").unwrap_or_default();
             let form = content_type.contains("x-www-form-urlencoded")

@@ -379,7 +379,8 @@ fn check_api_key(s: &Subject, out: &mut Vec<Finding>) {
 }
 
 fn check_content_type(s: &Subject, out: &mut Vec<Finding>) {
-    if s.request.body.is_empty() {
+    // A form body on an OAuth call: oauth.body.form's fix sets the type with the body.
+    if s.request.body.is_empty() || super::oauth::form_fields(s).is_some() {
         return;
     }
     let fix = || {
@@ -416,6 +417,10 @@ fn check_content_type(s: &Subject, out: &mut Vec<Finding>) {
 }
 
 fn check_authorization(s: &Subject, out: &mut Vec<Finding>) {
+    // Client credentials on an OAuth call are oauth.basic-credentials', not a wrong Bearer.
+    if super::oauth::basic_credentials(s).is_some() {
+        return;
+    }
     let required = s.endpoint().is_some_and(|e| e.auth == Auth::Required);
     let Some(raw) = s.headers().get("authorization") else {
         if required {

@@ -78,6 +78,13 @@ impl<'a> Subject<'a> {
                 (host, path, pairs(uri.as_ref().and_then(|u| u.query())))
             }
         };
+        // `//oauth/device/code` is the same call to Trakt as `/oauth/device/code`
+        // (one popular library sends it so): every rule reads one spelling.
+        let path = if path.contains("//") {
+            collapse_slashes(&path)
+        } else {
+            path
+        };
         let method = request.method.to_ascii_uppercase();
         let contract = if trakt::API_HOSTS.contains(&host.as_str())
             || (trakt::AUTH_HOSTS.contains(&host.as_str())
@@ -161,6 +168,17 @@ impl<'a> Subject<'a> {
             _ => None,
         }
     }
+}
+
+/// `path` with every run of slashes written as one.
+fn collapse_slashes(path: &str) -> String {
+    let mut out = String::with_capacity(path.len());
+    for c in path.chars() {
+        if c != '/' || !out.ends_with('/') {
+            out.push(c);
+        }
+    }
+    out
 }
 
 /// Lints one request; findings come out in a stable order (by family, then position).
