@@ -577,6 +577,12 @@ const STREMIO: &[StremioCase] = &[
         remedies: &[REAUTHENTICATE],
     },
     StremioCase {
+        rule: &lens::EVENTS_LOST,
+        summary: "Stremio's server refused the playback events: these Trakt scrobbles are lost",
+        causes: &["the Stremio session behind this app is gone (\"session does not exist\": the login expired or was ended on another device); Stremio's servers pass scrobbles to Trakt only for a live session"],
+        remedies: &["log in to Stremio again (Settings → Log out, then log in): scrobbling resumes with the next playback; what was watched meanwhile can be marked watched on trakt.tv"],
+    },
+    StremioCase {
         rule: &lens::API_ERROR,
         summary: "Stremio's API failed inside a 200 answer: {message}",
         causes: &["api.strem.io reports errors as {\"error\": …} with status 200"],

@@ -292,7 +292,10 @@ impl Inspector {
             findings.extend(lint::response::check(exchange));
             findings
         }) {
-            Ok(findings) => exchange.findings.extend(findings),
+            Ok(findings) => {
+                exchange.findings.extend(findings);
+                stremio::settle_refused_events(exchange);
+            }
             Err(failed) => exchange.findings.push(*failed),
         }
         let client = guarded("session read", || self.session().stremio_client())
@@ -310,10 +313,11 @@ impl Inspector {
                 // Direct Trakt calls with Stremio's token are judged against this expiry.
                 session.learn_expiry(&token, expires_at);
             }
-            session.observe_exchange(exchange);
+            session.observe_exchange(exchange)
         });
-        if let Err(failed) = learnt {
-            exchange.findings.push(*failed);
+        match learnt {
+            Ok(told) => exchange.findings.extend(told),
+            Err(failed) => exchange.findings.push(*failed),
         }
     }
 
@@ -592,6 +596,42 @@ mod tests {
 
     fn has(findings: &[Finding], rule: &str) -> bool {
         findings.iter().any(|f| f.rule == rule)
+    }
+
+    #[test]
+    fn a_refused_events_batch_is_told_as_lost_scrobbles_not_as_progress_sent() {
+        let events = r#"{"type":"Events","authKey":"K","events":[{"eventName":"traktPlaying","player":{"libItemID":"tt0903747","libItemType":"series","libItemName":"Breaking Bad","libItemVideoID":"tt0903747:1:2","libItemTimeOffset":1500000,"libItemTimeDuration":3000000,"hasTrakt":true}},{"eventName":"traktPaused","player":{"libItemID":"tt0903747","libItemType":"series","libItemName":"Breaking Bad","libItemVideoID":"tt0903747:1:2","libItemTimeOffset":1600000,"libItemTimeDuration":3000000,"hasTrakt":true}},{"eventName":"playerStopped"}]}"#;
+        let request = Request {
+            method: "POST".into(),
+            url: "https://api.strem.io/api/events".into(),
+            http_version: "HTTP/1.1".into(),
+            headers: Headers::from_pairs(&[("content-type", "text/plain;charset=UTF-8")]),
+            body: Body::complete(Bytes::from_static(events.as_bytes())),
+        };
+        for (answer, lost) in [
+            (r#"{"error":{"message":"Session does not exist","code":1}}"#, true),
+            (r#"{"result":{"success":true}}"#, false),
+        ] {
+            let inspector = Inspector::new();
+            let findings = inspector.prepare(&request, T0, &FixPolicy::Off).findings;
+            assert!(has(&findings, "stremio.event.progress"));
+            let mut exchange = answered(request.clone(), findings, 200);
+            if let Some(response) = exchange.response.as_mut() {
+                response.body = Body::complete(Bytes::from_static(answer.as_bytes()));
+            }
+            inspector.finish(&mut exchange);
+            assert_eq!(has(&exchange.findings, "stremio.events.lost"), lost);
+            assert_eq!(has(&exchange.findings, "stremio.event.progress"), !lost);
+            assert!(!has(&exchange.findings, "stremio.api.error"));
+            if lost {
+                let finding = exchange.findings.iter().find(|f| f.rule == "stremio.events.lost");
+                let message = &finding.map(|f| f.message.clone()).unwrap_or_default();
+                assert!(message.contains("2 Trakt event(s) for Breaking Bad (tt0903747:1:2)"), "{message}");
+                assert!(message.contains("Session does not exist") && message.contains("log in to Stremio again") || message.contains("Log in to Stremio again"), "{message}");
+                let diagnosis = exchange.diagnosis.as_ref().map(|d| d.summary.clone()).unwrap_or_default();
+                assert!(!diagnosis.is_empty());
+            }
+        }
     }
 
     #[test]

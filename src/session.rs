@@ -231,8 +231,18 @@ impl Session {
     }
 
     /// Learns from a finished exchange: issued and revoked tokens, spent refresh tokens, 429 windows.
-    pub fn observe_exchange(&mut self, exchange: &Exchange) {
-        self.stremio.observe_exchange(exchange, &self.redactor);
+    ///
+    /// Returns what the exchange tells now that its answer is known (Stremio's
+    /// unlink or addon removal, said only once the server accepted them).
+    pub fn observe_exchange(&mut self, exchange: &Exchange) -> Vec<Finding> {
+        let told = self.stremio.observe_exchange(exchange, &self.redactor);
+        self.learn_from_trakt(exchange);
+        told
+    }
+
+    /// What a finished exchange with Trakt teaches: issued and revoked
+    /// tokens, spent refresh tokens, 429 windows.
+    fn learn_from_trakt(&mut self, exchange: &Exchange) {
         let Some(response) = &exchange.response else {
             return;
         };

@@ -139,6 +139,17 @@ pub const ADDON_AUTH_ERROR: Rule = Rule {
     autofix: None,
 };
 
+pub const EVENTS_LOST: Rule = Rule {
+    id: "stremio.events.lost",
+    severity: Severity::Error,
+    scope: Scope::Response,
+    summary: "Stremio's server refused an events batch: the Trakt scrobbles and progress in it never reach Trakt.",
+    why: "The apps send `traktPlaying`/`traktPaused` as events to api.strem.io, whose servers pass them to Trakt. When the call is refused (most often `session does not exist`: the Stremio login expired or was ended elsewhere), the batch is dropped and nothing in it is scrobbled; later batches fail the same way until the user logs in to Stremio again.",
+    bad: "POST api.strem.io/api/events {…traktPlaying…} → 200 {\"error\":{\"message\":\"session does not exist\",\"code\":1}}",
+    good: "POST api.strem.io/api/events {…traktPlaying…} → 200 {\"result\":{\"success\":true}}",
+    autofix: None,
+};
+
 pub const UNLINKED: Rule = Rule {
     id: "stremio.trakt.unlinked",
     severity: Severity::Info,
@@ -217,6 +228,7 @@ pub const RULES: &[&Rule] = &[
     &EVENT_PROGRESS,
     &API_ERROR,
     &ADDON_AUTH_ERROR,
+    &EVENTS_LOST,
     &UNLINKED,
     &ADDON_REMOVED,
     &LIBRARY_PROGRESS,
@@ -430,6 +442,64 @@ pub fn auth_key(exchange: &Exchange) -> Option<String> {
 }
 
 /// Findings on a finished response body from a Stremio host.
+/// Whether Stremio's API took a call: a 2xx without an `error` in its answer.
+pub(crate) fn accepted(exchange: &Exchange) -> bool {
+    exchange.response.as_ref().is_some_and(|r| {
+        (200..300).contains(&r.status)
+            && r.body
+                .json()
+                .and_then(|j| j.get("error").cloned())
+                .is_none_or(|e| e.is_null())
+    })
+}
+
+/// The events of a refused batch that were meant for Trakt, said as lost
+/// (none when the batch held no Trakt event: nothing of Trakt's was lost).
+fn lost_events(exchange: &Exchange, why: &str) -> Option<Finding> {
+    let body = exchange.request.body.json()?;
+    let events = body.get("events")?.as_array()?;
+    let mut titles: Vec<String> = Vec::new();
+    let mut count: usize = 0;
+    for event in events {
+        if crate::spec::stremio::trakt_event_name(event).is_none() {
+            continue;
+        }
+        count = count.saturating_add(1);
+        let player = event.get("player");
+        let text = |k: &str| player.and_then(|p| p.get(k)).and_then(Value::as_str);
+        let title = text("libItemName").or_else(|| text("libItemID")).unwrap_or("an item");
+        let video = text("libItemVideoID").filter(|v| v.contains(':'));
+        let title = match video {
+            Some(video) => format!("{title} ({video})"),
+            None => title.to_string(),
+        };
+        if !titles.contains(&title) {
+            titles.push(title);
+        }
+    }
+    if count == 0 {
+        return None;
+    }
+    Some(EVENTS_LOST.finding(
+        "response /error",
+        format!(
+            "Stremio's server refused this events batch ({why}): its {count} Trakt event(s) for {} \
+             never reach Trakt, so nothing of it is scrobbled. Log in to Stremio again (Settings → \
+             Log out, then log in) for scrobbling to resume",
+            titles.join(", ")
+        ),
+    ))
+}
+
+/// A refused events batch sent nothing to Trakt: the request's "Trakt
+/// receives progress" lines are no longer true, so they go; the lost
+/// scrobbles are said by [`EVENTS_LOST`].
+pub fn settle_refused_events(exchange: &mut Exchange) {
+    if exchange.findings.iter().any(|f| f.is(&EVENTS_LOST)) {
+        exchange.findings.retain(|f| !f.is(&EVENT_PROGRESS));
+    }
+}
+
 pub fn check_response(exchange: &Exchange) -> Vec<Finding> {
     let mut out = Vec::new();
     let (host, path) = host_and_path(&exchange.request.url);
@@ -449,7 +519,13 @@ pub fn check_response(exchange: &Exchange) -> Vec<Finding> {
                 .and_then(Value::as_str)
                 .map(str::to_string)
                 .unwrap_or_else(|| error.to_string());
-            out.push(API_ERROR.finding("response /error", format!("{path} failed: {message}")));
+            if path == "/api/events" {
+                out.extend(lost_events(exchange, &message));
+            } else {
+                out.push(API_ERROR.finding("response /error", format!("{path} failed: {message}")));
+            }
+        } else if path == "/api/events" && response.status >= 400 {
+            out.extend(lost_events(exchange, &format!("status {}", response.status)));
         }
         let at = if path == "/api/getUser" {
             "response /result/trakt"

@@ -161,12 +161,19 @@ impl StremioSession {
         let Some(body) = request.body.json() else {
             return out;
         };
-        let key = body
-            .get("authKey")
-            .and_then(Value::as_str)
-            .map(|k| redactor.fingerprint(k));
         match path {
             "/api/events" => self.events(request, &body, at, &mut out),
+            "/api/datastorePut" => self.library(&body, at, &mut out),
+            _ => {}
+        }
+        out
+    }
+
+    /// What an accepted `saveUser` or `addonCollectionSet` changes: the
+    /// Trakt link and the Trakt addon. Only an accepted call counts: a
+    /// refused one (the session gone, say) changed nothing at Stremio.
+    fn account_change(&mut self, path: &str, body: &Value, key: Option<String>, out: &mut Vec<Finding>) {
+        match path {
             "/api/saveUser" => {
                 if let (Some(key), Some(trakt)) = (key, body.get("trakt")) {
                     let account = self.account(&key);
@@ -200,10 +207,8 @@ impl StremioSession {
                     account.addon = Some(has);
                 }
             }
-            "/api/datastorePut" => self.library(&body, at, &mut out),
             _ => {}
         }
-        out
     }
 
     fn remember_state(&mut self, fingerprint: String) {
@@ -381,11 +386,27 @@ impl StremioSession {
     /// Learns from a finished exchange: whether the account has a Trakt
     /// link, whether its collection holds the Trakt addon, and the state
     /// Stremio's link redirect sends to the authorize page.
-    pub(crate) fn observe_exchange(&mut self, exchange: &Exchange, redactor: &Redactor) {
+    /// Learns from a finished exchange; returns what it tells about the
+    /// account (an unlink, the Trakt addon removed), known only once
+    /// Stremio's server accepted the change.
+    pub(crate) fn observe_exchange(&mut self, exchange: &Exchange, redactor: &Redactor) -> Vec<Finding> {
+        let mut out = Vec::new();
         let Some(response) = &exchange.response else {
-            return;
+            return out;
         };
         let (host, path) = host_and_path(&exchange.request.url);
+        if host == API_HOST
+            && matches!(path, "/api/saveUser" | "/api/addonCollectionSet")
+            && lens::accepted(exchange)
+        {
+            if let Some(body) = exchange.request.body.json() {
+                let key = body
+                    .get("authKey")
+                    .and_then(Value::as_str)
+                    .map(|k| redactor.fingerprint(k));
+                self.account_change(path, &body, key, &mut out);
+            }
+        }
         if host == WEB_HOST && (300..400).contains(&response.status) {
             if let Some(location) = response.headers.get("location") {
                 let (_, target) = split_url(location);
@@ -396,13 +417,13 @@ impl StremioSession {
                     }
                 }
             }
-            return;
+            return out;
         }
         if host != API_HOST {
-            return;
+            return out;
         }
         let Some(key) = lens::auth_key(exchange).map(|k| redactor.fingerprint(&k)) else {
-            return;
+            return out;
         };
         if let Some(trakt) = lens::user_trakt(exchange) {
             let account = self.account(&key);
@@ -423,6 +444,7 @@ impl StremioSession {
                 self.account(&key).addon = Some(has);
             }
         }
+        out
     }
 
     /// Keeps the token findings of a getUser or login answer to the first
@@ -512,13 +534,21 @@ mod tests {
             "saveUser",
             r#"{"type":"SaveUser","authKey":"K","_id":"u1","trakt":null}"#,
         );
+        // What Stremio's API answers a change it took, and one it refused.
+        let took = |r: &Request| answered(r.clone(), r#"{"result":{"success":true}}"#);
+        let refused = |r: &Request| {
+            answered(
+                r.clone(),
+                r#"{"error":{"message":"session does not exist","code":1}}"#,
+            )
+        };
         // An account never seen linked: every saveUser carries trakt: null.
-        assert!(s.observe_request(&save, T0).is_empty());
+        assert!(s.observe_exchange(&took(&save)).is_empty());
         let without = call(
             "addonCollectionSet",
             &format!(r#"{{"type":"AddonCollectionSet","authKey":"K","addons":[{CINEMETA}]}}"#),
         );
-        assert!(s.observe_request(&without, T0).is_empty());
+        assert!(s.observe_exchange(&took(&without)).is_empty());
 
         // Linked (getUser showed a token), with the addon installed.
         s.observe_exchange(&answered(
@@ -531,24 +561,28 @@ mod tests {
                 r#"{{"type":"AddonCollectionSet","authKey":"K","addons":[{CINEMETA},{ADDON}]}}"#
             ),
         );
-        assert!(s.observe_request(&with, T0).is_empty());
+        assert!(s.observe_exchange(&took(&with)).is_empty());
+        // Nothing is inferred from a change the server refused, nor sent alone.
+        assert!(s.observe_request(&save, T0).is_empty());
+        assert!(s.observe_exchange(&refused(&save)).is_empty());
+        assert!(s.observe_exchange(&refused(&without)).is_empty());
         assert_eq!(
-            rules(&s.observe_request(&save, T0)),
+            rules(&s.observe_exchange(&took(&save))),
             ["stremio.trakt.unlinked"]
         );
         // Said once: a second save of the unlinked user is ordinary.
-        assert!(s.observe_request(&save, T0).is_empty());
+        assert!(s.observe_exchange(&took(&save)).is_empty());
         assert_eq!(
-            rules(&s.observe_request(&without, T0)),
+            rules(&s.observe_exchange(&took(&without))),
             ["stremio.trakt-addon.removed"]
         );
-        assert!(s.observe_request(&without, T0).is_empty());
+        assert!(s.observe_exchange(&took(&without)).is_empty());
         // Another account's collection was never seen with the addon.
         let other = call(
             "addonCollectionSet",
             &format!(r#"{{"type":"AddonCollectionSet","authKey":"L","addons":[{CINEMETA}]}}"#),
         );
-        assert!(s.observe_request(&other, T0).is_empty());
+        assert!(s.observe_exchange(&took(&other)).is_empty());
     }
 
     #[test]
@@ -562,13 +596,14 @@ mod tests {
             "saveUser",
             r#"{"type":"SaveUser","authKey":"K","_id":"u1","trakt":null}"#,
         );
-        assert_eq!(rules(&s.observe_request(&save, T0)), ["stremio.trakt.unlinked"]);
+        let took = |r: &Request| answered(r.clone(), r#"{"result":{"success":true}}"#);
+        assert_eq!(rules(&s.observe_exchange(&took(&save))), ["stremio.trakt.unlinked"]);
         let without = call(
             "addonCollectionSet",
             &format!(r#"{{"type":"AddonCollectionSet","authKey":"K","addons":[{CINEMETA}]}}"#),
         );
         assert_eq!(
-            rules(&s.observe_request(&without, T0)),
+            rules(&s.observe_exchange(&took(&without))),
             ["stremio.trakt-addon.removed"]
         );
     }
