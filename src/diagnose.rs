@@ -64,11 +64,6 @@ fn is_html(response: &Response) -> bool {
             .is_some_and(|t| t.trim_start().starts_with('<'))
 }
 
-fn is_cloudflare(response: &Response) -> bool {
-    header(response, "server").is_some_and(|s| s.eq_ignore_ascii_case("cloudflare"))
-        || header(response, "cf-ray").is_some()
-}
-
 /// Explains an exchange; `None` when there is nothing to explain.
 pub fn explain(exchange: &Exchange) -> Option<Diagnosis> {
     explain_with(exchange, None)
@@ -454,7 +449,9 @@ fn unauthorized(a: &Answer, b: &mut Builder) {
 }
 
 fn forbidden(response: &Response, b: &mut Builder) {
-    if is_html(response) || is_cloudflare(response) {
+    // Every answer from Trakt passes Cloudflare and carries its `Server` and
+    // `CF-RAY` headers; only a block is Cloudflare's own HTML page.
+    if is_html(response) {
         b.summary = "403 from Cloudflare's firewall in front of Trakt, not from the API".into();
         b.cause("the request was blocked before reaching Trakt: a missing or generic User-Agent, or an IP address Cloudflare distrusts");
         b.remedy("send a descriptive User-Agent (AppName/1.2.3), or turn on --fix to add one; avoid VPN or datacenter IPs");

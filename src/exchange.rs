@@ -167,8 +167,10 @@ impl Body {
         }
     }
 
+    /// No body on the wire. A coded body of which nothing could be decoded
+    /// is not empty: its record says why (`coding`).
     pub fn is_empty(&self) -> bool {
-        self.size == 0
+        self.size == 0 && self.coding.is_none()
     }
 
     /// The captured bytes as text, when they are UTF-8.

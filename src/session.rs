@@ -45,6 +45,10 @@ pub fn bearer(request: &Request) -> Option<&str> {
         .then(|| token.trim().trim_matches('"'))
 }
 
+/// How much earlier than a second after the previous write a write may
+/// arrive and still count as paced: clock and transport jitter, not haste.
+const WRITE_PACE_TOLERANCE: Duration = Duration::milliseconds(50);
+
 /// Whether a request writes (Trakt allows one write per second per token).
 fn is_write(request: &Request) -> bool {
     matches!(
@@ -219,10 +223,17 @@ impl Session {
         if is_write(request) && !is_oauth_path(path) {
             if let Some(previous) = self.last_write.insert(fp.clone(), at) {
                 let gap = between(previous, at);
-                if gap < Duration::seconds(1) {
+                // Writes paced at exactly one a second arrive a few ms early
+                // or late (timers, the network, the proxy's own clock): only a
+                // gap short by more than that is really too fast.
+                if gap < Duration::seconds(1).saturating_sub(WRITE_PACE_TOLERANCE) {
                     out.push(WRITE_TOO_FAST.finding(
                         "/",
-                        format!("{} ms after the previous write with this token; Trakt allows one write per second", gap.whole_milliseconds()),
+                        format!(
+                            "{} ms after the previous write with this token; Trakt allows one write per second (gaps within {} ms of a second are taken as paced)",
+                            gap.whole_milliseconds(),
+                            WRITE_PACE_TOLERANCE.whole_milliseconds()
+                        ),
                     ));
                 }
             }
@@ -507,6 +518,17 @@ mod tests {
         assert!(s
             .observe_request(&write, T0 + Duration::milliseconds(1400))
             .is_empty());
+        // Paced at a second, arriving a little early: jitter, not haste.
+        assert!(s
+            .observe_request(&write, T0 + Duration::milliseconds(2399))
+            .is_empty());
+        assert!(s
+            .observe_request(&write, T0 + Duration::milliseconds(3359))
+            .is_empty());
+        assert_eq!(
+            rules(&s.observe_request(&write, T0 + Duration::milliseconds(4300))),
+            ["session.write.too-fast"]
+        );
         // Another user's token has its own budget.
         assert!(s
             .observe_request(

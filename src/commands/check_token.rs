@@ -32,10 +32,12 @@ pub(crate) enum Verdict {
 
 /// Reads Trakt's answer (pure).
 pub(crate) fn verdict(status: u16, headers: &Headers, body: &[u8]) -> Verdict {
+    // Trakt's own answers carry Cloudflare's headers too (`CF-RAY`,
+    // `Server: cloudflare`): only an HTML page is Cloudflare's block.
     let html = headers
         .get("content-type")
         .is_some_and(|c| c.contains("text/html"))
-        || headers.get("cf-ray").is_some();
+        || body.trim_ascii_start().starts_with(b"<");
     match status {
         200 => {
             let json: serde_json::Value = serde_json::from_slice(body).unwrap_or_default();

@@ -46,6 +46,18 @@ const MEANINGS: &[(u16, u16, &str)] = &[
         522,
         "Service Unavailable: a Cloudflare error between Cloudflare and Trakt",
     ),
+    // Not in Trakt's table: Cloudflare's own statuses for its link to the
+    // origin (Cloudflare's documentation of 5xx errors).
+    (
+        523,
+        527,
+        "Cloudflare could not reach Trakt's servers, or timed out or failed TLS talking to them",
+    ),
+    (
+        530,
+        530,
+        "Cloudflare could not reach Trakt's servers (an error page of Cloudflare's own)",
+    ),
 ];
 
 /// Trakt's documented meaning of a status code.
@@ -94,7 +106,9 @@ pub const DEVICE_TOKEN: &[(u16, &str, &str)] = &[
 /// Statuses Trakt answers when it (or Cloudflare in front of it) is
 /// overloaded or down: never the client's fault.
 pub fn is_outage(status: u16) -> bool {
-    matches!(status, 502..=504 | 520..=522 | 529)
+    // 520-527 and 530 are Cloudflare's own: the origin errored, refused,
+    // timed out (522, 524), was unreachable (523) or failed TLS (525, 526).
+    matches!(status, 502..=504 | 520..=527 | 529 | 530)
 }
 
 #[cfg(test)]
