@@ -17,6 +17,11 @@
 //!   cargo run --release --example bench -- --quick        latency, throughput and CPU only (for iterating)
 //!   cargo run --release --example bench -- --help
 //!
+//! The 1 MiB pass also sends a 1 MiB JSON answer plain, gzip-coded and
+//! br-coded (`--only big-json,big-gzip,big-br`; bench/compressed.rs): the
+//! client accepts the coding and receives the coded bytes, trakt-doctor
+//! decodes its captured copy after the answer went out.
+//!
 //! Each proxy runs in a child process (this program started again with
 //! --child-proxy, trakt-doctor's own entry point, or --child-bare-proxy) so
 //! its CPU time and resident memory can be read on their own.
@@ -37,6 +42,9 @@ use rustls_pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer, Server
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
+#[path = "bench/compressed.rs"]
+mod compressed;
+
 const SCROBBLE: &str = r#"{"movie":{"title":"Guardians of the Galaxy","year":2014,"ids":{"trakt":28,"slug":"guardians-of-the-galaxy-2014","imdb":"tt2015381","tmdb":118340}},"progress":1.25,"app_version":"1.0","app_date":"2014-09-22"}"#;
 const ANSWER: &str = r#"{"id":3373536619,"action":"start","progress":1.25,"sharing":{"twitter":false},"movie":{"title":"Guardians of the Galaxy","year":2014,"ids":{"trakt":28}}}"#;
 
@@ -50,6 +58,9 @@ struct Sizes {
     soak_requests: usize,
     /// How many slices each workload is cut into (see [`measure_all`]).
     rounds: usize,
+    /// The pause after a batch of compressed answers before the proxy's
+    /// CPU is read (its decoding runs after the answer went out).
+    settle: Duration,
     /// Latency, throughput and CPU only: no handshakes, big bodies or memory.
     quick: bool,
     /// `--only`: the workloads to run (all when empty).
@@ -57,7 +68,16 @@ struct Sizes {
 }
 
 /// The workloads `--only` can pick, in the order they run.
-const WORKLOADS: [&str; 5] = ["latency", "throughput", "handshakes", "big", "memory"];
+const WORKLOADS: [&str; 8] = [
+    "latency",
+    "throughput",
+    "handshakes",
+    "big",
+    "big-json",
+    "big-gzip",
+    "big-br",
+    "memory",
+];
 /// The routes `--routes` can pick.
 const ROUTES: [&str; 7] = [
     "direct",
@@ -137,6 +157,10 @@ async fn start_upstream(dir: &Path) -> Upstream {
                     hyper::service::service_fn(move |req: http::Request<hyper::body::Incoming>| {
                         let big = big.clone();
                         async move {
+                            if req.uri().path() == compressed::PATH {
+                                let accept = req.headers().get(http::header::ACCEPT_ENCODING);
+                                return Ok(compressed::answer(accept));
+                            }
                             let is_big = req.uri().path() == "/big";
                             let _ = req.into_body().collect().await;
                             let body = if is_big {
@@ -306,6 +330,8 @@ struct Figures {
     rps: f64,
     handshake_rps: f64,
     big_mbps: f64,
+    /// The 1 MiB JSON answer, plain and coded (bench/compressed.rs).
+    answers: compressed::Figures,
     /// Resident memory of the proxy: started, before any request.
     rss_idle_mib: Option<f64>,
     /// Before and while holding many connections open.
@@ -371,6 +397,7 @@ struct Tally {
     handshake_cpu: Option<f64>,
     big_bytes: usize,
     big_secs: f64,
+    answers: compressed::Tally,
     /// Resident memory once started, before any request.
     rss_idle: Option<f64>,
     errors: usize,
@@ -400,6 +427,7 @@ impl Tally {
         add(&mut self.handshake_cpu, slice.handshake_cpu);
         self.big_bytes += slice.big_bytes;
         self.big_secs += slice.big_secs;
+        self.answers.absorb(&slice.answers);
         self.errors += slice.errors;
     }
 }
@@ -465,7 +493,9 @@ async fn measure_all(measured: &mut [Measured], sizes: &Sizes) {
     let rounds = sizes.rounds;
     let share = |total: usize| total.div_ceil(rounds).max(1);
     for workload in ["latency", "throughput", "handshakes", "big"] {
-        if !sizes.runs(workload) {
+        // The 1 MiB pass also carries the JSON answers, plain and coded.
+        let answers = workload == "big" && compressed::chosen(sizes);
+        if !sizes.runs(workload) && !answers {
             continue;
         }
         for round in 0..rounds {
@@ -491,7 +521,15 @@ async fn measure_all(measured: &mut [Measured], sizes: &Sizes) {
                         throughput_slice(m, sizes.connections, secs).await;
                     }
                     "handshakes" => handshake_slice(m, share(sizes.handshakes)).await,
-                    _ => big_slice(m, share(sizes.big_requests)).await,
+                    _ => {
+                        if sizes.runs("big") {
+                            big_slice(m, share(sizes.big_requests)).await;
+                        }
+                        if answers {
+                            let count = share(sizes.big_requests);
+                            compressed::slice(m, sizes, count, round).await;
+                        }
+                    }
                 }
                 m.end_slice(round);
             }
@@ -644,6 +682,7 @@ impl Tally {
             rps: rate(self.requests as f64, self.request_secs),
             handshake_rps: rate(self.handshakes as f64, self.handshake_secs),
             big_mbps: rate(self.big_bytes as f64 / 1_048_576.0, self.big_secs),
+            answers: self.answers.figures(),
             rss_idle_mib: self.rss_idle,
             harness_cpu_us: per(self.harness_cpu, self.requests),
             proxy_cpu_us: per(self.proxy_cpu, self.requests),
@@ -1237,7 +1276,7 @@ fn ratio(value: f64, base: f64) -> String {
 type Metric = fn(&Figures) -> Option<f64>;
 
 /// Every figure: its label in the table, its key in the JSON, how to read it.
-const ROWS: [(&str, &str, Metric); 15] = [
+const ROWS: [(&str, &str, Metric); 24] = [
     ("latency p50 (ms)", "p50_ms", |f| Some(f.p50_ms)),
     ("latency p99 (ms)", "p99_ms", |f| Some(f.p99_ms)),
     ("throughput (req/s)", "rps", |f| Some(f.rps)),
@@ -1258,6 +1297,33 @@ const ROWS: [(&str, &str, Metric); 15] = [
     ),
     ("1 MiB bodies (MiB/s)", "big_mbps", |f| {
         Some(f.big_mbps).filter(|v| *v > 0.0)
+    }),
+    ("1 MiB JSON, plain (MiB/s)", "big_json_mbps", |f| {
+        f.answers.mbps(compressed::Coding::Identity)
+    }),
+    ("  p50, proxy idle (ms)", "big_json_alone_ms", |f| {
+        f.answers.alone_ms(compressed::Coding::Identity)
+    }),
+    ("  CPU/answer, proxy (us)", "big_json_proxy_cpu_us", |f| {
+        f.answers.proxy_cpu_us(compressed::Coding::Identity)
+    }),
+    ("1 MiB JSON, gzip (MiB/s)", "big_gzip_mbps", |f| {
+        f.answers.mbps(compressed::Coding::Gzip)
+    }),
+    ("  p50, proxy idle (ms)", "big_gzip_alone_ms", |f| {
+        f.answers.alone_ms(compressed::Coding::Gzip)
+    }),
+    ("  CPU/answer, proxy (us)", "big_gzip_proxy_cpu_us", |f| {
+        f.answers.proxy_cpu_us(compressed::Coding::Gzip)
+    }),
+    ("1 MiB JSON, br (MiB/s)", "big_br_mbps", |f| {
+        f.answers.mbps(compressed::Coding::Br)
+    }),
+    ("  p50, proxy idle (ms)", "big_br_alone_ms", |f| {
+        f.answers.alone_ms(compressed::Coding::Br)
+    }),
+    ("  CPU/answer, proxy (us)", "big_br_proxy_cpu_us", |f| {
+        f.answers.proxy_cpu_us(compressed::Coding::Br)
     }),
     ("RSS at start (MiB)", "rss_idle_mib", |f| f.rss_idle_mib),
     ("RSS before holding (MiB)", "rss_before_held_mib", |f| {
@@ -1730,7 +1796,10 @@ usage: cargo run --release --example bench -- [options]
   --mitmproxy           install mitmdump into target/bench-venv and compare
   --without-mitmproxy   skip mitmdump even if installed
   --only LIST           only these workloads: latency, throughput, handshakes,
-                        big, memory (comma-separated; for profiling one of them)
+                        big, big-json, big-gzip, big-br, memory (comma-separated;
+                        for profiling one of them; big-json, big-gzip, big-br:
+                        a 1 MiB JSON answer plain, gzip- and br-coded, the
+                        client receiving the coded bytes)
   --routes LIST         only these routes: direct, bare, minimal, unchecked, lint,
                         fix, mitmdump (minimal: the bare proxy plus the least
                         inspection any logging proxy does: both bodies parsed or
@@ -1740,7 +1809,7 @@ usage: cargo run --release --example bench -- [options]
   --help                this text
 
 environment: BENCH_KEEP=1 keeps the run's folder (logs, CAs, stderr);
-BENCH_BIG_REQUESTS=N sends N 1 MiB answers instead of 40, BENCH_HANDSHAKES=N
+BENCH_BIG_REQUESTS=N sends N 1 MiB answers of each kind instead of 40, BENCH_HANDSHAKES=N
 opens N new connections instead of 300 (for profiling)
 ";
 
@@ -1885,6 +1954,7 @@ fn main() {
             soak_requests: 320,
             // Two, so that the rotation itself is exercised.
             rounds: 2,
+            settle: compressed::SETTLE_SMOKE,
             quick,
             only: only.clone(),
         }
@@ -1899,6 +1969,7 @@ fn main() {
             held_connections: 1000,
             soak_requests: 100_000,
             rounds: 5,
+            settle: compressed::SETTLE,
             quick,
             only,
         }
@@ -1918,6 +1989,8 @@ fn main() {
         .enable_all()
         .build()
         .expect("runtime");
+    // The coded answers are compressed before any route is measured.
+    let answers = compressed::chosen(&sizes).then(compressed::describe);
     let started = Instant::now();
     let (results, rounds, stages) = runtime.block_on(async {
         let upstream = start_upstream(dir.path()).await;
@@ -1986,6 +2059,9 @@ fn main() {
     };
     let seconds = started.elapsed().as_secs_f64();
     println!("trakt-doctor bench ({mode}) on {cores} cores, {seconds:.0} s, loopback only");
+    if answers.is_some() {
+        println!("{}", compressed::summary());
+    }
     report(&results, &rounds);
     if want_stages {
         match &stages {
@@ -1994,12 +2070,15 @@ fn main() {
         }
     }
     if want_json {
-        let header = serde_json::json!({
+        let mut header = serde_json::json!({
             "mode": mode,
             "cores": cores,
             "seconds": seconds,
             "commit": git_commit(),
         });
+        if let Some(answers) = answers {
+            header["answers"] = answers;
+        }
         println!();
         println!(
             "{}",
