@@ -420,6 +420,14 @@ impl Ctx<'_> {
                         "/episode",
                         "with `show`, the episode needs `season` and `number` (or `number_abs`)",
                     )),
+                    // A title finds a movie (with its year), never an episode
+                    // on its own: only its ids do.
+                    None if episode.get("ids").is_none() && episode.is_object() => {
+                        self.out.push(IDS_MISSING.finding(
+                            "/episode",
+                            "an episode without `show` is matched by its `ids` only (a title cannot identify it): add `ids`, or `show` with the episode's `season` and `number`",
+                        ))
+                    }
                     None => self.ids_of(episode, "/episode"),
                 }
             }

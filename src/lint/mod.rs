@@ -101,7 +101,8 @@ impl<'a> Subject<'a> {
         } else {
             Contract::Other
         };
-        let route = (contract == Contract::TraktApi).then(|| trakt::match_route(&method, &path));
+        let route = (contract == Contract::TraktApi)
+            .then(|| trakt::match_route_with_query(&method, &path, &query));
         let raw = &request.body.bytes[..];
         let has_bom = raw.starts_with(b"\xEF\xBB\xBF");
         let undecodable = coding::problem(&request.body)

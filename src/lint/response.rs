@@ -36,9 +36,13 @@ pub fn check(exchange: &Exchange) -> Option<Finding> {
     if !trakt::API_HOSTS.contains(&host.as_ref()) && !trakt::AUTH_HOSTS.contains(&host.as_ref()) {
         return None;
     }
+    let query = crate::text::plain_url(&exchange.request.url)
+        .and_then(|(_, _, query)| query)
+        .map(crate::text::query_pairs)
+        .unwrap_or_default();
     let RouteMatch::Found {
         endpoint, invalid, ..
-    } = trakt::find_route(&exchange.request.method, path)
+    } = trakt::find_route_with_query(&exchange.request.method, path, &query)
     else {
         return None;
     };

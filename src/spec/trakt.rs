@@ -273,6 +273,8 @@ pub struct Endpoint {
     pub success: u16,
     /// Every status the contract names.
     pub statuses: Vec<u16>,
+    /// The contract requires some query parameter (routing reads which).
+    requires_query: bool,
     segments: Vec<Segment>,
     /// The operation as the contract has it, for [`Endpoint::details`].
     raw: &'static RawValue,
@@ -292,9 +294,11 @@ pub struct Details {
     #[serde(default)]
     pub query: BTreeMap<String, Box<Schema>>,
     /// Query parameters the contract marks required (7 of the 334
-    /// operations: `limit`, `extended`, `type`). Not read by any rule yet:
-    /// whether Trakt answers 400 without them is to be checked against its
-    /// servers' behaviour before a rule may call their absence an error.
+    /// operations: `limit`, `extended`, `type`). Routing reads them: such an
+    /// operation is a variant of a general one, chosen only by a request
+    /// with those values ([`match_route_with_query`]). No rule calls their
+    /// absence an error: whether Trakt answers 400 without them is to be
+    /// checked against its servers' behaviour first.
     #[serde(default)]
     pub query_required: Vec<String>,
     /// The success response's schema.
@@ -349,6 +353,8 @@ struct RawOperation {
     body: Option<serde::de::IgnoredAny>,
     success: u16,
     statuses: Vec<u16>,
+    #[serde(default)]
+    query_required: Vec<serde::de::IgnoredAny>,
 }
 
 static CONTRACT: LazyLock<Contract> =
@@ -400,6 +406,7 @@ impl Contract {
                 params: op.params,
                 success: op.success,
                 statuses: op.statuses,
+                requires_query: !op.query_required.is_empty(),
                 raw,
                 details: OnceLock::new(),
             });
@@ -609,16 +616,69 @@ fn param_fits(schema: &Schema, raw: &str) -> ParamFit {
 /// beat shortened ones, then the most pinned segments win
 /// (`/movies/trending` over `/movies/{id}`).
 pub fn match_route(method: &str, path: &str) -> RouteMatch {
-    route(method, path, true)
+    route(method, path, true, None)
 }
 
 /// [`match_route`] without looking for the closest path when none fits
 /// (`Unknown` then suggests nothing): for callers that only use a `Found`.
 pub fn find_route(method: &str, path: &str) -> RouteMatch {
-    route(method, path, false)
+    route(method, path, false, None)
 }
 
-fn route(method: &str, path: &str, with_suggestion: bool) -> RouteMatch {
+/// [`match_route`] knowing the request's query: an operation the contract
+/// sets apart by a required query value (`/users/{id}/watched/shows` with
+/// `extended=min` only) is not chosen for a request without that value,
+/// which is the general operation's (`/users/{id}/watched/{type}`).
+/// When no other operation fits as well, the variant is kept: the contract
+/// has operations whose required query is only that (`limit` on
+/// `/recommendations/movies/`).
+pub fn match_route_with_query(method: &str, path: &str, query: &[(String, String)]) -> RouteMatch {
+    route_with_query(method, path, true, query)
+}
+
+/// [`find_route`] knowing the request's query (see [`match_route_with_query`]).
+pub fn find_route_with_query(method: &str, path: &str, query: &[(String, String)]) -> RouteMatch {
+    route_with_query(method, path, false, query)
+}
+
+fn route_with_query(
+    method: &str,
+    path: &str,
+    with_suggestion: bool,
+    query: &[(String, String)],
+) -> RouteMatch {
+    match route(method, path, with_suggestion, Some(query)) {
+        found @ RouteMatch::Found { .. } if found_cleanly(&found) => found,
+        _ => route(method, path, with_suggestion, None),
+    }
+}
+
+/// A match with every placeholder valid.
+fn found_cleanly(route: &RouteMatch) -> bool {
+    matches!(route, RouteMatch::Found { invalid, .. } if invalid.is_empty())
+}
+
+/// Whether `query` has every value `endpoint` requires: each required key,
+/// with a value of its enumeration where the contract gives one.
+fn query_fits(endpoint: &Endpoint, query: &[(String, String)]) -> bool {
+    let details = endpoint.details();
+    details.query_required.iter().all(|key| {
+        let Some((_, value)) = query.iter().find(|(k, _)| k == key) else {
+            return false;
+        };
+        match details.query.get(key).and_then(|s| s.allowed.as_ref()) {
+            Some(allowed) => allowed.iter().any(|a| a.as_str() == Some(value.as_str())),
+            None => true,
+        }
+    })
+}
+
+fn route(
+    method: &str,
+    path: &str,
+    with_suggestion: bool,
+    query: Option<&[(String, String)]>,
+) -> RouteMatch {
     let parts = split_path(path);
     let contract = contract();
     let mut scratch = Vec::new();
@@ -629,6 +689,12 @@ fn route(method: &str, path: &str, with_suggestion: bool) -> RouteMatch {
         let Some(fit) = fit(&endpoint.segments, &parts, endpoint, &mut scratch) else {
             continue;
         };
+        // Only an operation set apart by its query (7 of 334) reads its details here.
+        if let Some(query) = query {
+            if endpoint.requires_query && !query_fits(endpoint, query) {
+                continue;
+            }
+        }
         if best_any.is_none_or(|(f, _)| fit > f) {
             best_any = Some((fit, endpoint));
         }
@@ -841,6 +907,23 @@ mod tests {
                 renamed.replacement
             );
         }
+    }
+
+    #[test]
+    fn an_operation_set_apart_by_its_query_is_chosen_only_with_that_query() {
+        let path_of = |query: &[(&str, &str)]| {
+            let query: Vec<(String, String)> = query
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect();
+            match match_route_with_query("GET", "/users/me/watched/shows", &query) {
+                RouteMatch::Found { endpoint, .. } => endpoint.path.clone(),
+                _ => String::new(),
+            }
+        };
+        assert_eq!(path_of(&[("extended", "min")]), "/users/{id}/watched/shows");
+        assert_eq!(path_of(&[("extended", "noseasons")]), "/users/{id}/watched/{type}");
+        assert_eq!(path_of(&[]), "/users/{id}/watched/{type}");
     }
 
     #[test]
