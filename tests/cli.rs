@@ -264,7 +264,15 @@ fn rules_prints_the_catalogue() {
     assert!(out.status.success());
     assert!(text.contains("header.api-version.missing (error, auto-fix)"));
     assert!(text.contains("session.refresh-token.reused"));
+    assert!(text.contains("  source: Trakt docs: guides/rate-limiting.md"));
     let json = trakt_doctor(&["rules", "--format", "json"]);
     let rules: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
     assert!(rules.as_array().unwrap().len() >= 40);
+    for rule in rules.as_array().unwrap() {
+        assert!(!rule["source"].as_str().unwrap().is_empty(), "{rule}");
+        assert!(
+            !rule["source_kinds"].as_array().unwrap().is_empty(),
+            "{rule}"
+        );
+    }
 }

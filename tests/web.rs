@@ -116,6 +116,10 @@ async fn the_page_api_and_stream_serve_exchanges_and_actions_are_guarded() {
     assert_eq!(state["fix"], true);
     let rules = String::from_utf8_lossy(&curl(&[&format!("{base}/rules")]).stdout).into_owned();
     assert!(rules.contains("id=\"body.json.invalid\""));
+    // Each rule says where its certainty comes from, under the severity policy.
+    let rule = trakt_doctor::lint::rule("body.json.invalid").unwrap();
+    assert!(rules.contains(&format!("<b>Source:</b> {}", rule.source)));
+    assert!(rules.contains("never an error"));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

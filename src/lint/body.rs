@@ -21,17 +21,19 @@ pub const JSON_INVALID: Rule = Rule {
     bad: "{\"movie\":{\"ids\":{\"imdb\":\"tt2015381\"}},\"progress\":10,}",
     good: "{\"movie\":{\"ids\":{\"imdb\":\"tt2015381\"}},\"progress\":10}",
     autofix: None,
+    source: "Trakt docs: guides/required-headers.md (bodies are `application/json`) and guides/status-codes.md (400: request couldn't be parsed)",
 };
 
 pub const JSON_BOM: Rule = Rule {
     id: "body.json.bom",
-    severity: Severity::Error,
+    severity: Severity::Warning,
     scope: Scope::Request,
     summary: "The JSON body starts with a UTF-8 byte order mark.",
     why: "JSON must not start with a BOM; strict parsers, Trakt's included, answer 400. Windows tools often add one when saving UTF-8.",
     bad: "\\xEF\\xBB\\xBF{\"progress\":10}",
     good: "{\"progress\":10}",
     autofix: Some("removes the byte order mark"),
+    source: "trakt-doctor's own reading: RFC 8259 §8.1 forbids a byte order mark before JSON text but lets parsers ignore one, and what Trakt does with it is not known",
 };
 
 pub const JSON_TYPE: Rule = Rule {
@@ -43,6 +45,7 @@ pub const JSON_TYPE: Rule = Rule {
     bad: "[{\"ids\":{\"imdb\":\"tt2015381\"}}]",
     good: "{\"movies\":[{\"ids\":{\"imdb\":\"tt2015381\"}}]}",
     autofix: None,
+    source: "Trakt contract: the scrobble, checkin, sync, list item, comment and OAuth bodies are JSON objects",
 };
 
 pub const NOT_LINTED: Rule = Rule {
@@ -54,6 +57,7 @@ pub const NOT_LINTED: Rule = Rule {
     bad: "POST /sync/history with a 5 MiB body",
     good: "smaller batches (Trakt also prefers them), or a larger --capture-limit",
     autofix: None,
+    source: "trakt-doctor itself: bodies over --capture-limit, or not text, are forwarded without linting",
 };
 
 pub const ITEM_MISSING: Rule = Rule {
@@ -65,6 +69,7 @@ pub const ITEM_MISSING: Rule = Rule {
     bad: "{\"progress\":10}",
     good: "{\"movie\":{\"ids\":{\"imdb\":\"tt2015381\"}},\"progress\":10}",
     autofix: None,
+    source: "Trakt docs: the Apiary scrobble and checkin bodies require a `movie` or an `episode` (or `show` and `episode`); Trakt contract: POST /scrobble/* and POST /checkin carry them, though their schemas do not mark them required",
 };
 
 pub const IDS_MISSING: Rule = Rule {
@@ -76,6 +81,7 @@ pub const IDS_MISSING: Rule = Rule {
     bad: "{\"movie\":{\"title\":\"Heat\"},\"progress\":10}",
     good: "{\"movie\":{\"ids\":{\"imdb\":\"tt0113277\"}},\"progress\":10}",
     autofix: None,
+    source: "Trakt contract: the media objects of scrobble, checkin and sync bodies require `ids` (sync items may give `title` and `year` instead)",
 };
 
 pub const IDS_EMPTY: Rule = Rule {
@@ -87,6 +93,7 @@ pub const IDS_EMPTY: Rule = Rule {
     bad: "{\"movie\":{\"ids\":{}}}",
     good: "{\"movie\":{\"ids\":{\"tmdb\":118340}}}",
     autofix: None,
+    source: "Trakt contract: `ids` is an object that needs at least one of `trakt`, `slug`, `imdb`, `tmdb`, `tvdb`",
 };
 
 pub const IDS_INVALID: Rule = Rule {
@@ -98,6 +105,7 @@ pub const IDS_INVALID: Rule = Rule {
     bad: "{\"ids\":{\"imdb\":\"2015381\",\"tmdb\":\"abc\"}}",
     good: "{\"ids\":{\"imdb\":\"tt2015381\",\"tmdb\":118340}}",
     autofix: None,
+    source: "Trakt contract: `trakt`, `tmdb` and `tvdb` ids are integers, `imdb` a string; Trakt docs: guides/standard-media-objects.md; trakt-doctor's own reading: an IMDb id is `tt` and digits, as in Trakt's examples",
 };
 
 pub const NUMBER_STRING: Rule = Rule {
@@ -109,6 +117,7 @@ pub const NUMBER_STRING: Rule = Rule {
     bad: "{\"movie\":{\"ids\":{\"trakt\":\"28\"}},\"progress\":\"45.5\"}",
     good: "{\"movie\":{\"ids\":{\"trakt\":28}},\"progress\":45.5}",
     autofix: Some("turns the numeric string into the number it spells"),
+    source: "Trakt contract: `progress`, ratings, season and episode numbers and `trakt`/`tmdb`/`tvdb` ids are numbers; trakt-doctor's own reading: whether Trakt accepts a numeric string anyway is not known",
 };
 
 pub const PROGRESS_MISSING: Rule = Rule {
@@ -120,6 +129,7 @@ pub const PROGRESS_MISSING: Rule = Rule {
     bad: "{\"movie\":{\"ids\":{\"trakt\":28}}}",
     good: "{\"movie\":{\"ids\":{\"trakt\":28}},\"progress\":1.25}",
     autofix: None,
+    source: "Trakt contract: the POST /scrobble/start, /pause and /stop bodies require `progress`",
 };
 
 pub const PROGRESS_RANGE: Rule = Rule {
@@ -131,6 +141,7 @@ pub const PROGRESS_RANGE: Rule = Rule {
     bad: "{\"progress\":5400}",
     good: "{\"progress\":45.0}",
     autofix: None,
+    source: "Trakt docs: Apiary scrobble (`progress` is a percentage between 0 and 100); trakt-doctor's own reading: the 422 for a value outside it (the contract sets no bounds)",
 };
 
 pub const PROGRESS_STOP_LOW: Rule = Rule {
@@ -142,6 +153,7 @@ pub const PROGRESS_STOP_LOW: Rule = Rule {
     bad: "POST /scrobble/stop {\"progress\":0.5,...}",
     good: "POST /scrobble/pause, or stop only when progress >= 1",
     autofix: None,
+    source: "Trakt contract: contracts/scrobble/index.ts (a stop under 1 % answers 422 and is ignored, 1 % to 79 % is a pause, above 80 % a scrobble)",
 };
 
 pub const DATE_FORMAT: Rule = Rule {
@@ -153,6 +165,7 @@ pub const DATE_FORMAT: Rule = Rule {
     bad: "{\"watched_at\":\"01/09/2014 09:10\"}",
     good: "{\"watched_at\":\"2014-09-01T09:10:11.000Z\"}",
     autofix: Some("rewrites Unix timestamps and dates with a UTC offset as UTC ISO 8601; dates without a time zone stay findings"),
+    source: "Trakt docs: guides/dates.md and Apiary (dates are GMT, ISO 8601 like `2014-09-01T09:10:11.000Z`); trakt-doctor's own reading: that Trakt rejects other forms, a UTC offset among them (the contract types dates as plain text)",
 };
 
 pub const DATE_FUTURE: Rule = Rule {
@@ -164,6 +177,7 @@ pub const DATE_FUTURE: Rule = Rule {
     bad: "{\"watched_at\":\"2099-01-01T00:00:00Z\"}",
     good: "{\"watched_at\":\"2024-01-01T20:00:00Z\"}",
     autofix: None,
+    source: "trakt-doctor's own reading: a date in the future is a time-zone or seconds-vs-milliseconds slip, and Trakt's answer to it is not documented",
 };
 
 pub const RATING_RANGE: Rule = Rule {
@@ -175,17 +189,19 @@ pub const RATING_RANGE: Rule = Rule {
     bad: "{\"movies\":[{\"ids\":{\"trakt\":28},\"rating\":11}]}",
     good: "{\"movies\":[{\"ids\":{\"trakt\":28},\"rating\":9}]}",
     autofix: None,
+    source: "Trakt contract: POST /sync/ratings items require `rating`, an integer from 1 to 10",
 };
 
 pub const ITEMS_EMPTY: Rule = Rule {
     id: "body.items.empty",
-    severity: Severity::Error,
+    severity: Severity::Warning,
     scope: Scope::Request,
     summary: "A sync body has no items in `movies`, `shows`, `seasons` or `episodes`.",
     why: "Trakt has nothing to add or remove; it answers 400/422 or a 201 that changes nothing.",
     bad: "{\"movies\":[]}",
     good: "{\"movies\":[{\"ids\":{\"imdb\":\"tt0372784\"}}]}",
     autofix: None,
+    source: "trakt-doctor's own reading: nothing to add or remove is a mistake, but the contract requires none of `movies`, `shows`, `seasons`, `episodes` and Trakt's answer to an empty body is not known",
 };
 
 pub const KEY_TYPO: Rule = Rule {
@@ -197,6 +213,7 @@ pub const KEY_TYPO: Rule = Rule {
     bad: "{\"movie\":{...},\"progres\":10}",
     good: "{\"movie\":{...},\"progress\":10}",
     autofix: None,
+    source: "Trakt contract: the keys each body schema names; trakt-doctor's own reading: Trakt drops keys it does not know rather than rejecting them",
 };
 
 pub const RULES: &[&Rule] = &[

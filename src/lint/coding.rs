@@ -20,6 +20,7 @@ pub const RESPONSE_CORRUPT: Rule = Rule {
     bad: "200 OK\nContent-Encoding: gzip\n\n<the first 40 bytes of a 300-byte gzip stream>",
     good: "200 OK\nContent-Encoding: gzip\n\n<a whole gzip stream>",
     autofix: None,
+    source: "trakt-doctor's own reading: a body that does not decode by its Content-Encoding (RFC 9110 §8.4) is broken for any client",
 };
 
 pub const RESPONSE_UNSUPPORTED: Rule = Rule {
@@ -31,6 +32,7 @@ pub const RESPONSE_UNSUPPORTED: Rule = Rule {
     bad: "200 OK\nContent-Encoding: compress",
     good: "200 OK\nContent-Encoding: gzip",
     autofix: None,
+    source: "trakt-doctor itself: it decodes gzip, deflate, br and zstd, and no other coding",
 };
 
 pub const RESPONSE_TOO_LARGE: Rule = Rule {
@@ -42,6 +44,7 @@ pub const RESPONSE_TOO_LARGE: Rule = Rule {
     bad: "200 OK\nContent-Encoding: br\n\n<2 KB that decodes to 4 GB>",
     good: "200 OK\nContent-Encoding: br\n\n<2 KB that decodes to 40 KB>",
     autofix: None,
+    source: "trakt-doctor itself: decoding stops at --capture-limit and at 1024 times the compressed size",
 };
 
 pub const REQUEST_UNDECODABLE: Rule = Rule {
@@ -53,6 +56,7 @@ pub const REQUEST_UNDECODABLE: Rule = Rule {
     bad: "POST /scrobble/start\nContent-Encoding: compress\n\n<compressed bytes>",
     good: "POST /scrobble/start\nContent-Type: application/json\n\n{\"movie\":{\"ids\":{\"trakt\":1}},\"progress\":1.5}",
     autofix: None,
+    source: "trakt-doctor's own reading: a coded body the server cannot decode leaves it nothing to parse (RFC 9110 §8.4), and the contract describes plain JSON bodies",
 };
 
 pub const RULES: &[&Rule] = &[

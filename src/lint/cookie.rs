@@ -14,13 +14,14 @@ pub const HEADER_LINE_LIMIT: usize = 8192;
 
 pub const TOO_LARGE: Rule = Rule {
     id: "cookie.header.too-large",
-    severity: Severity::Error,
+    severity: Severity::Warning,
     scope: Scope::Request,
     summary: "During the Trakt link, the browser sends a `Cookie` header too large for the server.",
     why: "nginx's default `large_client_header_buffers 4 8k` allows one header line of 8192 bytes: a longer `Cookie` line is answered 400 \"Request Header Or Cookie Too Large\" before the page (sign-in, authorize or Stremio's callback) runs, so the link cannot finish.",
     bad: "GET https://trakt.tv/oauth/authorize?…  Cookie: (9 KB of cookies for trakt.tv)",
     good: "clear the cookies of that one site (trakt.tv or strem.io), sign in again and link",
     autofix: None,
+    source: "trakt-doctor's own reading: nginx's documented default (`large_client_header_buffers 4 8k`) answers 400 \"Request Header Or Cookie Too Large\" to a longer line, but neither Trakt's nor Stremio's servers are known to run with it",
 };
 
 pub const DUPLICATE: Rule = Rule {
@@ -32,6 +33,7 @@ pub const DUPLICATE: Rule = Rule {
     bad: "Cookie: _traktsession=…; theme=dark; _traktsession=…",
     good: "Cookie: _traktsession=…; theme=dark",
     autofix: None,
+    source: "trakt-doctor's own reading: RFC 6265 §5.4 sends both cookies of one name, and which one a server reads is up to it",
 };
 
 pub const RULES: &[&Rule] = &[&TOO_LARGE, &DUPLICATE];

@@ -13,6 +13,7 @@ pub const API_VERSION_MISSING: Rule = Rule {
     bad: "GET /users/settings\ntrakt-api-key: <client id>",
     good: "GET /users/settings\ntrakt-api-key: <client id>\ntrakt-api-version: 2",
     autofix: Some("adds `trakt-api-version: 2`"),
+    source: "Trakt docs: guides/required-headers.md lists `trakt-api-version: 2` among the required headers (the status Trakt answers without it is not documented)",
 };
 
 pub const API_VERSION_WRONG: Rule = Rule {
@@ -24,6 +25,7 @@ pub const API_VERSION_WRONG: Rule = Rule {
     bad: "trakt-api-version: 1",
     good: "trakt-api-version: 2",
     autofix: Some("sets `trakt-api-version: 2`"),
+    source: "Trakt docs: guides/required-headers.md (`trakt-api-version: 2`, \"API version to use\"), which does not say what Trakt answers to another value",
 };
 
 pub const API_KEY_MISSING: Rule = Rule {
@@ -35,6 +37,7 @@ pub const API_KEY_MISSING: Rule = Rule {
     bad: "GET /movies/trending\ntrakt-api-version: 2",
     good: "GET /movies/trending\ntrakt-api-version: 2\ntrakt-api-key: <64 hex client id>",
     autofix: None,
+    source: "Trakt docs: guides/required-headers.md (`trakt-api-key`, the app's client_id, is required) and guides/status-codes.md (403: invalid API key or unapproved app)",
 };
 
 pub const API_KEY_MISNAMED: Rule = Rule {
@@ -46,6 +49,7 @@ pub const API_KEY_MISNAMED: Rule = Rule {
     bad: "trakt_api_key: <client id>",
     good: "trakt-api-key: <client id>",
     autofix: Some("renames the header to `trakt-api-key`, keeping its value"),
+    source: "Trakt docs: guides/required-headers.md names the header `trakt-api-key`, and guides/status-codes.md gives 403 for an invalid API key; trakt-doctor's own reading: proxies and CDNs may drop header names with underscores",
 };
 
 pub const API_KEY_MALFORMED: Rule = Rule {
@@ -57,6 +61,7 @@ pub const API_KEY_MALFORMED: Rule = Rule {
     bad: "trakt-api-key: \"0e861f52...\"",
     good: "trakt-api-key: 0e861f52c7365efe6da5ea3e2e6641b8d25d87aca3133e8d4f7dc8487368d14b",
     autofix: None,
+    source: "Trakt docs: guides/authentication-oauth.md (the key is the app's Client ID); trakt-doctor's own reading: client ids are 64 hexadecimal characters (Stremio's is), a form Trakt does not document",
 };
 
 pub const CONTENT_TYPE_MISSING: Rule = Rule {
@@ -68,6 +73,7 @@ pub const CONTENT_TYPE_MISSING: Rule = Rule {
     bad: "POST /scrobble/start\n\n{\"movie\":{...},\"progress\":10}",
     good: "POST /scrobble/start\nContent-Type: application/json\n\n{\"movie\":{...},\"progress\":10}",
     autofix: Some("adds `Content-Type: application/json` when the body is valid JSON"),
+    source: "Trakt docs: guides/required-headers.md (`Content-Type: application/json`) and guides/status-codes.md (412: use application/json content type)",
 };
 
 pub const CONTENT_TYPE_WRONG: Rule = Rule {
@@ -79,6 +85,7 @@ pub const CONTENT_TYPE_WRONG: Rule = Rule {
     bad: "Content-Type: application/x-www-form-urlencoded",
     good: "Content-Type: application/json",
     autofix: Some("sets `Content-Type: application/json` when the body is valid JSON"),
+    source: "Trakt docs: guides/required-headers.md (`Content-Type: application/json`) and guides/status-codes.md (412: use application/json content type)",
 };
 
 pub const USER_AGENT_MISSING: Rule = Rule {
@@ -90,6 +97,7 @@ pub const USER_AGENT_MISSING: Rule = Rule {
     bad: "GET /users/settings  (no User-Agent)",
     good: "User-Agent: MyAddon/1.2.0 (+https://example.org)",
     autofix: Some("adds a descriptive `User-Agent` naming trakt-doctor's auto-fix"),
+    source: "Trakt docs: guides/required-headers.md lists User-Agent among the required headers; Observed: Cloudflare's 403 HTML \"Sorry, you have been blocked\" page for requests without one (trakt/trakt-api#670, #804, #478, raycast/extensions#25669, PNRxA/openposterdb#62), which outdates Trakt's 2017 \"we don't currently use the user agent\" (vankasteelj/trakt.tv#40)",
 };
 
 pub const USER_AGENT_GENERIC: Rule = Rule {
@@ -101,6 +109,7 @@ pub const USER_AGENT_GENERIC: Rule = Rule {
     bad: "User-Agent: python-requests/2.31.0",
     good: "User-Agent: MyScript/1.0.0",
     autofix: None,
+    source: "Observed: Cloudflare blocks or challenges some library and outdated User-Agents (l3uddz/traktarr#180, rama1997/More-Like-This#39); Trakt docs: guides/required-headers.md suggests `MyAppName/1.0.0`",
 };
 
 pub const AUTHORIZATION_MISSING: Rule = Rule {
@@ -112,6 +121,7 @@ pub const AUTHORIZATION_MISSING: Rule = Rule {
     bad: "POST /scrobble/start  (no Authorization)",
     good: "Authorization: Bearer <access_token>",
     autofix: None,
+    source: "Trakt contract: the operation's OAuth requirement (route `metadata.auth`, or the \"OAuth Required\" marker of its description); Trakt docs: guides/required-headers.md (all POST, PUT and DELETE calls need a token) and guides/status-codes.md (401: OAuth must be provided)",
 };
 
 pub const AUTHORIZATION_SCHEME: Rule = Rule {
@@ -123,6 +133,7 @@ pub const AUTHORIZATION_SCHEME: Rule = Rule {
     bad: "Authorization: bearer 7c9f...",
     good: "Authorization: Bearer 7c9f...",
     autofix: Some("rewrites a `bearer`/`BEARER` scheme as `Bearer`; other schemes stay findings"),
+    source: "Trakt docs: guides/required-headers.md (`Authorization: Bearer [access_token]`); trakt-doctor's own reading: that Trakt refuses a lower-case `bearer` is not known (RFC 7235 makes the scheme case-insensitive)",
 };
 
 pub const AUTHORIZATION_FORMAT: Rule = Rule {
@@ -134,6 +145,7 @@ pub const AUTHORIZATION_FORMAT: Rule = Rule {
     bad: "Authorization: Bearer  \"7c9f...\" ",
     good: "Authorization: Bearer 7c9f...",
     autofix: Some("removes the extra whitespace and quotes"),
+    source: "Trakt docs: guides/required-headers.md (`Authorization: Bearer [access_token]`) and guides/status-codes.md (401: OAuth must be provided); trakt-doctor's own reading: quotes or extra spaces make the token another value",
 };
 
 pub const AUTHORIZATION_PLACEHOLDER: Rule = Rule {
@@ -145,6 +157,7 @@ pub const AUTHORIZATION_PLACEHOLDER: Rule = Rule {
     bad: "Authorization: Bearer undefined",
     good: "Authorization: Bearer <the user's access_token>",
     autofix: None,
+    source: "Trakt docs: guides/required-headers.md (the header carries the user's access_token) and guides/status-codes.md (401: OAuth must be provided)",
 };
 
 pub const DUPLICATE: Rule = Rule {
@@ -156,17 +169,19 @@ pub const DUPLICATE: Rule = Rule {
     bad: "trakt-api-version: 2\ntrakt-api-version: 2",
     good: "trakt-api-version: 2",
     autofix: Some("drops each value sent again (the first of each stays); different values stay a finding"),
+    source: "trakt-doctor's own reading: RFC 9110 §5.3 lets a server join repeated fields or pick one of them, and how Trakt reads them is not documented",
 };
 
 pub const NON_ASCII: Rule = Rule {
     id: "header.non-ascii",
-    severity: Severity::Error,
+    severity: Severity::Warning,
     scope: Scope::Request,
     summary: "A header value contains non-ASCII characters.",
     why: "Typographic quotes or invisible characters pasted into a key or token make it a different value: Trakt answers 401/403, and some servers answer 400.",
     bad: "trakt-api-key: “0e861f...”",
     good: "trakt-api-key: 0e861f...",
     autofix: None,
+    source: "trakt-doctor's own reading: a pasted typographic quote or invisible character makes a key or token another value (401 or 403 by guides/status-codes.md), but no Trakt source says how it treats non-ASCII header values, and the rule covers every header",
 };
 
 pub const RULES: &[&Rule] = &[

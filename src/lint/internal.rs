@@ -12,6 +12,7 @@ pub const INTERNAL: Rule = Rule {
     bad: "GET /movies/<an id that trips a bug in a rule>",
     good: "nothing to change in the request; report the record (it is redacted) to trakt-doctor",
     autofix: None,
+    source: "trakt-doctor itself: a stage of its inspection failed, and the message names it",
 };
 
 pub const RULES: &[&Rule] = &[&INTERNAL];

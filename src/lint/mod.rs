@@ -20,7 +20,7 @@ use time::OffsetDateTime;
 use crate::exchange::{Headers, Request};
 use crate::report::{Finding, Severity};
 use crate::spec::trakt::{self, Endpoint, RouteMatch};
-pub use rule::{Rule, Scope};
+pub use rule::{Rule, Scope, SourceKind};
 
 /// Which contract a request must meet, by host.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -15,6 +15,7 @@ pub const TOKEN_FIELD_MISSING: Rule = Rule {
     bad: "{\"code\":\"...\",\"client_id\":\"...\",\"grant_type\":\"authorization_code\"}",
     good: "{\"code\":\"...\",\"client_id\":\"...\",\"client_secret\":\"...\",\"redirect_uri\":\"urn:ietf:wg:oauth:2.0:oob\",\"grant_type\":\"authorization_code\"}",
     autofix: None,
+    source: "Trakt contract: POST /oauth/token requires `code` or `refresh_token`, `client_id`, `client_secret`, `redirect_uri` and `grant_type` (contracts/oauth/schema/request/tokenRequestSchema.ts, tokenRefreshSchema.ts); Maintainer: trakt/trakt-api#367 (PKCE's `code_verifier` works on the live API in place of `client_secret`)",
 };
 
 pub const GRANT_TYPE: Rule = Rule {
@@ -26,6 +27,7 @@ pub const GRANT_TYPE: Rule = Rule {
     bad: "{\"grant_type\":\"password\", ...}",
     good: "{\"grant_type\":\"refresh_token\", \"refresh_token\":\"...\", ...}",
     autofix: None,
+    source: "Trakt contract: the two POST /oauth/token bodies, `grant_type` `authorization_code` and `refresh_token` (contracts/oauth/schema/request/tokenRequestSchema.ts, tokenRefreshSchema.ts); trakt-doctor's own reading: the `unsupported_grant_type` answer",
 };
 
 pub const DEVICE_FIELD_MISSING: Rule = Rule {
@@ -37,6 +39,7 @@ pub const DEVICE_FIELD_MISSING: Rule = Rule {
     bad: "POST /oauth/device/token {\"client_id\":\"...\"}",
     good: "POST /oauth/device/token {\"code\":\"<device_code>\",\"client_id\":\"...\",\"client_secret\":\"...\"}",
     autofix: None,
+    source: "Trakt contract: POST /oauth/device/code requires `client_id`, POST /oauth/device/token `code`, `client_id` and `client_secret`, and contracts/oauth/index.ts answers 404 to an invalid device_code",
 };
 
 pub const REVOKE_FIELD_MISSING: Rule = Rule {
@@ -49,6 +52,7 @@ pub const REVOKE_FIELD_MISSING: Rule = Rule {
     bad: "{\"token\":\"...\"}",
     good: "{\"token\":\"...\",\"client_id\":\"...\",\"client_secret\":\"...\"}",
     autofix: None,
+    source: "Trakt contract: POST /oauth/revoke requires `token`, `client_id` and `client_secret` (contracts/oauth/index.ts)",
 };
 
 pub const CLIENT_SECRET_MISSING: Rule = Rule {
@@ -60,6 +64,7 @@ pub const CLIENT_SECRET_MISSING: Rule = Rule {
     bad: "POST /oauth/token {\"refresh_token\":\"...\",\"client_id\":\"...\",\"redirect_uri\":\"...\",\"grant_type\":\"refresh_token\"}   (an app that has a secret)",
     good: "POST /oauth/token {\"refresh_token\":\"...\",\"client_id\":\"...\",\"client_secret\":\"...\",\"redirect_uri\":\"...\",\"grant_type\":\"refresh_token\"}",
     autofix: None,
+    source: "Trakt contract: POST /oauth/token (refresh), /oauth/device/token and /oauth/revoke require `client_secret`; Maintainer: trakt/trakt-api#367 (PKCE works on the live API with `code_verifier` in its place); Trakt docs: guides/pkce.md (the client secret is deprecated for sign-in, future apps may get none)",
 };
 
 pub const FORM_BODY: Rule = Rule {
@@ -71,6 +76,7 @@ pub const FORM_BODY: Rule = Rule {
     bad: "POST /oauth/token\nContent-Type: application/x-www-form-urlencoded\n\ngrant_type=refresh_token&refresh_token=...&client_id=...",
     good: "POST /oauth/token\nContent-Type: application/json\n\n{\"grant_type\":\"refresh_token\",\"refresh_token\":\"...\",\"client_id\":\"...\"}",
     autofix: Some("rewrites the form's fields as a JSON object and sets `Content-Type: application/json`"),
+    source: "Observed: elgatito/plugin.video.elementum#1187 (since 2026-07 a form body on Trakt's OAuth endpoints answers 400 `invalid_request` \"client_id is required\"); Trakt contract: the OAuth bodies are JSON objects",
 };
 
 pub const BASIC_CREDENTIALS: Rule = Rule {
@@ -82,6 +88,7 @@ pub const BASIC_CREDENTIALS: Rule = Rule {
     bad: "POST /oauth/token\nAuthorization: Basic <base64 of client_id:client_secret>\n\n{\"grant_type\":\"refresh_token\",\"refresh_token\":\"...\"}",
     good: "POST /oauth/token\n\n{\"grant_type\":\"refresh_token\",\"refresh_token\":\"...\",\"client_id\":\"...\",\"client_secret\":\"...\"}",
     autofix: Some("moves the Basic credentials into the body's `client_id` and `client_secret` and removes the header"),
+    source: "Observed: trakt/trakt-api#903 (HTTP Basic client credentials are not read); Trakt contract: `client_id` and `client_secret` are fields of the JSON body",
 };
 
 pub const AUTHORIZE_API_HOST: Rule = Rule {
@@ -93,6 +100,7 @@ pub const AUTHORIZE_API_HOST: Rule = Rule {
     bad: "https://api.trakt.tv/oauth/authorize?response_type=code&client_id=...",
     good: "https://trakt.tv/oauth/authorize?response_type=code&client_id=...",
     autofix: None,
+    source: "Maintainer: trakt/trakt-api#646 (Trakt staff: the authorize page on the API host is the wrong URL, the sign-in there ends in 400); Trakt contract: contracts/oauth/index.ts (the authorize page is on the website host, not the API host)",
 };
 
 pub const AUTHORIZE_PARAM: Rule = Rule {
@@ -104,6 +112,7 @@ pub const AUTHORIZE_PARAM: Rule = Rule {
     bad: "https://trakt.tv/oauth/authorize?client_id=...",
     good: "https://trakt.tv/oauth/authorize?response_type=code&client_id=...&redirect_uri=...",
     autofix: None,
+    source: "Trakt contract: GET /oauth/authorize reads `response_type=code`, `client_id`, `redirect_uri` and `state` (contracts/oauth/index.ts); Trakt docs: guides/authentication-oauth.md (`redirect_uri` must match the app's exactly)",
 };
 
 pub const RULES: &[&Rule] = &[

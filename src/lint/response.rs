@@ -17,6 +17,7 @@ pub const SCHEMA: Rule = Rule {
     bad: "200 OK\n\n[{\"watchers\":12,\"movie\":{\"title\":\"Tron\",\"ids\":\"tron\"}}]",
     good: "200 OK\n\n[{\"watchers\":12,\"movie\":{\"title\":\"Tron\",\"year\":2010,\"ids\":{\"trakt\":1,\"slug\":\"tron-legacy-2010\"}}}]",
     autofix: None,
+    source: "Trakt contract: the operation's success response schema",
 };
 
 pub const RULES: &[&Rule] = &[&SCHEMA];

@@ -22,6 +22,7 @@ pub const UNKNOWN: Rule = Rule {
     bad: "POST /sync/histroy",
     good: "POST /sync/history",
     autofix: None,
+    source: "Trakt contract: the paths of the snapshot's operations (Trakt may have added paths since, hence a warning)",
 };
 
 pub const METHOD: Rule = Rule {
@@ -33,6 +34,7 @@ pub const METHOD: Rule = Rule {
     bad: "GET /scrobble/start",
     good: "POST /scrobble/start",
     autofix: None,
+    source: "Trakt contract: the methods the path's operations take; Trakt docs: guides/status-codes.md (405: method doesn't exist)",
 };
 
 pub const ID_MALFORMED: Rule = Rule {
@@ -44,6 +46,7 @@ pub const ID_MALFORMED: Rule = Rule {
     bad: "GET /search/imdb/2015381",
     good: "GET /search/imdb/tt2015381",
     autofix: None,
+    source: "Trakt contract: ids objects type `trakt`, `tmdb` and `tvdb` as integers and `imdb` as a string; Trakt docs: guides/status-codes.md (404: no record found); trakt-doctor's own reading: an IMDb id is `tt` and digits, as in Trakt's examples",
 };
 
 pub const RENAMED: Rule = Rule {
@@ -55,6 +58,7 @@ pub const RENAMED: Rule = Rule {
     bad: "GET /movies/recommended/weekly",
     good: "GET /movies/favorited/weekly",
     autofix: None,
+    source: "Trakt contract: the snapshot has `/movies/favorited/{period}`, `/shows/favorited/{period}` and `/sync/favorites`, and none of the `recommended`/`recommendations` paths they replaced",
 };
 
 pub const PARAM_VALUE: Rule = Rule {
@@ -66,6 +70,7 @@ pub const PARAM_VALUE: Rule = Rule {
     bad: "GET /search/movies?query=heat",
     good: "GET /search/movie?query=heat",
     autofix: None,
+    source: "Trakt contract: the values the operation lists for each path parameter",
 };
 
 pub const PARAM_NUMBER: Rule = Rule {
@@ -77,6 +82,7 @@ pub const PARAM_NUMBER: Rule = Rule {
     bad: "GET /shows/tt0903747/seasons/S01",
     good: "GET /shows/tt0903747/seasons/1",
     autofix: None,
+    source: "Trakt contract: `season` and `episode` are integers from 0, `days` an integer, a rating 1 to 10 (POST /sync/ratings); trakt-doctor's own reading: at most 33 `days`, and the status Trakt answers",
 };
 
 pub const PAGINATION: Rule = Rule {
@@ -88,6 +94,7 @@ pub const PAGINATION: Rule = Rule {
     bad: "GET /sync/history?page=0&limit=all",
     good: "GET /sync/history?page=1&limit=100",
     autofix: None,
+    source: "Trakt docs: guides/pagination.md (`page` and `limit`); Trakt contract: both are integers (`limit=all` where an operation types it as text)",
 };
 
 pub const LIMIT_CLAMPED: Rule = Rule {
@@ -99,6 +106,7 @@ pub const LIMIT_CLAMPED: Rule = Rule {
     bad: "GET /sync/history?limit=1000",
     good: "GET /sync/history?limit=250&page=1 (then page=2, ...)",
     autofix: None,
+    source: "Trakt docs: guides/pagination.md (a `limit` above 250 is clamped, not rejected)",
 };
 
 pub const QUERY_MISSPELT: Rule = Rule {
@@ -110,6 +118,7 @@ pub const QUERY_MISSPELT: Rule = Rule {
     bad: "GET /movies/trending?extend=full",
     good: "GET /movies/trending?extended=full",
     autofix: None,
+    source: "Trakt contract: the query parameters each operation reads; trakt-doctor's own reading: Trakt ignores the others rather than rejecting them",
 };
 
 pub const QUERY_UNKNOWN: Rule = Rule {
@@ -121,6 +130,7 @@ pub const QUERY_UNKNOWN: Rule = Rule {
     bad: "GET /movies/trending?sort=new",
     good: "GET /movies/trending",
     autofix: None,
+    source: "Trakt contract: the query parameters each operation reads; trakt-doctor's own reading: Trakt ignores the others",
 };
 
 pub const QUERY_VALUE: Rule = Rule {
@@ -132,6 +142,7 @@ pub const QUERY_VALUE: Rule = Rule {
     bad: "GET /sync/progress/up_next?sort_how=down",
     good: "GET /sync/progress/up_next?sort_how=desc",
     autofix: None,
+    source: "Trakt contract: the type and listed values of each query parameter",
 };
 
 pub const EXTENDED: Rule = Rule {
@@ -143,6 +154,7 @@ pub const EXTENDED: Rule = Rule {
     bad: "GET /movies/trending?extended=fulll",
     good: "GET /movies/trending?extended=full",
     autofix: None,
+    source: "Trakt docs: guides/extended-info.md (`full`, `images`, `min`, `metadata`, comma-separated); Trakt contract: the `extended` values its operations read",
 };
 
 pub const SEARCH_QUERY: Rule = Rule {
@@ -154,6 +166,7 @@ pub const SEARCH_QUERY: Rule = Rule {
     bad: "GET /search/movies?q=heat",
     good: "GET /search/movie?query=heat",
     autofix: None,
+    source: "Trakt contract: GET /search/{type} reads `query` and does not mark it required; Trakt docs: guides/search.md",
 };
 
 pub const BODY_MISSING: Rule = Rule {
@@ -165,6 +178,7 @@ pub const BODY_MISSING: Rule = Rule {
     bad: "POST /scrobble/start  (empty body)",
     good: "POST /scrobble/start\n\n{\"movie\":{\"ids\":{\"imdb\":\"tt2015381\"}},\"progress\":1.5}",
     autofix: None,
+    source: "Trakt contract: the operation's body schema has required fields; Trakt docs: guides/status-codes.md (400: request couldn't be parsed, 422: validation errors)",
 };
 
 pub const BODY_UNEXPECTED: Rule = Rule {
@@ -176,6 +190,7 @@ pub const BODY_UNEXPECTED: Rule = Rule {
     bad: "GET /sync/history\n\n{\"movies\":[...]}",
     good: "POST /sync/history\n\n{\"movies\":[...]}",
     autofix: None,
+    source: "Trakt contract: the operation takes no body; trakt-doctor's own reading: Trakt ignores one",
 };
 
 pub const RULES: &[&Rule] = &[

@@ -36,9 +36,123 @@ pub struct Rule {
     pub good: &'static str,
     /// What auto-fix does, or `None` when the intended request is not certain.
     pub autofix: Option<&'static str>,
+    /// Where the rule's certainty comes from: one or more citations joined
+    /// by `; `, each starting with its kind's label (see [`SourceKind`]),
+    /// e.g. `Trakt docs: guides/status-codes.md (412)`.
+    pub source: &'static str,
+}
+
+/// The kind of one citation in a rule's [`Rule::source`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SourceKind {
+    /// Trakt's contract: trakt/trakt-api `projects/api/src/contracts/`
+    /// at the snapshot commit trakt-doctor embeds.
+    Contract,
+    /// Trakt's documentation: the developer guides (trakt/trakt-api
+    /// `projects/developer/src/lib/guides/`) or the Apiary blueprint.
+    Docs,
+    /// A Trakt or Stremio maintainer's statement, by issue or pull request.
+    Maintainer,
+    /// An answer seen from Trakt or Stremio, as reported in public issues.
+    Observed,
+    /// Stremio's own code (Stremio/stremio-core, stremio-web).
+    Stremio,
+    /// trakt-doctor's own reading: no Trakt or Stremio source says so.
+    OwnReading,
+    /// trakt-doctor describing itself (its limits, its decoders, its bugs).
+    Itself,
+}
+
+impl SourceKind {
+    /// Every kind, in the order the catalogue explains them.
+    pub const ALL: [SourceKind; 7] = [
+        SourceKind::Contract,
+        SourceKind::Docs,
+        SourceKind::Maintainer,
+        SourceKind::Observed,
+        SourceKind::Stremio,
+        SourceKind::OwnReading,
+        SourceKind::Itself,
+    ];
+
+    /// A stable name for tools (the JSON catalogue).
+    pub fn id(self) -> &'static str {
+        match self {
+            SourceKind::Contract => "contract",
+            SourceKind::Docs => "docs",
+            SourceKind::Maintainer => "maintainer",
+            SourceKind::Observed => "observed",
+            SourceKind::Stremio => "stremio",
+            SourceKind::OwnReading => "own-reading",
+            SourceKind::Itself => "itself",
+        }
+    }
+
+    /// The label a citation of this kind starts with (before `: `).
+    pub fn label(self) -> &'static str {
+        match self {
+            SourceKind::Contract => "Trakt contract",
+            SourceKind::Docs => "Trakt docs",
+            SourceKind::Maintainer => "Maintainer",
+            SourceKind::Observed => "Observed",
+            SourceKind::Stremio => "Stremio source",
+            SourceKind::OwnReading => "trakt-doctor's own reading",
+            SourceKind::Itself => "trakt-doctor itself",
+        }
+    }
+
+    /// What the kind means, for the catalogue's preamble.
+    pub fn meaning(self) -> &'static str {
+        match self {
+            SourceKind::Contract => "the ts-rest contract in trakt/trakt-api `projects/api/src/contracts/` (written `contracts/...`) at the snapshot commit named above; an operation is cited by its method and path",
+            SourceKind::Docs => "the developer guides in trakt/trakt-api `projects/developer/src/lib/guides/` (written `guides/...`, the source of developer.trakt.tv), or the older Apiary blueprint (trakt.docs.apiary.io)",
+            SourceKind::Maintainer => "a Trakt or Stremio maintainer's statement, by issue or pull request",
+            SourceKind::Observed => "answers seen from Trakt or Stremio, as reported in public issues and pull requests",
+            SourceKind::Stremio => "Stremio's own code (Stremio/stremio-core, stremio-core-web, stremio-web)",
+            SourceKind::OwnReading => "trakt-doctor's inference, often from a general standard (an RFC), with no Trakt or Stremio source behind it; never enough for `error`",
+            SourceKind::Itself => "the rule reports a limit or failure of trakt-doctor itself, not a claim about Trakt",
+        }
+    }
+
+    /// Whether a citation of this kind is evidence of how Trakt or Stremio
+    /// behave (and so can carry an `error`).
+    pub fn is_external(self) -> bool {
+        !matches!(self, SourceKind::OwnReading | SourceKind::Itself)
+    }
+
+    fn of(citation: &str) -> Option<SourceKind> {
+        SourceKind::ALL.into_iter().find(|kind| {
+            citation
+                .strip_prefix(kind.label())
+                .is_some_and(|rest| rest.starts_with(": "))
+        })
+    }
 }
 
 impl Rule {
+    /// The citations of [`Rule::source`], each with its kind (`None` for a
+    /// citation that starts with no known label).
+    pub fn sources(&self) -> impl Iterator<Item = (Option<SourceKind>, &'static str)> {
+        self.source
+            .split("; ")
+            .map(|citation| (SourceKind::of(citation), citation))
+    }
+
+    /// The kinds of the rule's citations, each once, in catalogue order.
+    pub fn source_kinds(&self) -> Vec<SourceKind> {
+        SourceKind::ALL
+            .into_iter()
+            .filter(|kind| self.sources().any(|(k, _)| k == Some(*kind)))
+            .collect()
+    }
+
+    /// Whether some citation is evidence from Trakt or Stremio, not only
+    /// trakt-doctor's own reading.
+    pub fn has_external_source(&self) -> bool {
+        self.sources()
+            .any(|(kind, _)| kind.is_some_and(SourceKind::is_external))
+    }
+
     pub fn finding(
         &'static self,
         location: impl Into<Location>,

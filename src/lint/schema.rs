@@ -19,6 +19,7 @@ pub const REQUIRED: Rule = Rule {
     bad: "POST /users/me/lists\n\n{\"privacy\":\"private\"}",
     good: "POST /users/me/lists\n\n{\"name\":\"Watched with Dad\",\"privacy\":\"private\"}",
     autofix: None,
+    source: "Trakt contract: the operation's body schema (required fields)",
 };
 
 pub const TYPE: Rule = Rule {
@@ -30,6 +31,7 @@ pub const TYPE: Rule = Rule {
     bad: "PUT /users/me/lists/watched-with-dad\n\n{\"allow_comments\":\"yes\"}",
     good: "PUT /users/me/lists/watched-with-dad\n\n{\"allow_comments\":true}",
     autofix: None,
+    source: "Trakt contract: the operation's body schema (field types)",
 };
 
 pub const ENUM: Rule = Rule {
@@ -41,6 +43,7 @@ pub const ENUM: Rule = Rule {
     bad: "POST /users/me/lists\n\n{\"name\":\"Top\",\"sort_how\":\"down\"}",
     good: "POST /users/me/lists\n\n{\"name\":\"Top\",\"sort_how\":\"desc\"}",
     autofix: None,
+    source: "Trakt contract: the operation's body schema (listed values)",
 };
 
 pub const RANGE: Rule = Rule {
@@ -52,6 +55,7 @@ pub const RANGE: Rule = Rule {
     bad: "POST /users/me/smart-lists\n\n{\"name\":\"\",\"source\":\"trending\",\"media_type\":\"movies\"}",
     good: "POST /users/me/smart-lists\n\n{\"name\":\"Trending films\",\"source\":\"trending\",\"media_type\":\"movies\"}",
     autofix: None,
+    source: "Trakt contract: the operation's body schema (minimum, maximum, lengths)",
 };
 
 pub const RULES: &[&Rule] = &[&REQUIRED, &TYPE, &ENUM, &RANGE];

@@ -7,13 +7,14 @@ use crate::report::Severity;
 
 pub const CODE_REUSED: Rule = Rule {
     id: "session.oauth-code.reused",
-    severity: Severity::Error,
+    severity: Severity::Warning,
     scope: Scope::Session,
     summary: "An OAuth authorization code is exchanged a second time.",
     why: "Codes are single-use: the second exchange gets 400 `invalid_grant`. Usually a double submit, a retry, or two tabs finishing the link.",
     bad: "POST /oauth/token {\"code\":\"abc\",...}  twice",
     good: "exchange each code once; on failure start the authorize flow again",
     autofix: None,
+    source: "trakt-doctor's own reading: RFC 6749 §4.1.2 makes a code single-use, which Trakt's sources do not restate (guides/authentication-oauth.md documents the 400 `invalid_grant` of a failed exchange)",
 };
 
 pub const REFRESH_REUSED: Rule = Rule {
@@ -25,6 +26,7 @@ pub const REFRESH_REUSED: Rule = Rule {
     bad: "refresh with R1 → 200 (R2 returned); refresh with R1 again",
     good: "store R2 after the first refresh and use it next time",
     autofix: None,
+    source: "Trakt docs: guides/authentication-oauth.md (\"The refresh token used in the request is immediately invalidated\", a failed exchange answers 400 `invalid_grant`)",
 };
 
 pub const TOKEN_EXPIRED: Rule = Rule {
@@ -36,6 +38,7 @@ pub const TOKEN_EXPIRED: Rule = Rule {
     bad: "Authorization: Bearer <token issued 8 days ago>",
     good: "refresh when less than an hour is left, then use the new token",
     autofix: None,
+    source: "Trakt docs: guides/authentication-oauth.md (the access_token is valid for 7 days, read `expires_in`) and guides/status-codes.md (401: OAuth must be provided)",
 };
 
 pub const TOKEN_REVOKED: Rule = Rule {
@@ -47,6 +50,7 @@ pub const TOKEN_REVOKED: Rule = Rule {
     bad: "POST /oauth/revoke {token: T}, then GET /sync/... with T",
     good: "sign in again after revoking",
     autofix: None,
+    source: "Trakt contract: POST /oauth/revoke revokes the access_token (contracts/oauth/index.ts); Trakt docs: guides/status-codes.md (401: OAuth must be provided)",
 };
 
 pub const WRITE_TOO_FAST: Rule = Rule {
@@ -60,6 +64,7 @@ pub const WRITE_TOO_FAST: Rule = Rule {
     bad: "two POST /sync/history 200 ms apart",
     good: "queue writes and send at most one per second",
     autofix: None,
+    source: "Trakt docs: guides/rate-limiting.md (`AUTHED_API_POST_LIMIT`: 1 POST, PUT or DELETE per second per user, then 429)",
 };
 
 pub const RETRY_TOO_EARLY: Rule = Rule {
@@ -72,6 +77,7 @@ pub const RETRY_TOO_EARLY: Rule = Rule {
     bad: "429 with Retry-After: 10, retried after 2 s",
     good: "wait the Retry-After seconds (or back off exponentially when absent)",
     autofix: None,
+    source: "Trakt docs: guides/rate-limiting.md (429 with `Retry-After` in seconds, back off when it is absent)",
 };
 
 pub const RULES: &[&Rule] = &[

@@ -26,6 +26,7 @@ pub const AUTHORIZE_API_HOST: Rule = Rule {
     bad: "302 Location: https://api.trakt.tv/oauth/authorize?client_id=0e86…&redirect_uri=https%3A%2F%2Fwww.strem.io%2Ftrakt%2Fauth_cb&response_type=code",
     good: "302 Location: https://trakt.tv/oauth/authorize?client_id=0e86…&redirect_uri=https%3A%2F%2Fwww.strem.io%2Ftrakt%2Fauth_cb&response_type=code",
     autofix: Some("rewrites the redirect's Location to the trakt.tv host, keeping every query parameter"),
+    source: "Maintainer: trakt/trakt-api#646 (Trakt staff: Stremio's link uses the wrong URL, the sign-in on api.trakt.tv ends in 400); Observed: Stremio/stremio-bugs#1427 (the authorize URL Stremio sends browsers to is on api.trakt.tv); Trakt contract: contracts/oauth/index.ts (the authorize page is on the website host)",
 };
 
 pub const TOKEN_EXPIRED: Rule = Rule {
@@ -37,6 +38,7 @@ pub const TOKEN_EXPIRED: Rule = Rule {
     bad: "\"trakt\":{\"created_at\":1700000000,\"expires_in\":86400} read 3 days later",
     good: "re-authenticate from Settings → Trakt → Authenticate",
     autofix: None,
+    source: "Stremio source: stremio-core src/types/profile/user.rs (`TraktInfo` holds no refresh token) and src/types/profile/profile.rs (`Profile::has_trakt`: linked while now < created_at + expires_in); Maintainer: Stremio/stremio-core#803 (tokens live 24 h and have to be refreshed); Observed: Stremio/stremio-bugs#1427, #1405, #1436 (users link again after expiry)",
 };
 
 pub const TOKEN_EXPIRING: Rule = Rule {
@@ -48,6 +50,7 @@ pub const TOKEN_EXPIRING: Rule = Rule {
     bad: "\"trakt\":{…,\"expires_in\":86400} with 3 hours left (a token linked a minute ago is not warned about)",
     good: "re-authenticate before a long watch session",
     autofix: None,
+    source: "Stremio source: stremio-core src/types/profile/user.rs (no refresh token) and src/types/profile/profile.rs (`Profile::has_trakt`); Maintainer: Stremio/stremio-core#803 (tokens live 24 h); trakt-doctor's own reading: the threshold (a day, or a quarter of the lifetime)",
 };
 
 pub const TOKEN_ABSENT: Rule = Rule {
@@ -59,6 +62,7 @@ pub const TOKEN_ABSENT: Rule = Rule {
     bad: "\"trakt\": null",
     good: "link Trakt from Settings → Trakt → Authenticate",
     autofix: None,
+    source: "Stremio source: stremio-core src/types/profile/user.rs (`trakt` is empty without a link) and src/models/ctx/update_trakt_addon.rs (the Trakt addon is installed after a link)",
 };
 
 pub const EVENT_ITEM_ID: Rule = Rule {
@@ -70,6 +74,7 @@ pub const EVENT_ITEM_ID: Rule = Rule {
     bad: "\"libItemID\":\"kitsu:1376\"",
     good: "\"libItemID\":\"tt0903747\"",
     autofix: None,
+    source: "Stremio source: stremio-core src/models/player.rs (the events carry the library item's id, `libItemID`); trakt-doctor's own reading: Stremio's closed server scrobbles by IMDb id, so other ids do not reach Trakt",
 };
 
 pub const EVENT_VIDEO_ID: Rule = Rule {
@@ -81,6 +86,7 @@ pub const EVENT_VIDEO_ID: Rule = Rule {
     bad: "\"libItemType\":\"series\",\"libItemVideoID\":\"tt0903747\"",
     good: "\"libItemType\":\"series\",\"libItemVideoID\":\"tt0903747:1:2\"",
     autofix: None,
+    source: "Stremio source: stremio-core src/models/player.rs (`libItemVideoID` is `tt…:season:episode` for a series); trakt-doctor's own reading: without it Stremio's server cannot name the episode",
 };
 
 pub const EVENT_OFFSET: Rule = Rule {
@@ -93,6 +99,7 @@ pub const EVENT_OFFSET: Rule = Rule {
     bad: "\"libItemTimeOffset\":7300000,\"libItemTimeDuration\":7200000",
     good: "\"libItemTimeOffset\":3600000,\"libItemTimeDuration\":7200000",
     autofix: None,
+    source: "Stremio source: stremio-core src/models/player.rs (`libItemTimeOffset` and `libItemTimeDuration` in ms); Trakt contract: contracts/scrobble/index.ts (a stop under 1 % answers 422); trakt-doctor's own reading: Stremio's server sends offset ÷ duration as the progress",
 };
 
 pub const EVENT_HAS_TRAKT: Rule = Rule {
@@ -104,6 +111,7 @@ pub const EVENT_HAS_TRAKT: Rule = Rule {
     bad: "{\"eventName\":\"traktPlaying\",\"player\":{…,\"hasTrakt\":false}}",
     good: "re-authenticate Trakt in Settings; the next events say `hasTrakt: true`",
     autofix: None,
+    source: "Stremio source: stremio-core src/types/profile/profile.rs (`Profile::has_trakt`, the `hasTrakt` of each event: a token that has not expired)",
 };
 
 pub const EVENT_PROGRESS: Rule = Rule {
@@ -115,6 +123,7 @@ pub const EVENT_PROGRESS: Rule = Rule {
     bad: "(informational)",
     good: "(informational)",
     autofix: None,
+    source: "Trakt contract: contracts/scrobble/index.ts (a stop above 80 % scrobbles, 1 % to 79 % is a pause, under 1 % answers 422); trakt-doctor's own reading: Stremio's server sends offset ÷ duration as the progress",
 };
 
 pub const API_ERROR: Rule = Rule {
@@ -126,6 +135,7 @@ pub const API_ERROR: Rule = Rule {
     bad: "200 {\"error\":{\"message\":\"session does not exist\",\"code\":1}}",
     good: "200 {\"result\":{…}}",
     autofix: None,
+    source: "Stremio source: stremio-core src/types/api/response.rs (an API answer is `{result}` or `{error: {message, code}}`)",
 };
 
 pub const ADDON_AUTH_ERROR: Rule = Rule {
@@ -137,6 +147,7 @@ pub const ADDON_AUTH_ERROR: Rule = Rule {
     bad: "GET www.strem.io/trakt/addon/…/catalog/movie/trakt-watchlist.json → error",
     good: "re-authenticate Trakt in Stremio's Settings",
     autofix: None,
+    source: "Observed: Stremio/stremio-bugs#2447 (the Watchlist catalog answers \"Trakt authenticate error - please reauthenticate\")",
 };
 
 pub const EVENTS_LOST: Rule = Rule {
@@ -148,6 +159,7 @@ pub const EVENTS_LOST: Rule = Rule {
     bad: "POST api.strem.io/api/events {…traktPlaying…} → 200 {\"error\":{\"message\":\"session does not exist\",\"code\":1}}",
     good: "POST api.strem.io/api/events {…traktPlaying…} → 200 {\"result\":{\"success\":true}}",
     autofix: None,
+    source: "Stremio source: stremio-core src/models/player.rs and src/types/api/request.rs (trakt events go to Stremio's server as `APIRequest::Events`, which alone passes them to Trakt); Observed: the refusal is the server's own answer in this exchange (`{\"error\":{\"message\":\"session does not exist\"}}`, tests/stremio.rs)",
 };
 
 pub const UNLINKED: Rule = Rule {
@@ -159,6 +171,7 @@ pub const UNLINKED: Rule = Rule {
     bad: "POST api.strem.io/api/saveUser {\"authKey\":…,\"_id\":…,\"trakt\":null,…} after getUser showed a Trakt token",
     good: "(informational) link again from Settings → Trakt → Authenticate if this was a mistake",
     autofix: None,
+    source: "Stremio source: stremio-core src/models/ctx/update_profile.rs (`LogoutTrakt` empties `user.trakt`, saves the user and uninstalls the Trakt addon)",
 };
 
 pub const ADDON_REMOVED: Rule = Rule {
@@ -170,6 +183,7 @@ pub const ADDON_REMOVED: Rule = Rule {
     bad: "POST api.strem.io/api/addonCollectionSet {\"addons\":[…without www.strem.io/trakt/addon/…]} after the collection had it",
     good: "(informational) install the Trakt addon again from Settings → Trakt if this was a mistake",
     autofix: None,
+    source: "Stremio source: stremio-core src/models/ctx/update_trakt_addon.rs (the addon at www.strem.io/trakt/addon/<uid>) and src/models/ctx/update_profile.rs (`LogoutTrakt` uninstalls it)",
 };
 
 pub const LIBRARY_PROGRESS: Rule = Rule {
@@ -181,6 +195,7 @@ pub const LIBRARY_PROGRESS: Rule = Rule {
     bad: "traktPaused at 10 % then datastorePut with state.timeOffset at 85 % and no event",
     good: "(informational) the player sends traktPaused/traktPlaying whenever playback moves",
     autofix: None,
+    source: "Stremio source: stremio-core src/models/player.rs (Trakt events on pause, resume and seek); trakt-doctor's own reading: Trakt learns only the progress those events carry",
 };
 
 pub const CLIENT_VERSION: Rule = Rule {
@@ -192,6 +207,7 @@ pub const CLIENT_VERSION: Rule = Rule {
     bad: "(informational)",
     good: "{\"eventName\":…,\"app\":{\"appType\":\"stremio-web\",\"appVersion\":\"5.0.0\",\"shellVersion\":\"5.0.12\",…}}",
     autofix: None,
+    source: "Stremio source: stremio-core-web src/env.rs (each event's `app` object: appType, appVersion, shellVersion)",
 };
 
 pub const CALLBACK_CODE: Rule = Rule {
@@ -203,17 +219,19 @@ pub const CALLBACK_CODE: Rule = Rule {
     bad: "GET https://www.strem.io/trakt/auth_cb?error=access_denied&state=…",
     good: "GET https://www.strem.io/trakt/auth_cb?code=…&state=…",
     autofix: None,
+    source: "Trakt contract: POST /oauth/token exchanges the `code` (contracts/oauth/schema/request/tokenRequestSchema.ts); Observed: markflaisz/stremio-trakt-auth#2 (Trakt sends the browser to www.strem.io/trakt/auth_cb?code=…)",
 };
 
 pub const STATE_MISMATCH: Rule = Rule {
     id: "stremio.link.state-mismatch",
-    severity: Severity::Error,
+    severity: Severity::Warning,
     scope: Scope::Session,
     summary: "The link callback's `state` is not the one sent to Trakt's authorize page.",
     why: "The state ties the callback to the link that asked for it: a different one means an old tab, a second link started meanwhile, or a stale page from the cache finishing the flow, and the callback is refused.",
     bad: "authorize ?state=s123, then auth_cb ?code=…&state=s999",
     good: "authorize ?state=s123, then auth_cb ?code=…&state=s123",
     autofix: None,
+    source: "trakt-doctor's own reading: RFC 6749 §10.12 has a client refuse a callback whose `state` it did not send, but www.strem.io is closed source and the authorize URL Stremio builds carries no `state` (Stremio/stremio-bugs#1427)",
 };
 
 pub const RULES: &[&Rule] = &[

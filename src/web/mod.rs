@@ -336,14 +336,27 @@ fn rules_page() -> String {
         "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>trakt-doctor rules</title>\
          <link rel=\"stylesheet\" href=\"/app.css\"></head><body class=\"doc\"><h1>Rule catalogue</h1>",
     );
+    html.push_str(&format!(
+        "<p class=\"policy\">{}</p><p>Each rule names its source, in citations of these kinds:</p><ul>",
+        escape(&crate::lint::catalogue::policy_plain())
+    ));
+    for kind in crate::lint::SourceKind::ALL {
+        html.push_str(&format!(
+            "<li><b>{}</b>: {}</li>",
+            escape(kind.label()),
+            escape(&kind.meaning().replace('`', ""))
+        ));
+    }
+    html.push_str("</ul>");
     for rule in crate::lint::catalogue() {
         html.push_str(&format!(
             "<section id=\"{id}\"><h2><code>{id}</code> <span class=\"sev {sev}\">{sev}</span></h2><p>{summary}</p>\
-             <p><b>Why it matters:</b> {why}</p><p><b>Auto-fix:</b> {fix}</p><p>Bad:</p><pre>{bad}</pre><p>Good:</p><pre>{good}</pre></section>",
+             <p><b>Why it matters:</b> {why}</p><p class=\"source\"><b>Source:</b> {source}</p><p><b>Auto-fix:</b> {fix}</p><p>Bad:</p><pre>{bad}</pre><p>Good:</p><pre>{good}</pre></section>",
             id = rule.id,
             sev = rule.severity.as_str(),
             summary = escape(rule.summary),
             why = escape(rule.why),
+            source = escape(rule.source),
             fix = escape(rule.autofix.unwrap_or("none (the intended request is not certain)")),
             bad = escape(rule.bad),
             good = escape(rule.good),
