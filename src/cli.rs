@@ -121,6 +121,9 @@ pub struct ReplayArgs {
     /// Send even an OAuth code or refresh token the file shows was already spent.
     #[arg(long)]
     pub force: bool,
+    /// Also put secrets back into requests to this https HOST[:PORT] (a server of your own); by default only Trakt's and Stremio's intercepted hosts on 443 get them (repeatable).
+    #[arg(long = "allow-host", value_name = "HOST[:PORT]", value_parser = crate::resend::SecretOrigin::parse)]
+    pub allow_hosts: Vec<crate::resend::SecretOrigin>,
     /// Print the request as a curl command instead of sending it (secrets as environment variables).
     #[arg(long)]
     pub curl: bool,

@@ -533,9 +533,12 @@ pub fn prepare(source: &Request, edits: &Edits) -> Result<Request, Refusal> {
         .uri()
         .is_some_and(|u| matches!(u.scheme_str(), Some("http" | "https")) && u.host().is_some());
     if !absolute {
+        // Only the URL's start: its query (and userinfo) may hold secrets.
+        let shown = crate::redact::without_userinfo(&source.url);
+        let shown = shown.split(['?', '#']).next().unwrap_or_default();
         return Err(Refusal::Invalid(format!(
             "`{}` is not an absolute http(s) URL",
-            crate::redact::without_userinfo(&source.url)
+            shown
         )));
     }
     let mut request = source.clone();
@@ -654,6 +657,172 @@ pub fn refuse_spent(spent: Vec<Finding>, force: bool) -> Option<Refusal> {
     (!spent.is_empty() && !force).then_some(Refusal::Spent(spent))
 }
 
+/// Where a restored secret may be sent: an https origin (host and port).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SecretOrigin {
+    pub host: String,
+    pub port: u16,
+}
+
+impl SecretOrigin {
+    /// `host` or `host:port` (443 when no port is given), as `--allow-host` takes it.
+    pub fn parse(raw: &str) -> Result<SecretOrigin, String> {
+        let raw = raw.trim().trim_end_matches('.');
+        let (host, port) = match raw.rsplit_once(':') {
+            Some((host, port)) if !host.contains(':') || host.ends_with(']') => (
+                host.trim_start_matches('[').trim_end_matches(']'),
+                port.parse::<u16>()
+                    .map_err(|_| format!("`{port}` in `{raw}` is not a port number"))?,
+            ),
+            _ => (raw, 443),
+        };
+        if host.is_empty() || host.contains(['/', '?', '#', '@', ' ']) {
+            return Err(format!("`{raw}` is not HOST or HOST:PORT"));
+        }
+        Ok(SecretOrigin {
+            host: host.to_ascii_lowercase(),
+            port,
+        })
+    }
+
+    /// The intercepted hosts on https's port: where captured secrets come from.
+    pub fn https(hosts: impl IntoIterator<Item = impl AsRef<str>>) -> Vec<SecretOrigin> {
+        hosts
+            .into_iter()
+            .map(|h| SecretOrigin {
+                host: h.as_ref().to_ascii_lowercase(),
+                port: 443,
+            })
+            .collect()
+    }
+}
+
+impl fmt::Display for SecretOrigin {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.port == 443 {
+            f.write_str(&self.host)
+        } else {
+            write!(f, "{}:{}", self.host, self.port)
+        }
+    }
+}
+
+/// A request's scheme, host and port, or why it has none. The message
+/// never holds the URL's path or query: they may carry secrets.
+fn origin_of(request: &Request) -> Result<(String, String, u16), Refusal> {
+    let uri = request.uri().filter(|u| u.host().is_some()).ok_or_else(|| {
+        Refusal::Invalid("the request's URL is not an absolute http(s) URL".into())
+    })?;
+    let scheme = uri.scheme_str().unwrap_or_default().to_ascii_lowercase();
+    let host = uri
+        .host()
+        .unwrap_or_default()
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .trim_end_matches('.')
+        .to_ascii_lowercase();
+    let port = uri
+        .port_u16()
+        .unwrap_or(if scheme == "https" { 443 } else { 80 });
+    Ok((scheme, host, port))
+}
+
+/// Secrets put back into a request (from the user, the environment or the
+/// proxy's memory) go only over https to one of `allowed`: a shared log or
+/// HAR is untrusted input, and its URL must not carry them anywhere else.
+/// The refusal names the destination (scheme, host and port, nothing of
+/// the path or query) and the allowed ones.
+pub fn ensure_secret_destination(request: &Request, allowed: &[SecretOrigin]) -> Result<(), Refusal> {
+    let (scheme, host, port) = origin_of(request)?;
+    let fits = scheme == "https" && allowed.iter().any(|o| o.host == host && o.port == port);
+    if fits {
+        return Ok(());
+    }
+    let names: Vec<String> = allowed.iter().map(ToString::to_string).collect();
+    Err(Refusal::Invalid(format!(
+        "secrets are put back only into https requests to where they were captured ({}), \
+         and this one goes to {scheme}://{host}:{port}",
+        names.join(", ")
+    )))
+}
+
+/// Where each fingerprint of `request` stands: the part (URL, a header, the
+/// body) and the key it is the value of (a query or JSON key, `""` in a path).
+fn fingerprint_spots(request: &Request) -> Vec<(Place, String, String)> {
+    let mut spots = Vec::new();
+    let mut scan = |text: &str, place: Place| {
+        for (start, end) in fingerprints(text) {
+            let key = spot_key(text, start, &place);
+            let fingerprint = text.get(start..end).unwrap_or_default().to_string();
+            spots.push((place.clone(), key, fingerprint));
+        }
+    };
+    scan(&request.url, Place::Url);
+    for (name, value) in request.headers.iter() {
+        scan(value, Place::Header(name.to_string()));
+    }
+    if let Some(text) = request.body.text() {
+        scan(text, Place::Body);
+    }
+    spots
+}
+
+fn spot_key(text: &str, start: usize, place: &Place) -> String {
+    let key = key_before(text, start);
+    match place {
+        Place::Url => crate::text::percent_decode(key),
+        _ => key.to_string(),
+    }
+}
+
+/// `request` (an edited draft) with each fingerprint of `known` (mapped to
+/// the secret's text as recorded) turned back into it only where `recorded` had that fingerprint: the same
+/// part and key. Moved anywhere else (a path, another header, an unknown
+/// query or JSON key) it stays a fingerprint, so no secret goes where the
+/// redactor would not find it in the new record.
+pub fn restore_in_place(
+    mut request: Request,
+    recorded: &Request,
+    known: &std::collections::HashMap<String, String>,
+) -> Request {
+    if known.is_empty() {
+        return request;
+    }
+    let spots = fingerprint_spots(recorded);
+    let restore = |text: &str, place: &Place| -> String {
+        let mut out = String::with_capacity(text.len());
+        let mut copied = 0;
+        for (start, end) in fingerprints(text) {
+            let fingerprint = text.get(start..end).unwrap_or_default();
+            let key = spot_key(text, start, place);
+            let recorded_here = spots
+                .iter()
+                .any(|(p, k, f)| p == place && *k == key && f == fingerprint);
+            let Some(secret) = known.get(fingerprint).filter(|_| recorded_here) else {
+                continue;
+            };
+            // `known` holds each secret as the text it was (escapes and
+            // percent-encoding kept): it goes back byte for byte.
+            out.push_str(text.get(copied..start).unwrap_or_default());
+            out.push_str(secret);
+            copied = end;
+        }
+        out.push_str(text.get(copied..).unwrap_or_default());
+        out
+    };
+    request.url = restore(&request.url, &Place::Url);
+    for (name, value) in &mut request.headers.0 {
+        *value = restore(value, &Place::Header(name.clone()));
+    }
+    if let Some(text) = request.body.text() {
+        let restored = restore(text, &Place::Body);
+        if restored != text {
+            request.body = Body::complete(Bytes::from(restored));
+        }
+    }
+    request
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -765,6 +934,34 @@ mod tests {
         secrets.set(SecretKind::AccessToken, "a\\b");
         let filled = fill(&record, &secrets).unwrap();
         assert_eq!(filled.body.text(), original.body.text());
+    }
+
+    #[test]
+    fn restored_secrets_go_only_over_https_to_an_allowed_origin() {
+        let allowed = SecretOrigin::https(["api.trakt.tv", "api.strem.io"]);
+        let to = |url: &str| ensure_secret_destination(&request("GET", url, &[], ""), &allowed);
+        assert!(to("https://api.trakt.tv/sync/history").is_ok());
+        assert!(to("https://API.trakt.tv.:443/x").is_ok());
+        for url in [
+            "http://api.trakt.tv/sync/history",
+            "https://api.trakt.tv:8443/sync/history",
+            "https://evil.example/api.trakt.tv",
+            "https://api.trakt.tv.evil.example/",
+            "/sync/history?access_token=s3cret",
+        ] {
+            let refused = to(url).unwrap_err().to_string();
+            assert!(!refused.contains("s3cret") && !refused.contains("/sync"), "{refused}");
+        }
+        assert_eq!(
+            SecretOrigin::parse("127.0.0.1:8443"),
+            Ok(SecretOrigin {
+                host: "127.0.0.1".into(),
+                port: 8443
+            })
+        );
+        assert_eq!(SecretOrigin::parse("my.server").map(|o| o.port), Ok(443));
+        assert!(SecretOrigin::parse("https://x/").is_err());
+        assert!(SecretOrigin::parse("x:99999").is_err());
     }
 
     #[test]

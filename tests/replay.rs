@@ -399,3 +399,91 @@ async fn copy_as_curl_run_by_bash_sends_what_was_recorded() {
         "{ps}"
     );
 }
+
+/// A shared log or HAR is untrusted input: the secrets `replay` puts back
+/// (from the environment or `--secret`) go only over https to the
+/// intercepted hosts on 443, or to a host `--allow-host` names; anything
+/// else is refused, naming the host, before a byte is sent. No message
+/// prints a secret from the file.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_file_cannot_send_a_restored_secret_anywhere_but_where_it_was_captured() {
+    let ca = TestCa::new();
+    let fake = FakeUpstream::start(&ca, echo()).await;
+    let own = FakeUpstream::start_named(&ca, &["127.0.0.1", "localhost"], echo()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let certs = dir.path().join("certs");
+    std::fs::create_dir_all(&certs).unwrap();
+    let record = |url: &str| {
+        format!(
+            r#"{{"id":1,"started_at":"2026-11-25T12:00:00Z","duration_ms":1,"request":{{"method":"GET","url":"{url}","http_version":"HTTP/1.1","headers":{{"user-agent":"Hostile/1","authorization":"Bearer sha256:1a2b3c4d"}},"body":null}},"response":null,"error":"x","findings":[],"fixes":[],"diagnosis":null}}"#
+        )
+    };
+    let recorded = Recorded {
+        fake: &fake,
+        ca: &ca,
+        certs: certs.clone(),
+        log: dir.path().join("unused.jsonl"),
+        id: "1".into(),
+    };
+    let file = dir.path().join("hostile.jsonl");
+    let own_port = own.addr.port();
+    for (url, names) in [
+        (
+            format!("https://127.0.0.1:{own_port}/users/settings"),
+            "127.0.0.1:",
+        ),
+        (
+            "http://api.trakt.tv/users/settings".to_string(),
+            "http://api.trakt.tv:80",
+        ),
+        (
+            "https://api.trakt.tv:8443/users/settings".to_string(),
+            "api.trakt.tv:8443",
+        ),
+        ("https://evil.example/collect".to_string(), "evil.example"),
+    ] {
+        std::fs::write(&file, record(&url)).unwrap();
+        let refused = recorded.replay_from(&file, &[], &[("TRAKT_ACCESS_TOKEN", TOKEN)]);
+        let said = refusal(&refused);
+        assert!(
+            said.contains("only into https requests") && said.contains(names),
+            "{url}: {said}"
+        );
+        no_secret_written(&[TOKEN], &[], &[&refused]);
+    }
+    assert!(own.received().is_empty() && fake.received().is_empty());
+
+    // A server of the user's own, named: the token goes there.
+    std::fs::write(
+        &file,
+        record(&format!("https://127.0.0.1:{own_port}/users/settings")),
+    )
+    .unwrap();
+    let allowed = recorded.replay_from(
+        &file,
+        &["--allow-host", &format!("127.0.0.1:{own_port}")],
+        &[("TRAKT_ACCESS_TOKEN", TOKEN)],
+    );
+    exited(&allowed, 0);
+    assert_eq!(own.bearers("/users/settings"), [format!("Bearer {TOKEN}")]);
+
+    // The intercepted host itself, on 443 over https, gets it as before.
+    std::fs::write(&file, record("https://api.trakt.tv/users/settings")).unwrap();
+    exited(
+        &recorded.replay_from(&file, &[], &[("TRAKT_ACCESS_TOKEN", TOKEN)]),
+        0,
+    );
+    assert_eq!(fake.bearers("/users/settings"), [format!("Bearer {TOKEN}")]);
+
+    // A URL that is not absolute is named without its query's secrets.
+    std::fs::write(
+        &file,
+        record("/sync/history?access_token=query-secret-77e1&x=1")
+            .replace(r#""authorization":"Bearer sha256:1a2b3c4d""#, r#""x":"y""#),
+    )
+    .unwrap();
+    let relative = recorded.replay_from(&file, &[], &[]);
+    let said = refusal(&relative);
+    assert!(said.contains("not an absolute"), "{said}");
+    no_secret_written(&["query-secret-77e1"], &[], &[&relative]);
+}

@@ -371,20 +371,36 @@ async fn resends_from_the_web_view_are_confirmed_marked_and_refuse_a_spent_refre
         &format!("Bearer {TOKEN}")
     );
 
-    // An edited request goes only to an intercepted host: the token put back
-    // into it must not leave for another one.
-    let elsewhere = serde_json::json!({
-        "mode": "edited",
-        "confirmed": true,
-        "draft": {"method": "GET", "url": "https://elsewhere.example/users/settings", "headers": [], "body": ""},
-    });
+    // An edited request goes only to an intercepted host, over https, on the
+    // original's port: the token put back into it must not leave for another
+    // host, nor in clear.
     let before = fake.received().len();
-    let (code, refused) = act(&base, &token, &resend_get, &elsewhere.to_string());
-    assert_eq!(code, "409", "{refused}");
-    assert!(
-        refused.contains("not a host this proxy intercepts"),
-        "{refused}"
-    );
+    for (url, named) in [
+        (
+            "https://elsewhere.example/users/settings",
+            "https://elsewhere.example:443",
+        ),
+        (
+            "http://api.trakt.tv/users/settings",
+            "http://api.trakt.tv:80",
+        ),
+        (
+            "https://api.trakt.tv:8443/users/settings",
+            "https://api.trakt.tv:8443",
+        ),
+    ] {
+        let elsewhere = serde_json::json!({
+            "mode": "edited",
+            "confirmed": true,
+            "draft": {"method": "GET", "url": url, "headers": [], "body": ""},
+        });
+        let (code, refused) = act(&base, &token, &resend_get, &elsewhere.to_string());
+        assert_eq!(code, "409", "{refused}");
+        assert!(
+            refused.contains("only into https requests") && refused.contains(named),
+            "{refused}"
+        );
+    }
     assert_eq!(fake.received().len(), before, "nothing was sent");
 
     // A resend of that resend: its source's original still has the token.

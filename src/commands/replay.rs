@@ -46,6 +46,7 @@ pub(crate) fn run(args: ReplayArgs) -> Result<i32, Fatal> {
     if args.curl {
         return print_curl(&args, record, &edits);
     }
+    ensure_secrets_stay_home(&args, record, &edits)?;
     let request = resend::prepare(record, &edits).map_err(|r| refused(&r))?;
     let redactor = crate::fingerprint_key::load(&args.certs.files()?.dir)
         .map_err(Fatal)?
@@ -122,6 +123,28 @@ fn warn_not_as_recorded(record: &Request, edits: &Edits, redactor: &Redactor) {
             "trakt-doctor: note: the {kind} given ({given}) is not the one recorded ({recorded})"
         );
     }
+}
+
+/// A file is untrusted input: secrets from the environment or `--secret`
+/// are put back only into https requests to the intercepted hosts on 443
+/// (or a host `--allow-host` names), wherever the file says it goes.
+fn ensure_secrets_stay_home(
+    args: &ReplayArgs,
+    record: &Request,
+    edits: &Edits,
+) -> Result<(), Fatal> {
+    let mut after_headers = record.clone();
+    resend::override_headers(&mut after_headers, &edits.headers);
+    if resend::needed_secrets(&after_headers).is_empty() {
+        return Ok(());
+    }
+    let mut allowed = resend::SecretOrigin::https(crate::DEFAULT_INTERCEPT_HOSTS);
+    allowed.extend(args.allow_hosts.iter().cloned());
+    resend::ensure_secret_destination(&after_headers, &allowed).map_err(|refusal| {
+        Fatal(format!(
+            "not sent: {refusal} (--allow-host HOST[:PORT] allows a server of your own)"
+        ))
+    })
 }
 
 /// A refusal as the one-line fatal message (exit status 2).

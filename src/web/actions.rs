@@ -283,7 +283,7 @@ fn planned(web: &WebContext, record: &Exchange, ask: Ask) -> Result<Request, Ref
             .draft
             .ok_or_else(|| Refusal::Invalid("an edited resend needs the edited request".into()))?;
         let edited = draft.request().map_err(Refusal::Invalid)?;
-        ensure_intercepted(web, &edited)?;
+        ensure_intercepted(web, &edited, &record.request)?;
         edited
     } else {
         record.request.clone()
@@ -291,28 +291,35 @@ fn planned(web: &WebContext, record: &Exchange, ask: Ask) -> Result<Request, Ref
     // The draft shows fingerprints where the secrets were: the live original
     // still has them; the rest are asked for by name.
     let known = known_secrets(web, record);
-    plan::prepare(&restore_request(request, &known), &edits)
+    plan::prepare(
+        &plan::restore_in_place(request, &record.request, &known),
+        &edits,
+    )
 }
 
-/// An edited request goes only to a host this proxy intercepts: the secrets
-/// put back into it were captured for those hosts and must not leave for
-/// another one because a URL was edited.
-fn ensure_intercepted(web: &WebContext, request: &Request) -> Result<(), Refusal> {
-    let host = request.host().unwrap_or_default();
-    let host = host.trim_end_matches('.');
-    if web
+/// An edited request goes only to a host this proxy intercepts, over https,
+/// on the port the original went to: the secrets put back into it were
+/// captured there and must not leave for another host, or in clear, because
+/// a URL was edited.
+fn ensure_intercepted(
+    web: &WebContext,
+    request: &Request,
+    original: &Request,
+) -> Result<(), Refusal> {
+    let port = original
+        .uri()
+        .filter(|u| u.scheme_str() == Some("https"))
+        .and_then(|u| u.port_u16())
+        .unwrap_or(443);
+    let allowed: Vec<plan::SecretOrigin> = web
         .intercepted
         .iter()
-        .any(|h| h.as_str().eq_ignore_ascii_case(host))
-    {
-        return Ok(());
-    }
-    let hosts: Vec<&str> = web.intercepted.iter().map(|h| h.as_str()).collect();
-    Err(Refusal::Invalid(format!(
-        "`{host}` is not a host this proxy intercepts ({}): an edited request is resent only to those, \
-         so the secrets captured for them cannot leave for another host",
-        hosts.join(", ")
-    )))
+        .map(|h| plan::SecretOrigin {
+            host: h.as_str().to_ascii_lowercase(),
+            port,
+        })
+        .collect();
+    plan::ensure_secret_destination(request, &allowed)
 }
 
 /// The secrets the live original of `record` holds, by fingerprint (the
@@ -323,27 +330,6 @@ fn known_secrets(web: &WebContext, record: &Exchange) -> std::collections::HashM
         .get(record.id)
         .map(|original| secrets_by_fingerprint(&original, &web.redactor))
         .unwrap_or_default()
-}
-
-/// `request` with the fingerprints `known` has replaced by their secrets.
-fn restore_request(
-    mut request: Request,
-    known: &std::collections::HashMap<String, String>,
-) -> Request {
-    if known.is_empty() {
-        return request;
-    }
-    request.url = restore(&request.url, known);
-    for (_, value) in &mut request.headers.0 {
-        *value = restore(value, known);
-    }
-    if let Some(text) = request.body.text() {
-        let restored = restore(text, known);
-        if restored != text {
-            request.body = Body::complete(bytes::Bytes::from(restored));
-        }
-    }
-    request
 }
 
 /// The refusal as the page shows it: the message, and for missing secrets
@@ -560,17 +546,6 @@ pub(super) fn secrets_by_fingerprint(
         .collect()
 }
 
-/// `text` with each fingerprint `known` has replaced by its secret.
-pub(super) fn restore(text: &str, known: &std::collections::HashMap<String, String>) -> String {
-    let mut out = text.to_string();
-    for (fingerprint, value) in known {
-        if out.contains(fingerprint.as_str()) {
-            out = out.replace(fingerprint.as_str(), value);
-        }
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -605,13 +580,32 @@ mod tests {
             .unwrap()
             .contains("sha256:"));
         let known = secrets_by_fingerprint(&original, &redactor);
-        assert_eq!(restore(&redacted.url, &known), original.url);
-        for ((name, value), (_, was)) in redacted.headers.iter().zip(original.headers.iter()) {
-            assert_eq!(restore(value, &known), was, "{name}");
+        let restored = plan::restore_in_place(redacted.clone(), &redacted, &known);
+        assert_eq!(restored.url, original.url);
+        for ((name, value), (_, was)) in restored.headers.iter().zip(original.headers.iter()) {
+            assert_eq!(value, was, "{name}");
         }
+        assert_eq!(restored.body.text(), original.body.text());
+
+        // A fingerprint moved to another place (a custom header, the path,
+        // another JSON key) stays a fingerprint: no secret goes where the
+        // redactor would not look for it in the new record.
+        let bearer = redacted.headers.get("authorization").unwrap().to_string();
+        let fingerprint = bearer.trim_start_matches("Bearer ").to_string();
+        let mut moved = redacted.clone();
+        moved
+            .headers
+            .0
+            .push(("x-debug".into(), fingerprint.clone()));
+        moved.url = format!("https://api.trakt.tv/users/{fingerprint}/history");
+        moved.body = Body::complete(bytes::Bytes::from(format!(r#"{{"note":"{fingerprint}"}}"#)));
+        let restored = plan::restore_in_place(moved, &redacted, &known);
+        assert_eq!(restored.headers.get("x-debug"), Some(fingerprint.as_str()));
         assert_eq!(
-            restore(redacted.body.text().unwrap(), &known),
-            original.body.text().unwrap()
+            restored.headers.get("authorization"),
+            Some("Bearer t0ken-1")
         );
+        assert!(restored.url.contains(&fingerprint) && !restored.url.contains("t0ken-1"));
+        assert!(!restored.body.text().unwrap().contains("t0ken-1"));
     }
 }
