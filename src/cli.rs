@@ -240,7 +240,8 @@ pub struct RunArgs {
         long,
         env = "TRAKT_DOCTOR_LISTEN",
         default_value = "127.0.0.1:8080",
-        value_name = "ADDR"
+        value_name = "ADDR",
+        value_parser = listen_address
     )]
     pub listen: SocketAddr,
 
@@ -389,12 +390,106 @@ fn positive_bytes(raw: &str) -> Result<usize, String> {
 }
 
 fn positive_seconds(raw: &str) -> Result<f64, String> {
-    match raw.parse::<f64>() {
+    match raw.trim().parse::<f64>() {
         Ok(secs) if secs.is_finite() && secs > 0.0 && secs < 86_400.0 => Ok(secs),
+        Ok(0.0) => Err(
+            "0 seconds would give up at once: give a number of seconds above 0 (e.g. 30)".into(),
+        ),
         _ => Err(format!(
-            "`{raw}` is not a number of seconds between 0 and 86400"
+            "`{raw}` is not a number of seconds above 0 and below 86400 (e.g. 30)"
         )),
     }
+}
+
+/// `--listen`: an address and port (`127.0.0.1:8080`, `[::1]:8080`),
+/// `localhost:PORT`, or a port alone (on 127.0.0.1). No other host name is
+/// looked up: what the proxy listens on is never left to DNS.
+fn listen_address(raw: &str) -> Result<SocketAddr, String> {
+    let raw = raw.trim();
+    let example =
+        "give a port (8080), or an address and port (127.0.0.1:8080, localhost:8080, [::1]:8080)";
+    if let Ok(port) = raw.parse::<u16>() {
+        return Ok(SocketAddr::from(([127, 0, 0, 1], port)));
+    }
+    if let Ok(address) = raw.parse::<SocketAddr>() {
+        return Ok(address);
+    }
+    if let Some((host, port)) = raw.rsplit_once(':') {
+        if host.eq_ignore_ascii_case("localhost") {
+            let port = port
+                .parse::<u16>()
+                .map_err(|_| format!("`{port}` is not a port number: {example}"))?;
+            return Ok(SocketAddr::from(([127, 0, 0, 1], port)));
+        }
+    }
+    Err(format!("`{raw}` is not an address to listen on: {example}"))
+}
+
+/// Parses the command line, as clap does, adding the closest flag to an
+/// unknown one clap found nothing close to (`--lgo` for `--log`: clap's own
+/// suggestions miss transpositions), and the way to choose a port to `-p`.
+pub fn parse() -> Cli {
+    use clap::error::{ContextKind, ContextValue, ErrorKind};
+    use clap::CommandFactory;
+    let mut error = match Cli::try_parse() {
+        Ok(cli) => return cli,
+        Err(error) => error,
+    };
+    if error.kind() == ErrorKind::UnknownArgument && error.get(ContextKind::SuggestedArg).is_none()
+    {
+        let unknown = match error.get(ContextKind::InvalidArg) {
+            Some(ContextValue::String(arg)) => arg.clone(),
+            _ => String::new(),
+        };
+        if let Some(tip) = closest_flag(&Cli::command(), &unknown) {
+            error.insert(ContextKind::SuggestedArg, ContextValue::String(tip));
+        }
+    }
+    error.exit()
+}
+
+/// The long flag (of any command) closest to `unknown`, if one is close:
+/// at most two edits, or the same letters in another order.
+fn closest_flag(command: &clap::Command, unknown: &str) -> Option<String> {
+    if matches!(unknown, "-p" | "--port") {
+        return Some("--listen PORT".into());
+    }
+    let typed = unknown
+        .trim_start_matches('-')
+        .split('=')
+        .next()
+        .unwrap_or_default();
+    if typed.len() < 2 {
+        return None;
+    }
+    let sorted = |s: &str| {
+        let mut letters: Vec<char> = s.chars().collect();
+        letters.sort_unstable();
+        letters
+    };
+    let mut flags: Vec<String> = Vec::new();
+    let mut commands = vec![command];
+    while let Some(command) = commands.pop() {
+        flags.extend(
+            command
+                .get_arguments()
+                .filter_map(|a| a.get_long().map(str::to_string)),
+        );
+        commands.extend(command.get_subcommands());
+    }
+    flags
+        .into_iter()
+        .map(|flag| {
+            let distance = if sorted(&flag) == sorted(typed) {
+                1
+            } else {
+                crate::text::edit_distance(typed, &flag)
+            };
+            (distance, flag)
+        })
+        .filter(|(distance, _)| *distance <= 2)
+        .min()
+        .map(|(_, flag)| format!("--{flag}"))
 }
 
 /// The intercepted hosts: the user's, or the defaults.
@@ -437,6 +532,49 @@ mod tests {
         let cli =
             Cli::try_parse_from(["trakt-doctor", "run", "--intercept", "api.trakt.tv"]).unwrap();
         assert!(matches!(cli.command, Some(Command::Run(ref r)) if r.intercept.len() == 1));
+    }
+
+    #[test]
+    fn listen_takes_a_port_alone_and_localhost() {
+        let listen = |raw: &str| {
+            Cli::try_parse_from(["trakt-doctor", "--listen", raw]).map(|cli| cli.run.listen)
+        };
+        assert_eq!(
+            listen("8081").unwrap(),
+            SocketAddr::from(([127, 0, 0, 1], 8081))
+        );
+        assert_eq!(
+            listen("localhost:8082").unwrap(),
+            SocketAddr::from(([127, 0, 0, 1], 8082))
+        );
+        assert_eq!(listen("[::1]:8083").unwrap().port(), 8083);
+        let err = listen("nowhere:8080").unwrap_err().to_string();
+        assert!(
+            err.contains("localhost:8080") && err.contains("(8080)"),
+            "{err}"
+        );
+        let err = Cli::try_parse_from(["trakt-doctor", "--upstream-timeout", "0"])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("above 0") && !err.contains("between 0"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn a_mistyped_flag_gets_the_closest_one() {
+        let command = Cli::command();
+        assert_eq!(closest_flag(&command, "--lgo").as_deref(), Some("--log"));
+        assert_eq!(
+            closest_flag(&command, "--intercep").as_deref(),
+            Some("--intercept")
+        );
+        assert_eq!(
+            closest_flag(&command, "-p").as_deref(),
+            Some("--listen PORT")
+        );
+        assert_eq!(closest_flag(&command, "--zzzzzzzz"), None);
     }
 
     #[test]

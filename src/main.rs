@@ -1,8 +1,6 @@
 //! The `trakt-doctor` binary: parse the command line, set up diagnostics,
 //! hand over to [`trakt_doctor::app`].
 
-use clap::Parser;
-
 /// The proxy allocates and frees on several threads at once (tokio workers,
 /// the log writer); glibc's allocator serialises that on arena locks, which
 /// cost about a quarter of the proxy's CPU under load. See the README's
@@ -11,7 +9,7 @@ use clap::Parser;
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() {
-    let cli = trakt_doctor::cli::Cli::parse();
+    let cli = trakt_doctor::cli::parse();
     trakt_doctor::app::init_diagnostics();
     let code = match trakt_doctor::app::main(cli) {
         Ok(code) => code,

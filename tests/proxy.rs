@@ -479,3 +479,36 @@ async fn the_proxy_serves_its_ca_and_a_pac_file() {
     ]);
     assert!(String::from_utf8_lossy(&key.stdout).ends_with("404"));
 }
+
+/// A log appended to by several runs holds each id once: a new run numbers
+/// its exchanges after the log's last one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ids_go_on_across_runs_appending_to_one_log() {
+    let ca = TestCa::new();
+    let fake = FakeUpstream::start(&ca, echo()).await;
+    let (mut first, log, _dir) = logged_proxy(&fake, &ca, &[]);
+    for _ in 0..2 {
+        first.curl(&[
+            "-s",
+            "-o",
+            "/dev/null",
+            "https://api.trakt.tv/movies/trending",
+        ]);
+    }
+    wait_for_records(&log, 2);
+    first.interrupt();
+    let log_arg = log.display().to_string();
+    let mut args = vec!["--log".to_string(), log_arg];
+    args.extend(route_to(&fake, &ca));
+    let mut second = ProxyProcess::start(&args);
+    second.curl(&[
+        "-s",
+        "-o",
+        "/dev/null",
+        "https://api.trakt.tv/movies/trending",
+    ]);
+    let records = wait_for_records(&log, 3);
+    second.interrupt();
+    let ids: Vec<u64> = records.iter().map(|r| r["id"].as_u64().unwrap()).collect();
+    assert_eq!(ids, [1, 2, 3]);
+}

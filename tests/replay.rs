@@ -487,3 +487,42 @@ async fn a_file_cannot_send_a_restored_secret_anywhere_but_where_it_was_captured
     assert!(said.contains("not an absolute"), "{said}");
     no_secret_written(&["query-secret-77e1"], &[], &[&relative]);
 }
+
+/// A log that holds an id twice (appended to by runs before ids went on
+/// across runs) is not guessed at: `replay --id` refuses, with the choices.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_id_the_file_holds_twice_is_refused_with_the_choices() {
+    let ca = TestCa::new();
+    let fake = FakeUpstream::start(&ca, echo()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let line = |at: &str, path: &str| {
+        format!(
+            r#"{{"id":1,"started_at":"{at}","duration_ms":1,"request":{{"method":"GET","url":"https://api.trakt.tv{path}","http_version":"HTTP/1.1","headers":{{"user-agent":"A/1"}},"body":null}},"response":null,"error":"x","findings":[],"fixes":[],"diagnosis":null}}"#
+        )
+    };
+    let file = dir.path().join("appended.jsonl");
+    std::fs::write(
+        &file,
+        format!(
+            "{}\n{}\n",
+            line("2026-11-24T10:00:00Z", "/movies/trending"),
+            line("2026-11-25T11:00:00Z", "/shows/popular")
+        ),
+    )
+    .unwrap();
+    let recorded = Recorded {
+        fake: &fake,
+        ca: &ca,
+        certs: dir.path().to_path_buf(),
+        log: file.clone(),
+        id: "1".into(),
+    };
+    let said = refusal(&recorded.replay(&[], &[]));
+    assert!(
+        said.contains("2 times")
+            && said.contains("2026-11-24T10:00:00Z: GET https://api.trakt.tv/movies/trending")
+            && said.contains("2026-11-25T11:00:00Z: GET https://api.trakt.tv/shows/popular"),
+        "{said}"
+    );
+    assert!(fake.received().is_empty());
+}

@@ -38,6 +38,7 @@ pub(crate) fn run(args: ReplayArgs) -> Result<i32, Fatal> {
             id_list(&exchanges)
         )));
     };
+    refuse_ambiguous(&args, &exchanges)?;
     let edits = edits(&args)?;
     let record = &exchanges
         .get(position)
@@ -59,6 +60,35 @@ pub(crate) fn run(args: ReplayArgs) -> Result<i32, Fatal> {
         inspector.replay(&mut ex.clone());
     }
     send(&args, request, inspector, redactor)
+}
+
+/// Logs appended to by runs before ids continued across runs hold an id
+/// more than once: which one is meant is not guessed.
+fn refuse_ambiguous(args: &ReplayArgs, exchanges: &[Exchange]) -> Result<(), Fatal> {
+    let same: Vec<&Exchange> = exchanges.iter().filter(|ex| ex.id == args.id).collect();
+    if same.len() < 2 {
+        return Ok(());
+    }
+    let choices: Vec<String> = same
+        .iter()
+        .map(|ex| {
+            let at = ex
+                .started_at
+                .format(&time::format_description::well_known::Rfc3339)
+                .unwrap_or_default();
+            let target = ex.request.url.split(['?', '#']).next().unwrap_or_default();
+            format!("  started {at}: {} {target}", ex.request.method)
+        })
+        .collect();
+    Err(Fatal(format!(
+        "{} holds exchange #{} {} times (runs that appended to it before ids went on \
+         across runs); not sent, as which one is meant is not certain:\n{}\n\
+         copy the line you mean into a file of its own and replay that",
+        args.file.display(),
+        args.id,
+        same.len(),
+        choices.join("\n")
+    )))
 }
 
 /// The ids in a file, for an error message (the first few and the count).
@@ -225,6 +255,9 @@ fn send(
         .context("cannot start the async runtime")?;
     // Every record is redacted before any sink sees it, as the proxy's are.
     let (log, writer) = log::spawn(sinks, Some(redactor));
+    if let Some(Ok(Some(last))) = args.log.as_deref().map(JsonlSink::last_id) {
+        log.continue_after(last);
+    }
     let timeout = Duration::from_secs_f64(args.timeout);
     let outcome = runtime.block_on(async {
         let upstream = Upstream::new(

@@ -134,6 +134,12 @@ pub(crate) fn run(args: RunArgs) -> Result<i32, Fatal> {
         (!config.show_secrets).then(|| redactor.clone()),
         config.log_queue_limit,
     );
+    if let Some(path) = &config.log {
+        // Appending to a log: ids go on from its last one.
+        if let Ok(Some(last)) = JsonlSink::last_id(path) {
+            log.continue_after(last);
+        }
+    }
     let parts = ProxyParts {
         settings: config.settings.clone(),
         certs: Arc::new(LeafCache::new(ca)),

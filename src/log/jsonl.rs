@@ -15,6 +15,38 @@ pub struct JsonlSink {
 
 impl JsonlSink {
     /// Opens (or creates) `path` for appending.
+    /// The largest exchange id among the last records of the log at `path`
+    /// (none for a new or empty file): a run appending to it numbers its
+    /// exchanges after it, so ids stay unique across runs of one log. Only
+    /// the file's tail is read (records are written about in id order).
+    pub fn last_id(path: &Path) -> io::Result<Option<u64>> {
+        use std::io::{Read, Seek, SeekFrom};
+        const TAIL: u64 = 4 * 1024 * 1024;
+        let mut file = match std::fs::File::open(path) {
+            Ok(file) => file,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        let length = file.metadata()?.len();
+        let start = length.saturating_sub(TAIL);
+        file.seek(SeekFrom::Start(start))?;
+        let mut tail = Vec::new();
+        file.take(TAIL).read_to_end(&mut tail)?;
+        Ok(tail
+            .split(|b| *b == b'\n')
+            // The first piece may be a line's end when the tail starts mid-line.
+            .skip(usize::from(start > 0))
+            .filter_map(|line| {
+                let rest = line.strip_prefix(b"{\"id\":")?;
+                let digits = rest.iter().take_while(|b| b.is_ascii_digit()).count();
+                std::str::from_utf8(rest.get(..digits)?)
+                    .ok()?
+                    .parse::<u64>()
+                    .ok()
+            })
+            .max())
+    }
+
     pub fn open(path: &Path) -> io::Result<Self> {
         let file = OpenOptions::new().create(true).append(true).open(path)?;
         Ok(JsonlSink {
@@ -80,6 +112,22 @@ fn write_all_vectored(out: &mut impl Write, first: &[u8], second: &[u8]) -> io::
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_last_id_is_the_largest_of_the_logs_tail() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("log.jsonl");
+        assert_eq!(JsonlSink::last_id(&path).unwrap(), None);
+        std::fs::write(&path, "").unwrap();
+        assert_eq!(JsonlSink::last_id(&path).unwrap(), None);
+        // Finished out of order, and a line cut by a crash at the end.
+        std::fs::write(
+            &path,
+            "{\"id\":1,\"x\":1}\n{\"id\":12,\"x\":1}\n{\"id\":11,\"x\":1}\n{\"id\":",
+        )
+        .unwrap();
+        assert_eq!(JsonlSink::last_id(&path).unwrap(), Some(12));
+    }
     use crate::exchange::{testing, Body, Request};
     use crate::log::Record;
     use bytes::Bytes;

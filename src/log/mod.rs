@@ -226,6 +226,13 @@ impl LogHandle {
         self.next_id.fetch_add(1, Ordering::Relaxed)
     }
 
+    /// Numbers the exchanges to come after `last` (the last id of a log
+    /// this run appends to), so one log never holds an id twice.
+    pub fn continue_after(&self, last: u64) {
+        self.next_id
+            .fetch_max(last.saturating_add(1), Ordering::Relaxed);
+    }
+
     pub fn send(&self, exchange: Exchange) {
         let size = estimated_size(&exchange);
         let waiting = self.queued_bytes.fetch_add(size, Ordering::Relaxed);

@@ -163,9 +163,12 @@ fn har(value: Value) -> Result<Vec<Exchange>, ReadError> {
             .and_then(|p| p.text)
             .map(|t| Body::complete(Bytes::from(t)))
             .unwrap_or_default();
-        // A body cut at the capture limit says so by its size (trakt-doctor's own HAR).
+        // A body cut at the capture limit says so by its size, in trakt-doctor's
+        // own HAR only. Elsewhere a size above the text is a hand edit (a token
+        // cut out before sharing) or a browser's wire size: the text is trusted.
+        let own = entry.trakt_doctor.is_some();
         if let Some(size) = entry.request.body_size.and_then(|s| u64::try_from(s).ok()) {
-            if size > body.size {
+            if own && size > body.size {
                 body.size = size;
                 body.truncated = true;
             }
@@ -190,7 +193,7 @@ fn har(value: Value) -> Result<Vec<Exchange>, ReadError> {
                         Bytes::from(text)
                     };
                     let mut body = Body::complete(bytes);
-                    if let Some(size) = size.filter(|s| *s as u64 > body.size) {
+                    if let Some(size) = size.filter(|s| own && *s as u64 > body.size) {
                         body.size = size as u64;
                         body.truncated = true;
                     }
@@ -256,7 +259,7 @@ mod tests {
           {"startedDateTime":"2026-01-02T03:04:05.678Z","time":12.5,
            "request":{"method":"POST","url":"https://api.trakt.tv/scrobble/start","httpVersion":"h2",
              "headers":[{"name":":authority","value":"api.trakt.tv"},{"name":"Content-Type","value":"application/json"}],
-             "postData":{"mimeType":"application/json","text":"{\"progress\":1}"}},
+             "bodySize":40,"postData":{"mimeType":"application/json","text":"{\"progress\":1}"}},
            "response":{"status":201,"httpVersion":"h2","headers":[],"content":{"size":2,"mimeType":"application/json","text":"e30=","encoding":"base64"}}}]}}"#;
         let exchanges = exchanges(har).unwrap();
         assert_eq!(exchanges.len(), 1);
@@ -267,6 +270,7 @@ mod tests {
         );
         assert!(ex.request.headers.get(":authority").is_none());
         assert_eq!(ex.request.body.text(), Some("{\"progress\":1}"));
+        assert!(!ex.request.body.truncated);
         assert_eq!(ex.response.as_ref().unwrap().body.text(), Some("{}"));
         assert_eq!(ex.started_at.year(), 2026);
     }
