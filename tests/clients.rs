@@ -1,10 +1,13 @@
-//! Real Trakt client libraries through the real proxy: PyPI `pytrakt` and
-//! `trakt-scrobbler`, npm `trakt.tv` (the library Stremio addons use), each
-//! driven by a script in tests/clients/ as its users drive it, against a
-//! loopback fake Trakt that answers any well-formed call. The proxy's
-//! findings on that traffic must hold no false error (judged against Trakt's
-//! contract, src/spec/trakt-contract.json) and must still name the
-//! libraries' real bugs.
+//! Real Trakt client libraries through the real proxy: PyPI `pytrakt`,
+//! `trakt-scrobbler` and `pakt` (a Plex-Trakt sync), npm `trakt.tv` (the
+//! library Stremio addons use) and `@dvcol/trakt-http-client` (the Trakt
+//! browser extension's client), each driven by a script in tests/clients/ as
+//! its users drive it, against a loopback fake Trakt that answers any
+//! well-formed call. The proxy's findings on that traffic must hold no false
+//! error (judged against Trakt's contract, src/spec/trakt-contract.json, and
+//! its live behaviour, /work/shared/trakt-api.md section 9) and must still
+//! name the libraries' real bugs. Each test prints a `precision` line:
+//! requests, findings by severity, errors that are real bugs, false errors.
 //!
 //! Needs a venv in target/clients-venv with tests/clients/requirements.txt
 //! and `npm ci` in tests/clients; `.ci/run` installs both. A missing piece
@@ -54,7 +57,10 @@ fn require_python() -> PathBuf {
     let python = venv_python();
     let ok = python.exists()
         && Command::new(&python)
-            .args(["-c", "import trakt, trakt_scrobbler, certifi, requests"])
+            .args([
+                "-c",
+                "import trakt, trakt_scrobbler, pakt, certifi, requests",
+            ])
             .status()
             .is_ok_and(|s| s.success());
     assert!(
@@ -65,7 +71,12 @@ fn require_python() -> PathBuf {
 }
 
 fn require_node() {
-    for package in ["trakt.tv", "global-agent"] {
+    for package in [
+        "trakt.tv",
+        "global-agent",
+        "@dvcol/trakt-http-client",
+        "undici",
+    ] {
         assert!(
             clients_dir().join("node_modules").join(package).exists(),
             "the client tests need npm `{package}`: run `npm ci` in tests/clients (or run .ci/run)"
@@ -530,7 +541,9 @@ fn drive(library: &'static str, command: impl FnOnce(&ProxyProcess) -> Command) 
     );
     let reports = manifest_dir().join("target/client-reports");
     std::fs::create_dir_all(&reports).unwrap();
-    std::fs::copy(&log, reports.join(format!("{library}.jsonl"))).unwrap();
+    // `@scope/name` → `scope-name`: one file per library, no folders.
+    let file = library.trim_start_matches('@').replace('/', "-");
+    std::fs::copy(&log, reports.join(format!("{file}.jsonl"))).unwrap();
     let run = Run {
         library,
         records,
@@ -538,7 +551,7 @@ fn drive(library: &'static str, command: impl FnOnce(&ProxyProcess) -> Command) 
         failed: report["failed"].as_array().cloned().unwrap_or_default(),
     };
     let summary = run.summary();
-    std::fs::write(reports.join(format!("{library}.txt")), &summary).unwrap();
+    std::fs::write(reports.join(format!("{file}.txt")), &summary).unwrap();
     println!("{summary}");
     drop(proxy);
     runtime.shutdown_background();
@@ -589,6 +602,33 @@ const fn bug(
         message_has: "",
         required: true,
     }
+}
+
+/// One line of figures: requests, findings by severity, the errors that are
+/// real bugs (expected) and the false ones.
+fn precision(run: &Run, real: &[Expect], findings: &[Seen]) -> String {
+    let count = |severity: &str| findings.iter().filter(|f| f.severity == severity).count();
+    let errors: Vec<&Seen> = findings.iter().filter(|f| f.severity == "error").collect();
+    let expected = errors
+        .iter()
+        .filter(|f| real.iter().any(|e| e.covers(f)))
+        .count();
+    let flagged = run
+        .records
+        .iter()
+        .filter(|r| r["findings"].as_array().is_some_and(|f| !f.is_empty()))
+        .count();
+    format!(
+        "precision {}: {} requests ({} with findings); findings: {} error, {} warning, {} info; errors: {} real bugs (expected), {} false",
+        run.library,
+        run.records.len(),
+        flagged,
+        errors.len(),
+        count("warning"),
+        count("info"),
+        expected,
+        errors.len() - expected
+    )
 }
 
 /// The verdict the issue asks for: every real bug reported, no error beyond
@@ -651,13 +691,17 @@ fn judge(run: &Run, real: &[Expect]) {
             "header.user-agent.generic reported {generic} times for one client; once is enough"
         ));
     }
-    // Nothing may have left for a host other than Trakt's API.
+    // Nothing may have left for a host other than Trakt's API, or its OAuth
+    // host for the OAuth calls (the contract names auth.trakt.tv).
     for r in &run.records {
         let url = r["request"]["url"].as_str().unwrap_or_default();
-        if !url.starts_with("https://api.trakt.tv/") {
+        if !url.starts_with("https://api.trakt.tv/")
+            && !url.starts_with("https://auth.trakt.tv/oauth/")
+        {
             problems.push(format!("unexpected host: {url}"));
         }
     }
+    println!("{}", precision(run, real, &findings));
     assert!(
         problems.is_empty(),
         "{}: {} problems\n{}\n\n{}",
@@ -924,4 +968,62 @@ fn ca_bundle(python: &Path, ca: &Path) -> PathBuf {
     let path = ca.with_file_name("requests-bundle.pem");
     std::fs::write(&path, bundle).unwrap();
     path
+}
+
+#[test]
+fn pakt_through_the_proxy() {
+    let python = require_python();
+    let home = tempfile::tempdir().unwrap();
+    let run = drive("pakt", |proxy| {
+        let bundle = ca_bundle(&python, &proxy.ca_path());
+        let mut cmd = clean_command(&python);
+        cmd.arg(clients_dir().join("pakt_driver.py"))
+            .env("HTTPS_PROXY", proxy.url())
+            .env("SSL_CERT_FILE", bundle)
+            .env("HOME", home.path());
+        cmd
+    });
+    assert!(
+        run.records.len() >= 15,
+        "pakt sent {} requests",
+        run.records.len()
+    );
+    // Verified in pakt 0.5.1's source (pakt/trakt.py): refresh_access_token
+    // posts `refresh_token`, `client_id` and `grant_type` only. Trakt's
+    // contract requires `redirect_uri` on a refresh (tokenRefreshSchema
+    // extends tokenBaseSchema), and the live API refused refreshes without it
+    // in 2026 (raycast/extensions#29215). The missing `client_secret` is only
+    // a warning: apps issued no secret log in without one (trakt/trakt-api#367).
+    let real = [bug(
+        "refresh without `redirect_uri`",
+        "oauth.token.field-missing",
+        "POST",
+        "/oauth/token",
+    )];
+    judge(&run, &real);
+}
+
+#[test]
+fn dvcol_trakt_http_client_through_the_proxy() {
+    require_node();
+    let run = drive("@dvcol/trakt-http-client", |proxy| {
+        let mut cmd = clean_command(Path::new("node"));
+        cmd.arg(clients_dir().join("dvcol_trakt_http_client_driver.js"))
+            .current_dir(clients_dir())
+            .env("TRAKT_DOCTOR_PROXY", proxy.url())
+            .env("NODE_EXTRA_CA_CERTS", proxy.ca_path());
+        cmd
+    });
+    assert!(
+        run.records.len() >= 25,
+        "@dvcol/trakt-http-client sent {} requests",
+        run.records.len()
+    );
+    // Verified in @dvcol/trakt-http-client 1.7.0's source: every OAuth body
+    // carries client_id, client_secret and (token) redirect_uri as JSON, the
+    // User-Agent is the app's, scrobble bodies keep `progress`. No error is
+    // a real bug here. Writes are not paced by the library (the warnings
+    // `session.write.too-fast` name the driver's back-to-back calls).
+    let real: [Expect; 0] = [];
+    judge(&run, &real);
 }
