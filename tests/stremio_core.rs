@@ -4,9 +4,12 @@
 //! Chromium (tests/stremio_core/run.mjs), proxied through the trakt-doctor
 //! binary to the loopback fake in tests/common/stremio_fake.rs. Three
 //! accounts: Trakt linked during the session (with --fix), an expired link,
-//! no link. Needs `chromium`, `certutil` (libnss3-tools), node and `npm ci`
-//! in tests/stremio_core; `.ci/run` installs them. A missing piece fails
-//! with the command to run.
+//! no link. The first two also run with an older release still in use,
+//! 0.47.8 (npm alias `stremio-core-web-old`): its page dispatches
+//! `PullUserFromAPI` without args and has no player `Seek`, and the lens
+//! must read what it sends as it reads 0.62. Needs `chromium`, `certutil`
+//! (libnss3-tools), node and `npm ci` in tests/stremio_core; `.ci/run`
+//! installs them. A missing piece fails with the command to run.
 //!
 //! `RECORD_STREMIO_CORE=1 cargo test --test stremio_core` rewrites
 //! tests/fixtures/stremio-core-session.jsonl (the linked session's requests,
@@ -25,6 +28,36 @@ use serde_json::{json, Value};
 
 /// The app version the page hands to the core's init, as Stremio Web does.
 const APP_VERSION: &str = "5.0.0-beta.24";
+
+/// Which release of the core plays the session.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Core {
+    /// `@stremio/stremio-core-web` 0.62, in dist/.
+    Current,
+    /// `stremio-core-web-old` (npm alias of `@stremio/stremio-core-web`
+    /// 0.47.8, still in use), in dist/old/: `PullUserFromAPI` takes no
+    /// args and the player has no `Seek` action (a seek is a jump between
+    /// two `TimeChanged`).
+    Old,
+}
+
+/// The version the old core's package must be: the assertions below read
+/// what this release sends.
+const OLD_CORE_VERSION: &str = "0.47.8";
+
+impl Core {
+    /// The page's config for this core: where it is built, its action shapes.
+    fn config(self) -> Value {
+        match self {
+            Core::Current => json!({"dist": core_dir().join("dist")}),
+            Core::Old => json!({
+                "dist": core_dir().join("dist/old"),
+                "pullUserArgs": false,
+                "seek": false,
+            }),
+        }
+    }
+}
 /// The hosts trakt-doctor decrypts and logs; Cinemeta is tunnelled.
 const INTERCEPTED: &[&str] = &["api.strem.io", "www.strem.io", "api.trakt.tv", "trakt.tv"];
 
@@ -44,7 +77,12 @@ fn require_tools() {
     if Command::new("node").arg("--version").output().is_err() {
         missing.push("apt-get install nodejs npm".into());
     }
-    for package in ["playwright-core", "esbuild", "@stremio/stremio-core-web"] {
+    for package in [
+        "playwright-core",
+        "esbuild",
+        "@stremio/stremio-core-web",
+        "stremio-core-web-old",
+    ] {
         if !core_dir().join("node_modules").join(package).exists() {
             missing.push(format!(
                 "`npm ci` in tests/stremio_core (no {package} in its node_modules)"
@@ -55,6 +93,12 @@ fn require_tools() {
         missing.is_empty(),
         "the Stremio core test needs: {} (or run .ci/run, which installs them)",
         missing.join("; ")
+    );
+    let old = core_dir().join("node_modules/stremio-core-web-old/package.json");
+    let old: Value = serde_json::from_str(&std::fs::read_to_string(old).unwrap()).unwrap();
+    assert_eq!(
+        old["version"], OLD_CORE_VERSION,
+        "tests/stremio_core/package.json's stremio-core-web-old is the release these tests read; `npm ci` there"
     );
 }
 
@@ -90,12 +134,18 @@ struct Session {
     /// Every sink a secret could reach: the JSONL log, the terminal's stdout and stderr.
     sinks: Vec<(&'static str, String)>,
     driver: String,
+    core: Core,
 }
 
 /// Plays the scenario with an account in `link` state through a proxy
 /// started with `extra` flags; prints what happened and checks what holds
 /// in every session ([`check_common`]).
 async fn play(link: TraktLink, extra: &[&str], scenario: Value) -> Session {
+    play_core(Core::Current, link, extra, scenario).await
+}
+
+/// [`play`] with the given release of the core.
+async fn play_core(core: Core, link: TraktLink, extra: &[&str], scenario: Value) -> Session {
     require_tools();
     build();
     let ca = TestCa::new();
@@ -121,7 +171,6 @@ async fn play(link: TraktLink, extra: &[&str], scenario: Value) -> Session {
         "proxy": proxy.addr.to_string(),
         "hosts": STREMIO_HOSTS,
         "home": home,
-        "dist": core_dir().join("dist"),
         "appVersion": APP_VERSION,
         "email": EMAIL,
         "password": PASSWORD,
@@ -129,7 +178,12 @@ async fn play(link: TraktLink, extra: &[&str], scenario: Value) -> Session {
         "movie": {"type": "movie", "id": MOVIE, "video": MOVIE, "duration": 8_520_000, "seekTo": 6_390_000, "hash": "8e245d9679d31e12"},
         "series": {"type": "series", "id": SERIES, "video": EPISODE, "duration": 2_880_000, "seekTo": 2_620_000, "hash": "1f0e2d3c4b5a6978"},
     });
-    if let (Some(config), Some(scenario)) = (config.as_object_mut(), scenario.as_object()) {
+    if let (Some(config), Some(scenario), Some(release)) = (
+        config.as_object_mut(),
+        scenario.as_object(),
+        core.config().as_object(),
+    ) {
+        config.extend(release.clone());
         config.extend(scenario.clone());
     }
     let driver = tokio::task::spawn_blocking(move || {
@@ -172,6 +226,7 @@ async fn play(link: TraktLink, extra: &[&str], scenario: Value) -> Session {
         received,
         sinks,
         driver: text,
+        core,
     };
     println!("{}\n{}", session.driver, summary(&session.records));
     check_common(&session);
@@ -320,7 +375,8 @@ fn check_findings(session: &Session, expected: &BTreeMap<&str, Vec<BTreeSet<Stri
 }
 
 /// What holds in every session: each request that reached the fake through
-/// the proxy was logged once, the core sent what 0.62 sends, and no secret
+/// the proxy was logged once, the core sent what 0.62 sends (0.47.8 sends
+/// the same API calls in the same shapes), and no secret
 /// reached a sink.
 fn check_common(session: &Session) {
     // Query strings are compared without their values: the log redacts the OAuth code.
@@ -355,9 +411,25 @@ fn check_common(session: &Session) {
     }
 }
 
-/// The Trakt events of two plays (movie, episode): pause, resume, seek, and
-/// the pause Unload sends with playerStopped.
-const TRAKT_EVENTS_PER_SESSION: usize = 8;
+/// The Trakt events of two plays (movie, episode). 0.62: pause, resume,
+/// seek, and the pause Unload sends with playerStopped. 0.47: pause, resume
+/// and the playing its TimeChanged sends on the seek's jump; its Unload
+/// sends playerStopped alone (src/models/player.rs at that release).
+fn trakt_events_per_session(core: Core) -> usize {
+    match core {
+        Core::Current => 8,
+        Core::Old => 6,
+    }
+}
+
+/// The Trakt event names in the order the core sent them.
+fn trakt_event_names(session: &Session) -> Vec<String> {
+    events_sent(session)
+        .into_iter()
+        .map(|(name, _)| name)
+        .filter(|name| name.starts_with("trakt"))
+        .collect()
+}
 
 fn trakt_events(session: &Session) -> Vec<Option<bool>> {
     events_sent(session)
@@ -373,11 +445,16 @@ fn check_trakt_events(session: &Session, has_trakt: bool) {
     let trakt = trakt_events(session);
     assert_eq!(
         trakt.len(),
-        TRAKT_EVENTS_PER_SESSION,
+        trakt_events_per_session(session.core),
         "{:?}",
         events_sent(session)
     );
     assert!(trakt.iter().all(|h| *h == Some(has_trakt)), "{trakt:?}");
+    if session.core == Core::Old {
+        // Per play: pause, resume, the seek's jump; nothing at Unload.
+        let play = ["traktPaused", "traktPlaying", "traktPlaying"];
+        assert_eq!(trakt_event_names(session), [play, play].concat());
+    }
 }
 
 /// Asserts the rules on the `events` exchange: the client version once,
@@ -385,9 +462,59 @@ fn check_trakt_events(session: &Session, has_trakt: bool) {
 fn check_event_rules(session: &Session, per_event: &[&str]) {
     let mut want = BTreeMap::from([("stremio.client.version".to_string(), 1)]);
     for rule in per_event {
-        want.insert(rule.to_string(), TRAKT_EVENTS_PER_SESSION);
+        want.insert(rule.to_string(), trakt_events_per_session(session.core));
     }
     assert_eq!(event_rule_counts(session), want);
+}
+
+/// Every Trakt event's progress as the lens reads it is the event's own
+/// `libItemTimeOffset / libItemTimeDuration`, at the event's index: what
+/// each release puts in `player` is read right.
+fn check_progress_read(session: &Session) {
+    let records: Vec<&Value> = session
+        .records
+        .iter()
+        .filter(|r| name(r) == "events")
+        .collect();
+    let bodies: Vec<Value> = session
+        .received
+        .iter()
+        .filter(|r| r.path == "/api/events")
+        .map(|r| serde_json::from_slice(&r.body).unwrap_or_default())
+        .collect();
+    assert_eq!(records.len(), bodies.len());
+    let mut checked = 0;
+    for (record, body) in records.iter().zip(&bodies) {
+        let findings = record["findings"].as_array().cloned().unwrap_or_default();
+        for (i, event) in body["events"].as_array().into_iter().flatten().enumerate() {
+            let event_name = event["eventName"].as_str().unwrap_or_default();
+            if !event_name.starts_with("trakt") {
+                continue;
+            }
+            let offset = event["player"]["libItemTimeOffset"]
+                .as_f64()
+                .unwrap_or(-1.0);
+            let duration = event["player"]["libItemTimeDuration"]
+                .as_f64()
+                .unwrap_or(0.0);
+            assert!(duration > 0.0, "{event}");
+            let want = format!(
+                "{event_name}: Trakt receives progress {:.1} %",
+                offset * 100.0 / duration
+            );
+            let at = format!("/events/{i}/player/libItemTimeOffset");
+            assert!(
+                findings
+                    .iter()
+                    .any(|f| f["rule"] == "stremio.event.progress"
+                        && f["location"] == at.as_str()
+                        && f["message"] == want.as_str()),
+                "no `{want}` at {at}: {findings:?}"
+            );
+            checked += 1;
+        }
+    }
+    assert_eq!(checked, trakt_events_per_session(session.core));
 }
 
 /// The rule ids of the `events` exchange, counted.
@@ -403,7 +530,20 @@ fn event_rule_counts(session: &Session) -> BTreeMap<String, usize> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn linking_trakt_during_a_session_with_fix() {
-    let session = play(
+    linking_with_fix(Core::Current).await;
+}
+
+/// The older core (0.47.8) in the same session: the same lens findings on
+/// the same calls (its PullUserFromAPI and seek differ only in what the page
+/// dispatches, not in what reaches the network).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn older_core_linking_trakt_during_a_session_with_fix() {
+    linking_with_fix(Core::Old).await;
+}
+
+async fn linking_with_fix(core: Core) {
+    let session = play_core(
+        core,
         TraktLink::None,
         &["--fix"],
         json!({"link": true, "installTrakt": true, "logoutTrakt": true}),
@@ -473,12 +613,27 @@ async fn linking_trakt_during_a_session_with_fix() {
     // Every Trakt event says hasTrakt: true and gets its progress.
     check_trakt_events(&session, true);
     check_event_rules(&session, &["stremio.event.progress"]);
-    record_fixture(&session);
+    check_progress_read(&session);
+    if core == Core::Current {
+        record_fixture(&session);
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_expired_trakt_link_is_reported_and_relinking_hits_the_api_host() {
-    let session = play(
+    expired_link(Core::Current).await;
+}
+
+/// The older core (0.47.8): its login answer shows the same expired token,
+/// its events the same `hasTrakt: false`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn older_core_an_expired_trakt_link_is_reported() {
+    expired_link(Core::Old).await;
+}
+
+async fn expired_link(core: Core) {
+    let session = play_core(
+        core,
         TraktLink::Expired,
         &[],
         json!({"link": true, "installTrakt": false, "logoutTrakt": false}),
@@ -534,6 +689,7 @@ async fn an_expired_trakt_link_is_reported_and_relinking_hits_the_api_host() {
         &session,
         &["stremio.event.has-trakt", "stremio.event.progress"],
     );
+    check_progress_read(&session);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -559,7 +715,7 @@ async fn no_trakt_link_warns_on_every_trakt_event() {
     check_trakt_events(&session, false);
     assert_eq!(
         event_rule_counts(&session)["stremio.event.has-trakt"],
-        TRAKT_EVENTS_PER_SESSION
+        trakt_events_per_session(session.core)
     );
 }
 

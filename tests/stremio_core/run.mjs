@@ -2,7 +2,10 @@
 // Web Worker, as Stremio Web runs it) in Debian's Chromium, proxied through
 // trakt-doctor. Argument: JSON config from tests/stremio_core.rs:
 //   { proxy, hosts, home, dist, appVersion, email, password, link, installTrakt,
-//     logoutTrakt, movie, series, streamUrl }
+//     logoutTrakt, movie, series, streamUrl, pullUserArgs?, seek? }
+// `dist` is the built core (dist/ or dist/old/); `pullUserArgs` and `seek`
+// (default true) say whether that core's PullUserFromAPI takes `args` and
+// whether it has the player's Seek action.
 // Only the listed hosts go to trakt-doctor; anything else goes to a closed
 // loopback port, so nothing leaves the machine (a PAC script, which
 // --proxy-server cannot express). The page itself is served on 127.0.0.1.
@@ -96,9 +99,10 @@ try {
     throw new Error(`no ${name} core event within ${limit} ms`);
   }
   const focus = async () => {
-    // Stremio Web's App.js onWindowFocus; PullUserFromAPI takes `args: {}` in 0.62.
+    // Stremio Web's App.js onWindowFocus; PullUserFromAPI takes `args: {}` in 0.62,
+    // no args before the 0.5x line (a unit variant: cfg.pullUserArgs false).
     await ctx("PullAddonsFromAPI");
-    await ctx("PullUserFromAPI", {});
+    await ctx("PullUserFromAPI", cfg.pullUserArgs === false ? undefined : {});
     await ctx("SyncLibraryWithAPI");
     await ctx("PullNotifications");
     await settle();
@@ -152,7 +156,9 @@ try {
     for (const t of [1000, 2000, 3000]) await player("TimeChanged", { time: t, duration: d, device });
     await player("PausedChanged", { paused: true }); // pause
     await player("PausedChanged", { paused: false }); // resume
-    await player("Seek", { time: item.seekTo, duration: d, device });
+    // A core without the Seek action (cfg.seek false) sees the seek as the
+    // jump in the next TimeChanged, as the player reported it then.
+    if (cfg.seek !== false) await player("Seek", { time: item.seekTo, duration: d, device });
     await player("TimeChanged", { time: item.seekTo + 1000, duration: d, device });
     await dispatch({ action: "Unload" }, "player");
     await settle();
