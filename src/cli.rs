@@ -32,7 +32,9 @@ Quick start:
 Examples:
   trakt-doctor --log trakt.jsonl
   curl -x http://127.0.0.1:8080 --cacert \"$(trakt-doctor ca path)\" https://api.trakt.tv/users/settings
-  HTTPS_PROXY=http://127.0.0.1:8080 NODE_EXTRA_CA_CERTS=\"$(trakt-doctor ca path)\" node addon.js";
+  npm install global-agent@3.0.0      (a Node addon or script, any maintained Node: 18, 20, 22, 24)
+  GLOBAL_AGENT_HTTP_PROXY=http://127.0.0.1:8080 NODE_EXTRA_CA_CERTS=\"$(trakt-doctor ca path)\" \\
+    node -r global-agent/bootstrap addon.js";
 
 /// A local HTTPS debugging proxy that shows why Trakt (or Stremio's Trakt
 /// bridge) rejected a request, and what to do about it.

@@ -49,6 +49,12 @@ pub(crate) fn trust_step(os: Os, ca: &str) -> String {
 
 /// The one command that trusts the CA for this user (`certs_flag` names a
 /// CA folder other than the default), then the same by hand.
+/// What `ca trust` cannot do: programs that read no system store.
+pub(crate) const OWN_TRUST_STORES: &str = "Programs with trust stores of their own need the CA \
+    too: curl --cacert \"$(trakt-doctor ca path)\"; Node NODE_EXTRA_CA_CERTS; Python \
+    REQUESTS_CA_BUNDLE or SSL_CERT_FILE (a bundle of certifi's roots plus the CA); Firefox: set \
+    security.enterprise_roots.enabled in about:config, or import the CA.";
+
 pub(crate) fn trust_line(os: Os, ca: &str, certs_flag: &str) -> String {
     format!(
         "`trakt-doctor ca trust{certs_flag}`   (by hand: {})",
@@ -108,7 +114,7 @@ fn routing(os: Os, addr: &str, ca: &str) -> Vec<String> {
         "Stremio Web: start a browser with --proxy-server=http://{addr} (Chromium/Chrome/Edge), open web.stremio.com."
     ));
     steps.push(format!(
-        "Addons and scripts (Node): HTTPS_PROXY=http://{addr} NODE_USE_ENV_PROXY=1 NODE_EXTRA_CA_CERTS=\"{ca}\" (Node >= 24 honours HTTPS_PROXY only with NODE_USE_ENV_PROXY=1)."
+        "Addons and scripts (Node 18 to 24): npm install global-agent@3.0.0, then GLOBAL_AGENT_HTTP_PROXY=http://{addr} NODE_EXTRA_CA_CERTS=\"{ca}\" node -r global-agent/bootstrap addon.js (for fetch: undici's ProxyAgent, see the README; HTTPS_PROXY alone is ignored before Node 24)."
     ));
     steps.push(
         "Reproduce the Trakt problem (link, play, sync) and read the explanation under each exchange.".to_string(),

@@ -322,14 +322,45 @@ async fn ca_trust_makes_chromium_trust_the_proxy_and_ca_untrust_undoes_it() {
             "created an empty NSS database in {}",
             nssdb.display()
         )) && trusted.contains("added ")
-            && trusted.contains("Undo with `trakt-doctor ca untrust --certs"),
+            && trusted.contains("Undo with `trakt-doctor ca untrust --certs")
+            && trusted.contains("NODE_EXTRA_CA_CERTS")
+            && trusted.contains("security.enterprise_roots.enabled"),
         "{trusted}"
+    );
+    // A proxy started on that CA now says it is trusted, not "trust it once".
+    let banner = |home: &std::path::Path| {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_trakt-doctor"))
+            .args(["--listen", "127.0.0.1:0", "--certs"])
+            .arg(proxy.certs.path())
+            .env("HOME", home)
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("run trakt-doctor");
+        let stderr = child.stderr.take().unwrap();
+        let mut said = String::new();
+        for line in std::io::BufRead::lines(std::io::BufReader::new(stderr)) {
+            let line = line.unwrap_or_default();
+            said.push_str(&line);
+            said.push('\n');
+            if line.contains("Press Ctrl-C") {
+                break;
+            }
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+        said
+    };
+    let said = banner(&home);
+    assert!(
+        said.contains("The CA is trusted for this user") && !said.contains("Trust the CA once"),
+        "{said}"
     );
     let (ok, output) = load("before");
     assert!(ok, "{output}\nproxy stderr:\n{}", proxy.stderr());
 
     let untrusted = ca_command("untrust");
     assert!(untrusted.contains("removed `trakt-doctor`"), "{untrusted}");
+    assert!(banner(&home).contains("Trust the CA once"));
     let (ok, output) = load("after");
     assert!(!ok, "the page loaded without trust: {output}");
     assert!(output.contains("ERR_CERT_AUTHORITY_INVALID"), "{output}");

@@ -91,15 +91,38 @@ async fn oversized_heads_slow_clients_and_tls_on_the_plain_port_are_refused() {
 async fn a_client_that_rejects_our_certificate_is_told_to_trust_the_ca() {
     let proxy = ProxyProcess::start(&[]);
     // curl without --cacert does not trust trakt-doctor's CA.
-    let out = curl(&["-x", &proxy.url(), "https://api.trakt.tv/users/settings"]);
-    assert!(!out.status.success());
+    for _ in 0..3 {
+        let out = curl(&[
+            "-A",
+            "UntrustingClient/2.1",
+            "-x",
+            &proxy.url(),
+            "https://api.trakt.tv/users/settings",
+        ]);
+        assert!(!out.status.success());
+    }
     proxy.wait_for("the trust hint", |p| {
-        p.stderr()
-            .contains("does not trust the trakt-doctor CA yet")
+        p.stderr().contains("does not trust the trakt-doctor CA")
     });
-    assert!(proxy
-        .stderr()
-        .contains(&format!("http://{}/ca", proxy.addr)));
+    let said = proxy.stderr();
+    // In words, once: who refused, the fix for browsers and Stremio, and the
+    // programs that keep trust stores of their own.
+    for words in [
+        "a client (UntrustingClient/2.1) refused trakt-doctor's certificate for api.trakt.tv",
+        "trakt-doctor ca trust",
+        &format!("http://{}/ca", proxy.addr),
+        "--cacert",
+        "NODE_EXTRA_CA_CERTS",
+        "REQUESTS_CA_BUNDLE",
+        "security.enterprise_roots.enabled",
+    ] {
+        assert!(said.contains(words), "{words}: {said}");
+    }
+    assert_eq!(
+        said.matches("refused trakt-doctor's certificate").count(),
+        1,
+        "{said}"
+    );
     still_serving(&proxy);
 }
 

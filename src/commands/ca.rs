@@ -121,10 +121,17 @@ fn trust_it(files: &CaFiles, ca: &CertificateAuthority, add: bool) -> Result<i32
     }
     let flag = files.certs_flag();
     if add {
+        if let Ok(pem) = std::fs::read_to_string(&cert) {
+            let on = time::OffsetDateTime::now_utc().date().to_string();
+            // Only the banner's wording depends on it.
+            let _ = trust::note_trusted(&files.dir, &pem, &on);
+        }
         eprintln!(
             "trakt-doctor: this user's browsers and apps that read {} now trust the CA \
-             (restart them to pick it up). Undo with `trakt-doctor ca untrust{flag}`.",
-            trust::store_name(os, &home)
+             (restart them to pick it up). Undo with `trakt-doctor ca untrust{flag}`.\n\
+             trakt-doctor: {}",
+            trust::store_name(os, &home),
+            crate::guide::OWN_TRUST_STORES
         );
     } else if outcome.changed.is_empty() {
         eprintln!(
@@ -133,6 +140,9 @@ fn trust_it(files: &CaFiles, ca: &CertificateAuthority, add: bool) -> Result<i32
         );
     } else {
         eprintln!("trakt-doctor: trust it again with `trakt-doctor ca trust{flag}`.");
+    }
+    if !add {
+        trust::forget_trusted(&files.dir);
     }
     Ok(0)
 }

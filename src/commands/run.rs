@@ -305,14 +305,27 @@ fn print_banner(proxy: &Proxy, config: &RunConfig, origin: CaOrigin, limits_line
         None => String::new(),
     };
     let os = guide::Os::current();
-    let trust = guide::trust_line(os, &ca, &config.ca_files.certs_flag());
+    let trusted = std::fs::read_to_string(&ca_path)
+        .ok()
+        .and_then(|pem| crate::tls::trust::trusted_on(&config.ca_files.dir, &pem));
+    let trust = match trusted {
+        Some(on) => format!(
+            "The CA is trusted for this user (`trakt-doctor ca trust`, {on}): browsers and the \
+             Stremio apps accept it. {}",
+            guide::OWN_TRUST_STORES
+        ),
+        None => format!(
+            "Trust the CA once, for this user: {}",
+            guide::trust_line(os, &ca, &config.ca_files.certs_flag())
+        ),
+    };
     eprintln!(
         "trakt-doctor {version}: listening on {addr}
   Decrypting:   {hosts} (every other host is tunnelled untouched)
   CA:           {ca} ({ca_state}){fix_line}{log_line}{limits_line}
   Web view:     http://{addr}/   (CA and trust steps: http://{addr}/ca, PAC: http://{addr}/proxy.pac)
 
-Trust the CA once, for this user: {trust}
+{trust}
 
 Route Stremio through it ({os_name}; `trakt-doctor stremio --os OS` for another system):
 {steps}

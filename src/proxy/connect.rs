@@ -54,11 +54,17 @@ pub async fn handle(shared: Arc<Shared>, req: Request<Incoming>) -> Response<Pro
             port,
         };
         let tracked = shared.clone();
+        // Who asked, for the words if its TLS then refuses the certificate.
+        let agent = req
+            .headers()
+            .get(http::header::USER_AGENT)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
         // A task of its own, still logged under the client connection's span.
         tracked.tasks.spawn(
             async move {
                 match hyper::upgrade::on(req).await {
-                    Ok(upgraded) => intercept(shared, target, TokioIo::new(upgraded)).await,
+                    Ok(upgraded) => intercept(shared, target, agent, TokioIo::new(upgraded)).await,
                     Err(e) => tracing::debug!("CONNECT upgrade failed: {e}"),
                 }
             }
@@ -155,7 +161,7 @@ where
 
 /// Decrypts an intercepted tunnel: peeks at the first bytes to tell a TLS
 /// handshake from plain HTTP, then serves HTTP/1.1 or HTTP/2 on it.
-async fn intercept<C>(shared: Arc<Shared>, target: Target, mut client: C)
+async fn intercept<C>(shared: Arc<Shared>, target: Target, agent: Option<String>, mut client: C)
 where
     C: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
@@ -206,13 +212,71 @@ where
             clock.lap(super::stages::Stage::Tls);
             serve_http(shared, target, tls).await
         }
-        Err(e) => tracing::warn!(
-            "TLS handshake for {} failed: {e}. If the client reports a certificate error, \
-             it does not trust the trakt-doctor CA yet: download it from http://{}/ca and trust it",
-            target.host,
-            shared.local_addr
-        ),
+        Err(e) => match refused_certificate(&e) {
+            Some(alert) if !TOLD_UNTRUSTED.swap(true, std::sync::atomic::Ordering::Relaxed) => {
+                tracing::warn!(
+                    "{}",
+                    untrusted_ca_words(&target.host, agent.as_deref(), &alert, shared.local_addr)
+                )
+            }
+            Some(alert) => tracing::debug!(
+                "a client refused the certificate for {} again ({alert})",
+                target.host
+            ),
+            None => tracing::warn!(
+                "TLS handshake for {} failed: {e}. If the client reports a certificate error, \
+                 it does not trust the trakt-doctor CA yet: download it from http://{}/ca and trust it",
+                target.host,
+                shared.local_addr
+            ),
+        },
     }
+}
+
+/// Whether the untrusted-CA explanation was given: once per run is enough
+/// (every connection of that client fails the same way).
+static TOLD_UNTRUSTED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// The alert a client's TLS sent when it refused the certificate trakt-doctor
+/// minted (it does not trust the CA), if that is why the handshake failed.
+fn refused_certificate(error: &std::io::Error) -> Option<String> {
+    use rustls::AlertDescription as Alert;
+    match error.get_ref()?.downcast_ref::<rustls::Error>()? {
+        rustls::Error::AlertReceived(
+            alert @ (Alert::UnknownCA
+            | Alert::BadCertificate
+            | Alert::CertificateUnknown
+            | Alert::UnsupportedCertificate),
+        ) => Some(format!("{alert:?}")),
+        _ => None,
+    }
+}
+
+/// The untrusted-CA explanation, in words: which client refused, that
+/// `ca trust` is the fix for browsers and Stremio, and the programs that
+/// keep trust stores of their own.
+fn untrusted_ca_words(
+    host: &str,
+    agent: Option<&str>,
+    alert: &str,
+    local: std::net::SocketAddr,
+) -> String {
+    let who = agent.map_or_else(
+        || "a client".to_string(),
+        // A User-Agent is the client's text: shown with control characters
+        // made visible, and not at any length.
+        |a| {
+            let shown: String = a.chars().take(120).collect();
+            format!("a client ({})", crate::log::terminal::visible(&shown))
+        },
+    );
+    format!(
+        "{who} refused trakt-doctor's certificate for {host} (its TLS said {alert}): it does not \
+         trust the trakt-doctor CA. Browsers and the Stremio apps: run `trakt-doctor ca trust` \
+         (or download http://{local}/ca and trust it). {} Told once; later refusals are not \
+         repeated",
+        crate::guide::OWN_TRUST_STORES
+    )
 }
 
 /// Most requests one client connection may have open at once (HTTP/2's

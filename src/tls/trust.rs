@@ -53,6 +53,30 @@ impl Invocation {
 }
 
 /// The user's NSS database folder.
+/// Beside the CA, what `ca trust` last did: the certificate it trusted and
+/// when. The banner reads it instead of asking each system's store (slow,
+/// and a process to run at every start).
+fn trusted_note(dir: &Path) -> PathBuf {
+    dir.join("trakt-doctor-ca.trusted")
+}
+
+/// Notes that `ca trust` trusted `pem` (the CA certificate) `on` a date.
+pub(crate) fn note_trusted(dir: &Path, pem: &str, on: &str) -> std::io::Result<()> {
+    std::fs::write(trusted_note(dir), format!("{on}\n{pem}"))
+}
+
+/// Forgets the note (`ca untrust`, or a regenerated CA).
+pub(crate) fn forget_trusted(dir: &Path) {
+    let _ = std::fs::remove_file(trusted_note(dir));
+}
+
+/// When `ca trust` trusted the CA whose certificate is `pem`, if it did.
+pub(crate) fn trusted_on(dir: &Path, pem: &str) -> Option<String> {
+    let note = std::fs::read_to_string(trusted_note(dir)).ok()?;
+    let (on, trusted) = note.split_once('\n')?;
+    (trusted.trim() == pem.trim()).then(|| on.trim().to_string())
+}
+
 pub(crate) fn nss_dir(home: &Path) -> PathBuf {
     home.join(".pki").join("nssdb")
 }
