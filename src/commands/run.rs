@@ -111,7 +111,11 @@ pub(crate) fn run(args: RunArgs) -> Result<i32, Fatal> {
     let (ca, origin) = CertificateAuthority::load_or_create(files, &config.hosts)
         .context(&format!("cannot use the CA in {}", files.dir.display()))?;
     let redactor = crate::fingerprint_key::load_or_create(&files.dir).map_err(Fatal)?;
-    for warning in ca.warnings(files) {
+    for warning in ca
+        .warnings(files)
+        .into_iter()
+        .chain(crate::fingerprint_key::warnings(&files.dir))
+    {
         eprintln!("trakt-doctor: WARNING: {warning}");
     }
     let ca_pem = ca.cert_pem().to_string();
