@@ -308,7 +308,8 @@ fn print_banner(proxy: &Proxy, config: &RunConfig, origin: CaOrigin, limits_line
         "trakt-doctor {version}: listening on {addr}
   Decrypting:   {hosts} (every other host is tunnelled untouched)
   CA:           {ca} ({ca_state}){fix_line}{log_line}{limits_line}
-  Web view:     http://{addr}/   (CA and trust steps: http://{addr}/ca, PAC: http://{addr}/proxy.pac)
+  Web view:     {unlock}   (this link allows resending and revealing secrets: keep it to yourself)
+  CA, PAC:      http://{addr}/ca (CA and trust steps), http://{addr}/proxy.pac
 
 Trust the CA once, for this user: {trust}
 
@@ -316,6 +317,8 @@ Route Stremio through it ({os_name}; `trakt-doctor stremio --os OS` for another 
 {steps}
 Press Ctrl-C to stop.",
         version = env!("CARGO_PKG_VERSION"),
+        // The one place the unlock secret is shown.
+        unlock = proxy.unlock_link(),
         hosts = super::host_list(&config.hosts),
         os_name = os.name(),
         steps = guide::route_steps(os, &addr.to_string(), &ca),
