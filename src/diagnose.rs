@@ -122,8 +122,37 @@ fn cut_on_the_way(exchange: &Exchange, diagnosis: &mut Option<Diagnosis>) {
 const COOKIE_GUESS: &str =
     "cookies or a cached page during the OAuth handshake: retry the link in a private window";
 
-/// The generic remedy when findings explain a rejection.
-const FIX_FINDINGS: &str = "fix the findings above in the client (or run trakt-doctor with --fix where a fix exists)";
+/// The remedy when findings explain a rejection and auto-fix repairs none.
+const FIX_FINDINGS: &str = "fix the findings above in the client that sent the request";
+
+/// What to do about the findings that explain a rejection: auto-fix for
+/// those it repairs (named), the client for the rest.
+fn remedy_for(findings: &[&Finding]) -> String {
+    let ids = |fixable: bool| -> Vec<String> {
+        let mut ids: Vec<String> = findings
+            .iter()
+            .filter(|f| f.fix.is_some() == fixable)
+            .map(|f| format!("`{}`", f.rule))
+            .collect();
+        ids.dedup();
+        ids
+    };
+    let (fixable, by_hand) = (ids(true), ids(false));
+    match (fixable.is_empty(), by_hand.is_empty()) {
+        (true, _) => FIX_FINDINGS.to_string(),
+        (false, true) => format!(
+            "auto-fix repairs this: run trakt-doctor with --fix, or use Resend with fixes in the web \
+             view ({})",
+            fixable.join(", ")
+        ),
+        (false, false) => format!(
+            "auto-fix repairs {} (--fix, or Resend with fixes in the web view); fix {} in the \
+             client that sent the request",
+            fixable.join(", "),
+            by_hand.join(", ")
+        ),
+    }
+}
 
 /// A step of the Trakt link (Stremio's link page, Trakt's sign-in and
 /// authorize pages, Stremio's callback): what its cookies really do. Cookie
@@ -276,11 +305,12 @@ fn explain_alone(exchange: &Exchange) -> Option<Diagnosis> {
     let meaning = status::meaning(status).unwrap_or("an error status Trakt does not document");
     let mut b = Builder::new(format!("{status} {meaning}"));
     if let Some(first) = findings.first() {
+        // Said once: the summary quotes the first finding, the causes the rest.
         b.summary = format!("{status} because {} ({})", first.message, first.rule);
-        for f in &findings {
+        for f in findings.iter().skip(1) {
             b.cause(format!("{}: {} at {}", f.rule, f.message, f.location));
         }
-        b.remedy(FIX_FINDINGS);
+        b.remedy(remedy_for(&findings));
     }
     let answer = Answer::new(
         response,
@@ -890,7 +920,30 @@ mod tests {
             d.summary
         );
         assert!(d.summary.contains("line 1 column 54"));
+        // Said once: the summary holds it, the causes do not repeat it, and
+        // with no auto-fix for it, --fix is not offered.
+        assert!(!d.causes.iter().any(|c| c.contains("line 1 column 54")), "{d:?}");
+        assert_eq!(d.remedies, [FIX_FINDINGS]);
+        // A finding auto-fix repairs is named with the way to apply it.
+        ex.findings.push(
+            crate::lint::headers::API_VERSION_MISSING
+                .finding("trakt-api-version", "the `trakt-api-version` header is missing")
+                .with_fix(crate::report::Fix::SetHeader {
+                    name: "trakt-api-version".into(),
+                    value: "2".into(),
+                }),
+        );
+        let d = explain(&ex).unwrap();
+        assert_eq!(d.causes.len(), 1, "{d:?}");
+        let remedy = d.remedies.first().cloned().unwrap_or_default();
+        assert!(
+            remedy.contains("auto-fix repairs `header.api-version.missing`")
+                && remedy.contains("--fix")
+                && remedy.contains("fix `body.json.invalid` in the client"),
+            "{remedy}"
+        );
         ex.findings[0].fixed = true;
+        ex.findings.truncate(1);
         assert!(!explain(&ex).unwrap().summary.contains("because"));
     }
 

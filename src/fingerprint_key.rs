@@ -3,8 +3,9 @@
 //! printed or logged. Fingerprints in the logs are HMAC-SHA256 under it, so
 //! they match the same token on this machine and reveal nothing elsewhere.
 //!
-//! On Unix the file is created with mode 0600. On Windows it inherits the
-//! ACL of its folder; under the user's profile (the default for a per-user
+//! On Unix the file is created with mode 0600, and the proxy warns at start
+//! when others can read it ([`warnings`]). On Windows it inherits the ACL
+//! of its folder; under the user's profile (the default for a per-user
 //! install) only that user and administrators can read it.
 //!
 //! Shell: reads and writes files, then hands a [`Redactor`] to the pure core.
@@ -65,6 +66,36 @@ pub(crate) fn load(dir: &Path) -> Result<Option<Redactor>, String> {
     }
 }
 
+/// What is risky about the key of `dir`, one sentence each, for the
+/// operator to read at start: a key others may read (Unix; on Windows the
+/// file inherits its folder's ACL and nothing is checked).
+pub(crate) fn warnings(dir: &Path) -> Vec<String> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let file = path(dir);
+        let Ok(meta) = fs::metadata(&file) else {
+            return Vec::new();
+        };
+        let mode = meta.permissions().mode() & 0o777;
+        if mode & 0o077 == 0 {
+            return Vec::new();
+        }
+        vec![format!(
+            "the fingerprint key {} can be read by other users (mode {mode:03o}); \
+             anyone who reads it can test guessed tokens against the fingerprints in your logs: \
+             run `chmod 600 {}`",
+            file.display(),
+            file.display()
+        )]
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = dir;
+        Vec::new()
+    }
+}
+
 fn hex(bytes: &[u8]) -> String {
     let mut out: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
     out.push('\n');
@@ -105,8 +136,32 @@ mod tests {
             let mode = fs::metadata(path(dir.path())).unwrap().permissions().mode();
             assert_eq!(mode & 0o777, 0o600);
         }
+        assert!(warnings(dir.path()).is_empty());
         fs::write(path(dir.path()), "not hex\n").unwrap();
         let error = load(dir.path()).unwrap_err();
         assert!(error.contains("delete it"), "{error}");
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_key_others_can_read_is_warned_about() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        assert!(warnings(dir.path()).is_empty(), "no key, nothing to say");
+        load_or_create(dir.path()).unwrap();
+        assert!(warnings(dir.path()).is_empty());
+        for mode in [0o644, 0o604, 0o640] {
+            fs::set_permissions(path(dir.path()), fs::Permissions::from_mode(mode)).unwrap();
+            let said = warnings(dir.path());
+            assert!(
+                said.len() == 1
+                    && said[0].contains("can be read by other users")
+                    && said[0].contains(&format!("mode {mode:03o}"))
+                    && said[0].contains("chmod 600"),
+                "{said:?}"
+            );
+        }
+        fs::set_permissions(path(dir.path()), fs::Permissions::from_mode(0o600)).unwrap();
+        assert!(warnings(dir.path()).is_empty());
     }
 }

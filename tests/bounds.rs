@@ -311,3 +311,19 @@ fn a_ca_key_others_can_read_is_warned_about_at_start() {
         p.stderr().contains("WARNING: the CA key") && p.stderr().contains("chmod 600")
     });
 }
+
+#[cfg(unix)]
+#[test]
+fn a_fingerprint_key_others_can_read_is_warned_about_at_start() {
+    use std::os::unix::fs::PermissionsExt;
+    let certs = tempfile::tempdir().unwrap();
+    let key = certs.path().join("trakt-doctor-fingerprint.key");
+    std::fs::write(&key, format!("{}\n", "5a".repeat(32))).unwrap();
+    std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let proxy = ProxyProcess::start_with_certs(&[], certs);
+    proxy.wait_for("the warning", |p| {
+        p.stderr().contains("WARNING: the fingerprint key")
+            && p.stderr().contains("mode 644")
+            && p.stderr().contains("chmod 600")
+    });
+}

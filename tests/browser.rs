@@ -113,7 +113,9 @@ async fn the_web_view_shows_traffic_live_and_explains_it() {
     let (ok, output) = node(
         "ui.mjs",
         serde_json::json!({
-            "page": format!("{}/", proxy.url()),
+            // The start link unlocks the actions; the plain address reads only.
+            "page": proxy.unlock_url(),
+            "plain": format!("{}/", proxy.url()),
             "curls": curls,
             "expectRows": 3,
             "errorRule": "body.json.invalid",
@@ -123,7 +125,9 @@ async fn the_web_view_shows_traffic_live_and_explains_it() {
     );
     assert!(ok, "{output}\nproxy stderr:\n{}", proxy.stderr());
     assert!(
-        output.contains("rows appeared live") && output.contains("OK"),
+        output.contains("rows appeared live")
+            && output.contains("without the start link")
+            && output.contains("OK"),
         "{output}"
     );
     assert!(
@@ -248,7 +252,7 @@ async fn the_detail_pane_resends_compares_copies_as_curl_and_reports() {
     let (ok, output) = node(
         "resend.mjs",
         serde_json::json!({
-            "page": format!("{}/", proxy.url()),
+            "page": proxy.unlock_url(),
             "curls": curls,
             "evict": evict,
             "secret": SECRET,

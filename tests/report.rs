@@ -126,22 +126,20 @@ fn generate_traffic(proxy: &ProxyProcess) {
     proxy.curl(&["-u", &basic, "https://api.trakt.tv/users/settings"]);
 }
 
-/// Resends exchange `id` as captured through the web view's API (its page token).
+/// Resends exchange `id` as captured through the web view's API (unlocked
+/// by the start link, with the page's token).
 fn resend_from_the_web_view(proxy: &ProxyProcess, id: u64) {
     let base = proxy.url();
-    let html = String::from_utf8_lossy(&curl(&[&format!("{base}/")]).stdout).into_owned();
-    let marker = "name=\"trakt-doctor-token\" content=\"";
-    let start = html.find(marker).unwrap() + marker.len();
-    let token = &html[start..start + 32];
-    let out = curl(&[
-        "-X",
-        "POST",
-        "-H",
-        &format!("x-trakt-doctor-token: {token}"),
-        "--data",
-        r#"{"mode":"captured"}"#,
-        &format!("{base}/api/exchanges/{id}/resend"),
-    ]);
+    let key = proxy.web_key().args();
+    let key: Vec<&str> = key.iter().map(String::as_str).collect();
+    let resend = format!("{base}/api/exchanges/{id}/resend");
+    let out = curl(
+        &[
+            &key[..],
+            &["-X", "POST", "--data", r#"{"mode":"captured"}"#, &resend],
+        ]
+        .concat(),
+    );
     let answer = String::from_utf8_lossy(&out.stdout);
     assert!(answer.contains("\"status\":401"), "{answer}");
 }

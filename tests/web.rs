@@ -1,15 +1,10 @@
 //! The web view's HTTP surface with curl: the page, the JSON API, the event
-//! stream, and the guards on it (Host header, token, origin).
+//! stream, and the guards on it (Host header, the start link's unlock
+//! cookie, token, origin).
 
 mod common;
 
 use common::*;
-
-fn page_token(html: &str) -> String {
-    let start = html.find("name=\"trakt-doctor-token\" content=\"").unwrap()
-        + "name=\"trakt-doctor-token\" content=\"".len();
-    html[start..start + 32].to_string()
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_page_api_and_stream_serve_exchanges_and_actions_are_guarded() {
@@ -19,7 +14,8 @@ async fn the_page_api_and_stream_serve_exchanges_and_actions_are_guarded() {
     let base = proxy.url();
     let html = String::from_utf8_lossy(&curl(&[&format!("{base}/")]).stdout).into_owned();
     assert!(html.contains("<script src=\"/app.js\"></script>"), "{html}");
-    let token = page_token(&html);
+    let key = proxy.web_key();
+    let cookie_header = format!("Cookie: {}", key.cookie);
 
     // The event stream delivers a new exchange as it happens.
     let stream_url = format!("{base}/api/stream");
@@ -63,18 +59,29 @@ async fn the_page_api_and_stream_serve_exchanges_and_actions_are_guarded() {
         code(&["-H", "Host: evil.example", &format!("{base}/api/exchanges")]),
         "403"
     );
-    // Actions need the token and a same origin.
+    // Actions need the unlock cookie, the token and a same origin.
     let clear = format!("{base}/api/clear");
     assert_eq!(code(&["-X", "POST", &clear]), "403");
-    assert_eq!(
-        code(&["-X", "POST", "-H", "x-trakt-doctor-token: wrong", &clear]),
-        "403"
-    );
-    let token_header = format!("x-trakt-doctor-token: {token}");
+    assert_eq!(code(&["-X", "POST", "-H", &cookie_header, &clear]), "403");
     assert_eq!(
         code(&[
             "-X",
             "POST",
+            "-H",
+            &cookie_header,
+            "-H",
+            "x-trakt-doctor-token: wrong",
+            &clear
+        ]),
+        "403"
+    );
+    let token_header = format!("x-trakt-doctor-token: {}", key.token);
+    assert_eq!(
+        code(&[
+            "-X",
+            "POST",
+            "-H",
+            &cookie_header,
             "-H",
             &token_header,
             "-H",
@@ -87,6 +94,8 @@ async fn the_page_api_and_stream_serve_exchanges_and_actions_are_guarded() {
         code(&[
             "-X",
             "POST",
+            "-H",
+            &cookie_header,
             "-H",
             &token_header,
             "-H",
@@ -103,6 +112,8 @@ async fn the_page_api_and_stream_serve_exchanges_and_actions_are_guarded() {
         code(&[
             "-X",
             "POST",
+            "-H",
+            &cookie_header,
             "-H",
             &token_header,
             "--data",
@@ -165,22 +176,32 @@ async fn the_har_file_is_written_live_and_lint_reads_it_back() {
     );
 }
 
-/// POSTs `body` to one of the web view's actions with the page's token;
-/// gives the status and the answer.
-fn act(base: &str, token: &str, path: &str, body: &str) -> (String, String) {
-    let out = curl(&[
-        "-X",
-        "POST",
-        "-H",
-        &format!("x-trakt-doctor-token: {token}"),
-        "-H",
-        "Content-Type: application/json",
-        "--data",
-        body,
-        "-w",
-        "\n%{http_code}",
-        &format!("{base}{path}"),
-    ]);
+/// POSTs `body` to one of the web view's actions with the unlock cookie
+/// and the page's token of `key`; gives the status and the answer.
+fn act(base: &str, key: &WebKey, path: &str, body: &str) -> (String, String) {
+    post(base, key.args(), path, body)
+}
+
+/// POSTs `body` to `path` with the curl arguments `args` (headers); gives
+/// the status and the answer.
+fn post(base: &str, mut args: Vec<String>, path: &str, body: &str) -> (String, String) {
+    let url = format!("{base}{path}");
+    args.extend(
+        [
+            "-X",
+            "POST",
+            "-H",
+            "Content-Type: application/json",
+            "--data",
+            body,
+            "-w",
+            "\n%{http_code}",
+            &url,
+        ]
+        .map(String::from),
+    );
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let out = curl(&args);
     let text = String::from_utf8_lossy(&out.stdout).into_owned();
     let (answer, code) = text.rsplit_once('\n').unwrap();
     (code.to_string(), answer.to_string())
@@ -188,8 +209,8 @@ fn act(base: &str, token: &str, path: &str, body: &str) -> (String, String) {
 
 /// Posts `body` to the action at `path`, asserts that it answered 200 and
 /// returns the JSON it answered.
-fn act_ok(base: &str, token: &str, path: &str, body: &str) -> serde_json::Value {
-    let (code, answer) = act(base, token, path, body);
+fn act_ok(base: &str, key: &WebKey, path: &str, body: &str) -> serde_json::Value {
+    let (code, answer) = act(base, key, path, body);
     assert_eq!(code, "200", "{answer}");
     serde_json::from_str(&answer).unwrap()
 }
@@ -203,8 +224,7 @@ async fn the_lint_and_report_actions_are_guarded_and_the_report_holds_no_secret(
     let fake = FakeUpstream::start(&ca, refusing).await;
     let proxy = ProxyProcess::start(&route_to(&fake, &ca));
     let base = proxy.url();
-    let html = String::from_utf8_lossy(&curl(&[&format!("{base}/")]).stdout).into_owned();
-    let token = page_token(&html);
+    let key = proxy.web_key();
     proxy.curl(&[
         "-H",
         &format!("Authorization: Bearer {SECRET}"),
@@ -223,12 +243,15 @@ async fn the_lint_and_report_actions_are_guarded_and_the_report_holds_no_secret(
         std::thread::sleep(std::time::Duration::from_millis(50));
     };
 
-    // Without the token, neither action answers.
+    // Without the token (the unlock cookie alone), neither action answers.
     let report = format!("/api/exchanges/{id}/report");
-    assert_eq!(act(&base, "wrong", &report, "{}").0, "403");
-    assert_eq!(act(&base, "wrong", "/api/lint", "{}").0, "403");
+    assert_eq!(act(&base, &key.with_token("wrong"), &report, "{}").0, "403");
+    assert_eq!(
+        act(&base, &key.with_token("wrong"), "/api/lint", "{}").0,
+        "403"
+    );
 
-    let (code, markdown) = act(&base, &token, &report, "{}");
+    let (code, markdown) = act(&base, &key, &report, "{}");
     assert_eq!(code, "200", "{markdown}");
     assert!(
         markdown.contains("GET api.trakt.tv/sync/history: 401 Unauthorized")
@@ -241,7 +264,7 @@ async fn the_lint_and_report_actions_are_guarded_and_the_report_holds_no_secret(
         "{markdown}"
     );
     assert_eq!(
-        act(&base, &token, "/api/exchanges/999999/report", "{}").0,
+        act(&base, &key, "/api/exchanges/999999/report", "{}").0,
         "404"
     );
 
@@ -253,7 +276,7 @@ async fn the_lint_and_report_actions_are_guarded_and_the_report_holds_no_secret(
         "headers": [["content-type", "application/json"], ["trakt-api-key", "x"]],
         "body": "{\"movie\":{\"ids\":{\"trakt\":1}},\"progress\":5}",
     });
-    let linted = act_ok(&base, &token, "/api/lint", &draft.to_string());
+    let linted = act_ok(&base, &key, "/api/lint", &draft.to_string());
     let rules: Vec<&str> = linted["findings"]
         .as_array()
         .unwrap()
@@ -272,7 +295,7 @@ async fn the_lint_and_report_actions_are_guarded_and_the_report_holds_no_secret(
     );
     assert_eq!(fake.received().len(), before, "linting must not send");
     let bad = serde_json::json!({"method": "GET", "url": "not a url"});
-    assert_eq!(act(&base, &token, "/api/lint", &bad.to_string()).0, "400");
+    assert_eq!(act(&base, &key, "/api/lint", &bad.to_string()).0, "400");
 }
 
 /// Waits for the web view to hold `n` exchanges; gives them, oldest first.
@@ -312,8 +335,7 @@ async fn resends_from_the_web_view_are_confirmed_marked_and_refuse_a_spent_refre
         &["--capture-limit", "40000000", "--body-memory", "400000000"],
     );
     let base = proxy.url();
-    let html = String::from_utf8_lossy(&curl(&[&format!("{base}/")]).stdout).into_owned();
-    let token = page_token(&html);
+    let key = proxy.web_key();
     let common = [
         "-H".to_string(),
         "User-Agent: WebResend/1".to_string(),
@@ -352,12 +374,15 @@ async fn resends_from_the_web_view_are_confirmed_marked_and_refuse_a_spent_refre
         id_of(&list, "/oauth/token"),
     );
 
-    // Without the token: refused.
+    // Without the token (the unlock cookie alone): refused.
     let resend_get = format!("/api/exchanges/{get}/resend");
-    assert_eq!(act(&base, "wrong", &resend_get, "{}").0, "403");
+    assert_eq!(
+        act(&base, &key.with_token("wrong"), &resend_get, "{}").0,
+        "403"
+    );
 
     // A GET resends at once, with the captured token, marked replay_of.
-    let answer = act_ok(&base, &token, &resend_get, r#"{"mode":"captured"}"#);
+    let answer = act_ok(&base, &key, &resend_get, r#"{"mode":"captured"}"#);
     assert_eq!(answer["status"], 200, "{answer}");
     assert_eq!(answer["exchange"]["replay_of"], get, "{answer}");
     let settings: Vec<Received> = fake
@@ -394,7 +419,7 @@ async fn resends_from_the_web_view_are_confirmed_marked_and_refuse_a_spent_refre
             "confirmed": true,
             "draft": {"method": "GET", "url": url, "headers": [], "body": ""},
         });
-        let (code, refused) = act(&base, &token, &resend_get, &elsewhere.to_string());
+        let (code, refused) = act(&base, &key, &resend_get, &elsewhere.to_string());
         assert_eq!(code, "409", "{refused}");
         assert!(
             refused.contains("only into https requests") && refused.contains(named),
@@ -407,7 +432,7 @@ async fn resends_from_the_web_view_are_confirmed_marked_and_refuse_a_spent_refre
     let again = answer["id"].as_u64().unwrap();
     let (code, answer) = act(
         &base,
-        &token,
+        &key,
         &format!("/api/exchanges/{again}/resend"),
         r#"{"mode":"captured"}"#,
     );
@@ -415,7 +440,7 @@ async fn resends_from_the_web_view_are_confirmed_marked_and_refuse_a_spent_refre
 
     // A write says what it changes and is not sent unconfirmed.
     let prepare = format!("/api/exchanges/{refresh}/prepare");
-    let prepared = act_ok(&base, &token, &prepare, r#"{"mode":"captured"}"#);
+    let prepared = act_ok(&base, &key, &prepare, r#"{"mode":"captured"}"#);
     assert_eq!(prepared["write"], true);
     assert!(
         prepared["change"]
@@ -431,13 +456,13 @@ async fn resends_from_the_web_view_are_confirmed_marked_and_refuse_a_spent_refre
             .count()
     };
     let resend_refresh = format!("/api/exchanges/{refresh}/resend");
-    let (code, unconfirmed) = act(&base, &token, &resend_refresh, r#"{"mode":"captured"}"#);
+    let (code, unconfirmed) = act(&base, &key, &resend_refresh, r#"{"mode":"captured"}"#);
     assert_eq!(code, "409", "{unconfirmed}");
     assert!(unconfirmed.contains("\"confirm\":true"), "{unconfirmed}");
     // Confirmed, the spent refresh token is still refused before it leaves.
     let (code, spent) = act(
         &base,
-        &token,
+        &key,
         &resend_refresh,
         r#"{"mode":"captured","confirmed":true}"#,
     );
@@ -448,7 +473,7 @@ async fn resends_from_the_web_view_are_confirmed_marked_and_refuse_a_spent_refre
 
     // Copy as curl: variables by default, the value only when asked.
     let curl_path = format!("/api/exchanges/{get}/curl");
-    let (code, command) = act(&base, &token, &curl_path, r#"{"shell":"posix"}"#);
+    let (code, command) = act(&base, &key, &curl_path, r#"{"shell":"posix"}"#);
     assert_eq!(code, "200", "{command}");
     assert!(
         command.contains("$TRAKT_ACCESS_TOKEN") && !command.contains(TOKEN),
@@ -456,7 +481,7 @@ async fn resends_from_the_web_view_are_confirmed_marked_and_refuse_a_spent_refre
     );
     let (_, revealed) = act(
         &base,
-        &token,
+        &key,
         &curl_path,
         r#"{"shell":"posix","reveal":true}"#,
     );
@@ -486,7 +511,7 @@ async fn resends_from_the_web_view_are_confirmed_marked_and_refuse_a_spent_refre
     let evicted = id_of(&stored(&base, 6), "/users/settings?evicted=1");
     let prepared = act_ok(
         &base,
-        &token,
+        &key,
         &format!("/api/exchanges/{evicted}/prepare"),
         r#"{"mode":"captured"}"#,
     );
@@ -494,17 +519,17 @@ async fn resends_from_the_web_view_are_confirmed_marked_and_refuse_a_spent_refre
     assert_eq!(prepared["missing"][0]["name"], "access token", "{prepared}");
     let resend_evicted = format!("/api/exchanges/{evicted}/resend");
     assert_eq!(
-        act(&base, &token, &resend_evicted, r#"{"mode":"captured"}"#).0,
+        act(&base, &key, &resend_evicted, r#"{"mode":"captured"}"#).0,
         "409"
     );
     let curl_evicted = format!("/api/exchanges/{evicted}/curl");
     assert_eq!(
-        act(&base, &token, &curl_evicted, r#"{"reveal":true}"#).0,
+        act(&base, &key, &curl_evicted, r#"{"reveal":true}"#).0,
         "409",
         "the real value of an evicted exchange is gone"
     );
     let with_secret = serde_json::json!({"mode": "captured", "secrets": {"access_token": TYPED}});
-    let (code, answer) = act(&base, &token, &resend_evicted, &with_secret.to_string());
+    let (code, answer) = act(&base, &key, &resend_evicted, &with_secret.to_string());
     assert_eq!(code, "200", "{answer}");
     assert_eq!(
         fake.bearers("/users/settings"),
@@ -512,10 +537,10 @@ async fn resends_from_the_web_view_are_confirmed_marked_and_refuse_a_spent_refre
     );
 
     // Clear drops the originals with the records.
-    let clear = act(&base, &token, "/api/clear", "{}");
+    let clear = act(&base, &key, "/api/clear", "{}");
     assert_eq!(clear.0, "200");
     assert_eq!(
-        act(&base, &token, &resend_get, r#"{"mode":"captured"}"#).0,
+        act(&base, &key, &resend_get, r#"{"mode":"captured"}"#).0,
         "404"
     );
 
@@ -578,4 +603,208 @@ async fn a_large_record_reads_back_from_the_page_as_the_log_wrote_it() {
         har["log"]["entries"][0]["response"]["content"]["text"],
         body.as_str()
     );
+}
+
+/// "Loopback" is not "this user": any process or account on this computer
+/// may read the (redacted) web view, but only the link the start banner
+/// printed unlocks acting: copy as curl with the real secrets, resend,
+/// clear, the auto-fix switch.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn only_the_start_link_unlocks_reveal_and_resend() {
+    const SECRET: &str = "unlockGateAccess9d4e2a";
+    const CLIENT_ID: &str = "0e861f52c7365efe6da5ea3e2e6641b8d25d87aca3133e8d4f7dc8487368d14b";
+    let ca = TestCa::new();
+    let fake = FakeUpstream::start(&ca, strict_trakt()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let (log, har) = (dir.path().join("log.jsonl"), dir.path().join("log.har"));
+    let mut args = vec![
+        "--log".to_string(),
+        log.display().to_string(),
+        "--har".to_string(),
+        har.display().to_string(),
+    ];
+    args.extend(route_to(&fake, &ca));
+    let mut proxy = ProxyProcess::start(&args);
+    let base = proxy.url();
+    proxy.curl(&[
+        "-H",
+        "User-Agent: UnlockGate/1",
+        "-H",
+        "trakt-api-version: 2",
+        "-H",
+        &format!("trakt-api-key: {CLIENT_ID}"),
+        "-H",
+        &format!("Authorization: Bearer {SECRET}"),
+        "https://api.trakt.tv/users/settings",
+    ]);
+    let id = stored(&base, 1)[0]["id"].as_u64().unwrap();
+    let unlock_url = proxy.unlock_url();
+    let unlock = unlock_url.rsplit_once("/?unlock=").unwrap().1.to_string();
+    assert_eq!(
+        unlock_url,
+        format!("{base}/?unlock={unlock}"),
+        "{}",
+        proxy.stderr()
+    );
+    assert!(
+        unlock.len() == 32 && unlock.bytes().all(|b| b.is_ascii_hexdigit()),
+        "{unlock}"
+    );
+    let get = |url: &str, extra: &[&str]| -> (String, String) {
+        let out = curl(&[extra, &["-D", "-", url]].concat());
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+        (head.to_ascii_lowercase(), body.to_string())
+    };
+    let read_only = |what: &str, (head, page): &(String, String)| {
+        assert!(head.starts_with("http/1.1 200"), "{what}: {head}");
+        assert!(!head.contains("set-cookie"), "{what}: {head}");
+        assert_eq!(page_token(page), "", "{what}: a token in the page");
+        assert!(
+            page.contains("id=\"locked\"")
+                && page.contains("open the link trakt-doctor printed when it started"),
+            "{what}: no read-only banner: {page}"
+        );
+        assert!(
+            !page.contains(&unlock),
+            "{what}: the unlock secret in the page"
+        );
+    };
+
+    // A local client without the link gets the read-only page, no token in
+    // it; a wrong unlock secret is answered the same way.
+    let plain = get(&format!("{base}/"), &[]);
+    read_only("GET /", &plain);
+    let guessed = format!("{base}/?unlock={}", "0".repeat(32));
+    read_only("a wrong unlock secret", &get(&guessed, &[]));
+    read_only(
+        "a wrong unlock cookie",
+        &get(
+            &format!("{base}/"),
+            &[
+                "-H",
+                &format!("Cookie: trakt_doctor_unlock={}", "0".repeat(32)),
+            ],
+        ),
+    );
+    // Reading stays open to it: the list, the details and the downloads, redacted.
+    let downloaded = curl(&[&format!("{base}/download.har")]);
+    let downloaded = String::from_utf8_lossy(&downloaded.stdout);
+    assert!(
+        downloaded.contains("/users/settings") && !downloaded.contains(SECRET),
+        "{downloaded}"
+    );
+    let detail = curl(&[&format!("{base}/api/exchanges/{id}")]);
+    assert!(String::from_utf8_lossy(&detail.stdout).contains("sha256:"));
+
+    // Whatever token it finds (none, the empty one in the page, a guess,
+    // even the real one had it leaked), with or without a same Origin, it
+    // can neither reveal nor resend, clear nor switch auto-fix.
+    let key = proxy.web_key();
+    let sent = fake.received().len();
+    let reveal = format!("/api/exchanges/{id}/curl");
+    let resend = format!("/api/exchanges/{id}/resend");
+    let origin = format!("Origin: {base}");
+    let wrong_cookie = format!("Cookie: trakt_doctor_unlock={}", "0".repeat(32));
+    let found = page_token(&plain.1);
+    for token in ["", found.as_str(), "wrong", key.token.as_str()] {
+        for extra in [None, Some(&origin), Some(&wrong_cookie)] {
+            let mut headers = vec!["-H".to_string(), format!("x-trakt-doctor-token: {token}")];
+            headers.extend(extra.iter().flat_map(|h| ["-H".to_string(), h.to_string()]));
+            for (path, body) in [
+                (reveal.as_str(), r#"{"shell":"posix","reveal":true}"#),
+                (reveal.as_str(), r#"{"shell":"posix"}"#),
+                (resend.as_str(), r#"{"mode":"captured","confirmed":true}"#),
+                (resend.as_str(), r#"{"mode":"fixed","confirmed":true}"#),
+                ("/api/clear", "{}"),
+                ("/api/fix", r#"{"enabled":true}"#),
+            ] {
+                let (code, answer) = post(&base, headers.clone(), path, body);
+                assert_eq!(code, "403", "{path} with {headers:?}: {answer}");
+                assert!(!answer.contains(SECRET), "{answer}");
+            }
+        }
+    }
+    assert_eq!(
+        fake.received().len(),
+        sent,
+        "a locked client sent a request"
+    );
+    assert_eq!(
+        stored(&base, 1).len(),
+        1,
+        "a locked client cleared the list"
+    );
+    let state: serde_json::Value =
+        serde_json::from_slice(&curl(&[&format!("{base}/api/state")]).stdout).unwrap();
+    assert_eq!(state["fix"], false, "a locked client switched auto-fix");
+
+    // The start link: 303 to / with the cookie, HttpOnly and SameSite=Strict.
+    let (head, _) = get(&unlock_url, &["-o", "/dev/null"]);
+    assert!(head.starts_with("http/1.1 303"), "{head}");
+    assert!(head.contains("\r\nlocation: /\r\n"), "{head}");
+    let set_cookie = head
+        .lines()
+        .find(|l| l.starts_with("set-cookie:"))
+        .unwrap_or_else(|| panic!("no cookie: {head}"));
+    let attributes: Vec<&str> = set_cookie["set-cookie:".len()..]
+        .split(';')
+        .map(str::trim)
+        .collect();
+    assert_eq!(
+        attributes,
+        [
+            format!("trakt_doctor_unlock={unlock}").as_str(),
+            "httponly",
+            "samesite=strict",
+            "path=/"
+        ],
+        "{set_cookie}"
+    );
+    assert_eq!(key.cookie, format!("trakt_doctor_unlock={unlock}"));
+
+    // With it, the page carries the token and no banner, and the same calls work.
+    let (_, page) = get(
+        &format!("{base}/"),
+        &["-H", &format!("Cookie: {}", key.cookie)],
+    );
+    assert_eq!(page_token(&page), key.token);
+    assert!(!page.contains("id=\"locked\"") && !page.contains(&unlock));
+    for extra in [None, Some(&origin)] {
+        let mut headers = key.args();
+        headers.extend(extra.iter().flat_map(|h| ["-H".to_string(), h.to_string()]));
+        let (code, command) = post(
+            &base,
+            headers.clone(),
+            &reveal,
+            r#"{"shell":"posix","reveal":true}"#,
+        );
+        assert_eq!(code, "200", "{command}");
+        assert!(command.contains(SECRET), "{command}");
+        let (code, answer) = post(&base, headers, &resend, r#"{"mode":"captured"}"#);
+        assert_eq!(code, "200", "{answer}");
+        assert!(answer.contains("\"status\":200"), "{answer}");
+    }
+    assert_eq!(fake.bearers("/users/settings").len(), 3);
+
+    // The secret is shown once, in the banner: never in a log line, a record,
+    // the HAR file or the terminal's exchange lines.
+    wait_for_records(&log, 3);
+    assert_eq!(proxy.interrupt(), Some(0));
+    let stderr = proxy.stderr();
+    let lines: Vec<&str> = stderr.lines().filter(|l| l.contains(&unlock)).collect();
+    assert!(
+        lines.len() == 1 && lines[0].trim_start().starts_with("Web view:"),
+        "{lines:?}"
+    );
+    assert!(!proxy.stdout().contains(&unlock), "{}", proxy.stdout());
+    for file in [&log, &har] {
+        let text = std::fs::read_to_string(file).unwrap();
+        assert!(
+            !text.is_empty() && !text.contains(&unlock),
+            "{}",
+            file.display()
+        );
+        assert!(!text.contains(SECRET), "{}", file.display());
+    }
 }

@@ -111,7 +111,11 @@ pub(crate) fn run(args: RunArgs) -> Result<i32, Fatal> {
     let (ca, origin) = CertificateAuthority::load_or_create(files, &config.hosts)
         .context(&format!("cannot use the CA in {}", files.dir.display()))?;
     let redactor = crate::fingerprint_key::load_or_create(&files.dir).map_err(Fatal)?;
-    for warning in ca.warnings(files) {
+    for warning in ca
+        .warnings(files)
+        .into_iter()
+        .chain(crate::fingerprint_key::warnings(&files.dir))
+    {
         eprintln!("trakt-doctor: WARNING: {warning}");
     }
     let ca_pem = ca.cert_pem().to_string();
@@ -323,7 +327,8 @@ fn print_banner(proxy: &Proxy, config: &RunConfig, origin: CaOrigin, limits_line
         "trakt-doctor {version}: listening on {addr}
   Decrypting:   {hosts} (every other host is tunnelled untouched)
   CA:           {ca} ({ca_state}){fix_line}{log_line}{limits_line}
-  Web view:     http://{addr}/   (CA and trust steps: http://{addr}/ca, PAC: http://{addr}/proxy.pac)
+  Web view:     {unlock}   (this link allows resending and revealing secrets: keep it to yourself)
+  CA, PAC:      http://{addr}/ca (CA and trust steps), http://{addr}/proxy.pac
 
 {trust}
 
@@ -331,6 +336,8 @@ Route Stremio through it ({os_name}; `trakt-doctor stremio --os OS` for another 
 {steps}
 Press Ctrl-C to stop.",
         version = env!("CARGO_PKG_VERSION"),
+        // The one place the unlock secret is shown.
+        unlock = proxy.unlock_link(),
         hosts = super::host_list(&config.hosts),
         os_name = os.name(),
         steps = guide::route_steps(os, &addr.to_string(), &ca),

@@ -60,6 +60,12 @@ impl Proxy {
         self.shared.local_addr
     }
 
+    /// The web view's link with this run's unlock secret: for the start
+    /// banner only (whoever opens it may resend and reveal secrets).
+    pub fn unlock_link(&self) -> String {
+        self.shared.web.unlock_link(self.shared.local_addr)
+    }
+
     /// What resends this proxy's exchanges (and holds their originals).
     pub fn resender(&self) -> Arc<resend::Resender> {
         self.shared.resender.clone()

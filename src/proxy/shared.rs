@@ -154,6 +154,7 @@ impl Shared {
         let web = Arc::new(WebContext {
             store: parts.web,
             token: crate::web::new_token(),
+            unlock: crate::web::new_token(),
             fix: fix.clone(),
             intercepted: parts.settings.intercept.clone(),
             stop: stop.clone(),

@@ -4,7 +4,9 @@
 //! record lacks, lint a draft without sending it (the edit form's findings
 //! as the user types), copy it as a curl command, and the shareable
 //! Markdown report. Each is a POST that [`super::action`] has already
-//! checked (token, origin, loopback client).
+//! checked (the start link's unlock cookie, token, origin, loopback
+//! client): whoever may act here is the person who started the proxy, not
+//! any process on this computer.
 //!
 //! The page only ever sees redacted records: the secrets a resend needs
 //! come from the live original the engine keeps in memory, or from the

@@ -6,9 +6,22 @@
 //!
 //! Every request must name the proxy by IP address or `localhost` in its
 //! Host header (no DNS rebinding), and come from this computer or carry the
-//! `--proxy-auth` credentials ([`access`]); actions also need a loopback
-//! peer, the per-run token printed into the page, and a same-origin
-//! `Origin` (no CSRF).
+//! `--proxy-auth` credentials ([`access`]). That lets anyone on this
+//! computer (any process, any account) read the redacted list, the details
+//! and the downloads.
+//!
+//! Acting is a capability of the person who started the proxy, not of a
+//! place: every action (the POSTs: resend, edit and resend, copy as curl,
+//! report, lint, clear, the auto-fix switch) needs the run's unlock secret,
+//! which only the start banner prints, in the link
+//! `http://ADDR/?unlock=SECRET` (as Jupyter's token link). Opening it
+//! answers 303 to `/` with an `HttpOnly`, `SameSite=Strict` cookie holding
+//! the secret ([`UNLOCK_COOKIE`]); the page is served with its per-run
+//! token only to a request with that cookie, and without it shows a
+//! read-only banner and no token. An action also needs, as before, the
+//! token, a same-origin `Origin` (no CSRF) and a loopback peer
+//! ([`refused_action`]). The secret is compared in constant time and never
+//! logged.
 
 mod actions;
 pub(crate) mod store;
@@ -28,7 +41,7 @@ use http_body_util::BodyExt;
 use hyper::body::Incoming;
 use tokio::sync::{broadcast, mpsc, watch};
 
-use crate::auth::basic_credentials_match;
+use crate::auth::{basic_credentials_match, same_secret};
 use crate::fix::FixPolicy;
 use crate::hosts::HostName;
 use crate::respond::{self, ProxyBody, HTML, JSON, TEXT};
@@ -57,13 +70,20 @@ impl FixSwitch {
     }
 }
 
+/// The cookie that carries the unlock secret, set by the start link.
+pub(crate) const UNLOCK_COOKIE: &str = "trakt_doctor_unlock";
+
 /// What the web view may reach: its store, its token, the auto-fix switch,
 /// the intercepted hosts it shows, and the proxy's stop signal (which ends
 /// its event streams). Nothing else of the proxy.
 pub struct WebContext {
     pub store: Arc<WebStore>,
-    /// The per-run token the web view's actions must carry.
+    /// The per-run token the web view's actions must carry (CSRF): printed
+    /// into the page for a browser that holds the unlock cookie.
     pub token: String,
+    /// The per-run unlock secret: only the start banner prints it (in
+    /// [`WebContext::unlock_link`]); actions need it as [`UNLOCK_COOKIE`].
+    pub unlock: String,
     pub fix: Arc<FixSwitch>,
     pub intercepted: Vec<HostName>,
     /// Changes when the proxy starts shutting down.
@@ -75,7 +95,44 @@ pub struct WebContext {
     pub redactor: crate::redact::Redactor,
 }
 
-/// A random token for this run, required on every state-changing request.
+impl WebContext {
+    /// The web view's address with the unlock secret, for the start banner
+    /// (and nothing else: it is never logged).
+    pub fn unlock_link(&self, local: SocketAddr) -> String {
+        format!("http://{local}/?unlock={}", self.unlock)
+    }
+
+    /// Whether `req` carries the unlock cookie with this run's secret.
+    fn unlocked<B>(&self, req: &Request<B>) -> bool {
+        has_unlock_cookie(req, &self.unlock)
+    }
+}
+
+/// Whether `req` carries [`UNLOCK_COOKIE`] with the value `secret`.
+fn has_unlock_cookie<B>(req: &Request<B>, secret: &str) -> bool {
+    req.headers()
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .filter(|(name, _)| *name == UNLOCK_COOKIE)
+        .any(|(_, value)| same_secret(value.trim().as_bytes(), secret.as_bytes()))
+}
+
+/// The values of `unlock` in a query string.
+fn unlock_values(query: Option<&str>) -> Vec<&str> {
+    query
+        .into_iter()
+        .flat_map(|q| q.split('&'))
+        .filter_map(|pair| pair.split_once('='))
+        .filter(|(name, _)| *name == "unlock")
+        .map(|(_, value)| value)
+        .collect()
+}
+
+/// A random token (32 hex digits) for this run: the page's token, and the
+/// unlock secret.
 pub(crate) fn new_token() -> String {
     use ring::rand::SecureRandom;
     let mut bytes = [0u8; 16];
@@ -181,12 +238,7 @@ pub(crate) async fn serve(
 ) -> Response<ProxyBody> {
     let path = req.uri().path().to_string();
     match (req.method().clone(), path.as_str()) {
-        (Method::GET, "/") => {
-            let page = INDEX
-                .replace("{{TOKEN}}", &web.token)
-                .replace("{{VERSION}}", env!("CARGO_PKG_VERSION"));
-            respond::web(StatusCode::OK, HTML, page)
-        }
+        (Method::GET, "/") => page(web, &req),
         (Method::GET, "/app.js") => {
             respond::web(StatusCode::OK, "text/javascript; charset=utf-8", APP_JS)
         }
@@ -241,18 +293,65 @@ pub(crate) async fn serve(
     }
 }
 
-/// Why an action is refused: it needs the page's token, a same-origin
-/// `Origin` (or none) and a loopback client (besides [`access`]).
+/// The read-only banner of a page served without the unlock cookie.
+const LOCKED_BANNER: &str = "<p id=\"locked\" class=\"locked\" role=\"status\">Read-only: resend, \
+     edit and resend, copy as curl, report, clear and the auto-fix switch are locked. To unlock them, \
+     open the link trakt-doctor printed when it started (<code>http://&hellip;/?unlock=&hellip;</code>).</p>";
+
+/// The page: with the start link's secret, a 303 to `/` that sets the
+/// unlock cookie; with the cookie, the page and its token; otherwise the
+/// read-only page, without the token (a wrong secret is answered so too).
+fn page<B>(web: &WebContext, req: &Request<B>) -> Response<ProxyBody> {
+    let asked = unlock_values(req.uri().query());
+    if asked
+        .iter()
+        .any(|value| same_secret(value.as_bytes(), web.unlock.as_bytes()))
+    {
+        tracing::info!("the web view was unlocked with the start link");
+        let mut response = respond::web(
+            StatusCode::SEE_OTHER,
+            TEXT,
+            "unlocked: the web view is at /\n",
+        );
+        let headers = response.headers_mut();
+        headers.insert(header::LOCATION, HeaderValue::from_static("/"));
+        if let Ok(cookie) = HeaderValue::from_str(&format!(
+            "{UNLOCK_COOKIE}={}; HttpOnly; SameSite=Strict; Path=/",
+            web.unlock
+        )) {
+            headers.insert(header::SET_COOKIE, cookie);
+        }
+        return response;
+    }
+    if !asked.is_empty() {
+        tracing::warn!("the web view was opened with a wrong unlock secret: it is read-only");
+    }
+    let (token, banner) = if web.unlocked(req) {
+        (web.token.as_str(), "")
+    } else {
+        ("", LOCKED_BANNER)
+    };
+    let page = INDEX
+        .replace("{{TOKEN}}", token)
+        .replace("{{LOCKED}}", banner)
+        .replace("{{VERSION}}", env!("CARGO_PKG_VERSION"));
+    respond::web(StatusCode::OK, HTML, page)
+}
+
+/// Why an action is refused: it needs the unlock cookie, the page's token,
+/// a same-origin `Origin` (or none) and a loopback client (besides
+/// [`access`]).
 fn refused_action<B>(
     web: &WebContext,
     peer: SocketAddr,
     req: &Request<B>,
 ) -> Option<Response<ProxyBody>> {
+    let unlocked = web.unlocked(req);
     let token_ok = req
         .headers()
         .get("x-trakt-doctor-token")
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|t| t == web.token);
+        .is_some_and(|t| same_secret(t.as_bytes(), web.token.as_bytes()));
     let origin_ok = match req
         .headers()
         .get(header::ORIGIN)
@@ -268,17 +367,18 @@ fn refused_action<B>(
             origin == format!("http://{host}")
         }
     };
-    if peer.ip().to_canonical().is_loopback() && token_ok && origin_ok {
+    if peer.ip().to_canonical().is_loopback() && unlocked && token_ok && origin_ok {
         return None;
     }
     tracing::warn!(
-        "refused web action {} (token, origin or peer not allowed)",
+        "refused web action {} (unlock cookie, token, origin or peer not allowed)",
         req.uri().path()
     );
     Some(respond::web(
         StatusCode::FORBIDDEN,
         TEXT,
-        "forbidden: actions need the page's token, the same origin and a loopback client\n",
+        "forbidden: actions need the web view opened from the link trakt-doctor printed when it \
+         started (http://…/?unlock=…), the page's token, the same origin and a loopback client\n",
     ))
 }
 
@@ -436,6 +536,30 @@ mod tests {
         assert!(!host_allowed(None, local));
         assert_eq!(new_token().len(), 32);
         assert_ne!(new_token(), new_token());
+    }
+
+    #[test]
+    fn the_unlock_secret_is_read_from_its_cookie_and_the_start_link() {
+        let secret = new_token();
+        let with = |cookies: &[&str]| {
+            let mut req = Request::post("/api/clear");
+            for cookie in cookies {
+                req = req.header(header::COOKIE, *cookie);
+            }
+            has_unlock_cookie(&req.body(()).unwrap(), &secret)
+        };
+        assert!(with(&[&format!("{UNLOCK_COOKIE}={secret}")]));
+        assert!(with(&[&format!("a=1; {UNLOCK_COOKIE}={secret}; b=2")]));
+        assert!(with(&["a=1", &format!("{UNLOCK_COOKIE}={secret}")]));
+        assert!(!with(&[]));
+        assert!(!with(&[&format!("{UNLOCK_COOKIE}={}", new_token())]));
+        assert!(!with(&[&format!("{UNLOCK_COOKIE}={}", &secret[..31])]));
+        assert!(!with(&[&format!("{UNLOCK_COOKIE}=")]));
+        assert!(!with(&[&format!("other={secret}")]));
+        assert_eq!(unlock_values(Some("unlock=abc")), ["abc"]);
+        assert_eq!(unlock_values(Some("x=1&unlock=abc&unlock=d")), ["abc", "d"]);
+        assert!(unlock_values(Some("unlocked=abc")).is_empty());
+        assert!(unlock_values(None).is_empty());
     }
 
     #[test]

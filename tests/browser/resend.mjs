@@ -1,7 +1,8 @@
 // Drives the web view's actions on an exchange in headless Chromium: the
 // three resends, the confirmation of a write, the side-by-side view, copy as
 // curl and the report. Called by tests/browser.rs with one JSON argument:
-// { page, curls: [[args...]...], evict: [[args...]...], secret, typed, screenshot }.
+// { page, curls: [[args...]...], evict: [[args...]...], secret, typed, screenshot }
+// (page: the start link, which unlocks the actions).
 // Prints what it checked; exits non-zero with a reason on the first failure.
 import { fail, openWebView, runCurls } from "./webview.mjs";
 

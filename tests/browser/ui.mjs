@@ -1,6 +1,7 @@
 // Drives the web view in headless Chromium (Debian's /usr/bin/chromium via
 // playwright-core). Called by tests/browser.rs with one JSON argument:
-// { page, curls: [[args...]...], expectRows, errorRule, summary, screenshot, harPath }.
+// { page, plain, curls: [[args...]...], expectRows, errorRule, summary, screenshot, harPath }
+// (page: the start link that unlocks the actions; plain: the web view's address).
 // Prints what it checked; exits non-zero with a reason on the first failure.
 import { readFileSync } from "node:fs";
 import { fail, openWebView, runCurls } from "./webview.mjs";
@@ -62,6 +63,31 @@ try {
   await page.click("#fix-toggle");
   await page.waitForFunction(() => document.querySelector("#fix-toggle").textContent === "Auto-fix: on");
   console.log("auto-fix toggled on");
+
+  // The start link left the address bar, and its cookie is out of scripts' reach.
+  if (page.url() !== cfg.plain) fail("the page is at " + page.url() + " after the start link");
+  if ((await page.evaluate(() => document.cookie)).includes("trakt_doctor_unlock")) fail("a script reads the unlock cookie");
+  const cookie = (await page.context().cookies()).find((c) => c.name === "trakt_doctor_unlock");
+  if (!cookie || !cookie.httpOnly || cookie.sameSite !== "Strict" || cookie.secure) fail("the unlock cookie is " + JSON.stringify(cookie));
+  console.log("the start link redirected to " + page.url() + " and set an HttpOnly, SameSite=Strict cookie");
+
+  // Without the start link (another profile, another user of this computer): read-only.
+  const locked = await (await browser.newContext({ viewport: { width: 1400, height: 900 } })).newPage();
+  locked.on("pageerror", (e) => fail("page error (read-only): " + e.message));
+  await locked.goto(cfg.plain);
+  await locked.waitForSelector("#live.ok", { timeout: 10000 });
+  const banner = await locked.textContent("#locked");
+  if (!banner.includes("open the link trakt-doctor printed when it started")) fail("the read-only banner says: " + banner);
+  if (await locked.getAttribute('meta[name="trakt-doctor-token"]', "content")) fail("the read-only page has a token");
+  await locked.waitForFunction((n) => document.querySelectorAll("tr.row").length >= n, cfg.expectRows, { timeout: 5000 });
+  await locked.click("tr.row:has(.badge.error)");
+  await locked.waitForSelector("#diagnosis");
+  for (const id of ["#clear", "#fix-toggle", "#act-resend", "#act-resend-fixed", "#act-edit", "#act-curl", "#act-report"]) {
+    if (!(await locked.isDisabled(id))) fail(id + " is enabled on the read-only page");
+  }
+  const refused = await locked.evaluate(async () => (await fetch("/api/clear", { method: "POST", headers: { "x-trakt-doctor-token": "" } })).status);
+  if (refused !== 403) fail("a script on the read-only page cleared: " + refused);
+  console.log("without the start link: " + banner.trim().slice(0, 60) + "…; actions disabled, no token, the server refuses");
 } finally {
   await browser.close();
 }

@@ -477,6 +477,54 @@ impl ProxyProcess {
         format!("http://{}", self.addr)
     }
 
+    /// The web view's unlock link, as the start banner printed it
+    /// (`http://ADDR/?unlock=SECRET`): what allows acting on the web view.
+    pub fn unlock_url(&self) -> String {
+        let find = |p: &ProxyProcess| {
+            p.stderr()
+                .lines()
+                .filter(|line| line.trim_start().starts_with("Web view:"))
+                .flat_map(str::split_whitespace)
+                .find(|word| word.contains("/?unlock="))
+                .map(str::to_string)
+        };
+        self.wait_for("the unlock link in the start banner", |p| find(p).is_some());
+        find(self).unwrap()
+    }
+
+    /// The unlock cookie and the page token, as a browser gets them by
+    /// opening [`ProxyProcess::unlock_url`]: what a curl client needs to act.
+    pub fn web_key(&self) -> WebKey {
+        let opened = curl(&["-D", "-", "-o", "/dev/null", &self.unlock_url()]);
+        let head = String::from_utf8_lossy(&opened.stdout).into_owned();
+        assert!(
+            head.starts_with("HTTP/1.1 303"),
+            "the unlock link answered:\n{head}"
+        );
+        let cookie = head
+            .lines()
+            .find_map(|line| {
+                let (name, value) = line.split_once(':')?;
+                name.eq_ignore_ascii_case("set-cookie").then(|| {
+                    value
+                        .split(';')
+                        .next()
+                        .unwrap_or_default()
+                        .trim()
+                        .to_string()
+                })
+            })
+            .unwrap_or_else(|| panic!("the unlock link set no cookie:\n{head}"));
+        let page = curl(&[
+            "-H",
+            &format!("Cookie: {cookie}"),
+            &format!("{}/", self.url()),
+        ]);
+        let token = page_token(&String::from_utf8_lossy(&page.stdout));
+        assert_eq!(token.len(), 32, "the unlocked page has no token");
+        WebKey { cookie, token }
+    }
+
     /// Runs curl through this proxy, trusting its CA.
     pub fn curl(&self, args: &[&str]) -> std::process::Output {
         let url = self.url();
@@ -539,6 +587,48 @@ impl Drop for ProxyProcess {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// What acting on the web view takes: the unlock cookie the start link sets
+/// (`trakt_doctor_unlock=SECRET`) and the page's token.
+#[derive(Clone, Debug)]
+pub struct WebKey {
+    pub cookie: String,
+    pub token: String,
+}
+
+impl WebKey {
+    /// The curl arguments that send both.
+    pub fn args(&self) -> Vec<String> {
+        vec![
+            "-H".into(),
+            format!("Cookie: {}", self.cookie),
+            "-H".into(),
+            format!("x-trakt-doctor-token: {}", self.token),
+        ]
+    }
+
+    /// The same cookie with another token.
+    pub fn with_token(&self, token: &str) -> WebKey {
+        WebKey {
+            cookie: self.cookie.clone(),
+            token: token.into(),
+        }
+    }
+}
+
+/// The token printed into the web view's page (empty on a read-only page).
+pub fn page_token(html: &str) -> String {
+    let marker = "name=\"trakt-doctor-token\" content=\"";
+    let start = html
+        .find(marker)
+        .unwrap_or_else(|| panic!("no token meta in the page:\n{html}"))
+        + marker.len();
+    html[start..]
+        .split('"')
+        .next()
+        .unwrap_or_default()
+        .to_string()
 }
 
 /// Arguments that route the default hosts to a fake upstream and trust its CA.

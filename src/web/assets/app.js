@@ -4,6 +4,10 @@
 "use strict";
 
 const token = document.querySelector('meta[name="trakt-doctor-token"]').content;
+// A page opened without the start link's unlock cookie has no token: it
+// reads, but every action is locked (the server refuses them anyway).
+const locked = !token;
+const LOCKED = "Locked: open the link trakt-doctor printed when it started";
 const PAGE = 300;
 let all = [];          // summaries, oldest first
 let limit = PAGE;      // rows rendered (newest first)
@@ -178,14 +182,15 @@ function actionBar(ex) {
     el("label", {}, el("input", { type: "checkbox", id: "curl-fixed" }), " with the repairs"),
     el("label", { title: "Put the captured secrets themselves in the command instead of environment variables" },
       el("input", { type: "checkbox", id: "curl-reveal" }), " real secrets"));
+  const button = (props) => el("button", locked ? { ...props, disabled: true, title: LOCKED } : props);
   return el("div", { class: "actions", id: "actions" },
-    el("button", { type: "button", id: "act-resend", text: "Resend", title: "Send the request again as it was captured", onclick: () => prepare(ex, "captured") }),
-    el("button", { type: "button", id: "act-resend-fixed", text: "Resend with fixes", title: "Send it with the repairs auto-fix would make", onclick: () => prepare(ex, "fixed") }),
-    el("button", { type: "button", id: "act-edit", text: "Edit and resend", onclick: () => editForm(ex) }),
+    button({ type: "button", id: "act-resend", text: "Resend", title: "Send the request again as it was captured", onclick: () => prepare(ex, "captured") }),
+    button({ type: "button", id: "act-resend-fixed", text: "Resend with fixes", title: "Send it with the repairs auto-fix would make", onclick: () => prepare(ex, "fixed") }),
+    button({ type: "button", id: "act-edit", text: "Edit and resend", onclick: () => editForm(ex) }),
     el("span", { class: "menu-wrap" },
-      el("button", { type: "button", id: "act-curl", text: "Copy as curl ▾", onclick: () => { curlMenu.hidden = !curlMenu.hidden; } }),
+      button({ type: "button", id: "act-curl", text: "Copy as curl ▾", onclick: () => { curlMenu.hidden = !curlMenu.hidden; } }),
       curlMenu),
-    el("button", { type: "button", id: "act-report", text: "Report", title: "A Markdown report to share, secrets replaced by placeholders", onclick: () => showReport(ex) }));
+    button({ type: "button", id: "act-report", text: "Report", title: "A Markdown report to share, secrets replaced by placeholders", onclick: () => showReport(ex) }));
 }
 
 async function act(path, body) {
@@ -446,6 +451,8 @@ $("f-text").addEventListener("input", () => { limit = PAGE; schedule(); });
 $("more").addEventListener("click", () => { limit += PAGE; schedule(); });
 $("clear").addEventListener("click", async () => { await post("/api/clear"); all = []; selected = null; $("detail").replaceChildren(); schedule(); });
 $("fix-toggle").addEventListener("click", async () => { await post("/api/fix", { enabled: !$("fix-toggle").dataset.on }); await loadState(); });
+
+if (locked) for (const id of ["clear", "fix-toggle"]) { $(id).disabled = true; $(id).title = LOCKED; }
 
 connect();
 load();
