@@ -658,6 +658,15 @@ fn found_cleanly(route: &RouteMatch) -> bool {
     matches!(route, RouteMatch::Found { invalid, .. } if invalid.is_empty())
 }
 
+/// Whether a request's `method` is one `endpoint_method` answers: itself, or
+/// HEAD on a GET route (answered as the GET without its body, RFC 9110
+/// 9.3.2; Trakt's Rails app routes HEAD to every GET route, and trakt.py's
+/// pagination has sent it for years).
+fn method_fits(endpoint_method: &str, method: &str) -> bool {
+    endpoint_method.eq_ignore_ascii_case(method)
+        || (method.eq_ignore_ascii_case("HEAD") && endpoint_method.eq_ignore_ascii_case("GET"))
+}
+
 /// Whether `query` has every value `endpoint` requires: each required key,
 /// with a value of its enumeration where the contract gives one.
 fn query_fits(endpoint: &Endpoint, query: &[(String, String)]) -> bool {
@@ -698,7 +707,7 @@ fn route(
         if best_any.is_none_or(|(f, _)| fit > f) {
             best_any = Some((fit, endpoint));
         }
-        if endpoint.method.eq_ignore_ascii_case(method)
+        if method_fits(&endpoint.method, method)
             && best_method.as_ref().is_none_or(|(f, _, _)| fit > *f)
         {
             best_method = Some((fit, endpoint, scratch.clone()));
