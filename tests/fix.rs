@@ -318,3 +318,54 @@ fn fixing_once_leaves_nothing_for_a_second_pass() {
         None
     );
 }
+
+/// A compressed request body that auto-fix repairs goes out as it is
+/// recorded, decoded, with consistent headers: no Content-Encoding, a
+/// length that fits. Without --fix the client's bytes go out unchanged.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_repaired_compressed_body_is_sent_plain_with_consistent_headers() {
+    let ca = TestCa::new();
+    let fake = FakeUpstream::start(&ca, echo()).await;
+    let broken = r#"{"movie":{"ids":{"trakt":28}},"progress":"10"}"#;
+    let mut with_coding = headers(&[]);
+    with_coding.extend(["-H".to_string(), "Content-Encoding: gzip".to_string()]);
+    let case = Broken {
+        rule: "body.number.string",
+        headers: with_coding,
+        body: encode(Coding::Gzip, broken.as_bytes()),
+        url: SCROBBLE,
+        rejected_with: 0,
+    };
+    let (plain, log, dir) = logged_proxy(&fake, &ca, &[]);
+    assert_eq!(send(&plain, &case, dir.path(), 0), "200");
+    let as_sent = fake.received().pop().unwrap();
+    assert_eq!(
+        as_sent.body,
+        Bytes::from(case.body.clone()),
+        "passed on unchanged"
+    );
+    assert_eq!(as_sent.headers["content-encoding"], "gzip");
+    // The record holds the decoded text, and names the coding.
+    let record = &wait_for_records(&log, 1)[0];
+    assert_eq!(record["request"]["body"]["text"], broken);
+    assert_eq!(record["request"]["body"]["encoding"], "gzip");
+    assert!(record["findings"]
+        .to_string()
+        .contains("body.number.string"));
+    drop(plain);
+
+    let (fixing, log, dir) = logged_proxy(&fake, &ca, &["--fix"]);
+    assert_eq!(send(&fixing, &case, dir.path(), 1), "200");
+    let repaired = fake.received().pop().unwrap();
+    let fixed = r#"{"movie":{"ids":{"trakt":28}},"progress":10}"#;
+    assert_eq!(repaired.body, Bytes::from(fixed));
+    assert!(repaired.headers.get("content-encoding").is_none());
+    if let Some(length) = repaired.headers.get("content-length") {
+        assert_eq!(length.to_str().unwrap(), fixed.len().to_string());
+    }
+    let record = &wait_for_records(&log, 1)[0];
+    assert_eq!(record["request"]["body"]["text"], fixed);
+    assert!(record["request"]["headers"]
+        .get("content-encoding")
+        .is_none());
+}
