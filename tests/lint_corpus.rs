@@ -9,8 +9,7 @@ use serde_json::Value;
 use trakt_doctor::exchange::{Body, Headers, Request};
 use trakt_doctor::lint::Scope;
 
-const CLIENT_ID: &str = "0e861f52c7365efe6da5ea3e2e6641b8d25d87aca3133e8d4f7dc8487368d14b";
-const TOKEN: &str = "5c0ae0a3f6dc4d3a0a94d5f7e4d5a7a1b4c5d6e7f8091a2b3c4d5e6f70819a2b";
+mod corpus;
 
 struct Case {
     name: String,
@@ -22,71 +21,26 @@ struct Case {
 }
 
 fn load() -> Vec<Case> {
-    let text = include_str!("fixtures/requests.jsonl");
-    text.lines()
-        .filter(|l| !l.trim().is_empty())
-        .map(|line| {
-            let f: Value =
-                serde_json::from_str(line).unwrap_or_else(|e| panic!("bad fixture {line}: {e}"));
-            let body = match f.get("body") {
-                None => Bytes::new(),
-                Some(Value::String(raw)) => Bytes::from(raw.clone()),
-                Some(json) => Bytes::from(json.to_string()),
-            };
-            let mut headers: Vec<(String, String)> = Vec::new();
-            if f.get("base").and_then(Value::as_bool) == Some(true) {
-                headers.push(("user-agent".into(), "StremioTraktAddon/1.4.0".into()));
-                headers.push(("trakt-api-key".into(), CLIENT_ID.into()));
-                headers.push(("trakt-api-version".into(), "2".into()));
-                headers.push(("authorization".into(), format!("Bearer {TOKEN}")));
-                if !body.is_empty() {
-                    headers.push(("content-type".into(), "application/json".into()));
-                }
-            }
-            if let Some(overrides) = f.get("headers").and_then(Value::as_object) {
-                for (name, value) in overrides {
-                    headers.retain(|(n, _)| n != name);
-                    match value {
-                        Value::String(v) => headers.push((name.clone(), v.clone())),
-                        Value::Array(vs) => {
-                            for v in vs {
-                                headers.push((
-                                    name.clone(),
-                                    v.as_str().unwrap_or_default().to_string(),
-                                ));
-                            }
-                        }
-                        _ => {}
-                    }
-                }
-            }
-            Case {
-                name: f["name"].as_str().unwrap().to_string(),
-                contract: f
-                    .get("contract")
-                    .and_then(Value::as_str)
-                    .map(str::to_string),
-                request: Request {
-                    method: f["method"].as_str().unwrap().to_string(),
-                    url: f["url"].as_str().unwrap().to_string(),
-                    http_version: "HTTP/1.1".into(),
-                    headers: Headers(headers),
-                    body: Body::complete(body),
-                },
-                expect: f["expect"]
-                    .as_array()
-                    .unwrap()
-                    .iter()
-                    .map(|v| v.as_str().unwrap().to_string())
-                    .collect(),
-            }
+    corpus::fixtures()
+        .iter()
+        .map(|f| Case {
+            name: f["name"].as_str().unwrap().to_string(),
+            contract: f
+                .get("contract")
+                .and_then(Value::as_str)
+                .map(str::to_string),
+            request: corpus::request(f),
+            expect: f["expect"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|v| v.as_str().unwrap().to_string())
+                .collect(),
         })
         .collect()
 }
 
-fn at() -> time::OffsetDateTime {
-    time::macros::datetime!(2026-11-24 12:00 UTC)
-}
+use corpus::at;
 
 #[test]
 fn the_corpus_is_large_and_covers_every_stateless_rule() {

@@ -24,14 +24,9 @@ use trakt_doctor::exchange::{Body, Headers, Request};
 use trakt_doctor::fix::FixPolicy;
 use trakt_doctor::report::Finding;
 
-// The same loading as tests/lint_corpus.rs (kept in step by hand: the
-// snapshots show each request, so a drift would show up in every one).
-const CLIENT_ID: &str = "0e861f52c7365efe6da5ea3e2e6641b8d25d87aca3133e8d4f7dc8487368d14b";
-const TOKEN: &str = "5c0ae0a3f6dc4d3a0a94d5f7e4d5a7a1b4c5d6e7f8091a2b3c4d5e6f70819a2b";
-
-fn at() -> time::OffsetDateTime {
-    time::macros::datetime!(2026-11-24 12:00 UTC)
-}
+// The same requests as tests/lint_corpus.rs: one loader serves both.
+mod corpus;
+use corpus::at;
 
 struct Case {
     name: String,
@@ -54,47 +49,13 @@ fn lines(text: &str) -> impl Iterator<Item = Value> + '_ {
     })
 }
 
-/// tests/fixtures/requests.jsonl: `base` adds the headers a well-behaved
-/// client sends, `headers` overrides them (an array repeats a header).
+/// tests/fixtures/requests.jsonl, as tests/lint_corpus.rs reads it.
 fn corpus() -> Vec<Case> {
-    lines(include_str!("fixtures/requests.jsonl"))
-        .map(|f| {
-            let body = match f.get("body") {
-                None => Bytes::new(),
-                Some(Value::String(raw)) => Bytes::from(raw.clone()),
-                Some(json) => Bytes::from(json.to_string()),
-            };
-            let mut headers: Vec<(String, String)> = Vec::new();
-            if f.get("base").and_then(Value::as_bool) == Some(true) {
-                headers.push(("user-agent".into(), "StremioTraktAddon/1.4.0".into()));
-                headers.push(("trakt-api-key".into(), CLIENT_ID.into()));
-                headers.push(("trakt-api-version".into(), "2".into()));
-                headers.push(("authorization".into(), format!("Bearer {TOKEN}")));
-                if !body.is_empty() {
-                    headers.push(("content-type".into(), "application/json".into()));
-                }
-            }
-            if let Some(overrides) = f.get("headers").and_then(Value::as_object) {
-                for (name, value) in overrides {
-                    headers.retain(|(n, _)| n != name);
-                    match value {
-                        Value::String(v) => headers.push((name.clone(), v.clone())),
-                        Value::Array(vs) => {
-                            for v in vs {
-                                headers.push((
-                                    name.clone(),
-                                    v.as_str().unwrap_or_default().to_string(),
-                                ));
-                            }
-                        }
-                        _ => {}
-                    }
-                }
-            }
-            Case {
-                name: f["name"].as_str().unwrap().to_string(),
-                request: request(&f["method"], &f["url"], headers, body),
-            }
+    corpus::fixtures()
+        .iter()
+        .map(|f| Case {
+            name: f["name"].as_str().unwrap().to_string(),
+            request: corpus::request(f),
         })
         .collect()
 }
