@@ -371,3 +371,142 @@ async fn ca_trust_makes_chromium_trust_the_proxy_and_ca_untrust_undoes_it() {
     // Nothing left: said, and still a success.
     assert!(ca_command("untrust").contains("nothing to remove"));
 }
+
+/// The web view as a person meets it: a client that refuses the
+/// certificate (a banner says who, for which host, and the fix), then real
+/// traffic (three-digit ids, a user's long list URL, several findings per
+/// row, an auto-fixed one, a resend) at 1024 and 1400 px, and a detail pane
+/// that marks each finding in the request and offers the repair.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_list_fits_1024_px_and_the_detail_points_into_the_request() {
+    require_tools();
+    const LONG_PATH: &str = "/users/sean-the-very-long-username/lists/my-favourite-movies-of-all-time-2024-edition/items/movies?extended=full&page=12&limit=250";
+    let ca = TestCa::new();
+    // Trakt, and Stremio's API failing inside a 200 (a finding in the answer).
+    let trakt = strict_trakt();
+    let handler: Handler = Arc::new(move |r: &Received| {
+        if r.host.starts_with("api.strem.io") {
+            Reply::json(
+                200,
+                r#"{"error":{"message":"Session does not exist","code":1}}"#,
+            )
+        } else {
+            trakt(r)
+        }
+    });
+    let fake = FakeUpstream::start(&ca, handler).await;
+    let proxy = ProxyProcess::start(&route_to(&fake, &ca));
+    let ca_path = proxy.ca_path().display().to_string();
+    let key = format!("trakt-api-key: {CLIENT_ID}");
+    let through = |headers: &[&str], extra: &[&str]| -> Vec<String> {
+        let mut v: Vec<String> = ["-x", &proxy.url(), "--cacert", &ca_path, "-H", &key]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        for h in headers {
+            v.push("-H".into());
+            v.push(h.to_string());
+        }
+        v.extend(extra.iter().map(|s| s.to_string()));
+        v
+    };
+    // A hundred and twenty quick reads: the ids run to three digits.
+    let mut bulk: Vec<String> = Vec::new();
+    for page in 1..=120 {
+        bulk.push(format!(
+            "https://api.trakt.tv/users/sean-the-very-long-username/history/episodes?page={page}&limit=100"
+        ));
+    }
+    let bulk: Vec<&str> = bulk.iter().map(String::as_str).collect();
+    let version = "trakt-api-version: 2";
+    let bearer = "Authorization: Bearer browserLayoutToken5d1c";
+    let scrobble_body = r#"{"movie":{"title":"Blade Runner 2049","year":2017,"ids":{"trakt":"28","imdb":"6320628"}},"progress":150,"app_version":"3.1"}"#;
+    let long_url = format!("https://api.trakt.tv{LONG_PATH}");
+    let curls = vec![
+        through(&["User-Agent: LayoutTest/1.0", version], &bulk),
+        // No trakt-api-version, a library's User-Agent, limit=250: three findings.
+        through(&["User-Agent: python-requests/2.31.0"], &[&long_url]),
+        // No trakt-api-version, a string trakt id, an imdb id without tt, progress 150.
+        through(
+            &[
+                "User-Agent: Kodi-Scrobbler/3.1",
+                bearer,
+                "Content-Type: application/json",
+            ],
+            &[
+                "--data",
+                scrobble_body,
+                "https://api.trakt.tv/scrobble/start",
+            ],
+        ),
+        // Not JSON: a trailing comma.
+        through(
+            &[
+                "User-Agent: LayoutTest/1.0",
+                version,
+                bearer,
+                "Content-Type: application/json",
+            ],
+            &[
+                "--data",
+                r#"{"movies":[{"ids":{"trakt":28},"watched_at":"2024-03-01T20:00:00.000Z"},]}"#,
+                "https://api.trakt.tv/sync/history",
+            ],
+        ),
+        through(
+            &[
+                "User-Agent: LayoutTest/1.0",
+                "Content-Type: application/json",
+            ],
+            &[
+                "--data",
+                r#"{"type":"DatastoreGet","authKey":"layoutAuthKey","collection":"libraryItem","all":true}"#,
+                "https://api.strem.io/api/datastoreGet",
+            ],
+        ),
+    ];
+    // With auto-fix on: the fixed mark beside the badges (and a query
+    // parameter Trakt does not read, for an info).
+    let fixed = vec![through(
+        &[
+            "User-Agent: python-requests/2.31.0",
+            bearer,
+            "Content-Type: application/json",
+        ],
+        &[
+            "--data",
+            scrobble_body,
+            "https://api.trakt.tv/scrobble/pause?app=kodi-trakt-scrobbler",
+        ],
+    )];
+    let screenshot = artifacts().join("web-layout-1024.png");
+    let (ok, output) = node(
+        "layout.mjs",
+        serde_json::json!({
+            "page": proxy.unlock_url(),
+            "untrusted": [["-A", "UntrustingClient/2.1", "-x", proxy.url(), "https://api.trakt.tv/users/settings"]],
+            "agent": "UntrustingClient/2.1",
+            "host": "api.trakt.tv",
+            "curls": curls,
+            "fixed": fixed,
+            "count": 125,
+            "longPath": LONG_PATH,
+            "longPathRow": format!("api.trakt.tv{LONG_PATH}"),
+            "scrobble": "api.trakt.tv/scrobble/start",
+            "resend": "api.trakt.tv/scrobble/pause?app=kodi-trakt-scrobbler",
+            "param": "app",
+            "broken": "api.trakt.tv/sync/history",
+            "stremio": "api.strem.io/api/datastoreGet",
+            "pointers": [
+                {"rule": "body.ids.invalid", "key": "\"imdb\""},
+                {"rule": "body.progress.range", "key": "\"progress\""},
+            ],
+            "caretAt": "]",
+            "screenshot": screenshot,
+            "shots": artifacts(),
+        }),
+    );
+    assert!(ok, "{output}\nproxy stderr:\n{}", proxy.stderr());
+    assert!(output.contains("OK"), "{output}");
+    println!("{output}screenshot: {}", screenshot.display());
+}

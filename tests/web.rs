@@ -808,3 +808,93 @@ async fn only_the_start_link_unlocks_reveal_and_resend() {
         assert!(!text.contains(SECRET), "{}", file.display());
     }
 }
+
+/// A client that refuses trakt-doctor's certificate never shows in the
+/// list: `/api/state` and the event stream carry a notice that says who
+/// refused, for which host, and the fix (`ca trust`, and the programs with
+/// trust stores of their own). And the detail's repairs: what "Resend with
+/// fixes" would change, readable without acting.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_certificate_is_a_notice_and_the_repairs_are_named() {
+    let ca = TestCa::new();
+    let fake = FakeUpstream::start(&ca, strict_trakt()).await;
+    let proxy = ProxyProcess::start(&route_to(&fake, &ca));
+    let base = proxy.url();
+    let state = || -> serde_json::Value {
+        serde_json::from_slice(&curl(&[&format!("{base}/api/state")]).stdout).unwrap()
+    };
+    assert_eq!(state()["notices"], serde_json::json!([]));
+
+    let stream_url = format!("{base}/api/stream");
+    let stream = std::thread::spawn(move || curl(&["-N", "--max-time", "3", &stream_url]));
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    // curl without --cacert: it does not trust the CA.
+    for _ in 0..2 {
+        let out = curl(&[
+            "-A",
+            "UntrustingClient/2.1",
+            "-x",
+            &base,
+            "https://api.trakt.tv/users/settings",
+        ]);
+        assert!(!out.status.success());
+    }
+    let streamed = String::from_utf8_lossy(&stream.join().unwrap().stdout).into_owned();
+    assert_eq!(
+        streamed.matches("event: notice\n").count(),
+        1,
+        "told once: {streamed}"
+    );
+    let notices = state()["notices"].clone();
+    assert_eq!(notices.as_array().unwrap().len(), 1, "{notices}");
+    let notice = &notices[0];
+    assert_eq!(notice["kind"], "untrusted-ca");
+    assert_eq!(notice["client"], "UntrustingClient/2.1");
+    assert_eq!(notice["host"], "api.trakt.tv");
+    let words = format!(
+        "{} {} {}",
+        notice["message"].as_str().unwrap(),
+        notice["fix"].as_str().unwrap(),
+        notice["own_trust_stores"].as_str().unwrap()
+    );
+    for said in [
+        "A client (UntrustingClient/2.1) refused trakt-doctor's certificate for api.trakt.tv",
+        "`trakt-doctor ca trust`",
+        "--cacert",
+        "NODE_EXTRA_CA_CERTS",
+        "REQUESTS_CA_BUNDLE",
+        "SSL_CERT_FILE",
+        "security.enterprise_roots.enabled",
+    ] {
+        assert!(words.contains(said), "{said}: {words}");
+    }
+    assert!(streamed.contains("UntrustingClient/2.1"), "{streamed}");
+
+    // No trakt-api-version: Resend with fixes would add it.
+    proxy.curl(&[
+        "-H",
+        "User-Agent: RepairsTest/1",
+        "-H",
+        "trakt-api-key: 0e861f52c7365efe6da5ea3e2e6641b8d25d87aca3133e8d4f7dc8487368d14b",
+        "https://api.trakt.tv/movies/trending",
+    ]);
+    let list = stored(&base, 1);
+    let id = id_of(&list, "/movies/trending");
+    let repairs: serde_json::Value =
+        serde_json::from_slice(&curl(&[&format!("{base}/api/exchanges/{id}/repairs")]).stdout)
+            .unwrap();
+    let repairs = repairs["repairs"].as_array().unwrap();
+    assert_eq!(repairs.len(), 1, "{repairs:?}");
+    assert_eq!(repairs[0]["rule"], "header.api-version.missing");
+    assert_eq!(repairs[0]["location"], "trakt-api-version");
+    let missing = curl(&[
+        "-o",
+        "/dev/null",
+        "-w",
+        "%{http_code}",
+        &format!("{base}/api/exchanges/999/repairs"),
+    ]);
+    assert_eq!(String::from_utf8_lossy(&missing.stdout), "404");
+    // Nothing was sent to find out.
+    assert_eq!(fake.received().len(), 1);
+}

@@ -214,15 +214,20 @@ where
         }
         Err(e) => match refused_certificate(&e) {
             Some(alert) if !TOLD_UNTRUSTED.swap(true, std::sync::atomic::Ordering::Relaxed) => {
+                // The web view's banner says it too, once per client and host.
+                shared.web.untrusted_ca(&target.host, agent.as_deref(), &alert);
                 tracing::warn!(
                     "{}",
                     untrusted_ca_words(&target.host, agent.as_deref(), &alert, shared.local_addr)
                 )
             }
-            Some(alert) => tracing::debug!(
-                "a client refused the certificate for {} again ({alert})",
-                target.host
-            ),
+            Some(alert) => {
+                shared.web.untrusted_ca(&target.host, agent.as_deref(), &alert);
+                tracing::debug!(
+                    "a client refused the certificate for {} again ({alert})",
+                    target.host
+                )
+            }
             None => tracing::warn!(
                 "TLS handshake for {} failed: {e}. If the client reports a certificate error, \
                  it does not trust the trakt-doctor CA yet: download it from http://{}/ca and trust it",

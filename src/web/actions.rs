@@ -151,6 +151,31 @@ fn lint(body: &[u8]) -> Response<ProxyBody> {
     respond::web(StatusCode::OK, JSON, answer.to_string())
 }
 
+/// `/api/exchanges/{id}/repairs` as the id.
+pub(super) fn repairs_path(path: &str) -> Option<u64> {
+    path.strip_prefix("/api/exchanges/")?
+        .strip_suffix("/repairs")?
+        .parse()
+        .ok()
+}
+
+/// What "Resend with fixes" would repair in exchange `id`, as its
+/// preview does (on the redacted record, so the page sees no secret):
+/// the page names the repairs beside the diagnosis and marks the findings
+/// they settle. A read, not an action: nothing is sent.
+pub(super) fn repairs(web: &WebContext, id: u64) -> Response<ProxyBody> {
+    let record = match record(web, id) {
+        Ok(record) => record,
+        Err(why) => return unavailable(why),
+    };
+    let repairs = plan::with_fixes(&record.request, OffsetDateTime::now_utc()).1;
+    respond::web(
+        StatusCode::OK,
+        JSON,
+        serde_json::json!({ "repairs": repairs }).to_string(),
+    )
+}
+
 /// What the curl menu asks for.
 #[derive(Debug, Deserialize)]
 struct CurlAsk {

@@ -1,8 +1,9 @@
 //! The live web view, served on the proxy's own address: the page and its
-//! assets (embedded in the binary), the exchange list and details as JSON, a
-//! server-sent-events stream of new exchanges, HAR/JSONL downloads, and the
-//! actions: clear, toggle auto-fix, and on one exchange resend, copy as curl
-//! and report ([`actions`]).
+//! assets (embedded in the binary), the exchange list and details as JSON
+//! (with what "Resend with fixes" would repair), a server-sent-events stream
+//! of new exchanges and [`notices`] (a client that refused the certificate),
+//! HAR/JSONL downloads, and the actions: clear, toggle auto-fix, and on one
+//! exchange resend, copy as curl and report ([`actions`]).
 //!
 //! Every request must name the proxy by IP address or `localhost` in its
 //! Host header (no DNS rebinding), and come from this computer or carry the
@@ -24,6 +25,7 @@
 //! logged.
 
 mod actions;
+mod notices;
 pub(crate) mod store;
 
 use std::convert::Infallible;
@@ -100,6 +102,13 @@ impl WebContext {
     /// (and nothing else: it is never logged).
     pub fn unlock_link(&self, local: SocketAddr) -> String {
         format!("http://{local}/?unlock={}", self.unlock)
+    }
+
+    /// A client refused the certificate trakt-doctor made for `host` (it
+    /// does not trust the CA; `alert` is what its TLS said): the page shows
+    /// a banner, once per client and host.
+    pub fn untrusted_ca(&self, host: &str, agent: Option<&str>, alert: &str) {
+        self.store.notices.untrusted_ca(host, agent, alert);
     }
 
     /// Whether `req` carries the unlock cookie with this run's secret.
@@ -254,6 +263,7 @@ pub(crate) async fn serve(
                 "fix": !web.fix.get().is_off(),
                 "count": web.store.len(),
                 "intercepted": web.intercepted.iter().map(|h| h.as_str()).collect::<Vec<_>>(),
+                "notices": web.store.notices.all(),
             });
             respond::web(StatusCode::OK, JSON, state.to_string())
         }
@@ -268,8 +278,9 @@ pub(crate) async fn serve(
             JSON,
             "trakt-doctor.har",
         ),
-        (Method::GET, p) if p.starts_with("/api/exchanges/") => {
-            match p["/api/exchanges/".len()..]
+        (Method::GET, p) if p.starts_with("/api/exchanges/") => match actions::repairs_path(p) {
+            Some(id) => actions::repairs(web, id),
+            None => match p["/api/exchanges/".len()..]
                 .parse::<u64>()
                 .ok()
                 .and_then(|id| web.store.full(id))
@@ -285,8 +296,8 @@ pub(crate) async fn serve(
                     TEXT,
                     "no such exchange (it may have been cleared)\n",
                 ),
-            }
-        }
+            },
+        },
         (Method::POST, "/api/clear") | (Method::POST, "/api/fix") => action(web, peer, req).await,
         (Method::POST, p) if actions::handles(p) => action(web, peer, req).await,
         _ => respond::web(StatusCode::NOT_FOUND, TEXT, "not found\n"),
@@ -483,10 +494,12 @@ impl Body for ChannelBody {
     }
 }
 
-/// Server-sent events: one `data:` line per new exchange summary.
+/// Server-sent events: one `data:` line per new exchange summary, and an
+/// `event: notice` for each new [`notices::Notice`].
 fn stream(web: &WebContext) -> Response<ProxyBody> {
     let (tx, rx) = mpsc::channel::<Bytes>(64);
     let mut live = web.store.subscribe();
+    let mut notices = web.store.notices.subscribe();
     let mut stop = web.stop.clone();
     tokio::spawn(async move {
         if tx
@@ -502,6 +515,13 @@ fn stream(web: &WebContext) -> Response<ProxyBody> {
                     Ok(summary) => Bytes::from(format!("data: {summary}\n\n")),
                     // The page missed some: it reloads the list.
                     Err(broadcast::error::RecvError::Lagged(n)) => Bytes::from(format!("event: lagged\ndata: {n}\n\n")),
+                    Err(broadcast::error::RecvError::Closed) => break,
+                },
+                // A notice (a client refused the certificate): the page shows a banner.
+                message = notices.recv() => match message {
+                    Ok(notice) => Bytes::from(format!("event: notice\ndata: {notice}\n\n")),
+                    // Missed: the page reads them all again from /api/state.
+                    Err(broadcast::error::RecvError::Lagged(_)) => Bytes::from_static(b"event: notice\ndata: {}\n\n"),
                     Err(broadcast::error::RecvError::Closed) => break,
                 },
                 _ = tokio::time::sleep(Duration::from_secs(15)) => Bytes::from_static(b": keep-alive\n\n"),

@@ -268,6 +268,9 @@ pub struct WebStore {
     /// The compressor's output (see [`compress_into`]): as long as the
     /// largest record since the log writer was last idle ([`WebStore::idle`]).
     scratch: Mutex<Vec<u8>>,
+    /// What the page says about the proxy itself (a client that refused
+    /// the certificate); Clear leaves them.
+    pub(crate) notices: super::notices::Notices,
 }
 
 impl WebStore {
@@ -290,6 +293,7 @@ impl WebStore {
             dictionary: Mutex::new(None),
             summary_dictionary: Mutex::new(None),
             scratch: Mutex::new(Vec::new()),
+            notices: super::notices::Notices::default(),
         })
     }
 

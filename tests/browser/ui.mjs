@@ -44,7 +44,7 @@ try {
   await page.fill("#f-text", "");
   await page.selectOption("#f-status", "2");
   await settle(page);
-  const okRows = await page.$$eval("tr.row td:nth-child(4)", (cells) => cells.map((c) => c.textContent));
+  const okRows = await page.$$eval("tr.row td.status", (cells) => cells.map((c) => c.textContent));
   if (!okRows.length || okRows.some((s) => !s.startsWith("2"))) fail("status filter shows " + okRows.join(","));
   await page.selectOption("#f-status", "");
   console.log("filters work");
