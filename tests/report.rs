@@ -307,3 +307,85 @@ async fn a_report_and_its_har_name_the_failures_and_leak_no_secret_nor_fingerpri
         assert!(String::from_utf8_lossy(&unknown.stderr).contains("#999999"));
     }
 }
+
+/// Stremio's main failure comes in a 200: a getUser answer whose Trakt token
+/// has expired. The report covers it (an error finding, whatever the
+/// status), and names the account by placeholders only: its email, its
+/// Stremio user id (also in the Trakt addon's URL) and its Trakt username.
+#[test]
+fn a_2xx_with_an_error_finding_is_reported_without_the_accounts_identity() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("stremio.jsonl");
+    let uid = "5e1f00d15ea5e0000000beef";
+    let email = "jane.doe.report@example.com";
+    let created = time::OffsetDateTime::now_utc().unix_timestamp() - 3 * 86_400;
+    let line = |id: u64, method: &str, url: &str, body: &str, answer: &str| {
+        serde_json::json!({
+            "id": id, "started_at": time::OffsetDateTime::now_utc().format(&time::format_description::well_known::Rfc3339).unwrap(),
+            "duration_ms": 5.0,
+            "request": {"method": method, "url": url, "http_version": "HTTP/1.1",
+                "headers": {"content-type": "text/plain;charset=UTF-8"},
+                "body": if body.is_empty() { serde_json::Value::Null } else { serde_json::json!({"size": body.len(), "text": body}) }},
+            "response": {"status": 200, "http_version": "HTTP/1.1", "headers": {"content-type": "application/json"},
+                "body": {"size": answer.len(), "text": answer}},
+            "findings": [], "fixes": [], "diagnosis": null,
+        })
+        .to_string()
+    };
+    let records = [
+        line(
+            1,
+            "POST",
+            "https://api.strem.io/api/login",
+            &format!(r#"{{"type":"Login","email":"{email}","password":"sha256:1a2b3c4d"}}"#),
+            &format!(
+                r#"{{"result":{{"authKey":"sha256:2b3c4d5e","user":{{"_id":"{uid}","email":"{email}","trakt":null}}}}}}"#
+            ),
+        ),
+        line(
+            2,
+            "POST",
+            "https://api.strem.io/api/getUser",
+            r#"{"type":"GetUser","authKey":"sha256:2b3c4d5e"}"#,
+            &format!(
+                r#"{{"result":{{"_id":"{uid}","email":"{email}","trakt":{{"access_token":"sha256:3c4d5e6f","created_at":{created},"expires_in":86400}}}}}}"#
+            ),
+        ),
+        line(
+            3,
+            "GET",
+            &format!("https://www.strem.io/trakt/addon/{uid}/manifest.json"),
+            "",
+            r#"{"id":"org.stremio.trakt"}"#,
+        ),
+    ];
+    std::fs::write(&log, records.join("\n") + "\n").unwrap();
+    let out = report(&[log.to_str().unwrap()]);
+    let markdown = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        markdown.contains("stremio.trakt-token.expired"),
+        "{markdown}"
+    );
+    assert!(markdown.contains("getUser"), "{markdown}");
+    for identity in [uid, email] {
+        assert!(!markdown.contains(identity), "{identity} in:\n{markdown}");
+    }
+    // Asked for by id, the addon's URL carries the user id: hidden too.
+    let by_id = report(&[log.to_str().unwrap(), "--id", "3"]);
+    let markdown = String::from_utf8_lossy(&by_id.stdout).into_owned();
+    assert!(
+        by_id.status.success(),
+        "{}",
+        String::from_utf8_lossy(&by_id.stderr)
+    );
+    assert!(
+        markdown.contains("/trakt/addon/<Stremio user id>/manifest.json")
+            && !markdown.contains(uid),
+        "{markdown}"
+    );
+}

@@ -6,6 +6,7 @@
 
 // The report is pure (no I/O, no clock), held to the core's rules.
 core! {
+    pub(crate) mod accounts;
     pub(crate) mod report;
 }
 

@@ -27,7 +27,8 @@ const BODY_BYTES: usize = 4000;
 /// Which exchanges the report is about.
 #[derive(Debug, Clone, Copy)]
 pub(crate) enum Selection<'a> {
-    /// Every failed exchange (a status outside 2xx, or an error) that is not
+    /// Every failed exchange (a status outside 2xx, an error, or an error
+    /// finding) that is not
     /// itself a resend of another exchange in the records.
     Failed,
     /// These ids, in this order.
@@ -55,7 +56,7 @@ impl std::fmt::Display for Nothing {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Nothing::NoFailure => f.write_str(
-                "no failed exchange (every status is 2xx and none has an error); choose one with --id",
+                "no failed exchange (every status is 2xx, and none has an error or an error finding); choose one with --id",
             ),
             Nothing::Unknown(ids) => {
                 let ids: Vec<String> = ids.iter().map(|id| format!("#{id}")).collect();
@@ -70,9 +71,16 @@ fn replay_of(ex: &Exchange) -> Option<u64> {
     ex.replay_of
 }
 
-/// Whether the exchange failed: no response, or a status outside 2xx.
+/// Whether the exchange failed: no response, a status outside 2xx, or an
+/// error finding whatever the status (Stremio's API answers its failures,
+/// an expired Trakt token among them, with 200).
 pub(crate) fn failed(ex: &Exchange) -> bool {
-    ex.error.is_some() || ex.response.as_ref().is_none_or(|r| !(200..300).contains(&r.status))
+    ex.error.is_some()
+        || ex.response.as_ref().is_none_or(|r| !(200..300).contains(&r.status))
+        || ex
+            .findings
+            .iter()
+            .any(|f| !f.fixed && f.severity == crate::report::Severity::Error)
 }
 
 /// Builds the report of `selection` among `all`. `redactor` turns any secret
@@ -107,14 +115,21 @@ pub(crate) fn build(
     if chosen.is_empty() {
         return Err(Nothing::NoFailure);
     }
+    let mut accounts = super::accounts::Accounts::default();
+    all.iter().for_each(|ex| accounts.learn(ex));
+    let scrubbed = |ex: &Exchange| {
+        let mut ex = scrub(ex, redactor);
+        accounts.hide_in(&mut ex);
+        ex
+    };
     let mut markdown = header(chosen.len());
     let mut exchanges = Vec::new();
     for (n, ex) in chosen.iter().enumerate() {
-        let ex = scrub(ex, redactor);
+        let ex = scrubbed(ex);
         let resends: Vec<Exchange> = all
             .iter()
             .filter(|other| replay_of(other) == Some(ex.id))
-            .map(|other| scrub(other, redactor))
+            .map(scrubbed)
             .collect();
         section(&mut markdown, n.saturating_add(1), &ex, &resends);
         exchanges.push(ex);
@@ -131,7 +146,8 @@ fn header(count: usize) -> String {
         "# trakt-doctor report\n\n\
          {count} exchange(s) recorded by a local debugging proxy, explained by \
          trakt-doctor {version} ({contract}). Secrets are replaced by placeholders \
-         such as `<access token>`: nothing in this report identifies an account.\n",
+         such as `<access token>`, and the account's email, Stremio user id and Trakt \
+         username by `<email>`, `<Stremio user id>` and `<Trakt username>`.\n",
         version = env!("CARGO_PKG_VERSION"),
         contract = crate::spec::trakt::contract_label(),
     )
