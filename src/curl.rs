@@ -14,9 +14,21 @@
 //! curl's `@file` reading, and the fields curl adds on its own (User-Agent,
 //! Accept, a form Content-Type) are removed when the request had none.
 //! A variable's value goes in as it is: tokens need no encoding.
+//!
+//! The work is linear in the request's size: each text is scanned once for
+//! fingerprints, each looked up in a map. A request with more than
+//! [`MAX_SECRETS`] distinct secrets is refused rather than written (a
+//! variable per kind cannot carry that many different values anyway).
+use std::collections::HashMap;
+
 use crate::exchange::Request;
 use crate::redact::Redactor;
-use crate::resend::{needed_secrets, SecretKind};
+use crate::resend::{fingerprints, needed_secrets, SecretKind};
+
+/// The most distinct secrets (fingerprints) a command names as variables.
+/// A client's request carries a handful (a token, a refresh token, a client
+/// secret); beyond this the request is refused with a message that says so.
+pub const MAX_SECRETS: usize = 4096;
 
 /// The shell the command is written for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -77,10 +89,20 @@ pub fn command(request: &Request, shell: Shell, reveal: bool) -> Result<String, 
         Redactor::new(b"copy as curl").exchange(&mut ex);
         request = ex.request;
     }
-    let secrets: Vec<(String, SecretKind)> = needed_secrets(&request)
-        .into_iter()
-        .map(|n| (n.fingerprint, n.kind))
-        .collect();
+    let needed = needed_secrets(&request);
+    // Each fingerprint becomes the variable of the kind it first appears as
+    // (URL, then headers, then body).
+    let mut secrets: HashMap<&str, SecretKind> = HashMap::new();
+    for n in &needed {
+        secrets.entry(n.fingerprint.as_str()).or_insert(n.kind);
+    }
+    if secrets.len() > MAX_SECRETS {
+        return Err(format!(
+            "the request holds {} distinct secrets; copy as curl names at most {MAX_SECRETS} \
+             as environment variables (one per kind), so a command would not send the same request",
+            secrets.len()
+        ));
+    }
     let split = |s: &str| pieces(s, &secrets);
     let mut args: Vec<Arg> = Vec::new();
     let method = request.method.to_ascii_uppercase();
@@ -143,28 +165,23 @@ pub fn command(request: &Request, shell: Shell, reveal: bool) -> Result<String, 
     Ok(render(shell, &args, piped.as_deref()))
 }
 
-/// Splits `value` at the fingerprints of known secrets, each becoming its variable.
-fn pieces(value: &str, secrets: &[(String, SecretKind)]) -> Arg {
+/// Splits `value` at the fingerprints of known secrets, each becoming its
+/// variable: one scan of `value`, one lookup per fingerprint found.
+fn pieces(value: &str, secrets: &HashMap<&str, SecretKind>) -> Arg {
     let mut out = Vec::new();
-    let mut rest = value;
-    loop {
-        let next = secrets
-            .iter()
-            .filter_map(|(fp, kind)| rest.find(fp.as_str()).map(|at| (at, fp.len(), *kind)))
-            .min_by_key(|(at, _, _)| *at);
-        let Some((at, len, kind)) = next else {
-            break;
+    let mut copied = 0;
+    for (start, end) in fingerprints(value) {
+        let Some(kind) = value.get(start..end).and_then(|fp| secrets.get(fp)) else {
+            continue;
         };
-        let (before, after) = (
-            rest.get(..at).unwrap_or_default(),
-            rest.get(at.saturating_add(len)..).unwrap_or_default(),
-        );
+        let before = value.get(copied..start).unwrap_or_default();
         if !before.is_empty() {
             out.push(Piece::Text(before.to_string()));
         }
         out.push(Piece::Var(kind.env_var()));
-        rest = after;
+        copied = end;
     }
+    let rest = value.get(copied..).unwrap_or_default();
     if !rest.is_empty() || out.is_empty() {
         out.push(Piece::Text(rest.to_string()));
     }
@@ -403,6 +420,76 @@ mod tests {
         assert_eq!(
             posix(&vec![Piece::Text("$".into()), Piece::Var("V")]),
             "'$'\"$V\""
+        );
+    }
+
+    /// A request whose body holds `n` distinct secrets under five keys,
+    /// about 32 bytes each (the issue's case: 1,600 in 50 KB).
+    fn many_secrets(n: usize) -> Request {
+        let keys = ["access_token", "refresh_token", "password", "code", "client_secret"];
+        let items: Vec<String> = (0..n)
+            .map(|i| format!(r#"{{"{}":"v{i:07}-secret"}}"#, keys[i % keys.len()]))
+            .collect();
+        request(
+            &[("content-type", "application/json")],
+            &format!("[{}]", items.join(",")),
+        )
+    }
+
+    /// The fastest of three runs of copy as curl on `r`, and its command.
+    fn fastest(r: &Request) -> (std::time::Duration, String) {
+        let mut best = None;
+        let mut command_text = String::new();
+        for _ in 0..3 {
+            let t = std::time::Instant::now();
+            command_text = command(r, Shell::Posix, false).unwrap();
+            let took = t.elapsed();
+            best = Some(best.map_or(took, |b: std::time::Duration| b.min(took)));
+        }
+        (best.unwrap(), command_text)
+    }
+
+    #[test]
+    fn many_distinct_secrets_take_time_linear_in_the_body() {
+        // The issue's request: 1,600 distinct secrets in a 50 KB body took
+        // 55 s a click (the time grew with the cube of their number).
+        let r = many_secrets(1600);
+        assert!((45_000..60_000).contains(&r.body.bytes.len()), "{}", r.body.bytes.len());
+        let started = std::time::Instant::now();
+        let posix = command(&r, Shell::Posix, false).unwrap();
+        assert!(started.elapsed() < std::time::Duration::from_secs(5), "{:?}", started.elapsed());
+        assert_eq!(posix.matches("$TRAKT_").count(), 1600);
+        assert!(!posix.contains("sha256:"));
+        // Ten times the secrets (and the body) take about ten times as long:
+        // allow 30 (a quadratic pass would take 100, the old cubic one 1000).
+        let (small, _) = fastest(&many_secrets(400));
+        let (large, text) = fastest(&many_secrets(4000));
+        assert_eq!(text.matches("$TRAKT_").count(), 4000);
+        assert!(large < small * 30, "400 secrets: {small:?}; 4,000: {large:?}");
+    }
+
+    #[test]
+    fn more_distinct_secrets_than_the_cap_are_refused() {
+        let r = many_secrets(MAX_SECRETS + 1);
+        let refused = command(&r, Shell::Posix, false).unwrap_err();
+        assert!(refused.contains("4097 distinct secrets") && refused.contains("at most 4096"), "{refused}");
+        // Revealed, the values are written as they are: nothing to name.
+        assert!(command(&r, Shell::Posix, true).is_ok());
+    }
+
+    #[test]
+    fn only_whole_fingerprints_become_variables_each_as_its_first_kind() {
+        let r = request(
+            &[("authorization", "Bearer sha256:0123abcd")],
+            r#"{"token":"sha256:0123abcd","x":"sha256:0123abcdef","code":"sha256:99999999"}"#,
+        );
+        // Fingerprints already in a record are fingerprinted again when not
+        // revealed; revealed, the record's own are the secrets named.
+        let posix = command(&r, Shell::Posix, true).unwrap();
+        assert!(posix.contains(r#""authorization: Bearer $TRAKT_ACCESS_TOKEN""#), "{posix}");
+        assert!(
+            posix.contains(r#"'{"token":"'"$TRAKT_ACCESS_TOKEN"'","x":"sha256:0123abcdef","code":"'"$TRAKT_OAUTH_CODE"'"}'"#),
+            "{posix}"
         );
     }
 

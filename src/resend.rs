@@ -15,7 +15,7 @@
 //! (`sha256:1a2b3c4d`) where they were. [`needed_secrets`] lists each by
 //! kind and place; [`fill`] puts the user's values back, encoded for where
 //! they go (a JSON string, a query or form value, a header).
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::fmt;
 
 use bytes::Bytes;
@@ -151,7 +151,7 @@ impl fmt::Display for SecretKind {
 }
 
 /// Where a redacted secret sits in a request.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Place {
     Url,
     /// The header field's lower-cased name.
@@ -171,15 +171,15 @@ impl fmt::Display for Place {
 
 /// A secret a record lacks: its kind, the fingerprint standing in for it,
 /// and where.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct NeededSecret {
     pub kind: SecretKind,
     pub fingerprint: String,
     pub place: Place,
 }
 
-/// The fingerprints in `text`: each one's byte range.
-fn fingerprints(text: &str) -> Vec<(usize, usize)> {
+/// The fingerprints in `text`: each one's byte range, in one pass.
+pub(crate) fn fingerprints(text: &str) -> Vec<(usize, usize)> {
     const LEN: usize = "sha256:".len() + 8;
     let mut out = Vec::new();
     let mut from = 0;
@@ -213,9 +213,12 @@ fn key_before(text: &str, start: usize) -> &str {
     key_head.get(key_start..).unwrap_or_default()
 }
 
-/// The secrets `request` lacks (fingerprints where secrets were), once each.
+/// The secrets `request` lacks (fingerprints where secrets were), once
+/// each, in the order they appear: time linear in the request's size (a
+/// set, not a search of the list, tells which were seen).
 pub fn needed_secrets(request: &Request) -> Vec<NeededSecret> {
     let mut out: Vec<NeededSecret> = Vec::new();
+    let mut seen: HashSet<NeededSecret> = HashSet::new();
     let mut add = |kind: SecretKind, text: &str, (start, end): (usize, usize), place: Place| {
         let fingerprint = text.get(start..end).unwrap_or_default().to_string();
         let needed = NeededSecret {
@@ -223,7 +226,8 @@ pub fn needed_secrets(request: &Request) -> Vec<NeededSecret> {
             fingerprint,
             place,
         };
-        if !out.contains(&needed) {
+        if !seen.contains(&needed) {
+            seen.insert(needed.clone());
             out.push(needed);
         }
     };

@@ -9,6 +9,7 @@
 //! file (`trakt-doctor report`) or the web view's store.
 
 use std::borrow::Cow;
+use std::collections::{HashMap, HashSet};
 use std::fmt::Write as _;
 
 use serde_json::Value;
@@ -87,58 +88,252 @@ pub(crate) fn failed(ex: &Exchange) -> bool {
 /// still in clear (a log written with --show-secrets, a browser's HAR) into a
 /// fingerprint first; every fingerprint then becomes a placeholder, so its
 /// key does not matter.
+#[cfg(test)]
 pub(crate) fn build(
     all: &[Exchange],
     selection: Selection<'_>,
     redactor: &Redactor,
 ) -> Result<Report, Nothing> {
-    let chosen: Vec<&Exchange> = match selection {
-        Selection::Failed => all
-            .iter()
-            .filter(|ex| failed(ex))
-            .filter(|ex| replay_of(ex).is_none_or(|of| !all.iter().any(|o| o.id == of)))
-            .collect(),
-        Selection::Ids(ids) => {
-            let unknown: Vec<u64> = ids
-                .iter()
-                .copied()
-                .filter(|id| !all.iter().any(|ex| ex.id == *id))
-                .collect();
-            if !unknown.is_empty() {
-                return Err(Nothing::Unknown(unknown));
-            }
-            ids.iter()
-                .filter_map(|id| all.iter().find(|ex| ex.id == *id))
-                .collect()
+    let mut builder = Builder::new(selection, redactor, true);
+    for ex in all {
+        builder.push(ex);
+    }
+    builder.finish()
+}
+
+/// A report made from exchanges read one at a time, in the records' order
+/// ([`Builder::push`]), so a file of any size is read once and never held:
+/// time is linear in the records, and memory holds what the report shows of
+/// the chosen exchanges (their sections, bodies already cut), one line per
+/// resend, and the records' ids (as ranges); the scrubbed exchanges
+/// themselves only when a HAR of them is wanted.
+pub(crate) struct Builder<'a> {
+    selection: Selection<'a>,
+    redactor: &'a Redactor,
+    /// Keep the scrubbed exchanges, for a HAR beside the report.
+    keep_exchanges: bool,
+    /// Every id read ([`Selection::Failed`]: a failed resend of an exchange
+    /// in the records is told as what was tried for that one instead).
+    ids: IdRanges,
+    /// [`Selection::Ids`]'s ids, and the chosen ones' places in `chosen`.
+    wanted: HashSet<u64>,
+    places: HashMap<u64, usize>,
+    chosen: Vec<Chosen>,
+    resends: Vec<Resend>,
+    /// Who the records are about, hidden from the finished report.
+    accounts: super::accounts::Accounts,
+}
+
+/// What the report keeps of a chosen exchange.
+#[derive(Clone)]
+struct Chosen {
+    id: u64,
+    replay_of: Option<u64>,
+    /// Its section from the heading's text to the diagnosis.
+    head: String,
+    /// Its request and response.
+    messages: String,
+    exchange: Option<Exchange>,
+}
+
+/// What the report keeps of a resend: the line under "What was tried".
+struct Resend {
+    of: u64,
+    line: String,
+    exchange: Option<Exchange>,
+}
+
+impl<'a> Builder<'a> {
+    pub(crate) fn new(selection: Selection<'a>, redactor: &'a Redactor, keep_exchanges: bool) -> Self {
+        let wanted = match selection {
+            Selection::Failed => HashSet::new(),
+            Selection::Ids(ids) => ids.iter().copied().collect(),
+        };
+        Builder {
+            selection,
+            redactor,
+            keep_exchanges,
+            ids: IdRanges::default(),
+            wanted,
+            places: HashMap::new(),
+            chosen: Vec::new(),
+            resends: Vec::new(),
+            accounts: super::accounts::Accounts::default(),
         }
-    };
-    if chosen.is_empty() {
-        return Err(Nothing::NoFailure);
     }
-    let mut accounts = super::accounts::Accounts::default();
-    all.iter().for_each(|ex| accounts.learn(ex));
-    let scrubbed = |ex: &Exchange| {
-        let mut ex = scrub(ex, redactor);
-        accounts.hide_in(&mut ex);
-        ex
-    };
-    let mut markdown = header(chosen.len());
-    let mut exchanges = Vec::new();
-    for (n, ex) in chosen.iter().enumerate() {
-        let ex = scrubbed(ex);
-        let resends: Vec<Exchange> = all
+
+    /// Takes the next exchange of the records: kept (scrubbed, its section
+    /// written) when the report is about it or it is a resend, else only
+    /// its id.
+    pub(crate) fn push(&mut self, ex: &Exchange) {
+        // Every record may show who the account is, chosen or not.
+        self.accounts.learn(ex);
+        let chosen = match self.selection {
+            Selection::Failed => {
+                self.ids.insert(ex.id);
+                failed(ex)
+            }
+            // The first record of each id.
+            Selection::Ids(_) => self.wanted.contains(&ex.id) && !self.places.contains_key(&ex.id),
+        };
+        let resend_of = replay_of(ex).filter(|of| match self.selection {
+            Selection::Failed => true,
+            Selection::Ids(_) => self.wanted.contains(of),
+        });
+        if !chosen && resend_of.is_none() {
+            return;
+        }
+        let ex = scrub(ex, self.redactor);
+        let keep = self.keep_exchanges;
+        if let Some(of) = resend_of {
+            let mut line = tried_line(&ex);
+            line.shrink_to_fit();
+            self.resends.push(Resend {
+                of,
+                line,
+                exchange: keep.then(|| ex.clone()),
+            });
+        }
+        if chosen {
+            // Kept until the end: without the slack their writing left.
+            let (mut head, mut messages) = (head(&ex), messages(&ex));
+            head.shrink_to_fit();
+            messages.shrink_to_fit();
+            self.places.insert(ex.id, self.chosen.len());
+            self.chosen.push(Chosen {
+                id: ex.id,
+                replay_of: replay_of(&ex),
+                head,
+                messages,
+                exchange: keep.then_some(ex),
+            });
+        }
+    }
+
+    /// The report, once every record was pushed.
+    pub(crate) fn finish(mut self) -> Result<Report, Nothing> {
+        let accounts = std::mem::take(&mut self.accounts);
+        let order: Vec<usize> = match self.selection {
+            Selection::Failed => {
+                self.ids.settle();
+                let ids = &self.ids;
+                (0..self.chosen.len())
+                    .filter(|&i| {
+                        self.chosen
+                            .get(i)
+                            .and_then(|c| c.replay_of)
+                            .is_none_or(|of| !ids.contains(of))
+                    })
+                    .collect()
+            }
+            Selection::Ids(ids) => {
+                let unknown: Vec<u64> = ids
+                    .iter()
+                    .copied()
+                    .filter(|id| !self.places.contains_key(id))
+                    .collect();
+                if !unknown.is_empty() {
+                    return Err(Nothing::Unknown(unknown));
+                }
+                ids.iter()
+                    .filter_map(|id| self.places.get(id).copied())
+                    .collect()
+            }
+        };
+        if order.is_empty() {
+            return Err(Nothing::NoFailure);
+        }
+        let mut by_original: HashMap<u64, Vec<&Resend>> = HashMap::new();
+        for resend in &self.resends {
+            by_original.entry(resend.of).or_default().push(resend);
+        }
+        let header = header(order.len());
+        let size = order
             .iter()
-            .filter(|other| replay_of(other) == Some(ex.id))
-            .map(scrubbed)
-            .collect();
-        section(&mut markdown, n.saturating_add(1), &ex, &resends);
-        exchanges.push(ex);
-        exchanges.extend(resends);
+            .filter_map(|&i| self.chosen.get(i))
+            .map(|c| c.head.len().saturating_add(c.messages.len()).saturating_add(80))
+            .chain(self.resends.iter().map(|r| r.line.len().saturating_add(1)))
+            .fold(header.len(), usize::saturating_add);
+        let mut markdown = String::with_capacity(size);
+        markdown.push_str(&header);
+        // Each part moves into the report as it is written (an id asked for
+        // twice is copied), so the parts and the report are not both held whole.
+        let mut uses: HashMap<usize, usize> = HashMap::new();
+        for &i in &order {
+            let n = uses.entry(i).or_default();
+            *n = n.saturating_add(1);
+        }
+        let mut parts: Vec<Option<Chosen>> = self.chosen.into_iter().map(Some).collect();
+        let mut exchanges = Vec::new();
+        let none = Vec::new();
+        for (n, &i) in order.iter().enumerate() {
+            let left = uses.entry(i).or_default();
+            *left = left.saturating_sub(1);
+            let part = match parts.get_mut(i) {
+                Some(slot) if *left == 0 => slot.take(),
+                Some(slot) => slot.clone(),
+                None => None,
+            };
+            let Some(chosen) = part else { continue };
+            let resends = by_original.get(&chosen.id).unwrap_or(&none);
+            let _ = write!(markdown, "\n## {}. {}", n.saturating_add(1), chosen.head);
+            let lines: Vec<&str> = resends.iter().map(|r| r.line.as_str()).collect();
+            tried(&mut markdown, &lines);
+            markdown.push_str(&chosen.messages);
+            exchanges.extend(chosen.exchange);
+            exchanges.extend(resends.iter().filter_map(|r| r.exchange.clone()));
+        }
+        // The account is known once every record was read: hidden last.
+        let hidden = match accounts.hide(&markdown) {
+            Cow::Owned(done) => Some(done),
+            Cow::Borrowed(_) => None,
+        };
+        if let Some(done) = hidden {
+            markdown = done;
+        }
+        exchanges.iter_mut().for_each(|ex| accounts.hide_in(ex));
+        Ok(Report {
+            markdown,
+            exchanges,
+        })
     }
-    Ok(Report {
-        markdown,
-        exchanges,
-    })
+}
+
+/// A set of ids kept as ranges: a log's ids run 1, 2, 3, …, so a million
+/// of them take a few bytes (ids in any order take 16 bytes each).
+#[derive(Debug, Default)]
+struct IdRanges(Vec<(u64, u64)>);
+
+impl IdRanges {
+    fn insert(&mut self, id: u64) {
+        match self.0.last_mut() {
+            Some((start, end)) if (*start..=*end).contains(&id) => {}
+            Some((_, end)) if end.checked_add(1) == Some(id) => *end = id,
+            _ => self.0.push((id, id)),
+        }
+    }
+
+    /// Sorts and merges the ranges, for [`IdRanges::contains`].
+    fn settle(&mut self) {
+        self.0.sort_unstable();
+        let mut merged: Vec<(u64, u64)> = Vec::with_capacity(self.0.len());
+        for &(start, end) in &self.0 {
+            match merged.last_mut() {
+                Some((_, last)) if start <= last.saturating_add(1) => *last = (*last).max(end),
+                _ => merged.push((start, end)),
+            }
+        }
+        self.0 = merged;
+    }
+
+    /// Whether `id` was inserted (once settled).
+    fn contains(&self, id: u64) -> bool {
+        let after = self.0.partition_point(|&(start, _)| start <= id);
+        after
+            .checked_sub(1)
+            .and_then(|i| self.0.get(i))
+            .is_some_and(|&(_, end)| id <= end)
+    }
 }
 
 fn header(count: usize) -> String {
@@ -324,13 +519,14 @@ fn kind_of(before: &str, after: &str) -> &'static str {
     }
 }
 
-/// One exchange's section: heading, facts, diagnosis, findings, what was
-/// tried, request and response.
-fn section(out: &mut String, n: usize, ex: &Exchange, resends: &[Exchange]) {
+/// One exchange's section from the heading's text (after `## n. `) to its
+/// diagnosis and findings; "What was tried" and the messages follow.
+fn head(ex: &Exchange) -> String {
+    let mut out = String::new();
     let (host, path) = crate::text::host_and_path(&ex.request.url);
     let _ = write!(
         out,
-        "\n## {n}. {} {host}{path}: {}\n\n",
+        "{} {host}{path}: {}\n\n",
         ex.request.method,
         prose(&outcome(ex))
     );
@@ -348,11 +544,16 @@ fn section(out: &mut String, n: usize, ex: &Exchange, resends: &[Exchange]) {
     if let Some(of) = replay_of(ex) {
         let _ = writeln!(out, "- **A resend of:** #{of}");
     }
-    diagnosis(out, ex);
-    tried(out, resends);
+    diagnosis(&mut out, ex);
+    out
+}
+
+/// An exchange's request and response, as its section ends.
+fn messages(ex: &Exchange) -> String {
+    let mut out = String::new();
     let _ = write!(out, "\n### Request\n\n");
     message(
-        out,
+        &mut out,
         &format!(
             "{} {} {}",
             ex.request.method,
@@ -365,7 +566,7 @@ fn section(out: &mut String, n: usize, ex: &Exchange, resends: &[Exchange]) {
     let _ = write!(out, "\n### Response\n\n");
     match &ex.response {
         Some(r) => message(
-            out,
+            &mut out,
             &format!("{} {}", version(&r.http_version), status_line(r.status)),
             &r.headers,
             &r.body,
@@ -374,6 +575,7 @@ fn section(out: &mut String, n: usize, ex: &Exchange, resends: &[Exchange]) {
             let _ = writeln!(out, "No response was received.");
         }
     }
+    out
 }
 
 fn diagnosis(out: &mut String, ex: &Exchange) {
@@ -431,29 +633,34 @@ fn diagnosis(out: &mut String, ex: &Exchange) {
     }
 }
 
-fn tried(out: &mut String, resends: &[Exchange]) {
+fn tried(out: &mut String, lines: &[&str]) {
     let _ = write!(out, "\n### What was tried\n\n");
-    if resends.is_empty() {
+    if lines.is_empty() {
         let _ = writeln!(out, "No resend of this exchange is in the records.");
         return;
     }
-    for r in resends {
-        let errors = r
-            .findings
-            .iter()
-            .filter(|f| f.severity == crate::report::Severity::Error && !f.fixed)
-            .count();
-        let mut line = format!("- Resent as #{} at {}: {}", r.id, when(r), outcome(r));
-        if !r.fixes.is_empty() {
-            let rules: Vec<&str> = r.fixes.iter().map(|f| f.rule.as_str()).collect();
-            let _ = write!(line, ", with the repairs {}", rules.join(", "));
-        }
-        let _ = write!(line, "; {errors} error finding(s)");
-        if let Some(d) = r.diagnosis.as_ref().filter(|_| failed(r)) {
-            let _ = write!(line, ". {}", d.summary);
-        }
-        let _ = writeln!(out, "{}", prose(&line));
+    for line in lines {
+        let _ = writeln!(out, "{line}");
     }
+}
+
+/// A resend's line under "What was tried".
+fn tried_line(r: &Exchange) -> String {
+    let errors = r
+        .findings
+        .iter()
+        .filter(|f| f.severity == crate::report::Severity::Error && !f.fixed)
+        .count();
+    let mut line = format!("- Resent as #{} at {}: {}", r.id, when(r), outcome(r));
+    if !r.fixes.is_empty() {
+        let rules: Vec<&str> = r.fixes.iter().map(|f| f.rule.as_str()).collect();
+        let _ = write!(line, ", with the repairs {}", rules.join(", "));
+    }
+    let _ = write!(line, "; {errors} error finding(s)");
+    if let Some(d) = r.diagnosis.as_ref().filter(|_| failed(r)) {
+        let _ = write!(line, ". {}", d.summary);
+    }
+    prose(&line)
 }
 
 fn outcome(ex: &Exchange) -> String {
@@ -766,6 +973,57 @@ mod tests {
             build(&all[2..], Selection::Failed, &redactor).unwrap_err(),
             Nothing::NoFailure
         );
+    }
+
+    #[test]
+    fn records_pushed_one_at_a_time_keep_what_the_report_needs() {
+        // A failed resend read before its original is still told as what was
+        // tried for it, not reported on its own.
+        let mut resend = with_secret(4, "https://api.trakt.tv/scrobble/start", &[], None);
+        resend.replay_of = Some(3);
+        let original = with_secret(3, "https://api.trakt.tv/scrobble/start", &[], None);
+        let mut ok = with_secret(5, "https://api.trakt.tv/users/settings", &[], None);
+        ok.response.as_mut().unwrap().status = 200;
+        let redactor = Redactor::random();
+        let mut builder = Builder::new(Selection::Failed, &redactor, false);
+        for ex in [&resend, &ok, &original] {
+            builder.push(ex);
+        }
+        // Only the chosen exchange's section is kept, and no exchange without a HAR.
+        assert_eq!(builder.chosen.len(), 2);
+        assert_eq!(builder.resends.len(), 1);
+        let report = builder.finish().unwrap();
+        let md = &report.markdown;
+        assert!(md.contains("## 1. POST api.trakt.tv/scrobble/start"), "{md}");
+        assert!(md.contains("- **Exchange:** #3") && !md.contains("## 2."), "{md}");
+        assert!(md.contains("- Resent as #4 at "), "{md}");
+        assert!(report.exchanges.is_empty());
+        // Ids: in the order asked, each with its resends.
+        let mut builder = Builder::new(Selection::Ids(&[4, 3]), &redactor, true);
+        for ex in [&resend, &ok, &original] {
+            builder.push(ex);
+        }
+        let report = builder.finish().unwrap();
+        let ids: Vec<u64> = report.exchanges.iter().map(|e| e.id).collect();
+        assert_eq!(ids, [4, 3, 4]);
+        let (first, second) = report.markdown.split_once("## 2.").unwrap();
+        assert!(first.contains("#4") && second.contains("- Resent as #4"), "{}", report.markdown);
+    }
+
+    #[test]
+    fn ids_are_kept_as_ranges() {
+        let mut ids = IdRanges::default();
+        for id in (1..=1000).chain([5, 2000, 1500, 1501, 0, 999, u64::MAX]) {
+            ids.insert(id);
+        }
+        ids.settle();
+        assert_eq!(ids.0, [(0, 1000), (1500, 1501), (2000, 2000), (u64::MAX, u64::MAX)]);
+        for id in [0, 1, 500, 1000, 1500, 1501, 2000, u64::MAX] {
+            assert!(ids.contains(id), "{id}");
+        }
+        for id in [1001, 1499, 1502, 1999, 2001, u64::MAX - 1] {
+            assert!(!ids.contains(id), "{id}");
+        }
     }
 
     #[test]

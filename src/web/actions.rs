@@ -16,7 +16,7 @@ use http::{Response, StatusCode};
 use serde::Deserialize;
 use time::OffsetDateTime;
 
-use super::store::Corrupt;
+use super::store::{Corrupt, WebStore};
 use super::WebContext;
 use crate::exchange::{Body, Exchange, Headers, Request};
 use crate::fix::FixPolicy;
@@ -49,12 +49,29 @@ pub(super) async fn answer(
     }
     let (id, verb) = exchange_action(path)?;
     Some(match verb {
-        "report" => report(web, id),
+        "report" => report(web, id).await,
         "prepare" => prepare(web, id, body),
         "resend" => resend(web, id, body).await,
-        "curl" => curl(web, id, body),
+        "curl" => curl(web, id, body).await,
         _ => not_found(),
     })
+}
+
+/// Runs `work` on tokio's blocking pool, off the async workers that serve
+/// the proxied traffic and the web view: copy as curl and the report take
+/// time that grows with the records (a large body, every stored exchange),
+/// and none of it may hold up a worker.
+async fn off_the_workers(
+    work: impl FnOnce() -> Response<ProxyBody> + Send + 'static,
+) -> Response<ProxyBody> {
+    match tokio::task::spawn_blocking(work).await {
+        Ok(answer) => answer,
+        Err(failed) => respond::web(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            TEXT,
+            format!("the work did not finish: {failed}\n"),
+        ),
+    }
 }
 
 fn not_found() -> Response<ProxyBody> {
@@ -164,7 +181,7 @@ pub(super) fn repairs_path(path: &str) -> Option<u64> {
 /// the page names the repairs beside the diagnosis and marks the findings
 /// they settle. A read, not an action: nothing is sent.
 pub(super) fn repairs(web: &WebContext, id: u64) -> Response<ProxyBody> {
-    let record = match record(web, id) {
+    let record = match record(&web.store, id) {
         Ok(record) => record,
         Err(why) => return unavailable(why),
     };
@@ -192,8 +209,9 @@ struct CurlAsk {
 
 /// Copy as curl: the command for the exchange (or its repaired version),
 /// secrets as environment variables unless the user asks for the values,
-/// which only a live exchange's original has.
-fn curl(web: &WebContext, id: u64, body: &[u8]) -> Response<ProxyBody> {
+/// which only a live exchange's original has. The record is read, repaired
+/// and written as a command off the async workers.
+async fn curl(web: &WebContext, id: u64, body: &[u8]) -> Response<ProxyBody> {
     let ask = match serde_json::from_slice::<CurlAsk>(body) {
         Ok(ask) => ask,
         Err(e) => return bad_request(&format!("expected {{shell, fixed, reveal}}: {e}")),
@@ -203,11 +221,30 @@ fn curl(web: &WebContext, id: u64, body: &[u8]) -> Response<ProxyBody> {
         "powershell" => crate::curl::Shell::PowerShell,
         other => return bad_request(&format!("`{other}` is not a shell: posix or powershell")),
     };
-    let record = match record(web, id) {
+    let store = std::sync::Arc::clone(&web.store);
+    let resender = std::sync::Arc::clone(&web.resender);
+    off_the_workers(move || {
+        // The live original, unpacked here too: it may be large.
+        let original = resender.originals().get(id);
+        curl_command(&store, id, original, &ask, shell)
+    })
+    .await
+}
+
+/// [`curl`]'s work: the stored record (or the live `original`), repaired
+/// when asked, as a command.
+fn curl_command(
+    store: &WebStore,
+    id: u64,
+    original: Option<Request>,
+    ask: &CurlAsk,
+    shell: crate::curl::Shell,
+) -> Response<ProxyBody> {
+    let record = match record(store, id) {
         Ok(record) => record,
         Err(why) => return unavailable(why),
     };
-    let request = match web.resender.originals().get(id) {
+    let request = match original {
         Some(original) => original,
         None if ask.reveal => {
             return conflict(&serde_json::json!({
@@ -228,19 +265,28 @@ fn curl(web: &WebContext, id: u64, body: &[u8]) -> Response<ProxyBody> {
     }
 }
 
-/// The Markdown report of one stored exchange, with its resends.
-fn report(web: &WebContext, id: u64) -> Response<ProxyBody> {
-    let all = web.store.exchanges();
-    // Every fingerprint becomes a placeholder, so any key will do.
-    let redactor = crate::redact::Redactor::random();
-    match report::build(&all, Selection::Ids(&[id]), &redactor) {
-        Ok(built) => respond::web(
-            StatusCode::OK,
-            "text/markdown; charset=utf-8",
-            built.markdown,
-        ),
-        Err(_) => not_found(),
-    }
+/// The Markdown report of one stored exchange, with its resends, made off
+/// the async workers (it reads every stored exchange).
+async fn report(web: &WebContext, id: u64) -> Response<ProxyBody> {
+    let store = std::sync::Arc::clone(&web.store);
+    off_the_workers(move || {
+        // Every fingerprint becomes a placeholder, so any key will do.
+        let redactor = crate::redact::Redactor::random();
+        let ids = [id];
+        let mut builder = report::Builder::new(Selection::Ids(&ids), &redactor, false);
+        for exchange in store.exchanges() {
+            builder.push(&exchange);
+        }
+        match builder.finish() {
+            Ok(built) => respond::web(
+                StatusCode::OK,
+                "text/markdown; charset=utf-8",
+                built.markdown,
+            ),
+            Err(_) => not_found(),
+        }
+    })
+    .await
 }
 
 /// What the page asks to resend.
@@ -265,8 +311,8 @@ struct Ask {
 
 /// The stored (redacted) record of exchange `id`: `Err(None)` when there is
 /// none, `Err(Some(_))` when it cannot be read back.
-fn record(web: &WebContext, id: u64) -> Result<Exchange, Option<Corrupt>> {
-    match web.store.full(id) {
+fn record(store: &WebStore, id: u64) -> Result<Exchange, Option<Corrupt>> {
+    match store.full(id) {
         Some(Ok(full)) => serde_json::from_str(full.as_str()).map_err(|_| None),
         Some(Err(corrupt)) => Err(Some(corrupt)),
         None => Err(None),
@@ -405,7 +451,7 @@ fn ask_and_record(
     body: &[u8],
 ) -> Result<(Ask, Exchange), Box<Response<ProxyBody>>> {
     let ask = ask_of(body).map_err(|why| Box::new(bad_request(&why)))?;
-    let record = record(web, id).map_err(|why| Box::new(unavailable(why)))?;
+    let record = record(&web.store, id).map_err(|why| Box::new(unavailable(why)))?;
     Ok((ask, record))
 }
 
@@ -577,6 +623,28 @@ pub(super) fn secrets_by_fingerprint(
 mod tests {
     use super::*;
     use crate::redact::Redactor;
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn curl_and_report_work_leaves_the_async_worker_free() {
+        // One worker: were the work run on it, the task that lets the work
+        // finish could not run until the work gave up waiting.
+        let (go, wait) = std::sync::mpsc::channel::<()>();
+        let worker = std::thread::current().id();
+        let work = tokio::spawn(off_the_workers(move || {
+            let released = wait
+                .recv_timeout(std::time::Duration::from_secs(10))
+                .is_ok();
+            let status = if released && std::thread::current().id() != worker {
+                StatusCode::OK
+            } else {
+                StatusCode::INTERNAL_SERVER_ERROR
+            };
+            respond::web(status, TEXT, "")
+        }));
+        tokio::task::yield_now().await;
+        go.send(()).unwrap();
+        assert_eq!(work.await.unwrap().status(), StatusCode::OK);
+    }
 
     #[test]
     fn a_redacted_request_gets_its_secrets_back_from_the_original() {
