@@ -135,26 +135,7 @@ impl Accounts {
             body.size = (hidden.len() as u64).saturating_add(cut);
             body.bytes = bytes::Bytes::from(hidden);
         }
-        for finding in &mut ex.findings {
-            edit(&mut finding.message);
-            finding.location.edit(edit);
-        }
-        for fix in &mut ex.fixes {
-            edit(&mut fix.before);
-            edit(&mut fix.after);
-            edit(&mut fix.location);
-        }
-        if let Some(error) = ex.error.as_mut() {
-            edit(error);
-        }
-        if let Some(diagnosis) = ex.diagnosis.as_mut() {
-            edit(&mut diagnosis.summary);
-            diagnosis
-                .causes
-                .iter_mut()
-                .chain(diagnosis.remedies.iter_mut())
-                .for_each(edit);
-        }
+        super::report::edit_prose(ex, edit);
     }
 }
 

@@ -368,6 +368,13 @@ pub(crate) fn scrub(ex: &Exchange, redactor: &Redactor) -> Exchange {
             hide_length(&mut response.headers);
         }
     }
+    edit_prose(&mut ex, edit);
+    ex
+}
+
+/// Applies `edit` to every text trakt-doctor wrote about `ex` (its fixes,
+/// findings, error and diagnosis), which may quote a URL or a body.
+pub(crate) fn edit_prose(ex: &mut Exchange, edit: impl Fn(&mut String) + Copy) {
     for fix in &mut ex.fixes {
         edit(&mut fix.before);
         edit(&mut fix.after);
@@ -388,7 +395,6 @@ pub(crate) fn scrub(ex: &Exchange, redactor: &Redactor) -> Exchange {
             .chain(diagnosis.remedies.iter_mut())
             .for_each(edit);
     }
-    ex
 }
 
 /// Credential headers name their placeholder by field (and scheme); any

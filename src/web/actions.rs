@@ -414,8 +414,11 @@ fn refusal_json(refusal: &Refusal) -> serde_json::Value {
             needed
                 .iter()
                 .filter(|n| {
+                    // `seen` holds each kind once: a handful, whatever the count of secrets.
                     let new = !seen.contains(&n.kind);
-                    seen.push(n.kind);
+                    if new {
+                        seen.push(n.kind);
+                    }
                     new
                 })
                 .map(|n| {
