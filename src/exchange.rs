@@ -354,6 +354,34 @@ pub struct Exchange {
 }
 
 /// HTTP version as HAR and the logs spell it.
+impl Exchange {
+    /// Applies `edit` to every text trakt-doctor wrote about the exchange
+    /// (its fixes, findings, error and diagnosis), which may quote a URL or
+    /// a body: for the report's placeholders.
+    pub(crate) fn edit_prose(&mut self, edit: impl Fn(&mut String) + Copy) {
+        for fix in &mut self.fixes {
+            edit(&mut fix.before);
+            edit(&mut fix.after);
+            edit(&mut fix.location);
+        }
+        for finding in &mut self.findings {
+            edit(&mut finding.message);
+            finding.location.edit(edit);
+        }
+        if let Some(error) = self.error.as_mut() {
+            edit(error);
+        }
+        if let Some(diagnosis) = self.diagnosis.as_mut() {
+            edit(&mut diagnosis.summary);
+            diagnosis
+                .causes
+                .iter_mut()
+                .chain(diagnosis.remedies.iter_mut())
+                .for_each(edit);
+        }
+    }
+}
+
 pub fn version_name(version: http::Version) -> &'static str {
     match version {
         http::Version::HTTP_09 => "HTTP/0.9",

@@ -135,7 +135,7 @@ impl Accounts {
             body.size = (hidden.len() as u64).saturating_add(cut);
             body.bytes = bytes::Bytes::from(hidden);
         }
-        super::report::edit_prose(ex, edit);
+        ex.edit_prose(edit);
     }
 }
 

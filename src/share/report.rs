@@ -368,34 +368,10 @@ pub(crate) fn scrub(ex: &Exchange, redactor: &Redactor) -> Exchange {
             hide_length(&mut response.headers);
         }
     }
-    edit_prose(&mut ex, edit);
+    ex.edit_prose(edit);
     ex
 }
 
-/// Applies `edit` to every text trakt-doctor wrote about `ex` (its fixes,
-/// findings, error and diagnosis), which may quote a URL or a body.
-pub(crate) fn edit_prose(ex: &mut Exchange, edit: impl Fn(&mut String) + Copy) {
-    for fix in &mut ex.fixes {
-        edit(&mut fix.before);
-        edit(&mut fix.after);
-        edit(&mut fix.location);
-    }
-    for finding in &mut ex.findings {
-        edit(&mut finding.message);
-        finding.location.edit(edit);
-    }
-    if let Some(error) = ex.error.as_mut() {
-        edit(error);
-    }
-    if let Some(diagnosis) = ex.diagnosis.as_mut() {
-        edit(&mut diagnosis.summary);
-        diagnosis
-            .causes
-            .iter_mut()
-            .chain(diagnosis.remedies.iter_mut())
-            .for_each(edit);
-    }
-}
 
 /// Credential headers name their placeholder by field (and scheme); any
 /// other header by the text around each fingerprint.
