@@ -4,9 +4,8 @@
 
 use std::collections::BTreeSet;
 
-use bytes::Bytes;
 use serde_json::Value;
-use trakt_doctor::exchange::{Body, Headers, Request};
+use trakt_doctor::exchange::Request;
 use trakt_doctor::lint::Scope;
 
 mod corpus;
@@ -107,7 +106,6 @@ fn every_fixture_yields_exactly_its_expected_rules() {
 /// an error or a warning: this is what Stremio really sends.
 #[test]
 fn a_real_stremio_core_session_lints_as_recorded() {
-    let text = include_str!("fixtures/stremio-core-session.jsonl");
     let severity: std::collections::BTreeMap<&str, trakt_doctor::report::Severity> =
         trakt_doctor::lint::catalogue()
             .into_iter()
@@ -116,31 +114,12 @@ fn a_real_stremio_core_session_lints_as_recorded() {
     let mut failures = Vec::new();
     let mut methods = BTreeSet::new();
     let mut lines = 0;
-    for line in text.lines().filter(|l| !l.trim().is_empty()) {
+    for f in corpus::session_fixtures() {
         lines += 1;
-        let f: Value =
-            serde_json::from_str(line).unwrap_or_else(|e| panic!("bad fixture {line}: {e}"));
-        let headers = f["headers"]
-            .as_object()
-            .map(|h| {
-                h.iter()
-                    .map(|(n, v)| (n.clone(), v.as_str().unwrap_or_default().to_string()))
-                    .collect()
-            })
-            .unwrap_or_default();
-        let url = f["url"].as_str().unwrap_or_default().to_string();
-        if let Some(method) = url.strip_prefix("https://api.strem.io/api/") {
+        let request = corpus::session_request(&f);
+        if let Some(method) = request.url.strip_prefix("https://api.strem.io/api/") {
             methods.insert(method.to_string());
         }
-        let request = Request {
-            method: f["method"].as_str().unwrap_or_default().to_string(),
-            url,
-            http_version: "HTTP/1.1".into(),
-            headers: Headers(headers),
-            body: Body::complete(Bytes::from(
-                f["body"].as_str().unwrap_or_default().to_string(),
-            )),
-        };
         let expect: BTreeSet<String> = f["expect"]
             .as_array()
             .map(|e| {
@@ -167,6 +146,7 @@ fn a_real_stremio_core_session_lints_as_recorded() {
                 failures.push(format!("{}: {id} on what Stremio really sends", f["name"]));
             }
         }
+        let line = f.to_string();
         assert!(
             !line.contains("authkey-core-test") && !line.contains("pw-core-test"),
             "a secret in the fixture: {line}"

@@ -18,9 +18,7 @@ use std::collections::BTreeSet;
 use std::fmt::Write as _;
 use std::path::Path;
 
-use bytes::Bytes;
-use serde_json::Value;
-use trakt_doctor::exchange::{Body, Headers, Request};
+use trakt_doctor::exchange::Request;
 use trakt_doctor::fix::FixPolicy;
 use trakt_doctor::report::Finding;
 
@@ -31,22 +29,6 @@ use corpus::at;
 struct Case {
     name: String,
     request: Request,
-}
-
-fn request(method: &Value, url: &Value, headers: Vec<(String, String)>, body: Bytes) -> Request {
-    Request {
-        method: method.as_str().unwrap_or_default().to_string(),
-        url: url.as_str().unwrap_or_default().to_string(),
-        http_version: "HTTP/1.1".into(),
-        headers: Headers(headers),
-        body: Body::complete(body),
-    }
-}
-
-fn lines(text: &str) -> impl Iterator<Item = Value> + '_ {
-    text.lines().filter(|l| !l.trim().is_empty()).map(|line| {
-        serde_json::from_str(line).unwrap_or_else(|e| panic!("bad fixture {line}: {e}"))
-    })
 }
 
 /// tests/fixtures/requests.jsonl, as tests/lint_corpus.rs reads it.
@@ -62,21 +44,11 @@ fn corpus() -> Vec<Case> {
 
 /// tests/fixtures/stremio-core-session.jsonl: each request as Stremio's core sent it.
 fn stremio_core_session() -> Vec<Case> {
-    lines(include_str!("fixtures/stremio-core-session.jsonl"))
-        .map(|f| {
-            let headers = f["headers"]
-                .as_object()
-                .map(|h| {
-                    h.iter()
-                        .map(|(n, v)| (n.clone(), v.as_str().unwrap_or_default().to_string()))
-                        .collect()
-                })
-                .unwrap_or_default();
-            let body = Bytes::from(f["body"].as_str().unwrap_or_default().to_string());
-            Case {
-                name: f["name"].as_str().unwrap().to_string(),
-                request: request(&f["method"], &f["url"], headers, body),
-            }
+    corpus::session_fixtures()
+        .iter()
+        .map(|f| Case {
+            name: f["name"].as_str().unwrap().to_string(),
+            request: corpus::session_request(f),
         })
         .collect()
 }

@@ -21,8 +21,39 @@ pub fn at() -> time::OffsetDateTime {
 
 /// The fixture lines, parsed.
 pub fn fixtures() -> Vec<Value> {
-    include_str!("../fixtures/requests.jsonl")
-        .lines()
+    parse_lines(include_str!("../fixtures/requests.jsonl"))
+}
+
+/// The lines of tests/fixtures/stremio-core-session.jsonl: each request as
+/// Stremio's own core sent it (see [`session_request`]).
+pub fn session_fixtures() -> Vec<Value> {
+    parse_lines(include_str!("../fixtures/stremio-core-session.jsonl"))
+}
+
+/// The request a line of the Stremio-core session describes: its headers
+/// as recorded, its body as text.
+pub fn session_request(f: &Value) -> Request {
+    let headers = f["headers"]
+        .as_object()
+        .map(|h| {
+            h.iter()
+                .map(|(n, v)| (n.clone(), v.as_str().unwrap_or_default().to_string()))
+                .collect()
+        })
+        .unwrap_or_default();
+    Request {
+        method: f["method"].as_str().unwrap_or_default().to_string(),
+        url: f["url"].as_str().unwrap_or_default().to_string(),
+        http_version: "HTTP/1.1".into(),
+        headers: Headers(headers),
+        body: Body::complete(Bytes::from(
+            f["body"].as_str().unwrap_or_default().to_string(),
+        )),
+    }
+}
+
+fn parse_lines(text: &str) -> Vec<Value> {
+    text.lines()
         .filter(|l| !l.trim().is_empty())
         .map(|line| {
             serde_json::from_str(line).unwrap_or_else(|e| panic!("bad fixture {line}: {e}"))
