@@ -113,7 +113,7 @@ pub fn apply(
             }
             Fix::SetJson { pointer, value } => {
                 if json.is_none() {
-                    json = parse_json(&fixed);
+                    json = fixed.body.json();
                 }
                 match json.as_mut().and_then(|j| j.pointer_mut(pointer)) {
                     Some(slot) if slot != value => {
@@ -217,7 +217,7 @@ fn basic_credentials_to_body(
     json: &mut Option<serde_json::Value>,
 ) -> Option<(String, String)> {
     if json.is_none() {
-        *json = parse_json(fixed).or_else(|| form_object(fixed).map(serde_json::Value::Object));
+        *json = fixed.body.json().or_else(|| form_object(fixed).map(serde_json::Value::Object));
     }
     let (id, secret) = fixed
         .headers
@@ -236,25 +236,9 @@ fn basic_credentials_to_body(
     ))
 }
 
-/// The body as JSON (a leading byte order mark tolerated).
-fn parse_json(request: &Request) -> Option<serde_json::Value> {
-    std::str::from_utf8(&request.body.bytes)
-        .ok()
-        .and_then(|t| serde_json::from_str(t.trim_start_matches('\u{feff}')).ok())
-}
-
-/// The fields of a form-encoded body, each value a string.
+/// The fields of a form-encoded body (read as the lint reads one unlabelled).
 fn form_object(request: &Request) -> Option<serde_json::Map<String, serde_json::Value>> {
-    let text = std::str::from_utf8(&request.body.bytes).ok()?.trim();
-    if text.is_empty() || text.starts_with('{') || !text.contains('=') {
-        return None;
-    }
-    Some(
-        crate::text::query_pairs(text)
-            .into_iter()
-            .map(|(k, v)| (k, serde_json::Value::String(v)))
-            .collect(),
-    )
+    lint::oauth::parse_form(&request.body.bytes, false)
 }
 
 fn show(values: &[String]) -> String {

@@ -242,11 +242,17 @@ pub(crate) fn form_fields(s: &Subject) -> Option<Map<String, Value>> {
     if !matches!(s.body, ParsedBody::Invalid(_)) {
         return None;
     }
-    let text = std::str::from_utf8(&s.request.body.bytes).ok()?.trim();
     let labelled = s
         .headers()
         .get("content-type")
         .is_some_and(|ct| ct.to_ascii_lowercase().contains("x-www-form-urlencoded"));
+    parse_form(&s.request.body.bytes, labelled)
+}
+
+/// A body's fields when it reads as a form: labelled so, or text with `=`
+/// that is not a JSON object. Each value is a string.
+pub(crate) fn parse_form(body: &[u8], labelled: bool) -> Option<Map<String, Value>> {
+    let text = std::str::from_utf8(body).ok()?.trim();
     if !labelled && (text.starts_with('{') || !text.contains('=')) {
         return None;
     }
