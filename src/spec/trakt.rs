@@ -647,7 +647,8 @@ fn route_with_query(
     with_suggestion: bool,
     query: &[(String, String)],
 ) -> RouteMatch {
-    match route(method, path, with_suggestion, Some(query)) {
+    // The closest-path search is only for the answer given: not the first try.
+    match route(method, path, false, Some(query)) {
         found @ RouteMatch::Found { .. } if found_cleanly(&found) => found,
         _ => route(method, path, with_suggestion, None),
     }
