@@ -1,8 +1,9 @@
 //! trakt-doctor: a local HTTPS debugging proxy for Trakt and Stremio's Trakt bridge.
 //!
-//! The crate is a pure core (text, spec, report, exchange, lint, fix,
-//! session, diagnose, redact, inspect: no I/O, no clock, nothing that can
-//! panic on input) inside a thin async shell ([`proxy`], [`tls`], [`log`],
+//! The pure core (text, spec, report, exchange, lint, fix, session,
+//! diagnose, redact, inspect: no I/O, no clock, nothing that can panic on
+//! input) is the crate `trakt-doctor-core` (crates/core); this crate is the
+//! thin async shell around it ([`proxy`], [`tls`], [`log`],
 //! `web`); the README's Architecture section draws the layers. The binary
 //! in `main.rs` only wires the command line ([`cli`]) to these modules
 //! through [`app`] and `commands`.
@@ -13,43 +14,12 @@
 // Items are crate-internal unless the crate offers them (see the `pub` modules).
 #![deny(unreachable_pub)]
 
-/// Declares a module of the pure core: outside tests it denies every
-/// construct that can panic on input (slicing, unchecked arithmetic, unwrap,
-/// expect, panic), so no request, response or file can crash the inspection.
-/// One list for the whole core; a module that needs an exception says why
-/// where it allows it.
-macro_rules! core {
-    ($($vis:vis mod $name:ident;)*) => {$(
-        #[cfg_attr(
-            not(test),
-            deny(
-                clippy::indexing_slicing,
-                clippy::string_slice,
-                clippy::arithmetic_side_effects,
-                clippy::unwrap_used,
-                clippy::expect_used,
-                clippy::panic
-            )
-        )]
-        $vis mod $name;
-    )*};
-}
-
-// The pure core, bottom layer first (see README, Architecture).
-core! {
-    pub(crate) mod text;
-    pub mod report;
-    pub mod spec;
-    pub mod exchange;
-    pub mod lint;
-    pub mod fix;
-    pub mod session;
-    pub mod diagnose;
-    pub mod redact;
-    pub mod inspect;
-    pub mod resend;
-    pub mod curl;
-}
+// The pure core is its own crate (crates/core, no I/O, builds for the
+// browser); its modules keep their paths here.
+pub(crate) use trakt_doctor_core::text;
+pub use trakt_doctor_core::{
+    curl, diagnose, exchange, fix, inspect, lint, redact, report, resend, session, spec,
+};
 
 // The shell: I/O, async, the command line.
 pub mod app;

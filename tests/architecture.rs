@@ -1,29 +1,47 @@
-//! The shape of the crate, checked from its source: every rule defined is in
-//! the catalogue (adding a rule is one place), and the core modules import
-//! one another in layers, with no cycle.
+//! The shape of the workspace, checked from its source: every rule defined is
+//! in the catalogue (adding a rule is one place), the core crate's modules
+//! import one another in layers with no cycle, the shell's have no cycle
+//! either, and the core depends on no I/O, async, TLS or C crate.
 //!
-//! Reads `src/**/*.rs` as text: no parser, only the `crate::…`, `super::…`
-//! and child-module paths of the code outside comments and test modules.
+//! Reads `src/**/*.rs` and `crates/core/src/**/*.rs` as text: no parser, only
+//! the `crate::…`, `super::…` and child-module paths of the code outside
+//! comments and test modules.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
 use std::path::{Path, PathBuf};
 
-/// The pure core, bottom-up (README, "Architecture").
+/// The core crate's modules, bottom-up (README, "Architecture").
 const CORE: &[&str] = &[
-    "text", "spec", "report", "exchange", "lint", "fix", "session", "diagnose", "redact", "inspect",
+    "text", "spec", "report", "exchange", "read", "har", "lint", "fix", "session", "diagnose",
+    "redact", "inspect", "resend", "curl", "share",
 ];
 
 /// Directories whose files count as their parent module: the rules, the
-/// contract and the exchange (with its error) are each one layer.
-const COLLAPSED: &[&str] = &["lint", "spec", "exchange"];
+/// contract, the exchange (with its error), the session (with Stremio's)
+/// and what is shared are each one layer.
+const COLLAPSED: &[&str] = &["lint", "spec", "exchange", "session", "share"];
 
+/// The shell's source (the binary crate).
 fn src() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("src")
 }
 
-/// Every `.rs` file under `src/`, as its path relative to `src/` and its text.
-fn sources() -> Vec<(String, String)> {
+/// The core crate's source.
+fn core_src() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("crates/core/src")
+}
+
+/// How a place in `root` is named in messages: `src/…` or `crates/core/src/…`.
+fn label(root: &Path) -> String {
+    root.strip_prefix(env!("CARGO_MANIFEST_DIR"))
+        .unwrap_or(root)
+        .to_string_lossy()
+        .replace('\\', "/")
+}
+
+/// Every `.rs` file under `root`, as its path relative to `root` and its text.
+fn sources(root: &Path) -> Vec<(String, String)> {
     fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
         let mut entries: Vec<PathBuf> = fs::read_dir(dir)
             .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
@@ -38,14 +56,13 @@ fn sources() -> Vec<(String, String)> {
             }
         }
     }
-    let root = src();
     let mut files = Vec::new();
-    walk(&root, &mut files);
+    walk(root, &mut files);
     files
         .into_iter()
         .map(|path| {
             let relative = path
-                .strip_prefix(&root)
+                .strip_prefix(root)
                 .unwrap()
                 .components()
                 .map(|c| c.as_os_str().to_string_lossy().into_owned())
@@ -83,7 +100,16 @@ fn code(text: &str) -> Vec<(usize, &str)> {
 /// `(file, const name, rule id)` of every `const NAME: Rule = Rule { id: "…"`.
 fn defined_rules() -> Vec<(String, String, String)> {
     let mut out = Vec::new();
-    for (file, text) in sources() {
+    let files = [src(), core_src()]
+        .into_iter()
+        .flat_map(|root| {
+            let at = label(&root);
+            sources(&root)
+                .into_iter()
+                .map(move |(file, text)| (format!("{at}/{file}"), text))
+        })
+        .collect::<Vec<_>>();
+    for (file, text) in files {
         let lines = code(&text);
         for (at, (_, line)) in lines.iter().enumerate() {
             let Some(rest) = line
@@ -130,7 +156,7 @@ fn every_rule_defined_is_in_the_catalogue_once() {
     for (file, name, id) in &defined {
         if !catalogue.contains(&id.as_str()) {
             problems.push(format!(
-                "src/{file}: {name} ({id}) is not in lint::catalogue(): add it to its module's RULES \
+                "{file}: {name} ({id}) is not in lint::catalogue(): add it to its module's RULES \
                  (and that RULES to lint::catalogue())"
             ));
         }
@@ -143,10 +169,8 @@ fn every_rule_defined_is_in_the_catalogue_once() {
     }
     let mut ids = BTreeMap::new();
     for (file, name, id) in &defined {
-        if let Some(other) = ids.insert(id.as_str(), format!("src/{file}: {name}")) {
-            problems.push(format!(
-                "{id} is defined twice: {other} and src/{file}: {name}"
-            ));
+        if let Some(other) = ids.insert(id.as_str(), format!("{file}: {name}")) {
+            problems.push(format!("{id} is defined twice: {other} and {file}: {name}"));
         }
     }
     for id in &catalogue {
@@ -178,9 +202,8 @@ fn module_of(file: &str) -> Option<String> {
 
 /// The module a path from the crate root names: `["proxy", "body", "X"]` is
 /// `proxy::body` when `src/proxy/body.rs` exists, else `proxy`.
-fn resolve(segments: &[String]) -> Option<String> {
+fn resolve(root: &Path, segments: &[String]) -> Option<String> {
     let top = segments.first()?;
-    let root = src();
     if !root.join(format!("{top}.rs")).exists() && !root.join(top).join("mod.rs").exists() {
         return None;
     }
@@ -269,9 +292,11 @@ fn split_top(inside: &str) -> Vec<&str> {
 /// `from → to` with the first place that makes the dependency.
 type Graph = BTreeMap<String, BTreeMap<String, String>>;
 
-fn graph() -> Graph {
+/// The import graph of the modules of the crate whose source is `root`.
+fn graph(root: &Path) -> Graph {
+    let at = label(root);
     let mut graph = Graph::new();
-    for (file, text) in sources() {
+    for (file, text) in sources(root) {
         let Some(from) = module_of(&file) else {
             continue;
         };
@@ -323,13 +348,15 @@ fn graph() -> Graph {
             }
         }
         for (line, path) in refs {
-            let Some(to) = resolve(&path) else { continue };
+            let Some(to) = resolve(root, &path) else {
+                continue;
+            };
             if to != from {
                 graph
                     .entry(from.clone())
                     .or_default()
                     .entry(to)
-                    .or_insert_with(|| format!("src/{file}:{line}"));
+                    .or_insert_with(|| format!("{at}/{file}:{line}"));
             }
         }
     }
@@ -446,26 +473,20 @@ fn restricted(graph: &Graph, keep: impl Fn(&str) -> bool) -> Graph {
         .collect()
 }
 
-fn is_core(module: &str) -> bool {
-    CORE.contains(&module)
-}
-
 #[test]
 fn the_module_graph_is_read_from_the_source() {
-    let graph = graph();
+    let core = graph(&core_src());
     for module in CORE {
-        assert!(
-            graph.contains_key(*module),
-            "no module {module} in {graph:?}"
-        );
+        assert!(core.contains_key(*module), "no module {module} in {core:?}");
     }
+    let shell = graph(&src());
     // Known edges, so a broken reader cannot pass the cycle checks by seeing nothing.
-    for (from, to) in [
-        ("exchange", "report"),
-        ("lint", "spec"),
-        ("inspect", "session"),
-        ("proxy", "proxy::body"),
-        ("log::jsonl", "log"),
+    for (graph, from, to) in [
+        (&core, "exchange", "report"),
+        (&core, "lint", "spec"),
+        (&core, "inspect", "session"),
+        (&shell, "proxy", "proxy::body"),
+        (&shell, "log::jsonl", "log"),
     ] {
         assert!(
             graph[from].contains_key(to),
@@ -487,21 +508,7 @@ fn the_module_graph_is_read_from_the_source() {
 
 #[test]
 fn the_core_modules_form_no_import_cycle() {
-    let graph = graph();
-    let shell = restricted(&graph, |_| true);
-    for component in cycles(&shell) {
-        if !component.iter().all(|m| is_core(m)) {
-            // Asserted by the_shell_has_no_import_cycle; said here too, beside the core's.
-            eprintln!(
-                "shell import cycle: {}",
-                describe(
-                    &restricted(&shell, |m| component.iter().any(|c| c == m)),
-                    &component
-                )
-            );
-        }
-    }
-    let core = restricted(&graph, is_core);
+    let core = graph(&core_src());
     let found: Vec<String> = cycles(&core)
         .iter()
         .map(|component| format!("  {}", describe(&core, component)))
@@ -512,25 +519,19 @@ fn the_core_modules_form_no_import_cycle() {
          layer (text, spec, report, exchange, lint, …; README \"Architecture\"):\n{}",
         found.join("\n")
     );
-    let upward: Vec<String> = core
+    let unknown: Vec<&String> = core
         .keys()
-        .flat_map(|from| {
-            graph[from]
-                .iter()
-                .filter(|(to, _)| !is_core(to))
-                .map(move |(to, at)| format!("  {from} → {to} ({at})"))
-        })
+        .filter(|m| !CORE.contains(&m.as_str()))
         .collect();
     assert!(
-        upward.is_empty(),
-        "the core imports the shell:\n{}",
-        upward.join("\n")
+        unknown.is_empty(),
+        "core modules missing from CORE in tests/architecture.rs: {unknown:?}"
     );
 }
 
 #[test]
 fn the_shell_has_no_import_cycle() {
-    let graph = graph();
+    let graph = graph(&src());
     let found: Vec<String> = cycles(&graph)
         .iter()
         .map(|component| {
@@ -543,4 +544,60 @@ fn the_shell_has_no_import_cycle() {
         "modules import one another in a cycle:\n{}",
         found.join("\n")
     );
+}
+
+/// The core builds for the browser and does no I/O: none of the crates it
+/// depends on, directly or not, is an async runtime, an HTTP stack, TLS,
+/// a C library binding or a source of randomness or time.
+#[test]
+fn the_core_depends_on_no_io_async_tls_or_c_crate() {
+    let output = std::process::Command::new(env!("CARGO"))
+        .args([
+            "tree",
+            "-p",
+            "trakt-doctor-core",
+            "-e",
+            "normal,build",
+            "--prefix",
+            "none",
+            "--format",
+            "{p}",
+            "--target",
+            "all",
+        ])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .expect("cargo tree runs");
+    assert!(
+        output.status.success(),
+        "cargo tree failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let tree = String::from_utf8_lossy(&output.stdout);
+    let names: BTreeSet<&str> = tree
+        .lines()
+        .filter_map(|line| line.split_whitespace().next())
+        .collect();
+    assert!(
+        names.contains("trakt-doctor-core") && names.contains("serde_json"),
+        "{tree}"
+    );
+    const FORBIDDEN: &[&str] = &[
+        // (libc itself is allowed: sha2's CPU feature probe reads it on ARM.)
+        "tokio",
+        "hyper",
+        "hyper-util",
+        "rustls",
+        "ring",
+        "aws-lc-rs",
+        "cc",
+        "mio",
+        "socket2",
+        "getrandom",
+        "rcgen",
+        "mimalloc",
+        "libmimalloc-sys",
+    ];
+    let found: Vec<&&str> = FORBIDDEN.iter().filter(|c| names.contains(**c)).collect();
+    assert!(found.is_empty(), "the core depends on {found:?}:\n{tree}");
 }

@@ -5,7 +5,7 @@
 //! browser extension's client), each driven by a script in tests/clients/ as
 //! its users drive it, against a loopback fake Trakt that answers any
 //! well-formed call. The proxy's findings on that traffic must hold no false
-//! error (judged against Trakt's contract, src/spec/trakt-contract.json, and
+//! error (judged against Trakt's contract, crates/core/src/spec/trakt-contract.json, and
 //! its live behaviour, /work/shared/trakt-api.md section 9), and must still
 //! name the libraries' real bugs. Each test prints a
 //! `precision` line: requests, findings by severity, errors that are real
@@ -117,7 +117,7 @@ struct Contract {
 
 impl Contract {
     fn load() -> Contract {
-        let path = manifest_dir().join("src/spec/trakt-contract.json");
+        let path = manifest_dir().join("crates/core/src/spec/trakt-contract.json");
         let text = std::fs::read_to_string(&path).unwrap();
         let data: Value = serde_json::from_str(&text).unwrap();
         Contract {

@@ -1,5 +1,5 @@
 //! Conformance with Trakt's own contract, generated from the committed
-//! snapshot (`src/spec/trakt-contract.json`): for every operation, valid
+//! snapshot (`crates/core/src/spec/trakt-contract.json`): for every operation, valid
 //! requests lint with no error and no warning; for every body schema, broken
 //! variants each get a finding that names the broken place.
 //!

@@ -15,12 +15,10 @@ use std::fs::{File, OpenOptions};
 use std::io::{self, Seek, SeekFrom, Write};
 use std::path::Path;
 
-use base64::Engine as _;
-use serde_json::{json, Value};
-use time::format_description::well_known::Rfc3339;
+use serde_json::json;
 
 use super::{Record, Sink};
-use crate::exchange::{Body, Exchange, Headers};
+pub use trakt_doctor_core::har::entry;
 
 const TRAILER: &str = "\n]}}\n";
 
@@ -187,135 +185,12 @@ impl<F: HarFile> Sink for HarSink<F> {
     }
 }
 
-fn headers(headers: &Headers) -> Value {
-    Value::Array(
-        headers
-            .iter()
-            .map(|(name, value)| json!({"name": name, "value": value}))
-            .collect(),
-    )
-}
-
-fn query(url: &str) -> Value {
-    let pairs = url
-        .split_once('?')
-        .map(|(_, q)| q.split('#').next().unwrap_or(""))
-        .map(crate::text::query_pairs)
-        .unwrap_or_default();
-    Value::Array(
-        pairs
-            .into_iter()
-            .map(|(n, v)| json!({"name": n, "value": v}))
-            .collect(),
-    )
-}
-
-fn mime(headers: &Headers) -> String {
-    headers.get("content-type").unwrap_or("").to_string()
-}
-
-fn content(body: &Body, headers: &Headers) -> Value {
-    let mut content = json!({"size": body.size, "mimeType": mime(headers)});
-    match body.text() {
-        Some(text) => content["text"] = json!(text),
-        None => {
-            content["text"] = json!(base64::engine::general_purpose::STANDARD.encode(&body.bytes));
-            content["encoding"] = json!("base64");
-        }
-    }
-    if let Some(coding) = body.coding.as_deref() {
-        // HAR 1.2: `size` is the decoded length, `compression` the bytes saved.
-        if let Some(saved) = body.size.checked_sub(coding.wire_size).filter(|s| *s > 0) {
-            content["compression"] = json!(saved);
-        }
-        if let Some(problem) = &coding.problem {
-            content["comment"] = json!(problem.message);
-            return content;
-        }
-    }
-    if body.truncated {
-        content["comment"] = json!("truncated by trakt-doctor's capture limit");
-    }
-    content
-}
-
-/// The body's size on the wire: compressed when it was content-coded.
-fn wire_size(body: &Body) -> u64 {
-    body.coding.as_deref().map_or(body.size, |c| c.wire_size)
-}
-
-fn http_version(v: &str) -> &str {
-    if v.is_empty() {
-        "HTTP/1.1"
-    } else {
-        v
-    }
-}
-
-/// One HAR entry for an exchange.
-pub fn entry(ex: &Exchange) -> Value {
-    let request = &ex.request;
-    let mut har_request = json!({
-        "method": request.method,
-        "url": request.url,
-        "httpVersion": http_version(&request.http_version),
-        "cookies": [],
-        "headers": headers(&request.headers),
-        "queryString": query(&request.url),
-        "headersSize": -1,
-        "bodySize": request.body.size,
-    });
-    if !request.body.is_empty() {
-        let text = request.body.text().map(str::to_string).unwrap_or_else(|| {
-            base64::engine::general_purpose::STANDARD.encode(&request.body.bytes)
-        });
-        har_request["postData"] = json!({"mimeType": mime(&request.headers), "text": text});
-    }
-    let response = match &ex.response {
-        Some(r) => json!({
-            "status": r.status,
-            "statusText": http::StatusCode::from_u16(r.status).ok().and_then(|s| s.canonical_reason()).unwrap_or(""),
-            "httpVersion": http_version(&r.http_version),
-            "cookies": [],
-            "headers": headers(&r.headers),
-            "content": content(&r.body, &r.headers),
-            "redirectURL": r.headers.get("location").unwrap_or(""),
-            "headersSize": -1,
-            "bodySize": wire_size(&r.body),
-        }),
-        // HAR needs a response: a failed exchange is status 0, as browsers record it.
-        None => json!({
-            "status": 0, "statusText": "", "httpVersion": "", "cookies": [], "headers": [],
-            "content": {"size": 0, "mimeType": ""}, "redirectURL": "", "headersSize": -1, "bodySize": -1,
-            "_error": ex.error,
-        }),
-    };
-    let mut recorded = json!({
-        "id": ex.id,
-        "error": ex.error,
-        "findings": ex.findings,
-        "fixes": ex.fixes,
-        "diagnosis": ex.diagnosis,
-    });
-    if let Some(original) = ex.replay_of {
-        recorded["replay_of"] = json!(original);
-    }
-    json!({
-        "startedDateTime": ex.started_at.format(&Rfc3339).unwrap_or_default(),
-        "time": ex.duration_ms,
-        "request": har_request,
-        "response": response,
-        "cache": {},
-        "timings": {"send": 0, "wait": ex.duration_ms, "receive": 0},
-        "_trakt_doctor": recorded,
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::exchange::{Request, Response};
+    use crate::exchange::{Body, Exchange, Headers, Request, Response};
     use bytes::Bytes;
+    use serde_json::Value;
 
     fn exchange(id: u64, status: Option<u16>) -> Exchange {
         Exchange {

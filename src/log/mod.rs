@@ -36,10 +36,8 @@ pub mod detached;
 pub mod har;
 pub mod jsonl;
 pub mod spare;
-// Reading recorded files is pure: it denies panicking constructs as the core does.
-core! {
-    pub mod read;
-}
+// Reading recorded files is pure: it lives in the core (the browser page reads them too).
+pub use trakt_doctor_core::read;
 pub mod terminal;
 
 use std::cell::OnceCell;

@@ -1,6 +1,6 @@
 // Turns the OpenAPI document that Trakt's own generator (trakt/trakt-api,
 // projects/openapi) makes of its ts-rest contracts into trakt-doctor's
-// compact spec data (src/spec/trakt-contract.json).
+// compact spec data (crates/core/src/spec/trakt-contract.json).
 //
 // Kept: per operation the method, path, path parameters with their schemas,
 // query parameters, OAuth need, request body schema, success status and

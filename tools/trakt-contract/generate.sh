@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Regenerates src/spec/trakt-contract.json from a checkout of Trakt's public
+# Regenerates crates/core/src/spec/trakt-contract.json from a checkout of Trakt's public
 # contract repository (trakt/trakt-api, MIT). A developer's tool: CI and the
 # proxy never run it; the data it writes is committed.
 #
@@ -41,5 +41,5 @@ mkdir -p "$work/node_modules/@trakt" && ln -s "$copy/projects/api" "$work/node_m
 
 TRAKT_API_CHECKOUT="$copy" "$work/node_modules/.bin/tsx" "$here/dump.ts" "$work/openapi.json"
 node "$here/compact.mjs" "$work/openapi.json" "$checkout" "$commit" "$date" \
-  "$repo/src/spec/trakt-contract.json"
-echo "wrote src/spec/trakt-contract.json from trakt/trakt-api $commit ($date)"
+  "$repo/crates/core/src/spec/trakt-contract.json"
+echo "wrote crates/core/src/spec/trakt-contract.json from trakt/trakt-api $commit ($date)"
