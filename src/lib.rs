@@ -4,7 +4,7 @@
 //! diagnose, redact, inspect: no I/O, no clock, nothing that can panic on
 //! input) is the crate `trakt-doctor-core` (crates/core); this crate is the
 //! thin async shell around it ([`proxy`], [`tls`], [`log`],
-//! `web`); the README's Architecture section draws the layers. The binary
+//! `web`); CONTRIBUTING.md's Architecture section draws the layers. The binary
 //! in `main.rs` only wires the command line ([`cli`]) to these modules
 //! through [`app`] and `commands`.
 

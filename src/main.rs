@@ -3,8 +3,8 @@
 
 /// The proxy allocates and frees on several threads at once (tokio workers,
 /// the log writer); glibc's allocator serialises that on arena locks, which
-/// cost about a quarter of the proxy's CPU under load. See the README's
-/// performance section for the figures.
+/// cost about a quarter of the proxy's CPU under load. See
+/// docs/performance.md for the figures.
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 

@@ -11,7 +11,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
 use std::path::{Path, PathBuf};
 
-/// The core crate's modules, bottom-up (README, "Architecture").
+/// The core crate's modules, bottom-up (CONTRIBUTING.md, "Architecture").
 const CORE: &[&str] = &[
     "text", "spec", "report", "exchange", "read", "har", "lint", "fix", "session", "diagnose",
     "redact", "inspect", "resend", "curl", "share",
@@ -516,7 +516,7 @@ fn the_core_modules_form_no_import_cycle() {
     assert!(
         found.is_empty(),
         "the core modules import one another in a cycle; move the shared type or helper down a \
-         layer (text, spec, report, exchange, lint, …; README \"Architecture\"):\n{}",
+         layer (text, spec, report, exchange, lint, …; CONTRIBUTING.md \"Architecture\"):\n{}",
         found.join("\n")
     );
     let unknown: Vec<&String> = core

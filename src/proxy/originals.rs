@@ -12,8 +12,8 @@
 //! Its bounds are a tenth of the web view's history in count and a quarter
 //! in bytes: every original holds the request's headers and body a second
 //! time next to its record, and at 10,000 / 32 MiB the two stores together
-//! were most of the proxy's memory after a busy minute (see the README's
-//! performance section). The newest exchanges are the ones resent.
+//! were most of the proxy's memory after a busy minute (see
+//! docs/performance.md). The newest exchanges are the ones resent.
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
