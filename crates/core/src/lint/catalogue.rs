@@ -305,7 +305,7 @@ mod tests {
         let actual = std::fs::read_to_string(&path).unwrap_or_default();
         assert!(
             actual == expected,
-            "docs/rules.md is out of date: run `UPDATE_DOCS=1 cargo test docs_rules_md` (or `trakt-doctor rules --format markdown > docs/rules.md`)"
+            "docs/rules.md is out of date: run `UPDATE_DOCS=1 cargo test -p trakt-doctor-core docs_rules_md` (or `trakt-doctor rules --format markdown > docs/rules.md`)"
         );
     }
 }

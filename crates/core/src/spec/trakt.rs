@@ -806,7 +806,7 @@ pub fn endpoints_markdown() -> String {
     let mut out = format!(
         "# Trakt API operations trakt-doctor checks\n\n\
          Generated from the {label} ({repo} at {commit}) by `tools/trakt-contract`; \
-         do not edit by hand (`UPDATE_DOCS=1 cargo test endpoints_md` rewrites it).\n\n\
+         do not edit by hand (`UPDATE_DOCS=1 cargo test -p trakt-doctor-core endpoints_md` rewrites it).\n\n\
          {count} operations. Every request to one of them is checked for its method, \
          its path values, its query parameters, its OAuth header and its body against \
          the operation's schema; the body rules named in the last column add what \
@@ -856,7 +856,7 @@ mod tests {
         let actual = std::fs::read_to_string(&path).unwrap_or_default();
         assert!(
             actual == expected,
-            "docs/endpoints.md is out of date: run `UPDATE_DOCS=1 cargo test endpoints_md`"
+            "docs/endpoints.md is out of date: run `UPDATE_DOCS=1 cargo test -p trakt-doctor-core endpoints_md`"
         );
     }
 
