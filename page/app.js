@@ -97,13 +97,21 @@ function row(s) {
   return tr;
 }
 
+let rendered = [];     // the summaries whose rows are in the list, in order
+
 function render() {
   scheduled = false;
   const visible = all.filter(matches);
-  $("rows").replaceChildren(...visible.slice(0, limit).map(row));
+  const wanted = visible.slice(0, limit);
+  // While a file is read, batches only add rows at the end: those alone
+  // are built, so the main thread stays free however large the file.
+  const kept = rendered.length <= wanted.length && rendered.every((s, i) => wanted[i] === s);
+  if (kept) $("rows").append(...wanted.slice(rendered.length).map(row));
+  else $("rows").replaceChildren(...wanted.map(row));
+  rendered = wanted;
   $("more").hidden = visible.length <= limit;
   $("empty").hidden = all.length > 0 || busy;
-  $("shown").textContent = all.length ? `${Math.min(limit, visible.length)} of ${visible.length} shown (${all.length} in the file)` : "";
+  $("shown").textContent = all.length ? `${wanted.length} of ${visible.length} shown (${all.length} in the file)` : "";
   const hosts = [...new Set(all.map((s) => s.host))].sort();
   const select = $("f-host");
   const current = select.value;
@@ -122,7 +130,8 @@ function schedule() {
 // and the answer with each finding marked, and its own report.
 async function show(index) {
   selected = index;
-  schedule();
+  for (const tr of $("rows").querySelectorAll("tr.selected")) tr.classList.remove("selected");
+  $("rows").querySelector(`tr[data-index="${index}"]`)?.classList.add("selected");
   const { exchange: ex } = await ask({ type: "detail", index });
   if (selected !== index || !ex) return;
   const marks = new Map();
@@ -171,6 +180,7 @@ async function copy(text) {
 
 // The report of `ids` (all failed exchanges when empty), shown to copy or download.
 async function showReport(ids) {
+  showPanel(el("p", { class: "empty", id: "report-wait", text: "Making the report (the file is read again)…" }));
   let markdown;
   try {
     ({ markdown } = await ask({ type: "report", ids }));
@@ -198,7 +208,7 @@ function showPanel(node) {
 async function openFile(file) {
   if (busy) return;
   busy = true;
-  all = []; selected = null; limit = PAGE;
+  all = []; rendered = []; selected = null; limit = PAGE;
   showError("");
   document.body.classList.add("loaded");
   document.body.dataset.state = "reading";
