@@ -163,7 +163,9 @@ async function show(index) {
   if (ex.findings.length) {
     parts.push(el("h3", { text: "Findings" }));
     const body = ex.request.body && ex.request.body.text;
-    for (const f of ex.findings) parts.push(findingEntry(f, said.includes(f.message), undefined, marks, body, null));
+    // What auto-fix (trakt-doctor --fix, or the proxy's "Resend with fixes") would repair.
+    const repairOf = (f) => f.fixed ? undefined : (ex.repairs || []).find((x) => x.rule === f.rule && x.location === f.location);
+    for (const f of ex.findings) parts.push(findingEntry(f, said.includes(f.message), repairOf(f), marks, body, null));
   }
   if (ex.fixes.length) {
     parts.push(el("h3", { text: "Auto-fix rewrites" }));

@@ -14,9 +14,11 @@
 //! core reads no random source itself. The logic is in the core; what is
 //! here only turns its results into JSON, and is tested natively.
 
+use serde::Serialize;
 use trakt_doctor_core::exchange::Exchange;
 use trakt_doctor_core::inspect::Offline;
 use trakt_doctor_core::redact::Redactor;
+use trakt_doctor_core::report::FixRecord;
 use trakt_doctor_core::share::report::{self, Selection};
 use wasm_bindgen::prelude::*;
 
@@ -60,6 +62,21 @@ pub fn version() -> String {
     env!("CARGO_PKG_VERSION").to_string()
 }
 
+/// An exchange as the page shows it: the redacted record, and what auto-fix
+/// would repair in its request (the web view's "repairs", on the redacted
+/// request as there; judged at the moment it was sent).
+#[derive(Serialize)]
+struct Shown<'a> {
+    #[serde(flatten)]
+    exchange: &'a Exchange,
+    repairs: Vec<FixRecord>,
+}
+
+fn shown(exchange: &Exchange) -> Shown<'_> {
+    let repairs = trakt_doctor_core::resend::with_fixes(&exchange.request, exchange.started_at).1;
+    Shown { exchange, repairs }
+}
+
 /// [`lint`] without JavaScript: `each(json, count)` gets a JSON array of up
 /// to `every` linted, redacted exchanges and the count read so far.
 pub fn lint_batches(
@@ -81,7 +98,7 @@ pub fn lint_batches(
         if in_batch > 0 {
             batch.push(',');
         }
-        match serde_json::to_string(&exchange) {
+        match serde_json::to_string(&shown(&exchange)) {
             Ok(json) => batch.push_str(&json),
             Err(e) => {
                 failed = Some(format!(
@@ -164,10 +181,21 @@ mod tests {
             offline.lint(ex);
         }
         let mut batches = Vec::new();
+        let mut repairs = Vec::new();
         lint_batches(log().as_bytes(), KEY, 100, |json, _| {
-            batches.extend(serde_json::from_str::<Vec<serde_json::Value>>(json).unwrap())
+            for mut shown in serde_json::from_str::<Vec<serde_json::Value>>(json).unwrap() {
+                repairs.push(shown.as_object_mut().unwrap().remove("repairs").unwrap());
+                batches.push(shown);
+            }
         })
         .unwrap();
+        // Auto-fix would add the missing API version to each request.
+        assert!(
+            repairs
+                .iter()
+                .all(|r| r.to_string().contains("header.api-version.missing")),
+            "{repairs:?}"
+        );
         let expected: Vec<serde_json::Value> = exchanges
             .iter()
             .map(|ex| serde_json::to_value(ex).unwrap())
