@@ -68,32 +68,12 @@ function matches(s) {
   if ($("f-errors").checked && !s.errors && s.status != null && s.status < 400 && !s.error) return false;
   const host = $("f-host").value;
   if (host && s.host !== host) return false;
-  const text = $("f-text").value.trim().toLowerCase();
-  if (text) {
-    const hay = [`#${s.id}`, s.method, s.host, s.path, s.status, s.error, s.summary, ...(s.rules || [])].join(" ").toLowerCase();
-    if (!hay.includes(text)) return false;
-  }
-  return true;
+  return mentions(s, $("f-text").value.trim().toLowerCase());
 }
 
 function row(s) {
-  const time = (s.started_at || "").slice(11, 19);
-  const badges = el("td", { class: "badges" });
-  if (s.errors) badges.append(el("span", { class: "badge error", title: `${s.errors} error${s.errors > 1 ? "s" : ""}`, text: s.errors }));
-  if (s.warnings) badges.append(el("span", { class: "badge warning", title: `${s.warnings} warning${s.warnings > 1 ? "s" : ""}`, text: s.warnings }));
-  if (s.infos) badges.append(el("span", { class: "badge info", title: "info", text: s.infos }));
-  if (s.fixed) badges.append(el("span", { class: "badge fixed", title: "auto-fixed", text: "fixed" }));
-  const request = s.host + s.path;
-  const ms = (s.duration_ms || 0).toFixed(1);
-  const tr = el("tr", { class: "row" + (s.index === selected ? " selected" : ""), "data-id": s.id, "data-index": s.index, title: s.summary || "" },
-    el("td", { class: "id", text: `#${s.id}` }),
-    el("td", { class: "time", text: time }),
-    el("td", { class: "method", text: s.method, title: s.method }),
-    el("td", { class: "req", text: request, title: request }),
-    el("td", { class: "status " + statusClass(s), text: s.status == null ? "failed" : s.status }),
-    el("td", { class: "ms", text: ms, title: `${ms} ms` }),
-    badges);
-  tr.addEventListener("click", () => show(s.index));
+  const tr = listRow(s, s.index === selected, () => show(s.index));
+  tr.dataset.index = s.index;
   return tr;
 }
 
@@ -112,13 +92,7 @@ function render() {
   $("more").hidden = visible.length <= limit;
   $("empty").hidden = all.length > 0 || busy;
   $("shown").textContent = all.length ? `${wanted.length} of ${visible.length} shown (${all.length} in the file)` : "";
-  const hosts = [...new Set(all.map((s) => s.host))].sort();
-  const select = $("f-host");
-  const current = select.value;
-  if (select.options.length - 1 !== hosts.length) {
-    select.replaceChildren(el("option", { value: "", text: "all" }), ...hosts.map((h) => el("option", { value: h, text: h })));
-    select.value = current;
-  }
+  hostOptions($("f-host"), all);
 }
 
 function schedule() {
@@ -135,23 +109,8 @@ async function show(index) {
   const { exchange: ex } = await ask({ type: "detail", index });
   if (selected !== index || !ex) return;
   const marks = new Map();
-  const at = places(ex.findings);
-  const request = [
-    el("h3", { text: "Request" }),
-    urlLine(ex.request.url, at.url, marks),
-    headersTable(ex.request.headers, at.headers, marks, "request-headers"),
-    bodyBlock("Request body", ex.request.body, at.body, at.parse, marks, "request-body"),
-  ];
-  const answer = ex.response ? [
-    el("h3", { text: "Response" }),
-    headersTable(ex.response.headers, at.responseHeaders, marks, "response-headers"),
-    bodyBlock("Response body", ex.response.body, at.responseBody, null, marks, "response-body"),
-  ] : [];
-  const parts = [
-    el("h2", { class: "exchange", id: "exchange-title" }, el("span", { class: "id", text: `#${ex.id}` }), ` ${ex.request.method} `, el("span", { class: "target", text: ex.request.url })),
-    el("p", { class: "outcome" }, ex.response ? `→ ${ex.response.status} in ${ex.duration_ms.toFixed(1)} ms` : `→ failed: ${ex.error}`,
-      ex.replay_of != null ? el("span", { class: "replay-of", text: ` · a resend of #${ex.replay_of}` }) : null),
-  ];
+  const messages = messageBlocks(ex, marks);
+  const parts = exchangeHead(ex);
   let said = "";
   if (ex.diagnosis) {
     parts.push(diagnosisBlock(ex.diagnosis, [], null));
@@ -160,20 +119,9 @@ async function show(index) {
   parts.push(el("div", { class: "actions", id: "actions" },
     el("button", { type: "button", id: "act-report", text: "Report this exchange", title: "A Markdown report of it to share, secrets replaced by placeholders", onclick: () => showReport([ex.id]) })),
   el("div", { id: "panel" }));
-  if (ex.findings.length) {
-    parts.push(el("h3", { text: "Findings" }));
-    const body = ex.request.body && ex.request.body.text;
-    // What auto-fix (trakt-doctor --fix, or the proxy's "Resend with fixes") would repair.
-    const repairOf = (f) => f.fixed ? undefined : (ex.repairs || []).find((x) => x.rule === f.rule && x.location === f.location);
-    for (const f of ex.findings) parts.push(findingEntry(f, said.includes(f.message), repairOf(f), marks, body, null));
-  }
-  if (ex.fixes.length) {
-    parts.push(el("h3", { text: "Auto-fix rewrites" }));
-    for (const x of ex.fixes) {
-      parts.push(el("div", { class: "fix", "data-rule": x.rule }, el("b", { text: x.rule + ": " }), el("del", { text: x.before }), " → ", el("ins", { text: x.after })));
-    }
-  }
-  $("detail").replaceChildren(...parts, ...request, ...answer);
+  // What auto-fix (trakt-doctor --fix, or the proxy's "Resend with fixes") would repair: "repairable".
+  parts.push(...findingBlocks(ex, ex.repairs || [], said, marks, null));
+  $("detail").replaceChildren(...parts, ...messages);
 }
 
 async function copy(text) {

@@ -17,6 +17,49 @@ const el = (tag, props = {}, ...children) => {
   return node;
 };
 
+// Whether summary `s` mentions `text` (the search box): its id, method,
+// host, path, status, error, diagnosis and rule ids.
+function mentions(s, text) {
+  if (!text) return true;
+  const hay = [`#${s.id}`, s.method, s.host, s.path, s.status, s.error, s.summary, ...(s.rules || [])].join(" ").toLowerCase();
+  return hay.includes(text);
+}
+
+// One row of the list, for summary `s`; `isSelected` if it is the one
+// shown, `onClick` shows it. The request cell shrinks with an ellipsis
+// (its full text in the title); the badges wrap inside their column.
+function listRow(s, isSelected, onClick) {
+  const time = (s.started_at || "").slice(11, 19);
+  const badges = el("td", { class: "badges" });
+  if (s.errors) badges.append(el("span", { class: "badge error", title: `${s.errors} error${s.errors > 1 ? "s" : ""}`, text: s.errors }));
+  if (s.warnings) badges.append(el("span", { class: "badge warning", title: `${s.warnings} warning${s.warnings > 1 ? "s" : ""}`, text: s.warnings }));
+  if (s.infos) badges.append(el("span", { class: "badge info", title: "info", text: s.infos }));
+  if (s.fixed) badges.append(el("span", { class: "badge fixed", title: "auto-fixed", text: "fixed" }));
+  if (s.replay_of != null) badges.append(el("span", { class: "badge resend", title: `a resend of #${s.replay_of}`, text: `↻ #${s.replay_of}` }));
+  const request = s.host + s.path;
+  const ms = (s.duration_ms || 0).toFixed(1);
+  const tr = el("tr", { class: "row" + (isSelected ? " selected" : ""), "data-id": s.id, title: s.summary || "" },
+    el("td", { class: "id", text: `#${s.id}` }),
+    el("td", { class: "time", text: time }),
+    el("td", { class: "method", text: s.method, title: s.method }),
+    el("td", { class: "req", text: request, title: request }),
+    el("td", { class: "status " + statusClass(s), text: s.status == null ? "failed" : s.status }),
+    el("td", { class: "ms", text: ms, title: `${ms} ms` }),
+    badges);
+  tr.addEventListener("click", onClick);
+  return tr;
+}
+
+// The host filter's options: "all" and every host in `summaries`, the
+// choice kept; rebuilt only when a host is new.
+function hostOptions(select, summaries) {
+  const hosts = [...new Set(summaries.map((s) => s.host))].sort();
+  if (select.options.length - 1 === hosts.length) return;
+  const current = select.value;
+  select.replaceChildren(el("option", { value: "", text: "all" }), ...hosts.map((h) => el("option", { value: h, text: h })));
+  select.value = current;
+}
+
 function statusClass(s) {
   if (s.status == null) return "sfail";
   return "s" + String(s.status)[0];
@@ -300,4 +343,53 @@ function findingList(findings, said = "") {
     el("li", { class: "finding", "data-rule": f.rule, title: f.message },
       el("span", { class: `sev ${f.severity}`, text: f.severity }), el("code", { text: f.rule }),
       f.fixed ? el("span", { class: "badge fixed", text: "fixed" }) : null, said.includes(f.message) ? null : " " + f.message)));
+}
+
+// ---- One exchange in the detail pane, in the order the web view and the
+// page show it: the head (title, outcome), then what the caller puts there
+// (diagnosis, actions), the findings and rewrites, the request and answer.
+
+function exchangeHead(ex) {
+  return [
+    el("h2", { class: "exchange", id: "exchange-title" }, el("span", { class: "id", text: `#${ex.id}` }), ` ${ex.request.method} `, el("span", { class: "target", text: ex.request.url })),
+    el("p", { class: "outcome" }, ex.response ? `→ ${ex.response.status} in ${ex.duration_ms.toFixed(1)} ms` : `→ failed: ${ex.error}`,
+      ex.replay_of != null ? el("span", { class: "replay-of", text: ` · a resend of #${ex.replay_of}` }) : null),
+  ];
+}
+
+// The request and the answer, each finding marked where it points;
+// `marks` learns the places, for the findings' links (made after).
+function messageBlocks(ex, marks) {
+  const at = places(ex.findings);
+  const request = [
+    el("h3", { text: "Request" }),
+    urlLine(ex.request.url, at.url, marks),
+    headersTable(ex.request.headers, at.headers, marks, "request-headers"),
+    bodyBlock("Request body", ex.request.body, at.body, at.parse, marks, "request-body"),
+  ];
+  const answer = ex.response ? [
+    el("h3", { text: "Response" }),
+    headersTable(ex.response.headers, at.responseHeaders, marks, "response-headers"),
+    bodyBlock("Response body", ex.response.body, at.responseBody, null, marks, "response-body"),
+  ] : [];
+  return [...request, ...answer];
+}
+
+// The findings (`repairs`: what auto-fix would change, for their badges;
+// `said`: the diagnosis's text, not repeated) and auto-fix's rewrites.
+function findingBlocks(ex, repairs, said, marks, rules) {
+  const parts = [];
+  const repairOf = (f) => f.fixed ? undefined : repairs.find((x) => x.rule === f.rule && x.location === f.location);
+  if (ex.findings.length) {
+    parts.push(el("h3", { text: "Findings" }));
+    const body = ex.request.body && ex.request.body.text;
+    for (const f of ex.findings) parts.push(findingEntry(f, said.includes(f.message), repairOf(f), marks, body, rules));
+  }
+  if (ex.fixes.length) {
+    parts.push(el("h3", { text: "Auto-fix rewrites" }));
+    for (const x of ex.fixes) {
+      parts.push(el("div", { class: "fix", "data-rule": x.rule }, el("b", { text: x.rule + ": " }), el("del", { text: x.before }), " → ", el("ins", { text: x.after })));
+    }
+  }
+  return parts;
 }

@@ -73,6 +73,18 @@ async function useIt(page, requests, name, expected) {
   await page.uncheck("#f-errors");
   await page.waitForFunction((n) => / of (\d+) shown/.exec(document.querySelector("#shown").textContent)?.[1] === String(n), expected.length, { timeout: 5000 })
     .catch(async () => fail(`${name}: all should show ${expected.length}: ${await page.textContent("#shown")}`));
+  // A finding auto-fix would repair says so, as in the web view.
+  const rule = "header.api-version.missing";
+  if (expected.some((e) => e.findings.some((f) => f.rule === rule && !f.fixed))) {
+    await page.fill("#f-text", rule);
+    const having = expected.filter((e) => e.findings.some((f) => f.rule === rule)).length;
+    await page.waitForFunction((n) => / of (\d+) shown/.exec(document.querySelector("#shown").textContent)?.[1] === String(n), having, { timeout: 5000 })
+      .catch(async () => fail(`${name}: searching ${rule} should show ${having}: ${await page.textContent("#shown")}`));
+    await page.click("#rows tr:first-child");
+    await page.waitForSelector(`#detail .finding[data-rule="${rule}"] .badge.repairable`, { timeout: 5000 })
+      .catch(() => fail(`${name}: ${rule} is not marked repairable`));
+    await page.fill("#f-text", "");
+  }
   await page.click("#copy-report");
   await page.waitForSelector("#report-text");
   const report = await page.inputValue("#report-text");

@@ -27,36 +27,11 @@ function matches(s) {
   if (severity === "clean" && (s.errors || s.warnings || s.infos)) return false;
   const host = $("f-host").value;
   if (host && s.host !== host) return false;
-  const text = $("f-text").value.trim().toLowerCase();
-  if (text) {
-    const hay = [`#${s.id}`, s.method, s.host, s.path, s.status, s.error, s.summary, ...(s.rules || [])].join(" ").toLowerCase();
-    if (!hay.includes(text)) return false;
-  }
-  return true;
+  return mentions(s, $("f-text").value.trim().toLowerCase());
 }
 
-// One row of the list. The request cell shrinks with an ellipsis (its
-// full text in the title); the badges wrap inside their column.
 function row(s) {
-  const time = (s.started_at || "").slice(11, 19);
-  const badges = el("td", { class: "badges" });
-  if (s.errors) badges.append(el("span", { class: "badge error", title: `${s.errors} error${s.errors > 1 ? "s" : ""}`, text: s.errors }));
-  if (s.warnings) badges.append(el("span", { class: "badge warning", title: `${s.warnings} warning${s.warnings > 1 ? "s" : ""}`, text: s.warnings }));
-  if (s.infos) badges.append(el("span", { class: "badge info", title: "info", text: s.infos }));
-  if (s.fixed) badges.append(el("span", { class: "badge fixed", title: "auto-fixed", text: "fixed" }));
-  if (s.replay_of != null) badges.append(el("span", { class: "badge resend", title: `a resend of #${s.replay_of}`, text: `↻ #${s.replay_of}` }));
-  const request = s.host + s.path;
-  const ms = s.duration_ms.toFixed(1);
-  const tr = el("tr", { class: "row" + (s.id === selected ? " selected" : ""), "data-id": s.id, title: s.summary || "" },
-    el("td", { class: "id", text: `#${s.id}` }),
-    el("td", { class: "time", text: time }),
-    el("td", { class: "method", text: s.method, title: s.method }),
-    el("td", { class: "req", text: request, title: request }),
-    el("td", { class: "status " + statusClass(s), text: s.status == null ? "failed" : s.status }),
-    el("td", { class: "ms", text: ms, title: `${ms} ms` }),
-    badges);
-  tr.addEventListener("click", () => show(s.id));
-  return tr;
+  return listRow(s, s.id === selected, () => show(s.id));
 }
 
 function render() {
@@ -68,13 +43,7 @@ function render() {
   $("more").hidden = visible.length <= limit;
   $("empty").hidden = all.length > 0;
   $("shown").textContent = `${Math.min(limit, visible.length)} of ${visible.length} shown (${all.length} captured)`;
-  const hosts = [...new Set(all.map((s) => s.host))].sort();
-  const select = $("f-host");
-  const current = select.value;
-  if (select.options.length - 1 !== hosts.length) {
-    select.replaceChildren(el("option", { value: "", text: "all" }), ...hosts.map((h) => el("option", { value: h, text: h })));
-    select.value = current;
-  }
+  hostOptions($("f-host"), all);
 }
 
 function schedule() {
@@ -135,28 +104,11 @@ async function show(id) {
   const ex = await response.json();
   const repairs = repaired.ok ? (await repaired.json()).repairs || [] : [];
   if (selected !== id) return;
-  const repairOf = (f) => f.fixed ? undefined : repairs.find((x) => x.rule === f.rule && x.location === f.location);
 
   // The request and the answer first (the findings' links point into them).
   const marks = new Map();
-  const at = places(ex.findings);
-  const request = [
-    el("h3", { text: "Request" }),
-    urlLine(ex.request.url, at.url, marks),
-    headersTable(ex.request.headers, at.headers, marks, "request-headers"),
-    bodyBlock("Request body", ex.request.body, at.body, at.parse, marks, "request-body"),
-  ];
-  const answer = ex.response ? [
-    el("h3", { text: "Response" }),
-    headersTable(ex.response.headers, at.responseHeaders, marks, "response-headers"),
-    bodyBlock("Response body", ex.response.body, at.responseBody, null, marks, "response-body"),
-  ] : [];
-
-  const parts = [
-    el("h2", { class: "exchange", id: "exchange-title" }, el("span", { class: "id", text: `#${ex.id}` }), ` ${ex.request.method} `, el("span", { class: "target", text: ex.request.url })),
-    el("p", { class: "outcome" }, ex.response ? `→ ${ex.response.status} in ${ex.duration_ms.toFixed(1)} ms` : `→ failed: ${ex.error}`,
-      ex.replay_of != null ? el("span", { class: "replay-of", text: ` · a resend of #${ex.replay_of}` }) : null),
-  ];
+  const messages = messageBlocks(ex, marks);
+  const parts = exchangeHead(ex);
   const fixButton = actionButton({ type: "button", id: "act-resend-fixed", class: "primary", text: "Resend with fixes", title: "Send it with the repairs auto-fix would make", onclick: () => prepare(ex, "fixed") });
   let said = "";
   if (ex.diagnosis) {
@@ -167,18 +119,8 @@ async function show(id) {
   const inDiagnosis = ex.diagnosis != null && offersFix(ex.diagnosis, repairs);
   if (!inDiagnosis) fixButton.classList.remove("primary");
   parts.push(actionBar(ex, inDiagnosis ? null : fixButton), el("div", { id: "panel" }), el("div", { id: "compare" }));
-  if (ex.findings.length) {
-    parts.push(el("h3", { text: "Findings" }));
-    const body = ex.request.body && ex.request.body.text;
-    for (const f of ex.findings) parts.push(findingEntry(f, said.includes(f.message), repairOf(f), marks, body));
-  }
-  if (ex.fixes.length) {
-    parts.push(el("h3", { text: "Auto-fix rewrites" }));
-    for (const x of ex.fixes) {
-      parts.push(el("div", { class: "fix", "data-rule": x.rule }, el("b", { text: x.rule + ": " }), el("del", { text: x.before }), " → ", el("ins", { text: x.after })));
-    }
-  }
-  detail.replaceChildren(...parts, ...request, ...answer);
+  parts.push(...findingBlocks(ex, repairs, said, marks, "/rules"));
+  detail.replaceChildren(...parts, ...messages);
 }
 
 // ---- Acting on an exchange: resend (as captured, with fixes, edited), copy as curl, report.
