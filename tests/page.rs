@@ -291,6 +291,7 @@ fn the_page_finds_what_lint_finds_in_every_fixture_file() {
         .map(|(file, server)| {
             serde_json::json!({
                 "name": file.file_name().unwrap().to_string_lossy(),
+                "file": file,
                 "url": server.url,
                 "expected": lint_json(file, &certs),
             })

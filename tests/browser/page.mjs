@@ -113,6 +113,19 @@ try {
   await checked(page, "picked");
   compare("picked file", cfg.pick.expected, await page.evaluate(() => window.traktDoctor.results()));
   await useIt(page, requests, "picked", cfg.pick.expected);
+  // A file dropped on the page, as a user drags it from their file manager.
+  const dropped = cfg.cases[cfg.cases.length - 1];
+  const content = readFileSync(dropped.file, "utf8");
+  const transfer = await page.evaluateHandle(([text, name]) => {
+    const dt = new DataTransfer();
+    dt.items.add(new File([text], name));
+    return dt;
+  }, [content, dropped.name]);
+  await page.dispatchEvent("#drop", "drop", { dataTransfer: transfer });
+  await page.waitForFunction((n) => document.body.dataset.count === String(n) && document.body.dataset.state === "done", dropped.expected.length, { timeout: 60000 })
+    .catch(async () => fail(`dropped: ${await page.textContent("#error")} ${await page.textContent("#shown")}`));
+  compare(`dropped ${dropped.name}`, dropped.expected, await page.evaluate(() => window.traktDoctor.results()));
+  if (requests.after.length) fail(`dropped: requests after load: ${requests.after.join(", ")}`);
   console.log("no request after load");
   console.log("OK");
 } finally {
