@@ -54,7 +54,7 @@ pub(crate) fn run(args: OpenArgs) -> Result<i32, Fatal> {
         println!("Open it in your browser; nothing is uploaded anywhere. Ctrl-C stops.");
         tokio::select! {
             () = accept(listener, given) => Ok(0),
-            () = super::run::shutdown_signal() => Ok(0),
+            () = super::run::stop_requested() => Ok(0),
         }
     })
 }
