@@ -170,18 +170,25 @@ async function openFile(file) {
   try { await ask({ type: "open", file }); } catch { /* shown by the worker's error */ }
 }
 
-$("file").addEventListener("change", () => { if ($("file").files[0]) openFile($("file").files[0]); });
+$("file").addEventListener("change", () => {
+  const file = $("file").files[0];
+  // Emptied, so picking the same file again (changed on disk) reads it again.
+  $("file").value = "";
+  if (file) openFile(file);
+});
 const drop = $("drop");
-for (const target of [document.body]) {
-  target.addEventListener("dragover", (e) => { e.preventDefault(); drop.classList.add("over"); });
-  target.addEventListener("dragleave", () => drop.classList.remove("over"));
-  target.addEventListener("drop", (e) => {
-    e.preventDefault();
-    drop.classList.remove("over");
-    const file = e.dataTransfer.files[0];
-    if (file) openFile(file);
-  });
-}
+// A file may be dropped anywhere on the page, also once one is shown.
+document.body.addEventListener("dragover", (e) => { e.preventDefault(); drop.classList.add("over"); });
+document.body.addEventListener("dragleave", () => drop.classList.remove("over"));
+document.body.addEventListener("drop", (e) => {
+  e.preventDefault();
+  drop.classList.remove("over");
+  const file = e.dataTransfer.files[0];
+  if (file) openFile(file);
+});
+// The drop zone is also a button that opens the file picker.
+drop.addEventListener("click", () => $("file").click());
+drop.addEventListener("keydown", (e) => { if (e.key === "Enter" || e.key === " ") { e.preventDefault(); $("file").click(); } });
 $("f-errors").addEventListener("change", () => { limit = PAGE; schedule(); });
 $("f-host").addEventListener("change", () => { limit = PAGE; schedule(); });
 $("f-text").addEventListener("input", () => { limit = PAGE; schedule(); });
