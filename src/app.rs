@@ -35,5 +35,6 @@ pub fn main(cli: Cli) -> Result<i32, Fatal> {
         Some(Command::Rules(args)) => commands::rules::run(args),
         Some(Command::Report(args)) => commands::report::run(args),
         Some(Command::Replay(args)) => commands::replay::run(args),
+        Some(Command::Open(args)) => commands::open::run(args),
     }
 }

@@ -70,6 +70,28 @@ pub enum Command {
     /// Send one recorded request again (from a HAR or JSON Lines file), or print it as a curl command.
     #[command(after_help = REPLAY_HELP)]
     Replay(ReplayArgs),
+    /// Open the browser page on this computer: drop a HAR or log there, or give FILE to open it at
+    /// once. The checks run in the browser; nothing is uploaded. Ctrl-C stops.
+    #[command(after_help = OPEN_HELP)]
+    Open(OpenArgs),
+}
+
+const OPEN_HELP: &str = "\
+The page is the same one that can be published as a static site (page/ in the repository):
+the same checks as `trakt-doctor lint`, compiled to WebAssembly, with the web view's detail pane.
+
+Examples:
+  trakt-doctor open stremio-web.har
+  trakt-doctor open --listen 8090";
+
+#[derive(Debug, Args)]
+pub struct OpenArgs {
+    /// A HAR file or a trakt-doctor JSON Lines log for the page to open at start.
+    #[arg(value_name = "FILE")]
+    pub file: Option<PathBuf>,
+    /// Address to serve the page on: this computer only; port 0 picks a free port.
+    #[arg(long, default_value = "127.0.0.1:0", value_parser = listen_address)]
+    pub listen: SocketAddr,
 }
 
 #[derive(Debug, Args)]

@@ -31,6 +31,7 @@ pub(crate) mod fingerprint_key;
 pub(crate) mod guide;
 pub mod hosts;
 pub mod log;
+pub(crate) mod page;
 pub mod proxy;
 pub(crate) mod respond;
 pub(crate) mod share;

@@ -67,6 +67,31 @@ pub(crate) fn web(
     response
 }
 
+/// A file of the browser page (`trakt-doctor open`, the web view's
+/// `/page/`): as [`web`], and the page may also run its wasm, start its
+/// worker and connect back to where it came from, nowhere else.
+pub(crate) fn page_file(content_type: &'static str, body: impl Into<Bytes>) -> Response<ProxyBody> {
+    let mut response = local(StatusCode::OK, content_type, body);
+    let headers = response.headers_mut();
+    headers.insert(
+        "x-content-type-options",
+        HeaderValue::from_static("nosniff"),
+    );
+    headers.insert("x-frame-options", HeaderValue::from_static("DENY"));
+    headers.insert("referrer-policy", HeaderValue::from_static("no-referrer"));
+    headers.insert(
+        "content-security-policy",
+        HeaderValue::from_static(PAGE_POLICY),
+    );
+    response
+}
+
+/// The page's Content-Security-Policy: its own files only, wasm allowed,
+/// no connection but to its own origin.
+pub(crate) const PAGE_POLICY: &str = "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; \
+     style-src 'self'; img-src 'self' data:; connect-src 'self'; worker-src 'self'; \
+     object-src 'none'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
+
 /// A body that streams for as long as it lives (the web view's events): never cached.
 pub(crate) fn streaming(body: ProxyBody, content_type: &'static str) -> Response<ProxyBody> {
     let mut response = Response::new(body);

@@ -248,6 +248,8 @@ async fn with_proxy_auth_the_web_view_asks_for_the_same_credentials() {
         "/api/exchanges",
         "/api/state",
         "/app.js",
+        "/render.js",
+        "/page/",
     ] {
         let (code, head) = status_of(&format!("{base}{path}"), &[]);
         assert_eq!(code, "401", "{path} without credentials:\n{head}");

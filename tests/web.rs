@@ -14,6 +14,21 @@ async fn the_page_api_and_stream_serve_exchanges_and_actions_are_guarded() {
     let base = proxy.url();
     let html = String::from_utf8_lossy(&curl(&[&format!("{base}/")]).stdout).into_owned();
     assert!(html.contains("<script src=\"/app.js\"></script>"), "{html}");
+    // The browser page, to check a HAR file, is linked and served with its types.
+    assert!(html.contains("href=\"/page/\""), "{html}");
+    let wasm = curl(&[
+        "--include",
+        &format!("{base}/page/pkg/trakt_doctor_wasm_bg.wasm"),
+    ])
+    .stdout;
+    let head = String::from_utf8_lossy(&wasm[..wasm.len().min(600)]).to_ascii_lowercase();
+    assert!(
+        head.contains("content-type: application/wasm") && head.contains("'wasm-unsafe-eval'"),
+        "{head}"
+    );
+    let render =
+        String::from_utf8_lossy(&curl(&[&format!("{base}/render.js")]).stdout).into_owned();
+    assert!(render.contains("function bodyBlock"), "{render}");
     let key = proxy.web_key();
     let cookie_header = format!("Cookie: {}", key.cookie);
 

@@ -4,7 +4,7 @@
 use crate::cli::{LintArgs, LintFormat};
 use crate::error::{Context, Fatal};
 use crate::exchange::Exchange;
-use crate::inspect::Inspector;
+use crate::inspect::Offline;
 use crate::log::read;
 use crate::log::{terminal::TerminalSink, Record, Sink};
 use crate::redact::Redactor;
@@ -42,10 +42,9 @@ pub(crate) fn run(args: LintArgs) -> Result<i32, Fatal> {
         let text = std::fs::read(path).context(&format!("cannot read {}", path.display()))?;
         let text = String::from_utf8_lossy(&text);
         let mut exchanges = read::exchanges(&text).context(&path.display().to_string())?;
-        let inspector = Inspector::with_redactor(redactor.clone());
+        let offline = Offline::new(redactor.clone());
         for exchange in &mut exchanges {
-            inspector.replay(exchange);
-            redactor.exchange(exchange);
+            offline.lint(exchange);
             tally.count(exchange);
             match args.format {
                 LintFormat::Text => terminal

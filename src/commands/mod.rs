@@ -4,6 +4,7 @@
 pub(crate) mod ca;
 pub(crate) mod check_token;
 pub(crate) mod lint;
+pub(crate) mod open;
 pub(crate) mod replay;
 pub(crate) mod report;
 pub(crate) mod rules;

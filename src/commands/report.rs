@@ -10,9 +10,6 @@ use std::io::BufReader;
 
 use crate::cli::ReportArgs;
 use crate::error::{Context, Fatal};
-use crate::exchange::Exchange;
-use crate::inspect::Inspector;
-use crate::log::read;
 use crate::redact::Redactor;
 use crate::share::report::{self, Selection};
 
@@ -27,16 +24,13 @@ pub(crate) fn run(args: ReportArgs) -> Result<i32, Fatal> {
     } else {
         Selection::Ids(&args.ids)
     };
-    let inspector = Inspector::with_redactor(redactor.clone());
-    let mut builder = report::Builder::new(selection, &redactor, args.har.is_some());
-    read::each_exchange(BufReader::with_capacity(1 << 16, file), |mut exchange| {
-        explain(&inspector, &mut exchange);
-        builder.push(&exchange);
-    })
-    .context(&path.display().to_string())?;
-    let built = builder
-        .finish()
-        .map_err(|nothing| Fatal(format!("{}: {nothing}", path.display())))?;
+    let built = report::from_records(
+        BufReader::with_capacity(1 << 16, file),
+        selection,
+        &redactor,
+        args.har.is_some(),
+    )
+    .map_err(|unmade| Fatal(format!("{}: {unmade}", path.display())))?;
     if let Some(out) = &args.har {
         std::fs::write(out, crate::share::har(&built.exchanges))
             .context(&format!("cannot write {}", out.display()))?;
@@ -48,18 +42,4 @@ pub(crate) fn run(args: ReportArgs) -> Result<i32, Fatal> {
     }
     print!("{}", built.markdown);
     Ok(0)
-}
-
-/// Gives an exchange read without trakt-doctor's findings (a browser's HAR)
-/// the inspection the proxy would have made, with one session over the file
-/// in order; a record that carries the proxy's own findings keeps them (the
-/// session still learns from it).
-fn explain(inspector: &Inspector, exchange: &mut Exchange) {
-    let findings = std::mem::take(&mut exchange.findings);
-    let diagnosis = exchange.diagnosis.take();
-    inspector.replay(exchange);
-    if !findings.is_empty() || diagnosis.is_some() {
-        exchange.findings = findings;
-        exchange.diagnosis = diagnosis;
-    }
 }

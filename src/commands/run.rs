@@ -257,6 +257,12 @@ fn stop_summary(stats: &log::WriterStats, unshown: u64) -> String {
 
 /// Completes on Ctrl-C, or SIGTERM on Unix.
 async fn shutdown_signal() {
+    stop_requested().await;
+    eprintln!("trakt-doctor: stopping (finishing open exchanges)...");
+}
+
+/// Ctrl-C, or on Unix SIGTERM: what stops a command that serves until told.
+pub(super) async fn stop_requested() {
     let ctrl_c = async {
         if tokio::signal::ctrl_c().await.is_err() {
             std::future::pending::<()>().await;
@@ -277,7 +283,6 @@ async fn shutdown_signal() {
         _ = ctrl_c => {},
         _ = terminate => {},
     }
-    eprintln!("trakt-doctor: stopping (finishing open exchanges)...");
 }
 
 fn print_banner(proxy: &Proxy, config: &RunConfig, origin: CaOrigin, limits_line: &str) {

@@ -51,7 +51,8 @@ use store::WebStore;
 
 const INDEX: &str = include_str!("assets/index.html");
 const APP_JS: &str = include_str!("assets/app.js");
-const APP_CSS: &str = include_str!("assets/app.css");
+// Shared with the browser page (page/): the look and the detail pane.
+use crate::page::{APP_CSS, RENDER_JS};
 
 /// Auto-fix's policy: the web view switches it at run time, the proxy
 /// reads it for each request.
@@ -232,12 +233,29 @@ pub(crate) fn refusal(access: Access, path: &str) -> Option<Response<ProxyBody>>
     }
 }
 
+/// A file of the browser page under [`crate::page::PREFIX`].
+fn page_file(path: &str) -> Response<ProxyBody> {
+    match path
+        .strip_prefix(crate::page::PREFIX)
+        .and_then(crate::page::file)
+    {
+        Some((kind, bytes)) => respond::page_file(kind, bytes),
+        None => respond::web(StatusCode::NOT_FOUND, TEXT, "not a file of the page\n"),
+    }
+}
+
 /// Paths the web view answers; anything else falls through to the other local pages.
 pub(crate) fn handles(path: &str) -> bool {
     matches!(
         path,
-        "/" | "/app.js" | "/app.css" | "/rules" | "/download.har" | "/download.jsonl"
+        "/" | "/app.js"
+            | "/render.js"
+            | "/app.css"
+            | "/rules"
+            | "/download.har"
+            | "/download.jsonl"
     ) || path.starts_with("/api/")
+        || path.starts_with(crate::page::PREFIX)
 }
 
 pub(crate) async fn serve(
@@ -251,6 +269,11 @@ pub(crate) async fn serve(
         (Method::GET, "/app.js") => {
             respond::web(StatusCode::OK, "text/javascript; charset=utf-8", APP_JS)
         }
+        (Method::GET, "/render.js") => {
+            respond::web(StatusCode::OK, "text/javascript; charset=utf-8", RENDER_JS)
+        }
+        // The browser page, to open a HAR or log file (checked in the browser).
+        (Method::GET, p) if p.starts_with(crate::page::PREFIX) => page_file(p),
         (Method::GET, "/app.css") => {
             respond::web(StatusCode::OK, "text/css; charset=utf-8", APP_CSS)
         }

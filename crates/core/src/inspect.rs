@@ -339,6 +339,54 @@ impl Inspector {
     }
 }
 
+/// Recorded exchanges read back (a HAR, a log) as `trakt-doctor lint`,
+/// `trakt-doctor report` and the browser page inspect them: one session
+/// over the file in order, each exchange given the inspection the proxy
+/// would have made. One place, so the page and the commands cannot drift.
+#[derive(Debug)]
+pub struct Offline {
+    inspector: Inspector,
+    redactor: Redactor,
+}
+
+impl Offline {
+    /// Inspects with `redactor`'s key (the per-install key, or the page's
+    /// random one), so findings fingerprint tokens as the records do.
+    pub fn new(redactor: Redactor) -> Self {
+        Offline {
+            inspector: Inspector::with_redactor(redactor.clone()),
+            redactor,
+        }
+    }
+
+    /// The redactor whose key the fingerprints are made with.
+    pub fn redactor(&self) -> &Redactor {
+        &self.redactor
+    }
+
+    /// `trakt-doctor lint`: the findings and diagnosis recomputed, then
+    /// every secret in the exchange redacted, ready to be shown.
+    pub fn lint(&self, exchange: &mut Exchange) {
+        self.inspector.replay(exchange);
+        self.redactor.exchange(exchange);
+    }
+
+    /// `trakt-doctor report`: an exchange read without trakt-doctor's
+    /// findings (a browser's HAR) gets the inspection the proxy would have
+    /// made; a record that carries the proxy's own findings keeps them (the
+    /// session still learns from it). Not redacted: the report replaces
+    /// secrets by placeholders itself.
+    pub fn explain(&self, exchange: &mut Exchange) {
+        let findings = std::mem::take(&mut exchange.findings);
+        let diagnosis = exchange.diagnosis.take();
+        self.inspector.replay(exchange);
+        if !findings.is_empty() || diagnosis.is_some() {
+            exchange.findings = findings;
+            exchange.diagnosis = diagnosis;
+        }
+    }
+}
+
 /// A 2xx from Trakt itself after a predicted rejection marks the prediction
 /// contradicted. Only Trakt's own answers judge it: Stremio's bridge answers
 /// 200 with its errors inside.

@@ -67,6 +67,47 @@ impl std::fmt::Display for Nothing {
     }
 }
 
+/// Why a report could not be made from records.
+#[derive(Debug)]
+pub enum Unmade {
+    /// The records could not be read.
+    Read(crate::read::ReadError),
+    /// They hold nothing the report is about.
+    Nothing(Nothing),
+}
+
+impl std::fmt::Display for Unmade {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Unmade::Read(e) => e.fmt(f),
+            Unmade::Nothing(e) => e.fmt(f),
+        }
+    }
+}
+
+impl std::error::Error for Unmade {}
+
+/// The report of `selection` among the records `reader` holds (a HAR or a
+/// JSON Lines log), read once, one exchange at a time: each is explained as
+/// the proxy would have ([`Offline::explain`](crate::inspect::Offline::explain),
+/// one session over the file), then kept only if the report is about it.
+/// `trakt-doctor report` and the browser page both make it here.
+pub fn from_records(
+    reader: impl std::io::BufRead,
+    selection: Selection<'_>,
+    redactor: &Redactor,
+    keep_exchanges: bool,
+) -> Result<Report, Unmade> {
+    let offline = crate::inspect::Offline::new(redactor.clone());
+    let mut builder = Builder::new(selection, redactor, keep_exchanges);
+    crate::read::each_exchange(reader, |mut exchange| {
+        offline.explain(&mut exchange);
+        builder.push(&exchange);
+    })
+    .map_err(Unmade::Read)?;
+    builder.finish().map_err(Unmade::Nothing)
+}
+
 /// The exchange this one is a resend of.
 fn replay_of(ex: &Exchange) -> Option<u64> {
     ex.replay_of
