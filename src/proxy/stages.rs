@@ -1,23 +1,13 @@
-//! Per-stage timings of the request path, for the benchmark's `--stages`
-//! table: where an exchange's wall time goes inside the proxy.
+//! The benchmark's instruments inside the proxy: per-stage timers of the
+//! request path (the bench's `--stages` table) and the switch that turns
+//! every check off (its `unchecked` route, to measure what the checks cost).
 //!
-//! Off unless the environment variable [`ENV`] names a file when the proxy
-//! starts. Off, a stage mark is one relaxed load of a flag and a branch:
-//! production pays nothing measurable. On, each stage's duration is kept
-//! (bounded, [`MAX_SAMPLES`] per stage) and, when the proxy stops, every
-//! stage's median and 99th percentile are written to that file as one JSON
-//! object. Timings are wall time on the proxy's clock, so they include
-//! waiting for a CPU on a busy machine.
-
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, OnceLock};
-use std::time::{Duration, Instant};
-
-/// The environment variable that turns the timers on: the file to write them to.
-pub const ENV: &str = "TRAKT_DOCTOR_STAGES";
-
-/// Samples kept per stage; later ones are not recorded.
-const MAX_SAMPLES: usize = 1 << 20;
+//! Both exist only with the cargo feature `bench-stages`, which the
+//! benchmark harness (examples/bench) requires and release builds do not
+//! carry. Without it every item here is an empty inline function or a
+//! zero-sized value: the call sites (one line per stage) compile to nothing,
+//! and the binary holds neither the timers nor the environment variables
+//! that turn them on. With it, see `timers.rs`.
 
 /// A stage of the proxy's work, in the order an exchange meets them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -62,287 +52,65 @@ pub enum Stage {
     Sinks,
 }
 
-impl Stage {
-    pub const ALL: [Stage; 17] = [
-        Stage::Accept,
-        Stage::Tls,
-        Stage::Head,
-        Stage::Start,
-        Stage::Capture,
-        Stage::Prepare,
-        Stage::UpstreamSend,
-        Stage::UpstreamFirstByte,
-        Stage::ResponseHead,
-        Stage::BodyRelay,
-        Stage::OnPath,
-        Stage::Queued,
-        Stage::Finish,
-        Stage::Handoff,
-        Stage::Total,
-        Stage::Redact,
-        Stage::Sinks,
-    ];
+#[cfg(feature = "bench-stages")]
+mod timers;
+#[cfg(feature = "bench-stages")]
+pub use timers::*;
 
-    pub fn name(self) -> &'static str {
-        match self {
-            Stage::Accept => "accept + CONNECT",
-            Stage::Tls => "TLS handshake",
-            Stage::Head => "request head parse",
-            Stage::Start => "record opened (URL, headers)",
-            Stage::Capture => "request body capture",
-            Stage::Prepare => "session check (+ lint, fix if fixing)",
-            Stage::UpstreamSend => "upstream send",
-            Stage::UpstreamFirstByte => "upstream first byte",
-            Stage::ResponseHead => "response head inspect",
-            Stage::BodyRelay => "response body relay",
-            Stage::OnPath => "= on the request's path",
-            Stage::Queued => "after: finish queued",
-            Stage::Finish => "after: lint, checks, diagnosis, session",
-            Stage::Handoff => "after: log queue hand-off",
-            Stage::Total => "total, head read to record queued",
-            Stage::Redact => "writer: redaction",
-            Stage::Sinks => "writer: serialisation + sinks",
+#[cfg(not(feature = "bench-stages"))]
+pub use off::*;
+
+/// The instruments as release builds have them: nothing.
+#[cfg(not(feature = "bench-stages"))]
+mod off {
+    use super::Stage;
+    use crate::inspect::Inspector;
+    use crate::respond::ProxyBody;
+
+    #[inline(always)]
+    pub fn init_from_env() {}
+
+    #[inline(always)]
+    pub fn write_summary() {}
+
+    #[inline(always)]
+    pub fn note_read() {}
+
+    #[inline(always)]
+    pub fn checks_switch(inspector: Inspector) -> Inspector {
+        inspector
+    }
+
+    #[inline(always)]
+    pub fn stamp_end(_body: &mut ProxyBody) -> Stamp {
+        Stamp(())
+    }
+
+    // Zero-sized, with a private field: made only here, by default or below.
+    #[derive(Debug, Clone, Copy, Default)]
+    pub struct Stamp(());
+
+    #[derive(Debug, Clone, Copy, Default)]
+    pub struct Clock(());
+
+    impl Clock {
+        #[inline(always)]
+        pub fn start() -> Clock {
+            Clock(())
         }
-    }
 
-    /// The stage's name in the JSON summary.
-    pub fn key(self) -> &'static str {
-        match self {
-            Stage::Accept => "accept",
-            Stage::Tls => "tls",
-            Stage::Head => "head",
-            Stage::Start => "start",
-            Stage::Capture => "capture",
-            Stage::Prepare => "prepare",
-            Stage::UpstreamSend => "upstream_send",
-            Stage::UpstreamFirstByte => "upstream_first_byte",
-            Stage::ResponseHead => "response_head",
-            Stage::BodyRelay => "body_relay",
-            Stage::OnPath => "on_path",
-            Stage::Queued => "queued",
-            Stage::Finish => "finish",
-            Stage::Handoff => "handoff",
-            Stage::Total => "total",
-            Stage::Redact => "redact",
-            Stage::Sinks => "sinks",
+        #[inline(always)]
+        pub fn from_last_read() -> Clock {
+            Clock(())
         }
-    }
-}
 
-static ENABLED: AtomicBool = AtomicBool::new(false);
+        #[inline(always)]
+        pub fn lap(&mut self, _stage: Stage) {}
 
-struct Recorder {
-    path: std::path::PathBuf,
-    samples: Vec<Mutex<Vec<u32>>>,
-}
+        #[inline(always)]
+        pub fn lap_split(&mut self, _split: Stamp, _first: Stage, _second: Stage) {}
 
-static RECORDER: OnceLock<Recorder> = OnceLock::new();
-
-/// Reads [`ENV`] once, at the proxy's start.
-pub fn init_from_env() {
-    let Some(path) = std::env::var_os(ENV).filter(|p| !p.is_empty()) else {
-        return;
-    };
-    let recorder = RECORDER.get_or_init(|| Recorder {
-        path: path.into(),
-        samples: Stage::ALL.iter().map(|_| Mutex::default()).collect(),
-    });
-    ENABLED.store(!recorder.samples.is_empty(), Ordering::Relaxed);
-}
-
-/// Whether the timers are on.
-#[inline]
-pub fn enabled() -> bool {
-    ENABLED.load(Ordering::Relaxed)
-}
-
-/// Records one duration of `stage` (nothing when the timers are off).
-pub fn record(stage: Stage, took: Duration) {
-    if !enabled() {
-        return;
-    }
-    let Some(recorder) = RECORDER.get() else {
-        return;
-    };
-    let index = Stage::ALL.iter().position(|s| *s == stage).unwrap_or(0);
-    if let Some(samples) = recorder.samples.get(index) {
-        let mut samples = samples.lock().unwrap_or_else(|p| p.into_inner());
-        if samples.len() < MAX_SAMPLES {
-            samples.push(u32::try_from(took.as_nanos()).unwrap_or(u32::MAX));
-        }
-    }
-}
-
-/// A stopwatch over consecutive stages: each [`lap`](Clock::lap) records
-/// the time since the previous one. Empty (and free) when the timers are off.
-#[derive(Debug, Default)]
-pub struct Clock {
-    times: Option<(Instant, Instant)>,
-}
-
-impl Clock {
-    /// Starts now (when the timers are on).
-    #[inline]
-    pub fn start() -> Clock {
-        Clock::since(None)
-    }
-
-    /// Starts at `at` if given (an earlier instant), else now.
-    #[inline]
-    pub fn since(at: Option<Instant>) -> Clock {
-        if !enabled() {
-            return Clock { times: None };
-        }
-        let at = at.unwrap_or_else(Instant::now);
-        Clock {
-            times: Some((at, at)),
-        }
-    }
-
-    /// Records the time since the last lap as `stage`.
-    #[inline]
-    pub fn lap(&mut self, stage: Stage) {
-        if let Some((_, last)) = self.times.as_mut() {
-            let now = Instant::now();
-            record(stage, now.duration_since(*last));
-            *last = now;
-        }
-    }
-
-    /// Like [`lap`](Clock::lap), splitting the time since the last lap at
-    /// `split` (when it lies between): before it is `first`, after it `second`.
-    pub fn lap_split(&mut self, split: Option<Instant>, first: Stage, second: Stage) {
-        let Some((_, last)) = self.times.as_mut() else {
-            return;
-        };
-        let now = Instant::now();
-        match split.filter(|s| *s >= *last && *s <= now) {
-            Some(split) => {
-                record(first, split.duration_since(*last));
-                record(second, now.duration_since(split));
-            }
-            None => record(second, now.duration_since(*last)),
-        }
-        *last = now;
-    }
-
-    /// Records the time since the clock started as `stage`.
-    pub fn total(&self, stage: Stage) {
-        if let Some((started, _)) = self.times {
-            record(stage, started.elapsed());
-        }
-    }
-}
-
-/// Where a body's last frame was taken, when the timers are on: marks the
-/// end of writing a request upstream.
-#[derive(Debug, Clone, Default)]
-pub struct Stamp(Option<Arc<OnceLock<Instant>>>);
-
-impl Stamp {
-    pub fn new() -> Stamp {
-        Stamp(enabled().then(Arc::default))
-    }
-
-    pub fn is_on(&self) -> bool {
-        self.0.is_some()
-    }
-
-    pub fn set(&self) {
-        if let Some(cell) = &self.0 {
-            let _ = cell.set(Instant::now());
-        }
-    }
-
-    pub fn get(&self) -> Option<Instant> {
-        self.0.as_ref().and_then(|c| c.get().copied())
-    }
-}
-
-std::thread_local! {
-    /// When the connection being served on this thread last read bytes:
-    /// the start of the request head that the handler is about to get.
-    static LAST_READ: std::cell::Cell<Option<Instant>> = const { std::cell::Cell::new(None) };
-}
-
-/// Notes that a client connection just read bytes (timers on only).
-#[inline]
-pub fn note_read() {
-    if enabled() {
-        LAST_READ.with(|c| c.set(Some(Instant::now())));
-    }
-}
-
-/// The last read on this thread, taken (timers on only).
-pub fn take_last_read() -> Option<Instant> {
-    if !enabled() {
-        return None;
-    }
-    LAST_READ.with(|c| c.take())
-}
-
-fn percentile(sorted: &[u32], p: f64) -> f64 {
-    if sorted.is_empty() {
-        return f64::NAN;
-    }
-    let index = ((sorted.len() - 1) as f64 * p).round() as usize;
-    sorted
-        .get(index)
-        .map_or(f64::NAN, |n| f64::from(*n) / 1000.0)
-}
-
-/// The stages' medians and 99th percentiles in µs, with their counts, as JSON.
-pub fn summary() -> Option<serde_json::Value> {
-    let recorder = RECORDER.get()?;
-    let mut stages = Vec::new();
-    for (stage, samples) in Stage::ALL.iter().zip(&recorder.samples) {
-        let mut samples = samples.lock().unwrap_or_else(|p| p.into_inner()).clone();
-        samples.sort_unstable();
-        stages.push(serde_json::json!({
-            "stage": stage.key(),
-            "name": stage.name(),
-            "count": samples.len(),
-            "p50_us": percentile(&samples, 0.5),
-            "p99_us": percentile(&samples, 0.99),
-        }));
-    }
-    Some(serde_json::json!({ "stages": stages }))
-}
-
-/// Writes the summary to [`ENV`]'s file (when the timers are on).
-pub fn write_summary() {
-    let (Some(recorder), Some(summary)) = (RECORDER.get(), summary()) else {
-        return;
-    };
-    if let Err(e) = std::fs::write(&recorder.path, summary.to_string()) {
-        tracing::warn!(
-            "cannot write the stage timings to {}: {e}",
-            recorder.path.display()
-        );
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_clock_is_empty_and_records_nothing_when_the_timers_are_off() {
-        // The timers are only ever turned on by the environment variable, which tests never set.
-        assert!(!enabled());
-        let mut clock = Clock::start();
-        assert!(clock.times.is_none());
-        clock.lap(Stage::Capture);
-        assert!(!Stamp::new().is_on());
-        assert!(take_last_read().is_none());
-        assert!(summary().is_none());
-    }
-
-    #[test]
-    fn percentiles_read_nanoseconds_as_microseconds() {
-        let sorted = [1_000, 2_000, 3_000];
-        assert_eq!(percentile(&sorted, 0.5), 2.0);
-        assert_eq!(percentile(&sorted, 0.99), 3.0);
-        assert!(percentile(&[], 0.5).is_nan());
+        #[inline(always)]
+        pub fn total(&self, _stage: Stage) {}
     }
 }
