@@ -7,7 +7,7 @@
 //! carry. Without it every item here is an empty inline function or a
 //! zero-sized value: the call sites (one line per stage) compile to nothing,
 //! and the binary holds neither the timers nor the environment variables
-//! that turn them on. With it, see `timers.rs`.
+//! that turn them on (`stages/off.rs`). With it, `stages/timers.rs`.
 
 /// A stage of the proxy's work, in the order an exchange meets them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -58,59 +58,6 @@ mod timers;
 pub use timers::*;
 
 #[cfg(not(feature = "bench-stages"))]
-pub use off::*;
-
-/// The instruments as release builds have them: nothing.
+mod off;
 #[cfg(not(feature = "bench-stages"))]
-mod off {
-    use super::Stage;
-    use crate::inspect::Inspector;
-    use crate::respond::ProxyBody;
-
-    #[inline(always)]
-    pub fn init_from_env() {}
-
-    #[inline(always)]
-    pub fn write_summary() {}
-
-    #[inline(always)]
-    pub fn note_read() {}
-
-    #[inline(always)]
-    pub fn checks_switch(inspector: Inspector) -> Inspector {
-        inspector
-    }
-
-    #[inline(always)]
-    pub fn stamp_end(_body: &mut ProxyBody) -> Stamp {
-        Stamp(())
-    }
-
-    // Zero-sized, with a private field: made only here, by default or below.
-    #[derive(Debug, Clone, Copy, Default)]
-    pub struct Stamp(());
-
-    #[derive(Debug, Clone, Copy, Default)]
-    pub struct Clock(());
-
-    impl Clock {
-        #[inline(always)]
-        pub fn start() -> Clock {
-            Clock(())
-        }
-
-        #[inline(always)]
-        pub fn from_last_read() -> Clock {
-            Clock(())
-        }
-
-        #[inline(always)]
-        pub fn lap(&mut self, _stage: Stage) {}
-
-        #[inline(always)]
-        pub fn lap_split(&mut self, _split: Stamp, _first: Stage, _second: Stage) {}
-
-        #[inline(always)]
-        pub fn total(&self, _stage: Stage) {}
-    }
-}
+pub use off::*;
