@@ -52,3 +52,15 @@ impl Clock {
     #[inline(always)]
     pub fn total(&self, _stage: Stage) {}
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_release_builds_timers_take_no_room() {
+        // A pending exchange carries a Clock: without the feature it must not grow.
+        assert_eq!(std::mem::size_of::<Clock>(), 0);
+        assert_eq!(std::mem::size_of::<Stamp>(), 0);
+    }
+}
