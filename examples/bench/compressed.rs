@@ -8,7 +8,7 @@
 //! the client's time per answer should stay near the plain JSON's while
 //! the proxy's CPU per answer grows by the decoding.
 //!
-//! These run in the 1 MiB pass of [`super::measure_all`], after the `big`
+//! These run in the 1 MiB pass of [`crate::workloads::measure_all`], after the `big`
 //! slice of the same route, so they add no slices (and no pauses) of
 //! their own: a smoke run takes a second or two longer.
 
@@ -16,10 +16,12 @@ use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use http_body_util::{BodyExt, Full};
+use http_body_util::Full;
 use hyper::client::conn::http1::SendRequest;
 
-use super::{one, open, percentile, scrobble_request, Measured, Route, Sizes};
+use crate::client::{one, open, scrobble_request, send, Route};
+use crate::workloads::{percentile, Measured};
+use crate::Sizes;
 
 /// Where the fake upstream serves the JSON answer.
 pub const PATH: &str = "/sync/watched/movies";
@@ -232,7 +234,7 @@ struct Counts {
     cpu_answers: usize,
 }
 
-/// The counts of each coding (see [`super::Tally`]).
+/// The counts of each coding (see [`crate::workloads::Tally`]).
 #[derive(Default, Clone)]
 pub struct Tally {
     counts: [Counts; 3],
@@ -268,7 +270,7 @@ impl Tally {
     }
 }
 
-/// A route's figures (see [`super::Figures`]).
+/// A route's figures (see [`crate::workloads::Figures`]).
 #[derive(Default, Clone)]
 pub struct Figures {
     /// Answers per second, times the JSON's size (so the three compare
@@ -377,22 +379,12 @@ async fn fetch(
             http::HeaderValue::from_static(name),
         );
     }
-    sender.ready().await.map_err(std::io::Error::other)?;
-    let response = sender
-        .send_request(request)
-        .await
-        .map_err(std::io::Error::other)?;
-    let status = response.status();
-    let encoding = response
-        .headers()
+    let (head, bytes) = send(sender, request).await?;
+    let status = head.status;
+    let encoding = head
+        .headers
         .get(http::header::CONTENT_ENCODING)
         .map(|v| v.to_str().unwrap_or("?").to_string());
-    let bytes = response
-        .into_body()
-        .collect()
-        .await
-        .map_err(std::io::Error::other)?
-        .to_bytes();
     let expected = bodies().get(coding);
     if status != http::StatusCode::OK || encoding.as_deref() != coding.name() || bytes != *expected
     {

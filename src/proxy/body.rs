@@ -325,46 +325,6 @@ fn room_for(capacity: usize, spare: &SpareBodies) -> BytesMut {
     }
 }
 
-/// A body that stamps when its last frame is taken (the stage timers'
-/// end of "upstream send"); only put in place when the timers are on.
-pub struct StampOnEnd<B> {
-    inner: B,
-    stamp: super::stages::Stamp,
-}
-
-impl<B> StampOnEnd<B> {
-    pub fn new(inner: B, stamp: super::stages::Stamp) -> Self {
-        StampOnEnd { inner, stamp }
-    }
-}
-
-impl<B> Body for StampOnEnd<B>
-where
-    B: Body<Data = Bytes> + Unpin,
-{
-    type Data = Bytes;
-    type Error = B::Error;
-
-    fn poll_frame(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
-        let polled = Pin::new(&mut self.inner).poll_frame(cx);
-        if matches!(polled, Poll::Ready(None)) || self.inner.is_end_stream() {
-            self.stamp.set();
-        }
-        polled
-    }
-
-    fn is_end_stream(&self) -> bool {
-        self.inner.is_end_stream()
-    }
-
-    fn size_hint(&self) -> SizeHint {
-        self.inner.size_hint()
-    }
-}
-
 /// Replays bytes already read, then streams the rest of the body.
 pub struct PrefixedBody<B> {
     prefix: Option<Bytes>,

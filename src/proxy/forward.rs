@@ -192,7 +192,7 @@ async fn inspected(
     budget: &BodyBudget,
     req: Request<IdleTimeout<Incoming>>,
 ) -> Response<ProxyBody> {
-    let mut clock = Clock::since(stages::take_last_read());
+    let mut clock = Clock::from_last_read();
     clock.lap(Stage::Head);
     let started_at = OffsetDateTime::now_utc();
     let (mut parts, incoming) = req.into_parts();
@@ -215,17 +215,14 @@ async fn inspected(
     shared.finisher.drain();
     let mut upstream_body = inspect_request(shared, &mut pending, &mut parts, captured, started_at);
     clock.lap(Stage::Prepare);
-    let written = stages::Stamp::new();
-    if written.is_on() {
-        upstream_body = body::StampOnEnd::new(upstream_body, written.clone()).boxed_unsync();
-    }
+    let written = stages::stamp_end(&mut upstream_body);
     parts.uri = url;
     let client_version = parts.version;
     parts.version = http::Version::HTTP_11;
     parts.headers.remove(header::HOST);
     let req = Request::from_parts(parts, upstream_body);
     let sent = send(shared, req, client_version).await;
-    clock.lap_split(written.get(), Stage::UpstreamSend, Stage::UpstreamFirstByte);
+    clock.lap_split(written, Stage::UpstreamSend, Stage::UpstreamFirstByte);
     match sent {
         Ok(response) => answer(shared, pending, response, clock),
         Err(failure) => {

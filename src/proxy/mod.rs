@@ -111,7 +111,7 @@ impl Proxy {
                         connections += 1;
                         // Every line logged for this client carries its address and number.
                         let span = tracing::info_span!("connection", id = connections, %peer);
-                        let accepted = stages::enabled().then(std::time::Instant::now);
+                        let accepted = stages::Clock::start();
                         shared
                             .tasks
                             .spawn(serve_client(shared.clone(), stream, peer, accepted).instrument(span));
@@ -193,19 +193,19 @@ async fn refuse_busy(mut stream: TcpStream, limit: usize) {
 }
 
 /// Serves one client connection to the proxy port (HTTP/1.1 with CONNECT upgrades).
-/// `accepted` is when it was accepted, with the stage timers on.
+/// `accepted` started when it was accepted (a stage timer).
 async fn serve_client(
     shared: Arc<Shared>,
     stream: TcpStream,
     peer: SocketAddr,
-    accepted: Option<std::time::Instant>,
+    accepted: stages::Clock,
 ) {
     let service = {
         let shared = shared.clone();
         let budget = shared.body_budget();
         service_fn(move |req: Request<Incoming>| {
-            if let Some(at) = accepted.filter(|_| req.method() == Method::CONNECT) {
-                stages::record(stages::Stage::Accept, at.elapsed());
+            if req.method() == Method::CONNECT {
+                accepted.total(stages::Stage::Accept);
             }
             route(shared.clone(), peer, budget.clone(), req)
         })

@@ -100,15 +100,6 @@ pub struct Shared {
     pub(super) stop: watch::Receiver<bool>,
 }
 
-/// The environment variable that runs the proxy without its checks, to
-/// measure what they cost (the benchmark's `unchecked` route). Any
-/// non-empty value turns them off; the proxy warns at start.
-pub const NO_CHECKS_ENV: &str = "TRAKT_DOCTOR_BENCH_NO_CHECKS";
-
-fn checks_off_by_env() -> bool {
-    std::env::var_os(NO_CHECKS_ENV).is_some_and(|v| !v.is_empty())
-}
-
 impl Shared {
     /// The state of a proxy listening on `local_addr`; `stop` changes when it shuts down.
     pub(super) fn new(
@@ -124,15 +115,8 @@ impl Shared {
         let upstream = upstream::Upstream::new(dialer.clone(), parts.upstream_tls);
         let fix = Arc::new(FixSwitch::new(parts.settings.fix.clone()));
         let inspector = Inspector::with_redactor(parts.redactor.clone());
-        let inspector = Arc::new(if checks_off_by_env() {
-            tracing::warn!(
-                "{NO_CHECKS_ENV} is set: requests are forwarded and logged without any check \
-                 (no lint, fix, session, contract check or diagnosis); it exists for the benchmark"
-            );
-            inspector.without_checks()
-        } else {
-            inspector
-        });
+        // The benchmark's checks-off switch (nothing in release builds).
+        let inspector = Arc::new(super::stages::checks_switch(inspector));
         let shutdown_cut = Arc::new(AtomicBool::new(false));
         let originals = super::originals::Originals::new(
             super::originals::MAX_RECORDS,

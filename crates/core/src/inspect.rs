@@ -73,7 +73,9 @@ pub struct Inspector {
     /// client and session, not on every exchange.
     generic_agents: Mutex<HashSet<String>>,
     /// Every stage skipped: nothing found, fixed, learnt or diagnosed. Only
-    /// for measuring what the checks cost (the benchmark's `unchecked` route).
+    /// for measuring what the checks cost (the benchmark's `unchecked` route);
+    /// absent from builds without the `without-checks` feature.
+    #[cfg(feature = "without-checks")]
     checks_off: bool,
 }
 
@@ -92,16 +94,32 @@ impl Inspector {
         Inspector {
             session: Mutex::new(Session::with_redactor(redactor)),
             generic_agents: Mutex::default(),
+            #[cfg(feature = "without-checks")]
             checks_off: false,
         }
     }
 
     /// This inspector with every stage skipped: requests and answers pass
     /// unjudged, the session learns nothing, nothing is diagnosed. Only for
-    /// measuring what the checks cost.
+    /// measuring what the checks cost (feature `without-checks`).
+    #[cfg(feature = "without-checks")]
     pub fn without_checks(mut self) -> Self {
         self.checks_off = true;
         self
+    }
+
+    /// Whether every stage is skipped ([`Inspector::without_checks`]).
+    #[cfg(feature = "without-checks")]
+    #[inline]
+    fn checks_off(&self) -> bool {
+        self.checks_off
+    }
+
+    /// Never, in a build without the switch: the branches fold away.
+    #[cfg(not(feature = "without-checks"))]
+    #[inline(always)]
+    fn checks_off(&self) -> bool {
+        false
     }
 
     /// The session, also after a stage panicked while holding it: that
@@ -130,7 +148,7 @@ impl Inspector {
     /// The spent single-use secrets a request would send again (see
     /// [`Session::spent`]); records nothing.
     pub fn spent(&self, request: &Request, at: OffsetDateTime) -> Vec<Finding> {
-        if self.checks_off {
+        if self.checks_off() {
             return Vec::new();
         }
         guarded("session check", || self.session().spent(request, at)).unwrap_or_else(|f| vec![*f])
@@ -138,7 +156,7 @@ impl Inspector {
 
     /// How long a write must wait to keep one write per second (see [`Session::write_wait`]).
     pub fn write_wait(&self, request: &Request, at: OffsetDateTime) -> time::Duration {
-        if self.checks_off {
+        if self.checks_off() {
             return time::Duration::ZERO;
         }
         guarded("session check", || self.session().write_wait(request, at)).unwrap_or_default()
@@ -174,7 +192,7 @@ impl Inspector {
         at: OffsetDateTime,
         check: impl FnOnce(&Request, OffsetDateTime) -> Vec<Finding>,
     ) -> Vec<Finding> {
-        if self.checks_off {
+        if self.checks_off() {
             return Vec::new();
         }
         guarded("lint", || {
@@ -188,7 +206,7 @@ impl Inspector {
     /// The request judged against the session so far (which learns it):
     /// the second part of [`Inspector::request`], in the order requests arrive.
     pub fn session_check(&self, request: &Request, at: OffsetDateTime) -> Vec<Finding> {
-        if self.checks_off {
+        if self.checks_off() {
             return Vec::new();
         }
         match guarded("session check", || {
@@ -265,7 +283,7 @@ impl Inspector {
         headers: &Headers,
         policy: &FixPolicy,
     ) -> (Vec<Finding>, Vec<HeaderFix>) {
-        if self.checks_off {
+        if self.checks_off() {
             return (Vec::new(), Vec::new());
         }
         guarded("response check", || {
@@ -278,7 +296,7 @@ impl Inspector {
 
     /// Completes a finished exchange: its diagnosis, and what the session learns from it.
     pub fn finish(&self, exchange: &mut Exchange) {
-        if self.checks_off {
+        if self.checks_off() {
             return;
         }
         if let Err(failed) = guarded("prediction check", || mark_contradicted(exchange)) {
@@ -518,6 +536,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg(feature = "without-checks")]
     fn without_checks_nothing_is_found_learnt_or_diagnosed() {
         let unchecked = Inspector::new().without_checks();
         // Missing headers the linter names, and a second write 100 ms after the first.
