@@ -13,8 +13,8 @@ use std::path::{Path, PathBuf};
 
 /// The core crate's modules, bottom-up (README, "Architecture").
 const CORE: &[&str] = &[
-    "text", "spec", "report", "exchange", "read", "har", "lint", "fix", "session", "diagnose",
-    "redact", "inspect", "resend", "curl", "share",
+    "text", "spec", "report", "exchange", "parsed", "read", "har", "lint", "fix", "session",
+    "diagnose", "redact", "inspect", "resend", "curl", "share",
 ];
 
 /// Directories whose files count as their parent module: the rules, the

@@ -37,6 +37,7 @@ pub mod fix;
 pub mod har;
 pub mod inspect;
 pub mod lint;
+pub mod parsed;
 pub mod read;
 pub mod redact;
 pub mod report;

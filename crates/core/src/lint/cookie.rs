@@ -74,14 +74,14 @@ pub fn repeated(cookies: &str) -> Vec<(String, bool)> {
 }
 
 pub fn check(s: &Subject, out: &mut Vec<Finding>) {
-    if !is_link_flow(&s.host, &s.path) {
+    if !is_link_flow(s.host(), s.path()) {
         return;
     }
     let cookies = joined(s);
     if cookies.is_empty() {
         return;
     }
-    let site = cookie_site(&s.host);
+    let site = cookie_site(s.host());
     // "Cookie: " + value + CRLF.
     let line = cookies.len().saturating_add(10);
     if line > HEADER_LINE_LIMIT {
@@ -90,7 +90,7 @@ pub fn check(s: &Subject, out: &mut Vec<Finding>) {
             "cookie",
             format!(
                 "the Cookie header is {line} bytes ({count} cookies), over the 8192-byte header line nginx accepts by default: {} may answer 400 \"Request Header Or Cookie Too Large\"; clear the cookies of {site} (only that site)",
-                s.host
+                s.host()
             ),
         ));
     }
@@ -104,7 +104,7 @@ pub fn check(s: &Subject, out: &mut Vec<Finding>) {
             "cookie",
             format!(
                 "the cookie `{name}` is sent {how}: {} reads only one of them; clear the cookies of {site} (only that site)",
-                s.host
+                s.host()
             ),
         ));
     }

@@ -255,7 +255,7 @@ pub fn check(s: &Subject, out: &mut Vec<Finding>) {
     let h = s.headers();
     // Trakt's contract sends OAuth calls with their JSON body alone: no API
     // key, no API version (the client id is in the body).
-    if !s.path.starts_with("/oauth/") {
+    if !s.path().starts_with("/oauth/") {
         check_api_version(s, out);
         check_api_key(s, out);
     }
@@ -443,7 +443,8 @@ fn check_authorization(s: &Subject, out: &mut Vec<Finding>) {
                 "authorization",
                 format!(
                     "{} {} requires `Authorization: Bearer <access_token>`",
-                    s.method, s.path
+                    s.method(),
+                    s.path()
                 ),
             ));
         }

@@ -128,13 +128,13 @@ pub const RULES: &[&Rule] = &[
 ];
 
 pub fn check(s: &Subject, out: &mut Vec<Finding>) {
-    if s.path == "/oauth/authorize" {
-        if s.contract == Contract::TraktApi {
+    if s.path() == "/oauth/authorize" {
+        if s.contract() == Contract::TraktApi {
             out.push(AUTHORIZE_API_HOST.finding(
                 "host",
                 format!(
                     "the authorize page is on trakt.tv, not {}: Trakt answers 400 here",
-                    s.host
+                    s.host()
                 ),
             ));
         }
@@ -351,7 +351,7 @@ fn token(body: &Map<String, Value>, out: &mut Vec<Finding>) {
 }
 
 fn authorize_params(s: &Subject, out: &mut Vec<Finding>) {
-    authorize_query(&s.query, out);
+    authorize_query(s.query(), out);
 }
 
 /// Checks the query of an authorize URL (also used on Stremio's link redirect).

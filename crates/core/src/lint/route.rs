@@ -239,9 +239,9 @@ fn is_uint(s: &str) -> bool {
 }
 
 pub fn check(s: &Subject, out: &mut Vec<Finding>) {
-    let (endpoint, invalid) = match &s.route {
+    let (endpoint, invalid) = match s.route() {
         Some(RouteMatch::Unknown { suggestion }) => {
-            if s.path == "/oauth/authorize" {
+            if s.path() == "/oauth/authorize" {
                 return; // oauth.authorize.api-host says it better.
             }
             let hint = suggestion.map_or(String::new(), |e| {
@@ -251,8 +251,8 @@ pub fn check(s: &Subject, out: &mut Vec<Finding>) {
                 "/",
                 format!(
                     "{} {} is not in the {}: a typo, a renamed endpoint, or one newer than this snapshot{hint}",
-                    s.method,
-                    s.path,
+                    s.method(),
+                    s.path(),
                     trakt::contract_label()
                 ),
             ));
@@ -271,7 +271,7 @@ pub fn check(s: &Subject, out: &mut Vec<Finding>) {
         Some(RouteMatch::WrongMethod { allowed, path }) => {
             out.push(METHOD.finding(
                 "/",
-                format!("{path} takes {}, not {}", allowed.join(" or "), s.method),
+                format!("{path} takes {}, not {}", allowed.join(" or "), s.method()),
             ));
             return;
         }
@@ -290,7 +290,7 @@ fn check_body_presence(s: &Subject, endpoint: &trakt::Endpoint, out: &mut Vec<Fi
     let has_body = !raw.is_empty();
     if endpoint.body == BodyShape::None
         && has_body
-        && matches!(s.method.as_str(), "GET" | "DELETE" | "HEAD")
+        && matches!(s.method(), "GET" | "DELETE" | "HEAD")
     {
         // `{}` or `null` on a DELETE is what many HTTP libraries send by default.
         let empty_json = s
@@ -302,7 +302,8 @@ fn check_body_presence(s: &Subject, endpoint: &trakt::Endpoint, out: &mut Vec<Fi
                 "/",
                 format!(
                     "{} {} takes no body; it will be ignored",
-                    s.method, endpoint.path
+                    s.method(),
+                    endpoint.path
                 ),
             ));
         }
@@ -316,7 +317,7 @@ fn check_body_presence(s: &Subject, endpoint: &trakt::Endpoint, out: &mut Vec<Fi
     {
         out.push(BODY_MISSING.finding(
             "/",
-            format!("{} {} needs a JSON body", s.method, endpoint.path),
+            format!("{} {} needs a JSON body", s.method(), endpoint.path),
         ));
     }
 }
@@ -442,7 +443,7 @@ fn check_ids(s: &Subject, endpoint: &trakt::Endpoint, out: &mut Vec<Finding>) {
 
 fn check_query(s: &Subject, endpoint: &trakt::Endpoint, out: &mut Vec<Finding>) {
     let contract = trakt::contract();
-    for (key, value) in &s.query {
+    for (key, value) in s.query() {
         let Some(schema) = endpoint.details().query.get(key.as_str()) else {
             unknown_query_key(key, endpoint, out);
             continue;
@@ -456,7 +457,7 @@ fn check_query(s: &Subject, endpoint: &trakt::Endpoint, out: &mut Vec<Finding>) 
     }
     if endpoint.path == "/search/{type}"
         && !s
-            .query
+            .query()
             .iter()
             .any(|(k, v)| k == "query" && !v.trim().is_empty())
     {

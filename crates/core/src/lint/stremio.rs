@@ -8,14 +8,15 @@ use time::{Duration, OffsetDateTime};
 
 use super::oauth;
 use super::{Finding, Rule, Scope, Severity, Subject};
-use crate::exchange::{Exchange, Headers, Request};
+use crate::exchange::{Exchange, Headers};
+use crate::parsed::Parsed;
 use crate::report::Fix;
 use crate::spec::stremio::{
     trakt_event_name, ADDON_PREFIX, API_HOST, AUTH_PREFIX, CALLBACK_PATH, EXPIRY_WARNING_SECONDS,
     SIGN_IN_CALLS, WEB_HOST,
 };
 use crate::spec::trakt::API_HOSTS;
-use crate::text::{between, expiry, host_and_path, query_pairs, when};
+use crate::text::{between, expiry, query_pairs, when};
 
 pub const AUTHORIZE_API_HOST: Rule = Rule {
     id: "stremio.authorize.api-host",
@@ -257,11 +258,11 @@ pub const RULES: &[&Rule] = &[
 
 /// Lints a request to a Stremio host: the link callback and the scrobble events.
 pub fn check_request(s: &Subject, out: &mut Vec<Finding>) {
-    if s.host == WEB_HOST && s.path == CALLBACK_PATH {
+    if s.host() == WEB_HOST && s.path() == CALLBACK_PATH {
         callback(s, out);
         return;
     }
-    if s.host != API_HOST || s.path != "/api/events" {
+    if s.host() != API_HOST || s.path() != "/api/events" {
         return;
     }
     let Some(events) = s
@@ -329,7 +330,7 @@ pub fn check_request(s: &Subject, out: &mut Vec<Finding>) {
 /// The callback from Trakt's authorize page: without a code there is nothing to link.
 fn callback(s: &Subject, out: &mut Vec<Finding>) {
     let param = |name: &str| {
-        s.query
+        s.query()
             .iter()
             .find(|(k, _)| k == name)
             .map(|(_, v)| v.as_str())
@@ -350,9 +351,10 @@ fn callback(s: &Subject, out: &mut Vec<Finding>) {
 /// Findings on a response head: the link redirect to the authorize page on
 /// the API host (with the fix that sends it to trakt.tv instead), and the
 /// authorize parameters it carries.
-pub fn check_response_head(request: &Request, status: u16, headers: &Headers) -> Vec<Finding> {
+/// `parsed` is the request's target, read when it was inspected.
+pub fn check_response_head(parsed: &Parsed, status: u16, headers: &Headers) -> Vec<Finding> {
     let mut out = Vec::new();
-    let (host, path) = host_and_path(&request.url);
+    let (host, path) = (parsed.host.as_str(), parsed.path.as_str());
     if host != WEB_HOST || !path.starts_with(AUTH_PREFIX) || !(300..400).contains(&status) {
         return out;
     }
@@ -393,8 +395,8 @@ pub fn check_response_head(request: &Request, status: u16, headers: &Headers) ->
 }
 
 /// The Trakt token in a getUser or login answer: `(access_token, expires_at)`.
-pub fn getuser_token(exchange: &Exchange) -> Option<(String, OffsetDateTime)> {
-    let trakt = user_trakt(exchange)?;
+pub fn getuser_token(parsed: &Parsed, exchange: &Exchange) -> Option<(String, OffsetDateTime)> {
+    let trakt = user_trakt(parsed, exchange)?;
     let token = trakt.get("access_token")?.as_str()?.to_string();
     let created = trakt.get("created_at")?.as_i64()?;
     let lifetime = trakt.get("expires_in")?.as_i64()?;
@@ -406,8 +408,8 @@ pub fn getuser_token(exchange: &Exchange) -> Option<(String, OffsetDateTime)> {
 /// 2025 and Stremio holds no refresh token, so a day would warn about every
 /// token linked a minute ago; a quarter leaves a warning that means something
 /// (under 6 h of a 24 h token, the last day of a 3-month one).
-fn expiry_warning(exchange: &Exchange) -> Duration {
-    let lifetime = user_trakt(exchange)
+fn expiry_warning(parsed: &Parsed, exchange: &Exchange) -> Duration {
+    let lifetime = user_trakt(parsed, exchange)
         .and_then(|trakt| trakt.get("expires_in")?.as_i64())
         .unwrap_or(EXPIRY_WARNING_SECONDS);
     Duration::seconds(EXPIRY_WARNING_SECONDS.min(lifetime / 4))
@@ -416,8 +418,8 @@ fn expiry_warning(exchange: &Exchange) -> Duration {
 /// The Stremio user in an answer that carries one: `result` of getUser,
 /// `result.user` of login and the other sign-in calls (they answer
 /// `{authKey, user}`).
-fn answered_user(exchange: &Exchange) -> Option<Value> {
-    let (host, path) = host_and_path(&exchange.request.url);
+fn answered_user(parsed: &Parsed, exchange: &Exchange) -> Option<Value> {
+    let (host, path) = (parsed.host.as_str(), parsed.path.as_str());
     if host != API_HOST {
         return None;
     }
@@ -433,8 +435,8 @@ fn answered_user(exchange: &Exchange) -> Option<Value> {
 }
 
 /// `trakt` of the user a getUser or login answer carries: `Some(Value::Null)` when absent.
-pub fn user_trakt(exchange: &Exchange) -> Option<Value> {
-    let user = answered_user(exchange)?;
+pub fn user_trakt(parsed: &Parsed, exchange: &Exchange) -> Option<Value> {
+    let user = answered_user(parsed, exchange)?;
     Some(user.get("trakt").cloned().unwrap_or(Value::Null))
 }
 
@@ -459,7 +461,6 @@ pub fn auth_key(exchange: &Exchange) -> Option<String> {
     })
 }
 
-/// Findings on a finished response body from a Stremio host.
 /// Whether Stremio's API took a call: a 2xx without an `error` in its answer.
 pub(crate) fn accepted(exchange: &Exchange) -> bool {
     exchange.response.as_ref().is_some_and(|r| {
@@ -520,9 +521,11 @@ pub fn settle_refused_events(exchange: &mut Exchange) {
     }
 }
 
-pub fn check_response(exchange: &Exchange) -> Vec<Finding> {
+/// Findings on a finished answer from a Stremio host; `parsed` is the
+/// request's target, read when it was inspected.
+pub fn check_response(parsed: &Parsed, exchange: &Exchange) -> Vec<Finding> {
     let mut out = Vec::new();
-    let (host, path) = host_and_path(&exchange.request.url);
+    let (host, path) = (parsed.host.as_str(), parsed.path.as_str());
     let Some(response) = &exchange.response else {
         return out;
     };
@@ -555,9 +558,9 @@ pub fn check_response(exchange: &Exchange) -> Vec<Finding> {
         } else {
             "response /result/user/trakt"
         };
-        match user_trakt(exchange) {
+        match user_trakt(parsed, exchange) {
             Some(Value::Null) => out.push(TOKEN_ABSENT.finding(at, "this Stremio account has no Trakt link")),
-            Some(_) => match getuser_token(exchange) {
+            Some(_) => match getuser_token(parsed, exchange) {
                 Some((_, expires)) => {
                     let now = exchange.started_at;
                     let left = between(now, expires);
@@ -566,7 +569,7 @@ pub fn check_response(exchange: &Exchange) -> Vec<Finding> {
                             at,
                             format!("Stremio's Trakt token expired at {}", when(expires, now)),
                         ));
-                    } else if left < expiry_warning(exchange) {
+                    } else if left < expiry_warning(parsed, exchange) {
                         out.push(TOKEN_EXPIRING.finding(
                             at,
                             format!("Stremio's Trakt token expires at {}", when(expires, now)),
@@ -608,6 +611,7 @@ mod tests {
     use super::*;
     use crate::exchange::testing::answered;
     use crate::exchange::Body;
+    use crate::exchange::Request;
 
     fn get_user(trakt: &str) -> Exchange {
         answered(
@@ -645,19 +649,23 @@ mod tests {
             let exchange = get_user(&format!(
                 r#"{{"access_token":"T","created_at":{created_at},"expires_in":{expires_in}}}"#
             ));
-            let _ = getuser_token(&exchange);
-            let _ = check_response(&exchange);
+            let parsed = Parsed::of(&exchange.request);
+            let _ = getuser_token(&parsed, &exchange);
+            let _ = check_response(&parsed, &exchange);
         }
         // A lifetime past the end of the calendar never expires; one before its start always has.
         let forever = get_user(&format!(
             r#"{{"access_token":"T","created_at":{created},"expires_in":9223372036854775807}}"#
         ));
-        assert_eq!(rules(&check_response(&forever)), [] as [&str; 0]);
+        assert_eq!(
+            rules(&check_response(&Parsed::of(&forever.request), &forever)),
+            [] as [&str; 0]
+        );
         let never = get_user(&format!(
             r#"{{"access_token":"T","created_at":{created},"expires_in":-9223372036854775808}}"#
         ));
         assert_eq!(
-            rules(&check_response(&never)),
+            rules(&check_response(&Parsed::of(&never.request), &never)),
             ["stremio.trakt-token.expired"]
         );
     }
