@@ -74,7 +74,7 @@ pub fn explain(exchange: &Exchange) -> Option<Diagnosis> {
 /// its events): a Stremio diagnosis names it, so "update Stremio" can be
 /// judged.
 /// `parsed` is the exchange's request as read when it was inspected.
-pub fn explain_with(
+pub(crate) fn explain_with(
     parsed: &Parsed,
     exchange: &Exchange,
     client: Option<&str>,

@@ -91,7 +91,7 @@ impl Parsed {
     }
 
     /// Whether the request went to one of Trakt's API hosts.
-    pub fn is_trakt_api_host(&self) -> bool {
+    pub(crate) fn is_trakt_api_host(&self) -> bool {
         trakt::API_HOSTS.contains(&self.host.as_str())
     }
 

@@ -47,7 +47,7 @@ impl RuleId {
     }
 
     /// The family: the id's first part (`route` of `route.renamed`).
-    pub fn family(&self) -> &str {
+    pub(crate) fn family(&self) -> &str {
         self.0.split('.').next().unwrap_or_default()
     }
 }
@@ -210,7 +210,7 @@ pub struct Finding {
 
 impl Finding {
     /// Attaches the repair for this finding.
-    pub fn with_fix(mut self, fix: Fix) -> Finding {
+    pub(crate) fn with_fix(mut self, fix: Fix) -> Finding {
         self.fix = Some(fix);
         self
     }

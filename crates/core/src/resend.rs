@@ -570,7 +570,7 @@ pub fn with_fixes(request: &Request, at: OffsetDateTime) -> (Request, Vec<FixRec
 }
 
 /// Whether sending `method` may change something on the server.
-pub fn is_write(method: &str) -> bool {
+pub(crate) fn is_write(method: &str) -> bool {
     !matches!(
         method.to_ascii_uppercase().as_str(),
         "GET" | "HEAD" | "OPTIONS"

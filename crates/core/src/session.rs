@@ -73,7 +73,7 @@ impl Session {
     }
 
     /// Records that `token` expires at `expires_at` (learnt from Trakt or from Stremio's getUser).
-    pub fn learn_expiry(&mut self, token: &str, expires_at: OffsetDateTime) {
+    pub(crate) fn learn_expiry(&mut self, token: &str, expires_at: OffsetDateTime) {
         self.expiry
             .insert(self.redactor.fingerprint(token), expires_at);
     }
@@ -148,7 +148,7 @@ impl Session {
     /// Keeps each token state of Stremio's sign-in and getUser answers
     /// (expired, expiring, no link) to the first answer that shows it.
     /// `parsed` is the exchange's request target.
-    pub fn once_per_token(
+    pub(crate) fn once_per_token(
         &mut self,
         parsed: &Parsed,
         exchange: &Exchange,
@@ -159,7 +159,7 @@ impl Session {
     }
 
     /// The Stremio app and shell version its events named last (for diagnoses).
-    pub fn stremio_client(&self) -> Option<String> {
+    pub(crate) fn stremio_client(&self) -> Option<String> {
         self.stremio.client().map(str::to_string)
     }
 
@@ -169,7 +169,7 @@ impl Session {
     }
 
     /// [`Session::observe_request`] of a request whose target was already read.
-    pub fn observe_parsed_request(
+    pub(crate) fn observe_parsed_request(
         &mut self,
         parsed: &Parsed,
         request: &Request,
@@ -275,7 +275,7 @@ impl Session {
     }
 
     /// [`Session::observe_exchange`] of an exchange whose request target was already read.
-    pub fn observe_parsed_exchange(
+    pub(crate) fn observe_parsed_exchange(
         &mut self,
         parsed: &Parsed,
         exchange: &Exchange,

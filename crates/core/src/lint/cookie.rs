@@ -10,9 +10,9 @@ use crate::spec::stremio::{cookie_site, is_link_flow};
 /// nginx's default `large_client_header_buffers 4 8k`: one header line
 /// (`Cookie: …` and its CRLF) must fit in 8192 bytes, or the answer is
 /// 400 "Request Header Or Cookie Too Large".
-pub const HEADER_LINE_LIMIT: usize = 8192;
+pub(crate) const HEADER_LINE_LIMIT: usize = 8192;
 
-pub const TOO_LARGE: Rule = Rule {
+pub(crate) const TOO_LARGE: Rule = Rule {
     id: "cookie.header.too-large",
     severity: Severity::Warning,
     scope: Scope::Request,
@@ -24,7 +24,7 @@ pub const TOO_LARGE: Rule = Rule {
     source: "trakt-doctor's own reading: nginx's documented default (`large_client_header_buffers 4 8k`) answers 400 \"Request Header Or Cookie Too Large\" to a longer line, but neither Trakt's nor Stremio's servers are known to run with it",
 };
 
-pub const DUPLICATE: Rule = Rule {
+pub(crate) const DUPLICATE: Rule = Rule {
     id: "cookie.name.duplicate",
     severity: Severity::Warning,
     scope: Scope::Request,

@@ -158,7 +158,7 @@ pub fn check(request: &Request, at: OffsetDateTime) -> Vec<Finding> {
 }
 
 /// [`check`] of a request whose target was already read.
-pub fn check_parsed(request: &Request, parsed: &Parsed, at: OffsetDateTime) -> Vec<Finding> {
+pub(crate) fn check_parsed(request: &Request, parsed: &Parsed, at: OffsetDateTime) -> Vec<Finding> {
     check_subject(&Subject::new(request, parsed, at))
 }
 
@@ -167,14 +167,14 @@ pub fn check_parsed(request: &Request, parsed: &Parsed, at: OffsetDateTime) -> V
 /// request is not an API call and carries no API headers. Only the
 /// browser's own `Sec-Fetch-*` headers say so: a script's call without them
 /// is linted as before. A script's `fetch()` is `mode: cors`, `dest: empty`.
-pub fn is_browser_initiated(headers: &Headers) -> bool {
+pub(crate) fn is_browser_initiated(headers: &Headers) -> bool {
     let mode = headers.get("sec-fetch-mode").map(str::trim);
     let dest = headers.get("sec-fetch-dest").map(str::trim);
     matches!(mode, Some(m) if m.eq_ignore_ascii_case("navigate") || m.eq_ignore_ascii_case("no-cors"))
         || matches!(dest, Some(d) if !d.is_empty() && !d.eq_ignore_ascii_case("empty"))
 }
 
-pub fn check_subject(subject: &Subject) -> Vec<Finding> {
+pub(crate) fn check_subject(subject: &Subject) -> Vec<Finding> {
     let mut out = Vec::new();
     coding::check_request(subject.request, &mut out);
     if subject.contract() != Contract::Other {

@@ -9,7 +9,7 @@ use crate::parsed::Parsed;
 use crate::spec::schema::{Problem, Validator};
 use crate::spec::trakt::{self, RouteMatch};
 
-pub const SCHEMA: Rule = Rule {
+pub(crate) const SCHEMA: Rule = Rule {
     id: "response.schema",
     severity: Severity::Info,
     scope: Scope::Response,

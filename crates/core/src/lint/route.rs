@@ -13,7 +13,7 @@ use crate::spec::schema::{self, Kind, Schema};
 use crate::spec::trakt::{self, BodyShape, RouteMatch, MAX_PAGE_LIMIT};
 use crate::text::edit_distance;
 
-pub const UNKNOWN: Rule = Rule {
+pub(crate) const UNKNOWN: Rule = Rule {
     id: "route.unknown",
     severity: Severity::Warning,
     scope: Scope::Request,
@@ -25,7 +25,7 @@ pub const UNKNOWN: Rule = Rule {
     source: "Trakt contract: the paths of the snapshot's operations (Trakt may have added paths since, hence a warning)",
 };
 
-pub const METHOD: Rule = Rule {
+pub(crate) const METHOD: Rule = Rule {
     id: "route.method",
     severity: Severity::Error,
     scope: Scope::Request,
@@ -37,7 +37,7 @@ pub const METHOD: Rule = Rule {
     source: "Trakt contract: the methods the path's operations take; Trakt docs: guides/status-codes.md (405: method doesn't exist)",
 };
 
-pub const ID_MALFORMED: Rule = Rule {
+pub(crate) const ID_MALFORMED: Rule = Rule {
     id: "route.id.malformed",
     severity: Severity::Error,
     scope: Scope::Request,
@@ -49,7 +49,7 @@ pub const ID_MALFORMED: Rule = Rule {
     source: "Trakt contract: ids objects type `trakt`, `tmdb` and `tvdb` as integers and `imdb` as a string; Trakt docs: guides/status-codes.md (404: no record found); trakt-doctor's own reading: an IMDb id is `tt` and digits, as in Trakt's examples",
 };
 
-pub const RENAMED: Rule = Rule {
+pub(crate) const RENAMED: Rule = Rule {
     id: "route.renamed",
     severity: Severity::Warning,
     scope: Scope::Request,
@@ -61,7 +61,7 @@ pub const RENAMED: Rule = Rule {
     source: "Trakt contract: the snapshot has `/movies/favorited/{period}`, `/shows/favorited/{period}` and `/sync/favorites`, and none of the `recommended`/`recommendations` paths they replaced",
 };
 
-pub const PARAM_VALUE: Rule = Rule {
+pub(crate) const PARAM_VALUE: Rule = Rule {
     id: "route.param.value",
     severity: Severity::Warning,
     scope: Scope::Request,
@@ -73,7 +73,7 @@ pub const PARAM_VALUE: Rule = Rule {
     source: "Trakt contract: the values the operation lists for each path parameter",
 };
 
-pub const PARAM_NUMBER: Rule = Rule {
+pub(crate) const PARAM_NUMBER: Rule = Rule {
     id: "route.param.number",
     severity: Severity::Error,
     scope: Scope::Request,
@@ -85,7 +85,7 @@ pub const PARAM_NUMBER: Rule = Rule {
     source: "Trakt contract: `season` and `episode` are integers from 0, `days` an integer, a rating 1 to 10 (POST /sync/ratings); trakt-doctor's own reading: at most 33 `days`, and the status Trakt answers",
 };
 
-pub const PAGINATION: Rule = Rule {
+pub(crate) const PAGINATION: Rule = Rule {
     id: "route.query.pagination",
     severity: Severity::Warning,
     scope: Scope::Request,
@@ -97,7 +97,7 @@ pub const PAGINATION: Rule = Rule {
     source: "Trakt docs: guides/pagination.md (`page` and `limit`); Trakt contract: both are integers (`limit=all` where an operation types it as text)",
 };
 
-pub const LIMIT_CLAMPED: Rule = Rule {
+pub(crate) const LIMIT_CLAMPED: Rule = Rule {
     id: "route.query.limit-clamped",
     severity: Severity::Info,
     scope: Scope::Request,
@@ -109,7 +109,7 @@ pub const LIMIT_CLAMPED: Rule = Rule {
     source: "Trakt docs: guides/pagination.md (a `limit` above 250 is clamped, not rejected)",
 };
 
-pub const QUERY_MISSPELT: Rule = Rule {
+pub(crate) const QUERY_MISSPELT: Rule = Rule {
     id: "route.query.misspelt",
     severity: Severity::Warning,
     scope: Scope::Request,
@@ -121,7 +121,7 @@ pub const QUERY_MISSPELT: Rule = Rule {
     source: "Trakt contract: the query parameters each operation reads; trakt-doctor's own reading: Trakt ignores the others rather than rejecting them",
 };
 
-pub const QUERY_UNKNOWN: Rule = Rule {
+pub(crate) const QUERY_UNKNOWN: Rule = Rule {
     id: "route.query.unknown",
     severity: Severity::Info,
     scope: Scope::Request,
@@ -133,7 +133,7 @@ pub const QUERY_UNKNOWN: Rule = Rule {
     source: "Trakt contract: the query parameters each operation reads; trakt-doctor's own reading: Trakt ignores the others",
 };
 
-pub const QUERY_VALUE: Rule = Rule {
+pub(crate) const QUERY_VALUE: Rule = Rule {
     id: "route.query.value",
     severity: Severity::Warning,
     scope: Scope::Request,
@@ -145,7 +145,7 @@ pub const QUERY_VALUE: Rule = Rule {
     source: "Trakt contract: the type and listed values of each query parameter",
 };
 
-pub const EXTENDED: Rule = Rule {
+pub(crate) const EXTENDED: Rule = Rule {
     id: "route.query.extended",
     severity: Severity::Warning,
     scope: Scope::Request,
@@ -157,7 +157,7 @@ pub const EXTENDED: Rule = Rule {
     source: "Trakt docs: guides/extended-info.md (`full`, `images`, `min`, `metadata`, comma-separated); Trakt contract: the `extended` values its operations read",
 };
 
-pub const SEARCH_QUERY: Rule = Rule {
+pub(crate) const SEARCH_QUERY: Rule = Rule {
     id: "route.search.query",
     severity: Severity::Info,
     scope: Scope::Request,
@@ -169,7 +169,7 @@ pub const SEARCH_QUERY: Rule = Rule {
     source: "Trakt contract: GET /search/{type} reads `query` and does not mark it required; Trakt docs: guides/search.md",
 };
 
-pub const BODY_MISSING: Rule = Rule {
+pub(crate) const BODY_MISSING: Rule = Rule {
     id: "route.body.missing",
     severity: Severity::Error,
     scope: Scope::Request,
@@ -181,7 +181,7 @@ pub const BODY_MISSING: Rule = Rule {
     source: "Trakt contract: the operation's body schema has required fields; Trakt docs: guides/status-codes.md (400: request couldn't be parsed, 422: validation errors)",
 };
 
-pub const BODY_UNEXPECTED: Rule = Rule {
+pub(crate) const BODY_UNEXPECTED: Rule = Rule {
     id: "route.body.unexpected",
     severity: Severity::Warning,
     scope: Scope::Request,
@@ -219,7 +219,7 @@ const ID_TYPES: &[&str] = &["trakt", "imdb", "tmdb", "tvdb"];
 const PAGING: &[&str] = &["page", "limit"];
 
 /// Whether `s` is an IMDb id: `tt` and at least five digits.
-pub fn is_imdb_id(s: &str) -> bool {
+pub(crate) fn is_imdb_id(s: &str) -> bool {
     s.len() >= 7
         && s.strip_prefix("tt")
             .is_some_and(|digits| digits.bytes().all(|b| b.is_ascii_digit()))

@@ -116,7 +116,7 @@ impl SourceKind {
 
     /// Whether a citation of this kind is evidence of how Trakt or Stremio
     /// behave (and so can carry an `error`).
-    pub fn is_external(self) -> bool {
+    pub(crate) fn is_external(self) -> bool {
         !matches!(self, SourceKind::OwnReading | SourceKind::Itself)
     }
 
@@ -148,7 +148,7 @@ impl Rule {
 
     /// Whether some citation is evidence from Trakt or Stremio, not only
     /// trakt-doctor's own reading.
-    pub fn has_external_source(&self) -> bool {
+    pub(crate) fn has_external_source(&self) -> bool {
         self.sources()
             .any(|(kind, _)| kind.is_some_and(SourceKind::is_external))
     }

@@ -18,7 +18,7 @@ use crate::spec::stremio::{
 use crate::spec::trakt::API_HOSTS;
 use crate::text::{between, expiry, query_pairs, when};
 
-pub const AUTHORIZE_API_HOST: Rule = Rule {
+pub(crate) const AUTHORIZE_API_HOST: Rule = Rule {
     id: "stremio.authorize.api-host",
     severity: Severity::Error,
     scope: Scope::ResponseHead,
@@ -30,7 +30,7 @@ pub const AUTHORIZE_API_HOST: Rule = Rule {
     source: "Maintainer: trakt/trakt-api#646 (Trakt staff: Stremio's link uses the wrong URL, the sign-in on api.trakt.tv ends in 400); Observed: Stremio/stremio-bugs#1427 (the authorize URL Stremio sends browsers to is on api.trakt.tv); Trakt contract: contracts/oauth/index.ts (the authorize page is on the website host)",
 };
 
-pub const TOKEN_EXPIRED: Rule = Rule {
+pub(crate) const TOKEN_EXPIRED: Rule = Rule {
     id: "stremio.trakt-token.expired",
     severity: Severity::Error,
     scope: Scope::Response,
@@ -42,7 +42,7 @@ pub const TOKEN_EXPIRED: Rule = Rule {
     source: "Stremio source: stremio-core src/types/profile/user.rs (`TraktInfo` holds no refresh token) and src/types/profile/profile.rs (`Profile::has_trakt`: linked while now < created_at + expires_in); Maintainer: Stremio/stremio-core#803 (tokens live 24 h and have to be refreshed); Observed: Stremio/stremio-bugs#1427, #1405, #1436 (users link again after expiry)",
 };
 
-pub const TOKEN_EXPIRING: Rule = Rule {
+pub(crate) const TOKEN_EXPIRING: Rule = Rule {
     id: "stremio.trakt-token.expiring",
     severity: Severity::Warning,
     scope: Scope::Response,
@@ -54,7 +54,7 @@ pub const TOKEN_EXPIRING: Rule = Rule {
     source: "Stremio source: stremio-core src/types/profile/user.rs (no refresh token) and src/types/profile/profile.rs (`Profile::has_trakt`); Maintainer: Stremio/stremio-core#803 (tokens live 24 h); trakt-doctor's own reading: the threshold (a day, or a quarter of the lifetime)",
 };
 
-pub const TOKEN_ABSENT: Rule = Rule {
+pub(crate) const TOKEN_ABSENT: Rule = Rule {
     id: "stremio.trakt-token.absent",
     severity: Severity::Info,
     scope: Scope::Response,
@@ -66,7 +66,7 @@ pub const TOKEN_ABSENT: Rule = Rule {
     source: "Stremio source: stremio-core src/types/profile/user.rs (`trakt` is empty without a link) and src/models/ctx/update_trakt_addon.rs (the Trakt addon is installed after a link)",
 };
 
-pub const EVENT_ITEM_ID: Rule = Rule {
+pub(crate) const EVENT_ITEM_ID: Rule = Rule {
     id: "stremio.event.item-id",
     severity: Severity::Warning,
     scope: Scope::Request,
@@ -78,7 +78,7 @@ pub const EVENT_ITEM_ID: Rule = Rule {
     source: "Stremio source: stremio-core src/models/player.rs (the events carry the library item's id, `libItemID`); trakt-doctor's own reading: Stremio's closed server scrobbles by IMDb id, so other ids do not reach Trakt",
 };
 
-pub const EVENT_VIDEO_ID: Rule = Rule {
+pub(crate) const EVENT_VIDEO_ID: Rule = Rule {
     id: "stremio.event.video-id",
     severity: Severity::Warning,
     scope: Scope::Request,
@@ -90,7 +90,7 @@ pub const EVENT_VIDEO_ID: Rule = Rule {
     source: "Stremio source: stremio-core src/models/player.rs (`libItemVideoID` is `tt…:season:episode` for a series); trakt-doctor's own reading: without it Stremio's server cannot name the episode",
 };
 
-pub const EVENT_OFFSET: Rule = Rule {
+pub(crate) const EVENT_OFFSET: Rule = Rule {
     id: "stremio.event.offset",
     severity: Severity::Warning,
     scope: Scope::Request,
@@ -103,7 +103,7 @@ pub const EVENT_OFFSET: Rule = Rule {
     source: "Stremio source: stremio-core src/models/player.rs (`libItemTimeOffset` and `libItemTimeDuration` in ms); Trakt contract: contracts/scrobble/index.ts (a stop under 1 % answers 422); trakt-doctor's own reading: Stremio's server sends offset ÷ duration as the progress",
 };
 
-pub const EVENT_HAS_TRAKT: Rule = Rule {
+pub(crate) const EVENT_HAS_TRAKT: Rule = Rule {
     id: "stremio.event.has-trakt",
     severity: Severity::Warning,
     scope: Scope::Request,
@@ -115,7 +115,7 @@ pub const EVENT_HAS_TRAKT: Rule = Rule {
     source: "Stremio source: stremio-core src/types/profile/profile.rs (`Profile::has_trakt`, the `hasTrakt` of each event: a token that has not expired)",
 };
 
-pub const EVENT_PROGRESS: Rule = Rule {
+pub(crate) const EVENT_PROGRESS: Rule = Rule {
     id: "stremio.event.progress",
     severity: Severity::Info,
     scope: Scope::Request,
@@ -127,7 +127,7 @@ pub const EVENT_PROGRESS: Rule = Rule {
     source: "Trakt contract: contracts/scrobble/index.ts (a stop above 80 % scrobbles, 1 % to 79 % is a pause, under 1 % answers 422); trakt-doctor's own reading: Stremio's server sends offset ÷ duration as the progress",
 };
 
-pub const API_ERROR: Rule = Rule {
+pub(crate) const API_ERROR: Rule = Rule {
     id: "stremio.api.error",
     severity: Severity::Error,
     scope: Scope::Response,
@@ -139,7 +139,7 @@ pub const API_ERROR: Rule = Rule {
     source: "Stremio source: stremio-core src/types/api/response.rs (an API answer is `{result}` or `{error: {message, code}}`)",
 };
 
-pub const ADDON_AUTH_ERROR: Rule = Rule {
+pub(crate) const ADDON_AUTH_ERROR: Rule = Rule {
     id: "stremio.addon.auth-error",
     severity: Severity::Error,
     scope: Scope::Response,
@@ -151,7 +151,7 @@ pub const ADDON_AUTH_ERROR: Rule = Rule {
     source: "Observed: Stremio/stremio-bugs#2447 (the Watchlist catalog answers \"Trakt authenticate error - please reauthenticate\")",
 };
 
-pub const EVENTS_LOST: Rule = Rule {
+pub(crate) const EVENTS_LOST: Rule = Rule {
     id: "stremio.events.lost",
     severity: Severity::Error,
     scope: Scope::Response,
@@ -163,7 +163,7 @@ pub const EVENTS_LOST: Rule = Rule {
     source: "Stremio source: stremio-core src/models/player.rs and src/types/api/request.rs (trakt events go to Stremio's server as `APIRequest::Events`, which alone passes them to Trakt); Observed: the refusal is the server's own answer in this exchange (`{\"error\":{\"message\":\"session does not exist\"}}`, tests/stremio.rs)",
 };
 
-pub const UNLINKED: Rule = Rule {
+pub(crate) const UNLINKED: Rule = Rule {
     id: "stremio.trakt.unlinked",
     severity: Severity::Info,
     scope: Scope::Session,
@@ -175,7 +175,7 @@ pub const UNLINKED: Rule = Rule {
     source: "Stremio source: stremio-core src/models/ctx/update_profile.rs (`LogoutTrakt` empties `user.trakt`, saves the user and uninstalls the Trakt addon)",
 };
 
-pub const ADDON_REMOVED: Rule = Rule {
+pub(crate) const ADDON_REMOVED: Rule = Rule {
     id: "stremio.trakt-addon.removed",
     severity: Severity::Info,
     scope: Scope::Session,
@@ -187,7 +187,7 @@ pub const ADDON_REMOVED: Rule = Rule {
     source: "Stremio source: stremio-core src/models/ctx/update_trakt_addon.rs (the addon at www.strem.io/trakt/addon/<uid>) and src/models/ctx/update_profile.rs (`LogoutTrakt` uninstalls it)",
 };
 
-pub const LIBRARY_PROGRESS: Rule = Rule {
+pub(crate) const LIBRARY_PROGRESS: Rule = Rule {
     id: "stremio.library.progress",
     severity: Severity::Info,
     scope: Scope::Session,
@@ -199,7 +199,7 @@ pub const LIBRARY_PROGRESS: Rule = Rule {
     source: "Stremio source: stremio-core src/models/player.rs (Trakt events on pause, resume and seek); trakt-doctor's own reading: Trakt learns only the progress those events carry",
 };
 
-pub const CLIENT_VERSION: Rule = Rule {
+pub(crate) const CLIENT_VERSION: Rule = Rule {
     id: "stremio.client.version",
     severity: Severity::Info,
     scope: Scope::Session,
@@ -211,7 +211,7 @@ pub const CLIENT_VERSION: Rule = Rule {
     source: "Stremio source: stremio-core-web src/env.rs (each event's `app` object: appType, appVersion, shellVersion)",
 };
 
-pub const CALLBACK_CODE: Rule = Rule {
+pub(crate) const CALLBACK_CODE: Rule = Rule {
     id: "stremio.link.callback-code",
     severity: Severity::Error,
     scope: Scope::Request,
@@ -223,7 +223,7 @@ pub const CALLBACK_CODE: Rule = Rule {
     source: "Trakt contract: POST /oauth/token exchanges the `code` (contracts/oauth/schema/request/tokenRequestSchema.ts); Observed: markflaisz/stremio-trakt-auth#2 (Trakt sends the browser to www.strem.io/trakt/auth_cb?code=…)",
 };
 
-pub const STATE_MISMATCH: Rule = Rule {
+pub(crate) const STATE_MISMATCH: Rule = Rule {
     id: "stremio.link.state-mismatch",
     severity: Severity::Warning,
     scope: Scope::Session,
@@ -257,7 +257,7 @@ pub const RULES: &[&Rule] = &[
 ];
 
 /// Lints a request to a Stremio host: the link callback and the scrobble events.
-pub fn check_request(s: &Subject, out: &mut Vec<Finding>) {
+pub(crate) fn check_request(s: &Subject, out: &mut Vec<Finding>) {
     if s.host() == WEB_HOST && s.path() == CALLBACK_PATH {
         callback(s, out);
         return;
@@ -352,7 +352,7 @@ fn callback(s: &Subject, out: &mut Vec<Finding>) {
 /// the API host (with the fix that sends it to trakt.tv instead), and the
 /// authorize parameters it carries.
 /// `parsed` is the request's target, read when it was inspected.
-pub fn check_response_head(parsed: &Parsed, status: u16, headers: &Headers) -> Vec<Finding> {
+pub(crate) fn check_response_head(parsed: &Parsed, status: u16, headers: &Headers) -> Vec<Finding> {
     let mut out = Vec::new();
     let (host, path) = (parsed.host.as_str(), parsed.path.as_str());
     if host != WEB_HOST || !path.starts_with(AUTH_PREFIX) || !(300..400).contains(&status) {
@@ -435,7 +435,7 @@ fn answered_user(parsed: &Parsed, exchange: &Exchange) -> Option<Value> {
 }
 
 /// `trakt` of the user a getUser or login answer carries: `Some(Value::Null)` when absent.
-pub fn user_trakt(parsed: &Parsed, exchange: &Exchange) -> Option<Value> {
+pub(crate) fn user_trakt(parsed: &Parsed, exchange: &Exchange) -> Option<Value> {
     let user = answered_user(parsed, exchange)?;
     Some(user.get("trakt").cloned().unwrap_or(Value::Null))
 }
@@ -515,7 +515,7 @@ fn lost_events(exchange: &Exchange, why: &str) -> Option<Finding> {
 /// A refused events batch sent nothing to Trakt: the request's "Trakt
 /// receives progress" lines are no longer true, so they go; the lost
 /// scrobbles are said by [`EVENTS_LOST`].
-pub fn settle_refused_events(exchange: &mut Exchange) {
+pub(crate) fn settle_refused_events(exchange: &mut Exchange) {
     if exchange.findings.iter().any(|f| f.is(&EVENTS_LOST)) {
         exchange.findings.retain(|f| !f.is(&EVENT_PROGRESS));
     }
@@ -523,7 +523,7 @@ pub fn settle_refused_events(exchange: &mut Exchange) {
 
 /// Findings on a finished answer from a Stremio host; `parsed` is the
 /// request's target, read when it was inspected.
-pub fn check_response(parsed: &Parsed, exchange: &Exchange) -> Vec<Finding> {
+pub(crate) fn check_response(parsed: &Parsed, exchange: &Exchange) -> Vec<Finding> {
     let mut out = Vec::new();
     let (host, path) = (parsed.host.as_str(), parsed.path.as_str());
     let Some(response) = &exchange.response else {

@@ -134,7 +134,8 @@ impl SharedSchemas {
     }
 
     /// Whether every shared schema parses (for the test that guards the data).
-    pub fn all_parse(&self) -> Result<(), String> {
+    #[cfg(test)]
+    pub(crate) fn all_parse(&self) -> Result<(), String> {
         for (i, raw) in self.raw.iter().enumerate() {
             serde_json::from_str::<Schema>(raw.get())
                 .map_err(|e| format!("shared schema {i}: {e}"))?;
@@ -417,7 +418,7 @@ fn fits(value: &Value, kind: Kind) -> bool {
     }
 }
 
-pub fn json_kind(value: &Value) -> &'static str {
+pub(crate) fn json_kind(value: &Value) -> &'static str {
     match value {
         Value::Null => "null",
         Value::Bool(_) => "boolean",

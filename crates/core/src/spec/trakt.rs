@@ -18,13 +18,13 @@ use crate::text::{edit_distance, percent_decode};
 use serde_json::value::RawValue;
 
 /// The hosts that serve the Trakt API (production, private production, staging).
-pub const API_HOSTS: &[&str] = &["api.trakt.tv", "apiz.trakt.tv", "api-staging.trakt.tv"];
+pub(crate) const API_HOSTS: &[&str] = &["api.trakt.tv", "apiz.trakt.tv", "api-staging.trakt.tv"];
 
 /// The host Trakt's contract sends OAuth calls (`/oauth/*`) to.
-pub const AUTH_HOSTS: &[&str] = &["auth.trakt.tv"];
+pub(crate) const AUTH_HOSTS: &[&str] = &["auth.trakt.tv"];
 
 /// The website hosts, where the OAuth authorize page also lives.
-pub const WEBSITE_HOSTS: &[&str] = &[
+pub(crate) const WEBSITE_HOSTS: &[&str] = &[
     "trakt.tv",
     "www.trakt.tv",
     "app.trakt.tv",
@@ -32,16 +32,16 @@ pub const WEBSITE_HOSTS: &[&str] = &[
 ];
 
 /// Whether `host` is Trakt's: one of its hosts or a subdomain of trakt.tv.
-pub fn is_trakt_host(host: &str) -> bool {
+pub(crate) fn is_trakt_host(host: &str) -> bool {
     host == "trakt.tv" || host.ends_with(".trakt.tv")
 }
 
 /// The API version every request must name in `trakt-api-version`.
-pub const API_VERSION: &str = "2";
+pub(crate) const API_VERSION: &str = "2";
 
 /// `extended` levels Trakt's API guide documents that the contract's types
 /// do not list (seasons with `episodes`, collections with `metadata`, ...).
-pub const DOCUMENTED_EXTENDED: &[&str] = &[
+pub(crate) const DOCUMENTED_EXTENDED: &[&str] = &[
     "full",
     "images",
     "min",
@@ -54,7 +54,7 @@ pub const DOCUMENTED_EXTENDED: &[&str] = &[
 ];
 
 /// Page sizes above this are clamped by Trakt (not rejected).
-pub const MAX_PAGE_LIMIT: u64 = 250;
+pub(crate) const MAX_PAGE_LIMIT: u64 = 250;
 
 /// Whether an endpoint needs an OAuth access token.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -188,7 +188,7 @@ impl Operation {
             .map(|(_, operation)| *operation)
     }
 
-    pub fn is_scrobble(self) -> bool {
+    pub(crate) fn is_scrobble(self) -> bool {
         matches!(
             self,
             Operation::ScrobbleStart | Operation::ScrobblePause | Operation::ScrobbleStop
@@ -197,13 +197,13 @@ impl Operation {
 }
 
 /// Whether `path` is one of Trakt's OAuth calls (token, revoke, device).
-pub fn is_oauth_path(path: &str) -> bool {
+pub(crate) fn is_oauth_path(path: &str) -> bool {
     path.starts_with(OAUTH_PREFIX)
 }
 
 /// Endpoints Trakt removed or renamed, with what replaced them. Clients
 /// written before the change still call them.
-pub const RENAMED: &[Renamed] = &[
+pub(crate) const RENAMED: &[Renamed] = &[
     Renamed {
         method: "GET",
         path: "/movies/recommended/{period}",
@@ -612,13 +612,15 @@ fn param_fits(schema: &Schema, raw: &str) -> ParamFit {
 /// templates that fit, valid placeholders beat invalid ones, whole paths
 /// beat shortened ones, then the most pinned segments win
 /// (`/movies/trending` over `/movies/{id}`).
-pub fn match_route(method: &str, path: &str) -> RouteMatch {
+#[cfg(test)]
+pub(crate) fn match_route(method: &str, path: &str) -> RouteMatch {
     route(method, path, true, None)
 }
 
 /// [`match_route`] without looking for the closest path when none fits
 /// (`Unknown` then suggests nothing): for callers that only use a `Found`.
-pub fn find_route(method: &str, path: &str) -> RouteMatch {
+#[cfg(test)]
+pub(crate) fn find_route(method: &str, path: &str) -> RouteMatch {
     route(method, path, false, None)
 }
 
@@ -629,13 +631,12 @@ pub fn find_route(method: &str, path: &str) -> RouteMatch {
 /// When no other operation fits as well, the variant is kept: the contract
 /// has operations whose required query is only that (`limit` on
 /// `/recommendations/movies/`).
-pub fn match_route_with_query(method: &str, path: &str, query: &[(String, String)]) -> RouteMatch {
+pub(crate) fn match_route_with_query(
+    method: &str,
+    path: &str,
+    query: &[(String, String)],
+) -> RouteMatch {
     route_with_query(method, path, true, query)
-}
-
-/// [`find_route`] knowing the request's query (see [`match_route_with_query`]).
-pub fn find_route_with_query(method: &str, path: &str, query: &[(String, String)]) -> RouteMatch {
-    route_with_query(method, path, false, query)
 }
 
 fn route_with_query(
@@ -801,7 +802,8 @@ fn suggest(parts: &[&str]) -> Option<&'static Endpoint> {
 }
 
 /// Every operation as a Markdown table (the content of `docs/endpoints.md`).
-pub fn endpoints_markdown() -> String {
+#[cfg(test)]
+pub(crate) fn endpoints_markdown() -> String {
     let contract = contract();
     let mut out = format!(
         "# Trakt API operations trakt-doctor checks\n\n\
