@@ -50,6 +50,7 @@ impl FixPolicy {
         Ok(FixPolicy::Only(chosen))
     }
 
+    /// Whether this policy repairs the findings of `rule`.
     pub fn enabled(&self, rule: &str) -> bool {
         match self {
             FixPolicy::Off => false,
@@ -58,6 +59,7 @@ impl FixPolicy {
         }
     }
 
+    /// Whether auto-fix is off.
     pub fn is_off(&self) -> bool {
         matches!(self, FixPolicy::Off)
     }

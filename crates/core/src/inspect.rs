@@ -76,6 +76,7 @@ fn panic_message(payload: &(dyn Any + Send)) -> &str {
 }
 
 #[derive(Debug, Default)]
+/// The inspection pipeline over one session of exchanges (see the module doc): each exchange goes through [`Inspector::begin`].
 pub struct Inspector {
     session: Mutex<Session>,
     /// User-Agents already told they are a library default: said once per

@@ -24,6 +24,7 @@ use crate::spec::trakt::{is_oauth_path, Operation};
 use crate::text::{between, expiry, when};
 
 #[derive(Debug, Default)]
+/// What a session of exchanges has shown so far (tokens issued and revoked, single-use secrets spent, write pace, 429 windows, Stremio's accounts), to judge the next request against.
 pub struct Session {
     codes: HashMap<String, OffsetDateTime>,
     refreshed: HashMap<String, OffsetDateTime>,
@@ -59,6 +60,7 @@ fn is_write(request: &Request) -> bool {
 }
 
 impl Session {
+    /// A session whose fingerprints use a key of this run only.
     pub fn new() -> Self {
         Session::default()
     }

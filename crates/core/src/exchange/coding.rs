@@ -48,6 +48,7 @@ pub struct Coding {
 /// Why a coded body could not be read whole.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DecodeProblem {
+    /// What kind of problem.
     pub kind: ProblemKind,
     /// In words, for the record and the finding.
     pub message: String,
@@ -55,6 +56,7 @@ pub struct DecodeProblem {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
+/// The kinds of [`DecodeProblem`].
 pub enum ProblemKind {
     /// The bytes are not valid for the coding, or the stream ends early:
     /// the body was cut or corrupted on the way.

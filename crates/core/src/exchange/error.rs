@@ -224,12 +224,14 @@ impl UpstreamCause {
 /// Why an exchange has no (complete) response.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ExchangeError {
+    /// What went wrong, by kind.
     pub kind: ErrorKind,
     /// What the record's `error` says.
     pub message: String,
 }
 
 impl ExchangeError {
+    /// An error of `kind` that the record words as `message`.
     pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
         ExchangeError {
             kind,

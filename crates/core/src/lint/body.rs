@@ -36,6 +36,7 @@ pub(crate) const JSON_BOM: Rule = Rule {
     source: "trakt-doctor's own reading: RFC 8259 §8.1 forbids a byte order mark before JSON text but lets parsers ignore one, and what Trakt does with it is not known",
 };
 
+/// A body field of the wrong JSON type.
 pub const JSON_TYPE: Rule = Rule {
     id: "body.json.type",
     severity: Severity::Error,
@@ -48,6 +49,7 @@ pub const JSON_TYPE: Rule = Rule {
     source: "Trakt contract: the scrobble, checkin, sync, list item, comment and OAuth bodies are JSON objects",
 };
 
+/// A body that was not linted (not UTF-8, undecodable, or past the capture limit).
 pub const NOT_LINTED: Rule = Rule {
     id: "body.not-linted",
     severity: Severity::Info,
@@ -216,6 +218,7 @@ pub(crate) const KEY_TYPO: Rule = Rule {
     source: "Trakt contract: the keys each body schema names; trakt-doctor's own reading: Trakt drops keys it does not know rather than rejecting them",
 };
 
+/// The body rules, in catalogue order.
 pub const RULES: &[&Rule] = &[
     &JSON_INVALID,
     &JSON_BOM,
@@ -297,6 +300,7 @@ fn pointer(base: &str, key: &str) -> String {
     }
 }
 
+/// The hand-written body rules for a request to Trakt's API.
 pub fn check(s: &Subject, out: &mut Vec<Finding>) {
     if s.has_bom {
         out.push(

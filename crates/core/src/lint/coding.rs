@@ -47,6 +47,7 @@ pub(crate) const RESPONSE_TOO_LARGE: Rule = Rule {
     source: "trakt-doctor itself: decoding stops at --capture-limit and at 1024 times the compressed size",
 };
 
+/// A request body whose Content-Encoding could not be decoded.
 pub const REQUEST_UNDECODABLE: Rule = Rule {
     id: "body.encoding.undecodable",
     severity: Severity::Warning,
@@ -59,6 +60,7 @@ pub const REQUEST_UNDECODABLE: Rule = Rule {
     source: "trakt-doctor's own reading: a coded body the server cannot decode leaves it nothing to parse (RFC 9110 §8.4), and the contract describes plain JSON bodies",
 };
 
+/// The content-coding rules, in catalogue order.
 pub const RULES: &[&Rule] = &[
     &REQUEST_UNDECODABLE,
     &RESPONSE_CORRUPT,

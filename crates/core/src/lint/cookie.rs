@@ -36,6 +36,7 @@ pub(crate) const DUPLICATE: Rule = Rule {
     source: "trakt-doctor's own reading: RFC 6265 §5.4 sends both cookies of one name, and which one a server reads is up to it",
 };
 
+/// The cookie rules, in catalogue order.
 pub const RULES: &[&Rule] = &[&TOO_LARGE, &DUPLICATE];
 
 /// The `Cookie` fields of a request as one list (HTTP/2 sends one field per
@@ -73,6 +74,7 @@ pub fn repeated(cookies: &str) -> Vec<(String, bool)> {
     out
 }
 
+/// The cookie rules for a step of the Trakt link.
 pub fn check(s: &Subject, out: &mut Vec<Finding>) {
     if !is_link_flow(s.host(), s.path()) {
         return;

@@ -184,6 +184,7 @@ pub(crate) const NON_ASCII: Rule = Rule {
     source: "trakt-doctor's own reading: a pasted typographic quote or invisible character makes a key or token another value (401 or 403 by guides/status-codes.md), but no Trakt source says how it treats non-ASCII header values, and the rule covers every header",
 };
 
+/// The header rules, in catalogue order.
 pub const RULES: &[&Rule] = &[
     &API_VERSION_MISSING,
     &API_VERSION_WRONG,
@@ -251,6 +252,7 @@ pub(crate) fn autofix_user_agent() -> String {
     )
 }
 
+/// The header rules for a call to Trakt's API.
 pub fn check(s: &Subject, out: &mut Vec<Finding>) {
     let h = s.headers();
     // Trakt's contract sends OAuth calls with their JSON body alone: no API

@@ -27,7 +27,9 @@ pub use rule::{Rule, Scope, SourceKind};
 /// The body, parsed once for every rule (and for auto-fix).
 #[derive(Debug)]
 pub enum ParsedBody {
+    /// No body.
     Empty,
+    /// A JSON body, parsed.
     Json(serde_json::Value),
     /// Not JSON: the parser's message with line and column.
     Invalid(String),
@@ -223,6 +225,7 @@ pub fn catalogue() -> Vec<&'static Rule> {
     rules
 }
 
+/// The rule with this id, if the catalogue has it.
 pub fn rule(id: &str) -> Option<&'static Rule> {
     catalogue().into_iter().find(|r| r.id == id)
 }

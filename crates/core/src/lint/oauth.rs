@@ -115,6 +115,7 @@ pub(crate) const AUTHORIZE_PARAM: Rule = Rule {
     source: "Trakt contract: GET /oauth/authorize reads `response_type=code`, `client_id`, `redirect_uri` and `state` (contracts/oauth/index.ts); Trakt docs: guides/authentication-oauth.md (`redirect_uri` must match the app's exactly)",
 };
 
+/// The OAuth rules, in catalogue order.
 pub const RULES: &[&Rule] = &[
     &TOKEN_FIELD_MISSING,
     &GRANT_TYPE,
@@ -127,6 +128,7 @@ pub const RULES: &[&Rule] = &[
     &AUTHORIZE_PARAM,
 ];
 
+/// The OAuth rules: the token, device and revoke calls and the authorize page.
 pub fn check(s: &Subject, out: &mut Vec<Finding>) {
     if s.path() == "/oauth/authorize" {
         if s.contract() == Contract::TraktApi {

@@ -21,6 +21,7 @@ pub(crate) const SCHEMA: Rule = Rule {
     source: "Trakt contract: the operation's success response schema",
 };
 
+/// The answer rules.
 pub const RULES: &[&Rule] = &[&SCHEMA];
 
 /// Items of each list looked at: enough to see a changed shape, cheap on a page of 250.

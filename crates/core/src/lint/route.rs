@@ -193,6 +193,7 @@ pub(crate) const BODY_UNEXPECTED: Rule = Rule {
     source: "Trakt contract: the operation takes no body; trakt-doctor's own reading: Trakt ignores one",
 };
 
+/// The route rules, in catalogue order.
 pub const RULES: &[&Rule] = &[
     &UNKNOWN,
     &RENAMED,
@@ -238,6 +239,7 @@ fn is_uint(s: &str) -> bool {
     !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit())
 }
 
+/// The route rules: the path, method, placeholders and query against the contract.
 pub fn check(s: &Subject, out: &mut Vec<Finding>) {
     let (endpoint, invalid) = match s.route() {
         Some(RouteMatch::Unknown { suggestion }) => {

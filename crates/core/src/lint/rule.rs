@@ -23,6 +23,7 @@ pub enum Scope {
 pub struct Rule {
     /// Stable id, `family.subject.problem`.
     pub id: &'static str,
+    /// How sure the rule is that the request will be rejected.
     pub severity: Severity,
     /// What the rule looks at, and so when it can fire.
     pub scope: Scope,
@@ -153,6 +154,7 @@ impl Rule {
             .any(|(kind, _)| kind.is_some_and(SourceKind::is_external))
     }
 
+    /// A finding of this rule at `location`, saying `message`.
     pub fn finding(
         &'static self,
         location: impl Into<Location>,

@@ -58,8 +58,10 @@ pub(crate) const RANGE: Rule = Rule {
     source: "Trakt contract: the operation's body schema (minimum, maximum, lengths)",
 };
 
+/// The contract-schema rules, in catalogue order.
 pub const RULES: &[&Rule] = &[&REQUIRED, &TYPE, &ENUM, &RANGE];
 
+/// The request body checked against its operation's schema in the contract.
 pub fn check(s: &Subject, out: &mut Vec<Finding>) {
     let Some(endpoint) = s.endpoint() else { return };
     let (Some(schema), Some(value)) = (&endpoint.details().body_schema, s.json()) else {

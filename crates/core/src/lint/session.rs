@@ -80,6 +80,7 @@ pub(crate) const RETRY_TOO_EARLY: Rule = Rule {
     source: "Trakt docs: guides/rate-limiting.md (429 with `Retry-After` in seconds, back off when it is absent)",
 };
 
+/// The session rules, in catalogue order.
 pub const RULES: &[&Rule] = &[
     &CODE_REUSED,
     &REFRESH_REUSED,

@@ -235,6 +235,7 @@ pub(crate) const STATE_MISMATCH: Rule = Rule {
     source: "trakt-doctor's own reading: RFC 6749 §10.12 has a client refuse a callback whose `state` it did not send, but www.strem.io is closed source and the authorize URL Stremio builds carries no `state` (Stremio/stremio-bugs#1427)",
 };
 
+/// The Stremio-lens rules, in catalogue order.
 pub const RULES: &[&Rule] = &[
     &AUTHORIZE_API_HOST,
     &TOKEN_EXPIRED,

@@ -60,12 +60,16 @@ pub(crate) const MAX_PAGE_LIMIT: u64 = 250;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Auth {
+    /// A token is required.
     Required,
+    /// A token is optional (it changes the answer).
     Optional,
+    /// No token is read.
     None,
 }
 
 impl Auth {
+    /// The requirement as the contract spells it.
     pub fn as_str(self) -> &'static str {
         match self {
             Auth::Required => "required",
@@ -89,6 +93,7 @@ pub enum Server {
 /// (the contract's schema is checked generically as well).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum BodyShape {
+    /// No body.
     None,
     /// `/scrobble/*`: `movie` or `episode` (+ `show`), `progress` 0–100.
     Scrobble,
@@ -153,13 +158,21 @@ const BODY_SHAPES: &[(&str, &str, BodyShape)] = &[
 /// state of a session, or for why Trakt answered as it did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Operation {
+    /// `POST /oauth/token`.
     OAuthToken,
+    /// `POST /oauth/revoke`.
     OAuthRevoke,
+    /// `POST /oauth/device/code`.
     DeviceCode,
+    /// `POST /oauth/device/token`.
     DeviceToken,
+    /// `POST /checkin`.
     Checkin,
+    /// `POST /scrobble/start`.
     ScrobbleStart,
+    /// `POST /scrobble/pause`.
     ScrobblePause,
+    /// `POST /scrobble/stop`.
     ScrobbleStop,
 }
 
@@ -244,15 +257,20 @@ pub(crate) const RENAMED: &[Renamed] = &[
 /// An endpoint Trakt no longer has.
 #[derive(Debug)]
 pub struct Renamed {
+    /// The method it had.
     pub method: &'static str,
+    /// The path it had.
     pub path: &'static str,
+    /// What to call instead.
     pub replacement: &'static str,
 }
 
 /// Where the contract snapshot comes from.
 #[derive(Debug, Clone, Default, Deserialize)]
 pub struct Source {
+    /// The repository the contract was read from.
     pub repository: String,
+    /// The commit it was read at.
     pub commit: String,
     /// The commit's date, `YYYY-MM-DD`.
     pub date: String,
@@ -261,9 +279,13 @@ pub struct Source {
 /// One operation of Trakt's contract.
 #[derive(Debug)]
 pub struct Endpoint {
+    /// The method.
     pub method: String,
+    /// The path template (`/movies/{id}`).
     pub path: String,
+    /// The server it is on.
     pub server: Server,
+    /// Whether it needs an access token.
     pub auth: Auth,
     /// The hand-written body rules that apply.
     pub body: BodyShape,
@@ -318,9 +340,11 @@ impl Endpoint {
 /// schemas (and the shared ones) when first needed.
 #[derive(Debug, Default)]
 pub struct Contract {
+    /// Where the snapshot comes from.
     pub source: Source,
     /// Every `extended` level any operation accepts.
     pub extended: Vec<String>,
+    /// Every operation.
     pub endpoints: Vec<Endpoint>,
     /// Schemas stored once and referred to by index.
     pub shared: SharedSchemas,
@@ -452,7 +476,9 @@ impl Contract {
 /// One segment of a path template.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Segment {
+    /// A fixed segment, lower-cased.
     Literal(String),
+    /// A placeholder, by name.
     Param(String),
 }
 
@@ -486,19 +512,25 @@ pub enum RouteMatch {
     /// `invalid` names the placeholders whose value the contract does not
     /// allow (an enumeration or a number), so no operation fits exactly.
     Found {
+        /// The operation.
         endpoint: &'static Endpoint,
+        /// The placeholders' values.
         params: Params,
+        /// The placeholders whose value the contract does not allow.
         invalid: Vec<String>,
     },
     /// The path exists, but not for this method.
     WrongMethod {
+        /// The methods the path takes.
         allowed: Vec<&'static str>,
+        /// The path template.
         path: &'static str,
     },
     /// An endpoint Trakt removed or renamed.
     Renamed(&'static Renamed),
     /// No such path; the closest known one, if any is close.
     Unknown {
+        /// The closest known operation, if one is close.
         suggestion: Option<&'static Endpoint>,
     },
 }
