@@ -133,22 +133,22 @@ impl Inspector {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    fn spent(&self, parsed: &Parsed, request: &Request, at: OffsetDateTime) -> Vec<Finding> {
+    fn spent(&self, target: Target<'_>, at: OffsetDateTime) -> Vec<Finding> {
         if self.checks_off {
             return Vec::new();
         }
         guarded("session check", || {
-            self.session().spent(parsed, request, at)
+            self.session().spent(target.get(), target.request, at)
         })
         .unwrap_or_else(|f| vec![*f])
     }
 
-    fn write_wait(&self, parsed: &Parsed, request: &Request, at: OffsetDateTime) -> time::Duration {
+    fn write_wait(&self, target: Target<'_>, at: OffsetDateTime) -> time::Duration {
         if self.checks_off {
             return time::Duration::ZERO;
         }
         guarded("session check", || {
-            self.session().write_wait(parsed, request, at)
+            self.session().write_wait(target.get(), target.request, at)
         })
         .unwrap_or_default()
     }
@@ -156,20 +156,18 @@ impl Inspector {
     /// The request's findings: its lint, then the session check.
     fn request_with(
         &self,
-        parsed: &Parsed,
-        request: &Request,
+        target: Target<'_>,
         at: OffsetDateTime,
         check: impl FnOnce(&Request, &Parsed, OffsetDateTime) -> Vec<Finding>,
     ) -> Vec<Finding> {
-        let mut findings = self.lint_with(parsed, request, at, check);
-        findings.extend(self.session_check(parsed, request, at));
+        let mut findings = self.lint_with(target, at, check);
+        findings.extend(self.session_check(target, at));
         findings
     }
 
     fn lint_with(
         &self,
-        parsed: &Parsed,
-        request: &Request,
+        target: Target<'_>,
         at: OffsetDateTime,
         check: impl FnOnce(&Request, &Parsed, OffsetDateTime) -> Vec<Finding>,
     ) -> Vec<Finding> {
@@ -177,8 +175,8 @@ impl Inspector {
             return Vec::new();
         }
         guarded("lint", || {
-            let mut findings = check(request, parsed, at);
-            self.once_per_agent(request, &mut findings);
+            let mut findings = check(target.request, target.get(), at);
+            self.once_per_agent(target.request, &mut findings);
             findings
         })
         .unwrap_or_else(|f| vec![*f])
@@ -186,17 +184,13 @@ impl Inspector {
 
     /// The request judged against the session so far (which learns it), in
     /// the order requests arrive.
-    fn session_check(
-        &self,
-        parsed: &Parsed,
-        request: &Request,
-        at: OffsetDateTime,
-    ) -> Vec<Finding> {
+    fn session_check(&self, target: Target<'_>, at: OffsetDateTime) -> Vec<Finding> {
         if self.checks_off {
             return Vec::new();
         }
         match guarded("session check", || {
-            self.session().observe_parsed_request(parsed, request, at)
+            self.session()
+                .observe_parsed_request(target.get(), target.request, at)
         }) {
             Ok(findings) => findings,
             Err(failed) => vec![*failed],
@@ -264,7 +258,7 @@ impl Inspector {
     /// under `policy` (none when a stage failed).
     fn response_head(
         &self,
-        parsed: &Parsed,
+        target: Target<'_>,
         status: u16,
         headers: &Headers,
         policy: &FixPolicy,
@@ -273,7 +267,7 @@ impl Inspector {
             return (Vec::new(), Vec::new());
         }
         guarded("response check", || {
-            let mut findings = stremio::check_response_head(parsed, status, headers);
+            let mut findings = stremio::check_response_head(target.get(), status, headers);
             let fixes = fix::apply_to_response(&mut findings, headers, policy);
             (findings, fixes)
         })
@@ -281,10 +275,17 @@ impl Inspector {
     }
 
     /// Completes a finished exchange: its diagnosis, and what the session learns from it.
-    fn finish(&self, parsed: &Parsed, exchange: &mut Exchange) {
+    fn finish(&self, parsed: &OnceLock<Parsed>, exchange: &mut Exchange) {
         if self.checks_off {
             return;
         }
+        let read = guarded("request reading", || {
+            parsed.get_or_init(|| Parsed::of(&exchange.request))
+        });
+        let parsed = match read {
+            Ok(parsed) => parsed,
+            Err(failed) => return exchange.findings.push(*failed),
+        };
         if let Err(failed) = guarded("prediction check", || mark_contradicted(parsed, exchange)) {
             exchange.findings.push(*failed);
         }
@@ -391,6 +392,15 @@ impl<S> Inspection<S> {
         self.parsed.get_or_init(|| Parsed::of(request))
     }
 
+    /// `request`'s target, read by the first check that asks (inside its
+    /// guard, and not at all with the checks off).
+    fn target<'a>(&'a self, request: &'a Request) -> Target<'a> {
+        Target {
+            cell: &self.parsed,
+            request,
+        }
+    }
+
     /// When the request arrived.
     pub fn at(&self) -> OffsetDateTime {
         self.at
@@ -409,15 +419,14 @@ impl<S> Inspection<S> {
     /// request's lint if it was left for now, the answer's checks, the
     /// diagnosis, and what the session learns. The last step.
     pub fn finish(self, inspector: &Inspector, exchange: &mut Exchange) {
-        let parsed = self.parsed(&exchange.request);
         if let Some(reword) = self.lint_later {
             let mut findings =
-                inspector.lint_with(parsed, &exchange.request, self.at, lint::check_parsed);
+                inspector.lint_with(self.target(&exchange.request), self.at, lint::check_parsed);
             reword(&mut findings);
             findings.append(&mut exchange.findings);
             exchange.findings = findings;
         }
-        inspector.finish(parsed, exchange);
+        inspector.finish(&self.parsed, exchange);
     }
 }
 
@@ -436,7 +445,7 @@ impl Inspection<Begun> {
         request: &Request,
         at: OffsetDateTime,
     ) -> Vec<Finding> {
-        inspector.spent(self.parsed(request), request, at)
+        inspector.spent(self.target(request), at)
     }
 
     /// How long `request` must wait at `at` to keep one write per second
@@ -447,7 +456,7 @@ impl Inspection<Begun> {
         request: &Request,
         at: OffsetDateTime,
     ) -> time::Duration {
-        inspector.write_wait(self.parsed(request), request, at)
+        inspector.write_wait(self.target(request), at)
     }
 
     /// The whole inspection of the request before it is sent: lint, session
@@ -458,8 +467,8 @@ impl Inspection<Begun> {
         request: &Request,
         policy: &FixPolicy,
     ) -> (Prepared, Inspection<Sent>) {
-        let parsed = self.parsed(request);
-        let mut findings = inspector.request_with(parsed, request, self.at, lint::check_parsed);
+        let mut findings =
+            inspector.request_with(self.target(request), self.at, lint::check_parsed);
         let (repaired, fixes) = match inspector.fix(request, &mut findings, policy) {
             Some((repaired, fixes)) => (Some(repaired), fixes),
             None => (None, Vec::new()),
@@ -483,7 +492,7 @@ impl Inspection<Begun> {
         request: &Request,
         reword: fn(&mut Vec<Finding>),
     ) -> (Vec<Finding>, Inspection<Sent>) {
-        let findings = inspector.session_check(self.parsed(request), request, self.at);
+        let findings = inspector.session_check(self.target(request), self.at);
         let mut sent: Inspection<Sent> = self.into_stage();
         sent.lint_later = Some(reword);
         (findings, sent)
@@ -502,8 +511,22 @@ impl Inspection<Sent> {
         policy: &FixPolicy,
     ) -> (Vec<Finding>, Vec<HeaderFix>, Inspection<Answered>) {
         let (findings, fixes) =
-            inspector.response_head(self.parsed(request), status, headers, policy);
+            inspector.response_head(self.target(request), status, headers, policy);
         (findings, fixes, self.into_stage())
+    }
+}
+
+/// A request and where its target is kept once read ([`Inspection`]'s).
+#[derive(Clone, Copy)]
+struct Target<'a> {
+    cell: &'a OnceLock<Parsed>,
+    request: &'a Request,
+}
+
+impl<'a> Target<'a> {
+    /// The request's target, read now if no check read it before.
+    fn get(self) -> &'a Parsed {
+        self.cell.get_or_init(|| Parsed::of(self.request))
     }
 }
 
@@ -591,8 +614,12 @@ mod tests {
     fn a_failing_linter_does_not_stop_the_session_checks() {
         let inspector = Inspector::new();
         let request = write("A1");
-        let parsed = Parsed::of(&request);
-        let first = inspector.request_with(&parsed, &request, AT, |_, _, _| panic!("boom"));
+        let cell = OnceLock::new();
+        let target = Target {
+            cell: &cell,
+            request: &request,
+        };
+        let first = inspector.request_with(target, AT, |_, _, _| panic!("boom"));
         assert_eq!(
             first.iter().map(|f| f.rule.as_str()).collect::<Vec<_>>(),
             ["internal.inspection.failed"]
@@ -692,6 +719,41 @@ mod tests {
         assert!(exchange.diagnosis.is_some());
     }
 
+    #[test]
+    fn the_request_is_read_by_the_first_check_carried_on_and_not_read_with_the_checks_off() {
+        let request = write("A1");
+        let unchecked = Inspector::new().without_checks();
+        let (_, sent) = unchecked
+            .begin(AT)
+            .check_session(&unchecked, &request, |_| {});
+        let (_, _, answered) = sent.answer_head(
+            &unchecked,
+            &request,
+            201,
+            &Headers::default(),
+            &FixPolicy::All,
+        );
+        assert!(answered.parsed.get().is_none());
+        let checked = Inspector::new();
+        let (_, sent) = checked.begin(AT).check_session(&checked, &request, |_| {});
+        assert_eq!(
+            sent.parsed.get().map(|p| p.path.as_str()),
+            Some("/sync/history")
+        );
+        let (_, _, answered) = sent.answer_head(
+            &checked,
+            &request,
+            201,
+            &Headers::default(),
+            &FixPolicy::Off,
+        );
+        // Carried to the next stage as it was read.
+        assert_eq!(
+            answered.parsed.get().map(|p| p.path.as_str()),
+            Some("/sync/history")
+        );
+    }
+
     /// What the checks cost per exchange, stage by stage, for the bench's
     /// scrobble (request and answer as the bench sends them).
     #[test]
@@ -732,10 +794,10 @@ mod tests {
                 let at = AT + time::Duration::milliseconds(i64::from(i));
                 let t = std::time::Instant::now();
                 let inspection = inspector.begin(at);
-                let parsed = inspection.parsed(&request);
-                let mut findings = inspector.session_check(parsed, &request, at);
+                let target = inspection.target(&request);
+                let mut findings = inspector.session_check(target, at);
                 let t1 = std::time::Instant::now();
-                findings.extend(inspector.lint_with(parsed, &request, at, lint::check_parsed));
+                findings.extend(inspector.lint_with(target, at, lint::check_parsed));
                 let t2 = std::time::Instant::now();
                 let mut exchange = answered.clone();
                 exchange.findings = findings;
