@@ -55,17 +55,18 @@ fn exchange_pipeline(
     at: time::OffsetDateTime,
 ) -> Exchange {
     let off = trakt_doctor::fix::FixPolicy::Off;
-    let mut findings = inspector.session_check(request, at);
+    let (mut findings, sent) = inspector
+        .begin(at)
+        .check_session(inspector, request, |_| {});
     let response = Response {
         status: 201,
         http_version: "HTTP/1.1".into(),
         headers: Headers(vec![("content-type".into(), "application/json".into())]),
         body: Body::complete(Bytes::from_static(ANSWER.as_bytes())),
     };
-    let (head, _) = inspector.response_head(request, response.status, &response.headers, &off);
+    let (head, _, answered) =
+        sent.answer_head(inspector, request, response.status, &response.headers, &off);
     findings.extend(head);
-    let mut lint = inspector.lint_request(request, at);
-    lint.append(&mut findings);
     let mut exchange = Exchange {
         id: 1,
         started_at: at,
@@ -73,12 +74,13 @@ fn exchange_pipeline(
         request: request.clone(),
         response: Some(response),
         error: None,
-        findings: lint,
+        findings,
         fixes: Vec::new(),
         diagnosis: None,
         replay_of: None,
     };
-    inspector.finish(&mut exchange);
+    // The request's lint runs here, its findings put first.
+    answered.finish(inspector, &mut exchange);
     redactor.exchange(&mut exchange);
     exchange
 }
@@ -145,7 +147,12 @@ fn main() {
     });
     let inspector = trakt_doctor::inspect::Inspector::new();
     let with_session = measure(budget, || {
-        black_box(inspector.request(black_box(&request), at));
+        let (prepared, _) = inspector.begin(at).prepare(
+            &inspector,
+            black_box(&request),
+            &trakt_doctor::fix::FixPolicy::Off,
+        );
+        black_box(prepared.findings);
     });
     let redactor = trakt_doctor::redact::Redactor::new(b"bench key");
     let mut at_exchange = at;

@@ -18,7 +18,7 @@
 // browser); its modules keep their paths here.
 pub(crate) use trakt_doctor_core::text;
 pub use trakt_doctor_core::{
-    curl, diagnose, exchange, fix, inspect, lint, redact, report, resend, session, spec,
+    curl, diagnose, exchange, fix, inspect, lint, parsed, redact, report, resend, session, spec,
 };
 
 // The shell: I/O, async, the command line.

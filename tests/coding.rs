@@ -185,7 +185,9 @@ fn inspected(case: &Case, request_codecs: &[Codec], response_codecs: &[Codec]) -
         body: Body::complete(Bytes::from(body)),
     };
     decode_request(&mut request, 1 << 20);
-    let prepared = inspector.prepare(&request, at(), &FixPolicy::Off);
+    let (prepared, sent) = inspector
+        .begin(at())
+        .prepare(&inspector, &request, &FixPolicy::Off);
     let mut response_headers = vec![
         ("content-type".to_string(), "application/json".to_string()),
         ("server".into(), "cloudflare".into()),
@@ -198,8 +200,13 @@ fn inspected(case: &Case, request_codecs: &[Codec], response_codecs: &[Codec]) -
         response_headers.push(("vary".into(), "Accept-Encoding".into()));
     }
     let response_headers = Headers(response_headers);
-    let (head, _) =
-        inspector.response_head(&request, case.status, &response_headers, &FixPolicy::Off);
+    let (head, _, answered) = sent.answer_head(
+        &inspector,
+        &request,
+        case.status,
+        &response_headers,
+        &FixPolicy::Off,
+    );
     let mut findings = prepared.findings;
     findings.extend(head);
     let mut response = Response {
@@ -221,7 +228,7 @@ fn inspected(case: &Case, request_codecs: &[Codec], response_codecs: &[Codec]) -
         diagnosis: None,
         replay_of: None,
     };
-    inspector.finish(&mut exchange);
+    answered.finish(&inspector, &mut exchange);
     Redactor::new(b"coding").exchange(&mut exchange);
     exchange
 }

@@ -453,7 +453,9 @@ fn inspect_like_the_proxy(
     at: time::OffsetDateTime,
 ) -> Exchange {
     let request = hostile_request(step);
-    let prepared = inspector.prepare(&request, at, &FixPolicy::All);
+    let (prepared, sent) = inspector
+        .begin(at)
+        .prepare(inspector, &request, &FixPolicy::All);
     let (mut findings, fixes) = (prepared.findings, prepared.fixes);
     let request = prepared.repaired.unwrap_or(request);
     let mut response_headers = vec![("content-type".to_string(), "application/json".to_string())];
@@ -470,8 +472,13 @@ fn inspect_like_the_proxy(
         ));
     }
     let response_headers = Headers(response_headers);
-    let (head, _) =
-        inspector.response_head(&request, step.status, &response_headers, &FixPolicy::All);
+    let (head, _, answered) = sent.answer_head(
+        inspector,
+        &request,
+        step.status,
+        &response_headers,
+        &FixPolicy::All,
+    );
     findings.extend(head);
     let mut exchange = Exchange {
         id: 1,
@@ -490,7 +497,7 @@ fn inspect_like_the_proxy(
         diagnosis: None,
         replay_of: None,
     };
-    inspector.finish(&mut exchange);
+    answered.finish(inspector, &mut exchange);
     trakt_doctor::redact::Redactor::new(b"test").exchange(&mut exchange);
     exchange
 }
@@ -562,7 +569,10 @@ proptest! {
         exchange.request = get.clone();
         exchange.response = response(200, &[], format!(r#"{{"access_token":"A1","expires_in":{expires_in},"created_at":{created_at}}}"#));
         session.observe_exchange(&exchange);
-        let _ = trakt_doctor::lint::stremio::getuser_token(&exchange);
+        let _ = trakt_doctor::lint::stremio::getuser_token(
+            &trakt_doctor::parsed::Parsed::of(&exchange.request),
+            &exchange,
+        );
         get.url = "https://api.trakt.tv/sync/history".into();
         let later = at().saturating_add(time::Duration::milliseconds(later_ms));
         let _ = session.observe_request(&get, later);

@@ -213,7 +213,7 @@ async fn inspected(
     clock.lap(Stage::Capture);
     // The session judges this request knowing every exchange already answered.
     shared.finisher.drain();
-    let mut upstream_body = inspect_request(shared, &mut pending, &mut parts, captured, started_at);
+    let mut upstream_body = inspect_request(shared, &mut pending, &mut parts, captured);
     clock.lap(Stage::Prepare);
     let written = stages::stamp_end(&mut upstream_body);
     parts.uri = url;
@@ -255,6 +255,7 @@ fn start_exchange(
     let mut pending = PendingExchange::start(
         shared.log.clone(),
         shared.inspector.clone(),
+        shared.inspector.begin(started_at),
         started_at,
         started,
         record,
@@ -328,7 +329,7 @@ async fn capture_request_body(
     })
 }
 
-/// Runs the inspection ([`Inspector::prepare`](crate::inspect::Inspector::prepare))
+/// Runs the inspection ([`Inspection::prepare`](crate::inspect::Inspection::prepare))
 /// on the captured request and applies auto-fix's repairs to what is sent;
 /// returns the body to send upstream. With auto-fix off nothing found
 /// changes what is sent: only the session check (which must see requests
@@ -339,7 +340,6 @@ fn inspect_request(
     pending: &mut PendingExchange,
     parts: &mut http::request::Parts,
     body: CapturedBody,
-    at: OffsetDateTime,
 ) -> ProxyBody {
     let mut upstream_body = body.upstream;
     let id = pending.id();
@@ -358,24 +358,19 @@ fn inspect_request(
     // Kept as captured, secrets and all, in memory only, for a resend.
     shared.originals.keep(id, request);
     if policy.is_off() {
-        let session = shared.inspector.session_check(request, at);
-        pending.defer_lint(session, at, reword);
+        pending.check_session(reword);
         return upstream_body;
     }
+    let captured = request.body.bytes.clone();
     // The inspector's stages are guarded: a bug in one becomes a finding,
     // and the request goes out as it came.
-    let mut prepared = shared.inspector.prepare(request, at, &policy);
-    reword(&mut prepared.findings);
-    if let Some(repaired) = prepared.repaired {
-        if repaired.body.bytes != request.body.bytes {
+    if let Some(repaired) = pending.prepare(&policy, reword) {
+        if repaired.body.bytes != captured {
             upstream_body = body::full(repaired.body.bytes.clone());
         }
         parts.headers = header_map(&repaired.headers);
         parts.headers.remove(header::CONTENT_LENGTH);
-        // The log shows the request that was actually sent; `fixes` has the before/after.
-        *request = repaired;
     }
-    pending.set_findings(prepared.findings, prepared.fixes);
     upstream_body
 }
 
@@ -402,21 +397,13 @@ fn answer(
     let (mut parts, incoming) = response.into_parts();
     let headers = Headers::from_map(&parts.headers);
     let status = parts.status.as_u16();
-    if let Some(request) = pending.request() {
-        let (findings, header_fixes) =
-            shared
-                .inspector
-                .response_head(request, status, &headers, &shared.fix_policy());
-        for (name, value, record) in header_fixes {
-            if let (Ok(name), Ok(value)) = (
-                HeaderName::from_bytes(name.as_bytes()),
-                HeaderValue::from_str(&value),
-            ) {
-                parts.headers.insert(name, value);
-            }
-            pending.add_fix(record);
+    for (name, value) in pending.answer_head(status, &headers, &shared.fix_policy()) {
+        if let (Ok(name), Ok(value)) = (
+            HeaderName::from_bytes(name.as_bytes()),
+            HeaderValue::from_str(&value),
+        ) {
+            parts.headers.insert(name, value);
         }
-        pending.add_findings(findings);
     }
     pending.set_response(exchange::Response {
         status,

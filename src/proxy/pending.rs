@@ -27,7 +27,8 @@ use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
-use crate::inspect::Inspector;
+use crate::fix::FixPolicy;
+use crate::inspect::{Answered, Begun, HeaderFix, Inspection, Inspector, Sent};
 use crate::log::LogHandle;
 use crate::report::{Finding, FixRecord};
 
@@ -56,16 +57,28 @@ struct State {
     /// When the whole response was handed to the client: the exchange is
     /// complete and only waits to be finished.
     completed: Option<Instant>,
-    /// The request's lint, when nothing was to be fixed: run at the finish,
-    /// its findings put first, where an inline lint puts them.
-    deferred_lint: Option<DeferredLint>,
+    /// Where the exchange's inspection stands (`None` only while a step
+    /// moves it on, and once it is finished).
+    inspection: Option<Progress>,
 }
 
-/// What the request's lint needs when it runs after the request was sent.
-struct DeferredLint {
-    at: OffsetDateTime,
-    /// Rewords the body's not-linted finding (see [`PendingExchange::defer_lint`]).
-    reword: fn(&mut Vec<Finding>),
+/// The exchange's inspection at each of its stages: each step of
+/// [`Inspection`] moves it on once, in the order the type allows.
+enum Progress {
+    Begun(Inspection<Begun>),
+    Sent(Inspection<Sent>),
+    Answered(Inspection<Answered>),
+}
+
+impl Progress {
+    /// The last step, wherever the inspection stopped.
+    fn finish(self, inspector: &Inspector, exchange: &mut Exchange) {
+        match self {
+            Progress::Begun(begun) => begun.finish(inspector, exchange),
+            Progress::Sent(sent) => sent.finish(inspector, exchange),
+            Progress::Answered(answered) => answered.finish(inspector, exchange),
+        }
+    }
 }
 
 #[derive(Default)]
@@ -74,9 +87,11 @@ pub struct PendingExchange {
 }
 
 impl PendingExchange {
+    /// Opens the exchange of `request`, whose inspection `inspection` has begun.
     pub fn start(
         log: LogHandle,
         inspector: Arc<Inspector>,
+        inspection: Inspection<Begun>,
         started_at: OffsetDateTime,
         started: Instant,
         request: Request,
@@ -101,7 +116,7 @@ impl PendingExchange {
                 shutdown_cut,
                 clock: Clock::default(),
                 completed: None,
-                deferred_lint: None,
+                inspection: Some(Progress::Begun(inspection)),
             })),
         }
     }
@@ -110,31 +125,8 @@ impl PendingExchange {
         self.state.as_ref().map_or(0, |s| s.id)
     }
 
-    pub fn request(&self) -> Option<&Request> {
-        self.state.as_ref().map(|s| &s.request)
-    }
-
     pub fn request_mut(&mut self) -> Option<&mut Request> {
         self.state.as_mut().map(|s| &mut s.request)
-    }
-
-    pub fn set_findings(&mut self, findings: Vec<Finding>, fixes: Vec<FixRecord>) {
-        if let Some(s) = self.state.as_mut() {
-            s.findings = findings;
-            s.fixes = fixes;
-        }
-    }
-
-    pub fn add_findings(&mut self, findings: Vec<Finding>) {
-        if let Some(s) = self.state.as_mut() {
-            s.findings.extend(findings);
-        }
-    }
-
-    pub fn add_fix(&mut self, fix: FixRecord) {
-        if let Some(s) = self.state.as_mut() {
-            s.fixes.push(fix);
-        }
     }
 
     /// Marks the exchange as a resend of exchange `id` (`replay_of` in every sink).
@@ -152,20 +144,73 @@ impl PendingExchange {
         }
     }
 
-    /// Sets the session's findings on the request and leaves its lint for
-    /// the finish (auto-fix off: no finding is needed before forwarding).
-    /// `reword` adjusts the lint's findings as the inline path does.
-    pub fn defer_lint(
+    /// Inspects the request before it is sent ([`Inspection::prepare`]):
+    /// its findings (reworded by `reword`) and fixes are recorded, and the
+    /// repaired request, when auto-fix changed it, replaces the recorded
+    /// one and is returned. Only once, before the answer.
+    pub fn prepare(
         &mut self,
-        session: Vec<Finding>,
-        at: OffsetDateTime,
+        policy: &FixPolicy,
         reword: fn(&mut Vec<Finding>),
-    ) {
-        if let Some(s) = self.state.as_mut() {
-            s.findings = session;
-            s.fixes = Vec::new();
-            s.deferred_lint = Some(DeferredLint { at, reword });
-        }
+    ) -> Option<&Request> {
+        let s = self.state.as_mut()?;
+        let Some(Progress::Begun(begun)) = s.inspection.take() else {
+            return None;
+        };
+        let (mut prepared, sent) = begun.prepare(&s.inspector, &s.request, policy);
+        s.inspection = Some(Progress::Sent(sent));
+        reword(&mut prepared.findings);
+        s.findings = prepared.findings;
+        s.fixes = prepared.fixes;
+        let repaired = prepared.repaired?;
+        // The log shows the request that was actually sent; `fixes` has the before/after.
+        s.request = repaired;
+        Some(&s.request)
+    }
+
+    /// Judges the request against the session only and leaves its lint for
+    /// the finish ([`Inspection::check_session`]; auto-fix off: no finding
+    /// is needed before forwarding). `reword` adjusts the lint's findings
+    /// as [`PendingExchange::prepare`] does.
+    pub fn check_session(&mut self, reword: fn(&mut Vec<Finding>)) {
+        let Some(s) = self.state.as_mut() else {
+            return;
+        };
+        let Some(Progress::Begun(begun)) = s.inspection.take() else {
+            return;
+        };
+        let (session, sent) = begun.check_session(&s.inspector, &s.request, reword);
+        s.inspection = Some(Progress::Sent(sent));
+        s.findings = session;
+        s.fixes = Vec::new();
+    }
+
+    /// Inspects the answer's head ([`Inspection::answer_head`]): its
+    /// findings and the fixes of the header repairs are recorded; the
+    /// repairs are returned for the caller to apply. Only once.
+    pub fn answer_head(
+        &mut self,
+        status: u16,
+        headers: &crate::exchange::Headers,
+        policy: &FixPolicy,
+    ) -> Vec<(String, String)> {
+        let Some(s) = self.state.as_mut() else {
+            return Vec::new();
+        };
+        let Some(Progress::Sent(sent)) = s.inspection.take() else {
+            return Vec::new();
+        };
+        let (findings, fixes, answered) =
+            sent.answer_head(&s.inspector, &s.request, status, headers, policy);
+        s.inspection = Some(Progress::Answered(answered));
+        s.findings.extend(findings);
+        fixes
+            .into_iter()
+            .map(|(name, value, record): HeaderFix| {
+                s.fixes.push(record);
+                (name, value)
+            })
+            .collect()
     }
 
     /// Hands over the stage timers from the response head on.
@@ -220,12 +265,6 @@ impl PendingExchange {
             // decoding is never on the path that forwards them.
             crate::exchange::coding::decode_response(response, s.capture_limit);
         }
-        if let Some(deferred) = s.deferred_lint.take() {
-            let mut findings = s.inspector.lint_request(&s.request, deferred.at);
-            (deferred.reword)(&mut findings);
-            findings.append(&mut s.findings);
-            s.findings = findings;
-        }
         let ended = s.completed.unwrap_or_else(Instant::now);
         let mut exchange = Exchange {
             id: s.id,
@@ -240,7 +279,14 @@ impl PendingExchange {
             diagnosis: None,
             replay_of: s.replay_of,
         };
-        s.inspector.finish(&mut exchange);
+        // Finished where the inspection stopped (the request's lint first, if it waited).
+        match s.inspection.take() {
+            Some(progress) => progress.finish(&s.inspector, &mut exchange),
+            None => s
+                .inspector
+                .begin(s.started_at)
+                .finish(&s.inspector, &mut exchange),
+        }
         s.clock.lap(Stage::Finish);
         s.log.send(exchange);
         s.clock.lap(Stage::Handoff);
@@ -493,10 +539,13 @@ mod tests {
             headers: Headers::default(),
             body: Captured::default(),
         };
+        let inspector = Arc::new(Inspector::new());
+        let now = OffsetDateTime::now_utc();
         let mut pending = PendingExchange::start(
             log.clone(),
-            Arc::new(Inspector::new()),
-            OffsetDateTime::now_utc(),
+            inspector.clone(),
+            inspector.begin(now),
+            now,
             Instant::now(),
             request,
             Arc::new(AtomicBool::new(false)),
@@ -560,8 +609,12 @@ mod tests {
             body: Captured::complete(Bytes::from_static(b"{\"progress\": 10}")),
         };
         let at = OffsetDateTime::now_utc();
-        let inline: Vec<_> = Inspector::new()
-            .request(&request, at)
+        let inspector = Inspector::new();
+        let inline: Vec<_> = inspector
+            .begin(at)
+            .prepare(&inspector, &request, &FixPolicy::Off)
+            .0
+            .findings
             .into_iter()
             .map(|f| f.rule)
             .collect();
@@ -571,13 +624,13 @@ mod tests {
             let mut pending = PendingExchange::start(
                 log.clone(),
                 inspector.clone(),
+                inspector.begin(at),
                 at,
                 Instant::now(),
                 request.clone(),
                 Arc::new(AtomicBool::new(false)),
             );
-            let session = inspector.session_check(&request, at);
-            pending.defer_lint(session, at, |_| {});
+            pending.check_session(|_| {});
             pending.finish(None);
         });
         let deferred: Vec<_> = records[0].findings.iter().map(|f| f.rule.clone()).collect();

@@ -30,7 +30,7 @@ use super::pending::{Finisher, PendingExchange, RecordingBody};
 use super::upstream::Upstream;
 use crate::exchange::{self, Body, ErrorKind, ExchangeError, Headers, Request};
 use crate::fix::FixPolicy;
-use crate::inspect::Inspector;
+use crate::inspect::{Begun, Inspection, Inspector};
 use crate::log::LogHandle;
 use crate::resend::{self, Edits, NeededSecret, Refusal};
 
@@ -166,27 +166,35 @@ impl Resender {
         request: Request,
         options: ResendOptions,
     ) -> Result<Resent, Refusal> {
-        let spent = self.inspector.spent(&request, OffsetDateTime::now_utc());
+        let begun = self.inspector.begin(OffsetDateTime::now_utc());
+        let spent = begun.spent(&self.inspector, &request, OffsetDateTime::now_utc());
         if let Some(refusal) = resend::refuse_spent(spent, options.force) {
             return Err(refusal);
         }
         let _one_at_a_time = self.sending.lock().await;
-        let wait = self
-            .inspector
-            .write_wait(&request, OffsetDateTime::now_utc());
+        let wait = begun.write_wait(&self.inspector, &request, OffsetDateTime::now_utc());
         if wait.is_positive() {
             let wait = Duration::try_from(wait).unwrap_or(MAX_WRITE_WAIT);
             tokio::time::sleep(wait.min(MAX_WRITE_WAIT)).await;
         }
-        Ok(self.exchange(replay_of, request, options).await)
+        Ok(self.exchange(replay_of, request, begun, options).await)
     }
 
-    /// One inspected, logged exchange, as `forward` makes for a client.
-    async fn exchange(&self, replay_of: u64, request: Request, options: ResendOptions) -> Resent {
+    /// One inspected, logged exchange, as `forward` makes for a client;
+    /// `begun` is the inspection the checks before sending began.
+    async fn exchange(
+        &self,
+        replay_of: u64,
+        request: Request,
+        begun: Inspection<Begun>,
+        options: ResendOptions,
+    ) -> Resent {
         let started_at = OffsetDateTime::now_utc();
         let mut pending = PendingExchange::start(
             self.log.clone(),
             self.inspector.clone(),
+            // Sent now, after waiting its turn: judged at this time.
+            begun.restart(started_at),
             started_at,
             Instant::now(),
             request.clone(),
@@ -202,18 +210,11 @@ impl Resender {
         } else {
             FixPolicy::Off
         };
-        let prepared = self.inspector.prepare(&request, started_at, &policy);
-        let sent = match prepared.repaired {
-            Some(repaired) => {
-                if let Some(recorded) = pending.request_mut() {
-                    // The log shows what was sent; `fixes` has the before/after.
-                    *recorded = repaired.clone();
-                }
-                repaired
-            }
+        // The record shows what was sent; `fixes` has the before/after.
+        let sent = match pending.prepare(&policy, |_| {}) {
+            Some(repaired) => repaired.clone(),
             None => request,
         };
-        pending.set_findings(prepared.findings, prepared.fixes);
         let outcome = match http_request(&sent) {
             Ok(req) => self.send_upstream(req).await,
             Err(e) => Err(ExchangeError::new(
@@ -224,7 +225,7 @@ impl Resender {
         match outcome {
             Ok(response) => {
                 let status = response.status().as_u16();
-                self.record_answer(pending, &sent, response).await;
+                self.record_answer(pending, response).await;
                 Resent {
                     id,
                     replay_of,
@@ -269,17 +270,13 @@ impl Resender {
     async fn record_answer(
         &self,
         mut pending: PendingExchange,
-        sent: &Request,
         response: http::Response<hyper::body::Incoming>,
     ) {
         let (parts, incoming) = response.into_parts();
         let headers = Headers::from_map(&parts.headers);
         let status = parts.status.as_u16();
         // No client receives this answer: the response-header repairs are not applied.
-        let (findings, _) = self
-            .inspector
-            .response_head(sent, status, &headers, &FixPolicy::Off);
-        pending.add_findings(findings);
+        let _ = pending.answer_head(status, &headers, &FixPolicy::Off);
         pending.set_response(exchange::Response {
             status,
             http_version: exchange::version_name(parts.version).to_string(),

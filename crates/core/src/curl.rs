@@ -28,7 +28,7 @@ use crate::resend::{fingerprints, needed_secrets, SecretKind};
 /// The most distinct secrets (fingerprints) a command names as variables.
 /// A client's request carries a handful (a token, a refresh token, a client
 /// secret); beyond this the request is refused with a message that says so.
-pub const MAX_SECRETS: usize = 4096;
+pub(crate) const MAX_SECRETS: usize = 4096;
 
 /// The shell the command is written for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -249,7 +249,7 @@ fn bare(shell: Shell, text: &str) -> bool {
 }
 
 /// `'text'`, with each `'` written `'\''`: nothing inside is interpreted.
-pub fn posix_single(text: &str) -> String {
+pub(crate) fn posix_single(text: &str) -> String {
     format!("'{}'", text.replace('\'', r"'\''"))
 }
 
@@ -296,7 +296,7 @@ const PS_DOUBLE_QUOTES: [char; 4] = ['"', '\u{201C}', '\u{201D}', '\u{201E}'];
 
 /// A PowerShell single-quoted string: no interpolation; each quote
 /// character is doubled.
-pub fn powershell_single(text: &str) -> String {
+pub(crate) fn powershell_single(text: &str) -> String {
     let mut out = String::with_capacity(text.len().saturating_add(2));
     out.push('\'');
     for c in text.chars() {

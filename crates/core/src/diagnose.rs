@@ -8,11 +8,12 @@ use time::OffsetDateTime;
 
 use crate::exchange::{ErrorKind, Exchange, Response, UpstreamCause};
 use crate::lint::{stremio as lens, Rule};
+use crate::parsed::Parsed;
 use crate::report::{Diagnosis, Finding, Severity};
 use crate::spec::status;
 use crate::spec::stremio;
 use crate::spec::trakt::{Operation, API_HOSTS};
-use crate::text::{host_and_path, when};
+use crate::text::when;
 
 /// Whether `host` is `domain` or one of its subdomains: `api.trakt.tv` is in
 /// `trakt.tv`, `nottrakt.tv` is not.
@@ -66,25 +67,30 @@ fn is_html(response: &Response) -> bool {
 
 /// Explains an exchange; `None` when there is nothing to explain.
 pub fn explain(exchange: &Exchange) -> Option<Diagnosis> {
-    explain_with(exchange, None)
+    explain_with(&Parsed::of(&exchange.request), exchange, None)
 }
 
 /// [`explain`], knowing which Stremio app the session saw (`client`, from
 /// its events): a Stremio diagnosis names it, so "update Stremio" can be
 /// judged.
-pub fn explain_with(exchange: &Exchange, client: Option<&str>) -> Option<Diagnosis> {
-    let mut diagnosis = explain_alone(exchange);
-    link_flow(exchange, &mut diagnosis);
-    cut_on_the_way(exchange, &mut diagnosis);
+/// `parsed` is the exchange's request as read when it was inspected.
+pub(crate) fn explain_with(
+    parsed: &Parsed,
+    exchange: &Exchange,
+    client: Option<&str>,
+) -> Option<Diagnosis> {
+    let mut diagnosis = explain_alone(parsed, exchange);
+    link_flow(parsed, exchange, &mut diagnosis);
+    cut_on_the_way(parsed, exchange, &mut diagnosis);
     if let (Some(d), Some(client)) = (diagnosis.as_mut(), client) {
-        name_the_app(exchange, d, client);
+        name_the_app(parsed, d, client);
     }
     diagnosis
 }
 
 /// A compressed answer that was cut or corrupted: whatever its status, the
 /// client got a body it could not read, and nobody's request was at fault.
-fn cut_on_the_way(exchange: &Exchange, diagnosis: &mut Option<Diagnosis>) {
+fn cut_on_the_way(parsed: &Parsed, exchange: &Exchange, diagnosis: &mut Option<Diagnosis>) {
     let Some(problem) = exchange
         .response
         .as_ref()
@@ -100,7 +106,7 @@ fn cut_on_the_way(exchange: &Exchange, diagnosis: &mut Option<Diagnosis>) {
     match diagnosis {
         Some(d) => d.causes.push(cause),
         None => {
-            let host = exchange.request.host().unwrap_or_default();
+            let host = &parsed.host;
             *diagnosis = Some(Diagnosis {
                 summary: format!(
                     "The answer from {host} was cut or corrupted on the way: the client got a \
@@ -161,12 +167,12 @@ fn remedy_for(findings: &[&Finding]) -> String {
 /// authorize pages, Stremio's callback): what its cookies really do. Cookie
 /// findings name the one site whose cookies to clear; a failed step without
 /// them says the cookies are not the cause.
-fn link_flow(exchange: &Exchange, diagnosis: &mut Option<Diagnosis>) {
-    let (host, path) = host_and_path(&exchange.request.url);
-    if !stremio::is_link_flow(&host, path) {
+fn link_flow(parsed: &Parsed, exchange: &Exchange, diagnosis: &mut Option<Diagnosis>) {
+    let (host, path) = (parsed.host.as_str(), parsed.path.as_str());
+    if !stremio::is_link_flow(host, path) {
         return;
     }
-    let site = stremio::cookie_site(&host);
+    let site = stremio::cookie_site(host);
     let open: Vec<&Finding> = exchange.findings.iter().filter(|f| !f.fixed).collect();
     let cookies: Vec<&&Finding> = open
         .iter()
@@ -224,9 +230,9 @@ fn link_flow(exchange: &Exchange, diagnosis: &mut Option<Diagnosis>) {
 }
 
 /// Names the Stremio app the session saw in a diagnosis of Stremio's traffic.
-fn name_the_app(exchange: &Exchange, d: &mut Diagnosis, client: &str) {
-    let (host, path) = host_and_path(&exchange.request.url);
-    if host != stremio::API_HOST && host != stremio::WEB_HOST && !stremio::is_link_flow(&host, path)
+fn name_the_app(parsed: &Parsed, d: &mut Diagnosis, client: &str) {
+    let (host, path) = (parsed.host.as_str(), parsed.path.as_str());
+    if host != stremio::API_HOST && host != stremio::WEB_HOST && !stremio::is_link_flow(host, path)
     {
         return;
     }
@@ -243,23 +249,11 @@ fn name_the_app(exchange: &Exchange, d: &mut Diagnosis, client: &str) {
     }
 }
 
-/// The request's path as the URI parser reads it ("" when it does not
-/// parse), without parsing the plain URLs the proxy records.
-fn url_path(request: &crate::exchange::Request) -> String {
-    match crate::text::plain_url(&request.url) {
-        Some((_, path, _)) => path.to_string(),
-        None => request
-            .uri()
-            .map(|u| u.path().to_string())
-            .unwrap_or_default(),
-    }
-}
-
-fn explain_alone(exchange: &Exchange) -> Option<Diagnosis> {
-    let host = exchange.request.host().unwrap_or_default();
+fn explain_alone(parsed: &Parsed, exchange: &Exchange) -> Option<Diagnosis> {
+    let host = parsed.host.as_str();
     let Some(response) = &exchange.response else {
         return no_answer(
-            &host,
+            host,
             exchange.error.as_deref().unwrap_or("no response"),
             exchange.error_kind(),
         );
@@ -268,11 +262,11 @@ fn explain_alone(exchange: &Exchange) -> Option<Diagnosis> {
     if host == stremio::API_HOST || host == stremio::WEB_HOST {
         return stremio_bridge(exchange, status);
     }
-    if !API_HOSTS.contains(&host.as_str()) && !in_domain(&host, "trakt.tv") {
+    if !API_HOSTS.contains(&host) && !in_domain(host, "trakt.tv") {
         return None;
     }
-    let path = url_path(&exchange.request);
-    let operation = Operation::of(&path);
+    let path = &parsed.path;
+    let operation = parsed.operation;
     // A navigation or a favicon is not an API call: a 404 on it says
     // nothing about ids. Only a block (403) or an outage concerns it.
     if crate::lint::is_browser_initiated(&exchange.request.headers)
@@ -301,19 +295,7 @@ fn explain_alone(exchange: &Exchange) -> Option<Diagnosis> {
             not_found_items(response)
         };
     }
-    let mut findings: Vec<&Finding> = exchange
-        .findings
-        .iter()
-        .filter(|f| !f.fixed && f.severity == Severity::Error)
-        .collect();
-    if findings.is_empty() {
-        // The rejection confirms the warnings that predicted it.
-        findings = exchange
-            .findings
-            .iter()
-            .filter(|f| !f.fixed && f.severity == Severity::Warning && predicts(status, f))
-            .collect();
-    }
+    let findings = explaining(exchange, status);
     let meaning = status::meaning(status).unwrap_or("an error status Trakt does not document");
     let mut b = Builder::new(format!("{status} {meaning}"));
     if let Some(first) = findings.first() {
@@ -366,6 +348,25 @@ fn explain_alone(exchange: &Exchange) -> Option<Diagnosis> {
         }
     }
     b.done()
+}
+
+/// The open findings that explain a rejection with `status`: the errors,
+/// else the warnings that predicted it.
+fn explaining(exchange: &Exchange, status: u16) -> Vec<&Finding> {
+    let errors: Vec<&Finding> = exchange
+        .findings
+        .iter()
+        .filter(|f| !f.fixed && f.severity == Severity::Error)
+        .collect();
+    if !errors.is_empty() {
+        return errors;
+    }
+    // The rejection confirms the warnings that predicted it.
+    exchange
+        .findings
+        .iter()
+        .filter(|f| !f.fixed && f.severity == Severity::Warning && predicts(status, f))
+        .collect()
 }
 
 /// What the per-status explanations read of Trakt's answer.
@@ -1175,7 +1176,12 @@ mod tests {
                 "/events/0/player/libItemVideoID",
                 "series video id `tt1` is not `tt…:season:episode`",
             ));
-        let d = explain_with(&ex, Some("stremio-web 5.0.0, shell 5.0.12")).unwrap();
+        let d = explain_with(
+            &Parsed::of(&ex.request),
+            &ex,
+            Some("stremio-web 5.0.0, shell 5.0.12"),
+        )
+        .unwrap();
         assert!(
             d.remedies.iter().any(|r| r.starts_with("update Stremio")
                 && r.ends_with("(this one is stremio-web 5.0.0, shell 5.0.12)")),
@@ -1191,7 +1197,12 @@ mod tests {
         api_error
             .findings
             .push(crate::lint::stremio::API_ERROR.finding("response /error", "x"));
-        let d = explain_with(&api_error, Some("stremio-web 5.0.0")).unwrap();
+        let d = explain_with(
+            &Parsed::of(&api_error.request),
+            &api_error,
+            Some("stremio-web 5.0.0"),
+        )
+        .unwrap();
         assert!(
             d.causes
                 .iter()
@@ -1199,8 +1210,10 @@ mod tests {
             "{d:?}"
         );
         // A Trakt diagnosis does not name it.
+        let settings = exchange("GET", SETTINGS, Some(401), &[], "");
         let d = explain_with(
-            &exchange("GET", SETTINGS, Some(401), &[], ""),
+            &Parsed::of(&settings.request),
+            &settings,
             Some("stremio-web 5.0.0"),
         )
         .unwrap();

@@ -40,6 +40,7 @@ impl Headers {
             .map(|(_, v)| v.as_str())
     }
 
+    /// The fields in order, as `(name, value)`.
     pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
         self.0.iter().map(|(n, v)| (n.as_str(), v.as_str()))
     }
@@ -151,10 +152,12 @@ impl<'de> Deserialize<'de> for Headers {
 /// A content-coded body is kept decoded: `coding` says how it travelled.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Body {
+    /// The captured bytes (decoded when the body was content-coded).
     pub bytes: Bytes,
     /// Bytes seen in all; more than `bytes.len()` when truncated. For a
     /// coded body, the decoded bytes (the wire's are in `coding`).
     pub size: u64,
+    /// Whether only the first bytes were kept (the capture limit).
     pub truncated: bool,
     /// Set when the body was content-coded (gzip, br, ...) and `bytes` are
     /// the decoded content. Boxed: most bodies are not coded.
@@ -162,6 +165,7 @@ pub struct Body {
 }
 
 impl Body {
+    /// A body captured whole.
     pub fn complete(bytes: Bytes) -> Self {
         Body {
             size: bytes.len() as u64,
@@ -293,15 +297,20 @@ mod optional_body {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// A request as captured (and, after auto-fix, as sent).
 pub struct Request {
+    /// The method as the client sent it.
     pub method: String,
     /// The absolute URL, e.g. `https://api.trakt.tv/scrobble/start`.
     pub url: String,
     #[serde(default)]
+    /// `HTTP/1.1`, `HTTP/2`, … as HAR spells it.
     pub http_version: String,
     #[serde(default)]
+    /// The header fields in order.
     pub headers: Headers,
     #[serde(default, with = "optional_body")]
+    /// The body.
     pub body: Body,
 }
 
@@ -322,34 +331,47 @@ impl Request {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// A response as captured.
 pub struct Response {
+    /// The status code.
     pub status: u16,
     #[serde(default)]
+    /// `HTTP/1.1`, `HTTP/2`, … as HAR spells it.
     pub http_version: String,
     #[serde(default)]
+    /// The header fields in order.
     pub headers: Headers,
     #[serde(default, with = "optional_body")]
+    /// The body.
     pub body: Body,
 }
 
 /// One finished exchange, as every sink receives it.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Exchange {
+    /// The exchange's number in this run (resends refer to it).
     pub id: u64,
     #[serde(with = "time::serde::rfc3339")]
+    /// When the request arrived.
     pub started_at: OffsetDateTime,
+    /// From the request's arrival to the end of the answer, in milliseconds.
     pub duration_ms: f64,
+    /// The request.
     pub request: Request,
+    /// The response, when one came.
     pub response: Option<Response>,
     /// Why there is no (complete) response: the upstream failed, timed
     /// out, or a side hung up mid-body.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
     #[serde(default)]
+    /// What the checks found, on the request and on the answer.
     pub findings: Vec<Finding>,
     #[serde(default)]
+    /// What auto-fix changed, before and after.
     pub fixes: Vec<FixRecord>,
     #[serde(default)]
+    /// Why the answer came, in plain words, when there is something to explain.
     pub diagnosis: Option<Diagnosis>,
     /// When this exchange is a resend (trakt-doctor sent it again on the
     /// user's request), the id of the exchange it repeats. Absent otherwise.
@@ -386,6 +408,7 @@ impl Exchange {
     }
 }
 
+/// The HTTP version as HAR and the logs spell it (`HTTP/1.1`, `HTTP/2`, …).
 pub fn version_name(version: http::Version) -> &'static str {
     match version {
         http::Version::HTTP_09 => "HTTP/0.9",

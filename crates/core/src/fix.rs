@@ -21,7 +21,7 @@ pub enum FixPolicy {
 }
 
 /// The rule ids that have a fix.
-pub fn fixable_rules() -> Vec<&'static str> {
+pub(crate) fn fixable_rules() -> Vec<&'static str> {
     lint::catalogue()
         .into_iter()
         .filter(|r| r.autofix.is_some())
@@ -50,6 +50,7 @@ impl FixPolicy {
         Ok(FixPolicy::Only(chosen))
     }
 
+    /// Whether this policy repairs the findings of `rule`.
     pub fn enabled(&self, rule: &str) -> bool {
         match self {
             FixPolicy::Off => false,
@@ -58,6 +59,7 @@ impl FixPolicy {
         }
     }
 
+    /// Whether auto-fix is off.
     pub fn is_off(&self) -> bool {
         matches!(self, FixPolicy::Off)
     }
@@ -158,7 +160,7 @@ pub fn apply(
 /// Applies the enabled header fixes of response findings (Stremio's link
 /// redirect): returns each header to set, with its record, and marks the
 /// findings fixed. The logged response keeps the headers as received.
-pub fn apply_to_response(
+pub(crate) fn apply_to_response(
     findings: &mut [Finding],
     received: &crate::exchange::Headers,
     policy: &FixPolicy,

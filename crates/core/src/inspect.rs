@@ -3,6 +3,13 @@
 //! check the response head, then, once the exchange is finished, diagnose
 //! it and let the session learn from it.
 //!
+//! The order is a type: [`Inspector::begin`] gives an [`Inspection`] whose
+//! methods are the only next steps (prepare or check the session, then the
+//! answer's head, then finish), each consuming the stage it ends; the
+//! proxy, the resend and the offline [`Inspector::replay`] all go through
+//! it. The request's target ([`Parsed`]) is read once by the first step and
+//! handed to every later check.
+//!
 //! Every stage runs guarded: a bug in one (a panic) becomes an
 //! `internal.inspection.failed` finding on that exchange instead of taking
 //! the exchange down, so the request is still forwarded untouched, the
@@ -13,8 +20,9 @@
 //! Pure apart from the mutex that serialises the session.
 use std::any::Any;
 use std::collections::HashSet;
+use std::marker::PhantomData;
 use std::panic::{self, AssertUnwindSafe};
-use std::sync::Mutex;
+use std::sync::{Mutex, OnceLock};
 
 use time::OffsetDateTime;
 
@@ -23,6 +31,7 @@ use crate::exchange::{Exchange, Headers, Request};
 use crate::fix::{self, FixPolicy};
 use crate::lint::internal::INTERNAL;
 use crate::lint::{self, headers, stremio};
+use crate::parsed::Parsed;
 use crate::redact::Redactor;
 use crate::report::{Finding, FixRecord, Severity};
 use crate::session::Session;
@@ -67,6 +76,7 @@ fn panic_message(payload: &(dyn Any + Send)) -> &str {
 }
 
 #[derive(Debug, Default)]
+/// The inspection pipeline over one session of exchanges (see the module doc): each exchange goes through [`Inspector::begin`].
 pub struct Inspector {
     session: Mutex<Session>,
     /// User-Agents already told they are a library default: said once per
@@ -122,6 +132,17 @@ impl Inspector {
         false
     }
 
+    /// Starts the inspection of a request that arrived at `at`: the handle
+    /// whose methods are the only next steps (see [`Inspection`]).
+    pub fn begin(&self, at: OffsetDateTime) -> Inspection<Begun> {
+        Inspection {
+            parsed: OnceLock::new(),
+            at,
+            lint_later: None,
+            stage: PhantomData,
+        }
+    }
+
     /// The session, also after a stage panicked while holding it: that
     /// exchange's update may be partial, but later exchanges are still judged.
     fn session(&self) -> std::sync::MutexGuard<'_, Session> {
@@ -130,87 +151,64 @@ impl Inspector {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    /// The whole inspection of a request about to be sent at `at`: lint,
-    /// session checks, then auto-fix under `policy`. Each stage is guarded.
-    pub fn prepare(&self, request: &Request, at: OffsetDateTime, policy: &FixPolicy) -> Prepared {
-        let mut findings = self.request(request, at);
-        let (repaired, fixes) = match self.fix(request, &mut findings, policy) {
-            Some((repaired, fixes)) => (Some(repaired), fixes),
-            None => (None, Vec::new()),
-        };
-        Prepared {
-            findings,
-            fixes,
-            repaired,
-        }
-    }
-
-    /// The spent single-use secrets a request would send again (see
-    /// [`Session::spent`]); records nothing.
-    pub fn spent(&self, request: &Request, at: OffsetDateTime) -> Vec<Finding> {
+    fn spent(&self, target: Target<'_>, at: OffsetDateTime) -> Vec<Finding> {
         if self.checks_off() {
             return Vec::new();
         }
-        guarded("session check", || self.session().spent(request, at)).unwrap_or_else(|f| vec![*f])
+        guarded("session check", || {
+            self.session().spent(target.get(), target.request, at)
+        })
+        .unwrap_or_else(|f| vec![*f])
     }
 
-    /// How long a write must wait to keep one write per second (see [`Session::write_wait`]).
-    pub fn write_wait(&self, request: &Request, at: OffsetDateTime) -> time::Duration {
+    fn write_wait(&self, target: Target<'_>, at: OffsetDateTime) -> time::Duration {
         if self.checks_off() {
             return time::Duration::ZERO;
         }
-        guarded("session check", || self.session().write_wait(request, at)).unwrap_or_default()
+        guarded("session check", || {
+            self.session().write_wait(target.get(), target.request, at)
+        })
+        .unwrap_or_default()
     }
 
-    /// Findings for a request about to be sent at `at`.
-    pub fn request(&self, request: &Request, at: OffsetDateTime) -> Vec<Finding> {
-        self.request_with(request, at, lint::check)
-    }
-
-    /// [`Inspector::request`] with the linter as a parameter (tests inject a failing one).
+    /// The request's findings: its lint, then the session check.
     fn request_with(
         &self,
-        request: &Request,
+        target: Target<'_>,
         at: OffsetDateTime,
-        check: impl FnOnce(&Request, OffsetDateTime) -> Vec<Finding>,
+        check: impl FnOnce(&Request, &Parsed, OffsetDateTime) -> Vec<Finding>,
     ) -> Vec<Finding> {
-        let mut findings = self.lint_with(request, at, check);
-        findings.extend(self.session_check(request, at));
+        let mut findings = self.lint_with(target, at, check);
+        findings.extend(self.session_check(target, at));
         findings
-    }
-
-    /// The request's own findings (lint, generic agents said once): the
-    /// first part of [`Inspector::request`]. Needs no session, so it may
-    /// run after the request was sent when nothing is to be fixed.
-    pub fn lint_request(&self, request: &Request, at: OffsetDateTime) -> Vec<Finding> {
-        self.lint_with(request, at, lint::check)
     }
 
     fn lint_with(
         &self,
-        request: &Request,
+        target: Target<'_>,
         at: OffsetDateTime,
-        check: impl FnOnce(&Request, OffsetDateTime) -> Vec<Finding>,
+        check: impl FnOnce(&Request, &Parsed, OffsetDateTime) -> Vec<Finding>,
     ) -> Vec<Finding> {
         if self.checks_off() {
             return Vec::new();
         }
         guarded("lint", || {
-            let mut findings = check(request, at);
-            self.once_per_agent(request, &mut findings);
+            let mut findings = check(target.request, target.get(), at);
+            self.once_per_agent(target.request, &mut findings);
             findings
         })
         .unwrap_or_else(|f| vec![*f])
     }
 
-    /// The request judged against the session so far (which learns it):
-    /// the second part of [`Inspector::request`], in the order requests arrive.
-    pub fn session_check(&self, request: &Request, at: OffsetDateTime) -> Vec<Finding> {
+    /// The request judged against the session so far (which learns it), in
+    /// the order requests arrive.
+    fn session_check(&self, target: Target<'_>, at: OffsetDateTime) -> Vec<Finding> {
         if self.checks_off() {
             return Vec::new();
         }
         match guarded("session check", || {
-            self.session().observe_request(request, at)
+            self.session()
+                .observe_parsed_request(target.get(), target.request, at)
         }) {
             Ok(findings) => findings,
             Err(failed) => vec![*failed],
@@ -242,7 +240,7 @@ impl Inspector {
     /// Auto-fix under `policy`: the repaired request and what was done, or
     /// `None` to send the request as it is (also when the fixer failed: then
     /// `findings` gains an internal finding and keeps its other marks).
-    pub fn fix(
+    fn fix(
         &self,
         request: &Request,
         findings: &mut Vec<Finding>,
@@ -276,9 +274,9 @@ impl Inspector {
 
     /// Findings on a response head, and the header repairs auto-fix makes
     /// under `policy` (none when a stage failed).
-    pub fn response_head(
+    fn response_head(
         &self,
-        request: &Request,
+        target: Target<'_>,
         status: u16,
         headers: &Headers,
         policy: &FixPolicy,
@@ -287,7 +285,7 @@ impl Inspector {
             return (Vec::new(), Vec::new());
         }
         guarded("response check", || {
-            let mut findings = stremio::check_response_head(request, status, headers);
+            let mut findings = stremio::check_response_head(target.get(), status, headers);
             let fixes = fix::apply_to_response(&mut findings, headers, policy);
             (findings, fixes)
         })
@@ -295,18 +293,26 @@ impl Inspector {
     }
 
     /// Completes a finished exchange: its diagnosis, and what the session learns from it.
-    pub fn finish(&self, exchange: &mut Exchange) {
+    fn finish(&self, parsed: &OnceLock<Parsed>, exchange: &mut Exchange) {
         if self.checks_off() {
             return;
         }
-        if let Err(failed) = guarded("prediction check", || mark_contradicted(exchange)) {
+        let read = guarded("request reading", || {
+            parsed.get_or_init(|| Parsed::of(&exchange.request))
+        });
+        let parsed = match read {
+            Ok(parsed) => parsed,
+            Err(failed) => return exchange.findings.push(*failed),
+        };
+        if let Err(failed) = guarded("prediction check", || mark_contradicted(parsed, exchange)) {
             exchange.findings.push(*failed);
         }
         match guarded("response check", || {
-            let mut findings = stremio::check_response(exchange);
-            self.session().once_per_token(exchange, &mut findings);
+            let mut findings = stremio::check_response(parsed, exchange);
+            self.session()
+                .once_per_token(parsed, exchange, &mut findings);
             findings.extend(lint::coding::check_response(exchange));
-            findings.extend(lint::response::check(exchange));
+            findings.extend(lint::response::check(parsed, exchange));
             findings
         }) {
             Ok(findings) => {
@@ -319,18 +325,18 @@ impl Inspector {
             .ok()
             .flatten();
         match guarded("diagnosis", || {
-            diagnose::explain_with(exchange, client.as_deref())
+            diagnose::explain_with(parsed, exchange, client.as_deref())
         }) {
             Ok(diagnosis) => exchange.diagnosis = diagnosis,
             Err(failed) => exchange.findings.push(*failed),
         }
         let learnt = guarded("session update", || {
             let mut session = self.session();
-            if let Some((token, expires_at)) = stremio::getuser_token(exchange) {
+            if let Some((token, expires_at)) = stremio::getuser_token(parsed, exchange) {
                 // Direct Trakt calls with Stremio's token are judged against this expiry.
                 session.learn_expiry(&token, expires_at);
             }
-            session.observe_exchange(exchange)
+            session.observe_parsed_exchange(parsed, exchange)
         });
         match learnt {
             Ok(told) => exchange.findings.extend(told),
@@ -341,19 +347,204 @@ impl Inspector {
     /// Runs the whole pipeline over a recorded exchange (offline linting):
     /// findings are recomputed, the recorded response is kept.
     pub fn replay(&self, exchange: &mut Exchange) {
-        exchange.findings = self
-            .prepare(&exchange.request, exchange.started_at, &FixPolicy::Off)
-            .findings;
-        if let Some(response) = &exchange.response {
-            let (head, _) = self.response_head(
-                &exchange.request,
-                response.status,
-                &response.headers,
-                &FixPolicy::Off,
-            );
-            exchange.findings.extend(head);
+        let (prepared, sent) =
+            self.begin(exchange.started_at)
+                .prepare(self, &exchange.request, &FixPolicy::Off);
+        exchange.findings = prepared.findings;
+        match &exchange.response {
+            Some(response) => {
+                let (head, _, answered) = sent.answer_head(
+                    self,
+                    &exchange.request,
+                    response.status,
+                    &response.headers,
+                    &FixPolicy::Off,
+                );
+                exchange.findings.extend(head);
+                answered.finish(self, exchange);
+            }
+            None => sent.finish(self, exchange),
         }
-        self.finish(exchange);
+    }
+}
+
+/// The inspection has begun: the request arrived and is not sent yet.
+#[derive(Debug)]
+pub struct Begun;
+
+/// The request was inspected and sent; its answer has not come.
+#[derive(Debug)]
+pub struct Sent;
+
+/// The answer's head was inspected; its body is on the way.
+#[derive(Debug)]
+pub struct Answered;
+
+/// One exchange's inspection, in the stage `S` ([`Begun`], [`Sent`],
+/// [`Answered`]): its methods are the only next steps, and each step that
+/// must not repeat consumes it. In order: [`Inspection::prepare`] (or
+/// [`Inspection::check_session`] when nothing is to be fixed), then
+/// [`Inspection::answer_head`], then [`Inspection::finish`]. An exchange
+/// cut short (no answer, or no request sent) is finished where it stopped.
+///
+/// The request's target ([`Parsed`]: host, path, query, matched operation)
+/// is read once, by the first step that needs it, and every later step
+/// reads it from here. Every step is given the inspector this inspection
+/// began on, and the request it began for (as captured or repaired:
+/// auto-fix never changes the URL).
+#[derive(Debug)]
+pub struct Inspection<S> {
+    /// Read by the first check that needs it: with the checks off, never.
+    parsed: OnceLock<Parsed>,
+    /// When the request arrived.
+    at: OffsetDateTime,
+    /// When the request's lint waits for the finish (nothing was to be
+    /// fixed before sending): how its findings are reworded then.
+    lint_later: Option<fn(&mut Vec<Finding>)>,
+    stage: PhantomData<S>,
+}
+
+impl<S> Inspection<S> {
+    /// The request's target, read the first time it is asked for.
+    pub fn parsed(&self, request: &Request) -> &Parsed {
+        self.parsed.get_or_init(|| Parsed::of(request))
+    }
+
+    /// `request`'s target, read by the first check that asks (inside its
+    /// guard, and not at all with the checks off).
+    fn target<'a>(&'a self, request: &'a Request) -> Target<'a> {
+        Target {
+            cell: &self.parsed,
+            request,
+        }
+    }
+
+    /// When the request arrived.
+    pub fn at(&self) -> OffsetDateTime {
+        self.at
+    }
+
+    fn into_stage<T>(self) -> Inspection<T> {
+        Inspection {
+            parsed: self.parsed,
+            at: self.at,
+            lint_later: self.lint_later,
+            stage: PhantomData,
+        }
+    }
+
+    /// Completes the exchange, wherever the inspection stopped: the
+    /// request's lint if it was left for now, the answer's checks, the
+    /// diagnosis, and what the session learns. The last step.
+    pub fn finish(self, inspector: &Inspector, exchange: &mut Exchange) {
+        if let Some(reword) = self.lint_later {
+            let mut findings =
+                inspector.lint_with(self.target(&exchange.request), self.at, lint::check_parsed);
+            reword(&mut findings);
+            findings.append(&mut exchange.findings);
+            exchange.findings = findings;
+        }
+        inspector.finish(&self.parsed, exchange);
+    }
+}
+
+impl Inspection<Begun> {
+    /// The same request arriving again at `at`: a resend that waited its
+    /// turn after its checks before sending is judged when it goes.
+    pub fn restart(self, at: OffsetDateTime) -> Inspection<Begun> {
+        Inspection { at, ..self }
+    }
+
+    /// The spent single-use secrets `request` would send again at `at` (see
+    /// [`Session::spent`]); records nothing. A resend asks before sending.
+    pub fn spent(
+        &self,
+        inspector: &Inspector,
+        request: &Request,
+        at: OffsetDateTime,
+    ) -> Vec<Finding> {
+        inspector.spent(self.target(request), at)
+    }
+
+    /// How long `request` must wait at `at` to keep one write per second
+    /// (see [`Session::write_wait`]).
+    pub fn write_wait(
+        &self,
+        inspector: &Inspector,
+        request: &Request,
+        at: OffsetDateTime,
+    ) -> time::Duration {
+        inspector.write_wait(self.target(request), at)
+    }
+
+    /// The whole inspection of the request before it is sent: lint, session
+    /// checks, then auto-fix under `policy`. Each stage is guarded.
+    pub fn prepare(
+        self,
+        inspector: &Inspector,
+        request: &Request,
+        policy: &FixPolicy,
+    ) -> (Prepared, Inspection<Sent>) {
+        let mut findings =
+            inspector.request_with(self.target(request), self.at, lint::check_parsed);
+        let (repaired, fixes) = match inspector.fix(request, &mut findings, policy) {
+            Some((repaired, fixes)) => (Some(repaired), fixes),
+            None => (None, Vec::new()),
+        };
+        let prepared = Prepared {
+            findings,
+            fixes,
+            repaired,
+        };
+        (prepared, self.into_stage())
+    }
+
+    /// The request judged against the session only (which must see
+    /// requests in the order they arrive); its own lint, which changes
+    /// nothing that is sent when auto-fix is off, runs at the finish, its
+    /// findings put first as [`Inspection::prepare`] puts them and reworded
+    /// by `reword`. Same findings, off the request's path.
+    pub fn check_session(
+        self,
+        inspector: &Inspector,
+        request: &Request,
+        reword: fn(&mut Vec<Finding>),
+    ) -> (Vec<Finding>, Inspection<Sent>) {
+        let findings = inspector.session_check(self.target(request), self.at);
+        let mut sent: Inspection<Sent> = self.into_stage();
+        sent.lint_later = Some(reword);
+        (findings, sent)
+    }
+}
+
+impl Inspection<Sent> {
+    /// Findings on the answer's head, and the header repairs auto-fix makes
+    /// under `policy` (none when a stage failed).
+    pub fn answer_head(
+        self,
+        inspector: &Inspector,
+        request: &Request,
+        status: u16,
+        headers: &Headers,
+        policy: &FixPolicy,
+    ) -> (Vec<Finding>, Vec<HeaderFix>, Inspection<Answered>) {
+        let (findings, fixes) =
+            inspector.response_head(self.target(request), status, headers, policy);
+        (findings, fixes, self.into_stage())
+    }
+}
+
+/// A request and where its target is kept once read ([`Inspection`]'s).
+#[derive(Clone, Copy)]
+struct Target<'a> {
+    cell: &'a OnceLock<Parsed>,
+    request: &'a Request,
+}
+
+impl<'a> Target<'a> {
+    /// The request's target, read now if no check read it before.
+    fn get(self) -> &'a Parsed {
+        self.cell.get_or_init(|| Parsed::of(self.request))
     }
 }
 
@@ -408,12 +599,11 @@ impl Offline {
 /// A 2xx from Trakt itself after a predicted rejection marks the prediction
 /// contradicted. Only Trakt's own answers judge it: Stremio's bridge answers
 /// 200 with its errors inside.
-fn mark_contradicted(exchange: &mut Exchange) {
-    let host = exchange.request.host().unwrap_or_default();
+fn mark_contradicted(parsed: &Parsed, exchange: &mut Exchange) {
     if let Some(response) = exchange
         .response
         .as_ref()
-        .filter(|_| trakt::is_trakt_host(&host))
+        .filter(|_| trakt::is_trakt_host(&parsed.host))
     {
         if (200..300).contains(&response.status) {
             for finding in &mut exchange.findings {
@@ -430,6 +620,21 @@ mod tests {
     use bytes::Bytes;
 
     const AT: OffsetDateTime = time::macros::datetime!(2026-11-24 12:00 UTC);
+
+    impl Inspector {
+        /// A request's findings (lint, then session check) through its own inspection.
+        fn request(&self, request: &Request, at: OffsetDateTime) -> Vec<Finding> {
+            self.begin(at)
+                .prepare(self, request, &FixPolicy::Off)
+                .0
+                .findings
+        }
+
+        /// Finishes `exchange` as an inspection begun for it and cut short would.
+        fn finish_alone(&self, exchange: &mut Exchange) {
+            self.begin(exchange.started_at).finish(self, exchange);
+        }
+    }
 
     fn write(token: &str) -> Request {
         Request {
@@ -475,7 +680,12 @@ mod tests {
     fn a_failing_linter_does_not_stop_the_session_checks() {
         let inspector = Inspector::new();
         let request = write("A1");
-        let first = inspector.request_with(&request, AT, |_, _| panic!("boom"));
+        let cell = OnceLock::new();
+        let target = Target {
+            cell: &cell,
+            request: &request,
+        };
+        let first = inspector.request_with(target, AT, |_, _, _| panic!("boom"));
         assert_eq!(
             first.iter().map(|f| f.rule.as_str()).collect::<Vec<_>>(),
             ["internal.inspection.failed"]
@@ -544,23 +754,71 @@ mod tests {
         request.headers = Headers::from_pairs(&[("content-type", "application/json")]);
         let later = AT + time::Duration::milliseconds(100);
         for at in [AT, later] {
-            let prepared = unchecked.prepare(&request, at, &FixPolicy::All);
+            let (prepared, _) = unchecked
+                .begin(at)
+                .prepare(&unchecked, &request, &FixPolicy::All);
             assert!(prepared.findings.is_empty() && prepared.repaired.is_none());
-            assert!(unchecked.session_check(&request, at).is_empty());
-            assert!(unchecked.lint_request(&request, at).is_empty());
+            let (session, sent) = unchecked
+                .begin(at)
+                .check_session(&unchecked, &request, |_| {});
+            assert!(session.is_empty());
+            let mut exchange = refused(request.clone());
+            sent.finish(&unchecked, &mut exchange);
+            assert!(exchange.findings.is_empty());
         }
-        assert_eq!(unchecked.write_wait(&request, later), time::Duration::ZERO);
+        let begun = unchecked.begin(later);
+        assert_eq!(
+            begun.write_wait(&unchecked, &request, later),
+            time::Duration::ZERO
+        );
         let mut exchange = refused(request.clone());
-        unchecked.finish(&mut exchange);
+        unchecked.finish_alone(&mut exchange);
         assert!(exchange.diagnosis.is_none() && exchange.findings.is_empty());
         // The same with the checks on finds and diagnoses.
         let checked = Inspector::new();
         assert!(!checked
-            .prepare(&request, AT, &FixPolicy::All)
+            .begin(AT)
+            .prepare(&checked, &request, &FixPolicy::All)
+            .0
             .findings
             .is_empty());
-        checked.finish(&mut exchange);
+        checked.finish_alone(&mut exchange);
         assert!(exchange.diagnosis.is_some());
+    }
+
+    #[test]
+    fn the_request_is_read_by_the_first_check_carried_on_and_not_read_with_the_checks_off() {
+        let request = write("A1");
+        let unchecked = Inspector::new().without_checks();
+        let (_, sent) = unchecked
+            .begin(AT)
+            .check_session(&unchecked, &request, |_| {});
+        let (_, _, answered) = sent.answer_head(
+            &unchecked,
+            &request,
+            201,
+            &Headers::default(),
+            &FixPolicy::All,
+        );
+        assert!(answered.parsed.get().is_none());
+        let checked = Inspector::new();
+        let (_, sent) = checked.begin(AT).check_session(&checked, &request, |_| {});
+        assert_eq!(
+            sent.parsed.get().map(|p| p.path.as_str()),
+            Some("/sync/history")
+        );
+        let (_, _, answered) = sent.answer_head(
+            &checked,
+            &request,
+            201,
+            &Headers::default(),
+            &FixPolicy::Off,
+        );
+        // Carried to the next stage as it was read.
+        assert_eq!(
+            answered.parsed.get().map(|p| p.path.as_str()),
+            Some("/sync/history")
+        );
     }
 
     /// What the checks cost per exchange, stage by stage, for the bench's
@@ -602,14 +860,16 @@ mod tests {
             for i in 0..n {
                 let at = AT + time::Duration::milliseconds(i64::from(i));
                 let t = std::time::Instant::now();
-                let mut findings = inspector.session_check(&request, at);
+                let inspection = inspector.begin(at);
+                let target = inspection.target(&request);
+                let mut findings = inspector.session_check(target, at);
                 let t1 = std::time::Instant::now();
-                findings.extend(inspector.lint_request(&request, at));
+                findings.extend(inspector.lint_with(target, at, lint::check_parsed));
                 let t2 = std::time::Instant::now();
                 let mut exchange = answered.clone();
                 exchange.findings = findings;
                 let t3 = std::time::Instant::now();
-                inspector.finish(&mut exchange);
+                inspection.finish(&inspector, &mut exchange);
                 let t4 = std::time::Instant::now();
                 session += (t1 - t).as_secs_f64();
                 lint += (t2 - t1).as_secs_f64();
@@ -688,13 +948,13 @@ mod tests {
             (r#"{"result":{"success":true}}"#, false),
         ] {
             let inspector = Inspector::new();
-            let findings = inspector.prepare(&request, T0, &FixPolicy::Off).findings;
+            let findings = inspector.request(&request, T0);
             assert!(has(&findings, "stremio.event.progress"));
             let mut exchange = answered(request.clone(), findings, 200);
             if let Some(response) = exchange.response.as_mut() {
                 response.body = Body::complete(Bytes::from_static(answer.as_bytes()));
             }
-            inspector.finish(&mut exchange);
+            inspector.finish_alone(&mut exchange);
             assert_eq!(has(&exchange.findings, "stremio.events.lost"), lost);
             assert_eq!(has(&exchange.findings, "stremio.event.progress"), !lost);
             assert!(!has(&exchange.findings, "stremio.api.error"));
@@ -748,14 +1008,14 @@ mod tests {
         let findings = inspector.request(&request, T0);
         assert!(has(&findings, "route.id.malformed"));
         let mut accepted = answered(request.clone(), findings.clone(), 200);
-        inspector.finish(&mut accepted);
+        inspector.finish_alone(&mut accepted);
         let malformed = accepted
             .findings
             .iter()
             .find(|f| f.rule == "route.id.malformed");
         assert!(malformed.is_some_and(|f| f.contradicted));
         let mut rejected = answered(request, findings, 404);
-        inspector.finish(&mut rejected);
+        inspector.finish_alone(&mut rejected);
         assert!(rejected.findings.iter().all(|f| !f.contradicted));
     }
 }

@@ -28,6 +28,7 @@
 // No function of the library is longer than clippy's default limit (100 lines).
 #![deny(clippy::too_many_lines)]
 #![deny(unreachable_pub)]
+#![warn(missing_docs)]
 
 // Bottom layer first (see tests/architecture.rs).
 pub mod curl;
@@ -37,6 +38,7 @@ pub mod fix;
 pub mod har;
 pub mod inspect;
 pub mod lint;
+pub mod parsed;
 pub mod read;
 pub mod redact;
 pub mod report;

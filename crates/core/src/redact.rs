@@ -203,7 +203,7 @@ impl Redactor {
 
     /// Redacts free text (an error, a finding, a diagnosis): every URL in it
     /// as [`Redactor::url`] does, then every secret `key=value` or `"key": "value"`.
-    pub fn prose<'a>(&self, raw: &'a str) -> Cow<'a, str> {
+    pub(crate) fn prose<'a>(&self, raw: &'a str) -> Cow<'a, str> {
         let urls = self.urls_in(raw);
         match self.text(&urls) {
             Cow::Owned(redacted) => Cow::Owned(redacted),
@@ -541,7 +541,7 @@ fn part(raw: &str, from: usize, to: usize) -> Cow<'_, str> {
 /// Whether `text` is a fingerprint as [`Redactor::fingerprint`] writes it
 /// (`sha256:` and eight lower-case hex digits): what a redacted record holds
 /// in place of a secret.
-pub fn is_fingerprint(text: &str) -> bool {
+pub(crate) fn is_fingerprint(text: &str) -> bool {
     text.strip_prefix("sha256:").is_some_and(|hex| {
         hex.len() == 8
             && hex

@@ -14,13 +14,16 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Severity {
+    /// Worth knowing; Trakt will not reject the request for it.
     Info,
+    /// Trakt may reject the request, or a client may misread the answer.
     Warning,
     /// Trakt (or Stremio's bridge) will reject the request.
     Error,
 }
 
 impl Severity {
+    /// The severity as the records spell it.
     pub fn as_str(self) -> &'static str {
         match self {
             Severity::Info => "info",
@@ -38,16 +41,18 @@ impl Severity {
 pub struct RuleId(Cow<'static, str>);
 
 impl RuleId {
+    /// The id of a rule defined in the code.
     pub const fn from_static(id: &'static str) -> RuleId {
         RuleId(Cow::Borrowed(id))
     }
 
+    /// The id as text.
     pub fn as_str(&self) -> &str {
         &self.0
     }
 
     /// The family: the id's first part (`route` of `route.renamed`).
-    pub fn family(&self) -> &str {
+    pub(crate) fn family(&self) -> &str {
         self.0.split('.').next().unwrap_or_default()
     }
 }
@@ -102,10 +107,12 @@ pub struct Location {
 }
 
 impl Location {
+    /// What the location names (a header, a JSON pointer, …).
     pub fn kind(&self) -> LocationKind {
         self.kind
     }
 
+    /// The location as text.
     pub fn as_str(&self) -> &str {
         &self.text
     }
@@ -190,8 +197,11 @@ impl<'de> Deserialize<'de> for Location {
 /// One problem found in one request.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Finding {
+    /// The rule that found it.
     pub rule: RuleId,
+    /// How sure the rule is that the request will be rejected.
     pub severity: Severity,
+    /// What is wrong, in words.
     pub message: String,
     /// A header name, a JSON pointer, a query parameter, or `/` for the whole request.
     pub location: Location,
@@ -210,7 +220,7 @@ pub struct Finding {
 
 impl Finding {
     /// Attaches the repair for this finding.
-    pub fn with_fix(mut self, fix: Fix) -> Finding {
+    pub(crate) fn with_fix(mut self, fix: Fix) -> Finding {
         self.fix = Some(fix);
         self
     }
@@ -219,9 +229,13 @@ impl Finding {
 /// One rewrite, as the logs show it: which rule, where, and the text before and after.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FixRecord {
+    /// The rule whose finding was repaired.
     pub rule: RuleId,
+    /// Where the change was made.
     pub location: String,
+    /// The text before.
     pub before: String,
+    /// The text after.
     pub after: String,
 }
 
@@ -230,16 +244,31 @@ pub struct FixRecord {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Fix {
     /// Set a header (replacing every value it had).
-    SetHeader { name: String, value: String },
+    SetHeader {
+        /// The header's name.
+        name: String,
+        /// Its new value.
+        value: String,
+    },
     /// Rename a header, keeping its value.
-    RenameHeader { from: String, to: String },
+    RenameHeader {
+        /// The name it has.
+        from: String,
+        /// The name it gets.
+        to: String,
+    },
     /// Remove repeated identical values of a header, keeping the first.
-    DedupeHeader { name: String },
+    DedupeHeader {
+        /// The header's name.
+        name: String,
+    },
     /// Remove a UTF-8 byte order mark from the start of the body.
     StripBom,
     /// Replace the JSON value at a pointer.
     SetJson {
+        /// Where, as a JSON pointer.
         pointer: String,
+        /// The new value.
         value: serde_json::Value,
     },
     /// Rewrite a form-encoded body as a JSON object of its fields, with
@@ -254,10 +283,13 @@ pub enum Fix {
 /// The explanation attached to a failed (or quietly incomplete) exchange.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Diagnosis {
+    /// One line: what happened.
     pub summary: String,
     #[serde(default)]
+    /// Why, line by line.
     pub causes: Vec<String>,
     #[serde(default)]
+    /// What to do, line by line.
     pub remedies: Vec<String>,
 }
 

@@ -31,14 +31,23 @@ use crate::text::host_and_path;
 /// A kind of secret the redaction replaces, as the user names it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum SecretKind {
+    /// An OAuth access token (`Authorization: Bearer`).
     AccessToken,
+    /// An OAuth refresh token.
     RefreshToken,
+    /// The OAuth client secret.
     ClientSecret,
+    /// An OAuth authorization code.
     OAuthCode,
+    /// A device code of the device flow.
     DeviceCode,
+    /// A PKCE code verifier.
     CodeVerifier,
+    /// Stremio's session key (`authKey`).
     AuthKey,
+    /// An OpenID id token.
     IdToken,
+    /// A password.
     Password,
     /// Anything else that was redacted (a cookie, another auth scheme):
     /// supply the whole header with `--header` instead.
@@ -46,6 +55,7 @@ pub enum SecretKind {
 }
 
 impl SecretKind {
+    /// Every kind, in the order the user is asked for them.
     pub const ALL: [SecretKind; 10] = [
         SecretKind::AccessToken,
         SecretKind::RefreshToken,
@@ -153,9 +163,11 @@ impl fmt::Display for SecretKind {
 /// Where a redacted secret sits in a request.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Place {
+    /// The URL (its query).
     Url,
     /// The header field's lower-cased name.
     Header(String),
+    /// The body.
     Body,
 }
 
@@ -173,8 +185,11 @@ impl fmt::Display for Place {
 /// and where.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct NeededSecret {
+    /// Which kind of secret.
     pub kind: SecretKind,
+    /// The fingerprint the record holds in its place.
     pub fingerprint: String,
+    /// Where it sits.
     pub place: Place,
 }
 
@@ -272,18 +287,22 @@ impl fmt::Debug for Secrets {
 }
 
 impl Secrets {
+    /// No secrets.
     pub fn new() -> Secrets {
         Secrets::default()
     }
 
+    /// Supplies the secret of `kind`.
     pub fn set(&mut self, kind: SecretKind, value: impl Into<String>) {
         self.0.insert(kind, value.into());
     }
 
+    /// The secret of `kind`, if supplied.
     pub fn get(&self, kind: SecretKind) -> Option<&str> {
         self.0.get(&kind).map(String::as_str)
     }
 
+    /// Whether the secret of `kind` was supplied.
     pub fn contains(&self, kind: SecretKind) -> bool {
         self.0.contains_key(&kind)
     }
@@ -387,7 +406,12 @@ pub fn not_as_recorded(
 #[derive(Debug, Clone, PartialEq)]
 pub enum Refusal {
     /// Only the first bytes of the body were captured.
-    Truncated { captured: usize, size: u64 },
+    Truncated {
+        /// The bytes captured.
+        captured: usize,
+        /// The body's whole size.
+        size: u64,
+    },
     /// The record lacks these secrets: supply them by name.
     MissingSecrets(Vec<NeededSecret>),
     /// A supplied value or header cannot be sent.
@@ -570,7 +594,7 @@ pub fn with_fixes(request: &Request, at: OffsetDateTime) -> (Request, Vec<FixRec
 }
 
 /// Whether sending `method` may change something on the server.
-pub fn is_write(method: &str) -> bool {
+pub(crate) fn is_write(method: &str) -> bool {
     !matches!(
         method.to_ascii_uppercase().as_str(),
         "GET" | "HEAD" | "OPTIONS"
@@ -665,7 +689,9 @@ pub fn refuse_spent(spent: Vec<Finding>, force: bool) -> Option<Refusal> {
 /// Where a restored secret may be sent: an https origin (host and port).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SecretOrigin {
+    /// The host.
     pub host: String,
+    /// The port.
     pub port: u16,
 }
 

@@ -16,13 +16,15 @@ use crate::exchange::{Exchange, Request};
 use crate::lint::session::{
     CODE_REUSED, REFRESH_REUSED, RETRY_TOO_EARLY, TOKEN_EXPIRED, TOKEN_REVOKED, WRITE_TOO_FAST,
 };
+use crate::parsed::Parsed;
 use crate::redact::Redactor;
 use crate::report::Finding;
 use crate::spec::stremio::is_link_flow;
-use crate::spec::trakt::{is_oauth_path, Operation, API_HOSTS};
-use crate::text::{between, expiry, host_and_path, when};
+use crate::spec::trakt::{is_oauth_path, Operation};
+use crate::text::{between, expiry, when};
 
 #[derive(Debug, Default)]
+/// What a session of exchanges has shown so far (tokens issued and revoked, single-use secrets spent, write pace, 429 windows, Stremio's accounts), to judge the next request against.
 pub struct Session {
     codes: HashMap<String, OffsetDateTime>,
     refreshed: HashMap<String, OffsetDateTime>,
@@ -58,6 +60,7 @@ fn is_write(request: &Request) -> bool {
 }
 
 impl Session {
+    /// A session whose fingerprints use a key of this run only.
     pub fn new() -> Self {
         Session::default()
     }
@@ -72,7 +75,7 @@ impl Session {
     }
 
     /// Records that `token` expires at `expires_at` (learnt from Trakt or from Stremio's getUser).
-    pub fn learn_expiry(&mut self, token: &str, expires_at: OffsetDateTime) {
+    pub(crate) fn learn_expiry(&mut self, token: &str, expires_at: OffsetDateTime) {
         self.expiry
             .insert(self.redactor.fingerprint(token), expires_at);
     }
@@ -93,11 +96,10 @@ impl Session {
     /// spent (a code exchanged, a refresh token that succeeded): what
     /// [`Session::observe_request`] would flag, without recording anything.
     /// A resend checks this before it sends (at `at`).
-    pub fn spent(&self, request: &Request, at: OffsetDateTime) -> Vec<Finding> {
+    /// `parsed` is the request's target.
+    pub fn spent(&self, parsed: &Parsed, request: &Request, at: OffsetDateTime) -> Vec<Finding> {
         let mut out = Vec::new();
-        let (host, path) = host_and_path(&request.url);
-        if !API_HOSTS.contains(&host.as_ref()) || Operation::of(path) != Some(Operation::OAuthToken)
-        {
+        if !parsed.is_trakt_api_host() || parsed.operation != Some(Operation::OAuthToken) {
             return out;
         }
         let Some(body) = request.body.json() else {
@@ -129,9 +131,9 @@ impl Session {
 
     /// How long a write sent at `at` must wait to keep Trakt's one write per
     /// second per token; zero when it may go now (or is no write to Trakt).
-    pub fn write_wait(&self, request: &Request, at: OffsetDateTime) -> Duration {
-        let (host, path) = host_and_path(&request.url);
-        if !is_write(request) || is_oauth_path(path) || !API_HOSTS.contains(&host.as_ref()) {
+    /// `parsed` is the request's target.
+    pub fn write_wait(&self, parsed: &Parsed, request: &Request, at: OffsetDateTime) -> Duration {
+        if !is_write(request) || is_oauth_path(&parsed.path) || !parsed.is_trakt_api_host() {
             return Duration::ZERO;
         }
         let Some(token) = bearer(request) else {
@@ -147,24 +149,43 @@ impl Session {
 
     /// Keeps each token state of Stremio's sign-in and getUser answers
     /// (expired, expiring, no link) to the first answer that shows it.
-    pub fn once_per_token(&mut self, exchange: &Exchange, findings: &mut Vec<Finding>) {
+    /// `parsed` is the exchange's request target.
+    pub(crate) fn once_per_token(
+        &mut self,
+        parsed: &Parsed,
+        exchange: &Exchange,
+        findings: &mut Vec<Finding>,
+    ) {
         self.stremio
-            .once_per_token(exchange, findings, &self.redactor);
+            .once_per_token(parsed, exchange, findings, &self.redactor);
     }
 
     /// The Stremio app and shell version its events named last (for diagnoses).
-    pub fn stremio_client(&self) -> Option<String> {
+    pub(crate) fn stremio_client(&self) -> Option<String> {
         self.stremio.client().map(str::to_string)
     }
 
     /// Findings about a request given what came before it; records it.
     pub fn observe_request(&mut self, request: &Request, at: OffsetDateTime) -> Vec<Finding> {
+        self.observe_parsed_request(&Parsed::of(request), request, at)
+    }
+
+    /// [`Session::observe_request`] of a request whose target was already read.
+    pub(crate) fn observe_parsed_request(
+        &mut self,
+        parsed: &Parsed,
+        request: &Request,
+        at: OffsetDateTime,
+    ) -> Vec<Finding> {
         let mut out = Vec::new();
-        let (host, path) = host_and_path(&request.url);
-        if host == crate::spec::stremio::API_HOST || is_link_flow(&host, path) {
-            out.extend(self.stremio.observe_request(request, at, &self.redactor));
+        let (host, path) = (parsed.host.as_str(), parsed.path.as_str());
+        if host == crate::spec::stremio::API_HOST || is_link_flow(host, path) {
+            out.extend(
+                self.stremio
+                    .observe_request(parsed, request, at, &self.redactor),
+            );
         }
-        if !API_HOSTS.contains(&host.as_ref()) {
+        if !parsed.is_trakt_api_host() {
             return out;
         }
         // The token's fingerprint keys the client here and the token below: made once.
@@ -195,8 +216,8 @@ impl Session {
                 }
             }
         }
-        if Operation::of(path) == Some(Operation::OAuthToken) {
-            out.extend(self.spent(request, at));
+        if parsed.operation == Some(Operation::OAuthToken) {
+            out.extend(self.spent(parsed, request, at));
             // A code is spent the moment it is sent; a refresh token only
             // once Trakt accepted it (see `observe_exchange`).
             let body = request.body.json();
@@ -252,19 +273,29 @@ impl Session {
     /// Returns what the exchange tells now that its answer is known (Stremio's
     /// unlink or addon removal, said only once the server accepted them).
     pub fn observe_exchange(&mut self, exchange: &Exchange) -> Vec<Finding> {
-        let told = self.stremio.observe_exchange(exchange, &self.redactor);
-        self.learn_from_trakt(exchange);
+        self.observe_parsed_exchange(&Parsed::of(&exchange.request), exchange)
+    }
+
+    /// [`Session::observe_exchange`] of an exchange whose request target was already read.
+    pub(crate) fn observe_parsed_exchange(
+        &mut self,
+        parsed: &Parsed,
+        exchange: &Exchange,
+    ) -> Vec<Finding> {
+        let told = self
+            .stremio
+            .observe_exchange(parsed, exchange, &self.redactor);
+        self.learn_from_trakt(parsed, exchange);
         told
     }
 
     /// What a finished exchange with Trakt teaches: issued and revoked
     /// tokens, spent refresh tokens, 429 windows.
-    fn learn_from_trakt(&mut self, exchange: &Exchange) {
+    fn learn_from_trakt(&mut self, parsed: &Parsed, exchange: &Exchange) {
         let Some(response) = &exchange.response else {
             return;
         };
-        let (host, path) = host_and_path(&exchange.request.url);
-        if !API_HOSTS.contains(&host.as_ref()) {
+        if !parsed.is_trakt_api_host() {
             return;
         }
         let at = exchange.started_at;
@@ -299,7 +330,7 @@ impl Session {
         if !ok {
             return;
         }
-        match Operation::of(path) {
+        match parsed.operation {
             Some(Operation::OAuthToken | Operation::DeviceToken) => {
                 if let Some(body) = exchange.request.body.json() {
                     if let Some(refresh) = body.get("refresh_token").and_then(Value::as_str) {
@@ -418,7 +449,7 @@ mod tests {
 
     impl Session {
         fn spent_now(&self, request: &Request) -> Vec<Finding> {
-            self.spent(request, T0 + Duration::seconds(30))
+            self.spent(&Parsed::of(request), request, T0 + Duration::seconds(30))
         }
     }
 
@@ -456,18 +487,25 @@ mod tests {
     fn a_write_waits_until_a_second_after_the_last_one() {
         let mut s = Session::new();
         let write = request("POST", "/sync/history", Some("A"), "{}");
-        assert_eq!(s.write_wait(&write, T0), Duration::ZERO);
+        assert_eq!(
+            s.write_wait(&Parsed::of(&write), &write, T0),
+            Duration::ZERO
+        );
         s.observe_request(&write, T0);
         assert_eq!(
-            s.write_wait(&write, T0 + Duration::milliseconds(300)),
+            s.write_wait(
+                &Parsed::of(&write),
+                &write,
+                T0 + Duration::milliseconds(300)
+            ),
             Duration::milliseconds(700)
         );
         assert_eq!(
-            s.write_wait(&write, T0 + Duration::seconds(2)),
+            s.write_wait(&Parsed::of(&write), &write, T0 + Duration::seconds(2)),
             Duration::ZERO
         );
         let read = request("GET", "/sync/history", Some("A"), "");
-        assert_eq!(s.write_wait(&read, T0), Duration::ZERO);
+        assert_eq!(s.write_wait(&Parsed::of(&read), &read, T0), Duration::ZERO);
     }
 
     #[test]

@@ -23,7 +23,7 @@ use super::{Body, Headers, Request, Response};
 /// How far a body may expand before decoding stops: gzip and deflate cannot
 /// go past about 1032 to 1, and JSON from Trakt or Stremio compresses some
 /// 5 to 20 to 1, so anything beyond is a bomb, not an answer.
-pub const MAX_EXPANSION: usize = 1024;
+pub(crate) const MAX_EXPANSION: usize = 1024;
 
 /// Decoded bytes always allowed, whatever the ratio: a tiny compressed body
 /// (an empty JSON array in a 20-byte gzip) is never suspect.
@@ -48,6 +48,7 @@ pub struct Coding {
 /// Why a coded body could not be read whole.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DecodeProblem {
+    /// What kind of problem.
     pub kind: ProblemKind,
     /// In words, for the record and the finding.
     pub message: String,
@@ -55,6 +56,7 @@ pub struct DecodeProblem {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
+/// The kinds of [`DecodeProblem`].
 pub enum ProblemKind {
     /// The bytes are not valid for the coding, or the stream ends early:
     /// the body was cut or corrupted on the way.
@@ -127,7 +129,7 @@ struct Decoded {
 /// what the wire carried. `partial` is set for a byte range
 /// (`Content-Range`). A body that is not coded, or already decoded, is left
 /// as it is.
-pub fn decode_body(body: &mut Body, headers: &Headers, limit: usize, partial: bool) {
+pub(crate) fn decode_body(body: &mut Body, headers: &Headers, limit: usize, partial: bool) {
     if body.coding.is_some() || body.is_empty() {
         return;
     }
@@ -164,7 +166,7 @@ pub fn decode_response(response: &mut Response, limit: usize) {
 /// HAR: browsers and trakt-doctor write the decoded text) was coded on the
 /// wire, so that sending it again leaves the coding headers out.
 /// `wire_size` is the file's size on the wire, when it gives one.
-pub fn mark_decoded(body: &mut Body, headers: &Headers, wire_size: Option<u64>) {
+pub(crate) fn mark_decoded(body: &mut Body, headers: &Headers, wire_size: Option<u64>) {
     if body.coding.is_some() || body.is_empty() {
         return;
     }
@@ -350,7 +352,7 @@ fn deflate_reader<'a>(inner: Box<dyn Read + 'a>) -> std::io::Result<Box<dyn Read
 /// (decoded): the `Content-Encoding` and `Content-Length` of the coded
 /// original go. For sending a recorded body again (auto-fix, resend,
 /// replay, Copy as curl): trakt-doctor never keeps the compressed bytes.
-pub fn send_decoded(headers: &mut Headers, body: &mut Body) {
+pub(crate) fn send_decoded(headers: &mut Headers, body: &mut Body) {
     if body.coding.take().is_some() {
         headers.0.retain(|(name, _)| {
             !name.eq_ignore_ascii_case("content-encoding")

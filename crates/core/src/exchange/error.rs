@@ -61,7 +61,8 @@ impl ErrorKind {
     }
 
     /// The kind a record of this kind reads back as.
-    pub fn as_recorded(self) -> ErrorKind {
+    #[cfg(test)]
+    pub(crate) fn as_recorded(self) -> ErrorKind {
         match self {
             ErrorKind::UpstreamUnreachable | ErrorKind::UpstreamTls => ErrorKind::UpstreamFailed,
             other => other,
@@ -69,7 +70,8 @@ impl ErrorKind {
     }
 
     /// Whether the client, not the network or the upstream, ended the exchange.
-    pub fn is_client_side(self) -> bool {
+    #[cfg(test)]
+    pub(crate) fn is_client_side(self) -> bool {
         matches!(
             self,
             ErrorKind::ClientClosed
@@ -222,12 +224,14 @@ impl UpstreamCause {
 /// Why an exchange has no (complete) response.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ExchangeError {
+    /// What went wrong, by kind.
     pub kind: ErrorKind,
     /// What the record's `error` says.
     pub message: String,
 }
 
 impl ExchangeError {
+    /// An error of `kind` that the record words as `message`.
     pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
         ExchangeError {
             kind,
@@ -257,7 +261,7 @@ impl std::error::Error for ExchangeError {}
 
 impl Exchange {
     /// The kind of the exchange's error, if it has one.
-    pub fn error_kind(&self) -> Option<ErrorKind> {
+    pub(crate) fn error_kind(&self) -> Option<ErrorKind> {
         self.error.as_deref().map(ErrorKind::of_recorded)
     }
 }

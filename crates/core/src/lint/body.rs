@@ -12,7 +12,7 @@ use crate::spec::schema::json_kind;
 use crate::spec::trakt::BodyShape;
 use crate::text::edit_distance;
 
-pub const JSON_INVALID: Rule = Rule {
+pub(crate) const JSON_INVALID: Rule = Rule {
     id: "body.json.invalid",
     severity: Severity::Error,
     scope: Scope::Request,
@@ -24,7 +24,7 @@ pub const JSON_INVALID: Rule = Rule {
     source: "Trakt docs: guides/required-headers.md (bodies are `application/json`) and guides/status-codes.md (400: request couldn't be parsed)",
 };
 
-pub const JSON_BOM: Rule = Rule {
+pub(crate) const JSON_BOM: Rule = Rule {
     id: "body.json.bom",
     severity: Severity::Warning,
     scope: Scope::Request,
@@ -36,6 +36,7 @@ pub const JSON_BOM: Rule = Rule {
     source: "trakt-doctor's own reading: RFC 8259 §8.1 forbids a byte order mark before JSON text but lets parsers ignore one, and what Trakt does with it is not known",
 };
 
+/// A body field of the wrong JSON type.
 pub const JSON_TYPE: Rule = Rule {
     id: "body.json.type",
     severity: Severity::Error,
@@ -48,6 +49,7 @@ pub const JSON_TYPE: Rule = Rule {
     source: "Trakt contract: the scrobble, checkin, sync, list item, comment and OAuth bodies are JSON objects",
 };
 
+/// A body that was not linted (not UTF-8, undecodable, or past the capture limit).
 pub const NOT_LINTED: Rule = Rule {
     id: "body.not-linted",
     severity: Severity::Info,
@@ -60,7 +62,7 @@ pub const NOT_LINTED: Rule = Rule {
     source: "trakt-doctor itself: bodies over --capture-limit, or not text, are forwarded without linting",
 };
 
-pub const ITEM_MISSING: Rule = Rule {
+pub(crate) const ITEM_MISSING: Rule = Rule {
     id: "body.item.missing",
     severity: Severity::Error,
     scope: Scope::Request,
@@ -72,7 +74,7 @@ pub const ITEM_MISSING: Rule = Rule {
     source: "Trakt docs: the Apiary scrobble and checkin bodies require a `movie` or an `episode` (or `show` and `episode`); Trakt contract: POST /scrobble/* and POST /checkin carry them, though their schemas do not mark them required",
 };
 
-pub const IDS_MISSING: Rule = Rule {
+pub(crate) const IDS_MISSING: Rule = Rule {
     id: "body.ids.missing",
     severity: Severity::Error,
     scope: Scope::Request,
@@ -84,7 +86,7 @@ pub const IDS_MISSING: Rule = Rule {
     source: "Trakt contract: the media objects of scrobble, checkin and sync bodies require `ids` (sync items may give `title` and `year` instead)",
 };
 
-pub const IDS_EMPTY: Rule = Rule {
+pub(crate) const IDS_EMPTY: Rule = Rule {
     id: "body.ids.empty",
     severity: Severity::Error,
     scope: Scope::Request,
@@ -96,7 +98,7 @@ pub const IDS_EMPTY: Rule = Rule {
     source: "Trakt contract: `ids` is an object that needs at least one of `trakt`, `slug`, `imdb`, `tmdb`, `tvdb`",
 };
 
-pub const IDS_INVALID: Rule = Rule {
+pub(crate) const IDS_INVALID: Rule = Rule {
     id: "body.ids.invalid",
     severity: Severity::Error,
     scope: Scope::Request,
@@ -108,7 +110,7 @@ pub const IDS_INVALID: Rule = Rule {
     source: "Trakt contract: `trakt`, `tmdb` and `tvdb` ids are integers, `imdb` a string; Trakt docs: guides/standard-media-objects.md; trakt-doctor's own reading: an IMDb id is `tt` and digits, as in Trakt's examples",
 };
 
-pub const NUMBER_STRING: Rule = Rule {
+pub(crate) const NUMBER_STRING: Rule = Rule {
     id: "body.number.string",
     severity: Severity::Error,
     scope: Scope::Request,
@@ -120,7 +122,7 @@ pub const NUMBER_STRING: Rule = Rule {
     source: "Trakt contract: `progress`, ratings, season and episode numbers and `trakt`/`tmdb`/`tvdb` ids are numbers; trakt-doctor's own reading: whether Trakt accepts a numeric string anyway is not known",
 };
 
-pub const PROGRESS_MISSING: Rule = Rule {
+pub(crate) const PROGRESS_MISSING: Rule = Rule {
     id: "body.progress.missing",
     severity: Severity::Error,
     scope: Scope::Request,
@@ -132,7 +134,7 @@ pub const PROGRESS_MISSING: Rule = Rule {
     source: "Trakt contract: the POST /scrobble/start, /pause and /stop bodies require `progress`",
 };
 
-pub const PROGRESS_RANGE: Rule = Rule {
+pub(crate) const PROGRESS_RANGE: Rule = Rule {
     id: "body.progress.range",
     severity: Severity::Error,
     scope: Scope::Request,
@@ -144,7 +146,7 @@ pub const PROGRESS_RANGE: Rule = Rule {
     source: "Trakt docs: Apiary scrobble (`progress` is a percentage between 0 and 100); trakt-doctor's own reading: the 422 for a value outside it (the contract sets no bounds)",
 };
 
-pub const PROGRESS_STOP_LOW: Rule = Rule {
+pub(crate) const PROGRESS_STOP_LOW: Rule = Rule {
     id: "body.progress.stop-low",
     severity: Severity::Warning,
     scope: Scope::Request,
@@ -156,7 +158,7 @@ pub const PROGRESS_STOP_LOW: Rule = Rule {
     source: "Trakt contract: contracts/scrobble/index.ts (a stop under 1 % answers 422 and is ignored, 1 % to 79 % is a pause, above 80 % a scrobble)",
 };
 
-pub const DATE_FORMAT: Rule = Rule {
+pub(crate) const DATE_FORMAT: Rule = Rule {
     id: "body.date.format",
     severity: Severity::Error,
     scope: Scope::Request,
@@ -168,7 +170,7 @@ pub const DATE_FORMAT: Rule = Rule {
     source: "Trakt docs: guides/dates.md and Apiary (dates are GMT, ISO 8601 like `2014-09-01T09:10:11.000Z`); trakt-doctor's own reading: that Trakt rejects other forms, a UTC offset among them (the contract types dates as plain text)",
 };
 
-pub const DATE_FUTURE: Rule = Rule {
+pub(crate) const DATE_FUTURE: Rule = Rule {
     id: "body.date.future",
     severity: Severity::Warning,
     scope: Scope::Request,
@@ -180,7 +182,7 @@ pub const DATE_FUTURE: Rule = Rule {
     source: "trakt-doctor's own reading: a date in the future is a time-zone or seconds-vs-milliseconds slip, and Trakt's answer to it is not documented",
 };
 
-pub const RATING_RANGE: Rule = Rule {
+pub(crate) const RATING_RANGE: Rule = Rule {
     id: "body.rating.range",
     severity: Severity::Error,
     scope: Scope::Request,
@@ -192,7 +194,7 @@ pub const RATING_RANGE: Rule = Rule {
     source: "Trakt contract: POST /sync/ratings items require `rating`, an integer from 1 to 10",
 };
 
-pub const ITEMS_EMPTY: Rule = Rule {
+pub(crate) const ITEMS_EMPTY: Rule = Rule {
     id: "body.items.empty",
     severity: Severity::Warning,
     scope: Scope::Request,
@@ -204,7 +206,7 @@ pub const ITEMS_EMPTY: Rule = Rule {
     source: "trakt-doctor's own reading: nothing to add or remove is a mistake, but the contract requires none of `movies`, `shows`, `seasons`, `episodes` and Trakt's answer to an empty body is not known",
 };
 
-pub const KEY_TYPO: Rule = Rule {
+pub(crate) const KEY_TYPO: Rule = Rule {
     id: "body.key.typo",
     severity: Severity::Warning,
     scope: Scope::Request,
@@ -216,6 +218,7 @@ pub const KEY_TYPO: Rule = Rule {
     source: "Trakt contract: the keys each body schema names; trakt-doctor's own reading: Trakt drops keys it does not know rather than rejecting them",
 };
 
+/// The body rules, in catalogue order.
 pub const RULES: &[&Rule] = &[
     &JSON_INVALID,
     &JSON_BOM,
@@ -297,6 +300,7 @@ fn pointer(base: &str, key: &str) -> String {
     }
 }
 
+/// The hand-written body rules for a request to Trakt's API.
 pub fn check(s: &Subject, out: &mut Vec<Finding>) {
     if s.has_bom {
         out.push(
@@ -731,7 +735,7 @@ fn unix_to_date(n: i64) -> Option<OffsetDateTime> {
 }
 
 /// `2014-09-01T09:10:11.000Z`, as Trakt writes dates.
-pub fn format_date(date: OffsetDateTime) -> String {
+pub(crate) fn format_date(date: OffsetDateTime) -> String {
     let date = date.to_offset(UtcOffset::UTC);
     format!(
         "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z",

@@ -20,7 +20,7 @@ const SOURCE_INTRO: &str = "Each rule names its **source**: where its certainty 
 
 /// Rules still `error` although no citation of theirs is evidence from
 /// Trakt or Stremio: their severity awaits a decision.
-pub fn unsourced_errors() -> Vec<&'static Rule> {
+pub(crate) fn unsourced_errors() -> Vec<&'static Rule> {
     catalogue()
         .into_iter()
         .filter(|r| r.severity == Severity::Error && !r.has_external_source())
@@ -149,7 +149,7 @@ fn anchor(id: &str) -> String {
 }
 
 /// Which contract the rules check against, in one sentence.
-pub fn contract_line() -> String {
+pub(crate) fn contract_line() -> String {
     let contract = trakt::contract();
     format!(
         "Requests to the Trakt API are checked against the {} ({} at {}): {} operations.",

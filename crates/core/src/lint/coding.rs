@@ -11,7 +11,7 @@ use super::{Finding, Rule, Scope, Severity};
 use crate::exchange::coding::{DecodeProblem, ProblemKind};
 use crate::exchange::{Body, Exchange, Request};
 
-pub const RESPONSE_CORRUPT: Rule = Rule {
+pub(crate) const RESPONSE_CORRUPT: Rule = Rule {
     id: "response.encoding.corrupt",
     severity: Severity::Warning,
     scope: Scope::Response,
@@ -23,7 +23,7 @@ pub const RESPONSE_CORRUPT: Rule = Rule {
     source: "trakt-doctor's own reading: a body that does not decode by its Content-Encoding (RFC 9110 §8.4) is broken for any client",
 };
 
-pub const RESPONSE_UNSUPPORTED: Rule = Rule {
+pub(crate) const RESPONSE_UNSUPPORTED: Rule = Rule {
     id: "response.encoding.unsupported",
     severity: Severity::Info,
     scope: Scope::Response,
@@ -35,7 +35,7 @@ pub const RESPONSE_UNSUPPORTED: Rule = Rule {
     source: "trakt-doctor itself: it decodes gzip, deflate, br and zstd, and no other coding",
 };
 
-pub const RESPONSE_TOO_LARGE: Rule = Rule {
+pub(crate) const RESPONSE_TOO_LARGE: Rule = Rule {
     id: "response.encoding.too-large",
     severity: Severity::Info,
     scope: Scope::Response,
@@ -47,6 +47,7 @@ pub const RESPONSE_TOO_LARGE: Rule = Rule {
     source: "trakt-doctor itself: decoding stops at --capture-limit and at 1024 times the compressed size",
 };
 
+/// A request body whose Content-Encoding could not be decoded.
 pub const REQUEST_UNDECODABLE: Rule = Rule {
     id: "body.encoding.undecodable",
     severity: Severity::Warning,
@@ -59,6 +60,7 @@ pub const REQUEST_UNDECODABLE: Rule = Rule {
     source: "trakt-doctor's own reading: a coded body the server cannot decode leaves it nothing to parse (RFC 9110 §8.4), and the contract describes plain JSON bodies",
 };
 
+/// The content-coding rules, in catalogue order.
 pub const RULES: &[&Rule] = &[
     &REQUEST_UNDECODABLE,
     &RESPONSE_CORRUPT,
@@ -73,14 +75,14 @@ pub(crate) fn problem(body: &Body) -> Option<&DecodeProblem> {
 
 /// The finding on a request whose coded body could not be decoded (one
 /// that only ran past the capture limit is not linted, as any large body).
-pub fn check_request(request: &Request, out: &mut Vec<Finding>) {
+pub(crate) fn check_request(request: &Request, out: &mut Vec<Finding>) {
     if let Some(problem) = problem(&request.body).filter(|p| p.kind != ProblemKind::TooLarge) {
         out.push(REQUEST_UNDECODABLE.finding("/", problem.message.clone()));
     }
 }
 
 /// The finding on an answer whose coded body could not be decoded whole.
-pub fn check_response(exchange: &Exchange) -> Option<Finding> {
+pub(crate) fn check_response(exchange: &Exchange) -> Option<Finding> {
     let problem = problem(&exchange.response.as_ref()?.body)?;
     let rule = match problem.kind {
         ProblemKind::Corrupt => &RESPONSE_CORRUPT,

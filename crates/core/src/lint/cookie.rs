@@ -10,9 +10,9 @@ use crate::spec::stremio::{cookie_site, is_link_flow};
 /// nginx's default `large_client_header_buffers 4 8k`: one header line
 /// (`Cookie: …` and its CRLF) must fit in 8192 bytes, or the answer is
 /// 400 "Request Header Or Cookie Too Large".
-pub const HEADER_LINE_LIMIT: usize = 8192;
+pub(crate) const HEADER_LINE_LIMIT: usize = 8192;
 
-pub const TOO_LARGE: Rule = Rule {
+pub(crate) const TOO_LARGE: Rule = Rule {
     id: "cookie.header.too-large",
     severity: Severity::Warning,
     scope: Scope::Request,
@@ -24,7 +24,7 @@ pub const TOO_LARGE: Rule = Rule {
     source: "trakt-doctor's own reading: nginx's documented default (`large_client_header_buffers 4 8k`) answers 400 \"Request Header Or Cookie Too Large\" to a longer line, but neither Trakt's nor Stremio's servers are known to run with it",
 };
 
-pub const DUPLICATE: Rule = Rule {
+pub(crate) const DUPLICATE: Rule = Rule {
     id: "cookie.name.duplicate",
     severity: Severity::Warning,
     scope: Scope::Request,
@@ -36,6 +36,7 @@ pub const DUPLICATE: Rule = Rule {
     source: "trakt-doctor's own reading: RFC 6265 §5.4 sends both cookies of one name, and which one a server reads is up to it",
 };
 
+/// The cookie rules, in catalogue order.
 pub const RULES: &[&Rule] = &[&TOO_LARGE, &DUPLICATE];
 
 /// The `Cookie` fields of a request as one list (HTTP/2 sends one field per
@@ -73,15 +74,16 @@ pub fn repeated(cookies: &str) -> Vec<(String, bool)> {
     out
 }
 
+/// The cookie rules for a step of the Trakt link.
 pub fn check(s: &Subject, out: &mut Vec<Finding>) {
-    if !is_link_flow(&s.host, &s.path) {
+    if !is_link_flow(s.host(), s.path()) {
         return;
     }
     let cookies = joined(s);
     if cookies.is_empty() {
         return;
     }
-    let site = cookie_site(&s.host);
+    let site = cookie_site(s.host());
     // "Cookie: " + value + CRLF.
     let line = cookies.len().saturating_add(10);
     if line > HEADER_LINE_LIMIT {
@@ -90,7 +92,7 @@ pub fn check(s: &Subject, out: &mut Vec<Finding>) {
             "cookie",
             format!(
                 "the Cookie header is {line} bytes ({count} cookies), over the 8192-byte header line nginx accepts by default: {} may answer 400 \"Request Header Or Cookie Too Large\"; clear the cookies of {site} (only that site)",
-                s.host
+                s.host()
             ),
         ));
     }
@@ -104,7 +106,7 @@ pub fn check(s: &Subject, out: &mut Vec<Finding>) {
             "cookie",
             format!(
                 "the cookie `{name}` is sent {how}: {} reads only one of them; clear the cookies of {site} (only that site)",
-                s.host
+                s.host()
             ),
         ));
     }

@@ -4,7 +4,7 @@ use super::{Finding, ParsedBody, Rule, Scope, Severity, Subject};
 use crate::report::Fix;
 use crate::spec::trakt::{Auth, API_VERSION};
 
-pub const API_VERSION_MISSING: Rule = Rule {
+pub(crate) const API_VERSION_MISSING: Rule = Rule {
     id: "header.api-version.missing",
     severity: Severity::Error,
     scope: Scope::Request,
@@ -16,7 +16,7 @@ pub const API_VERSION_MISSING: Rule = Rule {
     source: "Trakt docs: guides/required-headers.md lists `trakt-api-version: 2` among the required headers (the status Trakt answers without it is not documented)",
 };
 
-pub const API_VERSION_WRONG: Rule = Rule {
+pub(crate) const API_VERSION_WRONG: Rule = Rule {
     id: "header.api-version.wrong",
     severity: Severity::Error,
     scope: Scope::Request,
@@ -28,7 +28,7 @@ pub const API_VERSION_WRONG: Rule = Rule {
     source: "Trakt docs: guides/required-headers.md (`trakt-api-version: 2`, \"API version to use\"), which does not say what Trakt answers to another value",
 };
 
-pub const API_KEY_MISSING: Rule = Rule {
+pub(crate) const API_KEY_MISSING: Rule = Rule {
     id: "header.api-key.missing",
     severity: Severity::Error,
     scope: Scope::Request,
@@ -40,7 +40,7 @@ pub const API_KEY_MISSING: Rule = Rule {
     source: "Trakt docs: guides/required-headers.md (`trakt-api-key`, the app's client_id, is required) and guides/status-codes.md (403: invalid API key or unapproved app)",
 };
 
-pub const API_KEY_MISNAMED: Rule = Rule {
+pub(crate) const API_KEY_MISNAMED: Rule = Rule {
     id: "header.api-key.misnamed",
     severity: Severity::Error,
     scope: Scope::Request,
@@ -52,7 +52,7 @@ pub const API_KEY_MISNAMED: Rule = Rule {
     source: "Trakt docs: guides/required-headers.md names the header `trakt-api-key`, and guides/status-codes.md gives 403 for an invalid API key; trakt-doctor's own reading: proxies and CDNs may drop header names with underscores",
 };
 
-pub const API_KEY_MALFORMED: Rule = Rule {
+pub(crate) const API_KEY_MALFORMED: Rule = Rule {
     id: "header.api-key.malformed",
     severity: Severity::Warning,
     scope: Scope::Request,
@@ -64,7 +64,7 @@ pub const API_KEY_MALFORMED: Rule = Rule {
     source: "Trakt docs: guides/authentication-oauth.md (the key is the app's Client ID); trakt-doctor's own reading: client ids are 64 hexadecimal characters (Stremio's is), a form Trakt does not document",
 };
 
-pub const CONTENT_TYPE_MISSING: Rule = Rule {
+pub(crate) const CONTENT_TYPE_MISSING: Rule = Rule {
     id: "header.content-type.missing",
     severity: Severity::Error,
     scope: Scope::Request,
@@ -76,7 +76,7 @@ pub const CONTENT_TYPE_MISSING: Rule = Rule {
     source: "Trakt docs: guides/required-headers.md (`Content-Type: application/json`) and guides/status-codes.md (412: use application/json content type)",
 };
 
-pub const CONTENT_TYPE_WRONG: Rule = Rule {
+pub(crate) const CONTENT_TYPE_WRONG: Rule = Rule {
     id: "header.content-type.wrong",
     severity: Severity::Error,
     scope: Scope::Request,
@@ -88,7 +88,7 @@ pub const CONTENT_TYPE_WRONG: Rule = Rule {
     source: "Trakt docs: guides/required-headers.md (`Content-Type: application/json`) and guides/status-codes.md (412: use application/json content type)",
 };
 
-pub const USER_AGENT_MISSING: Rule = Rule {
+pub(crate) const USER_AGENT_MISSING: Rule = Rule {
     id: "header.user-agent.missing",
     severity: Severity::Error,
     scope: Scope::Request,
@@ -100,7 +100,7 @@ pub const USER_AGENT_MISSING: Rule = Rule {
     source: "Trakt docs: guides/required-headers.md lists User-Agent among the required headers; Observed: Cloudflare's 403 HTML \"Sorry, you have been blocked\" page for requests without one (trakt/trakt-api#670, #804, #478, raycast/extensions#25669, PNRxA/openposterdb#62), which outdates Trakt's 2017 \"we don't currently use the user agent\" (vankasteelj/trakt.tv#40)",
 };
 
-pub const USER_AGENT_GENERIC: Rule = Rule {
+pub(crate) const USER_AGENT_GENERIC: Rule = Rule {
     id: "header.user-agent.generic",
     severity: Severity::Warning,
     scope: Scope::Request,
@@ -112,7 +112,7 @@ pub const USER_AGENT_GENERIC: Rule = Rule {
     source: "Observed: Cloudflare blocks or challenges some library and outdated User-Agents (l3uddz/traktarr#180, rama1997/More-Like-This#39); Trakt docs: guides/required-headers.md suggests `MyAppName/1.0.0`",
 };
 
-pub const AUTHORIZATION_MISSING: Rule = Rule {
+pub(crate) const AUTHORIZATION_MISSING: Rule = Rule {
     id: "header.authorization.missing",
     severity: Severity::Error,
     scope: Scope::Request,
@@ -124,7 +124,7 @@ pub const AUTHORIZATION_MISSING: Rule = Rule {
     source: "Trakt contract: the operation's OAuth requirement (route `metadata.auth`, or the \"OAuth Required\" marker of its description); Trakt docs: guides/required-headers.md (all POST, PUT and DELETE calls need a token) and guides/status-codes.md (401: OAuth must be provided)",
 };
 
-pub const AUTHORIZATION_SCHEME: Rule = Rule {
+pub(crate) const AUTHORIZATION_SCHEME: Rule = Rule {
     id: "header.authorization.scheme",
     severity: Severity::Error,
     scope: Scope::Request,
@@ -136,7 +136,7 @@ pub const AUTHORIZATION_SCHEME: Rule = Rule {
     source: "Trakt docs: guides/required-headers.md (`Authorization: Bearer [access_token]`); trakt-doctor's own reading: that Trakt refuses a lower-case `bearer` is not known (RFC 7235 makes the scheme case-insensitive)",
 };
 
-pub const AUTHORIZATION_FORMAT: Rule = Rule {
+pub(crate) const AUTHORIZATION_FORMAT: Rule = Rule {
     id: "header.authorization.format",
     severity: Severity::Error,
     scope: Scope::Request,
@@ -148,7 +148,7 @@ pub const AUTHORIZATION_FORMAT: Rule = Rule {
     source: "Trakt docs: guides/required-headers.md (`Authorization: Bearer [access_token]`) and guides/status-codes.md (401: OAuth must be provided); trakt-doctor's own reading: quotes or extra spaces make the token another value",
 };
 
-pub const AUTHORIZATION_PLACEHOLDER: Rule = Rule {
+pub(crate) const AUTHORIZATION_PLACEHOLDER: Rule = Rule {
     id: "header.authorization.placeholder",
     severity: Severity::Error,
     scope: Scope::Request,
@@ -160,7 +160,7 @@ pub const AUTHORIZATION_PLACEHOLDER: Rule = Rule {
     source: "Trakt docs: guides/required-headers.md (the header carries the user's access_token) and guides/status-codes.md (401: OAuth must be provided)",
 };
 
-pub const DUPLICATE: Rule = Rule {
+pub(crate) const DUPLICATE: Rule = Rule {
     id: "header.duplicate",
     severity: Severity::Warning,
     scope: Scope::Request,
@@ -172,7 +172,7 @@ pub const DUPLICATE: Rule = Rule {
     source: "trakt-doctor's own reading: RFC 9110 §5.3 lets a server join repeated fields or pick one of them, and how Trakt reads them is not documented",
 };
 
-pub const NON_ASCII: Rule = Rule {
+pub(crate) const NON_ASCII: Rule = Rule {
     id: "header.non-ascii",
     severity: Severity::Warning,
     scope: Scope::Request,
@@ -184,6 +184,7 @@ pub const NON_ASCII: Rule = Rule {
     source: "trakt-doctor's own reading: a pasted typographic quote or invisible character makes a key or token another value (401 or 403 by guides/status-codes.md), but no Trakt source says how it treats non-ASCII header values, and the rule covers every header",
 };
 
+/// The header rules, in catalogue order.
 pub const RULES: &[&Rule] = &[
     &API_VERSION_MISSING,
     &API_VERSION_WRONG,
@@ -244,18 +245,19 @@ const GENERIC_AGENTS: &[&str] = &[
 ];
 
 /// The User-Agent auto-fix adds when a client sends none.
-pub fn autofix_user_agent() -> String {
+pub(crate) fn autofix_user_agent() -> String {
     format!(
         "trakt-doctor-autofix/{} (client sent no User-Agent)",
         env!("CARGO_PKG_VERSION")
     )
 }
 
+/// The header rules for a call to Trakt's API.
 pub fn check(s: &Subject, out: &mut Vec<Finding>) {
     let h = s.headers();
     // Trakt's contract sends OAuth calls with their JSON body alone: no API
     // key, no API version (the client id is in the body).
-    if !s.path.starts_with("/oauth/") {
+    if !s.path().starts_with("/oauth/") {
         check_api_version(s, out);
         check_api_key(s, out);
     }
@@ -443,7 +445,8 @@ fn check_authorization(s: &Subject, out: &mut Vec<Finding>) {
                 "authorization",
                 format!(
                     "{} {} requires `Authorization: Bearer <access_token>`",
-                    s.method, s.path
+                    s.method(),
+                    s.path()
                 ),
             ));
         }

@@ -3,6 +3,7 @@
 use super::{Rule, Scope};
 use crate::report::Severity;
 
+/// A stage of trakt-doctor's inspection failed on this exchange (a bug, said as a finding).
 pub const INTERNAL: Rule = Rule {
     id: "internal.inspection.failed",
     severity: Severity::Warning,
@@ -15,4 +16,5 @@ pub const INTERNAL: Rule = Rule {
     source: "trakt-doctor itself: a stage of its inspection failed, and the message names it",
 };
 
+/// The internal rules.
 pub const RULES: &[&Rule] = &[&INTERNAL];

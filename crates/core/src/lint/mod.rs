@@ -18,28 +18,18 @@ pub mod stremio;
 use time::OffsetDateTime;
 
 use crate::exchange::{Headers, Request};
+pub use crate::parsed::Contract;
+use crate::parsed::Parsed;
 use crate::report::{Finding, Severity};
-use crate::spec::trakt::{self, Endpoint, RouteMatch};
+use crate::spec::trakt::{Endpoint, RouteMatch};
 pub use rule::{Rule, Scope, SourceKind};
-
-/// Which contract a request must meet, by host.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Contract {
-    /// api.trakt.tv and apiz.trakt.tv: the Trakt API v2; also the OAuth
-    /// calls on auth.trakt.tv.
-    TraktApi,
-    /// trakt.tv and auth.trakt.tv's pages (the OAuth authorize page).
-    TraktWebsite,
-    /// api.strem.io and www.strem.io: Stremio's Trakt bridge.
-    Stremio,
-    /// Anything else: no Trakt rules apply.
-    Other,
-}
 
 /// The body, parsed once for every rule (and for auto-fix).
 #[derive(Debug)]
 pub enum ParsedBody {
+    /// No body.
     Empty,
+    /// A JSON body, parsed.
     Json(serde_json::Value),
     /// Not JSON: the parser's message with line and column.
     Invalid(String),
@@ -47,64 +37,23 @@ pub enum ParsedBody {
     Unlinted(&'static str),
 }
 
-/// A request prepared for the rules: split URL, matched route, parsed body.
+/// A request prepared for the rules: its target read once ([`Parsed`]), its body parsed.
 pub struct Subject<'a> {
+    /// The request as captured.
     pub request: &'a Request,
-    pub method: String,
-    pub host: String,
-    pub path: String,
-    pub query: Vec<(String, String)>,
-    pub contract: Contract,
-    pub route: Option<RouteMatch>,
+    /// Its method, host, path, query, contract and route.
+    pub parsed: &'a Parsed,
+    /// Whether the body starts with a UTF-8 byte order mark.
     pub has_bom: bool,
+    /// The body, parsed once for every rule.
     pub body: ParsedBody,
     /// When the request was sent (dates "in the future" are judged against it).
     pub at: OffsetDateTime,
 }
 
 impl<'a> Subject<'a> {
-    pub fn new(request: &'a Request, at: OffsetDateTime) -> Subject<'a> {
-        let pairs = |query: Option<&str>| query.map(crate::text::query_pairs).unwrap_or_default();
-        let (host, path, query) = match crate::text::plain_url(&request.url) {
-            Some((host, path, query)) => {
-                (host.to_ascii_lowercase(), path.to_string(), pairs(query))
-            }
-            None => {
-                let uri = request.uri();
-                let host = uri
-                    .as_ref()
-                    .and_then(|u| u.host())
-                    .unwrap_or_default()
-                    .to_ascii_lowercase();
-                let path = uri.as_ref().map_or("/", |u| u.path()).to_string();
-                (host, path, pairs(uri.as_ref().and_then(|u| u.query())))
-            }
-        };
-        // `//oauth/device/code` is the same call to Trakt as `/oauth/device/code`
-        // (one popular library sends it so): every rule reads one spelling.
-        let path = if path.contains("//") {
-            collapse_slashes(&path)
-        } else {
-            path
-        };
-        let method = request.method.to_ascii_uppercase();
-        let contract = if trakt::API_HOSTS.contains(&host.as_str())
-            || (trakt::AUTH_HOSTS.contains(&host.as_str())
-                && path.starts_with("/oauth/")
-                && path != "/oauth/authorize")
-        {
-            Contract::TraktApi
-        } else if trakt::WEBSITE_HOSTS.contains(&host.as_str())
-            || trakt::AUTH_HOSTS.contains(&host.as_str())
-        {
-            Contract::TraktWebsite
-        } else if host == crate::spec::stremio::API_HOST || host == crate::spec::stremio::WEB_HOST {
-            Contract::Stremio
-        } else {
-            Contract::Other
-        };
-        let route = (contract == Contract::TraktApi)
-            .then(|| trakt::match_route_with_query(&method, &path, &query));
+    /// `request` (whose target is `parsed`) sent at `at`, its body parsed.
+    pub fn new(request: &'a Request, parsed: &'a Parsed, at: OffsetDateTime) -> Subject<'a> {
         let raw = &request.body.bytes[..];
         let has_bom = raw.starts_with(b"\xEF\xBB\xBF");
         let undecodable = coding::problem(&request.body)
@@ -131,32 +80,63 @@ impl<'a> Subject<'a> {
         };
         Subject {
             request,
-            method,
-            host,
-            path,
-            query,
-            contract,
-            route,
+            parsed,
             has_bom,
             body,
             at,
         }
     }
 
+    /// The request's headers.
     pub fn headers(&self) -> &Headers {
         &self.request.headers
     }
 
+    /// The method in upper case.
+    pub fn method(&self) -> &str {
+        &self.parsed.method
+    }
+
+    /// The lower-cased host.
+    pub fn host(&self) -> &str {
+        &self.parsed.host
+    }
+
+    /// The path without query, runs of slashes as one.
+    pub fn path(&self) -> &str {
+        &self.parsed.path
+    }
+
+    /// The query's pairs.
+    pub fn query(&self) -> &[(String, String)] {
+        &self.parsed.query
+    }
+
+    /// The contract the request must meet.
+    pub fn contract(&self) -> Contract {
+        self.parsed.contract
+    }
+
+    /// The matched route, for a call to Trakt's API only (the rules judge
+    /// no other request against the API's routes).
+    pub fn route(&self) -> Option<&RouteMatch> {
+        self.parsed
+            .route
+            .as_ref()
+            .filter(|_| self.parsed.contract == Contract::TraktApi)
+    }
+
     /// The matched endpoint, when the route is known.
     pub fn endpoint(&self) -> Option<&'static Endpoint> {
-        match &self.route {
+        match self.route() {
             Some(RouteMatch::Found { endpoint, .. }) => Some(endpoint),
             _ => None,
         }
     }
 
+    /// The value of the path placeholder `name` in the matched route.
     pub fn param(&self, name: &str) -> Option<&str> {
-        match &self.route {
+        match self.route() {
             Some(RouteMatch::Found { params, .. }) => params
                 .iter()
                 .find(|(n, _)| n == name)
@@ -165,6 +145,7 @@ impl<'a> Subject<'a> {
         }
     }
 
+    /// The body as JSON, when it is.
     pub fn json(&self) -> Option<&serde_json::Value> {
         match &self.body {
             ParsedBody::Json(v) => Some(v),
@@ -173,20 +154,14 @@ impl<'a> Subject<'a> {
     }
 }
 
-/// `path` with every run of slashes written as one.
-fn collapse_slashes(path: &str) -> String {
-    let mut out = String::with_capacity(path.len());
-    for c in path.chars() {
-        if c != '/' || !out.ends_with('/') {
-            out.push(c);
-        }
-    }
-    out
-}
-
 /// Lints one request; findings come out in a stable order (by family, then position).
 pub fn check(request: &Request, at: OffsetDateTime) -> Vec<Finding> {
-    check_subject(&Subject::new(request, at))
+    check_parsed(request, &Parsed::of(request), at)
+}
+
+/// [`check`] of a request whose target was already read.
+pub(crate) fn check_parsed(request: &Request, parsed: &Parsed, at: OffsetDateTime) -> Vec<Finding> {
+    check_subject(&Subject::new(request, parsed, at))
 }
 
 /// Whether the browser made this request on its own: a navigation, or a
@@ -194,24 +169,26 @@ pub fn check(request: &Request, at: OffsetDateTime) -> Vec<Finding> {
 /// request is not an API call and carries no API headers. Only the
 /// browser's own `Sec-Fetch-*` headers say so: a script's call without them
 /// is linted as before. A script's `fetch()` is `mode: cors`, `dest: empty`.
-pub fn is_browser_initiated(headers: &Headers) -> bool {
+pub(crate) fn is_browser_initiated(headers: &Headers) -> bool {
     let mode = headers.get("sec-fetch-mode").map(str::trim);
     let dest = headers.get("sec-fetch-dest").map(str::trim);
     matches!(mode, Some(m) if m.eq_ignore_ascii_case("navigate") || m.eq_ignore_ascii_case("no-cors"))
         || matches!(dest, Some(d) if !d.is_empty() && !d.eq_ignore_ascii_case("empty"))
 }
 
-pub fn check_subject(subject: &Subject) -> Vec<Finding> {
+pub(crate) fn check_subject(subject: &Subject) -> Vec<Finding> {
     let mut out = Vec::new();
     coding::check_request(subject.request, &mut out);
-    if subject.contract != Contract::Other {
+    if subject.contract() != Contract::Other {
         cookie::check(subject, &mut out);
     }
-    match subject.contract {
+    match subject.contract() {
         // A browser opening the authorize page sends no API headers: only the OAuth rules apply.
-        Contract::TraktApi if subject.path == "/oauth/authorize" => oauth::check(subject, &mut out),
+        Contract::TraktApi if subject.path() == "/oauth/authorize" => {
+            oauth::check(subject, &mut out)
+        }
         // A browser's CORS preflight asks whether it may call; it is not the call.
-        Contract::TraktApi if subject.method == "OPTIONS" => {}
+        Contract::TraktApi if subject.method() == "OPTIONS" => {}
         // A navigation or a favicon is not an API call either: no API
         // headers, no route; an OAuth body (a form) is still read.
         Contract::TraktApi if is_browser_initiated(subject.headers()) => {
@@ -248,6 +225,7 @@ pub fn catalogue() -> Vec<&'static Rule> {
     rules
 }
 
+/// The rule with this id, if the catalogue has it.
 pub fn rule(id: &str) -> Option<&'static Rule> {
     catalogue().into_iter().find(|r| r.id == id)
 }

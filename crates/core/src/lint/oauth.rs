@@ -6,7 +6,7 @@ use super::{Contract, Finding, ParsedBody, Rule, Scope, Severity, Subject};
 use crate::report::Fix;
 use crate::spec::trakt::BodyShape;
 
-pub const TOKEN_FIELD_MISSING: Rule = Rule {
+pub(crate) const TOKEN_FIELD_MISSING: Rule = Rule {
     id: "oauth.token.field-missing",
     severity: Severity::Error,
     scope: Scope::Request,
@@ -18,7 +18,7 @@ pub const TOKEN_FIELD_MISSING: Rule = Rule {
     source: "Trakt contract: POST /oauth/token requires `code` or `refresh_token`, `client_id`, `client_secret`, `redirect_uri` and `grant_type` (contracts/oauth/schema/request/tokenRequestSchema.ts, tokenRefreshSchema.ts); Maintainer: trakt/trakt-api#367 (PKCE's `code_verifier` works on the live API in place of `client_secret`)",
 };
 
-pub const GRANT_TYPE: Rule = Rule {
+pub(crate) const GRANT_TYPE: Rule = Rule {
     id: "oauth.token.grant-type",
     severity: Severity::Error,
     scope: Scope::Request,
@@ -30,7 +30,7 @@ pub const GRANT_TYPE: Rule = Rule {
     source: "Trakt contract: the two POST /oauth/token bodies, `grant_type` `authorization_code` and `refresh_token` (contracts/oauth/schema/request/tokenRequestSchema.ts, tokenRefreshSchema.ts); trakt-doctor's own reading: the `unsupported_grant_type` answer",
 };
 
-pub const DEVICE_FIELD_MISSING: Rule = Rule {
+pub(crate) const DEVICE_FIELD_MISSING: Rule = Rule {
     id: "oauth.device.field-missing",
     severity: Severity::Error,
     scope: Scope::Request,
@@ -42,7 +42,7 @@ pub const DEVICE_FIELD_MISSING: Rule = Rule {
     source: "Trakt contract: POST /oauth/device/code requires `client_id`, POST /oauth/device/token `code`, `client_id` and `client_secret`, and contracts/oauth/index.ts answers 404 to an invalid device_code",
 };
 
-pub const REVOKE_FIELD_MISSING: Rule = Rule {
+pub(crate) const REVOKE_FIELD_MISSING: Rule = Rule {
     id: "oauth.revoke.field-missing",
     severity: Severity::Error,
     scope: Scope::Request,
@@ -55,7 +55,7 @@ pub const REVOKE_FIELD_MISSING: Rule = Rule {
     source: "Trakt contract: POST /oauth/revoke requires `token`, `client_id` and `client_secret` (contracts/oauth/index.ts)",
 };
 
-pub const CLIENT_SECRET_MISSING: Rule = Rule {
+pub(crate) const CLIENT_SECRET_MISSING: Rule = Rule {
     id: "oauth.client-secret.missing",
     severity: Severity::Warning,
     scope: Scope::Request,
@@ -67,7 +67,7 @@ pub const CLIENT_SECRET_MISSING: Rule = Rule {
     source: "Trakt contract: POST /oauth/token (refresh), /oauth/device/token and /oauth/revoke require `client_secret`; Maintainer: trakt/trakt-api#367 (PKCE works on the live API with `code_verifier` in its place); Trakt docs: guides/pkce.md (the client secret is deprecated for sign-in, future apps may get none)",
 };
 
-pub const FORM_BODY: Rule = Rule {
+pub(crate) const FORM_BODY: Rule = Rule {
     id: "oauth.body.form",
     severity: Severity::Error,
     scope: Scope::Request,
@@ -79,7 +79,7 @@ pub const FORM_BODY: Rule = Rule {
     source: "Observed: elgatito/plugin.video.elementum#1187 (since 2026-07 a form body on Trakt's OAuth endpoints answers 400 `invalid_request` \"client_id is required\"); Trakt contract: the OAuth bodies are JSON objects",
 };
 
-pub const BASIC_CREDENTIALS: Rule = Rule {
+pub(crate) const BASIC_CREDENTIALS: Rule = Rule {
     id: "oauth.basic-credentials",
     severity: Severity::Error,
     scope: Scope::Request,
@@ -91,7 +91,7 @@ pub const BASIC_CREDENTIALS: Rule = Rule {
     source: "Observed: trakt/trakt-api#903 (HTTP Basic client credentials are not read); Trakt contract: `client_id` and `client_secret` are fields of the JSON body",
 };
 
-pub const AUTHORIZE_API_HOST: Rule = Rule {
+pub(crate) const AUTHORIZE_API_HOST: Rule = Rule {
     id: "oauth.authorize.api-host",
     severity: Severity::Error,
     scope: Scope::Request,
@@ -103,7 +103,7 @@ pub const AUTHORIZE_API_HOST: Rule = Rule {
     source: "Maintainer: trakt/trakt-api#646 (Trakt staff: the authorize page on the API host is the wrong URL, the sign-in there ends in 400); Trakt contract: contracts/oauth/index.ts (the authorize page is on the website host, not the API host)",
 };
 
-pub const AUTHORIZE_PARAM: Rule = Rule {
+pub(crate) const AUTHORIZE_PARAM: Rule = Rule {
     id: "oauth.authorize.param",
     severity: Severity::Error,
     scope: Scope::Request,
@@ -115,6 +115,7 @@ pub const AUTHORIZE_PARAM: Rule = Rule {
     source: "Trakt contract: GET /oauth/authorize reads `response_type=code`, `client_id`, `redirect_uri` and `state` (contracts/oauth/index.ts); Trakt docs: guides/authentication-oauth.md (`redirect_uri` must match the app's exactly)",
 };
 
+/// The OAuth rules, in catalogue order.
 pub const RULES: &[&Rule] = &[
     &TOKEN_FIELD_MISSING,
     &GRANT_TYPE,
@@ -127,14 +128,15 @@ pub const RULES: &[&Rule] = &[
     &AUTHORIZE_PARAM,
 ];
 
+/// The OAuth rules: the token, device and revoke calls and the authorize page.
 pub fn check(s: &Subject, out: &mut Vec<Finding>) {
-    if s.path == "/oauth/authorize" {
-        if s.contract == Contract::TraktApi {
+    if s.path() == "/oauth/authorize" {
+        if s.contract() == Contract::TraktApi {
             out.push(AUTHORIZE_API_HOST.finding(
                 "host",
                 format!(
                     "the authorize page is on trakt.tv, not {}: Trakt answers 400 here",
-                    s.host
+                    s.host()
                 ),
             ));
         }
@@ -351,11 +353,11 @@ fn token(body: &Map<String, Value>, out: &mut Vec<Finding>) {
 }
 
 fn authorize_params(s: &Subject, out: &mut Vec<Finding>) {
-    authorize_query(&s.query, out);
+    authorize_query(s.query(), out);
 }
 
 /// Checks the query of an authorize URL (also used on Stremio's link redirect).
-pub fn authorize_query(query: &[(String, String)], out: &mut Vec<Finding>) {
+pub(crate) fn authorize_query(query: &[(String, String)], out: &mut Vec<Finding>) {
     let get = |k: &str| {
         query
             .iter()

@@ -5,10 +5,11 @@
 
 use super::{Finding, Rule, Scope, Severity};
 use crate::exchange::Exchange;
+use crate::parsed::Parsed;
 use crate::spec::schema::{Problem, Validator};
 use crate::spec::trakt::{self, RouteMatch};
 
-pub const SCHEMA: Rule = Rule {
+pub(crate) const SCHEMA: Rule = Rule {
     id: "response.schema",
     severity: Severity::Info,
     scope: Scope::Response,
@@ -20,6 +21,7 @@ pub const SCHEMA: Rule = Rule {
     source: "Trakt contract: the operation's success response schema",
 };
 
+/// The answer rules.
 pub const RULES: &[&Rule] = &[&SCHEMA];
 
 /// Items of each list looked at: enough to see a changed shape, cheap on a page of 250.
@@ -28,22 +30,16 @@ const SAMPLE: usize = 5;
 const QUOTED: usize = 3;
 
 /// The finding for a finished exchange with Trakt, if its success answer departs from the contract.
-pub fn check(exchange: &Exchange) -> Option<Finding> {
+/// `parsed` is the request's target, its route matched when it was inspected
+/// (for Trakt's API and OAuth hosts only).
+pub fn check(parsed: &Parsed, exchange: &Exchange) -> Option<Finding> {
     let response = exchange.response.as_ref()?;
     if !(200..300).contains(&response.status) || response.body.truncated {
         return None;
     }
-    let (host, path) = crate::text::host_and_path(&exchange.request.url);
-    if !trakt::API_HOSTS.contains(&host.as_ref()) && !trakt::AUTH_HOSTS.contains(&host.as_ref()) {
-        return None;
-    }
-    let query = crate::text::plain_url(&exchange.request.url)
-        .and_then(|(_, _, query)| query)
-        .map(crate::text::query_pairs)
-        .unwrap_or_default();
-    let RouteMatch::Found {
+    let Some(RouteMatch::Found {
         endpoint, invalid, ..
-    } = trakt::find_route_with_query(&exchange.request.method, path, &query)
+    }) = &parsed.route
     else {
         return None;
     };
@@ -128,16 +124,21 @@ mod tests {
 
     const TRENDING: &str = "https://api.trakt.tv/movies/trending";
 
+    /// [`check`] of an exchange, its request read here.
+    fn checked(exchange: &Exchange) -> Option<Finding> {
+        check(&Parsed::of(&exchange.request), exchange)
+    }
+
     #[test]
     fn an_answer_in_the_promised_shape_says_nothing() {
         let body = r#"[{"watchers":12,"movie":{"title":"Tron","year":2010,"ids":{"trakt":1,"slug":"tron-legacy-2010","imdb":"tt1104001","tmdb":20526}}}]"#;
-        assert_eq!(check(&answer(TRENDING, 200, body)), None);
+        assert_eq!(checked(&answer(TRENDING, 200, body)), None);
     }
 
     #[test]
     fn a_changed_answer_is_one_finding_naming_its_places() {
         let body = r#"[{"watchers":"12","movie":{"year":2010,"ids":{"trakt":1,"slug":"tron"}}}]"#;
-        let finding = check(&answer(TRENDING, 200, body)).expect("a finding");
+        let finding = checked(&answer(TRENDING, 200, body)).expect("a finding");
         assert_eq!(finding.rule, "response.schema");
         assert_eq!(finding.severity, Severity::Info);
         assert!(
@@ -154,11 +155,11 @@ mod tests {
 
     #[test]
     fn failures_and_other_hosts_are_not_judged() {
-        assert_eq!(check(&answer(TRENDING, 404, "{}")), None);
+        assert_eq!(checked(&answer(TRENDING, 404, "{}")), None);
         assert_eq!(
-            check(&answer("https://api.strem.io/movies/trending", 200, "{}")),
+            checked(&answer("https://api.strem.io/movies/trending", 200, "{}")),
             None
         );
-        assert_eq!(check(&answer(TRENDING, 200, "not json")), None);
+        assert_eq!(checked(&answer(TRENDING, 200, "not json")), None);
     }
 }

@@ -13,7 +13,7 @@ use crate::spec::schema::{self, Kind, Schema};
 use crate::spec::trakt::{self, BodyShape, RouteMatch, MAX_PAGE_LIMIT};
 use crate::text::edit_distance;
 
-pub const UNKNOWN: Rule = Rule {
+pub(crate) const UNKNOWN: Rule = Rule {
     id: "route.unknown",
     severity: Severity::Warning,
     scope: Scope::Request,
@@ -25,7 +25,7 @@ pub const UNKNOWN: Rule = Rule {
     source: "Trakt contract: the paths of the snapshot's operations (Trakt may have added paths since, hence a warning)",
 };
 
-pub const METHOD: Rule = Rule {
+pub(crate) const METHOD: Rule = Rule {
     id: "route.method",
     severity: Severity::Error,
     scope: Scope::Request,
@@ -37,7 +37,7 @@ pub const METHOD: Rule = Rule {
     source: "Trakt contract: the methods the path's operations take; Trakt docs: guides/status-codes.md (405: method doesn't exist)",
 };
 
-pub const ID_MALFORMED: Rule = Rule {
+pub(crate) const ID_MALFORMED: Rule = Rule {
     id: "route.id.malformed",
     severity: Severity::Error,
     scope: Scope::Request,
@@ -49,7 +49,7 @@ pub const ID_MALFORMED: Rule = Rule {
     source: "Trakt contract: ids objects type `trakt`, `tmdb` and `tvdb` as integers and `imdb` as a string; Trakt docs: guides/status-codes.md (404: no record found); trakt-doctor's own reading: an IMDb id is `tt` and digits, as in Trakt's examples",
 };
 
-pub const RENAMED: Rule = Rule {
+pub(crate) const RENAMED: Rule = Rule {
     id: "route.renamed",
     severity: Severity::Warning,
     scope: Scope::Request,
@@ -61,7 +61,7 @@ pub const RENAMED: Rule = Rule {
     source: "Trakt contract: the snapshot has `/movies/favorited/{period}`, `/shows/favorited/{period}` and `/sync/favorites`, and none of the `recommended`/`recommendations` paths they replaced",
 };
 
-pub const PARAM_VALUE: Rule = Rule {
+pub(crate) const PARAM_VALUE: Rule = Rule {
     id: "route.param.value",
     severity: Severity::Warning,
     scope: Scope::Request,
@@ -73,7 +73,7 @@ pub const PARAM_VALUE: Rule = Rule {
     source: "Trakt contract: the values the operation lists for each path parameter",
 };
 
-pub const PARAM_NUMBER: Rule = Rule {
+pub(crate) const PARAM_NUMBER: Rule = Rule {
     id: "route.param.number",
     severity: Severity::Error,
     scope: Scope::Request,
@@ -85,7 +85,7 @@ pub const PARAM_NUMBER: Rule = Rule {
     source: "Trakt contract: `season` and `episode` are integers from 0, `days` an integer, a rating 1 to 10 (POST /sync/ratings); trakt-doctor's own reading: at most 33 `days`, and the status Trakt answers",
 };
 
-pub const PAGINATION: Rule = Rule {
+pub(crate) const PAGINATION: Rule = Rule {
     id: "route.query.pagination",
     severity: Severity::Warning,
     scope: Scope::Request,
@@ -97,7 +97,7 @@ pub const PAGINATION: Rule = Rule {
     source: "Trakt docs: guides/pagination.md (`page` and `limit`); Trakt contract: both are integers (`limit=all` where an operation types it as text)",
 };
 
-pub const LIMIT_CLAMPED: Rule = Rule {
+pub(crate) const LIMIT_CLAMPED: Rule = Rule {
     id: "route.query.limit-clamped",
     severity: Severity::Info,
     scope: Scope::Request,
@@ -109,7 +109,7 @@ pub const LIMIT_CLAMPED: Rule = Rule {
     source: "Trakt docs: guides/pagination.md (a `limit` above 250 is clamped, not rejected)",
 };
 
-pub const QUERY_MISSPELT: Rule = Rule {
+pub(crate) const QUERY_MISSPELT: Rule = Rule {
     id: "route.query.misspelt",
     severity: Severity::Warning,
     scope: Scope::Request,
@@ -121,7 +121,7 @@ pub const QUERY_MISSPELT: Rule = Rule {
     source: "Trakt contract: the query parameters each operation reads; trakt-doctor's own reading: Trakt ignores the others rather than rejecting them",
 };
 
-pub const QUERY_UNKNOWN: Rule = Rule {
+pub(crate) const QUERY_UNKNOWN: Rule = Rule {
     id: "route.query.unknown",
     severity: Severity::Info,
     scope: Scope::Request,
@@ -133,7 +133,7 @@ pub const QUERY_UNKNOWN: Rule = Rule {
     source: "Trakt contract: the query parameters each operation reads; trakt-doctor's own reading: Trakt ignores the others",
 };
 
-pub const QUERY_VALUE: Rule = Rule {
+pub(crate) const QUERY_VALUE: Rule = Rule {
     id: "route.query.value",
     severity: Severity::Warning,
     scope: Scope::Request,
@@ -145,7 +145,7 @@ pub const QUERY_VALUE: Rule = Rule {
     source: "Trakt contract: the type and listed values of each query parameter",
 };
 
-pub const EXTENDED: Rule = Rule {
+pub(crate) const EXTENDED: Rule = Rule {
     id: "route.query.extended",
     severity: Severity::Warning,
     scope: Scope::Request,
@@ -157,7 +157,7 @@ pub const EXTENDED: Rule = Rule {
     source: "Trakt docs: guides/extended-info.md (`full`, `images`, `min`, `metadata`, comma-separated); Trakt contract: the `extended` values its operations read",
 };
 
-pub const SEARCH_QUERY: Rule = Rule {
+pub(crate) const SEARCH_QUERY: Rule = Rule {
     id: "route.search.query",
     severity: Severity::Info,
     scope: Scope::Request,
@@ -169,7 +169,7 @@ pub const SEARCH_QUERY: Rule = Rule {
     source: "Trakt contract: GET /search/{type} reads `query` and does not mark it required; Trakt docs: guides/search.md",
 };
 
-pub const BODY_MISSING: Rule = Rule {
+pub(crate) const BODY_MISSING: Rule = Rule {
     id: "route.body.missing",
     severity: Severity::Error,
     scope: Scope::Request,
@@ -181,7 +181,7 @@ pub const BODY_MISSING: Rule = Rule {
     source: "Trakt contract: the operation's body schema has required fields; Trakt docs: guides/status-codes.md (400: request couldn't be parsed, 422: validation errors)",
 };
 
-pub const BODY_UNEXPECTED: Rule = Rule {
+pub(crate) const BODY_UNEXPECTED: Rule = Rule {
     id: "route.body.unexpected",
     severity: Severity::Warning,
     scope: Scope::Request,
@@ -193,6 +193,7 @@ pub const BODY_UNEXPECTED: Rule = Rule {
     source: "Trakt contract: the operation takes no body; trakt-doctor's own reading: Trakt ignores one",
 };
 
+/// The route rules, in catalogue order.
 pub const RULES: &[&Rule] = &[
     &UNKNOWN,
     &RENAMED,
@@ -219,7 +220,7 @@ const ID_TYPES: &[&str] = &["trakt", "imdb", "tmdb", "tvdb"];
 const PAGING: &[&str] = &["page", "limit"];
 
 /// Whether `s` is an IMDb id: `tt` and at least five digits.
-pub fn is_imdb_id(s: &str) -> bool {
+pub(crate) fn is_imdb_id(s: &str) -> bool {
     s.len() >= 7
         && s.strip_prefix("tt")
             .is_some_and(|digits| digits.bytes().all(|b| b.is_ascii_digit()))
@@ -238,10 +239,11 @@ fn is_uint(s: &str) -> bool {
     !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit())
 }
 
+/// The route rules: the path, method, placeholders and query against the contract.
 pub fn check(s: &Subject, out: &mut Vec<Finding>) {
-    let (endpoint, invalid) = match &s.route {
+    let (endpoint, invalid) = match s.route() {
         Some(RouteMatch::Unknown { suggestion }) => {
-            if s.path == "/oauth/authorize" {
+            if s.path() == "/oauth/authorize" {
                 return; // oauth.authorize.api-host says it better.
             }
             let hint = suggestion.map_or(String::new(), |e| {
@@ -251,8 +253,8 @@ pub fn check(s: &Subject, out: &mut Vec<Finding>) {
                 "/",
                 format!(
                     "{} {} is not in the {}: a typo, a renamed endpoint, or one newer than this snapshot{hint}",
-                    s.method,
-                    s.path,
+                    s.method(),
+                    s.path(),
                     trakt::contract_label()
                 ),
             ));
@@ -271,7 +273,7 @@ pub fn check(s: &Subject, out: &mut Vec<Finding>) {
         Some(RouteMatch::WrongMethod { allowed, path }) => {
             out.push(METHOD.finding(
                 "/",
-                format!("{path} takes {}, not {}", allowed.join(" or "), s.method),
+                format!("{path} takes {}, not {}", allowed.join(" or "), s.method()),
             ));
             return;
         }
@@ -290,7 +292,7 @@ fn check_body_presence(s: &Subject, endpoint: &trakt::Endpoint, out: &mut Vec<Fi
     let has_body = !raw.is_empty();
     if endpoint.body == BodyShape::None
         && has_body
-        && matches!(s.method.as_str(), "GET" | "DELETE" | "HEAD")
+        && matches!(s.method(), "GET" | "DELETE" | "HEAD")
     {
         // `{}` or `null` on a DELETE is what many HTTP libraries send by default.
         let empty_json = s
@@ -302,7 +304,8 @@ fn check_body_presence(s: &Subject, endpoint: &trakt::Endpoint, out: &mut Vec<Fi
                 "/",
                 format!(
                     "{} {} takes no body; it will be ignored",
-                    s.method, endpoint.path
+                    s.method(),
+                    endpoint.path
                 ),
             ));
         }
@@ -316,7 +319,7 @@ fn check_body_presence(s: &Subject, endpoint: &trakt::Endpoint, out: &mut Vec<Fi
     {
         out.push(BODY_MISSING.finding(
             "/",
-            format!("{} {} needs a JSON body", s.method, endpoint.path),
+            format!("{} {} needs a JSON body", s.method(), endpoint.path),
         ));
     }
 }
@@ -442,7 +445,7 @@ fn check_ids(s: &Subject, endpoint: &trakt::Endpoint, out: &mut Vec<Finding>) {
 
 fn check_query(s: &Subject, endpoint: &trakt::Endpoint, out: &mut Vec<Finding>) {
     let contract = trakt::contract();
-    for (key, value) in &s.query {
+    for (key, value) in s.query() {
         let Some(schema) = endpoint.details().query.get(key.as_str()) else {
             unknown_query_key(key, endpoint, out);
             continue;
@@ -456,7 +459,7 @@ fn check_query(s: &Subject, endpoint: &trakt::Endpoint, out: &mut Vec<Finding>) 
     }
     if endpoint.path == "/search/{type}"
         && !s
-            .query
+            .query()
             .iter()
             .any(|(k, v)| k == "query" && !v.trim().is_empty())
     {

@@ -23,6 +23,7 @@ pub enum Scope {
 pub struct Rule {
     /// Stable id, `family.subject.problem`.
     pub id: &'static str,
+    /// How sure the rule is that the request will be rejected.
     pub severity: Severity,
     /// What the rule looks at, and so when it can fire.
     pub scope: Scope,
@@ -116,7 +117,7 @@ impl SourceKind {
 
     /// Whether a citation of this kind is evidence of how Trakt or Stremio
     /// behave (and so can carry an `error`).
-    pub fn is_external(self) -> bool {
+    pub(crate) fn is_external(self) -> bool {
         !matches!(self, SourceKind::OwnReading | SourceKind::Itself)
     }
 
@@ -148,11 +149,12 @@ impl Rule {
 
     /// Whether some citation is evidence from Trakt or Stremio, not only
     /// trakt-doctor's own reading.
-    pub fn has_external_source(&self) -> bool {
+    pub(crate) fn has_external_source(&self) -> bool {
         self.sources()
             .any(|(kind, _)| kind.is_some_and(SourceKind::is_external))
     }
 
+    /// A finding of this rule at `location`, saying `message`.
     pub fn finding(
         &'static self,
         location: impl Into<Location>,

@@ -10,7 +10,7 @@ use super::{Finding, Rule, Scope, Severity, Subject};
 use crate::spec::schema::{Problem, Validator};
 use crate::spec::trakt::{self, BodyShape};
 
-pub const REQUIRED: Rule = Rule {
+pub(crate) const REQUIRED: Rule = Rule {
     id: "body.schema.required",
     severity: Severity::Warning,
     scope: Scope::Request,
@@ -22,7 +22,7 @@ pub const REQUIRED: Rule = Rule {
     source: "Trakt contract: the operation's body schema (required fields)",
 };
 
-pub const TYPE: Rule = Rule {
+pub(crate) const TYPE: Rule = Rule {
     id: "body.schema.type",
     severity: Severity::Warning,
     scope: Scope::Request,
@@ -34,7 +34,7 @@ pub const TYPE: Rule = Rule {
     source: "Trakt contract: the operation's body schema (field types)",
 };
 
-pub const ENUM: Rule = Rule {
+pub(crate) const ENUM: Rule = Rule {
     id: "body.schema.enum",
     severity: Severity::Warning,
     scope: Scope::Request,
@@ -46,7 +46,7 @@ pub const ENUM: Rule = Rule {
     source: "Trakt contract: the operation's body schema (listed values)",
 };
 
-pub const RANGE: Rule = Rule {
+pub(crate) const RANGE: Rule = Rule {
     id: "body.schema.range",
     severity: Severity::Warning,
     scope: Scope::Request,
@@ -58,8 +58,10 @@ pub const RANGE: Rule = Rule {
     source: "Trakt contract: the operation's body schema (minimum, maximum, lengths)",
 };
 
+/// The contract-schema rules, in catalogue order.
 pub const RULES: &[&Rule] = &[&REQUIRED, &TYPE, &ENUM, &RANGE];
 
+/// The request body checked against its operation's schema in the contract.
 pub fn check(s: &Subject, out: &mut Vec<Finding>) {
     let Some(endpoint) = s.endpoint() else { return };
     let (Some(schema), Some(value)) = (&endpoint.details().body_schema, s.json()) else {

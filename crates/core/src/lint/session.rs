@@ -5,7 +5,7 @@
 use super::{Rule, Scope};
 use crate::report::Severity;
 
-pub const CODE_REUSED: Rule = Rule {
+pub(crate) const CODE_REUSED: Rule = Rule {
     id: "session.oauth-code.reused",
     severity: Severity::Warning,
     scope: Scope::Session,
@@ -17,7 +17,7 @@ pub const CODE_REUSED: Rule = Rule {
     source: "trakt-doctor's own reading: RFC 6749 §4.1.2 makes a code single-use, which Trakt's sources do not restate (guides/authentication-oauth.md documents the 400 `invalid_grant` of a failed exchange)",
 };
 
-pub const REFRESH_REUSED: Rule = Rule {
+pub(crate) const REFRESH_REUSED: Rule = Rule {
     id: "session.refresh-token.reused",
     severity: Severity::Error,
     scope: Scope::Session,
@@ -29,7 +29,7 @@ pub const REFRESH_REUSED: Rule = Rule {
     source: "Trakt docs: guides/authentication-oauth.md (\"The refresh token used in the request is immediately invalidated\", a failed exchange answers 400 `invalid_grant`)",
 };
 
-pub const TOKEN_EXPIRED: Rule = Rule {
+pub(crate) const TOKEN_EXPIRED: Rule = Rule {
     id: "session.token.expired",
     severity: Severity::Error,
     scope: Scope::Session,
@@ -41,7 +41,7 @@ pub const TOKEN_EXPIRED: Rule = Rule {
     source: "Trakt docs: guides/authentication-oauth.md (the access_token is valid for 7 days, read `expires_in`) and guides/status-codes.md (401: OAuth must be provided)",
 };
 
-pub const TOKEN_REVOKED: Rule = Rule {
+pub(crate) const TOKEN_REVOKED: Rule = Rule {
     id: "session.token.revoked",
     severity: Severity::Error,
     scope: Scope::Session,
@@ -53,7 +53,7 @@ pub const TOKEN_REVOKED: Rule = Rule {
     source: "Trakt contract: POST /oauth/revoke revokes the access_token (contracts/oauth/index.ts); Trakt docs: guides/status-codes.md (401: OAuth must be provided)",
 };
 
-pub const WRITE_TOO_FAST: Rule = Rule {
+pub(crate) const WRITE_TOO_FAST: Rule = Rule {
     id: "session.write.too-fast",
     severity: Severity::Warning,
     scope: Scope::Session,
@@ -67,7 +67,7 @@ pub const WRITE_TOO_FAST: Rule = Rule {
     source: "Trakt docs: guides/rate-limiting.md (`AUTHED_API_POST_LIMIT`: 1 POST, PUT or DELETE per second per user, then 429)",
 };
 
-pub const RETRY_TOO_EARLY: Rule = Rule {
+pub(crate) const RETRY_TOO_EARLY: Rule = Rule {
     id: "session.retry-after.early",
     severity: Severity::Warning,
     scope: Scope::Session,
@@ -80,6 +80,7 @@ pub const RETRY_TOO_EARLY: Rule = Rule {
     source: "Trakt docs: guides/rate-limiting.md (429 with `Retry-After` in seconds, back off when it is absent)",
 };
 
+/// The session rules, in catalogue order.
 pub const RULES: &[&Rule] = &[
     &CODE_REUSED,
     &REFRESH_REUSED,

@@ -8,16 +8,17 @@ use time::{Duration, OffsetDateTime};
 
 use super::oauth;
 use super::{Finding, Rule, Scope, Severity, Subject};
-use crate::exchange::{Exchange, Headers, Request};
+use crate::exchange::{Exchange, Headers};
+use crate::parsed::Parsed;
 use crate::report::Fix;
 use crate::spec::stremio::{
     trakt_event_name, ADDON_PREFIX, API_HOST, AUTH_PREFIX, CALLBACK_PATH, EXPIRY_WARNING_SECONDS,
     SIGN_IN_CALLS, WEB_HOST,
 };
 use crate::spec::trakt::API_HOSTS;
-use crate::text::{between, expiry, host_and_path, query_pairs, when};
+use crate::text::{between, expiry, query_pairs, when};
 
-pub const AUTHORIZE_API_HOST: Rule = Rule {
+pub(crate) const AUTHORIZE_API_HOST: Rule = Rule {
     id: "stremio.authorize.api-host",
     severity: Severity::Error,
     scope: Scope::ResponseHead,
@@ -29,7 +30,7 @@ pub const AUTHORIZE_API_HOST: Rule = Rule {
     source: "Maintainer: trakt/trakt-api#646 (Trakt staff: Stremio's link uses the wrong URL, the sign-in on api.trakt.tv ends in 400); Observed: Stremio/stremio-bugs#1427 (the authorize URL Stremio sends browsers to is on api.trakt.tv); Trakt contract: contracts/oauth/index.ts (the authorize page is on the website host)",
 };
 
-pub const TOKEN_EXPIRED: Rule = Rule {
+pub(crate) const TOKEN_EXPIRED: Rule = Rule {
     id: "stremio.trakt-token.expired",
     severity: Severity::Error,
     scope: Scope::Response,
@@ -41,7 +42,7 @@ pub const TOKEN_EXPIRED: Rule = Rule {
     source: "Stremio source: stremio-core src/types/profile/user.rs (`TraktInfo` holds no refresh token) and src/types/profile/profile.rs (`Profile::has_trakt`: linked while now < created_at + expires_in); Maintainer: Stremio/stremio-core#803 (tokens live 24 h and have to be refreshed); Observed: Stremio/stremio-bugs#1427, #1405, #1436 (users link again after expiry)",
 };
 
-pub const TOKEN_EXPIRING: Rule = Rule {
+pub(crate) const TOKEN_EXPIRING: Rule = Rule {
     id: "stremio.trakt-token.expiring",
     severity: Severity::Warning,
     scope: Scope::Response,
@@ -53,7 +54,7 @@ pub const TOKEN_EXPIRING: Rule = Rule {
     source: "Stremio source: stremio-core src/types/profile/user.rs (no refresh token) and src/types/profile/profile.rs (`Profile::has_trakt`); Maintainer: Stremio/stremio-core#803 (tokens live 24 h); trakt-doctor's own reading: the threshold (a day, or a quarter of the lifetime)",
 };
 
-pub const TOKEN_ABSENT: Rule = Rule {
+pub(crate) const TOKEN_ABSENT: Rule = Rule {
     id: "stremio.trakt-token.absent",
     severity: Severity::Info,
     scope: Scope::Response,
@@ -65,7 +66,7 @@ pub const TOKEN_ABSENT: Rule = Rule {
     source: "Stremio source: stremio-core src/types/profile/user.rs (`trakt` is empty without a link) and src/models/ctx/update_trakt_addon.rs (the Trakt addon is installed after a link)",
 };
 
-pub const EVENT_ITEM_ID: Rule = Rule {
+pub(crate) const EVENT_ITEM_ID: Rule = Rule {
     id: "stremio.event.item-id",
     severity: Severity::Warning,
     scope: Scope::Request,
@@ -77,7 +78,7 @@ pub const EVENT_ITEM_ID: Rule = Rule {
     source: "Stremio source: stremio-core src/models/player.rs (the events carry the library item's id, `libItemID`); trakt-doctor's own reading: Stremio's closed server scrobbles by IMDb id, so other ids do not reach Trakt",
 };
 
-pub const EVENT_VIDEO_ID: Rule = Rule {
+pub(crate) const EVENT_VIDEO_ID: Rule = Rule {
     id: "stremio.event.video-id",
     severity: Severity::Warning,
     scope: Scope::Request,
@@ -89,7 +90,7 @@ pub const EVENT_VIDEO_ID: Rule = Rule {
     source: "Stremio source: stremio-core src/models/player.rs (`libItemVideoID` is `tt…:season:episode` for a series); trakt-doctor's own reading: without it Stremio's server cannot name the episode",
 };
 
-pub const EVENT_OFFSET: Rule = Rule {
+pub(crate) const EVENT_OFFSET: Rule = Rule {
     id: "stremio.event.offset",
     severity: Severity::Warning,
     scope: Scope::Request,
@@ -102,7 +103,7 @@ pub const EVENT_OFFSET: Rule = Rule {
     source: "Stremio source: stremio-core src/models/player.rs (`libItemTimeOffset` and `libItemTimeDuration` in ms); Trakt contract: contracts/scrobble/index.ts (a stop under 1 % answers 422); trakt-doctor's own reading: Stremio's server sends offset ÷ duration as the progress",
 };
 
-pub const EVENT_HAS_TRAKT: Rule = Rule {
+pub(crate) const EVENT_HAS_TRAKT: Rule = Rule {
     id: "stremio.event.has-trakt",
     severity: Severity::Warning,
     scope: Scope::Request,
@@ -114,7 +115,7 @@ pub const EVENT_HAS_TRAKT: Rule = Rule {
     source: "Stremio source: stremio-core src/types/profile/profile.rs (`Profile::has_trakt`, the `hasTrakt` of each event: a token that has not expired)",
 };
 
-pub const EVENT_PROGRESS: Rule = Rule {
+pub(crate) const EVENT_PROGRESS: Rule = Rule {
     id: "stremio.event.progress",
     severity: Severity::Info,
     scope: Scope::Request,
@@ -126,7 +127,7 @@ pub const EVENT_PROGRESS: Rule = Rule {
     source: "Trakt contract: contracts/scrobble/index.ts (a stop above 80 % scrobbles, 1 % to 79 % is a pause, under 1 % answers 422); trakt-doctor's own reading: Stremio's server sends offset ÷ duration as the progress",
 };
 
-pub const API_ERROR: Rule = Rule {
+pub(crate) const API_ERROR: Rule = Rule {
     id: "stremio.api.error",
     severity: Severity::Error,
     scope: Scope::Response,
@@ -138,7 +139,7 @@ pub const API_ERROR: Rule = Rule {
     source: "Stremio source: stremio-core src/types/api/response.rs (an API answer is `{result}` or `{error: {message, code}}`)",
 };
 
-pub const ADDON_AUTH_ERROR: Rule = Rule {
+pub(crate) const ADDON_AUTH_ERROR: Rule = Rule {
     id: "stremio.addon.auth-error",
     severity: Severity::Error,
     scope: Scope::Response,
@@ -150,7 +151,7 @@ pub const ADDON_AUTH_ERROR: Rule = Rule {
     source: "Observed: Stremio/stremio-bugs#2447 (the Watchlist catalog answers \"Trakt authenticate error - please reauthenticate\")",
 };
 
-pub const EVENTS_LOST: Rule = Rule {
+pub(crate) const EVENTS_LOST: Rule = Rule {
     id: "stremio.events.lost",
     severity: Severity::Error,
     scope: Scope::Response,
@@ -162,7 +163,7 @@ pub const EVENTS_LOST: Rule = Rule {
     source: "Stremio source: stremio-core src/models/player.rs and src/types/api/request.rs (trakt events go to Stremio's server as `APIRequest::Events`, which alone passes them to Trakt); Observed: the refusal is the server's own answer in this exchange (`{\"error\":{\"message\":\"session does not exist\"}}`, tests/stremio.rs)",
 };
 
-pub const UNLINKED: Rule = Rule {
+pub(crate) const UNLINKED: Rule = Rule {
     id: "stremio.trakt.unlinked",
     severity: Severity::Info,
     scope: Scope::Session,
@@ -174,7 +175,7 @@ pub const UNLINKED: Rule = Rule {
     source: "Stremio source: stremio-core src/models/ctx/update_profile.rs (`LogoutTrakt` empties `user.trakt`, saves the user and uninstalls the Trakt addon)",
 };
 
-pub const ADDON_REMOVED: Rule = Rule {
+pub(crate) const ADDON_REMOVED: Rule = Rule {
     id: "stremio.trakt-addon.removed",
     severity: Severity::Info,
     scope: Scope::Session,
@@ -186,7 +187,7 @@ pub const ADDON_REMOVED: Rule = Rule {
     source: "Stremio source: stremio-core src/models/ctx/update_trakt_addon.rs (the addon at www.strem.io/trakt/addon/<uid>) and src/models/ctx/update_profile.rs (`LogoutTrakt` uninstalls it)",
 };
 
-pub const LIBRARY_PROGRESS: Rule = Rule {
+pub(crate) const LIBRARY_PROGRESS: Rule = Rule {
     id: "stremio.library.progress",
     severity: Severity::Info,
     scope: Scope::Session,
@@ -198,7 +199,7 @@ pub const LIBRARY_PROGRESS: Rule = Rule {
     source: "Stremio source: stremio-core src/models/player.rs (Trakt events on pause, resume and seek); trakt-doctor's own reading: Trakt learns only the progress those events carry",
 };
 
-pub const CLIENT_VERSION: Rule = Rule {
+pub(crate) const CLIENT_VERSION: Rule = Rule {
     id: "stremio.client.version",
     severity: Severity::Info,
     scope: Scope::Session,
@@ -210,7 +211,7 @@ pub const CLIENT_VERSION: Rule = Rule {
     source: "Stremio source: stremio-core-web src/env.rs (each event's `app` object: appType, appVersion, shellVersion)",
 };
 
-pub const CALLBACK_CODE: Rule = Rule {
+pub(crate) const CALLBACK_CODE: Rule = Rule {
     id: "stremio.link.callback-code",
     severity: Severity::Error,
     scope: Scope::Request,
@@ -222,7 +223,7 @@ pub const CALLBACK_CODE: Rule = Rule {
     source: "Trakt contract: POST /oauth/token exchanges the `code` (contracts/oauth/schema/request/tokenRequestSchema.ts); Observed: markflaisz/stremio-trakt-auth#2 (Trakt sends the browser to www.strem.io/trakt/auth_cb?code=…)",
 };
 
-pub const STATE_MISMATCH: Rule = Rule {
+pub(crate) const STATE_MISMATCH: Rule = Rule {
     id: "stremio.link.state-mismatch",
     severity: Severity::Warning,
     scope: Scope::Session,
@@ -234,6 +235,7 @@ pub const STATE_MISMATCH: Rule = Rule {
     source: "trakt-doctor's own reading: RFC 6749 §10.12 has a client refuse a callback whose `state` it did not send, but www.strem.io is closed source and the authorize URL Stremio builds carries no `state` (Stremio/stremio-bugs#1427)",
 };
 
+/// The Stremio-lens rules, in catalogue order.
 pub const RULES: &[&Rule] = &[
     &AUTHORIZE_API_HOST,
     &TOKEN_EXPIRED,
@@ -256,12 +258,12 @@ pub const RULES: &[&Rule] = &[
 ];
 
 /// Lints a request to a Stremio host: the link callback and the scrobble events.
-pub fn check_request(s: &Subject, out: &mut Vec<Finding>) {
-    if s.host == WEB_HOST && s.path == CALLBACK_PATH {
+pub(crate) fn check_request(s: &Subject, out: &mut Vec<Finding>) {
+    if s.host() == WEB_HOST && s.path() == CALLBACK_PATH {
         callback(s, out);
         return;
     }
-    if s.host != API_HOST || s.path != "/api/events" {
+    if s.host() != API_HOST || s.path() != "/api/events" {
         return;
     }
     let Some(events) = s
@@ -329,7 +331,7 @@ pub fn check_request(s: &Subject, out: &mut Vec<Finding>) {
 /// The callback from Trakt's authorize page: without a code there is nothing to link.
 fn callback(s: &Subject, out: &mut Vec<Finding>) {
     let param = |name: &str| {
-        s.query
+        s.query()
             .iter()
             .find(|(k, _)| k == name)
             .map(|(_, v)| v.as_str())
@@ -350,9 +352,10 @@ fn callback(s: &Subject, out: &mut Vec<Finding>) {
 /// Findings on a response head: the link redirect to the authorize page on
 /// the API host (with the fix that sends it to trakt.tv instead), and the
 /// authorize parameters it carries.
-pub fn check_response_head(request: &Request, status: u16, headers: &Headers) -> Vec<Finding> {
+/// `parsed` is the request's target, read when it was inspected.
+pub(crate) fn check_response_head(parsed: &Parsed, status: u16, headers: &Headers) -> Vec<Finding> {
     let mut out = Vec::new();
-    let (host, path) = host_and_path(&request.url);
+    let (host, path) = (parsed.host.as_str(), parsed.path.as_str());
     if host != WEB_HOST || !path.starts_with(AUTH_PREFIX) || !(300..400).contains(&status) {
         return out;
     }
@@ -393,8 +396,8 @@ pub fn check_response_head(request: &Request, status: u16, headers: &Headers) ->
 }
 
 /// The Trakt token in a getUser or login answer: `(access_token, expires_at)`.
-pub fn getuser_token(exchange: &Exchange) -> Option<(String, OffsetDateTime)> {
-    let trakt = user_trakt(exchange)?;
+pub fn getuser_token(parsed: &Parsed, exchange: &Exchange) -> Option<(String, OffsetDateTime)> {
+    let trakt = user_trakt(parsed, exchange)?;
     let token = trakt.get("access_token")?.as_str()?.to_string();
     let created = trakt.get("created_at")?.as_i64()?;
     let lifetime = trakt.get("expires_in")?.as_i64()?;
@@ -406,8 +409,8 @@ pub fn getuser_token(exchange: &Exchange) -> Option<(String, OffsetDateTime)> {
 /// 2025 and Stremio holds no refresh token, so a day would warn about every
 /// token linked a minute ago; a quarter leaves a warning that means something
 /// (under 6 h of a 24 h token, the last day of a 3-month one).
-fn expiry_warning(exchange: &Exchange) -> Duration {
-    let lifetime = user_trakt(exchange)
+fn expiry_warning(parsed: &Parsed, exchange: &Exchange) -> Duration {
+    let lifetime = user_trakt(parsed, exchange)
         .and_then(|trakt| trakt.get("expires_in")?.as_i64())
         .unwrap_or(EXPIRY_WARNING_SECONDS);
     Duration::seconds(EXPIRY_WARNING_SECONDS.min(lifetime / 4))
@@ -416,8 +419,8 @@ fn expiry_warning(exchange: &Exchange) -> Duration {
 /// The Stremio user in an answer that carries one: `result` of getUser,
 /// `result.user` of login and the other sign-in calls (they answer
 /// `{authKey, user}`).
-fn answered_user(exchange: &Exchange) -> Option<Value> {
-    let (host, path) = host_and_path(&exchange.request.url);
+fn answered_user(parsed: &Parsed, exchange: &Exchange) -> Option<Value> {
+    let (host, path) = (parsed.host.as_str(), parsed.path.as_str());
     if host != API_HOST {
         return None;
     }
@@ -433,8 +436,8 @@ fn answered_user(exchange: &Exchange) -> Option<Value> {
 }
 
 /// `trakt` of the user a getUser or login answer carries: `Some(Value::Null)` when absent.
-pub fn user_trakt(exchange: &Exchange) -> Option<Value> {
-    let user = answered_user(exchange)?;
+pub(crate) fn user_trakt(parsed: &Parsed, exchange: &Exchange) -> Option<Value> {
+    let user = answered_user(parsed, exchange)?;
     Some(user.get("trakt").cloned().unwrap_or(Value::Null))
 }
 
@@ -459,7 +462,6 @@ pub fn auth_key(exchange: &Exchange) -> Option<String> {
     })
 }
 
-/// Findings on a finished response body from a Stremio host.
 /// Whether Stremio's API took a call: a 2xx without an `error` in its answer.
 pub(crate) fn accepted(exchange: &Exchange) -> bool {
     exchange.response.as_ref().is_some_and(|r| {
@@ -514,15 +516,17 @@ fn lost_events(exchange: &Exchange, why: &str) -> Option<Finding> {
 /// A refused events batch sent nothing to Trakt: the request's "Trakt
 /// receives progress" lines are no longer true, so they go; the lost
 /// scrobbles are said by [`EVENTS_LOST`].
-pub fn settle_refused_events(exchange: &mut Exchange) {
+pub(crate) fn settle_refused_events(exchange: &mut Exchange) {
     if exchange.findings.iter().any(|f| f.is(&EVENTS_LOST)) {
         exchange.findings.retain(|f| !f.is(&EVENT_PROGRESS));
     }
 }
 
-pub fn check_response(exchange: &Exchange) -> Vec<Finding> {
+/// Findings on a finished answer from a Stremio host; `parsed` is the
+/// request's target, read when it was inspected.
+pub(crate) fn check_response(parsed: &Parsed, exchange: &Exchange) -> Vec<Finding> {
     let mut out = Vec::new();
-    let (host, path) = host_and_path(&exchange.request.url);
+    let (host, path) = (parsed.host.as_str(), parsed.path.as_str());
     let Some(response) = &exchange.response else {
         return out;
     };
@@ -555,9 +559,9 @@ pub fn check_response(exchange: &Exchange) -> Vec<Finding> {
         } else {
             "response /result/user/trakt"
         };
-        match user_trakt(exchange) {
+        match user_trakt(parsed, exchange) {
             Some(Value::Null) => out.push(TOKEN_ABSENT.finding(at, "this Stremio account has no Trakt link")),
-            Some(_) => match getuser_token(exchange) {
+            Some(_) => match getuser_token(parsed, exchange) {
                 Some((_, expires)) => {
                     let now = exchange.started_at;
                     let left = between(now, expires);
@@ -566,7 +570,7 @@ pub fn check_response(exchange: &Exchange) -> Vec<Finding> {
                             at,
                             format!("Stremio's Trakt token expired at {}", when(expires, now)),
                         ));
-                    } else if left < expiry_warning(exchange) {
+                    } else if left < expiry_warning(parsed, exchange) {
                         out.push(TOKEN_EXPIRING.finding(
                             at,
                             format!("Stremio's Trakt token expires at {}", when(expires, now)),
@@ -608,6 +612,7 @@ mod tests {
     use super::*;
     use crate::exchange::testing::answered;
     use crate::exchange::Body;
+    use crate::exchange::Request;
 
     fn get_user(trakt: &str) -> Exchange {
         answered(
@@ -645,19 +650,23 @@ mod tests {
             let exchange = get_user(&format!(
                 r#"{{"access_token":"T","created_at":{created_at},"expires_in":{expires_in}}}"#
             ));
-            let _ = getuser_token(&exchange);
-            let _ = check_response(&exchange);
+            let parsed = Parsed::of(&exchange.request);
+            let _ = getuser_token(&parsed, &exchange);
+            let _ = check_response(&parsed, &exchange);
         }
         // A lifetime past the end of the calendar never expires; one before its start always has.
         let forever = get_user(&format!(
             r#"{{"access_token":"T","created_at":{created},"expires_in":9223372036854775807}}"#
         ));
-        assert_eq!(rules(&check_response(&forever)), [] as [&str; 0]);
+        assert_eq!(
+            rules(&check_response(&Parsed::of(&forever.request), &forever)),
+            [] as [&str; 0]
+        );
         let never = get_user(&format!(
             r#"{{"access_token":"T","created_at":{created},"expires_in":-9223372036854775808}}"#
         ));
         assert_eq!(
-            rules(&check_response(&never)),
+            rules(&check_response(&Parsed::of(&never.request), &never)),
             ["stremio.trakt-token.expired"]
         );
     }

@@ -17,10 +17,11 @@ use crate::lint::session::CODE_REUSED;
 use crate::lint::stremio::{
     self as lens, ADDON_REMOVED, CLIENT_VERSION, LIBRARY_PROGRESS, STATE_MISMATCH, UNLINKED,
 };
+use crate::parsed::Parsed;
 use crate::redact::Redactor;
 use crate::report::Finding;
 use crate::spec::stremio::{trakt_event_name, ADDON_PREFIX, API_HOST, CALLBACK_PATH, WEB_HOST};
-use crate::text::{between, host_and_path, query_pairs, split_url, when};
+use crate::text::{between, query_pairs, split_url, when};
 
 /// Past this many entries a map of the session starts afresh: a long proxy
 /// run must not grow without bound (forgetting only costs a repeated info).
@@ -132,27 +133,21 @@ impl StremioSession {
     /// Findings about a request to Stremio's API or in the link flow, given what came before.
     pub(crate) fn observe_request(
         &mut self,
+        parsed: &Parsed,
         request: &Request,
         at: OffsetDateTime,
         redactor: &Redactor,
     ) -> Vec<Finding> {
         let mut out = Vec::new();
-        let (host, path) = host_and_path(&request.url);
-        let query = || {
-            request
-                .url
-                .split_once('?')
-                .map(|(_, q)| query_pairs(q.split('#').next().unwrap_or_default()))
-                .unwrap_or_default()
-        };
+        let (host, path) = (parsed.host.as_str(), parsed.path.as_str());
         if path == "/oauth/authorize" {
-            if let Some((_, state)) = query().into_iter().find(|(k, _)| k == "state") {
-                self.remember_state(redactor.fingerprint(&state));
+            if let Some((_, state)) = parsed.query.iter().find(|(k, _)| k == "state") {
+                self.remember_state(redactor.fingerprint(state));
             }
             return out;
         }
         if host == WEB_HOST && path == CALLBACK_PATH {
-            self.callback(&query(), at, redactor, &mut out);
+            self.callback(&parsed.query, at, redactor, &mut out);
             return out;
         }
         if host != API_HOST {
@@ -411,6 +406,7 @@ impl StremioSession {
     /// Stremio's server accepted the change.
     pub(crate) fn observe_exchange(
         &mut self,
+        parsed: &Parsed,
         exchange: &Exchange,
         redactor: &Redactor,
     ) -> Vec<Finding> {
@@ -418,7 +414,7 @@ impl StremioSession {
         let Some(response) = &exchange.response else {
             return out;
         };
-        let (host, path) = host_and_path(&exchange.request.url);
+        let (host, path) = (parsed.host.as_str(), parsed.path.as_str());
         if host == API_HOST
             && matches!(path, "/api/saveUser" | "/api/addonCollectionSet")
             && lens::accepted(exchange)
@@ -451,7 +447,7 @@ impl StremioSession {
         let Some(key) = lens::auth_key(exchange).map(|k| redactor.fingerprint(&k)) else {
             return out;
         };
-        if let Some(trakt) = lens::user_trakt(exchange) {
+        if let Some(trakt) = lens::user_trakt(parsed, exchange) {
             let account = self.account(&key);
             account.linked = Some(!trakt.is_null());
             if !trakt.is_null() {
@@ -479,6 +475,7 @@ impl StremioSession {
     /// getUser, and both carry the same token.
     pub(crate) fn once_per_token(
         &mut self,
+        parsed: &Parsed,
         exchange: &Exchange,
         findings: &mut Vec<Finding>,
         redactor: &Redactor,
@@ -490,7 +487,7 @@ impl StremioSession {
         if !findings.iter().any(about_token) {
             return;
         }
-        let token = lens::getuser_token(exchange).map(|(t, _)| redactor.fingerprint(&t));
+        let token = lens::getuser_token(parsed, exchange).map(|(t, _)| redactor.fingerprint(&t));
         let account = lens::auth_key(exchange).map(|k| redactor.fingerprint(&k));
         let mut keep = Vec::with_capacity(findings.len());
         for finding in findings.drain(..) {
@@ -789,19 +786,23 @@ mod tests {
             call("getUser", r#"{"type":"GetUser","authKey":"K"}"#),
             &format!(r#"{{"result":{{"_id":"u1","trakt":{expired}}}}}"#),
         );
-        let mut on_login = crate::lint::stremio::check_response(&login);
+        let (login_target, get_user_target) = (
+            crate::parsed::Parsed::of(&login.request),
+            crate::parsed::Parsed::of(&get_user.request),
+        );
+        let mut on_login = crate::lint::stremio::check_response(&login_target, &login);
         assert_eq!(rules(&on_login), ["stremio.trakt-token.expired"]);
         assert_eq!(on_login[0].location.as_str(), "response /result/user/trakt");
-        s.once_per_token(&login, &mut on_login);
+        s.once_per_token(&login_target, &login, &mut on_login);
         assert_eq!(rules(&on_login), ["stremio.trakt-token.expired"]);
-        let mut on_get_user = crate::lint::stremio::check_response(&get_user);
+        let mut on_get_user = crate::lint::stremio::check_response(&get_user_target, &get_user);
         assert_eq!(rules(&on_get_user), ["stremio.trakt-token.expired"]);
-        s.once_per_token(&get_user, &mut on_get_user);
+        s.once_per_token(&get_user_target, &get_user, &mut on_get_user);
         assert!(on_get_user.is_empty(), "{on_get_user:?}");
         // A fresh session (a new proxy run) tells it again, on getUser this time.
         let mut fresh = Session::new();
-        let mut again = crate::lint::stremio::check_response(&get_user);
-        fresh.once_per_token(&get_user, &mut again);
+        let mut again = crate::lint::stremio::check_response(&get_user_target, &get_user);
+        fresh.once_per_token(&get_user_target, &get_user, &mut again);
         assert_eq!(rules(&again), ["stremio.trakt-token.expired"]);
     }
 }

@@ -40,7 +40,9 @@ pub enum Selection<'a> {
 /// chosen ones and their resends), for a HAR beside it.
 #[derive(Debug)]
 pub struct Report {
+    /// The report in Markdown.
     pub markdown: String,
+    /// The scrubbed exchanges it covers, when they were kept.
     pub exchanges: Vec<Exchange>,
 }
 
@@ -188,6 +190,7 @@ struct Resend {
 }
 
 impl<'a> Builder<'a> {
+    /// A report on `selection`, fingerprinting with `redactor`'s key; `keep_exchanges` keeps the scrubbed exchanges too.
     pub fn new(selection: Selection<'a>, redactor: &'a Redactor, keep_exchanges: bool) -> Self {
         let wanted = match selection {
             Selection::Failed => HashSet::new(),

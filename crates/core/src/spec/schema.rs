@@ -15,25 +15,40 @@ use serde_json::{Map, Value};
 #[serde(rename_all = "camelCase")]
 pub struct Schema {
     #[serde(rename = "type")]
+    /// The JSON type (`type`).
     pub kind: Option<Kind>,
     #[serde(rename = "enum")]
+    /// The allowed values (`enum`).
     pub allowed: Option<Vec<Value>>,
     #[serde(default)]
+    /// Whether null is allowed too.
     pub nullable: bool,
+    /// A string format (`date-time`, …).
     pub format: Option<String>,
+    /// The smallest number allowed.
     pub minimum: Option<f64>,
+    /// The largest number allowed.
     pub maximum: Option<f64>,
+    /// The shortest string allowed.
     pub min_length: Option<u64>,
+    /// The longest string allowed.
     pub max_length: Option<u64>,
+    /// The schema of an array's items.
     pub items: Option<Box<Schema>>,
+    /// The fewest items allowed.
     pub min_items: Option<u64>,
+    /// The most items allowed.
     pub max_items: Option<u64>,
+    /// An object's properties by name.
     pub properties: Option<BTreeMap<String, Box<Schema>>>,
     #[serde(default)]
+    /// The properties an object must have.
     pub required: Vec<String>,
     #[serde(default)]
+    /// Schemas of which the value must match one at least.
     pub any_of: Vec<Schema>,
     #[serde(default)]
+    /// Schemas the value must all match.
     pub all_of: Vec<Schema>,
     /// A schema stored once in the data's shared table.
     #[serde(rename = "$ref")]
@@ -44,15 +59,22 @@ pub struct Schema {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Kind {
+    /// A string.
     String,
+    /// A whole number.
     Integer,
+    /// Any number.
     Number,
+    /// `true` or `false`.
     Boolean,
+    /// An array.
     Array,
+    /// An object.
     Object,
 }
 
 impl Kind {
+    /// The type as JSON Schema names it.
     pub fn as_str(self) -> &'static str {
         match self {
             Kind::String => "string",
@@ -69,22 +91,35 @@ impl Kind {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Problem {
     /// A required property is absent (or null where null is not allowed).
-    Required { name: String },
+    Required {
+        /// The property's name.
+        name: String,
+    },
     /// The value has another JSON type.
     Type {
+        /// The type the schema names.
         expected: String,
+        /// The type the value has.
         found: &'static str,
     },
     /// The value is not among the enumeration.
-    Enum { allowed: Vec<String> },
+    Enum {
+        /// The values allowed.
+        allowed: Vec<String>,
+    },
     /// A number, a string's length or an array's length is out of range.
-    Range { bound: String },
+    Range {
+        /// The bound it crosses, in words (`at most 100`).
+        bound: String,
+    },
 }
 
 /// One departure, at a JSON pointer into the validated value.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Violation {
+    /// Where, as a JSON pointer.
     pub pointer: String,
+    /// What is wrong there.
     pub problem: Problem,
 }
 
@@ -97,6 +132,7 @@ const MATCHED_ON_IDS: &[&str] = &["title", "year", "ids"];
 /// Validates `value` against `schema`; `shared` resolves `$ref`s. The
 /// violations come in document order; nesting is bounded by the data.
 pub struct Validator<'s> {
+    /// The shared schemas `$ref`s point at.
     pub shared: &'s SharedSchemas,
     /// Relax the contract's required `title`/`year`/`ids` on media objects
     /// (request bodies; responses keep them).
@@ -117,6 +153,7 @@ pub struct SharedSchemas {
 }
 
 impl SharedSchemas {
+    /// The shared schemas, each still unparsed.
     pub fn new(raw: Vec<&'static serde_json::value::RawValue>) -> Self {
         let parsed = raw.iter().map(|_| std::sync::OnceLock::new()).collect();
         SharedSchemas { raw, parsed }
@@ -134,7 +171,8 @@ impl SharedSchemas {
     }
 
     /// Whether every shared schema parses (for the test that guards the data).
-    pub fn all_parse(&self) -> Result<(), String> {
+    #[cfg(test)]
+    pub(crate) fn all_parse(&self) -> Result<(), String> {
         for (i, raw) in self.raw.iter().enumerate() {
             serde_json::from_str::<Schema>(raw.get())
                 .map_err(|e| format!("shared schema {i}: {e}"))?;
@@ -161,6 +199,7 @@ pub(crate) fn parse_embedded<T: serde::de::DeserializeOwned + Default>(
 const MAX_DEPTH: usize = 32;
 
 impl<'s> Validator<'s> {
+    /// `schema`, or the shared schema its `$ref` points at.
     pub fn resolve<'a>(&self, schema: &'a Schema) -> &'a Schema
     where
         's: 'a,
@@ -176,6 +215,7 @@ impl<'s> Validator<'s> {
         current
     }
 
+    /// The violations of `schema` by `value`, in document order.
     pub fn validate(&self, value: &Value, schema: &Schema) -> Vec<Violation> {
         let mut out = Vec::new();
         // One pointer buffer for the whole walk: each member appends its
@@ -417,7 +457,7 @@ fn fits(value: &Value, kind: Kind) -> bool {
     }
 }
 
-pub fn json_kind(value: &Value) -> &'static str {
+pub(crate) fn json_kind(value: &Value) -> &'static str {
     match value {
         Value::Null => "null",
         Value::Bool(_) => "boolean",

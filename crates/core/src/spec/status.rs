@@ -70,7 +70,7 @@ pub fn meaning(status: u16) -> Option<&'static str> {
 
 /// What each status means while a device polls `/oauth/device/token`, and
 /// what the client should do: `(status, meaning, remedy)`.
-pub const DEVICE_TOKEN: &[(u16, &str, &str)] = &[
+pub(crate) const DEVICE_TOKEN: &[(u16, &str, &str)] = &[
     (
         400,
         "400 Pending: the user has not approved the code yet (this is normal while polling)",
@@ -105,7 +105,7 @@ pub const DEVICE_TOKEN: &[(u16, &str, &str)] = &[
 
 /// Statuses Trakt answers when it (or Cloudflare in front of it) is
 /// overloaded or down: never the client's fault.
-pub fn is_outage(status: u16) -> bool {
+pub(crate) fn is_outage(status: u16) -> bool {
     // 520-527 and 530 are Cloudflare's own: the origin errored, refused,
     // timed out (522, 524), was unreachable (523) or failed TLS (525, 526).
     matches!(status, 502..=504 | 520..=527 | 529 | 530)

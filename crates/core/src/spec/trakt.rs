@@ -18,13 +18,13 @@ use crate::text::{edit_distance, percent_decode};
 use serde_json::value::RawValue;
 
 /// The hosts that serve the Trakt API (production, private production, staging).
-pub const API_HOSTS: &[&str] = &["api.trakt.tv", "apiz.trakt.tv", "api-staging.trakt.tv"];
+pub(crate) const API_HOSTS: &[&str] = &["api.trakt.tv", "apiz.trakt.tv", "api-staging.trakt.tv"];
 
 /// The host Trakt's contract sends OAuth calls (`/oauth/*`) to.
-pub const AUTH_HOSTS: &[&str] = &["auth.trakt.tv"];
+pub(crate) const AUTH_HOSTS: &[&str] = &["auth.trakt.tv"];
 
 /// The website hosts, where the OAuth authorize page also lives.
-pub const WEBSITE_HOSTS: &[&str] = &[
+pub(crate) const WEBSITE_HOSTS: &[&str] = &[
     "trakt.tv",
     "www.trakt.tv",
     "app.trakt.tv",
@@ -32,16 +32,16 @@ pub const WEBSITE_HOSTS: &[&str] = &[
 ];
 
 /// Whether `host` is Trakt's: one of its hosts or a subdomain of trakt.tv.
-pub fn is_trakt_host(host: &str) -> bool {
+pub(crate) fn is_trakt_host(host: &str) -> bool {
     host == "trakt.tv" || host.ends_with(".trakt.tv")
 }
 
 /// The API version every request must name in `trakt-api-version`.
-pub const API_VERSION: &str = "2";
+pub(crate) const API_VERSION: &str = "2";
 
 /// `extended` levels Trakt's API guide documents that the contract's types
 /// do not list (seasons with `episodes`, collections with `metadata`, ...).
-pub const DOCUMENTED_EXTENDED: &[&str] = &[
+pub(crate) const DOCUMENTED_EXTENDED: &[&str] = &[
     "full",
     "images",
     "min",
@@ -54,18 +54,22 @@ pub const DOCUMENTED_EXTENDED: &[&str] = &[
 ];
 
 /// Page sizes above this are clamped by Trakt (not rejected).
-pub const MAX_PAGE_LIMIT: u64 = 250;
+pub(crate) const MAX_PAGE_LIMIT: u64 = 250;
 
 /// Whether an endpoint needs an OAuth access token.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Auth {
+    /// A token is required.
     Required,
+    /// A token is optional (it changes the answer).
     Optional,
+    /// No token is read.
     None,
 }
 
 impl Auth {
+    /// The requirement as the contract spells it.
     pub fn as_str(self) -> &'static str {
         match self {
             Auth::Required => "required",
@@ -89,6 +93,7 @@ pub enum Server {
 /// (the contract's schema is checked generically as well).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum BodyShape {
+    /// No body.
     None,
     /// `/scrobble/*`: `movie` or `episode` (+ `show`), `progress` 0–100.
     Scrobble,
@@ -153,13 +158,21 @@ const BODY_SHAPES: &[(&str, &str, BodyShape)] = &[
 /// state of a session, or for why Trakt answered as it did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Operation {
+    /// `POST /oauth/token`.
     OAuthToken,
+    /// `POST /oauth/revoke`.
     OAuthRevoke,
+    /// `POST /oauth/device/code`.
     DeviceCode,
+    /// `POST /oauth/device/token`.
     DeviceToken,
+    /// `POST /checkin`.
     Checkin,
+    /// `POST /scrobble/start`.
     ScrobbleStart,
+    /// `POST /scrobble/pause`.
     ScrobblePause,
+    /// `POST /scrobble/stop`.
     ScrobbleStop,
 }
 
@@ -188,7 +201,7 @@ impl Operation {
             .map(|(_, operation)| *operation)
     }
 
-    pub fn is_scrobble(self) -> bool {
+    pub(crate) fn is_scrobble(self) -> bool {
         matches!(
             self,
             Operation::ScrobbleStart | Operation::ScrobblePause | Operation::ScrobbleStop
@@ -197,13 +210,13 @@ impl Operation {
 }
 
 /// Whether `path` is one of Trakt's OAuth calls (token, revoke, device).
-pub fn is_oauth_path(path: &str) -> bool {
+pub(crate) fn is_oauth_path(path: &str) -> bool {
     path.starts_with(OAUTH_PREFIX)
 }
 
 /// Endpoints Trakt removed or renamed, with what replaced them. Clients
 /// written before the change still call them.
-pub const RENAMED: &[Renamed] = &[
+pub(crate) const RENAMED: &[Renamed] = &[
     Renamed {
         method: "GET",
         path: "/movies/recommended/{period}",
@@ -244,15 +257,20 @@ pub const RENAMED: &[Renamed] = &[
 /// An endpoint Trakt no longer has.
 #[derive(Debug)]
 pub struct Renamed {
+    /// The method it had.
     pub method: &'static str,
+    /// The path it had.
     pub path: &'static str,
+    /// What to call instead.
     pub replacement: &'static str,
 }
 
 /// Where the contract snapshot comes from.
 #[derive(Debug, Clone, Default, Deserialize)]
 pub struct Source {
+    /// The repository the contract was read from.
     pub repository: String,
+    /// The commit it was read at.
     pub commit: String,
     /// The commit's date, `YYYY-MM-DD`.
     pub date: String,
@@ -261,9 +279,13 @@ pub struct Source {
 /// One operation of Trakt's contract.
 #[derive(Debug)]
 pub struct Endpoint {
+    /// The method.
     pub method: String,
+    /// The path template (`/movies/{id}`).
     pub path: String,
+    /// The server it is on.
     pub server: Server,
+    /// Whether it needs an access token.
     pub auth: Auth,
     /// The hand-written body rules that apply.
     pub body: BodyShape,
@@ -318,9 +340,11 @@ impl Endpoint {
 /// schemas (and the shared ones) when first needed.
 #[derive(Debug, Default)]
 pub struct Contract {
+    /// Where the snapshot comes from.
     pub source: Source,
     /// Every `extended` level any operation accepts.
     pub extended: Vec<String>,
+    /// Every operation.
     pub endpoints: Vec<Endpoint>,
     /// Schemas stored once and referred to by index.
     pub shared: SharedSchemas,
@@ -452,7 +476,9 @@ impl Contract {
 /// One segment of a path template.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Segment {
+    /// A fixed segment, lower-cased.
     Literal(String),
+    /// A placeholder, by name.
     Param(String),
 }
 
@@ -486,19 +512,25 @@ pub enum RouteMatch {
     /// `invalid` names the placeholders whose value the contract does not
     /// allow (an enumeration or a number), so no operation fits exactly.
     Found {
+        /// The operation.
         endpoint: &'static Endpoint,
+        /// The placeholders' values.
         params: Params,
+        /// The placeholders whose value the contract does not allow.
         invalid: Vec<String>,
     },
     /// The path exists, but not for this method.
     WrongMethod {
+        /// The methods the path takes.
         allowed: Vec<&'static str>,
+        /// The path template.
         path: &'static str,
     },
     /// An endpoint Trakt removed or renamed.
     Renamed(&'static Renamed),
     /// No such path; the closest known one, if any is close.
     Unknown {
+        /// The closest known operation, if one is close.
         suggestion: Option<&'static Endpoint>,
     },
 }
@@ -612,13 +644,15 @@ fn param_fits(schema: &Schema, raw: &str) -> ParamFit {
 /// templates that fit, valid placeholders beat invalid ones, whole paths
 /// beat shortened ones, then the most pinned segments win
 /// (`/movies/trending` over `/movies/{id}`).
-pub fn match_route(method: &str, path: &str) -> RouteMatch {
+#[cfg(test)]
+pub(crate) fn match_route(method: &str, path: &str) -> RouteMatch {
     route(method, path, true, None)
 }
 
 /// [`match_route`] without looking for the closest path when none fits
 /// (`Unknown` then suggests nothing): for callers that only use a `Found`.
-pub fn find_route(method: &str, path: &str) -> RouteMatch {
+#[cfg(test)]
+pub(crate) fn find_route(method: &str, path: &str) -> RouteMatch {
     route(method, path, false, None)
 }
 
@@ -629,13 +663,12 @@ pub fn find_route(method: &str, path: &str) -> RouteMatch {
 /// When no other operation fits as well, the variant is kept: the contract
 /// has operations whose required query is only that (`limit` on
 /// `/recommendations/movies/`).
-pub fn match_route_with_query(method: &str, path: &str, query: &[(String, String)]) -> RouteMatch {
+pub(crate) fn match_route_with_query(
+    method: &str,
+    path: &str,
+    query: &[(String, String)],
+) -> RouteMatch {
     route_with_query(method, path, true, query)
-}
-
-/// [`find_route`] knowing the request's query (see [`match_route_with_query`]).
-pub fn find_route_with_query(method: &str, path: &str, query: &[(String, String)]) -> RouteMatch {
-    route_with_query(method, path, false, query)
 }
 
 fn route_with_query(
@@ -801,7 +834,8 @@ fn suggest(parts: &[&str]) -> Option<&'static Endpoint> {
 }
 
 /// Every operation as a Markdown table (the content of `docs/endpoints.md`).
-pub fn endpoints_markdown() -> String {
+#[cfg(test)]
+pub(crate) fn endpoints_markdown() -> String {
     let contract = contract();
     let mut out = format!(
         "# Trakt API operations trakt-doctor checks\n\n\
