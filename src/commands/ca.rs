@@ -2,6 +2,7 @@
 //! its PEM, this user's trust in it, a new one. Every message names the
 //! CA by its absolute path.
 
+use std::ffi::OsString;
 use std::path::PathBuf;
 
 use crate::cli::{self, CaAction, CaArgs};
@@ -149,17 +150,56 @@ fn trust_it(files: &CaFiles, ca: &CertificateAuthority, add: bool) -> Result<i32
 
 /// The user's home folder (`HOME`, or `USERPROFILE` on Windows).
 fn home(os: Os) -> Result<PathBuf, Fatal> {
-    let var = if os == Os::Windows {
-        "USERPROFILE"
-    } else {
-        "HOME"
+    home_of(os, &|name| std::env::var_os(name)).map_err(Fatal)
+}
+
+/// The home folder of the user on `os`, from the environment (`var`): only
+/// an absolute one, since the trust store is found from it.
+fn home_of(os: Os, var: &dyn Fn(&str) -> Option<OsString>) -> Result<PathBuf, String> {
+    let name = match os {
+        Os::Windows => "USERPROFILE",
+        Os::Macos | Os::Linux => "HOME",
     };
-    std::env::var_os(var)
+    var(name)
         .map(PathBuf::from)
         .filter(|p| p.is_absolute())
-        .ok_or_else(|| {
-            Fatal(format!(
-                "{var} is not set: cannot find this user's trust store"
-            ))
-        })
+        .ok_or_else(|| format!("{name} is not set: cannot find this user's trust store"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(name: &'static str, value: &'static str) -> impl Fn(&str) -> Option<OsString> {
+        move |asked| (asked == name).then(|| OsString::from(value))
+    }
+
+    #[test]
+    fn each_system_finds_the_home_in_its_own_variable() {
+        assert_eq!(
+            home_of(Os::Linux, &env("HOME", "/home/ann")),
+            Ok(PathBuf::from("/home/ann"))
+        );
+        assert_eq!(
+            home_of(Os::Macos, &env("HOME", "/Users/ann")),
+            Ok(PathBuf::from("/Users/ann"))
+        );
+        // Windows does not read HOME (set by some shells, to a Unix-style path).
+        let error = home_of(Os::Windows, &env("HOME", "/home/ann")).unwrap_err();
+        assert!(error.contains("USERPROFILE"), "{error}");
+        #[cfg(windows)]
+        assert_eq!(
+            home_of(Os::Windows, &env("USERPROFILE", r"C:\Users\ann")),
+            Ok(PathBuf::from(r"C:\Users\ann"))
+        );
+        #[cfg(unix)]
+        assert_eq!(
+            home_of(Os::Windows, &env("USERPROFILE", "/users/ann")),
+            Ok(PathBuf::from("/users/ann"))
+        );
+        // A relative home names no trust store.
+        let error = home_of(Os::Linux, &env("HOME", "ann")).unwrap_err();
+        assert!(error.contains("HOME is not set"), "{error}");
+        assert!(home_of(Os::Macos, &|_| None).is_err());
+    }
 }
