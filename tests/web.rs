@@ -769,14 +769,17 @@ async fn only_the_start_link_unlocks_reveal_and_resend() {
     assert_eq!(
         attributes,
         [
-            format!("trakt_doctor_unlock={unlock}").as_str(),
+            format!("trakt_doctor_unlock_{}={unlock}", proxy.addr.port()).as_str(),
             "httponly",
             "samesite=strict",
             "path=/"
         ],
         "{set_cookie}"
     );
-    assert_eq!(key.cookie, format!("trakt_doctor_unlock={unlock}"));
+    assert_eq!(
+        key.cookie,
+        format!("trakt_doctor_unlock_{}={unlock}", proxy.addr.port())
+    );
 
     // With it, the page carries the token and no banner, and the same calls work.
     let (_, page) = get(

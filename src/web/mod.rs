@@ -73,8 +73,24 @@ impl FixSwitch {
     }
 }
 
-/// The cookie that carries the unlock secret, set by the start link.
+/// The cookie that carries the unlock secret, set by the start link: this
+/// name and the web view's port (`trakt_doctor_unlock_8080`), since a
+/// browser keeps one cookie per name and host whatever the port, and two
+/// proxies on one computer would otherwise overwrite each other's.
 pub(crate) const UNLOCK_COOKIE: &str = "trakt_doctor_unlock";
+
+/// The unlock cookie's name for a request to the web view: [`UNLOCK_COOKIE`]
+/// and the port its Host header names (80 without one).
+fn unlock_cookie_name<B>(req: &Request<B>) -> String {
+    let port = req
+        .headers()
+        .get(header::HOST)
+        .and_then(|host| host.to_str().ok())
+        .and_then(|host| host.parse::<http::uri::Authority>().ok())
+        .and_then(|authority| authority.port_u16())
+        .unwrap_or(80);
+    format!("{UNLOCK_COOKIE}_{port}")
+}
 
 /// What the web view may reach: its store, its token, the auto-fix switch,
 /// the intercepted hosts it shows, and the proxy's stop signal (which ends
@@ -118,7 +134,9 @@ impl WebContext {
     }
 }
 
-/// Whether `req` carries [`UNLOCK_COOKIE`] with the value `secret`.
+/// Whether `req` carries an unlock cookie ([`UNLOCK_COOKIE`], with or
+/// without a port) with the value `secret`: another proxy's cookie holds
+/// another run's secret and never matches.
 fn has_unlock_cookie<B>(req: &Request<B>, secret: &str) -> bool {
     req.headers()
         .get_all(header::COOKIE)
@@ -126,7 +144,10 @@ fn has_unlock_cookie<B>(req: &Request<B>, secret: &str) -> bool {
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(';'))
         .filter_map(|pair| pair.trim().split_once('='))
-        .filter(|(name, _)| *name == UNLOCK_COOKIE)
+        .filter(|(name, _)| {
+            name.strip_prefix(UNLOCK_COOKIE)
+                .is_some_and(|rest| rest.is_empty() || rest.starts_with('_'))
+        })
         .any(|(_, value)| same_secret(value.trim().as_bytes(), secret.as_bytes()))
 }
 
@@ -350,7 +371,8 @@ fn page<B>(web: &WebContext, req: &Request<B>) -> Response<ProxyBody> {
         let headers = response.headers_mut();
         headers.insert(header::LOCATION, HeaderValue::from_static("/"));
         if let Ok(cookie) = HeaderValue::from_str(&format!(
-            "{UNLOCK_COOKIE}={}; HttpOnly; SameSite=Strict; Path=/",
+            "{}={}; HttpOnly; SameSite=Strict; Path=/",
+            unlock_cookie_name(req),
             web.unlock
         )) {
             headers.insert(header::SET_COOKIE, cookie);
@@ -599,6 +621,24 @@ mod tests {
         assert!(!with(&[&format!("{UNLOCK_COOKIE}={}", &secret[..31])]));
         assert!(!with(&[&format!("{UNLOCK_COOKIE}=")]));
         assert!(!with(&[&format!("other={secret}")]));
+        // Two proxies on one computer: each one's cookie by its port, both sent.
+        let other_run = new_token();
+        assert!(with(&[&format!(
+            "{UNLOCK_COOKIE}_8081={other_run}; {UNLOCK_COOKIE}_8080={secret}"
+        )]));
+        assert!(!with(&[&format!("{UNLOCK_COOKIE}_8081={other_run}")]));
+        assert!(!with(&[&format!("{UNLOCK_COOKIE}x={secret}")]));
+        let to = |host: Option<&str>| {
+            let mut req = Request::get("/?unlock=x");
+            if let Some(host) = host {
+                req = req.header(header::HOST, host);
+            }
+            unlock_cookie_name(&req.body(()).unwrap())
+        };
+        assert_eq!(to(Some("127.0.0.1:8080")), "trakt_doctor_unlock_8080");
+        assert_eq!(to(Some("[::1]:9000")), "trakt_doctor_unlock_9000");
+        assert_eq!(to(Some("localhost")), "trakt_doctor_unlock_80");
+        assert_eq!(to(None), "trakt_doctor_unlock_80");
         assert_eq!(unlock_values(Some("unlock=abc")), ["abc"]);
         assert_eq!(unlock_values(Some("x=1&unlock=abc&unlock=d")), ["abc", "d"]);
         assert!(unlock_values(Some("unlocked=abc")).is_empty());

@@ -590,7 +590,7 @@ impl Drop for ProxyProcess {
 }
 
 /// What acting on the web view takes: the unlock cookie the start link sets
-/// (`trakt_doctor_unlock=SECRET`) and the page's token.
+/// (`trakt_doctor_unlock_PORT=SECRET`) and the page's token.
 #[derive(Clone, Debug)]
 pub struct WebKey {
     pub cookie: String,
