@@ -49,18 +49,7 @@ fn html_page(title: &'static str) -> Handler {
 }
 
 fn node(script: &str, config: serde_json::Value) -> (bool, String) {
-    let out = Command::new("node")
-        .arg(browser_dir().join(script))
-        .arg(config.to_string())
-        .current_dir(browser_dir())
-        .output()
-        .unwrap_or_else(|e| panic!("node is needed for the browser tests ({e}); install nodejs"));
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    (out.status.success(), text)
+    node_script(&browser_dir().join(script), config.to_string())
 }
 
 fn artifacts() -> PathBuf {

@@ -5,6 +5,7 @@
 //! Lines log, exactly what `trakt-doctor lint --format json` finds, served
 //! by `trakt-doctor open`, with no request after load and no secret shown.
 
+mod common;
 mod corpus;
 
 use std::io::{BufRead, BufReader, Write as _};
@@ -308,18 +309,8 @@ fn the_page_finds_what_lint_finds_in_every_fixture_file() {
     // The expected findings are too long for a command line: in a file.
     let config_file = tmp.path().join("page-test.json");
     std::fs::write(&config_file, config.to_string()).unwrap();
-    let out = Command::new("node")
-        .arg(repo().join("tests/browser/page.mjs"))
-        .arg(&config_file)
-        .current_dir(repo().join("tests/browser"))
-        .output()
-        .unwrap_or_else(|e| panic!("node is needed for the browser tests ({e}); install nodejs"));
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(out.status.success(), "{text}");
+    let (ok, text) = common::node_script(&repo().join("tests/browser/page.mjs"), &config_file);
+    assert!(ok, "{text}");
     for file in &files {
         let name = file.file_name().unwrap().to_string_lossy().into_owned();
         assert!(text.contains(&format!("{name}: same findings")), "{text}");

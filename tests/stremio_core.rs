@@ -186,23 +186,13 @@ async fn play_core(core: Core, link: TraktLink, extra: &[&str], scenario: Value)
         config.extend(release.clone());
         config.extend(scenario.clone());
     }
-    let driver = tokio::task::spawn_blocking(move || {
-        Command::new("node")
-            .arg(core_dir().join("run.mjs"))
-            .arg(config.to_string())
-            .current_dir(core_dir())
-            .output()
+    let (ok, text) = tokio::task::spawn_blocking(move || {
+        node_script(&core_dir().join("run.mjs"), config.to_string())
     })
     .await
-    .unwrap()
-    .unwrap_or_else(|e| panic!("node is needed ({e}); install nodejs"));
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&driver.stdout),
-        String::from_utf8_lossy(&driver.stderr)
-    );
+    .unwrap();
     assert!(
-        driver.status.success(),
+        ok,
         "the core's session failed:\n{text}\nproxy stderr:\n{}",
         proxy.stderr()
     );

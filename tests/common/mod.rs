@@ -32,6 +32,28 @@ pub use cdn::{
     Coding, Sent,
 };
 
+/// Runs `node SCRIPT ARG` in the script's folder (where its node_modules
+/// are): whether it succeeded, and what it printed (stdout, then stderr).
+pub fn node_script(script: &Path, arg: impl AsRef<std::ffi::OsStr>) -> (bool, String) {
+    let out = Command::new("node")
+        .arg(script)
+        .arg(arg)
+        .current_dir(script.parent().unwrap_or(Path::new(".")))
+        .output()
+        .unwrap_or_else(|e| {
+            panic!(
+                "node is needed to run {} ({e}); install nodejs",
+                script.display()
+            )
+        });
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.success(), text)
+}
+
 /// Names the fake upstream's certificate is valid for.
 pub const FAKE_NAMES: &[&str] = &[
     "api.trakt.tv",
