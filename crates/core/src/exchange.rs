@@ -319,15 +319,6 @@ impl Request {
     pub fn uri(&self) -> Option<http::Uri> {
         self.url.parse().ok()
     }
-
-    /// The host the request went to, lower-cased.
-    pub fn host(&self) -> Option<String> {
-        // The plain URLs the proxy records are read without a URI parse.
-        if let Some((host, _, _)) = crate::text::plain_url(&self.url) {
-            return Some(host.to_ascii_lowercase());
-        }
-        self.uri()?.host().map(|h| h.to_ascii_lowercase())
-    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
