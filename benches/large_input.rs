@@ -314,17 +314,8 @@ fn sections(report: &Path) -> usize {
 
 /// A request whose body holds `n` distinct secrets, about 32 bytes each.
 fn many_secrets(n: usize) -> Request {
-    let keys = [
-        "access_token",
-        "refresh_token",
-        "password",
-        "code",
-        "client_secret",
-    ];
-    let items: Vec<String> = (0..n)
-        .map(|i| format!(r#"{{"{}":"v{i:07}-secret"}}"#, keys[i % keys.len()]))
-        .collect();
-    let mut r = request("POST", "/sync/history", &format!("[{}]", items.join(",")));
+    let body = trakt_doctor::exchange::testing::body_with_secrets(n);
+    let mut r = request("POST", "/sync/history", &body);
     r.headers.0.retain(|(n, _)| n != "authorization");
     r
 }

@@ -448,19 +448,9 @@ mod tests {
     /// A request whose body holds `n` distinct secrets under five keys,
     /// about 32 bytes each (the issue's case: 1,600 in 50 KB).
     fn many_secrets(n: usize) -> Request {
-        let keys = [
-            "access_token",
-            "refresh_token",
-            "password",
-            "code",
-            "client_secret",
-        ];
-        let items: Vec<String> = (0..n)
-            .map(|i| format!(r#"{{"{}":"v{i:07}-secret"}}"#, keys[i % keys.len()]))
-            .collect();
         request(
             &[("content-type", "application/json")],
-            &format!("[{}]", items.join(",")),
+            &crate::exchange::testing::body_with_secrets(n),
         )
     }
 

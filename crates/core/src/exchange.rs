@@ -415,6 +415,24 @@ pub fn version_name(version: http::Version) -> &'static str {
 pub mod testing {
     use super::*;
 
+    /// A JSON array body holding `n` distinct secrets under the five keys
+    /// the redactor knows, about 32 bytes each (Copy as curl's worst case:
+    /// 1,600 in 50 KB).
+    pub fn body_with_secrets(n: usize) -> String {
+        let keys = [
+            "access_token",
+            "refresh_token",
+            "password",
+            "code",
+            "client_secret",
+        ];
+        let items: Vec<String> = (0..n)
+            .zip(keys.iter().cycle())
+            .map(|(i, key)| format!(r#"{{"{key}":"v{i:07}-secret"}}"#))
+            .collect();
+        format!("[{}]", items.join(","))
+    }
+
     /// `request` answered 200 with `body` (HTTP/1.1, no headers), started
     /// at 2026-11-24 12:00 UTC, nothing judged yet.
     pub fn answered(request: Request, body: &str) -> Exchange {
