@@ -13,28 +13,11 @@ steps run and those that raised or came back empty.
 """
 
 import asyncio
-import json
-import sys
 import time
-import traceback
 from datetime import datetime
 from types import SimpleNamespace as NS
 
-STEPS = []
-FAILED = []
-
-
-async def step(name, call):
-    STEPS.append(name)
-    try:
-        result = await call()
-        if result is None or result is False:
-            FAILED.append({"step": name, "error": f"returned {result!r}"})
-        return result
-    except Exception as e:  # noqa: BLE001 - every failure is reported
-        FAILED.append({"step": name, "error": f"{type(e).__name__}: {e}",
-                       "trace": traceback.format_exc(limit=4)})
-        return None
+from steps import FAILED, run, step_async as step
 
 
 def guid(value):
@@ -141,13 +124,6 @@ async def main():
         # `pakt logout`
         await step("revoke", trakt.revoke_token)
 
-    print(json.dumps({"steps": len(STEPS), "failed": FAILED}))
-
 
 if __name__ == "__main__":
-    try:
-        asyncio.run(main())
-    except Exception:  # noqa: BLE001
-        traceback.print_exc()
-        print(json.dumps({"steps": len(STEPS), "failed": FAILED, "aborted": True}))
-        sys.exit(1)
+    run(main)

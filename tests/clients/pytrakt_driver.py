@@ -7,29 +7,25 @@ tokens are made up. Prints one JSON line: the steps run and those that raised
 (a raise means the fake answered something the library could not use).
 """
 
-import json
 import os
-import sys
 import tempfile
 import time
-import traceback
 
-STEPS = []
-FAILED = []
+import steps
+from steps import run
 
 
 def step(name, call):
-    STEPS.append(name)
-    try:
+    """A step of pytrakt: its calls return None on success (only raising
+    fails), and lazy properties and generators only fetch when consumed."""
+
+    def consumed():
         result = call()
-        # Lazy properties and generators only fetch when consumed.
         if isinstance(result, (list, tuple)):
             list(result)
         return result
-    except Exception as e:  # noqa: BLE001 - every failure is reported, none hidden
-        FAILED.append({"step": name, "error": f"{type(e).__name__}: {e}",
-                       "trace": traceback.format_exc(limit=3)})
-        return None
+
+    return steps.step(name, consumed, none_fails=False)
 
 
 def main():
@@ -207,13 +203,6 @@ def main():
     step("unfollow", lambda: users.unfollow("another-user"))
     step("follower requests", lambda: users.get_all_requests())
 
-    print(json.dumps({"steps": len(STEPS), "failed": FAILED}))
-
 
 if __name__ == "__main__":
-    try:
-        main()
-    except Exception:  # noqa: BLE001
-        traceback.print_exc()
-        print(json.dumps({"steps": len(STEPS), "failed": FAILED, "aborted": True}))
-        sys.exit(1)
+    run(main)

@@ -13,29 +13,12 @@ raised or came back empty.
 """
 
 import calendar
-import json
 import os
-import sys
 import threading
 import time
-import traceback
 from datetime import datetime
 
-STEPS = []
-FAILED = []
-
-
-def step(name, call):
-    STEPS.append(name)
-    try:
-        result = call()
-        if result is None or result is False:
-            FAILED.append({"step": name, "error": f"returned {result!r}"})
-        return result
-    except Exception as e:  # noqa: BLE001 - every failure is reported
-        FAILED.append({"step": name, "error": f"{type(e).__name__}: {e}",
-                       "trace": traceback.format_exc(limit=4)})
-        return None
+from steps import FAILED, STEPS, run, step
 
 
 MOVIE = {"title": "The Dark Knight", "year": 2008,
@@ -128,13 +111,6 @@ def main():
         time.sleep(1.05)
         step("ratings add", lambda: Trakt["sync/ratings"].add({"movies": [dict(MOVIE, rating=9)]}))
 
-    print(json.dumps({"steps": len(STEPS), "failed": FAILED}))
-
 
 if __name__ == "__main__":
-    try:
-        main()
-    except Exception:  # noqa: BLE001
-        traceback.print_exc()
-        print(json.dumps({"steps": len(STEPS), "failed": FAILED, "aborted": True}))
-        sys.exit(1)
+    run(main)

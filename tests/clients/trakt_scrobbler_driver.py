@@ -9,25 +9,9 @@ one JSON line: the steps run and those that raised or came back empty.
 """
 
 import json
-import sys
 import time
-import traceback
 
-STEPS = []
-FAILED = []
-
-
-def step(name, call):
-    STEPS.append(name)
-    try:
-        result = call()
-        if result is None or result is False:
-            FAILED.append({"step": name, "error": f"returned {result!r}"})
-        return result
-    except Exception as e:  # noqa: BLE001 - every failure is reported
-        FAILED.append({"step": name, "error": f"{type(e).__name__}: {e}",
-                       "trace": traceback.format_exc(limit=3)})
-        return None
+from steps import run, step
 
 
 def main():
@@ -63,13 +47,6 @@ def main():
     step("history episode", lambda: ti.add_to_history(episode, time.time() - 1800))
     step("search", lambda: ti.search("Tron", ["movie", "show"], year=2010))
 
-    print(json.dumps({"steps": len(STEPS), "failed": FAILED}))
-
 
 if __name__ == "__main__":
-    try:
-        main()
-    except Exception:  # noqa: BLE001
-        traceback.print_exc()
-        print(json.dumps({"steps": len(STEPS), "failed": FAILED, "aborted": True}))
-        sys.exit(1)
+    run(main)
